@@ -1,0 +1,100 @@
+/* One FUSE request as diofs sees it: the operation, its arguments, the
+ * caller, and what the rules and the reply made of it.  Every operation is
+ * dispatched through a struct diofs_call so that one mechanism can trace,
+ * fail, delay or hold any of them; a held call is copied to the heap and
+ * run later, so it occupies no worker thread. */
+#ifndef DIOFS_CALL_H
+#define DIOFS_CALL_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* X(enum suffix, name used in rules and the trace) */
+#define DIOFS_OPS(X)                                                        \
+	X(LOOKUP, "lookup") X(GETATTR, "getattr") X(SETATTR, "setattr")     \
+	X(READLINK, "readlink") X(MKNOD, "mknod") X(MKDIR, "mkdir")         \
+	X(UNLINK, "unlink") X(RMDIR, "rmdir") X(SYMLINK, "symlink")         \
+	X(RENAME, "rename") X(LINK, "link") X(OPEN, "open")                 \
+	X(CREATE, "create") X(READ, "read") X(WRITE, "write")               \
+	X(FLUSH, "flush") X(RELEASE, "release") X(FSYNC, "fsync")           \
+	X(OPENDIR, "opendir") X(READDIR, "readdir")                         \
+	X(READDIRPLUS, "readdirplus") X(RELEASEDIR, "releasedir")           \
+	X(FSYNCDIR, "fsyncdir") X(STATFS, "statfs") X(SETXATTR, "setxattr") \
+	X(GETXATTR, "getxattr") X(LISTXATTR, "listxattr")                   \
+	X(REMOVEXATTR, "removexattr") X(ACCESS, "access")                   \
+	X(FALLOCATE, "fallocate") X(LSEEK, "lseek")                         \
+	X(COPY_FILE_RANGE, "copy_file_range") X(FLOCK, "flock")
+
+enum diofs_op {
+#define DIOFS_OP_ENUM(e, s) DIOFS_OP_##e,
+	DIOFS_OPS(DIOFS_OP_ENUM)
+#undef DIOFS_OP_ENUM
+	DIOFS_OP_COUNT
+};
+
+const char *diofs_op_name(enum diofs_op op);
+/* -1 if NAME is not an operation. */
+int diofs_op_from_name(const char *name);
+
+/* What a rule asks of the reply of a read or write. */
+enum diofs_reply_shape {
+	REPLY_NORMAL,
+	REPLY_SHORT,    /* read: at most shape_len bytes; write: ack shape_len */
+	REPLY_OVERLONG, /* read: shape_len bytes more than asked */
+};
+
+struct diofs_call {
+	enum diofs_op op;
+	fuse_req_t req;
+
+	/* The caller, from the kernel's request header. */
+	uint64_t unique;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint64_t start_ns; /* CLOCK_MONOTONIC when diofs received it */
+
+	/* Arguments: which are set depends on op (see lowlevel.c). */
+	fuse_ino_t ino;       /* the inode, or the parent of name */
+	fuse_ino_t newparent; /* rename, link */
+	const char *name;     /* entry name; for symlink the link's name */
+	const char *newname;  /* rename target; symlink target text */
+	struct fuse_file_info fi;
+	bool has_fi;
+	off_t off;
+	size_t size;
+	mode_t mode;
+	dev_t rdev;
+	unsigned int flags;   /* rename flags, setxattr flags, open flags */
+	int datasync;
+	int to_set;           /* setattr */
+	struct stat attr;     /* setattr */
+	const char *value;    /* setxattr value (size bytes) */
+	struct fuse_bufvec *in_buf; /* write data */
+	fuse_ino_t ino_out;   /* copy_file_range destination */
+	off_t off_out;
+	struct fuse_file_info fi_out;
+	int whence;           /* lseek */
+	int lock_op;          /* flock */
+
+	/* Set by the rule that acted on this call. */
+	int rule_id;          /* 0: none */
+	enum diofs_reply_shape shape;
+	size_t shape_len;
+
+	/* Filled in as the call is answered, for the trace. */
+	int result_errno;
+	size_t replied;       /* bytes of data replied (read) or acked (write) */
+	bool fopen_direct;    /* open/create answered with FOPEN_DIRECT_IO */
+	const char *path;     /* relative to the root; NULL until needed */
+	char *path_owned;     /* storage behind path when the call made it */
+
+	/* Heap storage of a deferred call (names, value, write data). */
+	void *owned;
+	bool deferred;
+};
+
+#endif

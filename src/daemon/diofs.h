@@ -1,0 +1,38 @@
+/* The daemon's configuration and global state. */
+#ifndef DIOFS_DIOFS_H
+#define DIOFS_DIOFS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum diofs_dio_policy {
+	DIO_ALL,     /* every regular-file open gets FOPEN_DIRECT_IO */
+	DIO_ODIRECT, /* only opens that carry O_DIRECT */
+	DIO_NONE,
+};
+
+struct diofs_config {
+	char *backing;         /* realpath of BACKING */
+	char *mountpoint;
+	enum diofs_dio_policy dio;
+	int async_dio;         /* 1: want FUSE_CAP_ASYNC_DIO, 0: refuse it */
+	char *trace_path;      /* -o trace=FILE */
+	char *rules_path;      /* -o rules=FILE */
+	char *ctl_path;        /* -o ctl=PATH; NULL: the default */
+	unsigned int threads;  /* worker threads */
+	bool foreground;
+	bool debug;
+	bool single_thread;
+	bool default_permissions;
+};
+
+extern struct diofs_config diofs_cfg;
+
+/* Open fd of BACKING's root, and its device (no crossing mounts below it). */
+extern int diofs_backing_fd;
+extern dev_t diofs_backing_dev;
+
+/* The session, for aborting the connection and exiting. */
+extern struct fuse_session *diofs_session;
+
+#endif

@@ -1,0 +1,33 @@
+/* Between the lowlevel entry points and the operations: consult the rules,
+ * act (fail, delay, hold, shape the reply, abort, crash) or run the call. */
+#ifndef DIOFS_DISPATCH_H
+#define DIOFS_DISPATCH_H
+
+#include "call.h"
+
+/* How a held call is let go. */
+enum release_how {
+	RELEASE_RUN,   /* run the operation and reply as it would have */
+	RELEASE_ERRNO, /* reply with the errno given */
+	RELEASE_SHORT, /* run it with a short reply of the length given */
+};
+
+/* c lives on the caller's stack; it is copied if it must wait. */
+void dispatch(struct diofs_call *c);
+/* Called by holds.c for a parked (heap) call. */
+void dispatch_resume(struct diofs_call *c, enum release_how how, long arg);
+
+/* Account for, trace and free a call that has been answered (reply.c). */
+void call_finish(struct diofs_call *c);
+
+/* c's path relative to the root, resolved once and cached in the call. */
+const char *call_path(struct diofs_call *c);
+
+uint64_t now_ns(void); /* CLOCK_MONOTONIC */
+
+/* Per-operation counters for the control server's "stats":
+ * one line "op NAME count=N errors=N" per operation seen. */
+typedef void (*dispatch_line_fn)(void *ctx, const char *line);
+void dispatch_stats(dispatch_line_fn fn, void *ctx);
+
+#endif

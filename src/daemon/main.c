@@ -1,0 +1,160 @@
+/* diofs: a passthrough FUSE filesystem that forces direct I/O and is
+ * instrumented (trace, rules, holds), for testing the kernel's FUSE
+ * direct-I/O path. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl_server.h"
+#include "diofs.h"
+#include "holds.h"
+#include "inode.h"
+#include "loop.h"
+#include "lowlevel.h"
+#include "options.h"
+#include "rules.h"
+#include "trace.h"
+
+int diofs_backing_fd = -1;
+dev_t diofs_backing_dev;
+struct fuse_session *diofs_session;
+
+static int open_backing(void)
+{
+	struct stat st;
+
+	diofs_backing_fd = open(diofs_cfg.backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (diofs_backing_fd < 0 || fstat(diofs_backing_fd, &st)) {
+		fprintf(stderr, "diofs: backing directory %s: %s\n", diofs_cfg.backing,
+			strerror(errno));
+		return -1;
+	}
+	diofs_backing_dev = st.st_dev;
+	return inode_table_init(diofs_backing_fd);
+}
+
+static int load_rules(void)
+{
+	char err[512];
+
+	if (!diofs_cfg.rules_path)
+		return 0;
+	if (rules_load_file(diofs_cfg.rules_path, err, sizeof(err))) {
+		fprintf(stderr, "diofs: -o rules: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checked before mounting so that a bad trace file is a clear error, not a
+ * mount that silently traces nothing. */
+static int check_trace_path(void)
+{
+	int fd;
+
+	if (!diofs_cfg.trace_path)
+		return 0;
+	fd = open(diofs_cfg.trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "diofs: -o trace=%s: %s\n", diofs_cfg.trace_path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Threads do not survive fuse_daemonize()'s fork: start them after it. */
+static int start_instrument(void)
+{
+	int err;
+
+	err = holds_init();
+	if (err) {
+		fprintf(stderr, "diofs: cannot start the hold timer: %s\n", strerror(-err));
+		return -1;
+	}
+	if (diofs_cfg.trace_path) {
+		err = trace_open(diofs_cfg.trace_path);
+		if (err) {
+			fprintf(stderr, "diofs: -o trace=%s: %s\n", diofs_cfg.trace_path,
+				strerror(-err));
+			return -1;
+		}
+	}
+	err = ctl_server_start(diofs_cfg.ctl_path);
+	if (err) {
+		fprintf(stderr, "diofs: control socket %s: %s\n", diofs_cfg.ctl_path,
+			strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_instrument(void)
+{
+	ctl_server_stop();
+	holds_shutdown(EIO);
+	trace_flush();
+	trace_close();
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args;
+	struct fuse_session *se = NULL;
+	int status = 1, err;
+
+	switch (options_parse(argc, argv, &args)) {
+	case OPTIONS_EXIT_OK:
+		status = 0;
+		goto out_args;
+	case OPTIONS_EXIT_ERROR:
+		goto out_args;
+	case OPTIONS_RUN:
+		break;
+	}
+	if (open_backing() || load_rules() || check_trace_path())
+		goto out_args;
+
+	se = fuse_session_new(&args, &diofs_ll_ops, sizeof(diofs_ll_ops), NULL);
+	if (!se)
+		goto out_inodes; /* libfuse said why (an unknown option) */
+	diofs_session = se;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, diofs_cfg.mountpoint))
+		goto out_signals;
+	if (fuse_daemonize(diofs_cfg.foreground))
+		goto out_unmount;
+	if (start_instrument())
+		goto out_instrument;
+
+	err = loop_run(se, diofs_cfg.threads);
+	if (err)
+		fprintf(stderr, "diofs: %s\n", strerror(-err));
+	else
+		status = 0;
+
+out_instrument:
+	stop_instrument();
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_inodes:
+	inode_table_destroy();
+	if (diofs_backing_fd >= 0)
+		close(diofs_backing_fd);
+out_args:
+	fuse_opt_free_args(&args);
+	options_free();
+	return status;
+}

@@ -1,0 +1,34 @@
+/* The passthrough operations.  Each answers its call exactly once through
+ * reply.h, with the backing filesystem's errno on failure. */
+#ifndef DIOFS_OPS_H
+#define DIOFS_OPS_H
+
+#include "call.h"
+
+/* Per-open state, stored in fuse_file_info.fh. */
+struct diofs_file {
+	int fd;
+	int open_flags;       /* the caller's flags, O_DIRECT included */
+	bool fopen_direct;    /* answered with FOPEN_DIRECT_IO */
+	char *path;           /* relative to the root, resolved at open */
+};
+
+static inline struct diofs_file *diofs_file_of(const struct fuse_file_info *fi)
+{
+	return (struct diofs_file *)(uintptr_t)fi->fh;
+}
+
+void ops_init(void *userdata, struct fuse_conn_info *conn);
+void ops_destroy(void *userdata);
+void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+
+/* Runs call c now; c->op says which operation. */
+void ops_run(struct diofs_call *c);
+
+/* The path of ino relative to the root ("/" for the root), malloc'ed, or
+ * NULL.  Informational only (trace, rule matching): the daemon itself never
+ * resolves a string path. */
+char *ops_path_of(fuse_ino_t ino);
+
+#endif

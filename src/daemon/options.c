@@ -1,0 +1,331 @@
+#include <config.h>
+#include "options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diofs.h"
+#include "proto/ctl.h"
+
+struct diofs_config diofs_cfg = {
+	.dio = DIO_ALL,
+	.async_dio = 1,
+	.threads = 8,
+	.default_permissions = true,
+};
+
+/* Raw option values, checked after parsing. */
+static struct {
+	char *dio;
+	int async_dio;
+	unsigned int threads;
+	int show_help, show_version;
+	unsigned int nonopts;
+} raw = { .async_dio = -1 };
+
+enum { KEY_PATH }; /* trace=, rules=, ctl=: kept verbatim by opt_proc */
+
+static const struct fuse_opt diofs_opts[] = {
+	{ "dio=%s", offsetof(__typeof__(raw), dio), 0 },
+	{ "async_dio=%d", offsetof(__typeof__(raw), async_dio), 0 },
+	{ "threads=%u", offsetof(__typeof__(raw), threads), 0 },
+	FUSE_OPT_KEY("trace=", KEY_PATH),
+	FUSE_OPT_KEY("rules=", KEY_PATH),
+	FUSE_OPT_KEY("ctl=", KEY_PATH),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] BACKING MOUNTPOINT\n\n"
+	       "A passthrough of BACKING that forces direct I/O and is instrumented.\n\n"
+	       "diofs options:\n"
+	       "    -o dio=all|odirect|none  FOPEN_DIRECT_IO on every open (all, default),\n"
+	       "                             on opens with O_DIRECT, or never\n"
+	       "    -o async_dio=1|0         the kernel's async direct I/O (default 1)\n"
+	       "    -o trace=FILE            trace every request to FILE (JSON lines)\n"
+	       "    -o rules=FILE            load rules from FILE, one per line\n"
+	       "    -o ctl=PATH              control socket (default: see diofs(8))\n"
+	       "    -o threads=N             worker threads (default 8)\n\n", prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Values of trace=, rules=, ctl= are kept as given; BACKING is the first
+ * non-option, MOUNTPOINT the second (left for fuse_parse_cmdline). */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	char **slot = NULL;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (raw.nonopts++ == 0) {
+			diofs_cfg.backing = strdup(arg);
+			return 0;
+		}
+		return 1;
+	case KEY_PATH:
+		if (strncmp(arg, "trace=", 6) == 0)
+			slot = &diofs_cfg.trace_path;
+		else if (strncmp(arg, "rules=", 6) == 0)
+			slot = &diofs_cfg.rules_path;
+		else if (strncmp(arg, "ctl=", 4) == 0)
+			slot = &diofs_cfg.ctl_path;
+		if (slot) {
+			free(*slot);
+			*slot = strdup(strchr(arg, '=') + 1);
+			return 0;
+		}
+		return 1;
+	default: /* libfuse's options */
+		return 1;
+	}
+}
+
+/* An absolute version of a path whose file may not exist yet (the daemon
+ * changes directory when it goes to the background). */
+static int absolutize(char **path, const char *what)
+{
+	char *dir, *base, *abs, *copy;
+	const char *slash;
+
+	if (!*path)
+		return 0;
+	if (!**path) {
+		fprintf(stderr, "diofs: %s: empty path\n", what);
+		return -1;
+	}
+	copy = strdup(*path);
+	slash = strrchr(copy, '/');
+	if (slash == copy) {
+		free(copy);
+		return 0; /* "/name" */
+	}
+	if (slash) {
+		copy[slash - copy] = '\0';
+		dir = realpath(copy, NULL);
+		base = copy + (slash - copy) + 1;
+	} else {
+		dir = realpath(".", NULL);
+		base = copy;
+	}
+	if (!dir) {
+		fprintf(stderr, "diofs: %s: %s: %s\n", what, *path, strerror(errno));
+		free(copy);
+		return -1;
+	}
+	if (asprintf(&abs, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+		abs = NULL;
+	free(dir);
+	free(copy);
+	free(*path);
+	*path = abs;
+	return abs ? 0 : -1;
+}
+
+static int is_mountpoint(const char *path)
+{
+	struct stat st, parent;
+	char *up;
+	int ret;
+
+	if (asprintf(&up, "%s/..", path) < 0)
+		return -1;
+	ret = stat(path, &st) == 0 && stat(up, &parent) == 0 &&
+	      (st.st_dev != parent.st_dev || st.st_ino == parent.st_ino);
+	free(up);
+	return ret;
+}
+
+static int check_config(void)
+{
+	struct stat st;
+	char *real;
+
+	if (raw.dio) {
+		if (!strcmp(raw.dio, "all"))
+			diofs_cfg.dio = DIO_ALL;
+		else if (!strcmp(raw.dio, "odirect"))
+			diofs_cfg.dio = DIO_ODIRECT;
+		else if (!strcmp(raw.dio, "none"))
+			diofs_cfg.dio = DIO_NONE;
+		else {
+			fprintf(stderr, "diofs: -o dio=%s: expected all, odirect or none\n", raw.dio);
+			return -1;
+		}
+	}
+	if (raw.async_dio != -1) {
+		if (raw.async_dio != 0 && raw.async_dio != 1) {
+			fprintf(stderr, "diofs: -o async_dio=%d: expected 1 or 0\n", raw.async_dio);
+			return -1;
+		}
+		diofs_cfg.async_dio = raw.async_dio;
+	}
+	if (raw.threads) {
+		if (raw.threads > 1024) {
+			fprintf(stderr, "diofs: -o threads=%u: expected 1 to 1024\n", raw.threads);
+			return -1;
+		}
+		diofs_cfg.threads = raw.threads;
+	}
+	if (!diofs_cfg.backing) {
+		fprintf(stderr, "diofs: missing BACKING and MOUNTPOINT (see --help)\n");
+		return -1;
+	}
+	real = realpath(diofs_cfg.backing, NULL);
+	if (!real || stat(real, &st)) {
+		fprintf(stderr, "diofs: backing directory %s: %s\n", diofs_cfg.backing,
+			strerror(errno));
+		free(real);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "diofs: backing directory %s: not a directory\n",
+			diofs_cfg.backing);
+		free(real);
+		return -1;
+	}
+	free(diofs_cfg.backing);
+	diofs_cfg.backing = real;
+	if (absolutize(&diofs_cfg.trace_path, "-o trace") ||
+	    absolutize(&diofs_cfg.rules_path, "-o rules") ||
+	    absolutize(&diofs_cfg.ctl_path, "-o ctl"))
+		return -1;
+	if (diofs_cfg.rules_path && access(diofs_cfg.rules_path, R_OK)) {
+		fprintf(stderr, "diofs: -o rules=%s: %s\n", diofs_cfg.rules_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mnt)
+{
+	struct stat st;
+	char *real = realpath(mnt, NULL);
+	int err;
+
+	if (!real || stat(real, &st)) {
+		fprintf(stderr, "diofs: mount point %s: %s\n", mnt, strerror(errno));
+		free(real);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "diofs: mount point %s: not a directory\n", mnt);
+		free(real);
+		return -1;
+	}
+	if (is_mountpoint(real) == 1) {
+		fprintf(stderr, "diofs: mount point %s: already a mount point\n", mnt);
+		free(real);
+		return -1;
+	}
+	diofs_cfg.mountpoint = real;
+	if (!diofs_cfg.ctl_path) {
+		char path[256];
+
+		err = ctl_default_path(real, path, sizeof(path));
+		if (err) {
+			fprintf(stderr, "diofs: default control socket for %s: %s\n", real,
+				strerror(-err));
+			return -1;
+		}
+		diofs_cfg.ctl_path = strdup(path);
+	}
+	return 0;
+}
+
+static bool has_opt(const struct fuse_args *args, const char *name)
+{
+	for (int i = 0; i < args->argc; i++)
+		if (strstr(args->argv[i], name))
+			return true;
+	return false;
+}
+
+/* "-ofsname=BACKING" with the characters -o lists treat specially escaped. */
+static char *fsname_option(const char *backing)
+{
+	size_t len = strlen(backing);
+	char *opt = malloc(sizeof("-ofsname=") + 2 * len);
+	char *p;
+
+	if (!opt)
+		return NULL;
+	p = stpcpy(opt, "-ofsname=");
+	for (; *backing; backing++) {
+		if (*backing == ',' || *backing == '\\')
+			*p++ = '\\';
+		*p++ = *backing;
+	}
+	*p = '\0';
+	return opt;
+}
+
+enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
+{
+	struct fuse_cmdline_opts cl;
+	char *fsname;
+
+	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	if (fuse_opt_parse(args, &raw, diofs_opts, opt_proc) == -1)
+		return OPTIONS_EXIT_ERROR;
+	if (fuse_parse_cmdline(args, &cl) != 0)
+		return OPTIONS_EXIT_ERROR;
+	if (cl.show_help) {
+		usage(argv[0]);
+		return OPTIONS_EXIT_OK;
+	}
+	if (cl.show_version) {
+		printf("diofs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		fuse_lowlevel_version();
+		return OPTIONS_EXIT_OK;
+	}
+	if (raw.nonopts > 2) {
+		fprintf(stderr, "diofs: too many arguments: expected BACKING MOUNTPOINT\n");
+		return OPTIONS_EXIT_ERROR;
+	}
+	if (check_config())
+		return OPTIONS_EXIT_ERROR;
+	if (!cl.mountpoint) {
+		fprintf(stderr, "diofs: missing MOUNTPOINT (see --help)\n");
+		return OPTIONS_EXIT_ERROR;
+	}
+	if (check_mountpoint(cl.mountpoint)) {
+		free(cl.mountpoint);
+		return OPTIONS_EXIT_ERROR;
+	}
+	free(cl.mountpoint);
+	diofs_cfg.foreground = cl.foreground;
+	diofs_cfg.debug = cl.debug;
+	diofs_cfg.single_thread = cl.singlethread;
+	if (cl.singlethread)
+		diofs_cfg.threads = 1;
+
+	/* A local filesystem's permission checks, and a name in mount(8). */
+	if (fuse_opt_add_arg(args, "-odefault_permissions"))
+		return OPTIONS_EXIT_ERROR;
+	if (!has_opt(args, "fsname=")) {
+		fsname = fsname_option(diofs_cfg.backing);
+		if (!fsname || fuse_opt_add_arg(args, fsname))
+			return OPTIONS_EXIT_ERROR;
+		free(fsname);
+	}
+	if (!has_opt(args, "subtype=") && fuse_opt_add_arg(args, "-osubtype=diofs"))
+		return OPTIONS_EXIT_ERROR;
+	return OPTIONS_RUN;
+}
+
+void options_free(void)
+{
+	free(diofs_cfg.backing);
+	free(diofs_cfg.mountpoint);
+	free(diofs_cfg.trace_path);
+	free(diofs_cfg.rules_path);
+	free(diofs_cfg.ctl_path);
+	free(raw.dio);
+}

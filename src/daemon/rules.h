@@ -1,0 +1,64 @@
+/* The rule list: what diofs does to the requests a rule matches.
+ * Syntax (CLI, protocol and -o rules=FILE alike), one rule per line:
+ *   ACTION [MATCH...]
+ * ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N]
+ *         | abort | crash
+ * MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B]
+ *         | pid=N | nth=N | count=N | prob=P | seed=N
+ * Numbers take k, m, g suffixes (powers of 1024).  Ranges are inclusive,
+ * B may be omitted ("4096-" means 4096 and up). */
+#ifndef DIOFS_RULES_H
+#define DIOFS_RULES_H
+
+#include "call.h"
+#include <stddef.h>
+#include <stdint.h>
+
+enum rule_action {
+	ACT_DELAY, ACT_HOLD, ACT_FAIL, ACT_SHORT, ACT_OVERLONG, ACT_ABORT, ACT_CRASH,
+};
+
+struct rule {
+	int id;
+	enum rule_action action;
+	long arg;              /* ms, errno, or byte count */
+	uint64_t ops;          /* bit (1 << op); 0: any op */
+	char *path;            /* glob; NULL: any path */
+	uint64_t off_min, off_max;
+	uint64_t size_min, size_max;
+	pid_t pid;             /* 0: any */
+	uint64_t nth;          /* act on the nth match only; 0: every match */
+	uint64_t count;        /* act on the first count matches; 0: no limit */
+	double prob;           /* act with this probability (1.0 default) */
+	uint64_t seed;
+	/* state */
+	uint64_t prng;
+	uint64_t matched;      /* calls that matched */
+	uint64_t acted;        /* calls it acted on */
+};
+
+/* Parse one rule.  0 on success; -1 with a message naming the fault. */
+int rule_parse(const char *text, struct rule *out, char *err, size_t errlen);
+/* The rule in the syntax above (parse(format(r)) == r). */
+int rule_format(const struct rule *r, char *buf, size_t len);
+void rule_free(struct rule *r);
+
+/* Does r match c, ignoring nth/count/prob?  Pure, for unit tests. */
+bool rule_matches(const struct rule *r, struct diofs_call *c);
+
+/* The list.  rules_add takes r's storage and returns its id. */
+int rules_add(struct rule *r);
+int rules_del(int id);          /* 0, or -ENOENT */
+void rules_clear(void);
+int rules_load_file(const char *path, char *err, size_t errlen);
+
+/* First rule that acts on c, copied to *hit (path not copied); false if
+ * none.  Counts matches.  Lock-free when the list is empty. */
+bool rules_decide(struct diofs_call *c, struct rule *hit);
+
+/* For the control server: one line per rule / per counter. */
+typedef void (*rules_line_fn)(void *ctx, const char *line);
+void rules_list(rules_line_fn fn, void *ctx);
+void rules_stats(rules_line_fn fn, void *ctx);
+
+#endif

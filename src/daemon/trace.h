@@ -1,0 +1,16 @@
+/* The request trace: one JSON object per line per completed call, written
+ * from per-thread buffers with no global lock on the request path. */
+#ifndef DIOFS_TRACE_H
+#define DIOFS_TRACE_H
+
+#include "call.h"
+#include <stdbool.h>
+
+int trace_open(const char *path);   /* 0 or -errno; starts tracing */
+void trace_set(bool on);            /* needs an open trace file */
+bool trace_is_on(void);
+void trace_call(struct diofs_call *c, uint64_t end_ns);
+int trace_flush(void);              /* all threads' buffers to the file */
+void trace_close(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* Mounting diofs for a test: a fresh backing directory and mount point, the
+ * daemon started in the foreground as a child, the mount waited for (no
+ * fixed sleep), and always unmounted and the daemon stopped by its PID,
+ * also when the test fails or the process is killed by a signal. */
+#ifndef DIOFS_HARNESS_MOUNT_H
+#define DIOFS_HARNESS_MOUNT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct diofs_mount {
+	char root[256];       /* the temporary directory holding the rest */
+	char backing[300];    /* ROOT/backing */
+	char mnt[300];        /* ROOT/mnt */
+	char ctl[300];        /* ROOT/ctl.sock */
+	char trace[300];      /* ROOT/trace.jsonl, if tracing was asked */
+	pid_t pid;            /* the daemon */
+};
+
+/* Why mounting cannot work here (no /dev/fuse, no permission), or NULL. */
+const char *diofs_mount_unavailable(void);
+
+/* The diofs binary: $DIOFS, else the build tree's, else PATH. */
+const char *diofs_binary(void);
+
+/* Start diofs with extra "-o" options (may be NULL), e.g. "dio=odirect".
+ * 0 on success; -1 with a reason in err. */
+int diofs_mount_start(struct diofs_mount *m, const char *opts,
+		      char *err, size_t errlen);
+/* Unmount, stop the daemon by PID, remove the directories.  Idempotent. */
+void diofs_mount_stop(struct diofs_mount *m);
+
+/* Path of name under the mount / the backing directory. */
+const char *diofs_mnt_path(const struct diofs_mount *m, const char *name);
+const char *diofs_backing_path(const struct diofs_mount *m, const char *name);
+
+#endif

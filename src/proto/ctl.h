@@ -1,0 +1,41 @@
+/* The control protocol, shared by the daemon and its clients.
+ *
+ * A client sends one command per line (at most DIOFS_CTL_LINE_MAX bytes).
+ * The daemon answers each with either
+ *     ok N            followed by N data lines
+ * or
+ *     err MESSAGE     naming what was wrong; the connection stays usable.
+ *
+ * Commands:
+ *   ping
+ *   rule add ACTION [MATCH...]     data: the rule's id
+ *   rule list                      data: "ID matched=N acted=N RULE"
+ *   rule del ID | rule clear
+ *   held [min=N] [timeout=MS]      wait for N held (default 0), then list:
+ *                                  "id=N op=NAME off=N size=N pid=N unique=N path=PATH"
+ *   release ID|all [reply | errno=NAME | short=N]   data: count released
+ *   stats                          data: "op NAME count=N errors=N" and
+ *                                  "rule ID matched=N acted=N"
+ *   trace on [FILE] | trace off | trace flush
+ *
+ * The default socket path for a mount point MNT is
+ *   RUNDIR/diofs/HASH.sock
+ * RUNDIR: /run for root, else $XDG_RUNTIME_DIR, else /tmp/diofs-UID;
+ * HASH: 16 hex digits of FNV-1a 64 over realpath(MNT). */
+#ifndef DIOFS_PROTO_CTL_H
+#define DIOFS_PROTO_CTL_H
+
+#include <stddef.h>
+
+#define DIOFS_CTL_LINE_MAX 4096
+
+/* The default socket path for mountpoint mnt into buf; 0 or -errno. */
+int ctl_default_path(const char *mnt, char *buf, size_t len);
+/* The directory that holds it (created 0700 by the daemon). */
+int ctl_default_dir(char *buf, size_t len);
+
+/* Split line in place into at most max words; returns the count, or -1 if
+ * there are more. */
+int ctl_split(char *line, char **argv, int max);
+
+#endif
