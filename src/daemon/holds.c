@@ -49,8 +49,8 @@ struct park {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t held_cv;  /* nheld grew (holds_wait) */
 static pthread_cond_t timer_cv; /* earliest deadline changed, or stop */
-static struct park held_list = { &held_list, &held_list };
-static struct park delay_list = { &delay_list, &delay_list };
+static struct park held_list = { .prev = &held_list, .next = &held_list };
+static struct park delay_list = { .prev = &delay_list, .next = &delay_list };
 static uint64_t next_id = 1;
 static unsigned int nheld;
 static bool closing;
@@ -281,7 +281,7 @@ static void take_held(struct park *head)
 
 int holds_release(uint64_t id, enum release_how how, long arg)
 {
-	struct park taken = { &taken, &taken };
+	struct park taken = { .prev = &taken, .next = &taken };
 
 	pthread_mutex_lock(&mu);
 	if (id) {
@@ -303,8 +303,8 @@ int holds_release(uint64_t id, enum release_how how, long arg)
 
 void holds_shutdown(int err)
 {
-	struct park held = { &held, &held };
-	struct park delayed = { &delayed, &delayed };
+	struct park held = { .prev = &held, .next = &held };
+	struct park delayed = { .prev = &delayed, .next = &delayed };
 
 	pthread_mutex_lock(&mu);
 	closing = true;

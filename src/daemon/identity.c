@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,6 +59,22 @@ static int set_fsgid(gid_t gid)
 	return (gid_t)setfsgid((gid_t)-1) == gid ? 0 : EPERM;
 }
 
+/* The kernel applied the caller's umask to the mode it sent; the backing
+ * syscall must not apply the daemon's on top.  umask is per fs_struct:
+ * give each creating thread its own, at 0, leaving the process's alone
+ * (the control socket and trace files keep the usual one). */
+static __thread bool umask_private;
+
+static void thread_umask_zero(void)
+{
+	if (umask_private)
+		return;
+	umask_private = true;
+	/* Refused (seccomp?): the whole process gets 0, second best. */
+	(void)unshare(CLONE_FS);
+	umask(0);
+}
+
 #define NSMALL 64
 
 int identity_become(const struct diofs_call *c, struct saved_identity *s)
@@ -65,6 +83,7 @@ int identity_become(const struct diofs_call *c, struct saved_identity *s)
 	int n = 0, err;
 
 	s->active = false;
+	thread_umask_zero();
 	pthread_once(&self.once, self_init);
 	if (!self.root)
 		return 0;

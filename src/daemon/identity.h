@@ -3,7 +3,7 @@
  * around a creating syscall, so the new object gets the caller's owner and
  * group (setgid directories included) and the backing filesystem checks
  * permissions as the kernel did.  All three are per-thread on Linux when
- * set by raw syscall.  Not root: a no-op. */
+ * set by raw syscall.  Not root: only the umask part (see identity.c). */
 #ifndef DIOFS_IDENTITY_H
 #define DIOFS_IDENTITY_H
 

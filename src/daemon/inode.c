@@ -178,6 +178,13 @@ struct diofs_inode *inode_add(int fd, const struct stat *st)
 		return NULL;
 	}
 	pthread_mutex_lock(&tab.lock);
+	if (!tab.ready) {
+		pthread_mutex_unlock(&tab.lock);
+		free(fresh);
+		close(fd);
+		errno = EIO;
+		return NULL;
+	}
 	in = find(st->st_dev, st->st_ino);
 	if (in) {
 		in->nlookup++;

@@ -6,7 +6,28 @@
  * MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B]
  *         | pid=N | nth=N | count=N | prob=P | seed=N
  * Numbers take k, m, g suffixes (powers of 1024).  Ranges are inclusive,
- * B may be omitted ("4096-" means 4096 and up). */
+ * B may be omitted ("4096-" means 4096 and up).
+ *
+ * Details:
+ *  - The action comes first; each match at most once; words are split at
+ *    blanks (a path with a blank needs '?' in the glob).
+ *  - Numbers: decimal or 0x hex, then k/m/g.  delay is at most INT_MAX ms
+ *    (hold has no limit); fail takes a name (any case) or a number 1-999.
+ *  - short=N and overlong[=N] (default 4096, at most 1m) only make sense
+ *    for read and write: without op= they apply to op=read,write; an op=
+ *    naming anything else is refused.
+ *  - path: a glob per fnmatch(3) with FNM_PATHNAME ('*' and '?' do not
+ *    match '/'; no "**"), compared with call_path() without the leading
+ *    '/' of either, so "path=/d/f*" matches "/d/f1" but not "/d/f/x".
+ *  - offset/size: calls without one (lookup, getattr...) have 0.
+ *  - nth=N: act on the Nth matching call only (1-based).  count=N: act on
+ *    at most N calls (the first N matches, unless prob refuses some).
+ *    nth and count cannot be combined.
+ *  - prob=P in [0,1], seed=N (default 1): each match draws from a splitmix64
+ *    sequence of the seed, so the same seed gives the same decisions.
+ *  - A call that matches a rule counts in its "matched"; the first rule
+ *    that matches and passes nth/count/prob acts ("acted"), and later rules
+ *    do not see that call.  Rules that stop acting stay listed. */
 #ifndef DIOFS_RULES_H
 #define DIOFS_RULES_H
 
@@ -37,16 +58,23 @@ struct rule {
 	uint64_t acted;        /* calls it acted on */
 };
 
-/* Parse one rule.  0 on success; -1 with a message naming the fault. */
+/* Parse one rule.  0 on success; -1 with a message naming the fault (one
+ * line, quoting at most 48 bytes of the word); *out then holds nothing to
+ * free. */
 int rule_parse(const char *text, struct rule *out, char *err, size_t errlen);
-/* The rule in the syntax above (parse(format(r)) == r). */
+/* The rule in the syntax above (parse(format(r)) == r).  Returns the
+ * text's length as snprintf does: len or more means it was cut. */
 int rule_format(const struct rule *r, char *buf, size_t len);
 void rule_free(struct rule *r);
 
 /* Does r match c, ignoring nth/count/prob?  Pure, for unit tests. */
 bool rule_matches(const struct rule *r, struct diofs_call *c);
 
-/* The list.  rules_add takes r's storage and returns its id. */
+/* The list.  rules_add takes r's storage (r->path becomes NULL) and
+ * returns its id, or -ENOMEM (r untouched).  Ids count up from 1 and are
+ * never reused, even after rules_clear.  rules_load_file: one rule per
+ * line, blank lines and lines starting with '#' skipped; all or nothing:
+ * 0, or -1 with "FILE:LINE: message" and no rule added. */
 int rules_add(struct rule *r);
 int rules_del(int id);          /* 0, or -ENOENT */
 void rules_clear(void);

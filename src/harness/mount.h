@@ -24,14 +24,33 @@ const char *diofs_mount_unavailable(void);
 const char *diofs_binary(void);
 
 /* Start diofs with extra "-o" options (may be NULL), e.g. "dio=odirect".
- * 0 on success; -1 with a reason in err. */
+ * The option "trace" alone becomes trace=ROOT/trace.jsonl (m->trace).
+ * Returns once MNT is mounted and the control socket exists (10 s at
+ * most).  0 on success; -1 with a reason in err.  m must stay valid until
+ * stopped: the exit and signal handlers stop it. */
 int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen);
 /* Unmount, stop the daemon by PID, remove the directories.  Idempotent. */
 void diofs_mount_stop(struct diofs_mount *m);
 
-/* Path of name under the mount / the backing directory. */
+/* Path of name under the mount / the backing directory.  The result stays
+ * valid for the next 7 calls of either in the same thread. */
 const char *diofs_mnt_path(const struct diofs_mount *m, const char *name);
 const char *diofs_backing_path(const struct diofs_mount *m, const char *name);
+
+/* Is the daemon still running?  Reaps it if it exited (a crash rule, a
+ * fatal error), after which the mount is dead: stop it and start anew. */
+bool diofs_mount_alive(struct diofs_mount *m);
+
+/* Install, once, the handlers that stop every live mount: at exit, and on
+ * SIGINT, SIGTERM, SIGHUP, SIGALRM (re-raised after cleanup) and SIGSEGV,
+ * SIGABRT, SIGBUS, SIGFPE (likewise).  hook, if not NULL, runs first in the
+ * handler (so only async-signal-safe calls), e.g. to say which case hung.
+ * diofs_mount_start calls it with NULL; a later call can set the hook. */
+void diofs_mount_install_handlers(void (*hook)(int sig));
+
+/* rm -rf path without following symlinks or leaving path's filesystem;
+ * raw syscalls only, so the signal handlers can use it.  0 or -errno. */
+int diofs_remove_tree(const char *path);
 
 #endif

@@ -44,6 +44,8 @@ struct diofs_held {
  * entries of out.  Returns the number held, or -1 (timeout included). */
 int diofsctl_held(struct diofsctl *ctl, unsigned int min, int timeout_ms,
 		  struct diofs_held *out, size_t max);
+/* One "id=N op=NAME ... path=PATH" line of "held" into *h; 0 or -1. */
+int diofsctl_parse_held(const char *line, struct diofs_held *h);
 
 /* Release id (0: all).  how: NULL or "reply", "errno=NAME", "short=N".
  * Returns the number released. */

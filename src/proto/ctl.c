@@ -27,7 +27,7 @@ int ctl_split(char *line, char **argv, int max)
 			p++;
 		if (!*p)
 			return n;
-		if (n == max)
+		if (n >= max)
 			return -1;
 		argv[n++] = p;
 		while (*p && !is_blank(*p))

@@ -1,0 +1,573 @@
+/* The case context and the helpers of check.h. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/check.h"
+#include "check/runner.h"
+#include "harness/mount.h"
+#include "proto/errnames.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HELD_TIMEOUT_MS 10000
+
+static struct {
+	const struct runner_config *cfg;
+	bool own;                       /* we mount diofs ourselves */
+	struct diofs_mount mount;
+	bool mounted;
+	char opts[512];                 /* what it was mounted with */
+	char failed_opts[512], failed_why[1024]; /* this suite's last failed mount */
+	bool failed;
+	char mnt[PATH_MAX];
+	struct diofsctl *ctl;
+	char ctl_err[256];
+	char run_rel[64];               /* --mount: "/diofs-check.PID"; else "" */
+	char case_rel[PATH_MAX];        /* the case's directory, from the root */
+	const struct check_case *kase;
+	struct held_io *held;           /* threads not yet joined */
+	jmp_buf skip_jmp;
+	pthread_t thread;               /* the one that runs cases */
+} ctx;
+
+static _Thread_local char skip_reason[512];
+
+/* ---- results ---------------------------------------------------------- */
+
+void check_failf(const char *file, unsigned int line, bool fatal, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* CUnit copies the message; a fatal failure longjmps out of the case */
+	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
+}
+
+void check_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!pthread_equal(pthread_self(), ctx.thread)) {
+		fprintf(stderr, "diofs-check: SKIP called off the case's thread\n");
+		abort();
+	}
+	va_start(ap, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
+	va_end(ap);
+	longjmp(ctx.skip_jmp, 1);
+}
+
+bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
+	      const char *file, unsigned int line, bool fatal)
+{
+	if (actual == expected) {
+		CU_assertImplementation(CU_TRUE, line, expr, file, "", CU_FALSE);
+		return true;
+	}
+	check_failf(file, line, fatal, "%s: got %jd, want %jd", expr, actual, expected);
+	return false;
+}
+
+void check_sys_failed(const char *expr, int err, const char *file,
+		      unsigned int line, bool fatal)
+{
+	check_failf(file, line, fatal, "%s: %s (%s)", expr, errno_name(err), strerror(err));
+}
+
+bool check_errno(long ret, int got, int want, const char *expr,
+		 const char *file, unsigned int line)
+{
+	if (ret == -1 && got == want) {
+		CU_assertImplementation(CU_TRUE, line, expr, file, "", CU_FALSE);
+		return true;
+	}
+	if (ret >= 0)
+		check_failf(file, line, false, "%s: returned %ld, want -1 %s",
+			    expr, ret, errno_name(want));
+	else
+		check_failf(file, line, false, "%s: failed with %s, want %s",
+			    expr, errno_name(got), errno_name(want));
+	return false;
+}
+
+/* ---- the mount under test --------------------------------------------- */
+
+static const char *ring_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *ring_printf(const char *fmt, ...)
+{
+	static __thread char ring[8][PATH_MAX];
+	static __thread unsigned int next;
+	char *buf = ring[next++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+const char *check_mnt(void)
+{
+	return ctx.mnt;
+}
+
+static void connect_ctl(void)
+{
+	if (ctx.ctl)
+		return;
+	if (ctx.own)
+		ctx.ctl = diofsctl_connect(ctx.mount.ctl, ctx.ctl_err, sizeof(ctx.ctl_err));
+	else if (ctx.cfg->socket)
+		ctx.ctl = diofsctl_connect(ctx.cfg->socket, ctx.ctl_err, sizeof(ctx.ctl_err));
+	else
+		ctx.ctl = diofsctl_connect_mount(ctx.mnt, ctx.ctl_err, sizeof(ctx.ctl_err));
+}
+
+static void disconnect_ctl(void)
+{
+	if (ctx.ctl)
+		diofsctl_close(ctx.ctl);
+	ctx.ctl = NULL;
+}
+
+struct diofsctl *check_ctl_at(const char *file, unsigned int line)
+{
+	connect_ctl();
+	if (!ctx.ctl)
+		check_failf(file, line, true, "no control connection to diofs: %s", ctx.ctl_err);
+	return ctx.ctl;
+}
+
+/* Each returns one of 8 rotating buffers: a few may be used at once. */
+const char *check_path(const char *name)
+{
+	return ring_printf("%s%s/%s", ctx.mnt, ctx.case_rel, name);
+}
+
+const char *check_fuse_path(const char *name)
+{
+	return ring_printf("%s/%s", ctx.case_rel, name);
+}
+
+const char *check_backing_path(const char *name)
+{
+	if (!ctx.own)
+		return NULL;
+	return ring_printf("%s%s/%s", ctx.mount.backing, ctx.case_rel, name);
+}
+
+unsigned int check_timeout(void)
+{
+	return ctx.cfg->timeout;
+}
+
+bool check_verbose(void)
+{
+	return ctx.cfg->verbose;
+}
+
+static int remount(const char *opts, char *why, size_t len)
+{
+	disconnect_ctl();
+	if (ctx.mounted)
+		diofs_mount_stop(&ctx.mount);
+	ctx.mounted = false;
+	if (diofs_mount_start(&ctx.mount, opts, why, len) < 0)
+		return -1;
+	ctx.mounted = true;
+	snprintf(ctx.opts, sizeof(ctx.opts), "%s", opts);
+	snprintf(ctx.mnt, sizeof(ctx.mnt), "%s", ctx.mount.mnt);
+	if (ctx.cfg->verbose)
+		printf("# diofs -o %s mounted at %s, pid %d\n", *opts ? opts : "(defaults)",
+		       ctx.mnt, (int)ctx.mount.pid);
+	connect_ctl();
+	return 0;
+}
+
+static int make_case_dir(char *why, size_t len)
+{
+	const char *dir = ring_printf("%s%s", ctx.mnt, ctx.case_rel);
+
+	if (mkdir(dir, 0755) < 0) {
+		snprintf(why, len, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void check_remount_at(const char *opts, const char *file, unsigned int line)
+{
+	char why[1024];
+
+	if (!ctx.own)
+		check_skip("needs its own diofs mount (-o %s)", opts);
+	if (remount(opts ? opts : "", why, sizeof(why)) < 0 || make_case_dir(why, sizeof(why)) < 0)
+		check_failf(file, line, true, "remount -o %s: %s", opts, why);
+}
+
+/* ---- data ------------------------------------------------------------- */
+
+void check_pattern_fill(void *buf, size_t len, uint64_t off, unsigned int seed)
+{
+	uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = check_pattern_byte(off + i, seed);
+}
+
+bool check_pattern(const void *buf, size_t len, uint64_t off, unsigned int seed,
+		   const char *what, const char *file, unsigned int line)
+{
+	const uint8_t *b = buf;
+	size_t first = 0, bad = 0, zeros = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] == check_pattern_byte(off + i, seed))
+			continue;
+		if (!bad++)
+			first = i;
+		zeros += b[i] == 0;
+	}
+	if (!bad) {
+		CU_assertImplementation(CU_TRUE, line, what, file, "", CU_FALSE);
+		return true;
+	}
+	check_failf(file, line, false,
+		    "%s: %zu of %zu bytes differ from the data of [%ju, %ju)%s; first at file "
+		    "offset %ju: got 0x%02x, want 0x%02x", what, bad, len, (uintmax_t)off,
+		    (uintmax_t)(off + len), zeros == bad ? " (all of them zero)" : "",
+		    (uintmax_t)(off + first), b[first], check_pattern_byte(off + first, seed));
+	return false;
+}
+
+void check_file_create_at(const char *name, size_t size, unsigned int seed,
+			  const char *file, unsigned int line)
+{
+	const char *path = ctx.own ? check_backing_path(name) : check_path(name);
+	static uint8_t chunk[64 * 1024];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		check_failf(file, line, true, "create %s: %s", path, errno_name(errno));
+	for (size_t done = 0; done < size;) {
+		size_t n = size - done < sizeof(chunk) ? size - done : sizeof(chunk);
+		check_pattern_fill(chunk, n, done, seed);
+		ssize_t w = pwrite(fd, chunk, n, (off_t)done);
+		if (w <= 0) {
+			int err = w < 0 ? errno : EIO;
+			close(fd);
+			check_failf(file, line, true, "write %s at %zu: %s", path, done,
+				    errno_name(err));
+		}
+		done += (size_t)w;
+	}
+	close(fd);
+}
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void *check_buf_alloc(size_t len, size_t misalign)
+{
+	void *base;
+
+	if (misalign >= page_size())
+		check_failf(__FILE__, __LINE__, true, "check_buf_alloc: misalign %zu >= page", misalign);
+	if (posix_memalign(&base, page_size(), misalign + len + 1))
+		check_failf(__FILE__, __LINE__, true, "check_buf_alloc: out of memory");
+	memset(base, 0xa5, misalign + len + 1);
+	return (char *)base + misalign;
+}
+
+void check_buf_free(void *buf)
+{
+	if (buf)
+		free((void *)((uintptr_t)buf & ~(uintptr_t)(page_size() - 1)));
+}
+
+/* ---- the hold pattern ------------------------------------------------- */
+
+struct held_io {
+	ssize_t (*run)(struct held_io *h);
+	ssize_t (*fn)(void *arg);
+	void *arg;
+	int fd;
+	void *buf;
+	size_t len;
+	off_t off;
+	atomic_int tid;                 /* the thread diofs sees as the caller */
+	atomic_bool returned;
+	ssize_t ret;
+	int err;
+	uint64_t held_id;
+	pthread_t thread;
+	struct held_io *next;
+};
+
+static ssize_t run_pread(struct held_io *h)
+{
+	return pread(h->fd, h->buf, h->len, h->off);
+}
+
+static ssize_t run_pwrite(struct held_io *h)
+{
+	return pwrite(h->fd, h->buf, h->len, h->off);
+}
+
+static ssize_t run_fn(struct held_io *h)
+{
+	return h->fn(h->arg);
+}
+
+static void *held_io_thread(void *arg)
+{
+	struct held_io *h = arg;
+
+	atomic_store(&h->tid, gettid());
+	ssize_t r = h->run(h);
+	h->err = r < 0 ? errno : 0;
+	h->ret = r;
+	atomic_store(&h->returned, true);
+	return NULL;
+}
+
+/* Heap-held and listed, so a case that ends early (a fatal failure, SKIP)
+ * leaves nothing for the thread to write into; the teardown joins it. */
+static struct held_io *held_start(struct held_io proto)
+{
+	struct held_io *h = malloc(sizeof(*h));
+	int err;
+
+	if (!h)
+		check_failf(__FILE__, __LINE__, true, "held_io: out of memory");
+	*h = proto;
+	atomic_init(&h->tid, 0);
+	atomic_init(&h->returned, false);
+	err = pthread_create(&h->thread, NULL, held_io_thread, h);
+	if (err) {
+		free(h);
+		check_failf(__FILE__, __LINE__, true, "held_io: pthread_create: %s", strerror(err));
+	}
+	h->next = ctx.held;
+	ctx.held = h;
+	return h;
+}
+
+struct held_io *held_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return held_start((struct held_io){ .run = run_pread, .fd = fd, .buf = buf,
+					    .len = len, .off = off });
+}
+
+struct held_io *held_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	return held_start((struct held_io){ .run = run_pwrite, .fd = fd, .buf = (void *)buf,
+					    .len = len, .off = off });
+}
+
+struct held_io *held_call(ssize_t (*fn)(void *arg), void *arg)
+{
+	return held_start((struct held_io){ .run = run_fn, .fn = fn, .arg = arg });
+}
+
+bool held_io_returned(const struct held_io *h)
+{
+	return atomic_load(&((struct held_io *)h)->returned);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
+		     const char *file, unsigned int line)
+{
+	struct diofsctl *ctl = check_ctl_at(file, line);
+	struct diofs_held list[64];
+	int64_t deadline = now_ms() + HELD_TIMEOUT_MS;
+	unsigned int want = 1;
+
+	/* Wait for one more held call each round until one is our thread's. */
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n = left > 0 ? diofsctl_held(ctl, want, (int)left, list, 64) : -1;
+		if (n < 0) {
+			if (held_io_returned(h))
+				check_failf(file, line, false, "the call returned %zd (%s) instead of "
+					    "being held", h->ret, h->ret < 0 ? errno_name(h->err) : "ok");
+			else
+				check_failf(file, line, false, "diofs held no call of thread %d within "
+					    "%d ms: %s", atomic_load(&h->tid), HELD_TIMEOUT_MS,
+					    diofsctl_error(ctl));
+			return false;
+		}
+		for (int i = 0; i < n && i < 64; i++) {
+			if (list[i].pid != atomic_load(&h->tid))
+				continue;
+			h->held_id = list[i].id;
+			if (held)
+				*held = list[i];
+			if (held_io_returned(h)) {
+				check_failf(file, line, false, "the call returned %zd while diofs "
+					    "held it (id %ju)", h->ret, (uintmax_t)h->held_id);
+				return false;
+			}
+			CU_assertImplementation(CU_TRUE, line, "held_io_wait", file, "", CU_FALSE);
+			return true;
+		}
+		want = (unsigned int)n + 1;
+	}
+}
+
+bool held_io_release_at(struct held_io *h, const char *how,
+			const char *file, unsigned int line)
+{
+	struct diofsctl *ctl = check_ctl_at(file, line);
+	int n;
+
+	if (!h->held_id) {
+		check_failf(file, line, false, "held_io_release: the call was not held");
+		return false;
+	}
+	n = diofsctl_release(ctl, h->held_id, how);
+	if (n != 1) {
+		check_failf(file, line, false, "release %ju %s: %s", (uintmax_t)h->held_id,
+			    how ? how : "reply", n < 0 ? diofsctl_error(ctl) : "released none");
+		return false;
+	}
+	return true;
+}
+
+ssize_t held_io_join(struct held_io *h, int *err)
+{
+	ssize_t ret;
+
+	pthread_join(h->thread, NULL);
+	for (struct held_io **p = &ctx.held; *p; p = &(*p)->next)
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	ret = h->ret;
+	if (err)
+		*err = h->err;
+	free(h);
+	return ret;
+}
+
+/* ---- the runner's side ------------------------------------------------ */
+
+int runner_begin(const struct runner_config *cfg, char *err, size_t errlen)
+{
+	ctx.cfg = cfg;
+	ctx.own = !cfg->mount;
+	ctx.thread = pthread_self();
+	if (ctx.own)
+		return 0;
+	if (!realpath(cfg->mount, ctx.mnt)) {
+		snprintf(err, errlen, "%s: %s", cfg->mount, strerror(errno));
+		return -1;
+	}
+	connect_ctl();
+	if (!ctx.ctl)
+		fprintf(stderr, "diofs-check: no control connection (cases that need one fail): %s\n",
+			ctx.ctl_err);
+	/* our cases' files stay apart from whatever the mount holds */
+	snprintf(ctx.run_rel, sizeof(ctx.run_rel), "/diofs-check.%d", (int)getpid());
+	snprintf(ctx.case_rel, sizeof(ctx.case_rel), "%s", ctx.run_rel);
+	return make_case_dir(err, errlen);
+}
+
+int runner_case_setup(const struct check_suite *s, const struct check_case *c,
+		      char *why, size_t len)
+{
+	const char *want = c->mount_opts ? c->mount_opts : s->mount_opts ? s->mount_opts : "";
+
+	ctx.kase = c;
+	skip_reason[0] = '\0';
+	snprintf(ctx.case_rel, sizeof(ctx.case_rel), "%s/%s.%s", ctx.run_rel, s->name, c->name);
+	if (!ctx.own) {
+		if (*want) {
+			snprintf(why, len, "needs its own diofs mount (-o %s)", want);
+			return 1;
+		}
+	} else if (!ctx.mounted || strcmp(want, ctx.opts) || !diofs_mount_alive(&ctx.mount)) {
+		/* a mount that failed once for this suite fails its other cases at once */
+		if (ctx.failed && !strcmp(want, ctx.failed_opts)) {
+			snprintf(why, len, "%s", ctx.failed_why);
+			return -1;
+		}
+		if (remount(want, why, len) < 0) {
+			ctx.failed = true;
+			snprintf(ctx.failed_opts, sizeof(ctx.failed_opts), "%s", want);
+			snprintf(ctx.failed_why, sizeof(ctx.failed_why), "%s", why);
+			return -1;
+		}
+	}
+	return make_case_dir(why, len);
+}
+
+void runner_case_run(void)
+{
+	if (setjmp(ctx.skip_jmp) == 0)
+		ctx.kase->fn();
+}
+
+const char *runner_skip_reason(void)
+{
+	return skip_reason;
+}
+
+void runner_case_teardown(void)
+{
+	/* Rules first, so that nothing released is held again. */
+	if (ctx.ctl && (diofsctl_rule_clear(ctx.ctl) < 0 ||
+			diofsctl_release(ctx.ctl, 0, "errno=EIO") < 0)) {
+		fprintf(stderr, "diofs-check: resetting diofs after %s: %s\n", ctx.kase->name,
+			diofsctl_error(ctx.ctl));
+		disconnect_ctl();
+		if (ctx.own && ctx.mounted) {   /* start afresh for the next case */
+			diofs_mount_stop(&ctx.mount);
+			ctx.mounted = false;
+		}
+	}
+	while (ctx.held)
+		held_io_join(ctx.held, NULL);
+	ctx.kase = NULL;
+}
+
+void runner_suite_end(void)
+{
+	disconnect_ctl();
+	if (ctx.mounted)
+		diofs_mount_stop(&ctx.mount);
+	ctx.mounted = false;
+	ctx.failed = false;
+}
+
+void runner_end(void)
+{
+	runner_suite_end();
+	if (!ctx.own && ctx.run_rel[0])
+		diofs_remove_tree(ring_printf("%s%s", ctx.mnt, ctx.run_rel));
+}

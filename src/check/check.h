@@ -1,0 +1,167 @@
+/* What a diofs-check suite includes: registration, SKIP, failure helpers
+ * that say what was seen, the current mount and control connection, the
+ * data pattern, buffers, and the hold pattern every suite builds on.
+ *
+ * Adding a suite: a file suite_NAME.c defining
+ *     const struct check_suite check_suite_NAME = { ... };
+ * one line CHECK_SUITE(NAME) in suites.h, and the file in Makefile.inc.
+ *
+ * Every case runs in a directory of its own (check_path), under an alarm
+ * (--timeout, 60 s): a case that hangs ends the run with "the case hung"
+ * after unmounting.  After each case the runner clears the rules, releases
+ * every held call with EIO and joins the held_io threads left behind.
+ * CUnit is not thread-safe: assert, fail and SKIP from the case's thread
+ * only. */
+#ifndef DIOFS_CHECK_H
+#define DIOFS_CHECK_H
+
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/diofsctl.h"
+
+struct check_case {
+	const char *name;
+	void (*fn)(void);
+	const char *desc;       /* one line: the kernel behaviour it checks */
+	const char *mount_opts; /* diofs -o options for this case; NULL: the suite's */
+};
+
+struct check_suite {
+	const char *name;
+	/* diofs -o options beyond the daemon's defaults (NULL: none).  With
+	 * --mount the runner cannot choose them: such cases SKIP. */
+	const char *mount_opts;
+	const struct check_case *cases; /* ends with { NULL } */
+};
+
+/* ---- results ---------------------------------------------------------- */
+
+/* End the case as skipped (printf-style reason); from the case or any
+ * helper it calls.  A case that failed before skipping still fails. */
+#define SKIP(...) check_skip(__VA_ARGS__)
+void check_skip(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+
+/* Record a failure with a formatted message; the _FATAL form ends the case. */
+#define CHECK_FAILF(...) check_failf(__FILE__, __LINE__, false, __VA_ARGS__)
+#define CHECK_FATALF(...) check_failf(__FILE__, __LINE__, true, __VA_ARGS__)
+void check_failf(const char *file, unsigned int line, bool fatal, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* actual == expected, as integers; on failure "EXPR: got A, want E".
+ * Evaluates to the comparison.  REQUIRE_EQ ends the case on failure. */
+#define CHECK_EQ(actual, expected) \
+	check_eq((intmax_t)(actual), (intmax_t)(expected), #actual, __FILE__, __LINE__, false)
+#define REQUIRE_EQ(actual, expected) \
+	check_eq((intmax_t)(actual), (intmax_t)(expected), #actual, __FILE__, __LINE__, true)
+bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
+	      const char *file, unsigned int line, bool fatal);
+
+/* A call returning -1/errno on failure: evaluates to its result; a negative
+ * one is recorded as "EXPR: ENAME (message)".  REQUIRE_SYS ends the case. */
+#define CHECK_SYS(expr) CHECK_SYS_(expr, false)
+#define REQUIRE_SYS(expr) CHECK_SYS_(expr, true)
+#define CHECK_SYS_(expr, fatal) ({                                            \
+	__typeof__(expr) check_r_ = (expr);                                   \
+	if (check_r_ < 0)                                                     \
+		check_sys_failed(#expr, errno, __FILE__, __LINE__, fatal);    \
+	check_r_; })
+void check_sys_failed(const char *expr, int err, const char *file,
+		      unsigned int line, bool fatal);
+
+/* The call must fail with errno err: "EXPR: got 4096, want -1 EIO". */
+#define CHECK_ERRNO(expr, err) ({                                             \
+	errno = 0;                                                            \
+	long check_r_ = (long)(expr);                                         \
+	check_errno(check_r_, errno, err, #expr, __FILE__, __LINE__); })
+bool check_errno(long ret, int got, int want, const char *expr,
+		 const char *file, unsigned int line);
+
+/* ---- the mount under test --------------------------------------------- */
+
+const char *check_mnt(void);
+/* The control connection; ends the case as failed if there is none. */
+#define check_ctl() check_ctl_at(__FILE__, __LINE__)
+struct diofsctl *check_ctl_at(const char *file, unsigned int line);
+/* name in the case's directory: in the mount, as the daemon sees it (for a
+ * rule's path=, e.g. "/smoke.hold_pread/f"), and in the backing directory
+ * (NULL with --mount: backing-dependent cases SKIP). */
+const char *check_path(const char *name);
+const char *check_fuse_path(const char *name);
+const char *check_backing_path(const char *name);
+/* Restart diofs with these options for the rest of the case (the next case
+ * gets its own again); SKIPs with --mount. */
+#define check_remount(opts) check_remount_at((opts), __FILE__, __LINE__)
+void check_remount_at(const char *opts, const char *file, unsigned int line);
+unsigned int check_timeout(void);       /* seconds per case */
+bool check_verbose(void);
+
+/* ---- data ------------------------------------------------------------- */
+
+/* The byte at file offset off of pattern seed: every offset differs, so
+ * data read from the wrong place, zeros and stale bytes are all caught. */
+static inline uint8_t check_pattern_byte(uint64_t off, unsigned int seed)
+{
+	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed * 0xbf58476d1ce4e5b9ull + 1;
+
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebull;
+	return (uint8_t)(x >> 29);
+}
+void check_pattern_fill(void *buf, size_t len, uint64_t off, unsigned int seed);
+/* Does buf hold the pattern of [off, off+len)?  If not, record where it
+ * first differs, what was there and how many bytes differ. */
+#define CHECK_PATTERN(buf, len, off, seed) \
+	check_pattern((buf), (len), (off), (seed), #buf, __FILE__, __LINE__)
+bool check_pattern(const void *buf, size_t len, uint64_t off, unsigned int seed,
+		   const char *what, const char *file, unsigned int line);
+
+/* Create name (size bytes of pattern seed): in the backing directory when
+ * the runner owns the mount (no FUSE traffic), else through the mount.
+ * Ends the case on failure. */
+#define check_file_create(name, size, seed) \
+	check_file_create_at((name), (size), (seed), __FILE__, __LINE__)
+void check_file_create_at(const char *name, size_t size, unsigned int seed,
+			  const char *file, unsigned int line);
+
+/* len bytes starting misalign (< page size) bytes after a page boundary,
+ * written to so that every page is present (never the shared zero page). */
+void *check_buf_alloc(size_t len, size_t misalign);
+void check_buf_free(void *buf);
+
+/* ---- the hold pattern ------------------------------------------------- *
+ *   rule_add(ctl, "hold op=read path=%s", check_fuse_path("f"));
+ *   struct held_io *h = held_pread(fd, buf, len, 0);
+ *   if (held_io_wait(h, &held)) {     // held by diofs, call not returned
+ *           ...look at the world while the request is in flight...
+ *           held_io_release(h, NULL);
+ *   }
+ *   ret = held_io_join(h, &err);
+ * The call runs in a thread of its own; diofs names the calling thread in
+ * the held list, which is how held_io_wait finds the call it runs. */
+struct held_io;
+struct held_io *held_pread(int fd, void *buf, size_t len, off_t off);
+struct held_io *held_pwrite(int fd, const void *buf, size_t len, off_t off);
+/* Any call: fn returns a syscall-style result and leaves errno. */
+struct held_io *held_call(ssize_t (*fn)(void *arg), void *arg);
+/* Wait (10 s) until diofs holds the call; true with it in *held (may be
+ * NULL).  Records a failure if it is not held or has already returned. */
+#define held_io_wait(h, held) held_io_wait_at((h), (held), __FILE__, __LINE__)
+bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
+		     const char *file, unsigned int line);
+bool held_io_returned(const struct held_io *h);
+/* Release the held call (how: NULL = reply, "errno=EIO", "short=N");
+ * records a failure unless exactly one call was released. */
+#define held_io_release(h, how) held_io_release_at((h), (how), __FILE__, __LINE__)
+bool held_io_release_at(struct held_io *h, const char *how,
+			const char *file, unsigned int line);
+/* Wait for the call to return: its result, its errno in *err (may be
+ * NULL).  Frees h. */
+ssize_t held_io_join(struct held_io *h, int *err);
+
+#endif

@@ -1,0 +1,338 @@
+/* diofs-check's results.  stdout is flushed after every line and the TSV is
+ * written with write(2) as cases complete: report_abort, which runs in a
+ * signal handler, can then add its line to both without stdio. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/report.h"
+
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct kept_case {
+	char *suite, *name;
+	enum check_result result;
+	char *skip;
+	struct check_failure *failures;
+	size_t nfailures;
+	unsigned int asserts;
+};
+
+static int tsv_fd = -1;
+static char *xml_path;
+static struct kept_case *kept;
+static size_t nkept;
+static unsigned int passed, failed, skipped;
+
+int report_open(const char *tsv, const char *xml, char *err, size_t errlen)
+{
+	if (tsv) {
+		tsv_fd = open(tsv, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (tsv_fd < 0) {
+			snprintf(err, errlen, "%s: %s", tsv, strerror(errno));
+			return -1;
+		}
+	}
+	if (xml) {
+		/* fail now rather than after the run */
+		FILE *f = fopen(xml, "w");
+		if (!f) {
+			snprintf(err, errlen, "%s: %s", xml, strerror(errno));
+			return -1;
+		}
+		fclose(f);
+		xml_path = strdup(xml);
+	}
+	return 0;
+}
+
+static const char *result_word(enum check_result r)
+{
+	return r == RESULT_PASS ? "PASS" : r == RESULT_FAIL ? "FAIL" : "SKIP";
+}
+
+/* Append s to buf (one TSV field: tabs and newlines become spaces). */
+static size_t put(char *buf, size_t at, size_t size, const char *s)
+{
+	for (; *s && at + 1 < size; s++)
+		buf[at++] = (*s == '\t' || *s == '\n') ? ' ' : *s;
+	buf[at] = '\0';
+	return at;
+}
+
+static size_t put_uint(char *buf, size_t at, size_t size, unsigned long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(digits));
+	while (n && at + 1 < size)
+		buf[at++] = digits[--n];
+	buf[at] = '\0';
+	return at;
+}
+
+static size_t put_failure(char *buf, size_t at, size_t size, const struct check_failure *f)
+{
+	at = put(buf, at, size, f->msg);
+	if (f->file) {
+		at = put(buf, at, size, " (");
+		at = put(buf, at, size, f->file);
+		at = put(buf, at, size, ":");
+		at = put_uint(buf, at, size, f->line);
+		at = put(buf, at, size, ")");
+	}
+	return at;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void tsv_line(const char *result, const char *suite, const char *name, const char *detail)
+{
+	char line[4096];
+	size_t at = 0;
+
+	if (tsv_fd < 0)
+		return;
+	at = put(line, at, sizeof(line), result);
+	at = put(line, at, sizeof(line), "\t");
+	at = put(line, at, sizeof(line), suite);
+	at = put(line, at, sizeof(line), "\t");
+	at = put(line, at, sizeof(line), name);
+	at = put(line, at, sizeof(line), "\t");
+	at = put(line, at, sizeof(line) - 1, detail);
+	line[at++] = '\n';
+	write_all(tsv_fd, line, at);
+}
+
+static void keep(const struct case_report *r)
+{
+	struct kept_case *k;
+
+	kept = realloc(kept, (nkept + 1) * sizeof(*kept));
+	if (!kept)
+		abort();
+	k = &kept[nkept++];
+	k->suite = strdup(r->suite);
+	k->name = strdup(r->name);
+	k->result = r->result;
+	k->skip = r->skip ? strdup(r->skip) : NULL;
+	k->asserts = r->asserts;
+	k->nfailures = r->nfailures;
+	k->failures = calloc(r->nfailures ? r->nfailures : 1, sizeof(*k->failures));
+	if (!k->failures)
+		abort();
+	for (size_t i = 0; i < r->nfailures; i++) {
+		k->failures[i].file = r->failures[i].file ? strdup(r->failures[i].file) : NULL;
+		k->failures[i].line = r->failures[i].line;
+		k->failures[i].msg = strdup(r->failures[i].msg);
+	}
+}
+
+void report_case(const struct case_report *r)
+{
+	char detail[4096] = "";
+	size_t at = 0;
+
+	switch (r->result) {
+	case RESULT_PASS:
+		passed++;
+		printf("PASS %s.%s\n", r->suite, r->name);
+		break;
+	case RESULT_SKIP:
+		skipped++;
+		printf("SKIP %s.%s: %s\n", r->suite, r->name, r->skip);
+		put(detail, 0, sizeof(detail), r->skip);
+		break;
+	case RESULT_FAIL:
+		failed++;
+		for (size_t i = 0; i < r->nfailures; i++) {
+			char one[1024];
+			put_failure(one, 0, sizeof(one), &r->failures[i]);
+			if (i == 0) {
+				printf("FAIL %s.%s: %s\n", r->suite, r->name, one);
+			} else {
+				printf("  also: %s\n", one);
+				at = put(detail, at, sizeof(detail), "; ");
+			}
+			at = put(detail, at, sizeof(detail), one);
+		}
+		break;
+	}
+	fflush(stdout);
+	tsv_line(result_word(r->result), r->suite, r->name, detail);
+	keep(r);
+}
+
+void report_abort(const char *suite, const char *name, int sig, unsigned int timeout)
+{
+	char why[256], line[1024];
+	size_t at = 0, w = 0;
+
+	if (sig == SIGALRM) {
+		w = put(why, w, sizeof(why), "the case hung: no result within ");
+		w = put_uint(why, w, sizeof(why), timeout);
+		w = put(why, w, sizeof(why), " s (diofs unmounted, run ended)");
+	} else {
+		w = put(why, w, sizeof(why), "the run was ended by SIG");
+		w = put(why, w, sizeof(why), sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	}
+	tsv_line("FAIL", suite, name, why);
+
+	at = put(line, at, sizeof(line), "FAIL ");
+	at = put(line, at, sizeof(line), suite);
+	at = put(line, at, sizeof(line), ".");
+	at = put(line, at, sizeof(line), name);
+	at = put(line, at, sizeof(line), ": ");
+	at = put(line, at, sizeof(line), why);
+	at = put(line, at, sizeof(line), "\n");
+	at = put_uint(line, at, sizeof(line), passed);
+	at = put(line, at, sizeof(line), " passed, ");
+	at = put_uint(line, at, sizeof(line), failed + 1);
+	at = put(line, at, sizeof(line), " failed, ");
+	at = put_uint(line, at, sizeof(line), skipped);
+	at = put(line, at, sizeof(line), " skipped\n");
+	write_all(STDOUT_FILENO, line, at);
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static void xml_summary_record(FILE *f, const char *type, unsigned int total, unsigned int run,
+			       const char *succeeded, unsigned int nfailed, const char *inactive)
+{
+	fprintf(f, "    <CUNIT_RUN_SUMMARY_RECORD> \n"
+		   "      <TYPE> %s </TYPE> \n"
+		   "      <TOTAL> %u </TOTAL> \n"
+		   "      <RUN> %u </RUN> \n"
+		   "      <SUCCEEDED> %s </SUCCEEDED> \n"
+		   "      <FAILED> %u </FAILED> \n"
+		   "      <INACTIVE> %s </INACTIVE> \n"
+		   "    </CUNIT_RUN_SUMMARY_RECORD> \n",
+		type, total, run, succeeded, nfailed, inactive);
+}
+
+/* CUnit-Run.xml as CU_automated_run_tests writes it (CUnit-Run.dtd), which
+ * cannot be used itself: it installs handlers of its own.  A skipped case is
+ * a success with a comment saying why, and counts as inactive. */
+static int write_xml(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	unsigned int suites = 0, suites_failed = 0, asserts = 0, asserts_failed = 0;
+	char num[3][16], when[64];
+	time_t now = time(NULL);
+	bool suite_failed = false;
+
+	if (!f)
+		return -1;
+	fputs("<?xml version=\"1.0\" ?> \n"
+	      "<?xml-stylesheet type=\"text/xsl\" href=\"CUnit-Run.xsl\" ?> \n"
+	      "<!DOCTYPE CUNIT_TEST_RUN_REPORT SYSTEM \"CUnit-Run.dtd\"> \n"
+	      "<CUNIT_TEST_RUN_REPORT> \n"
+	      "  <CUNIT_HEADER/> \n"
+	      "  <CUNIT_RESULT_LISTING> \n", f);
+	for (size_t i = 0; i < nkept; i++) {
+		const struct kept_case *k = &kept[i];
+		bool first = i == 0 || strcmp(kept[i - 1].suite, k->suite);
+		bool last = i + 1 == nkept || strcmp(kept[i + 1].suite, k->suite);
+
+		if (first) {
+			suites++;
+			suite_failed = false;
+			fputs("    <CUNIT_RUN_SUITE> \n      <CUNIT_RUN_SUITE_SUCCESS> \n"
+			      "        <SUITE_NAME> ", f);
+			xml_text(f, k->suite);
+			fputs(" </SUITE_NAME> \n", f);
+		}
+		asserts += k->asserts;
+		asserts_failed += (unsigned int)k->nfailures;
+		suite_failed |= k->result == RESULT_FAIL;
+		for (size_t j = 0; j < k->nfailures; j++) {
+			fputs("        <CUNIT_RUN_TEST_RECORD> \n          <CUNIT_RUN_TEST_FAILURE> \n"
+			      "            <TEST_NAME> ", f);
+			xml_text(f, k->name);
+			fputs(" </TEST_NAME> \n            <FILE_NAME> ", f);
+			xml_text(f, k->failures[j].file ? k->failures[j].file : "diofs-check");
+			fprintf(f, " </FILE_NAME> \n            <LINE_NUMBER> %u </LINE_NUMBER> \n"
+				   "            <CONDITION> ", k->failures[j].line);
+			xml_text(f, k->failures[j].msg);
+			fputs(" </CONDITION> \n          </CUNIT_RUN_TEST_FAILURE> \n"
+			      "        </CUNIT_RUN_TEST_RECORD> \n", f);
+		}
+		if (k->result != RESULT_FAIL) {
+			fputs("        <CUNIT_RUN_TEST_RECORD> \n          <CUNIT_RUN_TEST_SUCCESS> \n"
+			      "            <TEST_NAME> ", f);
+			xml_text(f, k->name);
+			fputs(" </TEST_NAME> \n", f);
+			if (k->result == RESULT_SKIP) {
+				/* "--" may not appear in a comment */
+				fputs("            <!-- skipped: ", f);
+				for (const char *s = k->skip; *s; s++)
+					fputc(s[0] == '-' && s[1] == '-' ? '_' : s[0], f);
+				fputs(" --> \n", f);
+			}
+			fputs("          </CUNIT_RUN_TEST_SUCCESS> \n        </CUNIT_RUN_TEST_RECORD> \n", f);
+		}
+		if (last) {
+			suites_failed += suite_failed;
+			fputs("      </CUNIT_RUN_SUITE_SUCCESS> \n    </CUNIT_RUN_SUITE> \n", f);
+		}
+	}
+	fputs("  </CUNIT_RESULT_LISTING>\n  <CUNIT_RUN_SUMMARY> \n", f);
+	snprintf(num[0], sizeof(num[0]), "%u", passed);
+	snprintf(num[1], sizeof(num[1]), "%u", skipped);
+	snprintf(num[2], sizeof(num[2]), "%u", asserts - asserts_failed);
+	xml_summary_record(f, "Suites", suites, suites, "- NA -", suites_failed, "0");
+	xml_summary_record(f, "Test Cases", passed + failed + skipped, passed + failed,
+			   num[0], failed, num[1]);
+	xml_summary_record(f, "Assertions", asserts, asserts, num[2], asserts_failed, "n/a");
+	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", localtime(&now));
+	fprintf(f, "  </CUNIT_RUN_SUMMARY> \n"
+		   "  <CUNIT_FOOTER> File Generated By CUnit v" CU_VERSION " - %s </CUNIT_FOOTER> \n"
+		   "</CUNIT_TEST_RUN_REPORT>\n", when);
+	return fclose(f);
+}
+
+int report_close(void)
+{
+	printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+	fflush(stdout);
+	if (xml_path && write_xml(xml_path) < 0)
+		fprintf(stderr, "diofs-check: writing %s: %s\n", xml_path, strerror(errno));
+	if (tsv_fd >= 0)
+		close(tsv_fd);
+	if (failed)
+		return 1;
+	return passed == 0 && skipped > 0 ? 77 : 0;
+}

@@ -1,0 +1,339 @@
+/* diofsctl: steer a running diofs from the shell. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/diofsctl.h"
+
+#define EXIT_DAEMON 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: diofsctl [--mount MNT | --socket PATH] COMMAND\n"
+	"  rule add ACTION [MATCH...]      prints the rule's id\n"
+	"  rule list | rule del ID | rule clear\n"
+	"  held [--wait SECONDS]           one line per held request:\n"
+	"                                  id op path offset size pid\n"
+	"                                  (--wait: wait until one is held, else fail\n"
+	"                                  after SECONDS)\n"
+	"  release ID|all [reply | errno=NAME | short=N]\n"
+	"                                  prints the number released\n"
+	"  stats\n"
+	"  trace on [FILE] | trace off | trace flush\n"
+	"  ping\n"
+	"ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N] | abort | crash\n"
+	"MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B] | pid=N\n"
+	"        | nth=N | count=N | prob=P | seed=N\n"
+	"Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n";
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("diofsctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(diofsctl --help for usage)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static const char *opt_mnt, *opt_sock;
+
+/* Connect once the command is known good: usage errors come first. */
+static struct diofsctl *ctl_open(void)
+{
+	struct diofsctl *ctl;
+	char err[512];
+
+	ctl = opt_sock ? diofsctl_connect(opt_sock, err, sizeof(err))
+		       : diofsctl_connect_mount(opt_mnt, err, sizeof(err));
+	if (!ctl) {
+		fprintf(stderr, "diofsctl: %s\n", err);
+		exit(EXIT_DAEMON);
+	}
+	return ctl;
+}
+
+static void fail(struct diofsctl *ctl)
+{
+	fprintf(stderr, "diofsctl: %s\n", diofsctl_error(ctl));
+	diofsctl_close(ctl);
+	exit(EXIT_DAEMON);
+}
+
+/* Words joined by spaces, as one protocol line. */
+static char *join(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = malloc(len);
+	if (!s) {
+		perror("diofsctl");
+		exit(EXIT_DAEMON);
+	}
+	s[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static void check_word(const char *w)
+{
+	if (!*w || strpbrk(w, " \t\n\r"))
+		usage_error("bad argument: '%s'", w);
+}
+
+static void print_lines(const char *cmd)
+{
+	struct diofsctl *ctl = ctl_open();
+	char **lines;
+	int n = diofsctl_cmd(ctl, &lines, "%s", cmd);
+
+	if (n < 0)
+		fail(ctl);
+	for (int i = 0; i < n; i++)
+		puts(lines[i]);
+	diofsctl_free_lines(lines);
+	diofsctl_close(ctl);
+}
+
+static void run_rule(int argc, char **argv)
+{
+	struct diofsctl *ctl;
+	if (argc < 1)
+		usage_error("rule: add, list, del or clear?");
+	if (strcmp(argv[0], "add") == 0) {
+		char *text;
+		int id;
+
+		if (argc < 2)
+			usage_error("rule add: missing ACTION");
+		for (int i = 1; i < argc; i++)
+			if (strpbrk(argv[i], "\n\r"))
+				usage_error("rule add: newline in '%s'", argv[i]);
+		text = join(argc - 1, argv + 1);
+		ctl = ctl_open();
+		id = diofsctl_rule_add(ctl, "%s", text);
+		free(text);
+		if (id < 0)
+			fail(ctl);
+		printf("%d\n", id);
+		diofsctl_close(ctl);
+	} else if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			usage_error("rule list takes no argument");
+		print_lines("rule list");
+	} else if (strcmp(argv[0], "del") == 0) {
+		char *end;
+		long id;
+
+		if (argc != 2)
+			usage_error("rule del ID");
+		errno = 0;
+		id = strtol(argv[1], &end, 10);
+		if (errno || end == argv[1] || *end || id <= 0 || id > INT_MAX)
+			usage_error("rule del: bad id '%s'", argv[1]);
+		ctl = ctl_open();
+		if (diofsctl_rule_del(ctl, (int)id) < 0)
+			fail(ctl);
+		diofsctl_close(ctl);
+	} else if (strcmp(argv[0], "clear") == 0) {
+		if (argc != 1)
+			usage_error("rule clear takes no argument");
+		ctl = ctl_open();
+		if (diofsctl_rule_clear(ctl) < 0)
+			fail(ctl);
+		diofsctl_close(ctl);
+	} else {
+		usage_error("rule: unknown subcommand '%s'", argv[0]);
+	}
+}
+
+static void run_held(int argc, char **argv)
+{
+	struct diofsctl *ctl;
+	int timeout_ms = -1;
+	unsigned int min = 0;
+	struct diofs_held h;
+	char **lines;
+	int n;
+
+	if (argc == 2 && strcmp(argv[0], "--wait") == 0) {
+		char *end;
+		double s;
+
+		errno = 0;
+		s = strtod(argv[1], &end);
+		if (errno || end == argv[1] || *end || !(s >= 0) || s > INT_MAX / 1000)
+			usage_error("held --wait: bad number of seconds '%s'", argv[1]);
+		timeout_ms = (int)(s * 1000 + 0.999);
+		min = 1;
+	} else if (argc != 0) {
+		usage_error("held [--wait SECONDS]");
+	}
+
+	/* Straight through diofsctl_cmd: no cap on how many are listed. */
+	ctl = ctl_open();
+	if (timeout_ms >= 0)
+		n = diofsctl_cmd(ctl, &lines, "held min=%u timeout=%d", min, timeout_ms);
+	else
+		n = diofsctl_cmd(ctl, &lines, "held");
+	if (n < 0)
+		fail(ctl);
+	for (int i = 0; i < n; i++) {
+		if (diofsctl_parse_held(lines[i], &h) < 0) {
+			fprintf(stderr, "diofsctl: unexpected line from the daemon: %s\n",
+				lines[i]);
+			diofsctl_free_lines(lines);
+			diofsctl_close(ctl);
+			exit(EXIT_DAEMON);
+		}
+		printf("%" PRIu64 " %s %s %" PRIu64 " %" PRIu64 " %d\n", h.id, h.op,
+		       h.path, h.off, h.size, (int)h.pid);
+	}
+	diofsctl_free_lines(lines);
+	diofsctl_close(ctl);
+}
+
+static void run_release(int argc, char **argv)
+{
+	struct diofsctl *ctl;
+	uint64_t id = 0;
+	int n;
+
+	if (argc < 1 || argc > 2)
+		usage_error("release ID|all [reply | errno=NAME | short=N]");
+	if (strcmp(argv[0], "all") != 0) {
+		char *end;
+
+		errno = 0;
+		id = strtoull(argv[0], &end, 10);
+		if (errno || end == argv[0] || *end || id == 0 || argv[0][0] == '-')
+			usage_error("release: bad id '%s'", argv[0]);
+	}
+	if (argc == 2) {
+		check_word(argv[1]);
+		if (strcmp(argv[1], "reply") != 0 && strncmp(argv[1], "errno=", 6) != 0 &&
+		    strncmp(argv[1], "short=", 6) != 0)
+			usage_error("release: '%s'? (reply, errno=NAME or short=N)", argv[1]);
+	}
+	ctl = ctl_open();
+	n = diofsctl_release(ctl, id, argc == 2 ? argv[1] : NULL);
+	if (n < 0)
+		fail(ctl);
+	printf("%d\n", n);
+	diofsctl_close(ctl);
+}
+
+static void run_trace(int argc, char **argv)
+{
+	struct diofsctl *ctl;
+	char cmd[PATH_MAX + 16];
+
+	if (argc < 1)
+		usage_error("trace on [FILE] | trace off | trace flush");
+	if (strcmp(argv[0], "on") == 0 && argc == 2) {
+		char cwd[PATH_MAX];
+
+		check_word(argv[1]);
+		/* The daemon's working directory is not ours. */
+		if (argv[1][0] == '/')
+			snprintf(cmd, sizeof(cmd), "on %s", argv[1]);
+		else if (getcwd(cwd, sizeof(cwd)))
+			snprintf(cmd, sizeof(cmd), "on %s/%s", cwd, argv[1]);
+		else
+			usage_error("trace on: %s: cannot make it absolute", argv[1]);
+	} else if (argc == 1 && (strcmp(argv[0], "on") == 0 || strcmp(argv[0], "off") == 0 ||
+				 strcmp(argv[0], "flush") == 0)) {
+		snprintf(cmd, sizeof(cmd), "%s", argv[0]);
+	} else {
+		usage_error("trace on [FILE] | trace off | trace flush");
+	}
+	ctl = ctl_open();
+	if (diofsctl_trace(ctl, cmd) < 0)
+		fail(ctl);
+	diofsctl_close(ctl);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	int c;
+
+	/* "+": stop at the command, whose words may look like options. */
+	while ((c = getopt_long(argc, argv, "+m:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			opt_mnt = optarg;
+			break;
+		case 's':
+			opt_sock = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("(diofsctl --help for usage)\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!opt_mnt == !opt_sock)
+		usage_error(opt_mnt ? "give --mount MNT or --socket PATH, not both"
+				    : "give --mount MNT or --socket PATH");
+	if (optind >= argc)
+		usage_error("missing command");
+	cmd = argv[optind];
+	argc -= optind + 1;
+	argv += optind + 1;
+
+	if (strcmp(cmd, "rule") == 0) {
+		run_rule(argc, argv);
+	} else if (strcmp(cmd, "held") == 0) {
+		run_held(argc, argv);
+	} else if (strcmp(cmd, "release") == 0) {
+		run_release(argc, argv);
+	} else if (strcmp(cmd, "trace") == 0) {
+		run_trace(argc, argv);
+	} else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0) {
+		if (argc)
+			usage_error("%s takes no argument", cmd);
+		if (strcmp(cmd, "stats") == 0) {
+			print_lines("stats");
+		} else {
+			struct diofsctl *ctl = ctl_open();
+
+			if (diofsctl_cmd(ctl, NULL, "ping") < 0)
+				fail(ctl);
+			diofsctl_close(ctl);
+		}
+	} else {
+		usage_error("unknown command '%s'", cmd);
+	}
+	if (fflush(stdout) != 0) {
+		perror("diofsctl: stdout");
+		return EXIT_DAEMON;
+	}
+	return 0;
+}

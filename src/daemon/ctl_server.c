@@ -1,0 +1,749 @@
+/* The control socket.  One thread accepts; each connection gets a thread of
+ * its own, so a "held" that waits blocks only its own client.  Only the uid
+ * the daemon runs as may talk to it (SO_PEERCRED). */
+#include <config.h>
+#include "ctl_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diofs.h"
+#include "dispatch.h"
+#include "holds.h"
+#include "rules.h"
+#include "trace.h"
+#include "proto/ctl.h"
+#include "proto/errnames.h"
+
+#define HELD_SLICE_MS 100 /* how often a waiting "held" looks for a stop */
+
+struct conn {
+	int fd;
+	pthread_t thread;
+	atomic_bool done;
+	struct conn *next;
+};
+
+static int listen_fd = -1;
+static int wake_pipe[2] = { -1, -1 };
+static char *sock_path;
+static dev_t sock_dev;
+static ino_t sock_ino;
+static pthread_t accept_thread;
+static atomic_bool stopping;
+static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *conns;
+
+/* The data lines of an "ok N" answer. */
+struct lines {
+	char *buf;
+	size_t len, cap;
+	unsigned int n;
+	bool oom;
+};
+
+static void lines_add(void *ctx, const char *line)
+{
+	struct lines *l = ctx;
+	size_t n = strlen(line);
+
+	if (l->oom)
+		return;
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = l->cap ? l->cap : 1024;
+		char *buf;
+
+		while (cap < l->len + n + 1)
+			cap *= 2;
+		buf = realloc(l->buf, cap);
+		if (!buf) {
+			l->oom = true;
+			return;
+		}
+		l->buf = buf;
+		l->cap = cap;
+	}
+	/* A newline in a path would end the line early. */
+	for (size_t i = 0; i < n; i++)
+		l->buf[l->len + i] = line[i] == '\n' || line[i] == '\r' ? '?' : line[i];
+	l->len += n;
+	l->buf[l->len++] = '\n';
+	l->n++;
+}
+
+static void lines_addf(struct lines *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void lines_addf(struct lines *l, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	lines_add(l, line);
+}
+
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool reply_err(int fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static bool reply_err(int fd, const char *fmt, ...)
+{
+	char msg[DIOFS_CTL_LINE_MAX];
+	int n = snprintf(msg, sizeof(msg), "err ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n - 1, fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	strcat(msg, "\n");
+	return send_all(fd, msg, strlen(msg));
+}
+
+/* "ok N" and the lines; frees them. */
+static bool reply_ok(int fd, struct lines *l)
+{
+	char head[32];
+	bool ok;
+
+	if (l->oom) {
+		free(l->buf);
+		return reply_err(fd, "out of memory");
+	}
+	snprintf(head, sizeof(head), "ok %u\n", l->n);
+	ok = send_all(fd, head, strlen(head)) && send_all(fd, l->buf, l->len);
+	free(l->buf);
+	return ok;
+}
+
+static bool reply_ok_empty(int fd)
+{
+	return send_all(fd, "ok 0\n", 5);
+}
+
+/* A decimal number, with an optional k, m or g suffix if allowed. */
+static bool parse_num(const char *s, uint64_t *out, bool suffix)
+{
+	uint64_t v = 0, mul = 1;
+
+	if (!*s)
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (*s - '0')) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (suffix && *s && !s[1]) {
+		switch (*s) {
+		case 'k': case 'K': mul = 1ull << 10; s++; break;
+		case 'm': case 'M': mul = 1ull << 20; s++; break;
+		case 'g': case 'G': mul = 1ull << 30; s++; break;
+		}
+	}
+	if (*s || v > UINT64_MAX / mul)
+		return false;
+	*out = v * mul;
+	return true;
+}
+
+/* The text after the first n words of line. */
+static const char *skip_words(const char *line, int n)
+{
+	while (n--) {
+		line += strspn(line, " \t");
+		line += strcspn(line, " \t");
+	}
+	return line + strspn(line, " \t");
+}
+
+static bool cmd_rule_add(int fd, const char *text)
+{
+	struct lines l = { 0 };
+	struct rule r;
+	char err[256] = "";
+	int rid;
+
+	if (!*text)
+		return reply_err(fd, "rule add: missing rule (ACTION [MATCH...])");
+	if (rule_parse(text, &r, err, sizeof(err)) < 0)
+		return reply_err(fd, "rule add: %s", err[0] ? err : "bad rule");
+	rid = rules_add(&r);
+	if (rid < 0)
+		return reply_err(fd, "rule add: %s", strerror(-rid));
+	lines_addf(&l, "%d", rid);
+	return reply_ok(fd, &l);
+}
+
+static bool cmd_rule(int fd, int argc, char **argv)
+{
+	struct lines l = { 0 };
+	uint64_t id;
+
+	if (argc < 2)
+		return reply_err(fd, "rule: missing subcommand (add, list, del, clear)");
+	if (strcmp(argv[1], "list") == 0) {
+		if (argc > 2)
+			return reply_err(fd, "rule list: unexpected argument: %s", argv[2]);
+		rules_list(lines_add, &l);
+		return reply_ok(fd, &l);
+	}
+	if (strcmp(argv[1], "del") == 0) {
+		if (argc < 3)
+			return reply_err(fd, "rule del: missing id");
+		if (argc > 3)
+			return reply_err(fd, "rule del: unexpected argument: %s", argv[3]);
+		if (!parse_num(argv[2], &id, false) || id == 0 || id > INT_MAX)
+			return reply_err(fd, "rule del: bad id: %s", argv[2]);
+		if (rules_del((int)id) < 0)
+			return reply_err(fd, "rule del: no rule %s", argv[2]);
+		return reply_ok_empty(fd);
+	}
+	if (strcmp(argv[1], "clear") == 0) {
+		if (argc > 2)
+			return reply_err(fd, "rule clear: unexpected argument: %s", argv[2]);
+		rules_clear();
+		return reply_ok_empty(fd);
+	}
+	return reply_err(fd, "rule: unknown subcommand: %s (add, list, del, clear)", argv[1]);
+}
+
+/* Has the client gone away?  Then a waiting "held" can stop. */
+static bool peer_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static bool cmd_held(int fd, int argc, char **argv)
+{
+	uint64_t min = 0, timeout = 0, v;
+	bool has_timeout = false;
+	struct lines l = { 0 };
+	uint64_t start = now_ns();
+
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "min=", 4) == 0 && parse_num(argv[i] + 4, &v, false) &&
+		    v <= UINT_MAX) {
+			min = v;
+		} else if (strncmp(argv[i], "timeout=", 8) == 0 &&
+			   parse_num(argv[i] + 8, &v, false) && v <= INT_MAX) {
+			timeout = v;
+			has_timeout = true;
+		} else {
+			return reply_err(fd, "held: bad argument: %s (min=N, timeout=MS)", argv[i]);
+		}
+	}
+
+	/* Wait in slices: a stopping daemon or a departed client ends it. */
+	for (;;) {
+		int slice = HELD_SLICE_MS;
+
+		if (has_timeout) {
+			uint64_t spent = (now_ns() - start) / 1000000u;
+
+			if (spent >= timeout)
+				slice = 0;
+			else if (timeout - spent < (uint64_t)slice)
+				slice = timeout - spent;
+		}
+		if (holds_wait(min, slice) == 0)
+			break;
+		if (atomic_load(&stopping))
+			return reply_err(fd, "held: the daemon is stopping");
+		if (peer_gone(fd))
+			return false;
+		if (has_timeout && slice == 0)
+			return reply_err(fd, "held: timeout: %u held after %" PRIu64
+					 " ms, waited for %" PRIu64, holds_count(),
+					 timeout, min);
+	}
+	holds_list(lines_add, &l);
+	return reply_ok(fd, &l);
+}
+
+static bool cmd_release(int fd, int argc, char **argv)
+{
+	enum release_how how = RELEASE_RUN;
+	long arg = 0;
+	uint64_t id = 0, v;
+	struct lines l = { 0 };
+	int n;
+
+	if (argc < 2)
+		return reply_err(fd, "release: missing id (ID or all)");
+	if (argc > 3)
+		return reply_err(fd, "release: unexpected argument: %s", argv[3]);
+	if (strcmp(argv[1], "all") != 0 &&
+	    (!parse_num(argv[1], &id, false) || id == 0))
+		return reply_err(fd, "release: bad id: %s", argv[1]);
+	if (argc == 3) {
+		const char *h = argv[2];
+
+		if (strcmp(h, "reply") == 0) {
+			how = RELEASE_RUN;
+		} else if (strncmp(h, "errno=", 6) == 0) {
+			int e = errno_from_name(h + 6);
+
+			if (e < 0)
+				return reply_err(fd, "release: unknown errno name: %s", h + 6);
+			if (e == 0 || e >= 4096)
+				return reply_err(fd, "release: errno out of range: %s", h + 6);
+			how = RELEASE_ERRNO;
+			arg = e;
+		} else if (strncmp(h, "short=", 6) == 0) {
+			if (!parse_num(h + 6, &v, true) || v > LONG_MAX)
+				return reply_err(fd, "release: bad length: %s", h + 6);
+			how = RELEASE_SHORT;
+			arg = (long)v;
+		} else {
+			return reply_err(fd, "release: bad reply: %s (reply, errno=NAME or short=N)", h);
+		}
+	}
+	n = holds_release(id, how, arg);
+	if (n < 0)
+		return reply_err(fd, "release: %s is not held", argv[1]);
+	lines_addf(&l, "%d", n);
+	return reply_ok(fd, &l);
+}
+
+static bool cmd_stats(int fd, int argc, char **argv)
+{
+	struct lines l = { 0 };
+
+	if (argc > 1)
+		return reply_err(fd, "stats: unexpected argument: %s", argv[1]);
+	dispatch_stats(lines_add, &l);
+	rules_stats(lines_add, &l);
+	lines_addf(&l, "held %u", holds_count());
+	return reply_ok(fd, &l);
+}
+
+static bool cmd_trace(int fd, int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	int err;
+
+	if (argc < 2)
+		return reply_err(fd, "trace: missing argument (on [FILE], off, flush)");
+	if (strcmp(what, "on") == 0) {
+		if (argc > 3)
+			return reply_err(fd, "trace on: unexpected argument: %s", argv[3]);
+		if (argc == 3) {
+			if (argv[2][0] != '/')
+				return reply_err(fd, "trace on: %s is not an absolute path", argv[2]);
+			err = trace_open(argv[2]);
+			if (err == -EINVAL)
+				return reply_err(fd, "trace on: %s is inside the mount point", argv[2]);
+			if (err)
+				return reply_err(fd, "trace on: %s: %s", argv[2], strerror(-err));
+			return reply_ok_empty(fd);
+		}
+		trace_set(true);
+		if (!trace_is_on())
+			return reply_err(fd, "trace on: no trace file (trace on FILE)");
+		return reply_ok_empty(fd);
+	}
+	if (argc > 2)
+		return reply_err(fd, "trace %s: unexpected argument: %s", what, argv[2]);
+	if (strcmp(what, "off") == 0) {
+		trace_set(false);
+		trace_flush();
+		return reply_ok_empty(fd);
+	}
+	if (strcmp(what, "flush") == 0) {
+		err = trace_flush();
+		if (err == -EBADF)
+			return reply_err(fd, "trace flush: no trace file");
+		if (err)
+			return reply_err(fd, "trace flush: the trace failed: %s", strerror(-err));
+		return reply_ok_empty(fd);
+	}
+	return reply_err(fd, "trace: unknown argument: %s (on [FILE], off, flush)", what);
+}
+
+/* Is word n of line w? */
+static bool word_is(const char *line, int n, const char *w)
+{
+	const char *p = skip_words(line, n);
+	size_t len = strcspn(p, " \t");
+
+	return len == strlen(w) && strncmp(p, w, len) == 0;
+}
+
+/* One command line; false when the connection should end. */
+static bool handle(int fd, const char *line)
+{
+	char copy[DIOFS_CTL_LINE_MAX];
+	char *argv[16];
+	int argc;
+
+	/* A rule may have more words than argv holds: it is parsed from the
+	 * line itself. */
+	if (word_is(line, 0, "rule") && word_is(line, 1, "add"))
+		return cmd_rule_add(fd, skip_words(line, 2));
+	snprintf(copy, sizeof(copy), "%s", line);
+	argc = ctl_split(copy, argv, 16);
+	if (argc < 0)
+		return reply_err(fd, "%.*s: too many arguments",
+				 (int)strcspn(skip_words(line, 0), " \t"), skip_words(line, 0));
+	if (argc == 0)
+		return reply_err(fd, "empty command");
+	if (strcmp(argv[0], "rule") == 0)
+		return cmd_rule(fd, argc, argv);
+	if (strcmp(argv[0], "ping") == 0) {
+		if (argc > 1)
+			return reply_err(fd, "ping: unexpected argument: %s", argv[1]);
+		return reply_ok_empty(fd);
+	}
+	if (strcmp(argv[0], "held") == 0)
+		return cmd_held(fd, argc, argv);
+	if (strcmp(argv[0], "release") == 0)
+		return cmd_release(fd, argc, argv);
+	if (strcmp(argv[0], "stats") == 0)
+		return cmd_stats(fd, argc, argv);
+	if (strcmp(argv[0], "trace") == 0)
+		return cmd_trace(fd, argc, argv);
+	return reply_err(fd, "unknown command: %s (ping, rule, held, release, stats, trace)",
+			 argv[0]);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *cn = arg;
+	char buf[DIOFS_CTL_LINE_MAX + 1];
+	size_t len = 0;
+	bool skipping = false; /* the rest of a line too long */
+
+	while (!atomic_load(&stopping)) {
+		ssize_t n = read(cn->fd, buf + len, sizeof(buf) - 1 - len);
+		size_t start = 0;
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		while ((nl = memchr(buf + start, '\n', len - start))) {
+			char *line = buf + start;
+			size_t ll = nl - line;
+
+			start += ll + 1;
+			if (skipping) {
+				skipping = false;
+				continue;
+			}
+			if (ll && line[ll - 1] == '\r')
+				ll--;
+			line[ll] = '\0';
+			if (memchr(line, '\0', ll)) {
+				if (!reply_err(cn->fd, "NUL byte in the line"))
+					goto out;
+			} else if (!handle(cn->fd, line)) {
+				goto out;
+			}
+		}
+		memmove(buf, buf + start, len - start);
+		len -= start;
+		if (len == sizeof(buf) - 1) {
+			if (!skipping && !reply_err(cn->fd, "line too long"))
+				break;
+			skipping = true;
+			len = 0;
+		}
+	}
+out:
+	atomic_store(&cn->done, true);
+	return NULL;
+}
+
+/* Join and free finished connections, or all of them: their reads are shut
+ * first, so that a waiting "held" can still say that the daemon stops; one
+ * that does not end within a second (stuck sending) is cut off. */
+static void reap(bool all)
+{
+	struct conn **pp, *cn, *gone = NULL;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&conns_mu);
+	for (pp = &conns; (cn = *pp);) {
+		if (all || atomic_load(&cn->done)) {
+			*pp = cn->next;
+			cn->next = gone;
+			gone = cn;
+			if (all)
+				shutdown(cn->fd, SHUT_RD);
+		} else {
+			pp = &cn->next;
+		}
+	}
+	pthread_mutex_unlock(&conns_mu);
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	while ((cn = gone)) {
+		gone = cn->next;
+		if (pthread_timedjoin_np(cn->thread, NULL, &deadline) != 0) {
+			shutdown(cn->fd, SHUT_RDWR);
+			pthread_join(cn->thread, NULL);
+		}
+		close(cn->fd); /* only now: the fd number stays ours until joined */
+		free(cn);
+	}
+}
+
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char msg[128];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == getuid())
+		return true;
+	snprintf(msg, sizeof(msg),
+		 "err permission denied: uid %u is not the mounting user\n",
+		 (unsigned int)cred.uid);
+	send_all(fd, msg, strlen(msg));
+	return false;
+}
+
+static void *accept_main(void *arg)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = listen_fd, .events = POLLIN },
+		{ .fd = wake_pipe[0], .events = POLLIN },
+	};
+
+	while (!atomic_load(&stopping)) {
+		struct conn *cn;
+		int fd;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+			    errno == ENOBUFS)
+				poll(NULL, 0, 100); /* out of fds: wait, retry */
+			continue;
+		}
+		reap(false);
+		if (!peer_allowed(fd)) {
+			close(fd);
+			continue;
+		}
+		cn = calloc(1, sizeof(*cn));
+		if (!cn) {
+			close(fd);
+			continue;
+		}
+		cn->fd = fd;
+		pthread_mutex_lock(&conns_mu);
+		if (pthread_create(&cn->thread, NULL, conn_main, cn) != 0) {
+			pthread_mutex_unlock(&conns_mu);
+			reply_err(fd, "out of threads");
+			close(fd);
+			free(cn);
+			continue;
+		}
+		cn->next = conns;
+		conns = cn;
+		pthread_mutex_unlock(&conns_mu);
+	}
+	return NULL;
+}
+
+/* Create dir and its missing parents, 0700; the last must be ours and
+ * closed to others, since our socket lives there. */
+static int make_private_dir(const char *dir)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		fprintf(stderr, "diofs: %s is not a private directory of uid %u\n",
+			dir, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A socket file at path: is a daemon behind it?  Replace it only if not. */
+static int clear_stale(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "diofs: %s exists and is not a socket\n", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	ret = ret == 0 ? -EADDRINUSE : errno == ECONNREFUSED ? 0 : -errno;
+	close(fd);
+	if (ret == -EADDRINUSE)
+		fprintf(stderr, "diofs: another diofs serves %s\n", path);
+	else if (ret == 0 && unlink(path) < 0 && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+int ctl_server_start(const char *path)
+{
+	char defpath[PATH_MAX], defdir[PATH_MAX];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	const char *slash;
+	int ret;
+
+	if (!path) {
+		ret = ctl_default_path(diofs_cfg.mountpoint, defpath, sizeof(defpath));
+		if (ret)
+			return ret;
+		path = defpath;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "diofs: control socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+
+	/* Our default directory is made here; another one must exist. */
+	slash = strrchr(path, '/');
+	if (slash && ctl_default_dir(defdir, sizeof(defdir)) == 0 &&
+	    strlen(defdir) == (size_t)(slash - path) &&
+	    strncmp(defdir, path, slash - path) == 0) {
+		ret = make_private_dir(defdir);
+		if (ret)
+			return ret;
+	}
+	ret = clear_stale(path, &sa);
+	if (ret)
+		return ret;
+
+	sock_path = strdup(path);
+	if (!sock_path)
+		return -ENOMEM;
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd < 0)
+		goto fail;
+	/* The window before chmod is covered by the SO_PEERCRED check. */
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	if (chmod(path, 0600) < 0 || stat(path, &st) < 0 || listen(listen_fd, 64) < 0)
+		goto fail_unlink;
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	if (pipe2(wake_pipe, O_CLOEXEC) < 0)
+		goto fail_unlink;
+	atomic_store(&stopping, false);
+	ret = pthread_create(&accept_thread, NULL, accept_main, NULL);
+	if (ret) {
+		errno = ret;
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+		wake_pipe[0] = wake_pipe[1] = -1;
+		goto fail_unlink;
+	}
+	return 0;
+
+fail_unlink:
+	ret = -errno;
+	unlink(path);
+	goto out;
+fail:
+	ret = -errno;
+out:
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+	free(sock_path);
+	sock_path = NULL;
+	return ret;
+}
+
+void ctl_server_stop(void)
+{
+	struct stat st;
+
+	if (listen_fd < 0)
+		return;
+	atomic_store(&stopping, true);
+	if (write(wake_pipe[1], "x", 1) < 0)
+		perror("diofs: waking the control server");
+	pthread_join(accept_thread, NULL);
+	close(listen_fd);
+	listen_fd = -1;
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
+
+	/* Unlink it only if it is still the socket we made. */
+	if (stat(sock_path, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)
+		unlink(sock_path);
+	free(sock_path);
+	sock_path = NULL;
+
+	reap(true);
+}

@@ -1,0 +1,426 @@
+/* Operations on names and inodes, the dispatcher ops_run, and the
+ * session hooks (init, destroy, forget). */
+#include <config.h>
+
+#include "ops_internal.h"
+#include "diofs.h"
+#include "identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static int stat_fd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+}
+
+int fill_entry(struct diofs_inode *in, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (stat_fd(in->fd, &e->attr) == -1)
+		return errno;
+	e->ino = inode_nodeid(in);
+	e->attr_timeout = ATTR_TIMEOUT;
+	e->entry_timeout = ENTRY_TIMEOUT;
+	return 0;
+}
+
+int do_lookup(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+{
+	struct diofs_inode *dir = inode_get(parent), *in;
+	struct stat st;
+	int fd, err;
+
+	memset(e, 0, sizeof(*e));
+	if (strchr(name, '/'))
+		return EINVAL;
+	/* ".." of the root is the root, as on "/": never step above BACKING.
+	 * (The kernel sends no ".." lookups without export support.) */
+	if (dir == inode_root() && strcmp(name, "..") == 0)
+		name = ".";
+	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return errno;
+	if (stat_fd(fd, &st) == -1) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	/* A mount inside BACKING: stay out of it. */
+	if (st.st_dev != inode_root()->dev) {
+		close(fd);
+		return EXDEV;
+	}
+	in = inode_add(fd, &st);
+	if (!in)
+		return errno;
+	e->ino = inode_nodeid(in);
+	e->attr = st;
+	e->attr_timeout = ATTR_TIMEOUT;
+	e->entry_timeout = ENTRY_TIMEOUT;
+	return 0;
+}
+
+void op_lookup(struct diofs_call *c)
+{
+	struct fuse_entry_param e;
+	int err = do_lookup(c->ino, c->name, &e);
+
+	if (err)
+		reply_err(c, err);
+	else
+		reply_entry(c, &e);
+}
+
+void op_getattr(struct diofs_call *c)
+{
+	struct stat st;
+
+	if (stat_fd(inode_fd(c->ino), &st) == -1)
+		reply_err(c, errno);
+	else
+		reply_attr(c, &st, ATTR_TIMEOUT);
+}
+
+static int set_times(struct diofs_inode *in, int valid, const struct stat *a)
+{
+	struct timespec tv[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+	};
+	char proc[PROC_FD_LEN];
+
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = a->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = a->st_mtim;
+
+	/* utimensat takes AT_EMPTY_PATH on an O_PATH fd since Linux 5.8,
+	 * symlinks included; older kernels get the /proc path. */
+	if (utimensat(in->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != EINVAL || in->type == S_IFLNK)
+		return -1;
+	proc_fd_path(proc, in->fd);
+	return utimensat(AT_FDCWD, proc, tv, 0);
+}
+
+void op_setattr(struct diofs_call *c)
+{
+	struct diofs_inode *in = inode_get(c->ino);
+	int valid = c->to_set;
+	char proc[PROC_FD_LEN];
+	struct stat st;
+
+	proc_fd_path(proc, in->fd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		/* Linux has no modes on symlinks. */
+		if (in->type == S_IFLNK) {
+			reply_err(c, EOPNOTSUPP);
+			return;
+		}
+		if (chmod(proc, c->attr.st_mode & 07777) == -1)
+			goto fail;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = valid & FUSE_SET_ATTR_UID ? c->attr.st_uid : (uid_t)-1;
+		gid_t gid = valid & FUSE_SET_ATTR_GID ? c->attr.st_gid : (gid_t)-1;
+
+		if (fchownat(in->fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
+			goto fail;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		int res;
+
+		if (c->has_fi)
+			res = ftruncate(diofs_file_of(&c->fi)->fd, c->attr.st_size);
+		else
+			res = truncate(proc, c->attr.st_size);
+		if (res == -1)
+			goto fail;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) &&
+	    set_times(in, valid, &c->attr) == -1)
+		goto fail;
+
+	if (stat_fd(in->fd, &st) == -1)
+		goto fail;
+	reply_attr(c, &st, ATTR_TIMEOUT);
+	return;
+fail:
+	reply_err(c, errno);
+}
+
+void op_readlink(struct diofs_call *c)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n = readlinkat(inode_fd(c->ino), "", buf, sizeof(buf));
+
+	if (n == -1) {
+		reply_err(c, errno);
+		return;
+	}
+	if ((size_t)n == sizeof(buf)) {
+		reply_err(c, ENAMETOOLONG);
+		return;
+	}
+	buf[n] = '\0';
+	reply_readlink(c, buf);
+}
+
+/* mknod, mkdir, symlink: create as the caller, then look the name up. */
+static void make_node(struct diofs_call *c)
+{
+	int dfd = inode_fd(c->ino);
+	struct saved_identity id;
+	struct fuse_entry_param e;
+	int res, err;
+
+	err = identity_become(c, &id);
+	if (err) {
+		reply_err(c, err);
+		return;
+	}
+	switch (c->op) {
+	case DIOFS_OP_MKNOD: /* fifos and sockets too: Linux mknod does both */
+		res = mknodat(dfd, c->name, c->mode, c->rdev);
+		break;
+	case DIOFS_OP_MKDIR:
+		res = mkdirat(dfd, c->name, c->mode);
+		break;
+	default:
+		res = symlinkat(c->newname, dfd, c->name);
+		break;
+	}
+	err = res == -1 ? errno : 0;
+	identity_restore(&id);
+
+	if (!err)
+		err = do_lookup(c->ino, c->name, &e);
+	if (err)
+		reply_err(c, err);
+	else
+		reply_entry(c, &e);
+}
+
+void op_mknod(struct diofs_call *c)
+{
+	make_node(c);
+}
+
+void op_mkdir(struct diofs_call *c)
+{
+	make_node(c);
+}
+
+void op_symlink(struct diofs_call *c)
+{
+	make_node(c);
+}
+
+void op_unlink(struct diofs_call *c)
+{
+	int res = unlinkat(inode_fd(c->ino), c->name, 0);
+
+	reply_err(c, res == -1 ? errno : 0);
+}
+
+void op_rmdir(struct diofs_call *c)
+{
+	int res = unlinkat(inode_fd(c->ino), c->name, AT_REMOVEDIR);
+
+	reply_err(c, res == -1 ? errno : 0);
+}
+
+void op_rename(struct diofs_call *c)
+{
+	int res = renameat2(inode_fd(c->ino), c->name,
+			    inode_fd(c->newparent), c->newname, c->flags);
+
+	reply_err(c, res == -1 ? errno : 0);
+}
+
+void op_link(struct diofs_call *c)
+{
+	struct diofs_inode *in = inode_get(c->ino);
+	int ndfd = inode_fd(c->newparent);
+	struct fuse_entry_param e;
+	int res, err;
+
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it); the
+	 * /proc path does not, but would follow a symlink. */
+	res = linkat(in->fd, "", ndfd, c->newname, AT_EMPTY_PATH);
+	if (res == -1 && errno == ENOENT && in->type != S_IFLNK) {
+		char proc[PROC_FD_LEN];
+
+		proc_fd_path(proc, in->fd);
+		res = linkat(AT_FDCWD, proc, ndfd, c->newname, AT_SYMLINK_FOLLOW);
+	}
+	if (res == -1) {
+		reply_err(c, errno);
+		return;
+	}
+	err = fill_entry(in, &e);
+	if (err) {
+		reply_err(c, err);
+		return;
+	}
+	inode_ref(in);
+	reply_entry(c, &e);
+}
+
+void op_statfs(struct diofs_call *c)
+{
+	struct statvfs st;
+
+	if (fstatvfs(inode_fd(c->ino), &st) == -1)
+		reply_err(c, errno);
+	else
+		reply_statfs(c, &st);
+}
+
+/* Only sent without default_permissions: check as the caller would be
+ * checked (AT_EACCESS: the fs ids and groups just switched to). */
+void op_access(struct diofs_call *c)
+{
+	char proc[PROC_FD_LEN];
+	struct saved_identity id;
+	int err;
+
+	proc_fd_path(proc, inode_fd(c->ino));
+	err = identity_become(c, &id);
+	if (!err) {
+		if (faccessat(AT_FDCWD, proc, (int)c->mode, AT_EACCESS) == -1)
+			err = errno;
+		identity_restore(&id);
+	}
+	reply_err(c, err);
+}
+
+void ops_run(struct diofs_call *c)
+{
+	switch (c->op) {
+	case DIOFS_OP_LOOKUP:          op_lookup(c); break;
+	case DIOFS_OP_GETATTR:         op_getattr(c); break;
+	case DIOFS_OP_SETATTR:         op_setattr(c); break;
+	case DIOFS_OP_READLINK:        op_readlink(c); break;
+	case DIOFS_OP_MKNOD:           op_mknod(c); break;
+	case DIOFS_OP_MKDIR:           op_mkdir(c); break;
+	case DIOFS_OP_UNLINK:          op_unlink(c); break;
+	case DIOFS_OP_RMDIR:           op_rmdir(c); break;
+	case DIOFS_OP_SYMLINK:         op_symlink(c); break;
+	case DIOFS_OP_RENAME:          op_rename(c); break;
+	case DIOFS_OP_LINK:            op_link(c); break;
+	case DIOFS_OP_OPEN:            op_open(c); break;
+	case DIOFS_OP_CREATE:          op_create(c); break;
+	case DIOFS_OP_READ:            op_read(c); break;
+	case DIOFS_OP_WRITE:           op_write(c); break;
+	case DIOFS_OP_FLUSH:           op_flush(c); break;
+	case DIOFS_OP_RELEASE:         op_release(c); break;
+	case DIOFS_OP_FSYNC:           op_fsync(c); break;
+	case DIOFS_OP_OPENDIR:         op_opendir(c); break;
+	case DIOFS_OP_READDIR:         op_readdir(c); break;
+	case DIOFS_OP_READDIRPLUS:     op_readdirplus(c); break;
+	case DIOFS_OP_RELEASEDIR:      op_releasedir(c); break;
+	case DIOFS_OP_FSYNCDIR:        op_fsyncdir(c); break;
+	case DIOFS_OP_STATFS:          op_statfs(c); break;
+	case DIOFS_OP_SETXATTR:        op_setxattr(c); break;
+	case DIOFS_OP_GETXATTR:        op_getxattr(c); break;
+	case DIOFS_OP_LISTXATTR:       op_listxattr(c); break;
+	case DIOFS_OP_REMOVEXATTR:     op_removexattr(c); break;
+	case DIOFS_OP_ACCESS:          op_access(c); break;
+	case DIOFS_OP_FALLOCATE:       op_fallocate(c); break;
+	case DIOFS_OP_LSEEK:           op_lseek(c); break;
+	case DIOFS_OP_COPY_FILE_RANGE: op_copy_file_range(c); break;
+	case DIOFS_OP_FLOCK:           op_flock(c); break;
+	default:                       reply_err(c, ENOSYS); break;
+	}
+}
+
+void ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	int err;
+
+	(void)userdata;
+	err = inode_table_init(diofs_backing_fd); /* main did, normally */
+	if (err) {
+		fuse_log(FUSE_LOG_ERR, "diofs: inode table: %s\n", strerror(-err));
+		if (diofs_session)
+			fuse_session_exit(diofs_session);
+	}
+
+	/* libfuse 3.14 asks for async DIO whenever the kernel offers it. */
+	if (diofs_cfg.async_dio && (conn->capable & FUSE_CAP_ASYNC_DIO))
+		conn->want |= FUSE_CAP_ASYNC_DIO;
+	else
+		conn->want &= ~FUSE_CAP_ASYNC_DIO;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* Every byte goes through our read/write: no page cache of our own
+	 * making, no splice (it changes which pages the kernel touches), no
+	 * NFS export (it needs lookups by nodeid of "." and ".."). */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
+			FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
+			FUSE_CAP_EXPORT_SUPPORT);
+#ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
+		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
+}
+
+void ops_destroy(void *userdata)
+{
+	(void)userdata;
+	inode_table_destroy();
+}
+
+void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_unref(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void ops_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_unref(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+char *ops_path_of(fuse_ino_t ino)
+{
+	char proc[PROC_FD_LEN], buf[PATH_MAX];
+	const char *b = diofs_cfg.backing;
+	size_t blen;
+	ssize_t n;
+
+	if (ino == 0)
+		return NULL;
+	if (ino == FUSE_ROOT_ID)
+		return strdup("/");
+	proc_fd_path(proc, inode_fd(ino));
+	n = readlink(proc, buf, sizeof(buf) - 1);
+	if (n == -1)
+		return NULL;
+	buf[n] = '\0';
+	if (!b)
+		return strdup(buf);
+	blen = strlen(b);
+	while (blen > 0 && b[blen - 1] == '/')
+		blen--;
+	/* BACKING "/" leaves blen 0: every path is already relative. */
+	if (strncmp(buf, b, blen) == 0 && (buf[blen] == '/' || buf[blen] == '\0'))
+		return strdup(buf[blen] ? buf + blen : "/");
+	return strdup(buf); /* moved out of BACKING behind our back */
+}

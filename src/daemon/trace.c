@@ -1,0 +1,472 @@
+/* The request trace.  Each thread appends its records to its own buffer
+ * (its mutex is contended only while someone flushes it); a buffer goes to
+ * the file in one write(2) on an O_APPEND fd when it passes FLUSH_AT, when
+ * trace_flush() runs (the "trace flush" command, the flusher thread every
+ * FLUSH_EVERY_MS, trace_close).  Lock order: reg_mu, then a buffer's mu,
+ * then file_mu.  Records of different threads interleave by buffer, not by
+ * time: readers sort by "start" or "end". */
+#include <config.h>
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diofs.h"
+#include "dispatch.h"
+#include "ops.h"
+#include "proto/errnames.h"
+
+#define FLUSH_AT (64 * 1024)
+#define FLUSH_EVERY_MS 100
+
+struct tbuf {
+	pthread_mutex_t mu;
+	char *data;
+	size_t len, cap;
+	bool dead; /* its thread exited: the next flush frees it */
+	struct tbuf *next;
+};
+
+static atomic_bool tracing;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tbuf *tbufs;
+static __thread struct tbuf *my_tbuf;
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_key_once = PTHREAD_ONCE_INIT;
+
+static pthread_mutex_t file_mu = PTHREAD_MUTEX_INITIALIZER;
+static int trace_fd = -1;
+static char *trace_path;
+static int trace_err; /* why the last file failed; 0: it did not */
+
+static pthread_mutex_t flusher_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flusher_cv;
+static bool flusher_started, flusher_stop;
+static pthread_t flusher;
+
+/* Under file_mu: stop tracing for good on this file, say so once. */
+static void trace_fail(const char *reason, int err)
+{
+	if (trace_fd < 0)
+		return;
+	fprintf(stderr, "diofs: trace to %s failed: %s; tracing stopped\n",
+		trace_path, reason);
+	atomic_store(&tracing, false);
+	close(trace_fd);
+	trace_fd = -1;
+	trace_err = err;
+}
+
+/* Under tb->mu: the buffer to the file (dropped if there is none). */
+static void tbuf_write(struct tbuf *tb)
+{
+	size_t off = 0;
+
+	if (!tb->len)
+		return;
+	pthread_mutex_lock(&file_mu);
+	while (trace_fd >= 0 && off < tb->len) {
+		ssize_t n = write(trace_fd, tb->data + off, tb->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+
+			trace_fail(strerror(err), err);
+			break;
+		}
+		off += n;
+	}
+	pthread_mutex_unlock(&file_mu);
+	tb->len = 0;
+}
+
+static void tbuf_orphan(void *arg)
+{
+	struct tbuf *tb = arg;
+
+	pthread_mutex_lock(&tb->mu);
+	tbuf_write(tb);
+	tb->dead = true;
+	pthread_mutex_unlock(&tb->mu);
+}
+
+static void tbuf_key_create(void)
+{
+	pthread_key_create(&tbuf_key, tbuf_orphan);
+}
+
+static struct tbuf *tbuf_get(void)
+{
+	struct tbuf *tb = my_tbuf;
+
+	if (tb)
+		return tb;
+	pthread_once(&tbuf_key_once, tbuf_key_create);
+	tb = calloc(1, sizeof(*tb));
+	if (!tb)
+		return NULL;
+	pthread_mutex_init(&tb->mu, NULL);
+	pthread_mutex_lock(&reg_mu);
+	tb->next = tbufs;
+	tbufs = tb;
+	pthread_mutex_unlock(&reg_mu);
+	pthread_setspecific(tbuf_key, tb);
+	my_tbuf = tb;
+	return tb;
+}
+
+static bool tbuf_reserve(struct tbuf *tb, size_t more)
+{
+	size_t cap = tb->cap ? tb->cap : FLUSH_AT + 4096;
+	char *data;
+
+	if (tb->len + more <= tb->cap)
+		return true;
+	while (cap < tb->len + more)
+		cap *= 2;
+	data = realloc(tb->data, cap);
+	if (!data)
+		return false;
+	tb->data = data;
+	tb->cap = cap;
+	return true;
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* A JSON string body for s; needs at most 6 * strlen(s) bytes.  Bytes that
+ * are not UTF-8 (names are bytes) come out as \u00XX. */
+static size_t json_escape(char *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *o = out;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (*p == '"' || *p == '\\') {
+			*o++ = '\\';
+			*o++ = *p++;
+		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
+			o += sprintf(o, "\\u%04x", *p++);
+		} else {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		}
+	}
+	return o - out;
+}
+
+void trace_call(struct diofs_call *c, uint64_t end_ns)
+{
+	char head[256], tail[384];
+	const char *path;
+	struct tbuf *tb;
+	int hn, tn;
+
+	if (!atomic_load_explicit(&tracing, memory_order_relaxed))
+		return;
+	tb = tbuf_get();
+	if (!tb)
+		return;
+	path = call_path(c);
+	if (!path)
+		path = "";
+
+	hn = snprintf(head, sizeof(head),
+		      "{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"unique\":%" PRIu64
+		      ",\"op\":\"%s\",\"nodeid\":%" PRIu64 ",\"path\":\"",
+		      c->start_ns, end_ns, c->unique, diofs_op_name(c->op),
+		      (uint64_t)c->ino);
+	tn = 0;
+	if (c->has_fi)
+		tn += snprintf(tail + tn, sizeof(tail) - tn, "\",\"fh\":%" PRIu64,
+			       (uint64_t)c->fi.fh);
+	else
+		tn += snprintf(tail + tn, sizeof(tail) - tn, "\"");
+	tn += snprintf(tail + tn, sizeof(tail) - tn,
+		       ",\"off\":%jd,\"size\":%zu,\"replied\":%zu,\"errno\":%d,\"err\":\"%s\"",
+		       (intmax_t)c->off, c->size, c->replied, c->result_errno,
+		       c->result_errno ? errno_name(c->result_errno) : "");
+	if (c->op == DIOFS_OP_OPEN || c->op == DIOFS_OP_CREATE ||
+	    c->op == DIOFS_OP_READ || c->op == DIOFS_OP_WRITE) {
+		bool odirect = false, fdio = false;
+
+		if (c->op == DIOFS_OP_OPEN || c->op == DIOFS_OP_CREATE) {
+			odirect = c->fi.flags & O_DIRECT;
+			fdio = c->fopen_direct;
+		} else if (c->has_fi && c->fi.fh) {
+			const struct diofs_file *f = diofs_file_of(&c->fi);
+
+			odirect = f->open_flags & O_DIRECT;
+			fdio = f->fopen_direct;
+		}
+		tn += snprintf(tail + tn, sizeof(tail) - tn,
+			       ",\"o_direct\":%s,\"fopen_direct_io\":%s",
+			       odirect ? "true" : "false", fdio ? "true" : "false");
+	}
+	tn += snprintf(tail + tn, sizeof(tail) - tn,
+		       ",\"pid\":%d,\"uid\":%u,\"rule\":%d}\n",
+		       (int)c->pid, (unsigned int)c->uid, c->rule_id);
+
+	pthread_mutex_lock(&tb->mu);
+	if (tbuf_reserve(tb, hn + 6 * strlen(path) + tn)) {
+		memcpy(tb->data + tb->len, head, hn);
+		tb->len += hn;
+		tb->len += json_escape(tb->data + tb->len, path);
+		memcpy(tb->data + tb->len, tail, tn);
+		tb->len += tn;
+		if (tb->len >= FLUSH_AT)
+			tbuf_write(tb);
+	}
+	pthread_mutex_unlock(&tb->mu);
+}
+
+int trace_flush(void)
+{
+	struct tbuf **pp, *tb;
+	int ret;
+
+	pthread_mutex_lock(&reg_mu);
+	for (pp = &tbufs; (tb = *pp);) {
+		bool dead;
+
+		pthread_mutex_lock(&tb->mu);
+		tbuf_write(tb);
+		dead = tb->dead;
+		pthread_mutex_unlock(&tb->mu);
+		if (dead) {
+			*pp = tb->next;
+			pthread_mutex_destroy(&tb->mu);
+			free(tb->data);
+			free(tb);
+		} else {
+			pp = &tb->next;
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+
+	pthread_mutex_lock(&file_mu);
+	if (trace_fd >= 0) {
+		struct stat st;
+
+		if (fstat(trace_fd, &st) < 0)
+			trace_fail(strerror(errno), errno);
+		else if (st.st_nlink == 0)
+			trace_fail("the file was removed", ENOENT);
+	}
+	ret = trace_fd >= 0 ? 0 : trace_err ? -trace_err : -EBADF;
+	pthread_mutex_unlock(&file_mu);
+	return ret;
+}
+
+static void *flusher_main(void *arg)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&flusher_mu);
+	while (!flusher_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += FLUSH_EVERY_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&flusher_cv, &flusher_mu, &ts);
+		if (flusher_stop)
+			break;
+		pthread_mutex_unlock(&flusher_mu);
+		trace_flush();
+		pthread_mutex_lock(&flusher_mu);
+	}
+	pthread_mutex_unlock(&flusher_mu);
+	return NULL;
+}
+
+static int flusher_start(void)
+{
+	pthread_condattr_t ca;
+	int err = 0;
+
+	pthread_mutex_lock(&flusher_mu);
+	if (!flusher_started) {
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&flusher_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		flusher_stop = false;
+		err = pthread_create(&flusher, NULL, flusher_main, NULL);
+		flusher_started = !err;
+	}
+	pthread_mutex_unlock(&flusher_mu);
+	return -err;
+}
+
+/* Is path's directory inside the mount?  Lexically first (no file system
+ * access), then through realpath, which catches symbolic links. */
+int trace_check_path(const char *path)
+{
+	const char *mnt = diofs_cfg.mountpoint;
+	char *copy, *dir, *slash, *real;
+	size_t ml;
+	int ret = 0;
+
+	if (!mnt || !*mnt)
+		return 0;
+	ml = strlen(mnt);
+	while (ml > 1 && mnt[ml - 1] == '/')
+		ml--;
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		dir = "/";
+	else if (slash) {
+		*slash = '\0';
+		dir = copy;
+	} else
+		dir = ".";
+
+	for (int pass = 0; pass < 2 && !ret; pass++) {
+		const char *d = dir;
+
+		real = NULL;
+		if (pass == 1) {
+			real = realpath(dir, NULL);
+			if (!real) {
+				ret = -errno;
+				break;
+			}
+			d = real;
+		}
+		if (d[0] == '/' && strncmp(d, mnt, ml) == 0 &&
+		    (d[ml] == '\0' || d[ml] == '/' || ml == 1))
+			ret = -EINVAL;
+		free(real);
+	}
+	if (ret == -EINVAL)
+		fprintf(stderr, "diofs: trace file %s is inside the mount point %s\n",
+			path, mnt);
+	free(copy);
+	return ret;
+}
+
+int trace_open(const char *path)
+{
+	char *newpath;
+	int fd, oldfd, ret;
+
+	if (!path || !*path)
+		return -EINVAL;
+	ret = trace_check_path(path);
+	if (ret)
+		return ret;
+	newpath = strdup(path);
+	if (!newpath)
+		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		free(newpath);
+		return ret;
+	}
+	ret = flusher_start();
+	if (ret) {
+		close(fd);
+		free(newpath);
+		return ret;
+	}
+
+	/* What is buffered so far belongs to the old file. */
+	trace_flush();
+	pthread_mutex_lock(&file_mu);
+	oldfd = trace_fd;
+	trace_fd = fd;
+	free(trace_path);
+	trace_path = newpath;
+	trace_err = 0;
+	atomic_store(&tracing, true);
+	pthread_mutex_unlock(&file_mu);
+	if (oldfd >= 0)
+		close(oldfd);
+	return 0;
+}
+
+void trace_set(bool on)
+{
+	pthread_mutex_lock(&file_mu);
+	atomic_store(&tracing, on && trace_fd >= 0);
+	pthread_mutex_unlock(&file_mu);
+}
+
+bool trace_is_on(void)
+{
+	return atomic_load(&tracing);
+}
+
+void trace_close(void)
+{
+	pthread_mutex_lock(&flusher_mu);
+	bool started = flusher_started;
+
+	flusher_stop = true;
+	if (started)
+		pthread_cond_signal(&flusher_cv);
+	pthread_mutex_unlock(&flusher_mu);
+	if (started) {
+		pthread_join(flusher, NULL);
+		flusher_started = false;
+	}
+
+	atomic_store(&tracing, false);
+	trace_flush();
+	pthread_mutex_lock(&file_mu);
+	if (trace_fd >= 0)
+		close(trace_fd);
+	trace_fd = -1;
+	pthread_mutex_unlock(&file_mu);
+}

@@ -1,0 +1,80 @@
+/* libFuzzer target: the control protocol's word splitter and errno names.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
+ *     -I. -Isrc tests/fuzz/fuzz_ctl_split.c src/proto/ctl.c src/proto/errnames.c \
+ *     -o fuzz_ctl_split
+ *   mkdir -p work && ./fuzz_ctl_split work tests/fuzz/corpus/ctl_split
+ */
+#include <config.h>
+
+#include "proto/ctl.h"
+#include "proto/errnames.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_WORDS 8
+
+static void check(bool ok)
+{
+	if (!ok)
+		abort();
+}
+
+static bool blank(char ch)
+{
+	return ch && strchr(" \t\r\n\v\f", ch);
+}
+
+/* The words of s counted the slow way. */
+static int count_words(const char *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; s[i]; i++)
+		if (!blank(s[i]) && (i == 0 || blank(s[i - 1])))
+			n++;
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *line = malloc(size + 1), *copy, *argv[MAX_WORDS];
+	int n, want, e;
+
+	if (!line)
+		return 0;
+	memcpy(line, data, size);
+	line[size] = '\0';
+	copy = strdup(line);
+	check(copy != NULL);
+	want = count_words(copy);
+
+	n = ctl_split(line, argv, MAX_WORDS);
+	check(n == (want > MAX_WORDS ? -1 : want));
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(argv[i]);
+
+		/* A word lies inside the line, is not empty and has no blanks. */
+		check(argv[i] >= line && argv[i] + len <= line + size);
+		check(len > 0);
+		for (size_t j = 0; j < len; j++)
+			check(!blank(argv[i][j]));
+		check(memcmp(argv[i], copy + (argv[i] - line), len) == 0);
+		if (i > 0)
+			check(argv[i] > argv[i - 1]);
+
+		/* Words are what errno names are looked up from. */
+		e = errno_from_name(argv[i]);
+		check(e == -1 || (e > 0 && e < 1000));
+		if (e > 0 && strcmp(errno_name(e), "E?") != 0)
+			check(errno_from_name(errno_name(e)) == e);
+	}
+	free(copy);
+	free(line);
+	return 0;
+}

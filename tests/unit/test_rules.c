@@ -1,0 +1,1090 @@
+/* Unit tests of the rule language, the matcher and the rule list. */
+#include <config.h>
+
+#include "daemon/dispatch.h"
+#include "daemon/rules.h"
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* dispatch.c is not linked: the path is whatever the test put in the call. */
+static int call_path_calls;
+
+const char *call_path(struct diofs_call *c)
+{
+	call_path_calls++;
+	return c->path;
+}
+
+#define BIT(op) (UINT64_C(1) << DIOFS_OP_##op)
+
+static char err[256];
+
+/* Parses text, which must be valid, into r. */
+static void parse_ok(const char *text, struct rule *r)
+{
+	int ret = rule_parse(text, r, err, sizeof(err));
+
+	if (ret)
+		fprintf(stderr, "\n  unexpected error for \"%s\": %s\n", text, err);
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
+}
+
+static bool rule_equal(const struct rule *a, const struct rule *b)
+{
+	if (!!a->path != !!b->path || (a->path && strcmp(a->path, b->path)))
+		return false;
+	return a->action == b->action && a->arg == b->arg && a->ops == b->ops &&
+	       a->off_min == b->off_min && a->off_max == b->off_max &&
+	       a->size_min == b->size_min && a->size_max == b->size_max &&
+	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
+	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng;
+}
+
+static struct diofs_call make_call(enum diofs_op op, const char *path,
+				   off_t off, size_t size, pid_t pid)
+{
+	struct diofs_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = op;
+	c.path = path;
+	c.off = off;
+	c.size = size;
+	c.pid = pid;
+	return c;
+}
+
+/* ---- parsing ---- */
+
+static void test_parse_actions(void)
+{
+	struct rule r;
+
+	parse_ok("delay=250", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_DELAY);
+	CU_ASSERT_EQUAL(r.arg, 250);
+	parse_ok("delay=0", &r);
+	CU_ASSERT_EQUAL(r.arg, 0);
+	parse_ok("hold", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_HOLD);
+	CU_ASSERT_EQUAL(r.ops, 0);
+	parse_ok("fail=ENOSPC", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_FAIL);
+	CU_ASSERT_EQUAL(r.arg, ENOSPC);
+	parse_ok("fail=eio", &r);
+	CU_ASSERT_EQUAL(r.arg, EIO);
+	parse_ok("fail=5", &r);
+	CU_ASSERT_EQUAL(r.arg, 5);
+	parse_ok("short=100", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_SHORT);
+	CU_ASSERT_EQUAL(r.arg, 100);
+	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE));
+	parse_ok("short=0 op=write", &r);
+	CU_ASSERT_EQUAL(r.arg, 0);
+	CU_ASSERT_EQUAL(r.ops, BIT(WRITE));
+	parse_ok("overlong", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_OVERLONG);
+	CU_ASSERT_EQUAL(r.arg, 4096);
+	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE));
+	parse_ok("overlong=1 op=read", &r);
+	CU_ASSERT_EQUAL(r.arg, 1);
+	CU_ASSERT_EQUAL(r.ops, BIT(READ));
+	parse_ok("abort", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_ABORT);
+	parse_ok("crash", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_CRASH);
+	parse_ok("  \thold\t \n", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_HOLD);
+}
+
+static void test_parse_defaults(void)
+{
+	struct rule r;
+
+	parse_ok("hold", &r);
+	CU_ASSERT_EQUAL(r.id, 0);
+	CU_ASSERT_PTR_NULL(r.path);
+	CU_ASSERT_EQUAL(r.off_min, 0);
+	CU_ASSERT_EQUAL(r.off_max, UINT64_MAX);
+	CU_ASSERT_EQUAL(r.size_min, 0);
+	CU_ASSERT_EQUAL(r.size_max, UINT64_MAX);
+	CU_ASSERT_EQUAL(r.pid, 0);
+	CU_ASSERT_EQUAL(r.nth, 0);
+	CU_ASSERT_EQUAL(r.count, 0);
+	CU_ASSERT_EQUAL(r.prob, 1.0);
+	CU_ASSERT_EQUAL(r.seed, 1);
+	CU_ASSERT_EQUAL(r.matched, 0);
+	CU_ASSERT_EQUAL(r.acted, 0);
+}
+
+static void test_parse_matches(void)
+{
+	struct rule r;
+
+	parse_ok("hold op=read,write,lookup,copy_file_range", &r);
+	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE) | BIT(LOOKUP) | BIT(COPY_FILE_RANGE));
+	parse_ok("hold op=read,read", &r);
+	CU_ASSERT_EQUAL(r.ops, BIT(READ));
+
+	parse_ok("hold path=/d/*.dat", &r);
+	CU_ASSERT_STRING_EQUAL(r.path, "/d/*.dat");
+	rule_free(&r);
+	CU_ASSERT_PTR_NULL(r.path);
+
+	parse_ok("hold offset=4096", &r);
+	CU_ASSERT_EQUAL(r.off_min, 4096);
+	CU_ASSERT_EQUAL(r.off_max, 4096);
+	parse_ok("hold offset=4k-8k", &r);
+	CU_ASSERT_EQUAL(r.off_min, 4096);
+	CU_ASSERT_EQUAL(r.off_max, 8192);
+	parse_ok("hold offset=1m-", &r);
+	CU_ASSERT_EQUAL(r.off_min, 1 << 20);
+	CU_ASSERT_EQUAL(r.off_max, UINT64_MAX);
+	parse_ok("hold size=0x10-0X1fK", &r);
+	CU_ASSERT_EQUAL(r.size_min, 16);
+	CU_ASSERT_EQUAL(r.size_max, 31 * 1024);
+	parse_ok("hold size=2G", &r);
+	CU_ASSERT_EQUAL(r.size_min, UINT64_C(2) << 30);
+	parse_ok("hold size=18446744073709551615", &r);
+	CU_ASSERT_EQUAL(r.size_min, UINT64_MAX);
+	parse_ok("hold size=17179869183g", &r);
+	CU_ASSERT_EQUAL(r.size_min, UINT64_C(17179869183) << 30);
+	parse_ok("hold size=7-7", &r);
+	CU_ASSERT_EQUAL(r.size_min, 7);
+	CU_ASSERT_EQUAL(r.size_max, 7);
+
+	parse_ok("hold pid=42", &r);
+	CU_ASSERT_EQUAL(r.pid, 42);
+	parse_ok("hold nth=3", &r);
+	CU_ASSERT_EQUAL(r.nth, 3);
+	parse_ok("hold count=2", &r);
+	CU_ASSERT_EQUAL(r.count, 2);
+	parse_ok("hold prob=0.25 seed=7", &r);
+	CU_ASSERT_EQUAL(r.prob, 0.25);
+	CU_ASSERT_EQUAL(r.seed, 7);
+	CU_ASSERT_EQUAL(r.prng, 7);
+	parse_ok("hold prob=0", &r);
+	CU_ASSERT_EQUAL(r.prob, 0.0);
+	parse_ok("hold prob=1", &r);
+	CU_ASSERT_EQUAL(r.prob, 1.0);
+	parse_ok("hold seed=0x10", &r);
+	CU_ASSERT_EQUAL(r.seed, 16);
+
+	/* Every match at once, in another order than format's. */
+	parse_ok("fail=EROFS seed=3 prob=0.5 count=4 pid=9 size=1-2 offset=3- "
+		 "path=a/b op=write", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_FAIL);
+	CU_ASSERT_EQUAL(r.arg, EROFS);
+	CU_ASSERT_EQUAL(r.ops, BIT(WRITE));
+	CU_ASSERT_STRING_EQUAL(r.path, "a/b");
+	CU_ASSERT_EQUAL(r.off_min, 3);
+	CU_ASSERT_EQUAL(r.size_max, 2);
+	CU_ASSERT_EQUAL(r.pid, 9);
+	CU_ASSERT_EQUAL(r.count, 4);
+	CU_ASSERT_EQUAL(r.prob, 0.5);
+	CU_ASSERT_EQUAL(r.seed, 3);
+	rule_free(&r);
+}
+
+static const struct {
+	const char *text, *message;
+} bad_rules[] = {
+	{ "", "empty rule: expected an action" },
+	{ " \t ", "empty rule: expected an action" },
+	{ "hodl", "unknown action \"hodl\"" },
+	{ "hodl=3", "unknown action \"hodl=3\"" },
+	{ "op=read hold", "a rule starts with its action, not \"op=read\"" },
+	{ "hold fail=EIO", "\"fail=EIO\": a rule has one action, and it has \"hold\"" },
+	{ "hold hold", "\"hold\": a rule has one action, and it has \"hold\"" },
+	{ "hold foo=1", "unknown match \"foo=1\"" },
+	{ "hold read", "unknown match \"read\"" },
+	{ "hold=1", "hold: takes no value" },
+	{ "abort=", "abort: takes no value" },
+	{ "crash=x", "crash: takes no value" },
+	{ "delay", "delay: needs a time in milliseconds" },
+	{ "delay=", "delay: needs a time in milliseconds" },
+	{ "delay=5s", "delay: \"5s\" is not a number" },
+	{ "delay=2147483648", "delay: \"2147483648\" is more than 2147483647" },
+	{ "fail", "fail: needs an errno name" },
+	{ "fail=EFOO", "fail: unknown errno \"EFOO\"" },
+	{ "fail=0", "fail: unknown errno \"0\"" },
+	{ "fail=1000", "fail: unknown errno \"1000\"" },
+	{ "fail=-5", "fail: unknown errno \"-5\"" },
+	{ "short", "short: needs a byte count" },
+	{ "short=", "short: needs a byte count" },
+	{ "short=-1", "short: \"-1\" is not a number" },
+	{ "short=10 op=read,lookup", "short: applies to read and write only, not \"lookup\"" },
+	{ "overlong op=open", "overlong: applies to read and write only, not \"open\"" },
+	{ "overlong=", "overlong: needs a byte count after '='" },
+	{ "overlong=0", "overlong: needs at least 1 extra byte" },
+	{ "overlong=2m", "overlong: \"2m\" is more than 1048576" },
+	{ "hold op=raed", "op: unknown operation \"raed\"" },
+	{ "hold op=read,raed", "op: unknown operation \"raed\"" },
+	{ "hold op=READ", "op: unknown operation \"READ\"" },
+	{ "hold op=", "op: needs a value" },
+	{ "hold op", "op: needs a value" },
+	{ "hold op=read,,write", "op: empty operation name in the list" },
+	{ "hold op=read,", "op: empty operation name in the list" },
+	{ "hold path", "path: needs a value" },
+	{ "hold path=", "path: needs a value" },
+	{ "hold offset=12x", "offset: \"12x\" is not a number" },
+	{ "hold offset=0x", "offset: \"0x\" is not a number" },
+	{ "hold offset=k", "offset: \"k\" is not a number" },
+	{ "hold offset=1kk", "offset: \"1kk\" is not a number" },
+	{ "hold offset=+1", "offset: \"+1\" is not a number" },
+	{ "hold offset=1.5", "offset: \"1.5\" is not a number" },
+	{ "hold offset=-5", "offset: \"-5\" needs a start" },
+	{ "hold offset=5--6", "offset: \"-6\" is not a number" },
+	{ "hold offset=18446744073709551616", "offset: \"18446744073709551616\" is out of range" },
+	{ "hold offset=0x10000000000000000", "offset: \"0x10000000000000000\" is out of range" },
+	{ "hold offset=17179869184g", "offset: \"17179869184g\" is out of range" },
+	{ "hold size=10-5", "size: range 10-5 is empty" },
+	{ "hold size=1-x", "size: \"x\" is not a number" },
+	{ "hold size=", "size: needs a value" },
+	{ "hold pid=0", "pid: must be at least 1" },
+	{ "hold pid=2147483648", "pid: \"2147483648\" is more than 2147483647" },
+	{ "hold nth=0", "nth: must be at least 1" },
+	{ "hold count=0", "count: must be at least 1" },
+	{ "hold nth=2 count=3", "nth and count cannot be combined" },
+	{ "hold prob=1.5", "prob: must be in [0,1]" },
+	{ "hold prob=-0.1", "prob: must be in [0,1]" },
+	{ "hold prob=nan", "prob: must be in [0,1]" },
+	{ "hold prob=inf", "prob: must be in [0,1]" },
+	{ "hold prob=abc", "prob: \"abc\" is not a number" },
+	{ "hold prob=0.5x", "prob: \"0.5x\" is not a number" },
+	{ "hold seed=x", "seed: \"x\" is not a number" },
+	{ "hold op=read op=write", "duplicate match \"op\"" },
+	{ "hold path=a path=a", "duplicate match \"path\"" },
+	{ "hold seed=1 prob=0.5 seed=2", "duplicate match \"seed\"" },
+	/* Quoted words are kept printable and short. */
+	{ "hold \x01x=1", "unknown match \"?x=1\"" },
+	{ "hold op=\x7f\xff", "op: unknown operation \"??\"" },
+	{ "hold aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	  "unknown match \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"" },
+};
+
+static void test_parse_errors(void)
+{
+	for (size_t i = 0; i < sizeof(bad_rules) / sizeof(bad_rules[0]); i++) {
+		struct rule r;
+		int ret;
+
+		strcpy(err, "untouched");
+		ret = rule_parse(bad_rules[i].text, &r, err, sizeof(err));
+		CU_ASSERT_EQUAL(ret, -1);
+		CU_ASSERT_PTR_NULL(r.path); /* nothing for the caller to free */
+		if (ret != -1 || strcmp(err, bad_rules[i].message) != 0) {
+			fprintf(stderr, "\n  \"%s\": got ret %d \"%s\", want \"%s\"",
+				bad_rules[i].text, ret, err, bad_rules[i].message);
+			CU_FAIL("wrong message");
+		}
+	}
+}
+
+static void test_parse_small_err_buffer(void)
+{
+	struct rule r;
+	char tiny[8];
+
+	CU_ASSERT_EQUAL(rule_parse("hodl", &r, tiny, sizeof(tiny)), -1);
+	CU_ASSERT_STRING_EQUAL(tiny, "unknown");
+	CU_ASSERT_EQUAL(rule_parse("hodl", &r, NULL, 0), -1);
+	CU_ASSERT_EQUAL(rule_parse(NULL, &r, err, sizeof(err)), -1);
+}
+
+/* ---- format ---- */
+
+static const char *const round_trip_rules[] = {
+	"hold",
+	"delay=2147483647",
+	"fail=EIO",
+	"fail=999",
+	"fail=EWOULDBLOCK",
+	"short=0",
+	"short=9223372036854775807 op=write",
+	"overlong",
+	"overlong=1048576 op=read",
+	"abort op=flush",
+	"crash nth=18446744073709551615",
+	"hold op=lookup,getattr,setattr,readlink,mknod,mkdir,unlink,rmdir,symlink,"
+	"rename,link,open,create,read,write,flush,release,fsync,opendir,readdir,"
+	"readdirplus,releasedir,fsyncdir,statfs,setxattr,getxattr,listxattr,"
+	"removexattr,access,fallocate,lseek,copy_file_range,flock",
+	"hold path=/a/[bc]*/?.txt",
+	"hold offset=0",
+	"hold offset=0-0",
+	"hold offset=1-",
+	"hold offset=0-1",
+	"hold offset=18446744073709551615",
+	"hold offset=0-18446744073709551615",
+	"hold size=4k-1m",
+	"hold pid=2147483647",
+	"hold count=1",
+	"hold prob=0.1",
+	"hold prob=0.3333333333333333",
+	"hold prob=1e-300",
+	"hold prob=4.9406564584124654e-324",
+	"hold prob=0x1.fffffffffffffp-1",
+	"hold prob=0",
+	"hold prob=1",
+	"hold seed=0",
+	"hold seed=18446744073709551615 prob=0.5",
+	"delay=10 op=read,write path=x offset=1-2 size=3- pid=4 nth=5 prob=0.75 seed=6",
+};
+
+static void test_round_trip(void)
+{
+	for (size_t i = 0; i < sizeof(round_trip_rules) / sizeof(round_trip_rules[0]); i++) {
+		struct rule a, b;
+		char text[2048], again[2048];
+		int n;
+
+		parse_ok(round_trip_rules[i], &a);
+		n = rule_format(&a, text, sizeof(text));
+		CU_ASSERT_EQUAL(n, (int)strlen(text));
+		CU_ASSERT_EQUAL(rule_format(&a, NULL, 0), n);
+		parse_ok(text, &b);
+		if (!rule_equal(&a, &b)) {
+			fprintf(stderr, "\n  \"%s\" formats as \"%s\", which differs",
+				round_trip_rules[i], text);
+			CU_FAIL("round trip");
+		}
+		/* Formatting is a fixed point after one round. */
+		rule_format(&b, again, sizeof(again));
+		CU_ASSERT_STRING_EQUAL(text, again);
+		rule_free(&a);
+		rule_free(&b);
+	}
+}
+
+static void test_format_text(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "hold", "hold" },
+		{ "fail=5", "fail=EIO" },
+		{ "fail=enospc", "fail=ENOSPC" },
+		{ "fail=EWOULDBLOCK", "fail=EAGAIN" },
+		{ "fail=500", "fail=500" },
+		{ "overlong", "overlong=4096 op=read,write" },
+		{ "short=4k", "short=4096 op=read,write" },
+		{ "delay=1k", "delay=1024" },
+		{ "hold op=write,read", "hold op=read,write" },
+		{ "hold offset=4k-", "hold offset=4096-" },
+		{ "hold offset=0-0x10", "hold offset=0-16" },
+		{ "hold size=5-5", "hold size=5" },
+		{ "hold size=0-", "hold" },
+		{ "hold prob=0.10", "hold prob=0.1" },
+		{ "hold prob=1.0", "hold" },
+		{ "hold seed=1", "hold" },
+		{ "hold prob=.5 seed=2", "hold prob=0.5 seed=2" },
+		{ "hold seed=2 nth=1 pid=3 path=p size=1 offset=2 op=read",
+		  "hold op=read path=p offset=2 size=1 pid=3 nth=1 seed=2" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rule r;
+		char text[256];
+
+		parse_ok(cases[i].in, &r);
+		rule_format(&r, text, sizeof(text));
+		if (strcmp(text, cases[i].out) != 0) {
+			fprintf(stderr, "\n  \"%s\" formats as \"%s\", want \"%s\"",
+				cases[i].in, text, cases[i].out);
+			CU_FAIL("format");
+		}
+		rule_free(&r);
+	}
+}
+
+static void test_format_truncates(void)
+{
+	struct rule r;
+	char buf[8];
+	int n;
+
+	parse_ok("hold op=read path=/long/enough", &r);
+	memset(buf, 'x', sizeof(buf));
+	n = rule_format(&r, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(n, (int)strlen("hold op=read path=/long/enough"));
+	CU_ASSERT_STRING_EQUAL(buf, "hold op");
+	rule_free(&r);
+}
+
+/* ---- matcher ---- */
+
+static void test_match_op(void)
+{
+	struct rule r;
+	struct diofs_call c;
+
+	parse_ok("hold", &r);
+	c = make_call(DIOFS_OP_STATFS, NULL, 0, 0, 1);
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+
+	parse_ok("hold op=read,fsync", &r);
+	c = make_call(DIOFS_OP_READ, NULL, 0, 0, 1);
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.op = DIOFS_OP_FSYNC;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.op = DIOFS_OP_WRITE;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.op = DIOFS_OP_FLOCK;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+}
+
+static void test_match_path(void)
+{
+	struct rule r;
+	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 0, 1);
+
+	parse_ok("hold path=/d/*", &r);
+	c.path = "d/file";
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.path = "/d/file"; /* either form of call_path() */
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.path = "d/sub/file"; /* FNM_PATHNAME: '*' stays within a name */
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.path = "e/file";
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.path = "d";
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.path = NULL; /* no path known: a path rule cannot match */
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	rule_free(&r);
+
+	parse_ok("hold path=d/*/f?.[ch]", &r);
+	c.path = "d/x/f1.c";
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.path = "/d/y/fz.h";
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.path = "d/x/f12.c";
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	rule_free(&r);
+
+	parse_ok("hold path=exact.bin", &r);
+	c.path = "exact.bin";
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.path = "exact.bin2";
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.path = "d/exact.bin";
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	rule_free(&r);
+}
+
+static void test_match_path_lazy(void)
+{
+	struct rule r;
+	struct diofs_call c = make_call(DIOFS_OP_READ, "f", 0, 0, 1);
+
+	call_path_calls = 0;
+	parse_ok("hold op=read", &r);
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CU_ASSERT_EQUAL(call_path_calls, 0);
+	/* The path is needed last: a cheaper mismatch avoids it. */
+	parse_ok("hold op=write path=f", &r);
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CU_ASSERT_EQUAL(call_path_calls, 0);
+	rule_free(&r);
+	parse_ok("hold op=read path=f", &r);
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CU_ASSERT_EQUAL(call_path_calls, 1);
+	rule_free(&r);
+}
+
+static void test_match_ranges_pid(void)
+{
+	struct rule r;
+	struct diofs_call c = make_call(DIOFS_OP_WRITE, NULL, 0, 0, 7);
+
+	parse_ok("hold offset=4k-8k", &r);
+	c.off = 4095;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.off = 4096;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.off = 8192;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.off = 8193;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+
+	parse_ok("hold offset=1g-", &r);
+	c.off = (off_t)1 << 40;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.off = ((off_t)1 << 30) - 1;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+
+	parse_ok("hold size=512", &r);
+	c.off = 0;
+	c.size = 512;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.size = 513;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+
+	parse_ok("hold size=1-", &r);
+	c.size = 0;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	c.size = SIZE_MAX;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+
+	parse_ok("hold pid=7", &r);
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.pid = 8;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+
+	parse_ok("hold op=write offset=100 size=10 pid=8", &r);
+	c.off = 100;
+	c.size = 10;
+	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	c.op = DIOFS_OP_READ;
+	CU_ASSERT_FALSE(rule_matches(&r, &c));
+}
+
+/* ---- the list ---- */
+
+/* Decides n calls of call c against the list; bit i of the result: call i acted. */
+static void decide_run(struct diofs_call *c, int n, bool *acted, int *ids)
+{
+	for (int i = 0; i < n; i++) {
+		struct rule hit;
+
+		memset(&hit, 0, sizeof(hit));
+		acted[i] = rules_decide(c, &hit);
+		if (ids)
+			ids[i] = acted[i] ? hit.id : 0;
+	}
+}
+
+static int add_rule(const char *text)
+{
+	struct rule r;
+	int id;
+
+	parse_ok(text, &r);
+	id = rules_add(&r);
+	CU_ASSERT(id > 0);
+	CU_ASSERT_EQUAL(r.id, id);
+	CU_ASSERT_PTR_NULL(r.path); /* taken by the list */
+	return id;
+}
+
+/* Lines collected from rules_list / rules_stats. */
+struct lines {
+	int n;
+	char text[16][512];
+};
+
+static void collect(void *ctx, const char *line)
+{
+	struct lines *l = ctx;
+
+	if (l->n < 16)
+		snprintf(l->text[l->n], sizeof(l->text[0]), "%s", line);
+	l->n++;
+}
+
+static void test_empty_fast_path(void)
+{
+	struct diofs_call c = make_call(DIOFS_OP_READ, "f", 0, 4096, 1);
+	struct rule hit;
+	struct lines l = { 0 };
+
+	rules_clear();
+	call_path_calls = 0;
+	memset(&hit, 0x5a, sizeof(hit));
+	CU_ASSERT_FALSE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(call_path_calls, 0);
+	CU_ASSERT_EQUAL(((unsigned char *)&hit)[0], 0x5a); /* untouched */
+	rules_list(collect, &l);
+	rules_stats(collect, &l);
+	CU_ASSERT_EQUAL(l.n, 0);
+
+	/* A path rule, once deleted, costs no path resolution either. */
+	rules_del(add_rule("hold path=f"));
+	CU_ASSERT_FALSE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(call_path_calls, 0);
+}
+
+static void test_ids_and_del(void)
+{
+	int a, b, c;
+	struct lines l = { 0 };
+
+	rules_clear();
+	a = add_rule("hold");
+	b = add_rule("delay=1");
+	c = add_rule("abort");
+	CU_ASSERT_EQUAL(b, a + 1);
+	CU_ASSERT_EQUAL(c, b + 1);
+	CU_ASSERT_EQUAL(rules_del(b), 0);
+	CU_ASSERT_EQUAL(rules_del(b), -ENOENT);
+	CU_ASSERT_EQUAL(rules_del(0), -ENOENT);
+	CU_ASSERT_EQUAL(rules_del(-1), -ENOENT);
+	rules_list(collect, &l);
+	CU_ASSERT_EQUAL(l.n, 2);
+	rules_clear();
+	/* Ids are never reused, so a stale "rule del" cannot hit a new rule. */
+	CU_ASSERT_EQUAL(add_rule("hold"), c + 1);
+	rules_clear();
+}
+
+static void test_decide_order(void)
+{
+	struct diofs_call c = make_call(DIOFS_OP_READ, "x/data", 0, 4096, 1);
+	struct rule hit;
+	struct lines l = { 0 };
+	int a, b, z;
+
+	rules_clear();
+	a = add_rule("fail=EIO op=read");
+	b = add_rule("hold op=read");
+	CU_ASSERT_TRUE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(hit.id, a);
+	CU_ASSERT_EQUAL(hit.action, ACT_FAIL);
+	CU_ASSERT_EQUAL(hit.arg, EIO);
+	/* A rule that does not match lets the call through to the next. */
+	c.op = DIOFS_OP_WRITE;
+	CU_ASSERT_FALSE(rules_decide(&c, &hit));
+	rules_clear();
+
+	/* An earlier rule whose gate refuses does not hide the later ones. */
+	a = add_rule("fail=EIO op=read nth=2");
+	b = add_rule("hold op=read,write path=x/*");
+	z = add_rule("abort");
+	c.op = DIOFS_OP_READ;
+	memset(&hit, 0, sizeof(hit));
+	CU_ASSERT_TRUE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(hit.id, b);
+	CU_ASSERT_PTR_NULL(hit.path); /* the list keeps the glob */
+	CU_ASSERT_TRUE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(hit.id, a);
+	CU_ASSERT_TRUE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(hit.id, b);
+	c.path = "y/data";
+	CU_ASSERT_TRUE(rules_decide(&c, &hit));
+	CU_ASSERT_EQUAL(hit.id, z);
+	CU_ASSERT_EQUAL(hit.action, ACT_ABORT);
+
+	/* a matched 4 and acted once; b saw 3 calls (not the one a took), one
+	 * of which did not match; z saw 1. */
+	rules_stats(collect, &l);
+	CU_ASSERT_EQUAL_FATAL(l.n, 3);
+	{
+		char want[3][64];
+
+		snprintf(want[0], sizeof(want[0]), "rule %d matched=4 acted=1", a);
+		snprintf(want[1], sizeof(want[1]), "rule %d matched=2 acted=2", b);
+		snprintf(want[2], sizeof(want[2]), "rule %d matched=1 acted=1", z);
+		for (int i = 0; i < 3; i++)
+			CU_ASSERT_STRING_EQUAL(l.text[i], want[i]);
+	}
+	rules_clear();
+}
+
+static void test_list_lines(void)
+{
+	struct diofs_call c = make_call(DIOFS_OP_WRITE, "f", 8192, 100, 1);
+	struct rule hit;
+	struct lines l = { 0 };
+	char want[2][256];
+	int a, b;
+
+	rules_clear();
+	a = add_rule("short=10 op=write count=1");
+	b = add_rule("delay=5 path=/f offset=4k-");
+	rules_decide(&c, &hit);
+	rules_decide(&c, &hit);
+	rules_list(collect, &l);
+	CU_ASSERT_EQUAL_FATAL(l.n, 2);
+	snprintf(want[0], sizeof(want[0]), "%d matched=2 acted=1 short=10 op=write count=1", a);
+	snprintf(want[1], sizeof(want[1]), "%d matched=1 acted=1 delay=5 path=/f offset=4096-", b);
+	CU_ASSERT_STRING_EQUAL(l.text[0], want[0]);
+	CU_ASSERT_STRING_EQUAL(l.text[1], want[1]);
+	rules_clear();
+}
+
+static void test_nth(void)
+{
+	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 1, 1);
+	bool acted[6];
+
+	rules_clear();
+	add_rule("hold nth=3");
+	decide_run(&c, 6, acted, NULL);
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(acted[i], i == 2);
+	rules_clear();
+}
+
+static void test_count(void)
+{
+	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 1, 1);
+	struct lines l = { 0 };
+	bool acted[5];
+
+	rules_clear();
+	add_rule("fail=EIO count=2");
+	decide_run(&c, 5, acted, NULL);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(acted[i], i < 2);
+	/* Exhausted, but still listed and still counting. */
+	rules_stats(collect, &l);
+	CU_ASSERT_EQUAL_FATAL(l.n, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[0], " matched=5 acted=2"));
+	rules_clear();
+}
+
+static void run_prob(const char *text, int n, bool *acted)
+{
+	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 1, 1);
+
+	rules_clear();
+	add_rule(text);
+	decide_run(&c, n, acted, NULL);
+	rules_clear();
+}
+
+static int count_true(const bool *b, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += b[i];
+	return k;
+}
+
+enum { PROB_RUNS = 4000 };
+
+static void test_prob(void)
+{
+	static bool first[PROB_RUNS], second[PROB_RUNS], other[PROB_RUNS];
+	int k;
+
+	run_prob("hold prob=0.3 seed=42", PROB_RUNS, first);
+	run_prob("hold prob=0.3 seed=42", PROB_RUNS, second);
+	CU_ASSERT_EQUAL(memcmp(first, second, sizeof(first)), 0);
+	k = count_true(first, PROB_RUNS);
+	CU_ASSERT(k > PROB_RUNS * 0.25 && k < PROB_RUNS * 0.35);
+
+	run_prob("hold prob=0.3 seed=43", PROB_RUNS, other);
+	CU_ASSERT_NOT_EQUAL(memcmp(first, other, sizeof(first)), 0);
+
+	/* The default seed is 1, and it is deterministic too. */
+	run_prob("hold prob=0.3", PROB_RUNS, first);
+	run_prob("hold prob=0.3 seed=1", PROB_RUNS, second);
+	CU_ASSERT_EQUAL(memcmp(first, second, sizeof(first)), 0);
+
+	run_prob("hold prob=0", PROB_RUNS, first);
+	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), 0);
+	run_prob("hold prob=1", PROB_RUNS, first);
+	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), PROB_RUNS);
+	run_prob("hold prob=4.9406564584124654e-324", PROB_RUNS, first);
+	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), 0);
+	run_prob("hold prob=0x1.fffffffffffffp-1", PROB_RUNS, first);
+	CU_ASSERT(count_true(first, PROB_RUNS) >= PROB_RUNS - 1);
+}
+
+/* With count, prob decides which matches act, up to count of them. */
+static void test_prob_count(void)
+{
+	static bool with_count[PROB_RUNS], without[PROB_RUNS];
+	int seen = 0;
+
+	run_prob("hold prob=0.5 seed=9 count=10", PROB_RUNS, with_count);
+	run_prob("hold prob=0.5 seed=9", PROB_RUNS, without);
+	CU_ASSERT_EQUAL(count_true(with_count, PROB_RUNS), 10);
+	for (int i = 0; i < PROB_RUNS && seen < 10; i++) {
+		CU_ASSERT_EQUAL(with_count[i], without[i]);
+		seen += with_count[i];
+	}
+}
+
+/* The counters stay exact with many threads deciding at once. */
+enum { THREADS = 8, CALLS_PER_THREAD = 5000 };
+
+static void *decide_thread(void *arg)
+{
+	struct diofs_call c = make_call(DIOFS_OP_WRITE, NULL, 0, 1, 1);
+	long acted = 0;
+
+	for (int i = 0; i < CALLS_PER_THREAD; i++) {
+		struct rule hit;
+
+		acted += rules_decide(&c, &hit);
+	}
+	*(long *)arg = acted;
+	return NULL;
+}
+
+static void test_decide_threads(void)
+{
+	pthread_t t[THREADS];
+	long acted[THREADS], total = 0;
+	struct lines l = { 0 };
+	char want[64];
+	int id;
+
+	rules_clear();
+	id = add_rule("fail=EIO op=write count=1000");
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, decide_thread, &acted[i]);
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += acted[i];
+	}
+	CU_ASSERT_EQUAL(total, 1000);
+	rules_stats(collect, &l);
+	snprintf(want, sizeof(want), "rule %d matched=%d acted=1000", id,
+		 THREADS * CALLS_PER_THREAD);
+	CU_ASSERT_STRING_EQUAL(l.text[0], want);
+	rules_clear();
+}
+
+/* ---- rules files ---- */
+
+static char *write_temp(const char *content)
+{
+	char *path = strdup("/tmp/diofs-test-rules-XXXXXX");
+	int fd = mkstemp(path);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
+	close(fd);
+	return path;
+}
+
+static void test_load_file(void)
+{
+	char *path = write_temp("# diofs rules\n"
+				"\n"
+				"   # indented comment\n"
+				"fail=EIO op=read nth=2\r\n"
+				"\t \n"
+				"hold path=/d/*\n"
+				"delay=5"); /* no final newline */
+	struct lines l = { 0 };
+
+	rules_clear();
+	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), 0);
+	rules_list(collect, &l);
+	CU_ASSERT_EQUAL_FATAL(l.n, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[0], " matched=0 acted=0 fail=EIO op=read nth=2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[1], " hold path=/d/*"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[2], " delay=5"));
+	rules_clear();
+	unlink(path);
+	free(path);
+}
+
+static void test_load_file_bad_line(void)
+{
+	char *path = write_temp("hold op=read\n"
+				"# comment\n"
+				"hodl op=write\n"
+				"abort\n");
+	char want[512];
+	struct lines l = { 0 };
+
+	rules_clear();
+	add_rule("delay=1");
+	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: unknown action \"hodl\"", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	/* Nothing of a bad file is added. */
+	rules_list(collect, &l);
+	CU_ASSERT_EQUAL(l.n, 1);
+	unlink(path);
+	free(path);
+
+	path = write_temp("hold\nhold\0op=read\n");
+	/* write_temp stops at the NUL: write the NUL by hand. */
+	{
+		FILE *f = fopen(path, "w");
+
+		fwrite("hold\nhold\0op=read\n", 1, 18, f);
+		fclose(f);
+	}
+	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: NUL byte in the line", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+
+	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
+	CU_ASSERT_STRING_EQUAL(err, want);
+	free(path);
+	rules_clear();
+}
+
+static void test_load_empty_file(void)
+{
+	char *path = write_temp("# nothing\n\n");
+	struct lines l = { 0 };
+
+	rules_clear();
+	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), 0);
+	rules_list(collect, &l);
+	CU_ASSERT_EQUAL(l.n, 0);
+	unlink(path);
+	free(path);
+}
+
+/* ---- robustness: no input may crash the parser ---- */
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Parse must fail cleanly or give a rule that survives a round trip. */
+static void check_any(const char *text)
+{
+	struct rule a, b;
+	char msg[256], out[8192];
+	int ret;
+
+	msg[0] = '\0';
+	ret = rule_parse(text, &a, msg, sizeof(msg));
+	CU_ASSERT(ret == 0 || ret == -1);
+	if (ret) {
+		CU_ASSERT(msg[0] != '\0');
+		CU_ASSERT_PTR_NULL(strchr(msg, '\n'));
+		CU_ASSERT_PTR_NULL(a.path);
+		return;
+	}
+	CU_ASSERT((size_t)rule_format(&a, out, sizeof(out)) < sizeof(out));
+	CU_ASSERT_EQUAL(rule_parse(out, &b, msg, sizeof(msg)), 0);
+	CU_ASSERT_TRUE(rule_equal(&a, &b));
+	rule_free(&a);
+	rule_free(&b);
+}
+
+static void test_random_bytes(void)
+{
+	uint64_t seed = 0x243f6a8885a308d3ULL;
+	char text[130];
+
+	for (int i = 0; i < 5000; i++) {
+		size_t len = xorshift(&seed) % (sizeof(text) - 1);
+
+		for (size_t j = 0; j < len; j++)
+			text[j] = (char)(1 + xorshift(&seed) % 255);
+		text[len] = '\0';
+		check_any(text);
+	}
+}
+
+/* Random sentences of the language's own words find deeper paths. */
+static void test_random_words(void)
+{
+	static const char *const words[] = {
+		"hold", "delay=", "fail=", "short=", "overlong", "overlong=", "abort",
+		"crash", "op=", "path=", "offset=", "size=", "pid=", "nth=", "count=",
+		"prob=", "seed=", "read", "write", ",", "-", "0", "1", "7", "4k", "0x1f",
+		"1g", "18446744073709551615", "99999999999999999999", "0.5", "1e-3",
+		"EIO", "E2BIG", "/d/*", "[", "*", " ", " ", " ", "\t", "=", "lookup",
+	};
+	const size_t nwords = sizeof(words) / sizeof(words[0]);
+	uint64_t seed = 0x13198a2e03707344ULL;
+	char text[256];
+	int parsed = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		size_t n = 1 + xorshift(&seed) % 12;
+
+		text[0] = '\0';
+		for (size_t j = 0; j < n; j++) {
+			const char *w = words[xorshift(&seed) % nwords];
+
+			if (strlen(text) + strlen(w) < sizeof(text))
+				strcat(text, w);
+		}
+		struct rule r;
+
+		check_any(text);
+		if (rule_parse(text, &r, NULL, 0) == 0) {
+			parsed++;
+			rule_free(&r);
+		}
+	}
+	CU_ASSERT(parsed > 0); /* the generator does reach valid rules */
+}
+
+static void test_prefixes(void)
+{
+	for (size_t i = 0; i < sizeof(round_trip_rules) / sizeof(round_trip_rules[0]); i++) {
+		const char *full = round_trip_rules[i];
+		size_t len = strlen(full);
+		char *prefix = malloc(len + 1);
+
+		for (size_t n = 0; n <= len; n++) {
+			memcpy(prefix, full, n);
+			prefix[n] = '\0';
+			check_any(prefix);
+		}
+		free(prefix);
+	}
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "parse actions", test_parse_actions },
+		{ "parse defaults", test_parse_defaults },
+		{ "parse matches", test_parse_matches },
+		{ "parse errors name the fault", test_parse_errors },
+		{ "parse with a small error buffer", test_parse_small_err_buffer },
+		{ "format/parse round trip", test_round_trip },
+		{ "format text", test_format_text },
+		{ "format truncates like snprintf", test_format_truncates },
+		{ "match op", test_match_op },
+		{ "match path glob", test_match_path },
+		{ "match path only when needed", test_match_path_lazy },
+		{ "match offset, size, pid", test_match_ranges_pid },
+		{ "empty list fast path", test_empty_fast_path },
+		{ "ids and del", test_ids_and_del },
+		{ "decide order", test_decide_order },
+		{ "list lines", test_list_lines },
+		{ "nth", test_nth },
+		{ "count", test_count },
+		{ "prob is deterministic", test_prob },
+		{ "prob with count", test_prob_count },
+		{ "decide from many threads", test_decide_threads },
+		{ "load file", test_load_file },
+		{ "load file with a bad line", test_load_file_bad_line },
+		{ "load empty file", test_load_empty_file },
+		{ "random bytes", test_random_bytes },
+		{ "random words", test_random_words },
+		{ "every prefix of valid rules", test_prefixes },
+	};
+	CU_pSuite suite;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 99;
+	suite = CU_add_suite("rules", NULL, NULL);
+	if (!suite)
+		return 99;
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			return 99;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+		 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
