@@ -88,6 +88,12 @@ void check_sys_failed(const char *expr, int err, const char *file,
 	check_failf(file, line, fatal, "%s: %s (%s)", expr, errno_name(err), strerror(err));
 }
 
+void check_ctl_failed(const char *expr, const char *file, unsigned int line, bool fatal)
+{
+	check_failf(file, line, fatal, "%s: %s", expr,
+		    ctx.ctl ? diofsctl_error(ctx.ctl) : ctx.ctl_err);
+}
+
 bool check_errno(long ret, int got, int want, const char *expr,
 		 const char *file, unsigned int line)
 {
@@ -285,7 +291,7 @@ static size_t page_size(void)
 
 void *check_buf_alloc(size_t len, size_t misalign)
 {
-	void *base;
+	void *base = NULL;
 
 	if (misalign >= page_size())
 		check_failf(__FILE__, __LINE__, true, "check_buf_alloc: misalign %zu >= page", misalign);
@@ -471,6 +477,7 @@ ssize_t held_io_join(struct held_io *h, int *err)
 	ret = h->ret;
 	if (err)
 		*err = h->err;
+	errno = h->err;
 	free(h);
 	return ret;
 }

@@ -31,6 +31,12 @@ struct check_case {
 	const char *mount_opts; /* diofs -o options for this case; NULL: the suite's */
 };
 
+/* An entry named after its function; options go last, designated:
+ *   CHECK_CASE(fn, "what it checks"),
+ *   CHECK_CASE(fn, "what it checks", .mount_opts = "async_dio=0"), */
+#define CHECK_CASE(func, description, ...) \
+	{ .name = #func, .fn = func, .desc = description, __VA_ARGS__ }
+
 struct check_suite {
 	const char *name;
 	/* diofs -o options beyond the daemon's defaults (NULL: none).  With
@@ -64,12 +70,12 @@ bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
 
 /* A call returning -1/errno on failure: evaluates to its result; a negative
  * one is recorded as "EXPR: ENAME (message)".  REQUIRE_SYS ends the case. */
-#define CHECK_SYS(expr) CHECK_SYS_(expr, false)
-#define REQUIRE_SYS(expr) CHECK_SYS_(expr, true)
-#define CHECK_SYS_(expr, fatal) ({                                            \
+#define CHECK_SYS(expr) CHECK_SYS_(expr, #expr, false)
+#define REQUIRE_SYS(expr) CHECK_SYS_(expr, #expr, true)
+#define CHECK_SYS_(expr, text, fatal) ({                                      \
 	__typeof__(expr) check_r_ = (expr);                                   \
 	if (check_r_ < 0)                                                     \
-		check_sys_failed(#expr, errno, __FILE__, __LINE__, fatal);    \
+		check_sys_failed(text, errno, __FILE__, __LINE__, fatal);     \
 	check_r_; })
 void check_sys_failed(const char *expr, int err, const char *file,
 		      unsigned int line, bool fatal);
@@ -81,6 +87,17 @@ void check_sys_failed(const char *expr, int err, const char *file,
 	check_errno(check_r_, errno, err, #expr, __FILE__, __LINE__); })
 bool check_errno(long ret, int got, int want, const char *expr,
 		 const char *file, unsigned int line);
+
+/* A diofsctl call (-1 on failure): evaluates to its result; a negative one
+ * is recorded with diofsctl_error().  REQUIRE_CTL ends the case. */
+#define CHECK_CTL(expr) CHECK_CTL_(expr, #expr, false)
+#define REQUIRE_CTL(expr) CHECK_CTL_(expr, #expr, true)
+#define CHECK_CTL_(expr, text, fatal) ({                                      \
+	__typeof__(expr) check_r_ = (expr);                                   \
+	if (check_r_ < 0)                                                     \
+		check_ctl_failed(text, __FILE__, __LINE__, fatal);            \
+	check_r_; })
+void check_ctl_failed(const char *expr, const char *file, unsigned int line, bool fatal);
 
 /* ---- the mount under test --------------------------------------------- */
 
@@ -161,7 +178,8 @@ bool held_io_returned(const struct held_io *h);
 bool held_io_release_at(struct held_io *h, const char *how,
 			const char *file, unsigned int line);
 /* Wait for the call to return: its result, its errno in *err (may be
- * NULL).  Frees h. */
+ * NULL) and in errno, so CHECK_ERRNO(held_io_join(h, NULL), EIO) works.
+ * Frees h. */
 ssize_t held_io_join(struct held_io *h, int *err);
 
 #endif

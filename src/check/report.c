@@ -59,7 +59,7 @@ static const char *result_word(enum check_result r)
 	return r == RESULT_PASS ? "PASS" : r == RESULT_FAIL ? "FAIL" : "SKIP";
 }
 
-/* Append s to buf (one TSV field: tabs and newlines become spaces). */
+/* Append s to buf, on one line: tabs and newlines become spaces. */
 static size_t put(char *buf, size_t at, size_t size, const char *s)
 {
 	for (; *s && at + 1 < size; s++)
@@ -205,14 +205,15 @@ void report_abort(const char *suite, const char *name, int sig, unsigned int tim
 	at = put(line, at, sizeof(line), ".");
 	at = put(line, at, sizeof(line), name);
 	at = put(line, at, sizeof(line), ": ");
-	at = put(line, at, sizeof(line), why);
-	at = put(line, at, sizeof(line), "\n");
+	at = put(line, at, sizeof(line) - 1, why);
+	line[at++] = '\n';
 	at = put_uint(line, at, sizeof(line), passed);
 	at = put(line, at, sizeof(line), " passed, ");
 	at = put_uint(line, at, sizeof(line), failed + 1);
 	at = put(line, at, sizeof(line), " failed, ");
 	at = put_uint(line, at, sizeof(line), skipped);
-	at = put(line, at, sizeof(line), " skipped\n");
+	at = put(line, at, sizeof(line) - 1, " skipped");
+	line[at++] = '\n';
 	write_all(STDOUT_FILENO, line, at);
 }
 

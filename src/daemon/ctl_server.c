@@ -616,11 +616,8 @@ static int make_private_dir(const char *dir)
 	}
 	if (lstat(dir, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		fprintf(stderr, "diofs: %s is not a private directory of uid %u\n",
-			dir, (unsigned int)geteuid());
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
 		return -EPERM;
-	}
 	return 0;
 }
 
@@ -632,19 +629,15 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "diofs: %s exists and is not a socket\n", path);
+	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	ret = ret == 0 ? -EADDRINUSE : errno == ECONNREFUSED ? 0 : -errno;
 	close(fd);
-	if (ret == -EADDRINUSE)
-		fprintf(stderr, "diofs: another diofs serves %s\n", path);
-	else if (ret == 0 && unlink(path) < 0 && errno != ENOENT)
+	if (ret == 0 && unlink(path) < 0 && errno != ENOENT)
 		ret = -errno;
 	return ret;
 }
@@ -663,10 +656,8 @@ int ctl_server_start(const char *path)
 			return ret;
 		path = defpath;
 	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "diofs: control socket path too long: %s\n", path);
+	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	}
 	strcpy(sa.sun_path, path);
 
 	/* Our default directory is made here; another one must exist. */

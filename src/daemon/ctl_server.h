@@ -2,7 +2,10 @@
 #ifndef DIOFS_CTL_SERVER_H
 #define DIOFS_CTL_SERVER_H
 
-int ctl_server_start(const char *path); /* 0 or -errno */
+/* 0 or -errno: -EADDRINUSE another daemon serves path, -EEXIST path is not
+ * a socket, -EPERM the default directory is not private to us,
+ * -ENAMETOOLONG path does not fit a Unix socket address. */
+int ctl_server_start(const char *path);
 void ctl_server_stop(void);
 
 #endif

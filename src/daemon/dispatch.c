@@ -207,13 +207,17 @@ void dispatch_resume(struct diofs_call *c, enum release_how how, long arg)
 	}
 }
 
-void call_finish(struct diofs_call *c)
+void call_record(struct diofs_call *c)
 {
 	atomic_fetch_add_explicit(&op_calls[c->op], 1, memory_order_relaxed);
 	if (c->result_errno)
 		atomic_fetch_add_explicit(&op_errors[c->op], 1, memory_order_relaxed);
 	if (trace_is_on())
 		trace_call(c, now_ns());
+}
+
+void call_free(struct diofs_call *c)
+{
 	free(c->path_owned);
 	if (c->deferred)
 		free(c);

@@ -17,8 +17,11 @@ void dispatch(struct diofs_call *c);
 /* Called by holds.c for a parked (heap) call. */
 void dispatch_resume(struct diofs_call *c, enum release_how how, long arg);
 
-/* Account for, trace and free a call that has been answered (reply.c). */
-void call_finish(struct diofs_call *c);
+/* The end of a call, in two steps around the reply (reply.c): record it
+ * (counters, trace) while the kernel still waits, so that the file it names
+ * cannot be released under the trace; then free it. */
+void call_record(struct diofs_call *c);
+void call_free(struct diofs_call *c);
 
 /* c's path relative to the root, resolved once and cached in the call. */
 const char *call_path(struct diofs_call *c);

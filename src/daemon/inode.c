@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -84,6 +85,18 @@ static void unlink_locked(struct diofs_inode *in)
 	tab.count--;
 }
 
+/* Every inode the kernel holds is an open fd: a soft limit of 1024 would
+ * fail lookups in any sizeable tree.  Go as high as we are allowed. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int inode_table_init(int root_fd)
 {
 	struct stat st;
@@ -107,6 +120,7 @@ int inode_table_init(int root_fd)
 	}
 	tab.nbucket = INITIAL_BUCKETS;
 	tab.count = 0;
+	raise_fd_limit();
 	memset(&tab.root, 0, sizeof(tab.root));
 	tab.root.fd = root_fd;
 	tab.root.dev = st.st_dev;

@@ -60,6 +60,8 @@ static int check_trace_path(void)
 
 	if (!diofs_cfg.trace_path)
 		return 0;
+	if (trace_check_path(diofs_cfg.trace_path) == -EINVAL)
+		return -1; /* it said why */
 	fd = open(diofs_cfg.trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "diofs: -o trace=%s: %s\n", diofs_cfg.trace_path, strerror(errno));
@@ -67,6 +69,17 @@ static int check_trace_path(void)
 	}
 	close(fd);
 	return 0;
+}
+
+static const char *ctl_error_text(int err)
+{
+	switch (err) {
+	case -EADDRINUSE: return "another diofs serves it";
+	case -EEXIST: return "exists and is not a socket";
+	case -EPERM: return "its directory is not private to this user";
+	case -ENAMETOOLONG: return "too long for a Unix socket address";
+	default: return strerror(-err);
+	}
 }
 
 /* Threads do not survive fuse_daemonize()'s fork: start them after it. */
@@ -90,7 +103,7 @@ static int start_instrument(void)
 	err = ctl_server_start(diofs_cfg.ctl_path);
 	if (err) {
 		fprintf(stderr, "diofs: control socket %s: %s\n", diofs_cfg.ctl_path,
-			strerror(-err));
+			ctl_error_text(err));
 		return -1;
 	}
 	return 0;

@@ -43,7 +43,10 @@ void op_opendir(struct diofs_call *c)
 		goto fail;
 	}
 	c->fi.fh = (uintptr_t)d;
-	reply_open(c, &c->fi);
+	if (reply_open(c, &c->fi)) {
+		closedir(d->dp);
+		free(d);
+	}
 	return;
 fail:
 	err = errno;

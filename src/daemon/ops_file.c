@@ -68,6 +68,7 @@ static void free_file(struct diofs_file *f)
 void op_open(struct diofs_call *c)
 {
 	char proc[PROC_FD_LEN];
+	struct diofs_file *f;
 	int fd;
 
 	/* An O_PATH fd cannot be opened again except through /proc. */
@@ -77,12 +78,14 @@ void op_open(struct diofs_call *c)
 		reply_err(c, errno);
 		return;
 	}
-	if (!new_file(c, c->ino, fd)) {
+	f = new_file(c, c->ino, fd);
+	if (!f) {
 		close(fd);
 		reply_err(c, ENOMEM);
 		return;
 	}
-	reply_open(c, &c->fi);
+	if (reply_open(c, &c->fi))
+		free_file(f);
 }
 
 void op_create(struct diofs_call *c)
@@ -91,6 +94,7 @@ void op_create(struct diofs_call *c)
 		    O_CREAT | O_NOFOLLOW | O_CLOEXEC;
 	struct saved_identity id;
 	struct fuse_entry_param e;
+	struct diofs_file *f;
 	struct diofs_inode *in;
 	char proc[PROC_FD_LEN];
 	int fd, pfd, err;
@@ -132,12 +136,16 @@ void op_create(struct diofs_call *c)
 	e.ino = inode_nodeid(in);
 	e.attr_timeout = ATTR_TIMEOUT;
 	e.entry_timeout = ENTRY_TIMEOUT;
-	if (!new_file(c, e.ino, fd)) {
+	f = new_file(c, e.ino, fd);
+	if (!f) {
 		inode_unref(e.ino, 1);
 		err = ENOMEM;
 		goto fail_fd;
 	}
-	reply_create(c, &e, &c->fi);
+	if (reply_create(c, &e, &c->fi)) {
+		free_file(f);
+		inode_unref(e.ino, 1);
+	}
 	return;
 
 fail_fd:
@@ -263,17 +271,15 @@ void op_read(struct diofs_call *c)
 
 void op_write(struct diofs_call *c)
 {
-	struct diofs_file *f = diofs_file_of(&c->fi);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(0);
 	size_t len = c->size;
 	ssize_t res;
 
 	if (c->shape == REPLY_SHORT && c->shape_len < len)
 		len = c->shape_len;
-
-	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(len);
-
+	dst.buf[0].size = len;
 	dst.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
-	dst.buf[0].fd = f->fd;
+	dst.buf[0].fd = diofs_file_of(&c->fi)->fd;
 	dst.buf[0].pos = c->off;
 	res = len ? fuse_buf_copy(&dst, c->in_buf, 0) : 0;
 	if (res < 0) {
@@ -300,8 +306,8 @@ void op_release(struct diofs_call *c)
 {
 	struct diofs_file *f = diofs_file_of(&c->fi);
 
-	/* The trace names the file after the reply, through the call: give
-	 * the path to the call (call_finish frees it) before f goes. */
+	/* The trace names the file through the call: give the path to the
+	 * call (call_free frees it) before f goes. */
 	if (!c->path_owned) {
 		c->path_owned = f->path;
 		f->path = NULL;

@@ -74,8 +74,8 @@ void op_lookup(struct diofs_call *c)
 
 	if (err)
 		reply_err(c, err);
-	else
-		reply_entry(c, &e);
+	else if (reply_entry(c, &e))
+		inode_unref(e.ino, 1);
 }
 
 void op_getattr(struct diofs_call *c)
@@ -209,8 +209,8 @@ static void make_node(struct diofs_call *c)
 		err = do_lookup(c->ino, c->name, &e);
 	if (err)
 		reply_err(c, err);
-	else
-		reply_entry(c, &e);
+	else if (reply_entry(c, &e))
+		inode_unref(e.ino, 1);
 }
 
 void op_mknod(struct diofs_call *c)
@@ -276,7 +276,8 @@ void op_link(struct diofs_call *c)
 		return;
 	}
 	inode_ref(in);
-	reply_entry(c, &e);
+	if (reply_entry(c, &e))
+		inode_unref(e.ino, 1);
 }
 
 void op_statfs(struct diofs_call *c)

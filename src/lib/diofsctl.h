@@ -40,8 +40,9 @@ struct diofs_held {
 	char path[512];
 };
 
-/* Wait until at least min calls are held (timeout_ms), then fill up to max
- * entries of out.  Returns the number held, or -1 (timeout included). */
+/* Wait until at least min calls are held (timeout_ms; < 0: no limit), then
+ * fill up to max entries of out.  Returns the number held, or -1 (timeout
+ * included). */
 int diofsctl_held(struct diofsctl *ctl, unsigned int min, int timeout_ms,
 		  struct diofs_held *out, size_t max);
 /* One "id=N op=NAME ... path=PATH" line of "held" into *h; 0 or -1. */

@@ -1,0 +1,330 @@
+/* diofs-check: run the CUnit suites that drive I/O through a diofs mount
+ * and check what the kernel did. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/check.h"
+#include "check/report.h"
+#include "check/runner.h"
+#include "harness/mount.h"
+
+#include <fnmatch.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECK_SUITE(name) extern const struct check_suite check_suite_##name;
+#include "check/suites.h"
+#undef CHECK_SUITE
+
+static const struct check_suite *const all_suites[] = {
+#define CHECK_SUITE(name) &check_suite_##name,
+#include "check/suites.h"
+#undef CHECK_SUITE
+};
+#define NSUITES (sizeof(all_suites) / sizeof(*all_suites))
+
+#define MAX_FILTERS 32
+
+static struct {
+	const char *suites[MAX_FILTERS];
+	int nsuites;
+	const char *cases[MAX_FILTERS];
+	int ncases;
+	bool list;
+	const char *xml, *tsv;
+	struct runner_config run;
+} opt = { .run.timeout = 60 };
+
+/* What runs now, for the signal hook. */
+static const struct check_suite *volatile running_suite;
+static const struct check_case *volatile running_case;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: diofs-check [OPTION]...\n"
+		"Run the diofs test suites: each mounts its own diofs over a fresh\n"
+		"backing directory unless --mount names an existing one.\n"
+		"\n"
+		"  -s, --suite NAME      run this suite (repeatable; default: all)\n"
+		"  -c, --case PATTERN    run the cases whose name or SUITE.CASE matches\n"
+		"                        this fnmatch pattern (repeatable)\n"
+		"  -l, --list            list the selected cases with what they check\n"
+		"  -m, --mount MNT       use the diofs mounted at MNT\n"
+		"      --socket PATH     ... and its control socket at PATH\n"
+		"      --xml FILE        write CUnit's XML report (CUnit-Run.dtd)\n"
+		"      --tsv FILE        write RESULT<TAB>SUITE<TAB>CASE<TAB>DETAIL lines\n"
+		"  -t, --timeout SEC     end the run if a case takes longer (default 60,\n"
+		"                        0: none)\n"
+		"      --verdict         (reserved for the lifetime suite)\n"
+		"  -v, --verbose         say what is mounted and what each case checks\n"
+		"  -h, --help\n"
+		"\n"
+		"Exit status: 0 if no case failed, 1 if one did, 2 on a usage error,\n"
+		"77 if every case skipped or diofs cannot be mounted here.\n");
+}
+
+static bool suite_selected(const struct check_suite *s)
+{
+	if (!opt.nsuites)
+		return true;
+	for (int i = 0; i < opt.nsuites; i++)
+		if (!strcmp(opt.suites[i], s->name))
+			return true;
+	return false;
+}
+
+static bool case_selected(const struct check_suite *s, const struct check_case *c)
+{
+	char full[256];
+
+	if (!suite_selected(s))
+		return false;
+	if (!opt.ncases)
+		return true;
+	snprintf(full, sizeof(full), "%s.%s", s->name, c->name);
+	for (int i = 0; i < opt.ncases; i++)
+		if (!fnmatch(opt.cases[i], c->name, 0) || !fnmatch(opt.cases[i], full, 0))
+			return true;
+	return false;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT };
+	static const struct option longopts[] = {
+		{ "suite", required_argument, NULL, 's' },
+		{ "case", required_argument, NULL, 'c' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "xml", required_argument, NULL, OPT_XML },
+		{ "tsv", required_argument, NULL, OPT_TSV },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verdict", optional_argument, NULL, OPT_VERDICT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "s:c:lm:t:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+		case 'c':
+			if ((c == 's' ? opt.nsuites : opt.ncases) == MAX_FILTERS) {
+				fprintf(stderr, "diofs-check: more than %d -%c\n", MAX_FILTERS, c);
+				return 2;
+			}
+			if (c == 's')
+				opt.suites[opt.nsuites++] = optarg;
+			else
+				opt.cases[opt.ncases++] = optarg;
+			break;
+		case 'l': opt.list = true; break;
+		case 'm': opt.run.mount = optarg; break;
+		case OPT_SOCKET: opt.run.socket = optarg; break;
+		case OPT_XML: opt.xml = optarg; break;
+		case OPT_TSV: opt.tsv = optarg; break;
+		case 't':
+			opt.run.timeout = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || !*optarg) {
+				fprintf(stderr, "diofs-check: --timeout wants seconds, not %s\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_VERDICT:
+			puts("verdict: not implemented");
+			return 2;
+		case 'v': opt.run.verbose = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "diofs-check: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (opt.run.socket && !opt.run.mount) {
+		fprintf(stderr, "diofs-check: --socket goes with --mount\n");
+		return 2;
+	}
+	for (int i = 0; i < opt.nsuites; i++) {
+		size_t s = 0;
+		while (s < NSUITES && strcmp(all_suites[s]->name, opt.suites[i]))
+			s++;
+		if (s == NSUITES) {
+			fprintf(stderr, "diofs-check: no suite %s (--list shows them)\n", opt.suites[i]);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static unsigned int count_selected(void)
+{
+	unsigned int n = 0;
+
+	for (size_t s = 0; s < NSUITES; s++)
+		for (const struct check_case *c = all_suites[s]->cases; c->name; c++)
+			n += case_selected(all_suites[s], c);
+	return n;
+}
+
+static void list_cases(void)
+{
+	for (size_t s = 0; s < NSUITES; s++)
+		for (const struct check_case *c = all_suites[s]->cases; c->name; c++)
+			if (case_selected(all_suites[s], c))
+				printf("%s.%s  %s\n", all_suites[s]->name, c->name, c->desc);
+}
+
+/* In the harness's signal handler, before it unmounts: name the case that
+ * hung (SIGALRM) or was running when the run was ended. */
+static void on_signal(int sig)
+{
+	const struct check_suite *s = running_suite;
+	const struct check_case *c = running_case;
+
+	if (s && c)
+		report_abort(s->name, c->name, sig, opt.run.timeout);
+}
+
+static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
+			     const CU_pFailureRecord failures)
+{
+	struct check_failure list[32];
+	struct case_report r = {
+		.suite = suite->pName,
+		.name = test->pName,
+		.failures = list,
+		.asserts = CU_get_number_of_asserts(),
+	};
+	size_t more = 0;
+
+	for (CU_pFailureRecord f = failures; f && f->pTest == test; f = f->pNext) {
+		if (r.nfailures == sizeof(list) / sizeof(*list)) {
+			more++;
+			continue;
+		}
+		list[r.nfailures++] = (struct check_failure){
+			.file = f->strFileName, .line = f->uiLineNumber, .msg = f->strCondition,
+		};
+	}
+	if (more)
+		fprintf(stderr, "diofs-check: %s.%s: %zu more failures not shown\n",
+			suite->pName, test->pName, more);
+	r.skip = runner_skip_reason();
+	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
+	report_case(&r);
+}
+
+/* A case that could not start: the report CUnit never saw. */
+static void report_unrun(const struct check_suite *s, const struct check_case *c,
+			 int setup, const char *why)
+{
+	char msg[1200];
+	struct check_failure f = { .msg = msg };
+	struct case_report r = { .suite = s->name, .name = c->name };
+
+	if (setup > 0) {
+		r.result = RESULT_SKIP;
+		r.skip = why;
+	} else {
+		snprintf(msg, sizeof(msg), "setup: %s", why);
+		r.result = RESULT_FAIL;
+		r.failures = &f;
+		r.nfailures = 1;
+	}
+	report_case(&r);
+}
+
+static void run_suite(const struct check_suite *s)
+{
+	CU_pSuite cs = CU_add_suite(s->name, NULL, NULL);
+
+	if (!cs) {
+		fprintf(stderr, "diofs-check: CUnit: %s\n", CU_get_error_msg());
+		exit(1);
+	}
+	for (const struct check_case *c = s->cases; c->name; c++) {
+		char why[1024];
+		CU_pTest test;
+		int setup;
+
+		if (!case_selected(s, c))
+			continue;
+		test = CU_add_test(cs, c->name, runner_case_run);
+		if (!test) {
+			fprintf(stderr, "diofs-check: CUnit: %s.%s: %s\n", s->name, c->name,
+				CU_get_error_msg());
+			exit(1);
+		}
+		if (opt.run.verbose) {
+			printf("# %s.%s: %s\n", s->name, c->name, c->desc);
+			fflush(stdout);
+		}
+		running_suite = s;
+		running_case = c;
+		alarm(opt.run.timeout);
+		setup = runner_case_setup(s, c, why, sizeof(why));
+		if (setup == 0)
+			CU_run_test(cs, test);
+		else
+			report_unrun(s, c, setup, why);
+		runner_case_teardown();
+		alarm(0);
+		running_case = NULL;
+	}
+	runner_suite_end();
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024];
+	int ret = parse_args(argc, argv);
+
+	if (ret)
+		return ret;
+	if (!count_selected()) {
+		fprintf(stderr, "diofs-check: no case matches (--list shows them)\n");
+		return 2;
+	}
+	if (opt.list) {
+		list_cases();
+		return 0;
+	}
+	if (!opt.run.mount) {
+		const char *why = diofs_mount_unavailable();
+		if (why) {
+			printf("SKIP: cannot mount diofs here: %s\n", why);
+			return 77;
+		}
+	}
+	/* a daemon dying mid-command must fail a case, not kill the run */
+	signal(SIGPIPE, SIG_IGN);
+	diofs_mount_install_handlers(on_signal);
+	if (report_open(opt.tsv, opt.xml, err, sizeof(err)) < 0 ||
+	    runner_begin(&opt.run, err, sizeof(err)) < 0) {
+		fprintf(stderr, "diofs-check: %s\n", err);
+		return 1;
+	}
+	if (opt.run.verbose)
+		printf("# diofs: %s\n", opt.run.mount ? opt.run.mount : diofs_binary());
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		fprintf(stderr, "diofs-check: CUnit: %s\n", CU_get_error_msg());
+		return 1;
+	}
+	CU_set_test_complete_handler(on_case_complete);
+	for (size_t s = 0; s < NSUITES; s++)
+		if (suite_selected(all_suites[s]))
+			run_suite(all_suites[s]);
+	runner_end();
+	CU_cleanup_registry();
+	return report_close();
+}

@@ -1,0 +1,2 @@
+/* Every suite, in run order: one line each (see check.h). */
+CHECK_SUITE(smoke)
