@@ -80,7 +80,8 @@ bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
 void check_sys_failed(const char *expr, int err, const char *file,
 		      unsigned int line, bool fatal);
 
-/* The call must fail with errno err: "EXPR: got 4096, want -1 EIO". */
+/* The call must fail with errno err ("EXPR: returned 4096, want -1 EIO");
+ * evaluates to whether it did. */
 #define CHECK_ERRNO(expr, err) ({                                             \
 	errno = 0;                                                            \
 	long check_r_ = (long)(expr);                                         \
@@ -115,8 +116,7 @@ const char *check_backing_path(const char *name);
  * gets its own again); SKIPs with --mount. */
 #define check_remount(opts) check_remount_at((opts), __FILE__, __LINE__)
 void check_remount_at(const char *opts, const char *file, unsigned int line);
-unsigned int check_timeout(void);       /* seconds per case */
-bool check_verbose(void);
+bool check_verbose(void);               /* -v: suites may print "# ..." lines */
 
 /* ---- data ------------------------------------------------------------- */
 
@@ -152,15 +152,18 @@ void *check_buf_alloc(size_t len, size_t misalign);
 void check_buf_free(void *buf);
 
 /* ---- the hold pattern ------------------------------------------------- *
- *   rule_add(ctl, "hold op=read path=%s", check_fuse_path("f"));
+ *   REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s",
+ *                                 check_fuse_path("f")));
  *   struct held_io *h = held_pread(fd, buf, len, 0);
  *   if (held_io_wait(h, &held)) {     // held by diofs, call not returned
  *           ...look at the world while the request is in flight...
  *           held_io_release(h, NULL);
  *   }
- *   ret = held_io_join(h, &err);
+ *   CHECK_EQ(held_io_join(h, NULL), len);
  * The call runs in a thread of its own; diofs names the calling thread in
- * the held list, which is how held_io_wait finds the call it runs. */
+ * the held list (the request's pid), which is how held_io_wait finds it.
+ * Requests sent from other threads (io_uring's workers) are not found so:
+ * wait for them with diofsctl_held() itself. */
 struct held_io;
 struct held_io *held_pread(int fd, void *buf, size_t len, off_t off);
 struct held_io *held_pwrite(int fd, const void *buf, size_t len, off_t off);

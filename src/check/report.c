@@ -7,6 +7,7 @@
 #include "check/report.h"
 
 #include <CUnit/CUnit.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -108,20 +109,27 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* "result\tsuite\tcase\tdetail": the fields made tab-free, the result in
+ * lower case (the kernel matrix reads this). */
 static void tsv_line(const char *result, const char *suite, const char *name, const char *detail)
 {
+	const char *fields[] = { result, suite, name, detail };
 	char line[4096];
 	size_t at = 0;
 
 	if (tsv_fd < 0)
 		return;
-	at = put(line, at, sizeof(line), result);
-	at = put(line, at, sizeof(line), "\t");
-	at = put(line, at, sizeof(line), suite);
-	at = put(line, at, sizeof(line), "\t");
-	at = put(line, at, sizeof(line), name);
-	at = put(line, at, sizeof(line), "\t");
-	at = put(line, at, sizeof(line) - 1, detail);
+	for (size_t i = 0; i < 4; i++) {
+		size_t start;
+
+		if (i)
+			line[at++] = '\t';
+		start = at;
+		at = put(line, at, sizeof(line) - 1, fields[i]);
+		if (i == 0)
+			for (size_t j = start; j < at; j++)
+				line[j] = (char)tolower((unsigned char)line[j]);
+	}
 	line[at++] = '\n';
 	write_all(tsv_fd, line, at);
 }

@@ -11,7 +11,6 @@
 struct runner_config {
 	const char *mount;      /* --mount: an existing diofs; NULL: mount our own */
 	const char *socket;     /* --socket: its control socket */
-	unsigned int timeout;   /* seconds per case */
 	bool verbose;
 };
 

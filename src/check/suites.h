@@ -1,2 +1,3 @@
 /* Every suite, in run order: one line each (see check.h). */
 CHECK_SUITE(smoke)
+CHECK_SUITE(completion)

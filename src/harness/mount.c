@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,7 +62,7 @@ static int64_t now_ms(void)
 
 /* Reap pid within timeout_ms; true if it is gone.  A pidfd makes this a
  * wait for the event, not a sleep loop (polling remains for old kernels). */
-static bool wait_exit(pid_t pid, int timeout_ms, int *status)
+static bool wait_exit(pid_t pid, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	int pidfd = -1;
@@ -71,7 +72,7 @@ static bool wait_exit(pid_t pid, int timeout_ms, int *status)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
 	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
+		pid_t r = waitpid(pid, NULL, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD)) {
 			gone = true;
 			break;
@@ -105,7 +106,7 @@ static void unmount(const char *mnt)
 		_exit(127);
 	}
 	if (pid > 0)
-		wait_exit(pid, EXIT_TIMEOUT_MS, NULL);
+		wait_exit(pid, EXIT_TIMEOUT_MS);
 }
 
 static void remove_tree_at(int parent, const char *name, dev_t dev, int depth)
@@ -169,9 +170,9 @@ static void stop_mount(struct diofs_mount *m)
 		unmount(m->mnt);
 	if (m->pid > 0) {
 		kill(m->pid, SIGTERM);
-		if (!wait_exit(m->pid, EXIT_TIMEOUT_MS, NULL)) {
+		if (!wait_exit(m->pid, EXIT_TIMEOUT_MS)) {
 			kill(m->pid, SIGKILL);
-			if (!wait_exit(m->pid, EXIT_TIMEOUT_MS, NULL))
+			if (!wait_exit(m->pid, EXIT_TIMEOUT_MS))
 				say("diofs harness: the daemon survived SIGKILL\n");
 		}
 		m->pid = 0;
@@ -232,21 +233,6 @@ static void stop_all(void)
 		}
 }
 
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT: return "SIGINT";
-	case SIGTERM: return "SIGTERM";
-	case SIGHUP: return "SIGHUP";
-	case SIGALRM: return "SIGALRM";
-	case SIGSEGV: return "SIGSEGV";
-	case SIGABRT: return "SIGABRT";
-	case SIGBUS: return "SIGBUS";
-	case SIGFPE: return "SIGFPE";
-	}
-	return "a signal";
-}
-
 static void on_signal(int sig)
 {
 	static atomic_int cleaning;
@@ -259,8 +245,8 @@ static void on_signal(int sig)
 			signal_hook(sig);
 		for (int i = 0; i < MAX_LIVE; i++)
 			if (live[i]) {
-				say("diofs harness: ");
-				say(signal_name(sig));
+				say("diofs harness: SIG");
+				say(sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 				say(": unmounting ");
 				say(live[i]->mnt);
 				say("\n");
@@ -306,6 +292,7 @@ static bool find_fusermount3(char *out, size_t len)
 			return true;
 		p += n + (p[n] == ':');
 	}
+	out[0] = '\0';
 	return false;
 }
 
@@ -360,13 +347,17 @@ const char *diofs_backing_path(const struct diofs_mount *m, const char *name)
 
 bool diofs_mount_alive(struct diofs_mount *m)
 {
+	struct statfs st;
+
 	if (m->pid <= 0)
 		return false;
 	if (waitpid(m->pid, NULL, WNOHANG) == m->pid) {
 		m->pid = 0;
 		return false;
 	}
-	return true;
+	/* An aborted connection leaves the daemon running.  statfs, unlike
+	 * stat, is never answered from the kernel's cache. */
+	return statfs(m->mnt, &st) == 0;
 }
 
 /* Is a FUSE filesystem mounted exactly at mnt? */
@@ -423,7 +414,7 @@ static void log_tail(const struct diofs_mount *m, char *out, size_t len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		off_t size = lseek(fd, 0, SEEK_END);
-		off_t from = size > (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) : 0;
+		off_t from = size >= (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) + 1 : 0;
 		n = pread(fd, buf, sizeof(buf) - 1, from);
 		close(fd);
 	}

@@ -38,8 +38,9 @@ void diofs_mount_stop(struct diofs_mount *m);
 const char *diofs_mnt_path(const struct diofs_mount *m, const char *name);
 const char *diofs_backing_path(const struct diofs_mount *m, const char *name);
 
-/* Is the daemon still running?  Reaps it if it exited (a crash rule, a
- * fatal error), after which the mount is dead: stop it and start anew. */
+/* Is the daemon still running and the mount answering (a statfs of MNT: no
+ * rule may hold it)?  Reaps a daemon that exited (a crash rule, a fatal
+ * error).  If not alive the mount is dead: stop it and start anew. */
 bool diofs_mount_alive(struct diofs_mount *m);
 
 /* Install, once, the handlers that stop every live mount: at exit, and on

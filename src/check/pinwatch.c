@@ -1,0 +1,706 @@
+/* Measuring FOLL_PIN accounting around a request that diofs holds: the
+ * routes, the wait for a held request by path, the attempts, the fork
+ * experiment.  No CUnit here (see pinwatch.h). */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/pinwatch.h"
+#include "check/check.h"        /* check_pattern_byte only */
+#include "proto/errnames.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libaio.h>
+#include <liburing.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t page_size(void)
+{
+	static size_t ps;
+
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+/* ---- expectation ------------------------------------------------------ */
+
+bool pw_expect_converted(char *why, size_t len)
+{
+	const char *env = getenv("DIOFS_EXPECT");
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+	bool conv;
+
+	if (env && (!strcmp(env, "converted") || !strcmp(env, "not-converted"))) {
+		snprintf(why, len, "DIOFS_EXPECT=%s", env);
+		return !strcmp(env, "converted");
+	}
+	uname(&u);
+	sscanf(u.release, "%u.%u", &major, &minor);
+	conv = major > 6 || (major == 6 && minor >= 9);
+	snprintf(why, len, "uname -r %s %s 6.9", u.release, conv ? ">=" : "<");
+	return conv;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+static const char *const route_names[PW_NROUTES] = {
+	[PW_PREAD] = "pread", [PW_PREADV] = "preadv", [PW_LIBAIO] = "libaio",
+	[PW_URING] = "io_uring", [PW_URING_FIXED] = "io_uring fixed",
+	[PW_SPLICE] = "splice", [PW_SENDFILE] = "sendfile",
+};
+static const char *const route_keys[PW_NROUTES] = {
+	[PW_PREAD] = "pread", [PW_PREADV] = "preadv", [PW_LIBAIO] = "libaio",
+	[PW_URING] = "io_uring", [PW_URING_FIXED] = "io_uring_fixed",
+	[PW_SPLICE] = "splice", [PW_SENDFILE] = "sendfile",
+};
+
+const char *pw_route_name(enum pw_route r)
+{
+	return r < PW_NROUTES ? route_names[r] : "?";
+}
+
+const char *pw_route_key(enum pw_route r)
+{
+	return r < PW_NROUTES ? route_keys[r] : "?";
+}
+
+bool pw_route_user_pages(enum pw_route r)
+{
+	return r == PW_PREAD || r == PW_PREADV || r == PW_LIBAIO || r == PW_URING;
+}
+
+size_t pw_pages(const void *buf, size_t len)
+{
+	uintptr_t a = (uintptr_t)buf, ps = page_size();
+
+	if (!len)
+		return 0;
+	return (size_t)((a + len - 1) / ps - a / ps + 1);
+}
+
+int pw_sample(struct pin_counts *p, char *why, size_t len)
+{
+	int err = pins_read(p);
+
+	if (err < 0) {
+		snprintf(why, len, "reading the pin counters: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static int fail_errno(char *why, size_t len, const char *what, int err)
+{
+	snprintf(why, len, "%s: %s (%s)", what, errno_name(err), strerror(err));
+	return -1;
+}
+
+int pw_io_prepare(struct pw_io *io, char *why, size_t len)
+{
+	io->pipe[0] = io->pipe[1] = io->memfd = -1;
+	io->ctx = NULL;
+	io->started = false;
+	io->reg_measured = io->unreg_measured = false;
+	io->reg_pins = io->unreg_left = 0;
+	atomic_init(&io->returned, false);
+	io->ret = -1;
+	io->err = 0;
+
+	switch (io->route) {
+	case PW_PREAD:
+	case PW_PREADV:
+		break;
+	case PW_LIBAIO: {
+		io_context_t *ctx = calloc(1, sizeof(*ctx));
+		int err;
+
+		if (!ctx)
+			return fail_errno(why, len, "libaio", ENOMEM);
+		err = io_setup(1, ctx);
+		if (err < 0) {
+			free(ctx);
+			return fail_errno(why, len, "io_setup", -err);
+		}
+		io->ctx = ctx;
+		break;
+	}
+	case PW_URING:
+	case PW_URING_FIXED: {
+		struct io_uring *ring = calloc(1, sizeof(*ring));
+		int err;
+
+		if (!ring)
+			return fail_errno(why, len, "io_uring", ENOMEM);
+		err = io_uring_queue_init(4, ring, 0);
+		if (err < 0) {
+			free(ring);
+			return fail_errno(why, len, "io_uring_queue_init", -err);
+		}
+		io->ctx = ring;
+		if (io->route == PW_URING_FIXED) {
+			struct iovec iov = { .iov_base = io->buf, .iov_len = io->len };
+			struct pin_counts a, b;
+			bool counted = pins_read(&a) == 0;
+
+			err = io_uring_register_buffers(ring, &iov, 1);
+			if (err < 0) {
+				io_uring_queue_exit(ring);
+				free(ring);
+				io->ctx = NULL;
+				return fail_errno(why, len, "io_uring_register_buffers", -err);
+			}
+			if (counted && pins_read(&b) == 0) {
+				io->reg_pins = pw_inflight_delta(&a, &b);
+				io->reg_measured = true;
+			}
+		}
+		break;
+	}
+	case PW_SPLICE:
+		if (pipe2(io->pipe, O_CLOEXEC) < 0)
+			return fail_errno(why, len, "pipe2", errno);
+		if (io->len > 65536) {
+			size_t want = (io->len + page_size() - 1) & ~(page_size() - 1);
+			if (fcntl(io->pipe[1], F_SETPIPE_SZ, (int)want) < 0)
+				return fail_errno(why, len, "F_SETPIPE_SZ", errno);
+		}
+		if (io->write) {
+			/* the data waits in the pipe: copied, no user page left */
+			ssize_t w = write(io->pipe[1], io->buf, io->len);
+			if (w != (ssize_t)io->len)
+				return fail_errno(why, len, "filling the pipe", w < 0 ? errno : EIO);
+		}
+		break;
+	case PW_SENDFILE:
+		io->memfd = memfd_create("diofs-check-sendfile", MFD_CLOEXEC);
+		if (io->memfd < 0)
+			return fail_errno(why, len, "memfd_create", errno);
+		if (io->write && pwrite(io->memfd, io->buf, io->len, 0) != (ssize_t)io->len)
+			return fail_errno(why, len, "filling the memfd", errno ? errno : EIO);
+		break;
+	default:
+		snprintf(why, len, "no route %d", (int)io->route);
+		return -1;
+	}
+	io->prepared = true;
+	return 0;
+}
+
+static ssize_t run_libaio(struct pw_io *io)
+{
+	io_context_t ctx = *(io_context_t *)io->ctx;
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+	int r;
+
+	if (io->write)
+		io_prep_pwrite(&cb, io->fd, io->buf, io->len, io->off);
+	else
+		io_prep_pread(&cb, io->fd, io->buf, io->len, io->off);
+	r = io_submit(ctx, 1, cbs);
+	if (r != 1) {
+		errno = r < 0 ? -r : EAGAIN;
+		return -1;
+	}
+	do
+		r = io_getevents(ctx, 1, 1, &ev, NULL);
+	while (r == -EINTR);
+	if (r != 1) {
+		errno = r < 0 ? -r : EIO;
+		return -1;
+	}
+	if ((long)ev.res < 0) {
+		errno = (int)-(long)ev.res;
+		return -1;
+	}
+	return (ssize_t)ev.res;
+}
+
+static ssize_t run_uring(struct pw_io *io)
+{
+	struct io_uring *ring = io->ctx;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!sqe) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (io->route == PW_URING_FIXED) {
+		if (io->write)
+			io_uring_prep_write_fixed(sqe, io->fd, io->buf, (unsigned int)io->len,
+						  (uint64_t)io->off, 0);
+		else
+			io_uring_prep_read_fixed(sqe, io->fd, io->buf, (unsigned int)io->len,
+						 (uint64_t)io->off, 0);
+	} else {
+		if (io->write)
+			io_uring_prep_write(sqe, io->fd, io->buf, (unsigned int)io->len,
+					    (uint64_t)io->off);
+		else
+			io_uring_prep_read(sqe, io->fd, io->buf, (unsigned int)io->len,
+					   (uint64_t)io->off);
+	}
+	r = io_uring_submit(ring);
+	if (r != 1) {
+		errno = r < 0 ? -r : EIO;
+		return -1;
+	}
+	do
+		r = io_uring_wait_cqe(ring, &cqe);
+	while (r == -EINTR);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	r = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+static ssize_t run_io(struct pw_io *io)
+{
+	switch (io->route) {
+	case PW_PREAD:
+		return io->write ? pwrite(io->fd, io->buf, io->len, io->off)
+				 : pread(io->fd, io->buf, io->len, io->off);
+	case PW_PREADV: {
+		size_t half = io->len / 2;
+		struct iovec iov[2] = {
+			{ .iov_base = io->buf, .iov_len = half },
+			{ .iov_base = (char *)io->buf + half, .iov_len = io->len - half },
+		};
+		return io->write ? pwritev(io->fd, iov, 2, io->off) : preadv(io->fd, iov, 2, io->off);
+	}
+	case PW_LIBAIO:
+		return run_libaio(io);
+	case PW_URING:
+	case PW_URING_FIXED:
+		return run_uring(io);
+	case PW_SPLICE: {
+		loff_t off = io->off;
+		if (io->write)
+			return splice(io->pipe[0], NULL, io->fd, &off, io->len, 0);
+		return splice(io->fd, &off, io->pipe[1], NULL, io->len, 0);
+	}
+	case PW_SENDFILE: {
+		off_t off = io->off, zero = 0;
+		if (io->write) {
+			if (lseek(io->fd, io->off, SEEK_SET) < 0)
+				return -1;
+			return sendfile(io->fd, io->memfd, &zero, io->len);
+		}
+		return sendfile(io->memfd, io->fd, &off, io->len);
+	}
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+static void *io_thread(void *arg)
+{
+	struct pw_io *io = arg;
+	ssize_t r = run_io(io);
+
+	io->err = r < 0 ? errno : 0;
+	io->ret = r;
+	atomic_store(&io->returned, true);
+	return NULL;
+}
+
+int pw_io_start(struct pw_io *io, char *why, size_t len)
+{
+	int err;
+
+	atomic_store(&io->returned, false);
+	err = pthread_create(&io->thread, NULL, io_thread, io);
+	if (err)
+		return fail_errno(why, len, "pthread_create", err);
+	io->started = true;
+	return 0;
+}
+
+bool pw_io_returned(struct pw_io *io)
+{
+	return atomic_load(&io->returned);
+}
+
+ssize_t pw_io_join(struct pw_io *io)
+{
+	if (!io->started)
+		return io->ret;
+	pthread_join(io->thread, NULL);
+	io->started = false;
+	if (!io->write && io->ret > 0) {
+		ssize_t got = -1;
+		/* where the bytes went: into buf for the caller to look at */
+		if (io->route == PW_SPLICE)
+			got = read(io->pipe[0], io->buf, (size_t)io->ret);
+		else if (io->route == PW_SENDFILE)
+			got = pread(io->memfd, io->buf, (size_t)io->ret, 0);
+		if ((io->route == PW_SPLICE || io->route == PW_SENDFILE) && got != io->ret) {
+			io->err = got < 0 ? errno : EIO;
+			io->ret = -1;
+		}
+	}
+	errno = io->err;
+	return io->ret;
+}
+
+void pw_io_cleanup(struct pw_io *io)
+{
+	if (!io->prepared)
+		return;
+	if (io->started)
+		pw_io_join(io);
+	if (io->ctx && io->route == PW_LIBAIO) {
+		io_destroy(*(io_context_t *)io->ctx);
+		free(io->ctx);
+	} else if (io->ctx) {
+		struct pin_counts a, b;
+		bool counted = io->route == PW_URING_FIXED && pins_read(&a) == 0;
+
+		if (io->route == PW_URING_FIXED)
+			io_uring_unregister_buffers(io->ctx);
+		io_uring_queue_exit(io->ctx);
+		free(io->ctx);
+		if (counted && pins_read(&b) == 0) {
+			io->unreg_left = io->reg_pins + pw_inflight_delta(&a, &b);
+			io->unreg_measured = true;
+		}
+	}
+	io->ctx = NULL;
+	for (int i = 0; i < 2; i++)
+		if (io->pipe[i] >= 0)
+			close(io->pipe[i]);
+	if (io->memfd >= 0)
+		close(io->memfd);
+	io->pipe[0] = io->pipe[1] = io->memfd = -1;
+	io->prepared = false;
+}
+
+/* ---- held requests ---------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_t *ids,
+		 int timeout_ms, struct pw_io *const *ios, size_t nios, char *why, size_t len)
+{
+	struct diofs_held list[128];
+	int64_t deadline = now_ms() + timeout_ms;
+	unsigned int want = 1;
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		unsigned int found = 0;
+		int got = left > 0 ? diofsctl_held(ctl, want, (int)(left > 500 ? 500 : left),
+						   list, 128) : -1;
+
+		for (size_t i = 0; i < nios; i++)
+			if (ios[i] && pw_io_returned(ios[i])) {
+				snprintf(why, len, "the %s %s returned %zd%s%s instead of being held",
+					 pw_route_name(ios[i]->route), ios[i]->write ? "write" : "read",
+					 ios[i]->ret, ios[i]->ret < 0 ? " " : "",
+					 ios[i]->ret < 0 ? errno_name(ios[i]->err) : "");
+				return -1;
+			}
+		if (got < 0) {
+			if (now_ms() < deadline)
+				continue;       /* a slice of the wait ended */
+			snprintf(why, len, "diofs held %u of %u calls on %s within %d ms (%s)",
+				 found, n, path, timeout_ms, diofsctl_error(ctl));
+			return -1;
+		}
+		for (int i = 0; i < got && i < 128; i++)
+			if (!strcmp(list[i].path, path) && found < n)
+				ids[found++] = list[i].id;
+		if (found == n)
+			return 0;
+		/* fewer on our path: wait for one more held call */
+		want = (unsigned int)got + 1;
+	}
+}
+
+int pw_release(struct diofsctl *ctl, const uint64_t *ids, unsigned int n, const char *how,
+	       char *why, size_t len)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int r = diofsctl_release(ctl, ids[i], how);
+		if (r != 1 && !ret) {
+			snprintf(why, len, "release %" PRIu64 " %s: %s", ids[i], how ? how : "reply",
+				 r < 0 ? diofsctl_error(ctl) : "released none");
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/* ---- measuring -------------------------------------------------------- */
+
+int pw_attempts(void)
+{
+	const char *env = getenv("DIOFS_PIN_ATTEMPTS");
+	int n = env ? atoi(env) : 0;
+
+	if (n < 1 || n > PW_MAX_ATTEMPTS)
+		n = 6;
+	return n;
+}
+
+static bool accepted(int64_t v, const int64_t *accept, size_t naccept)
+{
+	for (size_t i = 0; i < naccept; i++)
+		if (v == accept[i])
+			return true;
+	return false;
+}
+
+int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
+	       struct pw_result *r, char *why, size_t len)
+{
+	int attempts = pw_attempts();
+
+	memset(r, 0, sizeof(*r));
+	r->clean = -1;
+	r->pages = pw_pages(proto->buf, proto->len);
+	for (int i = 0; i < attempts; i++) {
+		struct pw_attempt *a = &r->a[i];
+		struct pw_io io = *proto, *ios[1] = { &io };
+		uint64_t id;
+		int ret = -1;
+
+		if (!io.write)
+			memset(io.buf, 0x5a, io.len);
+		if (pw_io_prepare(&io, why, len) < 0) {
+			pw_io_cleanup(&io);
+			return -1;
+		}
+		if (pw_sample(&a->before, why, len) < 0 || pw_io_start(&io, why, len) < 0)
+			goto out;
+		if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, len) < 0) {
+			/* release whatever it was, so that the thread ends */
+			diofsctl_release(ctl, 0, "errno=EIO");
+			goto out;
+		}
+		if (pw_sample(&a->held, why, len) < 0) {
+			diofsctl_release(ctl, id, "errno=EIO");
+			goto out;
+		}
+		if (pw_release(ctl, &id, 1, NULL, why, len) < 0)
+			goto out;
+		pw_io_join(&io);
+		if (pw_sample(&a->after, why, len) < 0)
+			goto out;
+		r->nattempts = i + 1;
+		a->held_delta = pw_inflight_delta(&a->before, &a->held);
+		a->after_delta = pw_inflight_delta(&a->before, &a->after);
+		a->acq_held = (int64_t)(a->held.acquired - a->before.acquired);
+		a->rel_held = (int64_t)(a->held.released - a->before.released);
+		a->clean = accepted(a->held_delta, accept, naccept) && a->after_delta == 0;
+		if (io.ret != (ssize_t)io.len) {
+			if (io.ret < 0)
+				snprintf(why, len, "the %s %s failed: %s", pw_route_name(io.route),
+					 io.write ? "write" : "read", errno_name(io.err));
+			else
+				snprintf(why, len, "the %s %s returned %zd, want %zu",
+					 pw_route_name(io.route), io.write ? "write" : "read",
+					 io.ret, io.len);
+			goto out;
+		}
+		if (verify && verify(&io, arg, why, len) < 0)
+			goto out;
+		ret = 0;
+out:
+		pw_io_cleanup(&io);
+		if (io.route == PW_URING_FIXED) {
+			r->reg_pins = io.reg_pins;
+			r->unreg_left = io.unreg_left;
+		}
+		if (ret < 0)
+			return -1;
+		if (a->clean) {
+			r->clean = i;
+			break;
+		}
+	}
+	return 0;
+}
+
+void pw_format(const struct pw_result *r, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < r->nattempts && at < len; i++) {
+		const struct pw_attempt *a = &r->a[i];
+		int n = snprintf(buf + at, len - at,
+				 "%sattempt %d: in flight %+" PRId64 " while held (acquired %+" PRId64
+				 ", released %+" PRId64 "), %+" PRId64 " after completion",
+				 i ? "; " : "", i + 1, a->held_delta, a->acq_held, a->rel_held,
+				 a->after_delta);
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+}
+
+/* ---- fork while a read is held ---------------------------------------- */
+
+size_t pw_pages_matching(const void *buf, size_t len, uint64_t off, unsigned int seed)
+{
+	const uint8_t *b = buf;
+	uintptr_t ps = page_size();
+	size_t good = 0, i = 0;
+
+	while (i < len) {
+		size_t end = (size_t)(((((uintptr_t)b + i) / ps) + 1) * ps - (uintptr_t)b);
+		bool ok = true;
+
+		if (end > len)
+			end = len;
+		for (size_t j = i; j < end && ok; j++)
+			ok = b[j] == check_pattern_byte(off + j, seed);
+		good += ok;
+		i = end;
+	}
+	return good;
+}
+
+/* Read exactly len bytes, waiting as long as it takes. */
+static bool read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* The child: wait for the word, count its pages holding the data, say how
+ * many, exit.  Async-signal-safe only (the parent has other threads). */
+static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
+				 unsigned int seed)
+{
+	char go;
+	uint64_t got = 0;
+
+	if (read_full(in, &go, 1))
+		got = pw_pages_matching(buf, len, 0, seed);
+	if (write(out, &got, sizeof(got)) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
+		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
+{
+	struct pw_io io = { .route = PW_PREAD, .fd = fd, .buf = buf, .len = len }, *ios[1] = { &io };
+	int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
+	uintptr_t ps = page_size();
+	pid_t pid = -1;
+	uint64_t id, got;
+	int ret = -1, status;
+
+	memset(r, 0, sizeof(*r));
+	r->pages = pw_pages(buf, len);
+	r->ret = -1;
+	/* fault every page in with something that is not the data */
+	memset(buf, 0x5a, len);
+	if (pw_io_prepare(&io, why, whylen) < 0)
+		return -1;
+	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
+		fail_errno(why, whylen, "pipe2", errno);
+		goto out;
+	}
+	if (pw_sample(&r->before, why, whylen) < 0 || pw_io_start(&io, why, whylen) < 0)
+		goto out;
+	if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, whylen) < 0) {
+		diofsctl_release(ctl, 0, "errno=EIO");
+		goto out;
+	}
+	if (pw_sample(&r->held, why, whylen) < 0) {
+		diofsctl_release(ctl, id, "errno=EIO");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fail_errno(why, whylen, "fork", errno);
+		diofsctl_release(ctl, id, "errno=EIO");
+		goto out;
+	}
+	if (pid == 0)
+		fork_child(to_child[0], from_child[1], buf, len, seed);
+	close(to_child[0]);
+	close(from_child[1]);
+	to_child[0] = from_child[1] = -1;
+	pw_sample(&r->after_fork, why, whylen);
+	/* the parent writes one byte at the start of each page */
+	for (uintptr_t p = (uintptr_t)buf; p < (uintptr_t)buf + len; p = (p / ps + 1) * ps)
+		*(volatile uint8_t *)p ^= 0xff;
+	if (pw_release(ctl, &id, 1, NULL, why, whylen) < 0)
+		goto out;
+	pw_io_join(&io);
+	r->ret = io.ret;
+	r->err = io.err;
+	if (pw_sample(&r->after, why, whylen) < 0)
+		goto out;
+	r->parent_kept = pw_pages_matching(buf, len, 0, seed);
+	if (write(to_child[1], "g", 1) == 1 && read_full(from_child[0], &got, sizeof(got))) {
+		r->child_got = (size_t)got;
+		r->child_ok = true;
+	}
+	ret = 0;
+out:
+	if (pid > 0) {
+		if (to_child[1] >= 0) {
+			close(to_child[1]);     /* a child still waiting sees EOF */
+			to_child[1] = -1;
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	pw_io_cleanup(&io);
+	for (int i = 0; i < 2; i++) {
+		if (to_child[i] >= 0)
+			close(to_child[i]);
+		if (from_child[i] >= 0)
+			close(from_child[i]);
+	}
+	return ret;
+}

@@ -1,0 +1,190 @@
+/* Measuring FOLL_PIN accounting around a request that diofs holds.
+ *
+ * Nothing here uses CUnit: the lifetime and pins suites wrap it in
+ * assertions, diofs-check --verdict uses it bare.  Every function that can
+ * fail returns -1 and says why in a caller's buffer.
+ *
+ * The counters (nr_foll_pin_acquired/released) are machine-wide, so the
+ * figure that matters is the number of pins in flight (acquired - released)
+ * at three instants of one attempt: before the I/O is submitted, while diofs
+ * holds it, and after it completed.  Other DIO on the machine moves both
+ * counters; it disturbs a measurement only when its own pins in flight
+ * differ between the instants.  A disturbed attempt is repeated (a few
+ * times: pw_attempts()) and every attempt's figures are kept for the
+ * message. */
+#ifndef DIOFS_CHECK_PINWATCH_H
+#define DIOFS_CHECK_PINWATCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness/pins.h"
+#include "lib/diofsctl.h"
+
+/* ---- what the kernel is expected to do -------------------------------- */
+
+/* FUSE direct I/O took pins (FOLL_PIN) from 6.9 on.  The expectation comes
+ * from DIOFS_EXPECT=converted|not-converted if set (custom kernels), else
+ * from uname -r; why says which ("uname -r 6.1.0-47-cloud-amd64 < 6.9"). */
+bool pw_expect_converted(char *why, size_t len);
+
+/* ---- the I/O routes --------------------------------------------------- */
+
+enum pw_route {
+	PW_PREAD,        /* pread / pwrite */
+	PW_PREADV,       /* preadv / pwritev, two iovecs */
+	PW_LIBAIO,       /* io_submit IOCB_CMD_PREAD / PWRITE */
+	PW_URING,        /* io_uring READ / WRITE */
+	PW_URING_FIXED,  /* io_uring READ_FIXED / WRITE_FIXED, buffer registered */
+	PW_SPLICE,       /* splice file -> pipe / pipe -> file */
+	PW_SENDFILE,     /* sendfile file -> memfd / memfd -> file */
+	PW_NROUTES
+};
+
+const char *pw_route_name(enum pw_route r);      /* "io_uring fixed" */
+const char *pw_route_key(enum pw_route r);       /* "io_uring_fixed" */
+/* Does the route hand the kernel user memory (pinned per I/O once
+ * converted)?  False: fixed buffers (pinned at registration) and
+ * splice/sendfile (ITER_BVEC: pages listed, not pinned). */
+bool pw_route_user_pages(enum pw_route r);
+
+/* One I/O of a route, run to completion in a thread of its own (so that a
+ * route that blocks in its submission still lets the caller see it held).
+ * The caller fills the first fields, then prepare, start, (the held
+ * request), join, cleanup.  Prepare does what must not fall inside a
+ * measurement: rings, contexts, pipes, buffer registration. */
+struct pw_io {
+	enum pw_route route;
+	bool write;
+	int fd;                 /* the FUSE file, opened O_DIRECT */
+	void *buf;
+	size_t len;
+	off_t off;
+
+	/* after join: the syscall-style result (bytes, or -1 and err) */
+	ssize_t ret;
+	int err;
+	/* PW_URING_FIXED: pins in flight added by the registration, and
+	 * what remained of them after unregistering (cleanup) */
+	int64_t reg_pins, unreg_left;
+	bool reg_measured, unreg_measured;
+
+	/* private */
+	pthread_t thread;
+	bool started, prepared;
+	atomic_bool returned;
+	void *ctx;              /* io_context_t or struct io_uring * */
+	int pipe[2];
+	int memfd;
+};
+
+int pw_io_prepare(struct pw_io *io, char *why, size_t len);
+int pw_io_start(struct pw_io *io, char *why, size_t len);
+bool pw_io_returned(struct pw_io *io);
+/* Wait for the I/O (no time limit: release it first).  For splice and
+ * sendfile reads, the bytes that arrived are then copied into buf. */
+ssize_t pw_io_join(struct pw_io *io);
+void pw_io_cleanup(struct pw_io *io);
+
+/* Pages of user memory [buf, buf+len) spans. */
+size_t pw_pages(const void *buf, size_t len);
+
+/* ---- held requests ---------------------------------------------------- */
+
+/* Wait (timeout_ms) until diofs holds n calls on path (as diofs names it,
+ * "/dir/f"), their ids into ids[n].  The I/Os that should be held, if
+ * given, are watched: one that returns meanwhile is named in why.
+ * 0, or -1 with why. */
+int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_t *ids,
+		 int timeout_ms, struct pw_io *const *ios, size_t nios, char *why, size_t len);
+/* Release each of ids (how: NULL reply, "errno=EIO"...); 0 or -1. */
+int pw_release(struct diofsctl *ctl, const uint64_t *ids, unsigned int n, const char *how,
+	       char *why, size_t len);
+
+#define PW_HELD_TIMEOUT_MS 10000
+
+/* ---- measuring -------------------------------------------------------- */
+
+#define PW_MAX_ATTEMPTS 10
+
+/* Pins in flight relative to the attempt's start. */
+struct pw_attempt {
+	struct pin_counts before, held, after;
+	int64_t held_delta;     /* in flight while held, minus before */
+	int64_t after_delta;    /* in flight after completion, minus before */
+	int64_t acq_held;       /* acquired between before and held */
+	int64_t rel_held;       /* released between before and held */
+	bool clean;
+};
+
+struct pw_result {
+	int nattempts;
+	struct pw_attempt a[PW_MAX_ATTEMPTS];
+	int clean;              /* index of the attempt accepted, -1: none */
+	size_t pages;           /* of the request */
+	int64_t reg_pins;       /* PW_URING_FIXED: at registration (last attempt) */
+	int64_t unreg_left;
+};
+
+/* How many attempts a disturbed measurement gets: $DIOFS_PIN_ATTEMPTS
+ * (1..PW_MAX_ATTEMPTS), default 6. */
+int pw_attempts(void);
+
+/* Called after each attempt's I/O returned its full count; 0, or -1 with
+ * why (bad data is a failure, not noise: no more attempts). */
+typedef int (*pw_verify_fn)(struct pw_io *io, void *arg, char *why, size_t len);
+
+/* Measure io (a prototype: route, direction, fd, buf, len, off) on the
+ * file diofs calls path; a hold rule for it must be in place.  An attempt
+ * is clean when the pins in flight while held minus before is one of
+ * accept[] and after completion they are back to before.  Before each read
+ * attempt buf is overwritten with 0x5a, so verify sees only that attempt's
+ * data.  0: measured (r->clean < 0 if every attempt was disturbed); -1: the
+ * I/O itself misbehaved (not held, failed, short, bad data), with why. */
+int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
+	       struct pw_result *r, char *why, size_t len);
+
+/* Every attempt's figures on one line: "attempt 1: in flight +16 while
+ * held (acquired +16, released +0), +0 after; attempt 2: ...". */
+void pw_format(const struct pw_result *r, char *buf, size_t len);
+
+/* Fill a pin_counts sample; 0 or -1 with why. */
+int pw_sample(struct pin_counts *p, char *why, size_t len);
+
+static inline int64_t pw_inflight_delta(const struct pin_counts *from, const struct pin_counts *to)
+{
+	return pins_in_flight(to) - pins_in_flight(from);
+}
+
+/* ---- fork while a read is held ---------------------------------------- */
+
+/* The brief's experiment: a read held into buf (faulted in), fork (the
+ * child waits), the parent writes one byte at the start of each page,
+ * release.  Pages where the parent has the file's data (pattern seed at
+ * offset off), and where the child has it. */
+struct pw_fork_result {
+	size_t pages;
+	size_t parent_kept;     /* pages of buf holding the data after the read */
+	size_t child_got;       /* pages of the child's copy holding the data */
+	bool child_ok;          /* the child reported */
+	ssize_t ret;            /* the read's result */
+	int err;
+	struct pin_counts before, held, after_fork, after;
+};
+
+/* fd: the FUSE file (O_DIRECT) holding pattern seed from offset 0; a hold
+ * rule for op=read on path must be in place.  0, or -1 with why. */
+int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
+		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen);
+
+/* Does page i of buf (page-aligned start: pages of page size; else of
+ * [buf, buf+len) cut at page boundaries) hold pattern seed at file offset
+ * off + (its offset in buf)? */
+size_t pw_pages_matching(const void *buf, size_t len, uint64_t off, unsigned int seed);
+
+#endif

@@ -1,0 +1,134 @@
+/* The I/O routes into a file, for the suites that drive one read or write
+ * at a time and watch it complete: pread/pwrite, preadv/pwritev with many
+ * iovecs, libaio, io_uring READ/WRITE and READ_FIXED/WRITE_FIXED.
+ *
+ *   struct route_io *io = route_submit(ROUTE_AIO, fd, IO_READ, buf, len, off);
+ *   route_held_wait(check_fuse_path("f"), "read", 1, &held, 1);
+ *   CHECK_EQ(route_poll(io, &res), false);   // held: no completion yet
+ *   diofsctl_release(check_ctl(), held.id, NULL);
+ *   if (route_wait(io, ROUTE_WAIT_MS, &res)) CHECK_EQ(res, len);
+ *   CHECK_EQ(route_more_completions(io), 0);
+ *   route_free(io);
+ *
+ * route_submit never blocks on the I/O: the synchronous routes make their
+ * call in a thread of their own (held_call), and so does io_submit, which
+ * the kernel may complete inline when it takes its synchronous path.
+ * io_uring_submit is made on the caller's thread (it only queues the SQE;
+ * the request runs inline or in an io-wq worker).  Every async I/O has a
+ * context of its own (an io_context_t, a ring): completions are counted per
+ * I/O, and destroying the context with the I/O in flight is one call.
+ *
+ * Results are syscall-style: bytes (>= 0) or -errno, whether the error came
+ * from the submission (io_submit, io_uring_submit, buffer registration) or
+ * from the completion; route_submit_err() says which.
+ *
+ * Call everything from the case's thread (CUnit is not thread-safe), except
+ * route_ctx_destroy, which a case may run in a held_call thread because
+ * io_destroy waits for the I/O in flight. */
+#ifndef DIOFS_CHECK_ROUTE_H
+#define DIOFS_CHECK_ROUTE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/diofsctl.h"
+
+enum io_route {
+	ROUTE_PREAD,            /* pread(2) / pwrite(2) */
+	ROUTE_PREADV,           /* preadv(2) / pwritev(2), many uneven iovecs */
+	ROUTE_AIO,              /* libaio io_submit IOCB_CMD_PREAD/PWRITE */
+	ROUTE_URING,            /* io_uring IORING_OP_READ / WRITE */
+	ROUTE_URING_FIXED,      /* io_uring IORING_OP_READ_FIXED / WRITE_FIXED */
+	ROUTE_COUNT
+};
+
+enum io_dir { IO_READ, IO_WRITE };
+
+/* How long route_wait and route_held_wait wait when told ROUTE_WAIT_MS. */
+#define ROUTE_WAIT_MS 10000
+
+/* "pread", "preadv", "aio", "uring", "uring-fixed" */
+const char *route_name(enum io_route r);
+/* The call that makes the I/O: "pwritev", "io_submit(IOCB_CMD_PREAD)",
+ * "IORING_OP_WRITE_FIXED"... */
+const char *route_call_name(enum io_route r, enum io_dir dir);
+/* Does the kernel see an async kiocb (!is_sync_kiocb)?  AIO and io_uring. */
+bool route_is_async(enum io_route r);
+/* Why route r cannot run on this machine (io_uring disabled...), or NULL. */
+const char *route_unavailable(enum io_route r);
+
+/* ---- one I/O ---------------------------------------------------------- */
+
+struct route_io;
+
+/* Start one read into / write from buf[0, len) at file offset off.  Ends
+ * the case on a failure to set up (thread, context, memory); a failure of
+ * the submission itself becomes the I/O's result. */
+struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *buf,
+			      size_t len, off_t off);
+
+/* Has the submitting call returned: pread/preadv/pwrite/pwritev itself,
+ * io_submit, io_uring_submit (always, once route_submit returned)? */
+bool route_submit_returned(struct route_io *io);
+/* Wait up to timeout_ms for it; true if it returned. */
+bool route_submit_wait(struct route_io *io, int timeout_ms);
+/* The submission's own error (errno of io_submit, io_uring_submit,
+ * io_uring_register_buffers; -1 from pread...), 0 if it worked. */
+int route_submit_err(struct route_io *io);
+
+/* The completion, without blocking: true with the result in *res (bytes
+ * or -errno) once the I/O completed; false while it has not.  For AIO this
+ * is io_getevents with a zero timeout, for io_uring io_uring_peek_cqe, for
+ * the synchronous routes whether the call returned. */
+bool route_poll(struct route_io *io, ssize_t *res);
+/* The same, waiting up to timeout_ms; false (nothing recorded) on timeout. */
+bool route_wait(struct route_io *io, int timeout_ms, ssize_t *res);
+/* Completions seen after the first one, plus any visible now (a zero
+ * timeout io_getevents / CQE peek): 0 if the I/O completed exactly once. */
+unsigned int route_more_completions(struct route_io *io);
+
+/* The thread that made the synchronous call (pread... and io_submit), for
+ * signals, and its tid (what diofs reports as the caller's pid); 0 for
+ * io_uring. */
+bool route_thread(struct route_io *io, pthread_t *thread);
+pid_t route_tid(struct route_io *io);
+
+/* Tear down the async context with the I/O possibly in flight: io_destroy
+ * (which waits for the I/O in flight) or io_uring_queue_exit.  0 or
+ * -errno; afterwards poll/wait see no completion.  No-op (0) for the
+ * synchronous routes. */
+int route_ctx_destroy(struct route_io *io);
+
+/* Free io.  An I/O still in flight (a synchronous call not returned, an
+ * async one not completed with its context alive) is left allocated: the
+ * runner joins the thread at the case's end, and the kernel may still write
+ * into the buffer. */
+void route_free(struct route_io *io);
+
+/* Submit, wait (ROUTE_WAIT_MS), free: the result, or -ETIME (recorded as
+ * a failure) if it did not complete. */
+ssize_t route_rw(enum io_route r, int fd, enum io_dir dir, void *buf, size_t len, off_t off);
+
+/* ---- held calls, by path ---------------------------------------------- */
+
+/* Wait up to timeout_ms until diofs holds at least n calls of op ("read",
+ * "write", NULL: any) on fuse_path (check_fuse_path), then fill out (at
+ * most max, sorted by offset) and return how many it holds.  On timeout
+ * records a failure saying what was held, and returns that count. */
+#define route_held_wait(path, op, n, out, max) \
+	route_held_wait_at((path), (op), (n), (out), (max), ROUTE_WAIT_MS, __FILE__, __LINE__)
+int route_held_wait_at(const char *fuse_path, const char *op, unsigned int n,
+		       struct diofs_held *out, size_t max, int timeout_ms,
+		       const char *file, unsigned int line);
+/* What is held right now (no wait), as above. */
+int route_held_now(const char *fuse_path, const char *op, struct diofs_held *out, size_t max);
+
+/* ---- the running kernel ----------------------------------------------- */
+
+/* Is the running kernel (uname -r) at least major.minor? */
+bool kernel_at_least(int major, int minor);
+const char *kernel_release(void);
+
+#endif

@@ -1,0 +1,437 @@
+/* lifetime: user memory changing under a direct I/O that diofs holds.
+ *
+ * For each buffer kind (buffers.h) and each direction, a request is held
+ * in diofs and, while it is in flight, the buffer is unmapped (and new
+ * memory mapped, anywhere or MAP_FIXED at the same address), madvised
+ * away, moved, protected, or half unmapped; then the request is released.
+ * Every case checks the call's result, where the data went, and the pins:
+ * in flight while held (the request's pages on a converted kernel, none
+ * before 6.9), still in flight after the change, back to where they were
+ * after completion.  The counters are machine-wide: an attempt whose pin
+ * figures other activity disturbed is repeated (pw_attempts()), and the
+ * failure gives every attempt's figures.
+ *
+ * The process cases (fork, a child exiting, diofs aborting or dying) are in
+ * suite_lifetime_proc.c; pin accounting per route is suite pins. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/suite_lifetime.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- shared with the other lifetime files and suite pins --------------- */
+
+void lt_require_pins(void)
+{
+	const char *why = pins_unavailable();
+
+	if (why)
+		SKIP("pins cannot be counted exactly: %s", why);
+}
+
+static char expect_why[128];
+static int expect_conv = -1;
+
+bool lt_converted(void)
+{
+	if (expect_conv < 0)
+		expect_conv = pw_expect_converted(expect_why, sizeof(expect_why));
+	return expect_conv;
+}
+
+const char *lt_expect_why(void)
+{
+	lt_converted();
+	return expect_why;
+}
+
+void lt_note(const char *fmt, ...)
+{
+	CU_pTest t = CU_get_current_test();
+	CU_pSuite s = CU_get_current_suite();
+	va_list ap;
+
+	printf("NOTE %s.%s: ", s ? s->pName : "?", t ? t->pName : "?");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+unsigned int lt_failures(void)
+{
+	return CU_get_number_of_failures();
+}
+
+int lt_open(const char *name, int flags)
+{
+	return REQUIRE_SYS(open(check_path(name), flags | O_CLOEXEC));
+}
+
+void lt_check_file(const char *name, off_t off, size_t len, uint64_t foff, unsigned int seed)
+{
+	const char *backing = check_backing_path(name);
+	char what[160];
+	char *buf = check_buf_alloc(len, 0);
+	int fd = backing ? open(backing, O_RDONLY | O_CLOEXEC)
+			 : open(check_path(name), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		CHECK_FAILF("open %s: %s", backing ? backing : check_path(name), strerror(errno));
+		check_buf_free(buf);
+		return;
+	}
+	n = pread(fd, buf, len, off);
+	close(fd);
+	snprintf(what, sizeof(what), "the file %s at %jd", name, (intmax_t)off);
+	if (n != (ssize_t)len)
+		CHECK_FAILF("%s: read %zd of %zu bytes", what, n, len);
+	else
+		check_pattern(buf, len, foff, seed, what, __FILE__, __LINE__);
+	check_buf_free(buf);
+}
+
+void lt_check_zeros(const void *buf, size_t len, const char *what)
+{
+	const uint8_t *b = buf;
+	size_t bad = 0, first = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] && !bad++)
+			first = i;
+	if (bad)
+		CHECK_FAILF("%s: %zu of %zu bytes are not zero; first at %zu: 0x%02x",
+			    what, bad, len, first, b[first]);
+	else
+		CHECK_EQ(bad, 0);
+}
+
+/* ---- the races --------------------------------------------------------- */
+
+enum race {
+	RACE_MUNMAP,            /* munmap, mmap new memory anywhere, fill it */
+	RACE_MUNMAP_FIXED,      /* munmap, mmap MAP_FIXED at the same address, fill it */
+	RACE_DONTNEED,          /* MADV_DONTNEED */
+	RACE_MREMAP,            /* mremap to a new address */
+	RACE_MPROTECT,          /* mprotect(PROT_NONE), PROT_READ|WRITE after */
+	RACE_MUNMAP_HALF,       /* munmap of the second half */
+};
+
+static const char *const race_names[] = {
+	[RACE_MUNMAP] = "munmap, new mapping", [RACE_MUNMAP_FIXED] = "munmap, MAP_FIXED mapping",
+	[RACE_DONTNEED] = "MADV_DONTNEED", [RACE_MREMAP] = "mremap",
+	[RACE_MPROTECT] = "mprotect(PROT_NONE)", [RACE_MUNMAP_HALF] = "munmap of half",
+};
+
+#define FILE_SEED 11    /* the file's data */
+#define NEW_SEED 12     /* the new mapping's pattern */
+#define BUF_SEED 13     /* the buffer's own content */
+#define OLD_SEED 14     /* what the file held before a write */
+
+/* Pins in flight, relative to before, at each instant of one attempt. */
+struct race_figures {
+	int64_t held, mid, after;
+};
+
+static void format_figures(const struct race_figures *f, int n, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && at < len; i++) {
+		int k = snprintf(buf + at, len - at, "%sattempt %d: %+" PRId64 " while held, %+" PRId64
+				 " after the change, %+" PRId64 " after completion",
+				 i ? "; " : "", i + 1, f[i].held, f[i].mid, f[i].after);
+		if (k < 0)
+			break;
+		at += (size_t)k;
+	}
+}
+
+/* One attempt: 0 done (figures in *fig), 1 skip (why), -1 failed (recorded). */
+static int race_once(bool write, enum race race, enum buf_kind kind, struct race_figures *fig,
+		     char *why, size_t whylen)
+{
+	struct pin_counts before, held, mid, after;
+	struct buf b;
+	struct pw_io io = { .route = PW_PREAD, .write = write, .len = LT_LEN }, *ios[1] = { &io };
+	char *nm = MAP_FAILED;
+	char err[512];
+	uint64_t id;
+	int fd, r, rr = 0;
+
+	check_file_create("f", LT_LEN, write ? OLD_SEED : FILE_SEED);
+	r = buf_new(&b, kind, LT_LEN, BUF_SEED, why, whylen);
+	if (r)
+		return r;
+	fd = open(check_path("f"), (write ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		CHECK_FAILF("open %s: %s", check_path("f"), strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	io.fd = fd;
+	io.buf = b.addr;
+	r = -1;
+	if (pw_io_prepare(&io, err, sizeof(err)) < 0 || pw_sample(&before, err, sizeof(err)) < 0 ||
+	    pw_io_start(&io, err, sizeof(err)) < 0) {
+		CHECK_FAILF("%s", err);
+		goto out;
+	}
+	if (pw_wait_held(check_ctl(), check_fuse_path("f"), 1, &id, PW_HELD_TIMEOUT_MS, ios, 1,
+			 err, sizeof(err)) < 0) {
+		CHECK_FAILF("%s", err);
+		diofsctl_release(check_ctl(), 0, "errno=EIO");
+		goto out;
+	}
+	pw_sample(&held, err, sizeof(err));
+
+	/* the change, while diofs holds the request */
+	switch (race) {
+	case RACE_MUNMAP:
+	case RACE_MUNMAP_FIXED:
+		rr = buf_unmap(&b, err, sizeof(err));
+		if (rr < 0)
+			break;
+		nm = mmap(race == RACE_MUNMAP_FIXED ? b.addr : NULL, LT_LEN, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | (race == RACE_MUNMAP_FIXED ? MAP_FIXED : 0),
+			  -1, 0);
+		if (nm == MAP_FAILED) {
+			snprintf(err, sizeof(err), "mmap: %s", strerror(errno));
+			rr = -1;
+		} else {
+			check_pattern_fill(nm, LT_LEN, 0, NEW_SEED);
+		}
+		break;
+	case RACE_DONTNEED:
+		rr = buf_madvise(&b, MADV_DONTNEED, err, sizeof(err));
+		break;
+	case RACE_MREMAP:
+		rr = buf_mremap(&b, err, sizeof(err));
+		break;
+	case RACE_MPROTECT:
+		rr = buf_mprotect(&b, PROT_NONE, err, sizeof(err));
+		break;
+	case RACE_MUNMAP_HALF:
+		rr = buf_unmap_half(&b, err, sizeof(err));
+		break;
+	}
+	if (rr < 0)
+		CHECK_FAILF("%s while the %s was held (%s buffer): %s", race_names[race],
+			    write ? "write" : "read", buf_kind_name(kind), err);
+	pw_sample(&mid, err, sizeof(err));
+	if (pw_release(check_ctl(), &id, 1, NULL, err, sizeof(err)) < 0) {
+		CHECK_FAILF("%s", err);
+		goto out;
+	}
+	pw_io_join(&io);
+	pw_sample(&after, err, sizeof(err));
+	fig->held = pw_inflight_delta(&before, &held);
+	fig->mid = pw_inflight_delta(&before, &mid);
+	fig->after = pw_inflight_delta(&before, &after);
+	r = 0;
+
+	/* the call's result: the change never shortens it */
+	if (io.ret < 0)
+		CHECK_FAILF("%s while the %s was held: the %s failed with %s (%s)", race_names[race],
+			    write ? "write" : "read", write ? "write" : "read",
+			    strerror(io.err), buf_kind_name(kind));
+	else
+		CHECK_EQ(io.ret, LT_LEN);
+
+	/* where the data went */
+	if (rr == 0 && (race == RACE_MUNMAP || race == RACE_MUNMAP_FIXED)) {
+		/* the new mapping keeps its own pattern byte for byte */
+		check_pattern(nm, LT_LEN, 0, NEW_SEED, race == RACE_MUNMAP_FIXED ?
+			      "the MAP_FIXED mapping at the old address" : "the new mapping",
+			      __FILE__, __LINE__);
+		if (race == RACE_MUNMAP_FIXED)
+			CHECK_EQ((uintptr_t)nm, (uintptr_t)b.addr);
+	}
+	if (write) {
+		/* the bytes the buffer held when the write was submitted */
+		lt_check_file("f", 0, LT_LEN, BUF_FILL_OFF, BUF_SEED);
+	} else if (rr < 0) {
+		/* recorded above: nothing to compare with */
+	} else if (race == RACE_DONTNEED) {
+		for (int i = 0; i < b.nparts; i++) {
+			struct buf_part *p = &b.part[i];
+			size_t off = (size_t)(p->addr - b.addr);
+
+			if (p->refault == REFAULT_ZEROS)
+				lt_check_zeros(p->addr, p->len, "private anonymous memory after "
+					       "MADV_DONTNEED (the data went with the old page)");
+			else if (p->refault == REFAULT_DATA)
+				check_pattern(p->addr, p->len, off, FILE_SEED, "shared memory after "
+					      "MADV_DONTNEED (the page cache kept the data)",
+					      __FILE__, __LINE__);
+			else
+				check_pattern(p->addr, p->len, BUF_FILL_OFF + off, BUF_SEED,
+					      "a private file mapping after MADV_DONTNEED (the "
+					      "file's own bytes again)", __FILE__, __LINE__);
+		}
+	} else if (race == RACE_MREMAP) {
+		check_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer at its new address",
+			      __FILE__, __LINE__);
+	} else if (race == RACE_MPROTECT) {
+		if (buf_mprotect(&b, PROT_READ | PROT_WRITE, err, sizeof(err)) < 0)
+			CHECK_FAILF("%s", err);
+		else
+			check_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer, protected while "
+				      "held", __FILE__, __LINE__);
+	} else if (race == RACE_MUNMAP_HALF) {
+		check_pattern(b.addr, LT_LEN / 2, 0, FILE_SEED, "the half left mapped",
+			      __FILE__, __LINE__);
+	}
+out:
+	pw_io_cleanup(&io);
+	if (nm != MAP_FAILED)
+		munmap(nm, LT_LEN);
+	buf_free(&b);
+	close(fd);
+	return r;
+}
+
+static void race_case(bool write, enum race race, enum buf_kind kind)
+{
+	struct race_figures fig[PW_MAX_ATTEMPTS];
+	int attempts = pw_attempts(), n = 0;
+	size_t pages = LT_LEN / (size_t)sysconf(_SC_PAGESIZE);
+	int64_t want = lt_user_pins(pages);
+	char why[512], figs[2048];
+	bool clean = false;
+
+	lt_require_pins();
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", write ? "write" : "read",
+				      check_fuse_path("f")));
+	while (n < attempts && !clean) {
+		unsigned int failures = lt_failures();
+		int r = race_once(write, race, kind, &fig[n], why, sizeof(why));
+
+		if (r > 0)
+			SKIP("%s", why);
+		if (r < 0) {
+			if (lt_failures() == failures)
+				CHECK_FAILF("%s buffer: %s", buf_kind_name(kind), why);
+			return;
+		}
+		n++;
+		if (lt_failures() != failures)
+			return;         /* wrong data or result: not noise */
+		clean = fig[n - 1].held == want && fig[n - 1].mid == want && fig[n - 1].after == 0;
+	}
+	format_figures(fig, n, figs, sizeof(figs));
+	if (!clean) {
+		CHECK_FAILF("pins in flight for a %zu-page %s into %s memory (%s while held): want "
+			    "%+" PRId64 " while held and after the change, +0 after completion (%s); "
+			    "%s", pages, write ? "write" : "read", buf_kind_name(kind),
+			    race_names[race], want, lt_expect_why(), figs);
+		return;
+	}
+	if (!lt_converted())
+		lt_note("not converted (%s): %s", lt_expect_why(), figs);
+	else if (check_verbose())
+		lt_note("%s", figs);
+}
+
+/* One function per direction, race and kind. */
+#define LT_KINDS(X, dir, dirv, race, racev) \
+	X(dir, dirv, race, racev, anon, BUF_ANON) \
+	X(dir, dirv, race, racev, anon_shared, BUF_ANON_SHARED) \
+	X(dir, dirv, race, racev, memfd, BUF_MEMFD) \
+	X(dir, dirv, race, racev, tmpfs, BUF_TMPFS) \
+	X(dir, dirv, race, racev, file_private, BUF_FILE_PRIVATE) \
+	X(dir, dirv, race, racev, thp, BUF_THP) \
+	X(dir, dirv, race, racev, span, BUF_SPAN)
+#define LT_RACES(Y, dir, dirv) \
+	Y(dir, dirv, munmap, RACE_MUNMAP) \
+	Y(dir, dirv, munmap_fixed, RACE_MUNMAP_FIXED) \
+	Y(dir, dirv, dontneed, RACE_DONTNEED) \
+	Y(dir, dirv, mremap, RACE_MREMAP) \
+	Y(dir, dirv, mprotect, RACE_MPROTECT) \
+	Y(dir, dirv, munmap_half, RACE_MUNMAP_HALF)
+
+#define LT_DEF_FN(dir, dirv, race, racev, kind, kindv) \
+	static void dir##_##race##_##kind(void) { race_case(dirv, racev, kindv); }
+#define LT_DEF_RACE(dir, dirv, race, racev) LT_KINDS(LT_DEF_FN, dir, dirv, race, racev)
+LT_RACES(LT_DEF_RACE, read, false)
+LT_RACES(LT_DEF_RACE, write, true)
+
+#define DESC_read_munmap \
+	"munmap while a read is held, new memory mapped and filled: full count, the new " \
+	"mapping keeps its pattern, pins balance"
+#define DESC_read_munmap_fixed \
+	"munmap while a read is held, MAP_FIXED memory at the same address filled: full " \
+	"count, the new mapping keeps its pattern, pins balance"
+#define DESC_read_dontneed \
+	"MADV_DONTNEED while a read is held: full count; private memory refaults without " \
+	"the data, shared memory with it; pins balance"
+#define DESC_read_mremap \
+	"mremap to a new address while a read is held: the data arrives at the new " \
+	"address; pins balance"
+#define DESC_read_mprotect \
+	"mprotect(PROT_NONE) while a read is held: the data arrives all the same; pins balance"
+#define DESC_read_munmap_half \
+	"munmap of half the buffer while a read is held: full count, the other half has " \
+	"the data; pins balance"
+#define DESC_write_munmap \
+	"munmap while a write is held, new memory mapped and filled: the file gets the " \
+	"bytes of submission time, the new mapping keeps its pattern, pins balance"
+#define DESC_write_munmap_fixed \
+	"munmap while a write is held, MAP_FIXED memory at the same address filled: the " \
+	"file gets the bytes of submission time, pins balance"
+#define DESC_write_dontneed \
+	"MADV_DONTNEED while a write is held: the file gets the bytes of submission time; " \
+	"pins balance"
+#define DESC_write_mremap \
+	"mremap while a write is held: the file gets the bytes of submission time; pins balance"
+#define DESC_write_mprotect \
+	"mprotect(PROT_NONE) while a write is held: the file gets the bytes of submission " \
+	"time; pins balance"
+#define DESC_write_munmap_half \
+	"munmap of half the buffer while a write is held: the file gets the bytes of " \
+	"submission time; pins balance"
+
+#define LT_ENTRY(dir, dirv, race, racev, kind, kindv) \
+	{ .name = #dir "_" #race "_" #kind, .fn = dir##_##race##_##kind, \
+	  .desc = DESC_##dir##_##race " (" #kind ")" },
+#define LT_ENTRY_RACE(dir, dirv, race, racev) LT_KINDS(LT_ENTRY, dir, dirv, race, racev)
+#define LT_FORK_ENTRY(name, kind) \
+	{ .name = "fork_read_" #name, .fn = lt_fork_read_##name, \
+	  .desc = "fork while a read is held, the parent writing a byte per page: pages where " \
+		  "the parent has the data (all once converted; none of the private ones " \
+		  "before), pins balance (" #name ")" },
+
+static const struct check_case cases[] = {
+	LT_RACES(LT_ENTRY_RACE, read, false)
+	LT_RACES(LT_ENTRY_RACE, write, true)
+	LT_FORK_CASES(LT_FORK_ENTRY)
+	{ .name = "child_exit_libaio", .fn = lt_child_exit_libaio,
+	  .desc = "a child exits with libaio reads held (its exit waits for them): after "
+		  "release it exits, nothing hangs, pins balance" },
+	{ .name = "child_exit_uring", .fn = lt_child_exit_uring,
+	  .desc = "a child exits with io_uring reads held: after release nothing hangs, "
+		  "pins balance" },
+	{ .name = "abort_held", .fn = lt_abort_held,
+	  .desc = "diofs aborts the connection with pread, libaio and io_uring reads held: "
+		  "each gets ECONNABORTED or ENOTCONN, pins balance" },
+	{ .name = "crash_held", .fn = lt_crash_held,
+	  .desc = "diofs dies with pread, libaio and io_uring reads held: each gets "
+		  "ECONNABORTED or ENOTCONN, pins balance" },
+	{ NULL },
+};
+
+const struct check_suite check_suite_lifetime = {
+	.name = "lifetime",
+	.cases = cases,
+};

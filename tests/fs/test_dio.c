@@ -1,0 +1,499 @@
+/* Direct I/O through the mount: O_DIRECT and FOPEN_DIRECT_IO reads and
+ * writes of 1 byte to 4 MiB at unaligned offsets from unaligned buffers,
+ * across EOF and into holes, checked byte for byte against a model and the
+ * backing file; and what each -o dio mode does with the page cache. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "fstest.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lib/diofsctl.h"
+
+#define KiB 1024L
+#define MiB (1024L * 1024)
+
+static struct diofs_mount *M;
+
+#define MNT(name) diofs_mnt_path(M, name)
+#define BAK(name) diofs_backing_path(M, name)
+
+/* ---- the byte-for-byte matrix ---- */
+
+#define MODEL_MAX (16 * MiB)
+
+struct model {
+	unsigned char *data;
+	off_t size;
+};
+
+static void model_write(struct model *m, off_t off, const void *buf, size_t n)
+{
+	if (off > m->size) /* a hole: zeros */
+		memset(m->data + m->size, 0, (size_t)(off - m->size));
+	memcpy(m->data + off, buf, n);
+	if (off + (off_t)n > m->size)
+		m->size = off + (off_t)n;
+}
+
+/* A buffer at the given misalignment from a page boundary. */
+static unsigned char *unaligned(unsigned char *page_aligned, size_t shift)
+{
+	return page_aligned + shift;
+}
+
+/* n bytes from a page boundary (freed at the end of the case). */
+static unsigned char *page_alloc(size_t n)
+{
+	unsigned char *q = fs_alloc(n + 4096);
+
+	return (unsigned char *)(((uintptr_t)q + 4095) & ~(uintptr_t)4095);
+}
+
+/* Read [off, off+n) through fd into an unaligned buffer and compare with
+ * the model (bytes past the model's end: the read must stop there). */
+static bool check_range(int fd, const struct model *m, off_t off, size_t n, size_t shift,
+			unsigned char *scratch, const char *what)
+{
+	unsigned char *buf = unaligned(scratch, shift);
+	size_t want = off >= m->size ? 0 : (size_t)(m->size - off) < n ? (size_t)(m->size - off) : n;
+	size_t got = 0;
+
+	memset(buf, 0xa5, n);
+	/* a direct read may come back short only at EOF; loop like a reader */
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+		if (r < 0) {
+			CHECK(false, "%s: pread(%zu at %jd) failed: %s", what, n - got,
+			      (intmax_t)(off + (off_t)got), fs_errname(errno));
+			return false;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != want) {
+		CHECK(false, "%s: read %zu at %jd (buffer +%zu), file size %jd: got %zu bytes, want %zu",
+		      what, n, (intmax_t)off, shift, (intmax_t)m->size, got, want);
+		return false;
+	}
+	return CHECK_MEM(buf, m->data + off, want, "%s: read %zu at %jd (buffer +%zu)", what, n,
+			 (intmax_t)off, shift);
+}
+
+struct dio_config {
+	const char *opts;
+	int flags;          /* added to O_RDWR */
+	const char *label;
+};
+
+static void run_matrix(const struct dio_config *cfg)
+{
+	static const size_t sizes[] = {
+		1, 2, 511, 512, 513, 4095, 4096, 4097, 65535, 65536, 65537,
+		128 * KiB + 3, MiB - 1, MiB + 1, 4 * MiB,
+	};
+	static const off_t offsets[] = {
+		0, 1, 511, 4095, 4096, 12289, MiB - 3, 5 * MiB + 5,
+	};
+	static const size_t shifts[] = { 0, 1, 3, 511, 4095 };
+	struct model m = { .data = fs_alloc(MODEL_MAX), .size = 0 };
+	unsigned char *wbuf = page_alloc(4 * MiB + 8192);
+	unsigned char *rbuf = page_alloc(4 * MiB + 8192);
+	unsigned char *bbuf = page_alloc(MODEL_MAX);
+	char what[160];
+	int fd, bfd, step = 0;
+	off_t init_end = 3 * MiB;
+
+	M = fs_mount(cfg->opts);
+	snprintf(what, sizeof(what), "-o %s, open %s", cfg->opts, cfg->label);
+
+	/* The starting file, made in the backing dir: data in [0, 256K),
+	 * a hole to 2M, data in [2M, 3M). */
+	bfd = REQUIRE_OK(open(BAK("f"), O_CREAT | O_RDWR, 0644));
+	fs_pattern(wbuf, 256 * KiB, 1000, 0);
+	REQUIRE_EQ(pwrite(bfd, wbuf, 256 * KiB, 0), 256 * KiB);
+	model_write(&m, 0, wbuf, 256 * KiB);
+	fs_pattern(wbuf, MiB, 1001, 2 * MiB);
+	REQUIRE_EQ(pwrite(bfd, wbuf, MiB, 2 * MiB), MiB);
+	model_write(&m, 2 * MiB, wbuf, MiB);
+	REQUIRE_EQ(m.size, init_end);
+
+	fd = REQUIRE_OK(open(MNT("f"), O_RDWR | cfg->flags));
+
+	/* reads of what is there: across the hole and EOF */
+	check_range(fd, &m, 0, 4 * MiB, 1, rbuf, what);
+	check_range(fd, &m, 256 * KiB - 7, 4096, 3, rbuf, what);      /* data into hole */
+	check_range(fd, &m, MiB + 1, 65536, 0, rbuf, what);            /* inside the hole */
+	check_range(fd, &m, 2 * MiB - 100, 200, 511, rbuf, what);      /* hole into data */
+	check_range(fd, &m, init_end - 100, 4096, 1, rbuf, what);      /* across EOF */
+	check_range(fd, &m, init_end, 4096, 0, rbuf, what);            /* at EOF */
+	check_range(fd, &m, init_end + 5000, 1, 0, rbuf, what);        /* past EOF */
+
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(*sizes); si++) {
+		for (size_t oi = 0; oi < sizeof(offsets) / sizeof(*offsets); oi++) {
+			size_t n = sizes[si], shift = shifts[step % 5];
+			off_t off = offsets[oi];
+			unsigned char *buf = unaligned(wbuf, shift);
+			ssize_t w;
+
+			if (off + (off_t)n > MODEL_MAX)
+				continue;
+			fs_pattern(buf, n, (uint64_t)step + 1, (uint64_t)off);
+			w = pwrite(fd, buf, n, off);
+			if (w != (ssize_t)n) {
+				CHECK(false, "%s: pwrite(%zu at %jd, buffer +%zu): got %zd (%s)", what, n,
+				      (intmax_t)off, shift, w, w < 0 ? fs_errname(errno) : "short");
+				return;
+			}
+			model_write(&m, off, buf, n);
+			/* read back through the mount, a different misalignment,
+			 * a little wider than written (neighbours intact) */
+			off_t roff = off >= 3 ? off - 3 : 0;
+			if (!check_range(fd, &m, roff, n + 6, shifts[(step + 2) % 5], rbuf, what))
+				return;
+			step++;
+		}
+	}
+	/* a write past EOF leaves a hole that reads as zeros */
+	off_t far = m.size + 8192 + 7;
+	fs_pattern(wbuf + 1, 1000, 999, (uint64_t)far);
+	CHECK_EQ(pwrite(fd, wbuf + 1, 1000, far), 1000);
+	model_write(&m, far, wbuf + 1, 1000);
+	check_range(fd, &m, far - 9000, 12000, 3, rbuf, what);
+
+	/* the whole file, in the backing dir and through the mount */
+	struct stat st;
+	REQUIRE_OK(fstat(bfd, &st));
+	CHECK(st.st_size == m.size, "%s: backing size %jd, want %jd", what, (intmax_t)st.st_size,
+	      (intmax_t)m.size);
+	ssize_t got = pread(bfd, bbuf, (size_t)m.size, 0);
+	CHECK(got == m.size, "%s: backing pread of the whole file: %zd", what, got);
+	if (got == m.size)
+		CHECK_MEM(bbuf, m.data, (size_t)m.size, "%s: the whole backing file", what);
+	for (off_t off = 0; off < m.size; off += 4 * MiB - 1)
+		check_range(fd, &m, off, 4 * MiB, 1, rbuf, what);
+	REQUIRE_OK(fstat(fd, &st));
+	CHECK(st.st_size == m.size, "%s: size through the mount %jd, want %jd", what,
+	      (intmax_t)st.st_size, (intmax_t)m.size);
+	close(fd);
+	close(bfd);
+	printf("[%d writes, file %jd bytes] ", step, (intmax_t)m.size);
+}
+
+static void test_matrix_all_plain(void)
+{
+	static const struct dio_config c = { "dio=all", 0, "without O_DIRECT (FOPEN_DIRECT_IO)" };
+	run_matrix(&c);
+}
+
+static void test_matrix_all_odirect(void)
+{
+	static const struct dio_config c = { "dio=all", O_DIRECT, "with O_DIRECT" };
+	run_matrix(&c);
+}
+
+static void test_matrix_all_sync_odirect(void)
+{
+	static const struct dio_config c = { "dio=all,async_dio=0", O_DIRECT, "with O_DIRECT" };
+	run_matrix(&c);
+}
+
+static void test_matrix_odirect_odirect(void)
+{
+	static const struct dio_config c = { "dio=odirect", O_DIRECT,
+					     "with O_DIRECT (FOPEN_DIRECT_IO)" };
+	run_matrix(&c);
+}
+
+static void test_matrix_odirect_plain(void)
+{
+	static const struct dio_config c = { "dio=odirect", 0, "without O_DIRECT (page cache)" };
+	run_matrix(&c);
+}
+
+static void test_matrix_none_odirect(void)
+{
+	static const struct dio_config c = { "dio=none", O_DIRECT,
+					     "with O_DIRECT (a_ops->direct_IO)" };
+	run_matrix(&c);
+}
+
+/* preadv/pwritev of many small unaligned segments, O_DIRECT. */
+static void test_vectors_unaligned(void)
+{
+	enum { SEGS = 37 };
+	struct iovec iov[SEGS];
+	unsigned char *w = fs_alloc(64 * KiB), *r = fs_alloc(64 * KiB), *b = fs_alloc(64 * KiB);
+	size_t total = 0;
+
+	M = fs_mount("dio=all");
+	int fd = REQUIRE_OK(open(MNT("v"), O_CREAT | O_RDWR | O_DIRECT, 0644));
+	fs_pattern(w, 64 * KiB, 77, 0);
+	for (int i = 0; i < SEGS; i++) {
+		size_t len = (size_t)(i * 97 % 1500) + 1;
+		iov[i] = (struct iovec){ .iov_base = w + total + (size_t)i, .iov_len = len };
+		total += len + (size_t)i;
+	}
+	/* what the file should hold: the segments back to back */
+	size_t n = 0;
+	for (int i = 0; i < SEGS; i++) {
+		memcpy(b + n, iov[i].iov_base, iov[i].iov_len);
+		n += iov[i].iov_len;
+	}
+	CHECK_EQ(pwritev(fd, iov, SEGS, 4097), (ssize_t)n);
+	memset(r, 0, 64 * KiB);
+	CHECK_EQ(fs_get(BAK("v"), r, 64 * KiB), 4097 + (ssize_t)n);
+	CHECK_MEM(r + 4097, b, n, "backing file after pwritev of %d segments", SEGS);
+	/* read back scattered differently */
+	memset(r, 0, 64 * KiB);
+	struct iovec riov[3] = {
+		{ r + 1, 1 }, { r + 100, n / 2 }, { r + 101 + n / 2, n - 1 - n / 2 },
+	};
+	CHECK_EQ(preadv(fd, riov, 3, 4097), (ssize_t)n);
+	CHECK(r[1] == b[0], "preadv first byte: %#x, want %#x", r[1], b[0]);
+	CHECK_MEM(r + 100, b + 1, n / 2, "preadv second segment");
+	CHECK_MEM(r + 101 + n / 2, b + 1 + n / 2, n - 1 - n / 2, "preadv third segment");
+	close(fd);
+}
+
+/* ---- what each dio mode does with the page cache ---- */
+
+#define SZ (64 * 1024)
+
+struct open_rec {
+	unsigned long long start;
+	char what[64];
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct open_rec *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The trace's open and create records of path, in the order they began
+ * (the trace interleaves threads' records by buffer), each as
+ * "o_direct=X fopen_direct_io=Y", into out. */
+static int trace_opens(const char *path, char out[][64], int max)
+{
+	char err[256];
+	struct diofsctl *ctl = diofsctl_connect(M->ctl, err, sizeof(err));
+	struct open_rec recs[64];
+	size_t len;
+	char *text, *line, *save = NULL, want_path[300];
+	int n = 0;
+
+	REQUIRE(ctl != NULL, "connecting to %s: %s", M->ctl, err);
+	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
+	diofsctl_close(ctl);
+	text = fs_slurp(M->trace, &len);
+	REQUIRE(text != NULL, "reading %s: %s", M->trace, fs_errname(errno));
+	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *start = strstr(line, "\"start\":");
+
+		if ((!strstr(line, "\"op\":\"open\"") && !strstr(line, "\"op\":\"create\"")) ||
+		    !strstr(line, want_path) || !start || n >= 64)
+			continue;
+		recs[n].start = strtoull(start + 8, NULL, 10);
+		snprintf(recs[n].what, sizeof(recs[n].what), "o_direct=%s fopen_direct_io=%s",
+			 strstr(line, "\"o_direct\":true") ? "true" : "false",
+			 strstr(line, "\"fopen_direct_io\":true") ? "true" : "false");
+		n++;
+	}
+	qsort(recs, (size_t)n, sizeof(*recs), rec_cmp);
+	for (int i = 0; i < n && i < max; i++)
+		snprintf(out[i], 64, "%s", recs[i].what);
+	return n;
+}
+
+/* The file holds pattern a (SZ bytes); rewrite it behind the mount's back
+ * with pattern b, same size (no size change for the kernel to notice). */
+static void backing_rewrite(const char *name, uint64_t seed)
+{
+	unsigned char buf[SZ];
+	int fd = REQUIRE_OK(open(BAK(name), O_WRONLY));
+
+	fs_pattern(buf, SZ, seed, 0);
+	REQUIRE_EQ(pwrite(fd, buf, SZ, 0), SZ);
+	close(fd);
+}
+
+static void read_expect(int fd, uint64_t seed, const char *what)
+{
+	unsigned char got[SZ], want[SZ];
+
+	fs_pattern(want, SZ, seed, 0);
+	CHECK_EQ(pread(fd, got, SZ, 0), SZ);
+	CHECK_MEM(got, want, SZ, "%s (want the data of seed %ju)", what, (uintmax_t)seed);
+}
+
+/* dio=all: a file opened without O_DIRECT bypasses the page cache. */
+static void test_mode_all_bypasses_cache(void)
+{
+	unsigned char buf[SZ];
+	char opens[4][64];
+
+	M = fs_mount("dio=all,trace");
+	fs_pattern(buf, SZ, 1, 0);
+	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
+	read_expect(fd, 1, "first read");
+	backing_rewrite("f", 2);
+	read_expect(fd, 2, "dio=all, plain open: a read after the backing file changed");
+	/* written through the mount, seen in the backing file at once */
+	fs_pattern(buf, SZ, 3, 0);
+	CHECK_EQ(pwrite(fd, buf, SZ, 0), SZ);
+	unsigned char back[SZ];
+	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
+	CHECK_MEM(back, buf, SZ, "backing file after a write through the mount");
+	/* FOPEN_DIRECT_IO without FUSE_DIRECT_IO_ALLOW_MMAP: no shared maps */
+	void *p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
+	int e = errno;
+#ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(e));
+#else
+	CHECK(p == MAP_FAILED && e == ENODEV,
+	      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: got %s, want ENODEV",
+	      p == MAP_FAILED ? fs_errname(e) : "a mapping");
+#endif
+	if (p != MAP_FAILED)
+		munmap(p, SZ);
+	/* a private map is allowed, and shows the current data */
+	p = mmap(NULL, SZ, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap MAP_PRIVATE: %s", fs_errname(errno));
+	if (p != MAP_FAILED) {
+		CHECK_MEM(p, buf, SZ, "a private map of the file");
+		munmap(p, SZ);
+	}
+	close(fd);
+	/* the daemon said FOPEN_DIRECT_IO for the plain open */
+	int n = trace_opens("/f", opens, 4);
+	REQUIRE(n >= 1, "no open of /f in the trace");
+	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=true");
+}
+
+/* dio=odirect: a plain open uses the page cache; O_DIRECT bypasses it. */
+static void test_mode_odirect_plain_uses_cache(void)
+{
+	unsigned char buf[SZ];
+	char opens[4][64];
+
+	M = fs_mount("dio=odirect,trace");
+	fs_pattern(buf, SZ, 1, 0);
+	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
+	read_expect(fd, 1, "first read");
+	backing_rewrite("f", 2);
+	/* served from the page cache: the old data */
+	read_expect(fd, 1, "dio=odirect, plain open: a read after the backing file changed (cached)");
+	/* a shared map works (page cache) */
+	void *p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap MAP_SHARED of a cached file: %s", fs_errname(errno));
+	if (p != MAP_FAILED)
+		munmap(p, SZ);
+	/* an O_DIRECT open goes to the daemon: the new data */
+	int dfd = REQUIRE_OK(open(MNT("f"), O_RDONLY | O_DIRECT));
+	read_expect(dfd, 2, "dio=odirect, O_DIRECT open after the backing file changed");
+	backing_rewrite("f", 3);
+	read_expect(dfd, 3, "dio=odirect, O_DIRECT open after a second change");
+	p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, dfd, 0);
+	CHECK(p == MAP_FAILED && errno == ENODEV,
+	      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
+	      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+	if (p != MAP_FAILED)
+		munmap(p, SZ);
+	close(dfd);
+	close(fd);
+	int n = trace_opens("/f", opens, 4);
+	REQUIRE(n >= 2, "%d opens of /f in the trace, want 2", n);
+	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=false");
+	CHECK_STR(opens[1], "o_direct=true fopen_direct_io=true");
+}
+
+/* dio=none: no FOPEN_DIRECT_IO, yet O_DIRECT works (a_ops->direct_IO),
+ * unaligned too, and bypasses the cache a plain open uses. */
+static void test_mode_none_odirect_works(void)
+{
+	unsigned char buf[SZ];
+	char opens[4][64];
+
+	M = fs_mount("dio=none,trace");
+	fs_pattern(buf, SZ, 1, 0);
+	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
+	read_expect(fd, 1, "first read");
+	int dfd = REQUIRE_OK(open(MNT("f"), O_RDWR | O_DIRECT));
+	/* the O_DIRECT open invalidated the cache: fill it again */
+	read_expect(fd, 1, "plain read after the O_DIRECT open");
+	backing_rewrite("f", 2);
+	read_expect(fd, 1, "dio=none, plain open: a read after the backing file changed (cached)");
+	read_expect(dfd, 2, "dio=none, O_DIRECT open after the backing file changed");
+	/* an unaligned O_DIRECT write, 3 bytes at offset 1 from an odd address */
+	char *odd = (char *)buf + 1;
+	memcpy(odd, "xyz", 3);
+	CHECK_EQ(pwrite(dfd, odd, 3, 1), 3);
+	unsigned char back[SZ], want[SZ];
+	fs_pattern(want, SZ, 2, 0);
+	memcpy(want + 1, "xyz", 3);
+	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
+	CHECK_MEM(back, want, SZ, "backing after an unaligned O_DIRECT write under dio=none");
+	close(dfd);
+	close(fd);
+	int n = trace_opens("/f", opens, 4);
+	REQUIRE(n >= 2, "%d opens of /f in the trace, want 2", n);
+	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=false");
+	CHECK_STR(opens[1], "o_direct=true fopen_direct_io=false");
+}
+
+/* A create (O_CREAT through the mount) is answered like an open. */
+static void test_mode_create_follows_policy(void)
+{
+	char opens[4][64];
+
+	M = fs_mount("dio=odirect,trace");
+	int a = REQUIRE_OK(open(MNT("plain"), O_CREAT | O_RDWR, 0644));
+	int b = REQUIRE_OK(open(MNT("direct"), O_CREAT | O_RDWR | O_DIRECT, 0644));
+	CHECK_EQ(pwrite(b, "abc", 3, 1), 3);
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, a, 0);
+	CHECK(p != MAP_FAILED, "mmap MAP_SHARED of a plain create under dio=odirect: %s",
+	      fs_errname(errno));
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(a);
+	close(b);
+	CHECK(trace_opens("/plain", opens, 4) >= 1, "no create of /plain in the trace");
+	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=false");
+	CHECK(trace_opens("/direct", opens, 4) >= 1, "no create of /direct in the trace");
+	CHECK_STR(opens[0], "o_direct=true fopen_direct_io=true");
+	char back[8] = { 0 };
+	CHECK_EQ(fs_get(BAK("direct"), back, sizeof(back)), 4);
+	CHECK_MEM(back, "\0abc", 4, "backing file after the O_DIRECT create and write");
+}
+
+static const struct fs_case cases[] = {
+	{ "matrix_all_plain", test_matrix_all_plain, FS_NEEDS_MOUNT, 300 },
+	{ "matrix_all_odirect", test_matrix_all_odirect, FS_NEEDS_MOUNT, 300 },
+	{ "matrix_all_sync_odirect", test_matrix_all_sync_odirect, FS_NEEDS_MOUNT, 300 },
+	{ "matrix_odirect_odirect", test_matrix_odirect_odirect, FS_NEEDS_MOUNT, 300 },
+	{ "matrix_odirect_plain", test_matrix_odirect_plain, FS_NEEDS_MOUNT, 300 },
+	{ "matrix_none_odirect", test_matrix_none_odirect, FS_NEEDS_MOUNT, 300 },
+	{ "vectors_unaligned", test_vectors_unaligned, FS_NEEDS_MOUNT, 0 },
+	{ "mode_all_bypasses_cache", test_mode_all_bypasses_cache, FS_NEEDS_MOUNT, 0 },
+	{ "mode_odirect_plain_uses_cache", test_mode_odirect_plain_uses_cache, FS_NEEDS_MOUNT, 0 },
+	{ "mode_none_odirect_works", test_mode_none_odirect_works, FS_NEEDS_MOUNT, 0 },
+	{ "mode_create_follows_policy", test_mode_create_follows_policy, FS_NEEDS_MOUNT, 0 },
+};
+
+int main(void)
+{
+	return fs_main("fs_dio", cases, sizeof(cases) / sizeof(*cases));
+}

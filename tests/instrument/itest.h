@@ -1,0 +1,202 @@
+/* What the instrument's mount tests share: a CUnit runner with a per-case
+ * time limit and cleanup, assertions that say what they saw and wanted,
+ * mounts, I/O on threads of their own, the control channel (through the
+ * library and raw), the trace parsed back, and a daemon started by hand for
+ * the cases the harness does not cover (default control socket, a bad
+ * rules file).
+ *
+ * Ordering is never by sleeping: a test waits for a request to be held
+ * ("held min=N", which waits in the daemon), for a thread to end, or for a
+ * process to exit.  The time limits here are failsafes only. */
+#ifndef DIOFS_TESTS_INSTRUMENT_ITEST_H
+#define DIOFS_TESTS_INSTRUMENT_ITEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness/mount.h"
+#include "lib/diofsctl.h"
+
+#define ITEST_CASE_TIMEOUT_S 60  /* a case that runs longer hangs: it dies */
+#define ITEST_WAIT_MS 10000      /* failsafe on waits for what must come */
+
+/* ---- running ---- */
+
+struct itest_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Run the cases in one CUnit suite; exit status for automake (0 pass, 1
+ * fail, 77 skip: cannot mount here). */
+int itest_main(const char *suite, const struct itest_case *cases, size_t n);
+
+/* Record a failure unless ok; fmt says what was seen and what was wanted.
+ * Returns ok. */
+bool itest_check(bool ok, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define CHECK(cond, ...) itest_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* In a void case: stop the case on failure (cleanup runs after it). */
+#define REQUIRE(cond, ...) do { if (!CHECK(cond, __VA_ARGS__)) return; } while (0)
+/* The case cannot run here (not root...): say why, pass. */
+void itest_skip(const char *why);
+
+uint64_t itest_now_ns(void); /* CLOCK_MONOTONIC */
+pid_t itest_gettid(void);
+const char *itest_errname(int err); /* "EIO", or "0" */
+
+/* ---- mounts (stopped after the case, whatever happened) ---- */
+
+/* Mount diofs with extra options (see diofs_mount_start); NULL on failure,
+ * already reported. */
+struct diofs_mount *itest_mount(const char *opts);
+/* Stop it now (idempotent; the case's cleanup does it anyway). */
+void itest_unmount(struct diofs_mount *m);
+/* A connection to m's control socket, closed after the case; NULL on
+ * failure, reported. */
+struct diofsctl *itest_ctl(const struct diofs_mount *m);
+/* One more, for a second client. */
+struct diofsctl *itest_ctl_path(const char *sock);
+
+/* ---- files ---- */
+
+/* The byte at offset off of a file made with seed. */
+static inline unsigned char itest_byte(uint64_t off, unsigned int seed)
+{
+	return (unsigned char)((off * 131 + (off >> 9) * 7 + seed * 29 + 1) & 0xff);
+}
+void itest_fill(void *buf, size_t len, uint64_t off, unsigned int seed);
+/* First offset where buf differs from the pattern, or -1. */
+long itest_mismatch(const void *buf, size_t len, uint64_t off, unsigned int seed);
+/* Create name (and its missing directories) in m's backing directory,
+ * size bytes of the seed's pattern.  false on failure, reported. */
+bool itest_make_file(const struct diofs_mount *m, const char *name, size_t size,
+		     unsigned int seed);
+/* open(2) of name in the mount; the fd is closed after the case if it is
+ * still open.  -1 with errno on failure (not reported: callers check). */
+int itest_open(const struct diofs_mount *m, const char *name, int flags);
+void itest_close(int fd);
+
+/* ---- I/O on a thread of its own ---- */
+
+enum io_op { IO_PREAD, IO_PWRITE, IO_OPEN, IO_STAT };
+
+struct io {
+	/* what to do */
+	enum io_op op;
+	int fd;
+	char path[512];    /* IO_OPEN, IO_STAT */
+	int flags;         /* IO_OPEN */
+	char *buf;         /* IO_PREAD, IO_PWRITE: len bytes, owned */
+	size_t len;
+	off_t off;
+	/* what happened */
+	_Atomic pid_t tid;       /* the thread's id, set before the call */
+	atomic_bool done;        /* the call returned */
+	ssize_t ret;             /* its result (the fd for IO_OPEN) */
+	int err;                 /* errno when ret < 0 */
+	uint64_t t0, t1;         /* CLOCK_MONOTONIC around the call */
+	/* bookkeeping */
+	pthread_t th;
+	bool started, joined;
+};
+
+/* A new io (freed after the case); buf of len bytes allocated, filled with
+ * the seed's pattern at off for a write, 0xee for a read. */
+struct io *io_new(enum io_op op, int fd, size_t len, off_t off);
+struct io *io_pread(int fd, size_t len, off_t off);   /* started */
+struct io *io_pwrite(int fd, size_t len, off_t off, unsigned int seed);
+/* Start it, and say if that failed. */
+bool io_start(struct io *io);
+/* Wait for the thread (at most ITEST_WAIT_MS: a failsafe, reported).
+ * true once joined. */
+bool io_join(struct io *io);
+/* Send sig to the io's thread. */
+int io_kill(struct io *io, int sig);
+
+/* ---- the control channel ---- */
+
+/* Wait (in the daemon) until at least min calls are held, list them into
+ * out (up to max).  Returns how many are held, -1 on failure (reported). */
+int itest_held(struct diofsctl *c, unsigned int min, struct diofs_held *out, size_t max);
+/* The number held right now (no wait). */
+int itest_held_now(struct diofsctl *c, struct diofs_held *out, size_t max);
+/* A rule added; its id, or -1 (reported). */
+int itest_rule(struct diofsctl *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* From "stats": an op's count and errors (0 if the op is not listed);
+ * false if stats failed. */
+bool itest_op_stats(struct diofsctl *c, const char *op, uint64_t *count, uint64_t *errors);
+/* From "rule list": rule id's counters and text; false if not listed. */
+bool itest_rule_counts(struct diofsctl *c, int id, uint64_t *matched, uint64_t *acted,
+		       char *text, size_t textlen);
+
+/* A raw connection to a control socket: -1 with errno on failure.  Reads
+ * time out after ITEST_WAIT_MS. */
+int raw_connect(const char *path);
+/* One line from fd without its newline; false at EOF or error. */
+bool raw_line(int fd, char *out, size_t len);
+/* Send text as is (no newline added); false on error. */
+bool raw_send(int fd, const char *text, size_t len);
+
+/* ---- the trace ---- */
+
+struct trace_rec {
+	uint64_t start, end, unique, nodeid, fh;
+	char op[32];
+	char path[512];
+	int64_t off;
+	uint64_t size, replied;
+	int err_no;
+	char err[32];
+	bool has_fh, has_dio;
+	bool o_direct, fopen_direct_io;
+	int pid;
+	unsigned int uid;
+	int rule;
+	char line[1024];  /* the line as read (cut), for messages */
+};
+
+/* Parse one trace line; false (with a reason in why) if it is not a JSON
+ * object with every field the trace promises. */
+bool trace_parse_line(const char *line, struct trace_rec *r, char *why, size_t whylen);
+/* Every line of file path; the count, or -1 (reported: a line that does not
+ * parse is a failure).  *out is freed after the case. */
+int trace_load(const char *path, struct trace_rec **out);
+
+/* ---- processes ---- */
+
+/* Wait for pid to exit (at most timeout_ms) and reap it; true with its
+ * status if it did. */
+bool itest_wait_pid(pid_t pid, int timeout_ms, int *status);
+/* Run argv (argv[0] a path), stdout and stderr captured (cut to len);
+ * returns its wait status, -1 if it could not run or did not end in time. */
+int itest_run(char *const argv[], char *out, size_t outlen, char *errout, size_t errlen);
+/* The diofsctl binary of the build tree. */
+const char *itest_diofsctl(void);
+
+/* A diofs started by hand in the foreground: BACKING and MNT in a fresh
+ * directory, stderr to ROOT/daemon.log.  Stopped after the case and by the
+ * signal handlers. */
+struct own_daemon {
+	char root[256], backing[300], mnt[300], log[300];
+	pid_t pid;
+};
+/* Start diofs -f [-o opts] BACKING MNT and wait until it has mounted and
+ * sock (if not NULL) exists; false on failure (reported unless
+ * expect_failure, in which case *status holds its exit status). */
+struct own_daemon *own_start(const char *opts, const char *sock, bool expect_failure,
+			     int *status);
+void own_stop(struct own_daemon *d);
+/* Is a FUSE filesystem mounted at path? */
+bool itest_fuse_mounted(const char *path);
+/* The text of a file (cut to len); false if it cannot be read. */
+bool itest_read_text(const char *path, char *out, size_t len);
+/* How often needle occurs in haystack. */
+int itest_count(const char *haystack, const char *needle);
+
+#endif

@@ -1,0 +1,529 @@
+/* Shared by the soak programs: see soak.h. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "soak.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "soak";
+static atomic_ulong failures, passes;
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define MAX_FIGURES 96
+static struct figure {
+	char name[64];
+	uint64_t value;
+	char text[160]; /* set: a text figure */
+} figures[MAX_FIGURES];
+static int nfigures;
+static pthread_mutex_t fig_mu = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t soak_derive(uint64_t seed, uint64_t a, uint64_t b)
+{
+	uint64_t s = seed ^ (a * 0x100000001b3ULL) ^ (b << 32 | b >> 32);
+
+	soak_next(&s);
+	return soak_next(&s);
+}
+
+int64_t soak_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void vsay(const char *tag, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	pthread_mutex_lock(&out_mu);
+	printf("%s%s\n", tag, line);
+	fflush(stdout);
+	pthread_mutex_unlock(&out_mu);
+}
+
+void soak_fail(const char *fmt, ...)
+{
+	char tag[96];
+	va_list ap;
+
+	atomic_fetch_add(&failures, 1);
+	snprintf(tag, sizeof(tag), "FAIL: %s: ", prog);
+	va_start(ap, fmt);
+	vsay(tag, fmt, ap);
+	va_end(ap);
+}
+
+void soak_pass(void)
+{
+	atomic_fetch_add(&passes, 1);
+}
+
+bool soak_check(bool ok, const char *fmt, ...)
+{
+	char tag[96];
+	va_list ap;
+
+	if (ok) {
+		soak_pass();
+		return true;
+	}
+	atomic_fetch_add(&failures, 1);
+	snprintf(tag, sizeof(tag), "FAIL: %s: ", prog);
+	va_start(ap, fmt);
+	vsay(tag, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+unsigned long soak_failures(void)
+{
+	return atomic_load(&failures);
+}
+
+void soak_note(const char *fmt, ...)
+{
+	char tag[96];
+	va_list ap;
+
+	snprintf(tag, sizeof(tag), "%s: ", prog);
+	va_start(ap, fmt);
+	vsay(tag, fmt, ap);
+	va_end(ap);
+}
+
+static struct figure *figure_get(const char *name)
+{
+	for (int i = 0; i < nfigures; i++)
+		if (!strcmp(figures[i].name, name))
+			return &figures[i];
+	if (nfigures == MAX_FIGURES)
+		return NULL;
+	snprintf(figures[nfigures].name, sizeof(figures[nfigures].name), "%s", name);
+	return &figures[nfigures++];
+}
+
+void soak_figure_set(const char *name, uint64_t value)
+{
+	pthread_mutex_lock(&fig_mu);
+	struct figure *f = figure_get(name);
+	if (f)
+		f->value = value;
+	pthread_mutex_unlock(&fig_mu);
+}
+
+void soak_figure_add(const char *name, uint64_t delta)
+{
+	pthread_mutex_lock(&fig_mu);
+	struct figure *f = figure_get(name);
+	if (f)
+		f->value += delta;
+	pthread_mutex_unlock(&fig_mu);
+}
+
+void soak_figure_str(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&fig_mu);
+	struct figure *f = figure_get(name);
+	if (f) {
+		va_start(ap, fmt);
+		vsnprintf(f->text, sizeof(f->text), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&fig_mu);
+}
+
+int soak_finish(void)
+{
+	unsigned long failed = atomic_load(&failures), passed = atomic_load(&passes);
+
+	pthread_mutex_lock(&fig_mu);
+	pthread_mutex_lock(&out_mu);
+	printf("%s: figures\n", prog);
+	for (int i = 0; i < nfigures; i++) {
+		if (figures[i].text[0])
+			printf("figure: %s.%s %s\n", prog, figures[i].name, figures[i].text);
+		else
+			printf("figure: %s.%s %" PRIu64 "\n", prog, figures[i].name,
+			       figures[i].value);
+	}
+	printf("%s: %lu passed, %lu failed\n", prog, passed, failed);
+	fflush(stdout);
+	pthread_mutex_unlock(&out_mu);
+	pthread_mutex_unlock(&fig_mu);
+	return failed ? 1 : 0;
+}
+
+/* ---- options, watchdog ---------------------------------------------------- */
+
+static const char *watch_phase = "";
+
+static void on_hang(int sig)
+{
+	if (sig == SIGALRM) {
+		const char *a = "FAIL: ", *b = ": hung (watchdog) in phase: ";
+		ssize_t r;
+
+		r = write(STDOUT_FILENO, a, strlen(a));
+		r = write(STDOUT_FILENO, prog, strlen(prog));
+		r = write(STDOUT_FILENO, b, strlen(b));
+		r = write(STDOUT_FILENO, watch_phase, strlen(watch_phase));
+		r = write(STDOUT_FILENO, "\n", 1);
+		(void)r;
+	}
+}
+
+void soak_watchdog(unsigned int seconds, const char *phase)
+{
+	watch_phase = phase ? phase : "";
+	diofs_mount_install_handlers(on_hang);
+	alarm(seconds);
+}
+
+static uint64_t parse_u64(const char *what, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end) {
+		fprintf(stderr, "%s: bad %s: %s\n", prog, what, s);
+		exit(2);
+	}
+	return v;
+}
+
+void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
+	       unsigned int default_seconds, unsigned int short_seconds)
+{
+	const char *env;
+	bool seconds_given = false;
+
+	prog = name;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(o, 0, sizeof(*o));
+	o->seed = 20220207; /* the day of the FOLL_PIN RFC; any fixed value */
+	if ((env = getenv("SOAK_SEED")) && *env)
+		o->seed = parse_u64("SOAK_SEED", env);
+	if ((env = getenv("SOAK_SHORT")) && *env && strcmp(env, "0"))
+		o->is_short = true;
+	if ((env = getenv("SOAK_SECONDS")) && *env) {
+		o->seconds = (unsigned int)parse_u64("SOAK_SECONDS", env);
+		seconds_given = true;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--short")) {
+			o->is_short = true;
+		} else if (!strcmp(argv[i], "--long")) {
+			o->is_short = false;
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			o->seed = parse_u64("seed", argv[++i]);
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			o->seconds = (unsigned int)parse_u64("seconds", argv[++i]);
+			seconds_given = true;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			o->threads = (unsigned int)parse_u64("threads", argv[++i]);
+		} else {
+			fprintf(stderr, "usage: %s [--short|--long] [--seed N] [--seconds N] "
+				"[--threads N]\n", name);
+			exit(2);
+		}
+	}
+	if (!seconds_given)
+		o->seconds = o->is_short ? short_seconds : default_seconds;
+	printf("%s: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %s form, %u s\n",
+	       prog, o->seed, o->seed, o->is_short ? "short" : "long", o->seconds);
+	soak_figure_set("seed", o->seed);
+}
+
+void soak_require_mount(void)
+{
+	const char *why = diofs_mount_unavailable();
+
+	if (why) {
+		printf("SKIP: %s: %s\n", prog, why);
+		exit(77);
+	}
+}
+
+void soak_mount(struct diofs_mount *m, const char *opts)
+{
+	char err[1024];
+
+	if (diofs_mount_start(m, opts, err, sizeof(err)) < 0) {
+		soak_fail("mount: %s", err);
+		soak_finish();
+		exit(1);
+	}
+}
+
+/* ---- daemon restart --------------------------------------------------------- */
+
+static bool wait_gone(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = soak_now_ms() + timeout_ms;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool gone = false;
+
+	for (;;) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD)) {
+			gone = true;
+			break;
+		}
+		int64_t left = deadline - soak_now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		poll(&p, 1, pidfd >= 0 ? (int)left : 10);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return gone;
+}
+
+int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
+{
+	if (m->pid > 0) {
+		kill(m->pid, sig);
+		if (!wait_gone(m->pid, 10000)) {
+			snprintf(err, errlen, "daemon %d did not end after signal %d", (int)m->pid, sig);
+			return -1;
+		}
+		m->pid = 0;
+	}
+	if (umount2(m->mnt, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
+		snprintf(err, errlen, "umount %s: %s", m->mnt, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static bool fuse_mounted_at(const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX], fstype[64];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		found = !strcmp(point, mnt) && !strncmp(fstype, "fuse", 4);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t errlen)
+{
+	char options[2048], log[PATH_MAX];
+	const char *bin = diofs_binary();
+	struct stat st;
+	pid_t parent = getpid();
+	int n;
+
+	n = snprintf(options, sizeof(options), "ctl=%s%s%s%s%s", m->ctl,
+		     m->trace[0] ? ",trace=" : "", m->trace, opts && *opts ? "," : "",
+		     opts ? opts : "");
+	if (n >= (int)sizeof(options)) {
+		snprintf(err, errlen, "options too long");
+		return -1;
+	}
+	unlink(m->ctl); /* the dead daemon's: "exists" must mean the new one's */
+	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (logfd < 0 || mountinfo < 0 || ino < 0 ||
+	    inotify_add_watch(ino, m->root, IN_CREATE | IN_MOVED_TO) < 0) {
+		snprintf(err, errlen, "preparing the restart: %s", strerror(errno));
+		goto fail;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		char *const argv[] = { (char *)bin, "-f", "-o", options, m->backing, m->mnt, NULL };
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, STDIN_FILENO);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execvp(bin, argv);
+		_exit(127);
+	}
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	m->pid = pid; /* from here the harness stops it, whatever happens */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int64_t deadline = soak_now_ms() + 15000;
+	for (;;) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			m->pid = 0;
+			snprintf(err, errlen, "the restarted daemon exited (status %#x); see %s",
+				 status, log);
+			break;
+		}
+		if (fuse_mounted_at(m->mnt) && stat(m->ctl, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			if (pidfd >= 0)
+				close(pidfd);
+			close(logfd);
+			close(mountinfo);
+			close(ino);
+			return 0;
+		}
+		int64_t left = deadline - soak_now_ms();
+		if (left <= 0) {
+			snprintf(err, errlen, "the restarted daemon did not serve within 15 s");
+			break;
+		}
+		struct pollfd p[3] = {
+			{ .fd = mountinfo, .events = POLLPRI },
+			{ .fd = ino, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
+		};
+		if (poll(p, 3, pidfd >= 0 ? (int)left : 20) > 0 && (p[1].revents & POLLIN)) {
+			char drain[4096];
+			while (read(ino, drain, sizeof(drain)) > 0)
+				;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+fail:
+	if (logfd >= 0)
+		close(logfd);
+	if (mountinfo >= 0)
+		close(mountinfo);
+	if (ino >= 0)
+		close(ino);
+	return -1;
+}
+
+/* ---- data ---------------------------------------------------------------- */
+
+void soak_fill(void *buf, size_t len, uint64_t off, uint64_t seed)
+{
+	unsigned char *p = buf;
+	uint64_t word_off = off & ~7ULL;
+
+	for (size_t i = 0; i < len;) {
+		uint64_t at = word_off;
+		uint64_t s = seed * 0x9e3779b97f4a7c15ULL ^ at;
+		uint64_t v = soak_next(&s);
+		unsigned int from = (unsigned int)(off + i - at);
+
+		for (unsigned int b = from; b < 8 && i < len; b++, i++)
+			p[i] = (unsigned char)(v >> (8 * b));
+		word_off += 8;
+	}
+}
+
+void *soak_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, len); /* fault in: the zero page is never pinned */
+	return p;
+}
+
+int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int soak_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+size_t soak_diff(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+	size_t n = 0;
+
+	if (!memcmp(a, b, len))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		n += x[i] != y[i];
+	return n;
+}
+
+bool soak_kernel_pins(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 9);
+}

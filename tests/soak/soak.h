@@ -1,0 +1,115 @@
+/* What the soak, fault, limit and bad-input programs share: a seeded PRNG
+ * (the seed is always printed, so a run can be repeated), figures printed
+ * at the end of a run, failure counting, a watchdog, and restarting the
+ * daemon of a harness mount on the same backing directory (after SIGKILL,
+ * or to put a small filesystem under it).
+ *
+ * Every program ends with its figures, one per line,
+ *     figure: NAME VALUE
+ * then one line "NAME: N passed, N failed" and exits 0 only if nothing
+ * failed (77 if the machine cannot mount FUSE). */
+#ifndef DIOFS_SOAK_H
+#define DIOFS_SOAK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness/mount.h"
+
+/* ---- PRNG: splitmix64, the same generator the rules use ---------------- */
+static inline uint64_t soak_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+/* Uniform in [0, n); n > 0. */
+static inline uint64_t soak_below(uint64_t *s, uint64_t n)
+{
+	return soak_next(s) % n;
+}
+/* A seed derived from a base seed and a few small numbers. */
+uint64_t soak_derive(uint64_t seed, uint64_t a, uint64_t b);
+
+/* ---- the run ------------------------------------------------------------ */
+/* Parse the common options: --seed N, --seconds N, --short (also env
+ * SOAK_SEED, SOAK_SECONDS, SOAK_SHORT=1); print "NAME: seed S ...".
+ * Unknown options are an error.  default_seconds applies to the long form,
+ * short_seconds to the short one. */
+struct soak_opts {
+	uint64_t seed;
+	unsigned int seconds;
+	bool is_short;
+	unsigned int threads;   /* --threads N, 0: the program's default */
+};
+void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
+	       unsigned int default_seconds, unsigned int short_seconds);
+
+/* Skip the whole program (exit 77) with a reason if the machine cannot
+ * mount FUSE. */
+void soak_require_mount(void);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t soak_now_ms(void);
+
+/* Record a failure (printed at once, "FAIL: ..."); thread-safe. */
+void soak_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A passed check (counted, not printed). */
+void soak_pass(void);
+/* A named check: pass or fail with the message. */
+bool soak_check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+unsigned long soak_failures(void);
+/* Informational line, "NAME: ...". */
+void soak_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Figures, printed by soak_finish in the order first set. */
+void soak_figure_set(const char *name, uint64_t value);
+void soak_figure_add(const char *name, uint64_t delta);
+void soak_figure_str(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print the figures and the closing line; returns the exit status. */
+int soak_finish(void);
+
+/* Watchdog: after seconds, SIGALRM: the harness unmounts every live mount
+ * (which fails the I/O still in flight) and the process dies of the
+ * signal, after saying which phase hung.  0 disarms. */
+void soak_watchdog(unsigned int seconds, const char *phase);
+
+/* ---- mounts ------------------------------------------------------------- */
+/* diofs_mount_start or exit(1) with the reason. */
+void soak_mount(struct diofs_mount *m, const char *opts);
+
+/* Stop m's daemon with sig (SIGKILL: as a crash; SIGTERM: cleanly), wait
+ * for it, and unmount MNT (detached: works on a dead connection).  The
+ * backing directory stays. */
+int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen);
+/* Start a new daemon on m's backing directory and mount point (with m's
+ * control socket and trace file, and opts), wait until it serves, and give
+ * it to m (the harness stops it like the first).  0, or -1 with err. */
+int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t errlen);
+
+/* ---- data --------------------------------------------------------------- */
+/* Fill buf with bytes derived from (seed, file offset): any 8 bytes name
+ * their seed and offset, so a misplaced block is told from a stale one. */
+void soak_fill(void *buf, size_t len, uint64_t off, uint64_t seed);
+
+/* mmap'd anonymous memory (page aligned, faulted in); NULL on failure. */
+void *soak_map(size_t len);
+
+/* Write all of len at off (pwrite loop); 0 or -errno. */
+int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Read all of len at off; 0, -errno, or -EIO on a short file. */
+int soak_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* Number of differing bytes between a and b (len). */
+size_t soak_diff(const void *a, const void *b, size_t len);
+
+/* Is the running kernel one whose FUSE direct I/O pins (6.9 and later)? */
+bool soak_kernel_pins(void);
+
+#endif
