@@ -52,6 +52,9 @@ const char *pw_route_key(enum pw_route r);       /* "io_uring_fixed" */
  * splice/sendfile (ITER_BVEC: pages listed, not pinned). */
 bool pw_route_user_pages(enum pw_route r);
 
+/* Why route r cannot run here (io_uring disabled, no AIO), or NULL. */
+const char *pw_route_unavailable(enum pw_route r);
+
 /* One I/O of a route, run to completion in a thread of its own (so that a
  * route that blocks in its submission still lets the caller see it held).
  * The caller fills the first fields, then prepare, start, (the held
@@ -109,7 +112,7 @@ int pw_release(struct diofsctl *ctl, const uint64_t *ids, unsigned int n, const 
 
 /* ---- measuring -------------------------------------------------------- */
 
-#define PW_MAX_ATTEMPTS 10
+#define PW_MAX_ATTEMPTS 64
 
 /* Pins in flight relative to the attempt's start. */
 struct pw_attempt {
@@ -124,14 +127,25 @@ struct pw_attempt {
 struct pw_result {
 	int nattempts;
 	struct pw_attempt a[PW_MAX_ATTEMPTS];
-	int clean;              /* index of the attempt accepted, -1: none */
+	/* Each property is judged on its own: other activity disturbs an
+	 * instant at random, a kernel that does not pin (or leaks) shows in
+	 * every attempt.  Attempts stop once both were seen. */
+	int held_at;            /* first attempt whose held delta was accepted
+				 * (held - before, or held - after), -1 */
+	int balanced_at;        /* first attempt back to +0 after completion, -1 */
+	int clean;              /* held_at if both were seen, else -1 */
+	/* Pins left after completion: 0 if an attempt balanced; else the
+	 * after delta most attempts agree on (at least half: a leak repeats,
+	 * noise does not); -1 if they disagree (cannot tell). */
+	int64_t leak;
 	size_t pages;           /* of the request */
 	int64_t reg_pins;       /* PW_URING_FIXED: at registration (last attempt) */
 	int64_t unreg_left;
 };
 
 /* How many attempts a disturbed measurement gets: $DIOFS_PIN_ATTEMPTS
- * (1..PW_MAX_ATTEMPTS), default 6. */
+ * (1..PW_MAX_ATTEMPTS), default 32; each takes a few milliseconds, and a
+ * quiet machine needs one. */
 int pw_attempts(void);
 
 /* Called after each attempt's I/O returned its full count; 0, or -1 with
@@ -139,21 +153,37 @@ int pw_attempts(void);
 typedef int (*pw_verify_fn)(struct pw_io *io, void *arg, char *why, size_t len);
 
 /* Measure io (a prototype: route, direction, fd, buf, len, off) on the
- * file diofs calls path; a hold rule for it must be in place.  An attempt
- * is clean when the pins in flight while held minus before is one of
- * accept[] and after completion they are back to before.  Before each read
+ * file diofs calls path; a hold rule for it must be in place.  Wanted: an
+ * attempt where the pins in flight while held minus before (or minus after
+ * completion: ours are gone by then) is one of accept[], and one where
+ * they are back to before after completion.  Before each read
  * attempt buf is overwritten with 0x5a, so verify sees only that attempt's
  * data.  0: measured (r->clean < 0 if every attempt was disturbed); -1: the
  * I/O itself misbehaved (not held, failed, short, bad data), with why. */
 int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
 	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 	       struct pw_result *r, char *why, size_t len);
+/* The same with attempts attempts at most (<= 0: pw_attempts()). */
+int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+		 const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
+		 int attempts, struct pw_result *r, char *why, size_t len);
+
+/* Does property ok hold in at least one of n attempts?  The helper the
+ * multi-instant cases use for the same rule. */
+static inline bool pw_seen(const bool *ok, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ok[i])
+			return true;
+	return false;
+}
 
 /* Every attempt's figures on one line: "attempt 1: in flight +16 while
  * held (acquired +16, released +0), +0 after; attempt 2: ...". */
 void pw_format(const struct pw_result *r, char *buf, size_t len);
 
-/* Fill a pin_counts sample; 0 or -1 with why. */
+/* Fill a pin_counts sample: the median (by pins in flight) of
+ * $DIOFS_PIN_SAMPLES (default 5) samples taken back to back; 0 or -1. */
 int pw_sample(struct pin_counts *p, char *why, size_t len);
 
 static inline int64_t pw_inflight_delta(const struct pin_counts *from, const struct pin_counts *to)

@@ -6,12 +6,16 @@
 #include "check/check.h"
 #include "proto/errnames.h"
 
+#include <fcntl.h>
 #include <libaio.h>
+#include <sched.h>
 #include <liburing.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -52,10 +56,14 @@ struct route_io {
 	struct iocb iocb;
 	bool aio_up;
 
-	/* io_uring */
+	/* io_uring: the thread that submits stays until the CQE (io_uring
+	 * cancels an exiting task's io-wq work), reaping through an eventfd */
 	struct io_uring ring;
 	bool ring_up;
-	int submit_err;         /* io_uring_submit / register: errno */
+	int submit_err;         /* io_uring_register_buffers: errno */
+	int cq_efd, quit_efd;
+	bool cqe_done, owner_done;
+	ssize_t cqe_res;
 
 	/* the completion */
 	bool completed;
@@ -140,6 +148,36 @@ const char *route_unavailable(enum io_route r)
 
 /* ---- the calling thread ----------------------------------------------- */
 
+/* The submitting thread of an io_uring I/O, after io_uring_submit: wait
+ * for the CQE (the completion's task_work runs in this task), record it,
+ * and return; or return when told to (route_ctx_destroy).  Only this
+ * thread reads the CQ ring until it returns. */
+static void uring_owner_wait(struct route_io *io)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = io->cq_efd, .events = POLLIN },
+				       { .fd = io->quit_efd, .events = POLLIN } };
+		struct io_uring_cqe *cqe;
+		uint64_t v;
+
+		if (poll(p, 2, -1) < 0)
+			continue;       /* EINTR: task_work, a signal */
+		if (p[1].revents)
+			return;
+		if (p[0].revents && read(io->cq_efd, &v, sizeof(v)) < 0)
+			continue;
+		if (io_uring_peek_cqe(&io->ring, &cqe))
+			continue;
+		pthread_mutex_lock(&io->lock);
+		io->cqe_res = cqe->res;
+		io->cqe_done = true;
+		pthread_cond_broadcast(&io->cond);
+		pthread_mutex_unlock(&io->lock);
+		io_uring_cqe_seen(&io->ring, cqe);
+		return;
+	}
+}
+
 static ssize_t call_thread(void *arg)
 {
 	struct route_io *io = arg;
@@ -195,6 +233,12 @@ static ssize_t call_thread(void *arg)
 	io->call_ret = r;
 	io->call_err = err;
 	io->call_done = true;
+	pthread_cond_broadcast(&io->cond);
+	pthread_mutex_unlock(&io->lock);
+	if (r == 1 && (io->route == ROUTE_URING || io->route == ROUTE_URING_FIXED))
+		uring_owner_wait(io);
+	pthread_mutex_lock(&io->lock);
+	io->owner_done = true;
 	pthread_cond_broadcast(&io->cond);
 	pthread_mutex_unlock(&io->lock);
 	errno = err;
@@ -347,6 +391,13 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 		if (err)
 			CHECK_FATALF("io_uring_queue_init: %s", errno_name(-err));
 		io->ring_up = true;
+		io->cq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		io->quit_efd = eventfd(0, EFD_CLOEXEC);
+		if (io->cq_efd < 0 || io->quit_efd < 0)
+			CHECK_FATALF("eventfd: %s", errno_name(errno));
+		err = io_uring_register_eventfd(&io->ring, io->cq_efd);
+		if (err)
+			CHECK_FATALF("io_uring_register_eventfd: %s", errno_name(-err));
 		if (r == ROUTE_URING_FIXED) {
 			struct iovec v = { .iov_base = buf, .iov_len = len };
 
@@ -405,59 +456,6 @@ static void complete(struct route_io *io, ssize_t res)
 		scatter_finish(io);
 }
 
-/* Reap what the async context holds: at most one event, waiting up to
- * timeout_ms (0: just look).  True if one was reaped. */
-static bool reap(struct route_io *io, int timeout_ms)
-{
-	if (io->route == ROUTE_AIO) {
-		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
-		struct io_event ev;
-		int n;
-
-		if (!io->aio_up)
-			return false;
-		do
-			n = io_getevents(io->aio, timeout_ms ? 1 : 0, 1, &ev, &ts);
-		while (n == -EINTR);
-		if (n < 0)
-			CHECK_FAILF("io_getevents: %s", errno_name(-n));
-		if (n != 1)
-			return false;
-		if (ev.obj != &io->iocb)
-			CHECK_FAILF("io_getevents: an event for iocb %p, want %p", (void *)ev.obj,
-				    (void *)&io->iocb);
-		complete(io, (ssize_t)(long)ev.res);
-		return true;
-	}
-	if (io->route == ROUTE_URING || io->route == ROUTE_URING_FIXED) {
-		struct io_uring_cqe *cqe;
-		int err;
-
-		if (!io->ring_up)
-			return false;
-		if (timeout_ms) {
-			struct __kernel_timespec ts = { timeout_ms / 1000,
-							(long long)(timeout_ms % 1000) * 1000000 };
-
-			do
-				err = io_uring_wait_cqe_timeout(&io->ring, &cqe, &ts);
-			while (err == -EINTR);
-		} else {
-			err = io_uring_peek_cqe(&io->ring, &cqe);
-		}
-		if (err == -EAGAIN || err == -ETIME)
-			return false;
-		if (err) {
-			CHECK_FAILF("io_uring_wait_cqe: %s", errno_name(-err));
-			return false;
-		}
-		complete(io, cqe->res);
-		io_uring_cqe_seen(&io->ring, cqe);
-		return true;
-	}
-	return false;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -466,12 +464,81 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* libaio: reap at most one event, waiting up to timeout_ms (0: just look,
+ * io_getevents with a zero timeout).  True if one was reaped. */
+static bool aio_reap(struct route_io *io, int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+	struct io_event ev;
+	int n;
+
+	if (!io->aio_up)
+		return false;
+	do
+		n = io_getevents(io->aio, timeout_ms ? 1 : 0, 1, &ev, &ts);
+	while (n == -EINTR);
+	if (n < 0)
+		CHECK_FAILF("io_getevents: %s", errno_name(-n));
+	if (n != 1)
+		return false;
+	if (ev.obj != &io->iocb)
+		CHECK_FAILF("io_getevents: an event for iocb %p, want %p", (void *)ev.obj,
+			    (void *)&io->iocb);
+	complete(io, (ssize_t)(long)ev.res);
+	return true;
+}
+
+/* io_uring: the CQE the submitting thread reaped, waiting up to
+ * timeout_ms for it. */
+static bool uring_reap(struct route_io *io, int timeout_ms)
+{
+	struct timespec ts;
+	bool done;
+
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&io->lock);
+	while (!io->cqe_done && !io->owner_done && timeout_ms > 0)
+		if (pthread_cond_timedwait(&io->cond, &io->lock, &ts))
+			break;
+	done = io->cqe_done;
+	pthread_mutex_unlock(&io->lock);
+	if (done)
+		complete(io, io->cqe_res);
+	return done;
+}
+
+/* io_uring, once the submitting thread is gone: CQEs beyond the first. */
+static unsigned int uring_extra(struct route_io *io)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+
+	if (!io->ring_up)
+		return 0;
+	if (io->h) {
+		pthread_mutex_lock(&io->lock);
+		while (!io->owner_done)
+			pthread_cond_wait(&io->cond, &io->lock);
+		pthread_mutex_unlock(&io->lock);
+	}
+	while (io_uring_peek_cqe(&io->ring, &cqe) == 0) {
+		n++;
+		io_uring_cqe_seen(&io->ring, cqe);
+	}
+	return n;
+}
+
 bool route_wait(struct route_io *io, int timeout_ms, ssize_t *res)
 {
 	int64_t deadline = now_ms() + timeout_ms;
+	int left;
 
 	if (io->completed)
 		goto done;
+	if (io->submit_err) {           /* the fixed buffer was refused */
+		complete(io, -io->submit_err);
+		goto done;
+	}
 	switch (io->route) {
 	case ROUTE_PREAD:
 	case ROUTE_PREADV:
@@ -479,15 +546,11 @@ bool route_wait(struct route_io *io, int timeout_ms, ssize_t *res)
 			return false;
 		complete(io, io->call_ret < 0 ? -io->call_err : io->call_ret);
 		break;
-	default:
-		if (io->submit_err) {   /* the fixed buffer was refused */
-			complete(io, -io->submit_err);
-			break;
-		}
-		/* an event can be there while io_submit or io_uring_submit is
-		 * still on its way out (the kernel completed the I/O inline):
-		 * look first, then wait for the submission */
-		if (reap(io, 0))
+	case ROUTE_AIO:
+		/* an event can be there while io_submit is still on its way
+		 * out (the kernel completed the I/O inline): look first, then
+		 * wait for the submission */
+		if (aio_reap(io, 0))
 			break;
 		if (!call_wait(io, timeout_ms))
 			return false;
@@ -495,8 +558,18 @@ bool route_wait(struct route_io *io, int timeout_ms, ssize_t *res)
 			complete(io, -io->call_err);
 			break;
 		}
-		if (!reap(io, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0)))
+		left = (int)(deadline - now_ms());
+		if (!aio_reap(io, left > 0 ? left : 0))
 			return false;
+		break;
+	default:
+		if (uring_reap(io, timeout_ms))
+			break;
+		if (call_wait(io, 0) && io->call_ret < 0) {
+			complete(io, -io->call_err);
+			break;
+		}
+		return false;
 	}
 done:
 	*res = io->res;
@@ -510,8 +583,11 @@ bool route_poll(struct route_io *io, ssize_t *res)
 
 unsigned int route_more_completions(struct route_io *io)
 {
-	while (reap(io, 0))
-		;
+	if (io->route == ROUTE_AIO)
+		while (aio_reap(io, 0))
+			;
+	else if (io->route == ROUTE_URING || io->route == ROUTE_URING_FIXED)
+		io->extra += uring_extra(io);
 	return io->extra;
 }
 
@@ -528,14 +604,32 @@ pid_t route_tid(struct route_io *io)
 	return io->h ? io->tid : 0;
 }
 
+static bool owner_finished(struct route_io *io)
+{
+	bool done;
+
+	pthread_mutex_lock(&io->lock);
+	done = io->owner_done;
+	pthread_mutex_unlock(&io->lock);
+	return done;
+}
+
 int route_ctx_destroy(struct route_io *io)
 {
+	uint64_t one = 1;
 	int err = 0;
 
 	if (io->aio_up) {
 		io->aio_up = false;
 		err = io_destroy(io->aio);
 	} else if (io->ring_up) {
+		/* the submitting thread stops reading the CQ ring, and ends */
+		if (io->h && write(io->quit_efd, &one, sizeof(one)) == sizeof(one)) {
+			pthread_mutex_lock(&io->lock);
+			while (!io->owner_done)
+				pthread_cond_wait(&io->cond, &io->lock);
+			pthread_mutex_unlock(&io->lock);
+		}
 		io->ring_up = false;
 		io_uring_queue_exit(&io->ring);
 	}
@@ -548,7 +642,7 @@ void route_free(struct route_io *io)
 
 	if (!io)
 		return;
-	if (io->h && !call_wait(io, 0))
+	if (io->h && !owner_finished(io))
 		return;                 /* the runner joins the thread */
 	in_flight = !io->completed && !io->submit_err && (io->aio_up || io->ring_up) &&
 		    !(io->h && io->call_ret < 0);
@@ -557,6 +651,10 @@ void route_free(struct route_io *io)
 	if (io->h)
 		held_io_join(io->h, NULL);
 	route_ctx_destroy(io);
+	if (io->cq_efd > 0)
+		close(io->cq_efd);
+	if (io->quit_efd > 0)
+		close(io->quit_efd);
 	check_buf_free(io->scatter);
 	pthread_cond_destroy(&io->cond);
 	pthread_mutex_destroy(&io->lock);
@@ -579,6 +677,132 @@ ssize_t route_rw(enum io_route r, int fd, enum io_dir dir, void *buf, size_t len
 			    route_call_name(r, dir), len, (intmax_t)off, io->extra);
 	route_free(io);
 	return res;
+}
+
+/* ---- any call in a thread ---------------------------------------------- */
+
+struct route_call {
+	ssize_t (*fn)(void *arg);
+	void *arg;
+	struct held_io *h;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, done;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+};
+
+static ssize_t route_call_thread(void *arg)
+{
+	struct route_call *c = arg;
+	ssize_t r;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	c->tid = gettid();
+	c->started = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	r = c->fn(c->arg);
+	err = r < 0 ? errno : 0;
+	pthread_mutex_lock(&c->lock);
+	c->ret = r;
+	c->err = err;
+	c->done = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	errno = err;
+	return r;
+}
+
+struct route_call *route_call_start(ssize_t (*fn)(void *arg), void *arg)
+{
+	struct route_call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		CHECK_FATALF("route_call_start: out of memory");
+	c->fn = fn;
+	c->arg = arg;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->h = held_call(route_call_thread, c);
+	pthread_mutex_lock(&c->lock);
+	while (!c->started)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return c;
+}
+
+bool route_call_wait(struct route_call *c, int timeout_ms, ssize_t *ret, int *err)
+{
+	struct timespec ts;
+	bool done;
+
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&c->lock);
+	while (!c->done && timeout_ms > 0)
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts))
+			break;
+	done = c->done;
+	pthread_mutex_unlock(&c->lock);
+	if (done && ret)
+		*ret = c->ret;
+	if (done && err)
+		*err = c->err;
+	return done;
+}
+
+pid_t route_call_tid(struct route_call *c)
+{
+	return c->tid;
+}
+
+void route_call_free(struct route_call *c)
+{
+	if (!c || !route_call_wait(c, 0, NULL, NULL))
+		return;
+	held_io_join(c->h, NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	/* "TID (comm) S ...": comm may hold anything, the state follows the
+	 * last ')' */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+bool task_wait_state(pid_t tid, char state, int timeout_ms, bool (*done)(void *arg), void *arg)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	/* The thread is on its way into the kernel wait: look until it is
+	 * there.  Not a sleep for a race: only how long the look lasts. */
+	while (now_ms() < deadline) {
+		if (task_state(tid) == state)
+			return true;
+		if (done && done(arg))
+			return false;
+		sched_yield();
+	}
+	return false;
 }
 
 /* ---- held calls, by path ---------------------------------------------- */

@@ -111,6 +111,26 @@ void route_free(struct route_io *io);
  * a failure) if it did not complete. */
 ssize_t route_rw(enum io_route r, int fd, enum io_dir dir, void *buf, size_t len, off_t off);
 
+/* ---- any call in a thread ---------------------------------------------- */
+
+/* fn(arg) in a thread of its own (held_call), with a timed wait: for the
+ * calls that may block on a held request (close, io_destroy, fsync...). */
+struct route_call;
+struct route_call *route_call_start(ssize_t (*fn)(void *arg), void *arg);
+/* true once fn returned, with its result and errno; false on timeout. */
+bool route_call_wait(struct route_call *c, int timeout_ms, ssize_t *ret, int *err);
+pid_t route_call_tid(struct route_call *c);
+/* Free c once fn returned (else leave it to the runner's teardown). */
+void route_call_free(struct route_call *c);
+
+/* The state letter of thread tid of this process (/proc/self/task/TID/stat:
+ * 'R', 'S' interruptible sleep, 'D' uninterruptible...), '?' if gone. */
+char task_state(pid_t tid);
+/* Wait up to timeout_ms until thread tid sleeps in state ('S' or 'D'); true
+ * if it does.  Gives up early (false) when done(arg) says the call it makes
+ * has returned (done may be NULL). */
+bool task_wait_state(pid_t tid, char state, int timeout_ms, bool (*done)(void *arg), void *arg);
+
 /* ---- held calls, by path ---------------------------------------------- */
 
 /* Wait up to timeout_ms until diofs holds at least n calls of op ("read",

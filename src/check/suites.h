@@ -1,3 +1,5 @@
 /* Every suite, in run order: one line each (see check.h). */
 CHECK_SUITE(smoke)
 CHECK_SUITE(completion)
+CHECK_SUITE(lifetime)
+CHECK_SUITE(pins)

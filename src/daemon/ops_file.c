@@ -269,6 +269,23 @@ void op_read(struct diofs_call *c)
 	thread_buf_trim();
 }
 
+/* What a local filesystem does on a write by someone without CAP_FSETID
+ * (should_remove_suid): drop set-user-ID, and set-group-ID if the group may
+ * execute.  Root callers are taken to hold CAP_FSETID. */
+static void kill_setid(const struct diofs_call *c, int fd)
+{
+	struct stat st;
+	mode_t kill;
+
+	if (c->uid == 0 || fstat(fd, &st))
+		return;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	if (kill)
+		fchmod(fd, st.st_mode & 07777 & ~kill);
+}
+
 void op_write(struct diofs_call *c)
 {
 	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(0);
@@ -286,6 +303,7 @@ void op_write(struct diofs_call *c)
 		reply_err(c, (int)-res);
 		return;
 	}
+	kill_setid(c, dst.buf[0].fd);
 	/* Overlong on a write: acknowledge more than was sent, which the
 	 * kernel must refuse as it does an overlong read. */
 	if (c->shape == REPLY_OVERLONG && (size_t)res == len)

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +33,23 @@ int fill_entry(struct diofs_inode *in, struct fuse_entry_param *e)
 	return 0;
 }
 
+/* name in dir, as an O_PATH fd, never crossing a mount point: openat2's
+ * RESOLVE_NO_XDEV also catches a bind mount of the backing filesystem
+ * itself, which has the same st_dev.  Kernels before 5.6 lack openat2;
+ * there the st_dev check in do_lookup is all we have. */
+static int open_child(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_XDEV,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	if (fd == -1 && errno == ENOSYS)
+		fd = openat(dirfd, name, how.flags);
+	return fd;
+}
+
 int do_lookup(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 {
 	struct diofs_inode *dir = inode_get(parent), *in;
@@ -44,7 +63,7 @@ int do_lookup(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 	 * (The kernel sends no ".." lookups without export support.) */
 	if (dir == inode_root() && strcmp(name, "..") == 0)
 		name = ".";
-	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_child(dir->fd, name);
 	if (fd == -1)
 		return errno;
 	if (stat_fd(fd, &st) == -1) {
@@ -373,6 +392,9 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
 			FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_EXPORT_SUPPORT);
+	/* FUSE_CAP_HANDLE_KILLPRIV (libfuse's default) stays: the kernel's
+	 * direct-I/O write path never clears set-user-ID or set-group-ID
+	 * itself, so op_write does. */
 #ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
 	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
 		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;

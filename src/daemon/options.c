@@ -19,26 +19,68 @@ struct diofs_config diofs_cfg = {
 	.default_permissions = true,
 };
 
-/* Raw option values, checked after parsing. */
-static struct {
-	char *dio;
-	int async_dio;
-	unsigned int threads;
-	int show_help, show_version;
-	unsigned int nonopts;
-} raw = { .async_dio = -1 };
+static unsigned int nonopts; /* BACKING, MOUNTPOINT */
 
-enum { KEY_PATH }; /* trace=, rules=, ctl=: kept verbatim by opt_proc */
+enum { KEY_PATH, KEY_VALUE };
 
+/* Every diofs option is handled by opt_proc, so that each value is checked
+ * as a whole ("async_dio=1x" is an error, not 1). */
 static const struct fuse_opt diofs_opts[] = {
-	{ "dio=%s", offsetof(__typeof__(raw), dio), 0 },
-	{ "async_dio=%d", offsetof(__typeof__(raw), async_dio), 0 },
-	{ "threads=%u", offsetof(__typeof__(raw), threads), 0 },
 	FUSE_OPT_KEY("trace=", KEY_PATH),
 	FUSE_OPT_KEY("rules=", KEY_PATH),
 	FUSE_OPT_KEY("ctl=", KEY_PATH),
+	FUSE_OPT_KEY("dio=", KEY_VALUE),
+	FUSE_OPT_KEY("async_dio=", KEY_VALUE),
+	FUSE_OPT_KEY("threads=", KEY_VALUE),
 	FUSE_OPT_END
 };
+
+/* A whole decimal number in [min, max], or -1. */
+static long parse_number(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	return v;
+}
+
+static int parse_value(const char *arg)
+{
+	const char *val = strchr(arg, '=') + 1;
+	long v;
+
+	if (!strncmp(arg, "dio=", 4)) {
+		if (!strcmp(val, "all"))
+			diofs_cfg.dio = DIO_ALL;
+		else if (!strcmp(val, "odirect"))
+			diofs_cfg.dio = DIO_ODIRECT;
+		else if (!strcmp(val, "none"))
+			diofs_cfg.dio = DIO_NONE;
+		else {
+			fprintf(stderr, "diofs: -o %s: expected all, odirect or none\n", arg);
+			return -1;
+		}
+	} else if (!strncmp(arg, "async_dio=", 10)) {
+		v = parse_number(val, 0, 1);
+		if (v < 0) {
+			fprintf(stderr, "diofs: -o %s: expected 1 or 0\n", arg);
+			return -1;
+		}
+		diofs_cfg.async_dio = (int)v;
+	} else {
+		v = parse_number(val, 1, 1024);
+		if (v < 0) {
+			fprintf(stderr, "diofs: -o %s: expected 1 to 1024\n", arg);
+			return -1;
+		}
+		diofs_cfg.threads = (unsigned int)v;
+	}
+	return 0;
+}
 
 static void usage(const char *prog)
 {
@@ -64,11 +106,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
-		if (raw.nonopts++ == 0) {
+		if (nonopts++ == 0) {
 			diofs_cfg.backing = strdup(arg);
 			return 0;
 		}
 		return 1;
+	case KEY_VALUE:
+		return parse_value(arg) ? -1 : 0;
 	case KEY_PATH:
 		if (strncmp(arg, "trace=", 6) == 0)
 			slot = &diofs_cfg.trace_path;
@@ -147,32 +191,6 @@ static int check_config(void)
 	struct stat st;
 	char *real;
 
-	if (raw.dio) {
-		if (!strcmp(raw.dio, "all"))
-			diofs_cfg.dio = DIO_ALL;
-		else if (!strcmp(raw.dio, "odirect"))
-			diofs_cfg.dio = DIO_ODIRECT;
-		else if (!strcmp(raw.dio, "none"))
-			diofs_cfg.dio = DIO_NONE;
-		else {
-			fprintf(stderr, "diofs: -o dio=%s: expected all, odirect or none\n", raw.dio);
-			return -1;
-		}
-	}
-	if (raw.async_dio != -1) {
-		if (raw.async_dio != 0 && raw.async_dio != 1) {
-			fprintf(stderr, "diofs: -o async_dio=%d: expected 1 or 0\n", raw.async_dio);
-			return -1;
-		}
-		diofs_cfg.async_dio = raw.async_dio;
-	}
-	if (raw.threads) {
-		if (raw.threads > 1024) {
-			fprintf(stderr, "diofs: -o threads=%u: expected 1 to 1024\n", raw.threads);
-			return -1;
-		}
-		diofs_cfg.threads = raw.threads;
-	}
 	if (!diofs_cfg.backing) {
 		fprintf(stderr, "diofs: missing BACKING and MOUNTPOINT (see --help)\n");
 		return -1;
@@ -272,7 +290,7 @@ enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
 	char *fsname;
 
 	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
-	if (fuse_opt_parse(args, &raw, diofs_opts, opt_proc) == -1)
+	if (fuse_opt_parse(args, NULL, diofs_opts, opt_proc) == -1)
 		return OPTIONS_EXIT_ERROR;
 	if (fuse_parse_cmdline(args, &cl) != 0)
 		return OPTIONS_EXIT_ERROR;
@@ -282,10 +300,11 @@ enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
 	}
 	if (cl.show_version) {
 		printf("diofs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		fflush(stdout); /* before fusermount3's version line */
 		fuse_lowlevel_version();
 		return OPTIONS_EXIT_OK;
 	}
-	if (raw.nonopts > 2) {
+	if (nonopts > 2) {
 		fprintf(stderr, "diofs: too many arguments: expected BACKING MOUNTPOINT\n");
 		return OPTIONS_EXIT_ERROR;
 	}
@@ -327,5 +346,4 @@ void options_free(void)
 	free(diofs_cfg.trace_path);
 	free(diofs_cfg.rules_path);
 	free(diofs_cfg.ctl_path);
-	free(raw.dio);
 }

@@ -13,6 +13,8 @@
 #ifndef DIOFS_DEMO_DEMO_H
 #define DIOFS_DEMO_DEMO_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,16 +56,6 @@ bool demo_pins(const struct demo *d, struct pin_counts *p);
  * submitted)", or why there is no figure. */
 void demo_pin_phrase(const struct demo *d, const struct pin_counts *base,
 		     const struct pin_counts *now, bool have, char *out, size_t len);
-/* Wait (10 s at most) until diofs holds the read on path; fills *h.  -1
- * after saying why. */
-int demo_wait_held(struct demo *d, const char *path, struct diofs_held *h);
-/* Release the held request: diofs replies.  -1 after saying why. */
-int demo_release(struct demo *d, uint64_t id, const char *how);
-/* After the request ended: flush diofs's trace and find the line of the
- * request unique (the JSON object) into line; its start and end.  -1 when
- * it is not there (said). */
-int demo_trace_line(struct demo *d, uint64_t unique, char *line, size_t len,
-		    uint64_t *start_ns, uint64_t *end_ns);
 void demo_pause(const struct demo *d);
 
 /* ---- the read diofs holds (heldread.c) ---------------------------------- */
@@ -76,18 +68,51 @@ struct held_read {
 	size_t len;
 	off_t off;
 	/* set by the thread */
-	uint64_t t_submit, t_done;
+	_Atomic uint64_t t_submit, t_done;
 	pid_t tid;
 	ssize_t ret;
 	int err;
 	/* private */
-	int started;
-	unsigned long thread;
+	bool started;
+	atomic_bool returned;
+	pthread_t thread;
 };
 
 int held_read_start(struct held_read *r);
 bool held_read_returned(struct held_read *r);
 /* Wait for the pread (release it first); its result, errno in r->err. */
 ssize_t held_read_join(struct held_read *r);
+
+/* ---- the narrated life of the read (request.c) -------------------------- */
+
+/* One held read: its submission, hold, release, reply and completion, each
+ * said as a step with the pin counters then. */
+struct demo_read {
+	const char *path;       /* as diofs names it: "/unmap.dat" */
+	struct held_read r;
+	struct diofs_held h;    /* what diofs holds */
+	bool have_pins;
+	struct pin_counts base, held, after;
+	ssize_t ret;            /* pread's result; err its errno */
+	int err;
+	uint64_t t_release;
+	bool traced;            /* diofs's trace line found */
+	uint64_t trace_start, trace_end;
+	char trace[1024];
+};
+
+/* Submit pread(fd, buf, d->len, 0) in a thread, wait until diofs holds it;
+ * steps "submit" and "held" (with the pages pinned).  -1 after saying why
+ * (nothing left in flight). */
+int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf);
+/* Pin counters now against the read's base: a phrase for a sentence; the
+ * sample in *now (zeros when unreadable). */
+void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
+		    char *phrase, size_t len);
+/* Release the read and wait for it; steps "release", "reply" (from diofs's
+ * trace), "complete" and "unpinned".  -1 after saying why. */
+int demo_read_reply(struct demo *d, struct demo_read *x);
+/* On a failure path: fail the held read with EIO and wait for it. */
+void demo_read_abort(struct demo *d, struct demo_read *x);
 
 #endif

@@ -3,6 +3,7 @@
 #include <config.h>
 #endif
 #include "fstest.h"
+#include "lib/diofsctl.h"
 
 #include <CUnit/TestDB.h>
 #include <CUnit/TestRun.h>
@@ -41,6 +42,7 @@ static volatile pid_t extra_pid[MAX_EXTRA];
 static volatile sig_atomic_t extra_used[MAX_EXTRA];
 
 static void *allocs[MAX_ALLOCS];
+static char tempdirs[4][PATH_MAX];
 static bool fds_at_start[1024];
 
 /* The watchdog: a case that runs past its time is reported and the
@@ -121,6 +123,48 @@ void *fs_alloc(size_t n)
 		}
 	REQUIRE(false, "more than %d fs_alloc blocks in one case", MAX_ALLOCS);
 	return NULL;
+}
+
+const char *fs_tempdir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	for (int i = 0; i < 4; i++) {
+		if (tempdirs[i][0])
+			continue;
+		snprintf(tempdirs[i], sizeof(tempdirs[i]), "%s/diofs-fstest.XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(tempdirs[i])) {
+			int e = errno;
+			tempdirs[i][0] = '\0';
+			REQUIRE(false, "mkdtemp: %s", fs_errname(e));
+		}
+		return tempdirs[i];
+	}
+	REQUIRE(false, "more than 4 temporary directories in one case");
+	return NULL;
+}
+
+int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path)
+{
+	char err[256], want_op[64], want_path[PATH_MAX + 16];
+	struct diofsctl *ctl = diofsctl_connect(m->ctl, err, sizeof(err));
+	char *text, *line, *save = NULL;
+	size_t len;
+	int n = 0;
+
+	REQUIRE(m->trace[0], "the mount has no trace (mount it with \"trace\")");
+	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
+	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
+	diofsctl_close(ctl);
+	text = fs_slurp(m->trace, &len);
+	REQUIRE(text != NULL, "reading %s: %s", m->trace, fs_errname(errno));
+	snprintf(want_op, sizeof(want_op), "\"op\":\"%s\"", op);
+	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path ? path : "");
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, want_op) && (!path || strstr(line, want_path)))
+			n++;
+	return n;
 }
 
 /* ---- mounts ---- */
@@ -515,6 +559,12 @@ static void case_cleanup(void)
 		free(allocs[i]);
 		allocs[i] = NULL;
 	}
+	for (int i = 0; i < 4; i++)
+		if (tempdirs[i][0]) {
+			if (diofs_remove_tree(tempdirs[i]) < 0)
+				fprintf(stderr, "fstest: could not remove %s\n", tempdirs[i]);
+			tempdirs[i][0] = '\0';
+		}
 }
 
 static void on_signal_hook(int sig)

@@ -51,6 +51,16 @@ int fs_untrack_mount(const char *path);
  * its source (PATH_MAX bytes).  Counts the mounts there. */
 int fs_mounted_at(const char *path, char *fstype, char *source);
 
+/* A fresh directory (TMPDIR or /tmp), removed at the end of the case
+ * (without crossing into mounts: detach those first, fs_track_mount does).
+ * The path stays valid until then. */
+const char *fs_tempdir(void);
+
+/* Flush m's trace (m mounted with "trace") through its control socket
+ * and count its records of op (e.g. "readdirplus") whose path is path
+ * (NULL: any).  Fails the case if the trace cannot be read. */
+int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path);
+
 /* ---- assertions that say what they saw ---- */
 
 const char *fs_errname(int err);

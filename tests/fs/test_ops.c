@@ -61,6 +61,25 @@ static void lstat_both(const char *name, struct stat *mnt, struct stat *bak)
 	REQUIRE_OK(lstat(BAK(name), bak));
 }
 
+/* The trace's count of op on path, once it reaches want: a release is
+ * sent after close(2) returns, and traced just after the daemon let go of
+ * the file; each statfs round trip lets it by (no timed sleep). */
+static int trace_count_reaching(const char *op, const char *path, int want)
+{
+	int n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		struct statvfs sv;
+
+		n = fs_trace_count(M, op, path);
+		if (n >= want)
+			break;
+		statvfs(M->mnt, &sv);
+		sched_yield();
+	}
+	return n;
+}
+
 /* ---- lookup, forget, getattr ---- */
 
 static void test_getattr_matches_backing(void)
@@ -117,9 +136,8 @@ static void test_lookup_missing(void)
 	CHECK_ERR(lstat(MNT(name), &st), ENAMETOOLONG);
 }
 
-/* A name created in the backing directory after the kernel cached its
- * absence is found once the entry times out; one created through the
- * mount is found at once. */
+/* Names made in the backing directory are found through the mount, and
+ * names made through the mount are in the backing directory. */
 static void test_lookup_sees_new_backing_entries(void)
 {
 	struct stat st;
@@ -210,6 +228,15 @@ static void test_setattr_chmod_chown(void)
 	      b.st_gid);
 	REQUIRE_OK(stat(BAK("f"), &b));
 	CHECK(b.st_uid == 4242, "lchown of the symlink changed its target to %u", b.st_uid);
+	/* on an open file */
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
+	CHECK_OK(fchmod(fd, 0640));
+	CHECK_OK(fchown(fd, 5151, 5252));
+	close(fd);
+	REQUIRE_OK(stat(BAK("f"), &b));
+	CHECK(b.st_uid == 5151 && b.st_gid == 5252 && (b.st_mode & 07777) == 0640,
+	      "after fchmod 0640, fchown 5151:5252 the backing file is %u:%u %#o", b.st_uid,
+	      b.st_gid, b.st_mode & 07777);
 	/* chmod of something missing */
 	CHECK_ERR(chmod(MNT("missing"), 0600), ENOENT);
 }
@@ -675,7 +702,7 @@ static void test_flush_release(void)
 	enum { N = 64 };
 	int fds[N], base, open_n, now = -1;
 
-	mount_default();
+	M = fs_mount("trace");
 	/* made behind the mount and only looked up: no release pending */
 	REQUIRE_OK(fs_put(BAK("f"), "x", 1, 0644));
 	struct stat st;
@@ -705,6 +732,11 @@ static void test_flush_release(void)
 	}
 	CHECK(now <= base, "after closing %d opens the daemon has %d fds, %d before", N, now,
 	      base);
+	/* every close flushed (the dup's too), every last close released */
+	int flushes = fs_trace_count(M, "flush", "/f");
+	int releases = trace_count_reaching("release", "/f", N);
+	CHECK(flushes >= N + 1, "%d flushes of /f in the trace, want %d", flushes, N + 1);
+	CHECK(releases == N, "%d releases of /f in the trace, want %d", releases, N);
 	char c = 0;
 	CHECK_EQ(fs_get(BAK("f"), &c, 1), 1);
 	CHECK(c == 'y', "backing holds '%c' after a write and close, want 'y'", c);
@@ -775,7 +807,7 @@ static void test_readdir(void)
 	enum { N = 1500 };
 	char name[300];
 
-	mount_default();
+	M = fs_mount("trace");
 	/* long names too: many readdir requests of several buffers each */
 	for (int i = 0; i < N; i++) {
 		int len = snprintf(name, sizeof(name), "entry-%04d-", i);
@@ -787,6 +819,11 @@ static void test_readdir(void)
 	REQUIRE_OK(symlink("x", BAK("alink")));
 	REQUIRE_OK(mkfifo(BAK("afifo"), 0644));
 	compare_listing("root, read in the backing dir", M->mnt, M->backing, N + 10);
+	/* the kernel asked for both kinds (readdirplus first, then plain
+	 * readdir while nothing was looked up) */
+	CHECK(fs_trace_count(M, "readdirplus", "/") > 0, "no readdirplus of / reached the daemon");
+	CHECK(fs_trace_count(M, "readdir", "/") > 0, "no readdir of / reached the daemon");
+	CHECK(fs_trace_count(M, "opendir", "/") > 0, "no opendir of / reached the daemon");
 	/* made through the mount */
 	REQUIRE_OK(mkdir(MNT("sub"), 0755));
 	for (int i = 0; i < 50; i++) {
@@ -843,7 +880,7 @@ static void test_fsyncdir_releasedir(void)
 {
 	int base, now = -1;
 
-	mount_default();
+	M = fs_mount("trace");
 	REQUIRE_OK(mkdir(MNT("d"), 0755));
 	base = fs_count_fds(M->pid);
 	int fd = REQUIRE_OK(open(MNT("d"), O_RDONLY | O_DIRECTORY));
@@ -861,6 +898,10 @@ static void test_fsyncdir_releasedir(void)
 		sched_yield();
 	}
 	CHECK(now <= base, "after closedir the daemon has %d fds, %d before", now, base);
+	/* (the trace is read through the control socket: only now, when the
+	 * daemon's fds have been counted) */
+	CHECK_EQ(fs_trace_count(M, "fsyncdir", "/d"), 2);
+	CHECK_EQ(trace_count_reaching("releasedir", "/d", 1), 1);
 }
 
 /* ---- statfs ---- */
@@ -1061,7 +1102,7 @@ static void test_copy_file_range(void)
 	int in, out;
 	ssize_t n;
 
-	mount_default();
+	M = fs_mount("trace");
 	fs_pattern(src, SZ, 11, 0);
 	REQUIRE_OK(fs_put(MNT("src"), src, SZ, 0644));
 	in = REQUIRE_OK(open(MNT("src"), O_RDONLY));
@@ -1076,6 +1117,9 @@ static void test_copy_file_range(void)
 	}
 	CHECK_EQ(off_in, SZ);
 	CHECK_EQ(off_out, 5000 + SZ - 1000);
+	/* done by the daemon's copy_file_range, not the kernel's fallback */
+	CHECK(fs_trace_count(M, "copy_file_range", "/src") > 0,
+	      "no copy_file_range reached the daemon");
 	memset(got, 0xee, SZ + 5000);
 	CHECK_EQ(fs_get(BAK("dst"), got, SZ + 5000), 5000 + SZ - 1000);
 	char zeros[5000] = { 0 };

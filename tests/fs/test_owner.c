@@ -1,3 +1,382 @@
+/* Ownership and permissions as on a local filesystem: what a non-root
+ * caller creates through the mount is its own (uid, gid, setgid
+ * directories, its umask), and the kernel's permission checks
+ * (default_permissions) and the backing filesystem's agree.  Each caller
+ * is a child that changed to another uid and gid; the mount has
+ * allow_other so that the kernel lets it in. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
 #include "fstest.h"
-static const struct fs_case cases[] = {{0}};
-int main(void) { return fs_main("x", cases, 0); }
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct diofs_mount *M;
+
+#define MNT(name) diofs_mnt_path(M, name)
+#define BAK(name) diofs_backing_path(M, name)
+
+#define UID 4242
+#define GID 4343
+#define NOBODY 65534
+
+/* Mount with allow_other and a 0777 directory "shared" for the callers;
+ * the test root (mkdtemp: 0700) opened so that they can reach MNT. */
+static void mount_shared(void)
+{
+	M = fs_mount("allow_other");
+	REQUIRE_OK(chmod(M->root, 0755));
+	REQUIRE_OK(mkdir(MNT("shared"), 0777));
+	REQUIRE_OK(chmod(MNT("shared"), 0777));
+}
+
+/* ---- what a child does: 0 or an errno ---- */
+
+static int rc(int r)
+{
+	return r < 0 ? errno : 0;
+}
+
+static int do_create(void *p)
+{
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0666);
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, "mine", 4) != 4)
+		return EIO;
+	return rc(close(fd));
+}
+
+static int do_mkdir(void *p) { return rc(mkdir(p, 0777)); }
+static int do_mkfifo(void *p) { return rc(mkfifo(p, 0666)); }
+static int do_mknod_sock(void *p) { return rc(mknod(p, S_IFSOCK | 0666, 0)); }
+static int do_symlink(void *p) { return rc(symlink("target", p)); }
+static int do_rmdir(void *p) { return rc(rmdir(p)); }
+static int do_unlink(void *p) { return rc(unlink(p)); }
+static int do_chmod(void *p) { return rc(chmod(p, 0600)); }
+static int do_chown_root(void *p) { return rc(chown(p, 0, (gid_t)-1)); }
+static int do_chgrp_5555(void *p) { return rc(chown(p, (uid_t)-1, 5555)); }
+static int do_truncate(void *p) { return rc(truncate(p, 0)); }
+static int do_setxattr(void *p) { return rc(setxattr(p, "user.x", "1", 1, 0)); }
+
+static int do_bind(void *p)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	int r;
+
+	if (s < 0)
+		return errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)p);
+	r = rc(bind(s, (struct sockaddr *)&sa, sizeof(sa)));
+	close(s);
+	return r;
+}
+
+static int do_open_w(void *p)
+{
+	int fd = open(p, O_WRONLY);
+
+	return fd < 0 ? errno : rc(close(fd));
+}
+
+static int do_open_r(void *p)
+{
+	char c;
+	int fd = open(p, O_RDONLY);
+
+	if (fd < 0)
+		return errno;
+	if (read(fd, &c, 1) < 0)
+		return errno;
+	return rc(close(fd));
+}
+
+static int do_set_times(void *p)
+{
+	struct timespec ts[2] = { { .tv_sec = 1000 }, { .tv_sec = 2000 } };
+
+	return rc(utimensat(AT_FDCWD, p, ts, 0));
+}
+
+static int do_touch_now(void *p)
+{
+	return rc(utimensat(AT_FDCWD, p, NULL, 0));
+}
+
+/* Things a caller's own file allows: chmod, utimens, truncate, chgrp to
+ * its own group. */
+static int do_own_file_admin(void *p)
+{
+	struct timespec ts[2] = { { .tv_sec = 1000 }, { .tv_sec = 2000 } };
+
+	if (chmod(p, 0640) < 0 || utimensat(AT_FDCWD, p, ts, 0) < 0 || truncate(p, 2) < 0 ||
+	    chown(p, (uid_t)-1, getegid()) < 0)
+		return errno;
+	return 0;
+}
+
+static void check_owner(const char *name, uid_t uid, gid_t gid, mode_t type, mode_t perm)
+{
+	struct stat b, m;
+
+	if (lstat(BAK(name), &b) < 0) {
+		CHECK(false, "lstat BACKING/%s: %s", name, fs_errname(errno));
+		return;
+	}
+	CHECK(b.st_uid == uid && b.st_gid == gid, "BACKING/%s belongs to %u:%u, want %u:%u",
+	      name, b.st_uid, b.st_gid, uid, gid);
+	CHECK((b.st_mode & S_IFMT) == type, "BACKING/%s has type %#o, want %#o", name,
+	      b.st_mode & S_IFMT, type);
+	if (perm != (mode_t)-1)
+		CHECK((b.st_mode & 07777) == perm, "BACKING/%s has mode %#o, want %#o", name,
+		      b.st_mode & 07777, perm);
+	if (lstat(MNT(name), &m) == 0)
+		CHECK(m.st_uid == b.st_uid && m.st_gid == b.st_gid && m.st_mode == b.st_mode,
+		      "MNT/%s shows %u:%u %#o, BACKING %u:%u %#o", name, m.st_uid, m.st_gid,
+		      m.st_mode, b.st_uid, b.st_gid, b.st_mode);
+}
+
+/* Files, directories, fifos, sockets and symlinks made by a non-root
+ * caller belong to it, with its umask applied once. */
+static void created_as(uid_t uid, gid_t gid)
+{
+	char dir[64], name[96];
+
+	snprintf(dir, sizeof(dir), "shared/u%u", (unsigned)uid);
+	REQUIRE_OK(mkdir(MNT(dir), 0777));
+	REQUIRE_OK(chmod(MNT(dir), 0777));
+#define AS(fn, leaf, want) do {                                                   \
+	snprintf(name, sizeof(name), "%s/%s", dir, leaf);                         \
+	CHECK_RC(fs_as_user(uid, gid, 022, fn, (void *)MNT(name)), want);        \
+} while (0)
+	AS(do_create, "file", 0);
+	snprintf(name, sizeof(name), "%s/file", dir);
+	check_owner(name, uid, gid, S_IFREG, 0644);
+	AS(do_mkdir, "dir", 0);
+	snprintf(name, sizeof(name), "%s/dir", dir);
+	check_owner(name, uid, gid, S_IFDIR, 0755);
+	AS(do_mkfifo, "fifo", 0);
+	snprintf(name, sizeof(name), "%s/fifo", dir);
+	check_owner(name, uid, gid, S_IFIFO, 0644);
+	AS(do_mknod_sock, "sock", 0);
+	snprintf(name, sizeof(name), "%s/sock", dir);
+	check_owner(name, uid, gid, S_IFSOCK, 0644);
+	AS(do_symlink, "link", 0);
+	snprintf(name, sizeof(name), "%s/link", dir);
+	check_owner(name, uid, gid, S_IFLNK, (mode_t)-1);
+	/* a socket made by bind(2), if the path fits in sun_path */
+	snprintf(name, sizeof(name), "%s/bound", dir);
+	if (strlen(MNT(name)) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		AS(do_bind, "bound", 0);
+		check_owner(name, uid, gid, S_IFSOCK, (mode_t)-1);
+	}
+	/* inside the caller's own new directory too */
+	AS(do_create, "dir/inner", 0);
+	snprintf(name, sizeof(name), "%s/dir/inner", dir);
+	check_owner(name, uid, gid, S_IFREG, 0644);
+	/* and what it owns it may administer */
+	snprintf(name, sizeof(name), "%s/file", dir);
+	CHECK_RC(fs_as_user(uid, gid, 022, do_own_file_admin, (void *)MNT(name)), 0);
+	check_owner(name, uid, gid, S_IFREG, 0640);
+	/* but not give away */
+	CHECK_RC(fs_as_user(uid, gid, 022, do_chown_root, (void *)MNT(name)), EPERM);
+	CHECK_RC(fs_as_user(uid, gid, 022, do_chgrp_5555, (void *)MNT(name)), EPERM);
+	AS(do_unlink, "file", 0);
+	AS(do_rmdir, "dir", ENOTEMPTY);
+#undef AS
+}
+
+static void test_created_by_made_up_uid(void)
+{
+	mount_shared();
+	created_as(UID, GID);
+}
+
+static void test_created_by_nobody(void)
+{
+	mount_shared();
+	created_as(NOBODY, NOBODY);
+}
+
+/* The caller's umask is applied (by the kernel) once, the daemon's never. */
+static void test_umask(void)
+{
+	mount_shared();
+	CHECK_RC(fs_as_user(UID, GID, 027, do_mkdir, (void *)MNT("shared/d027")), 0);
+	check_owner("shared/d027", UID, GID, S_IFDIR, 0750);
+	CHECK_RC(fs_as_user(UID, GID, 027, do_create, (void *)MNT("shared/f027")), 0);
+	check_owner("shared/f027", UID, GID, S_IFREG, 0640);
+	CHECK_RC(fs_as_user(UID, GID, 0, do_mkdir, (void *)MNT("shared/d000")), 0);
+	check_owner("shared/d000", UID, GID, S_IFDIR, 0777);
+	CHECK_RC(fs_as_user(UID, GID, 0, do_create, (void *)MNT("shared/f000")), 0);
+	check_owner("shared/f000", UID, GID, S_IFREG, 0666);
+	CHECK_RC(fs_as_user(UID, GID, 0, do_mkfifo, (void *)MNT("shared/p000")), 0);
+	check_owner("shared/p000", UID, GID, S_IFIFO, 0666);
+	CHECK_RC(fs_as_user(UID, GID, 077, do_mknod_sock, (void *)MNT("shared/s077")), 0);
+	check_owner("shared/s077", UID, GID, S_IFSOCK, 0600);
+}
+
+/* A setgid directory: new entries take its group, new directories its
+ * setgid bit. */
+static void test_setgid_directory(void)
+{
+	struct stat b;
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/sg"), 0777));
+	REQUIRE_OK(chown(MNT("shared/sg"), 0, 777));
+	REQUIRE_OK(chmod(MNT("shared/sg"), 02777));
+	REQUIRE_OK(stat(BAK("shared/sg"), &b));
+	REQUIRE((b.st_mode & 07777) == 02777 && b.st_gid == 777,
+		"the setgid dir in BACKING: %u %#o", b.st_gid, b.st_mode);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/sg/file")), 0);
+	check_owner("shared/sg/file", UID, 777, S_IFREG, 0644);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_mkdir, (void *)MNT("shared/sg/sub")), 0);
+	check_owner("shared/sg/sub", UID, 777, S_IFDIR, 02755);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_mkfifo, (void *)MNT("shared/sg/fifo")), 0);
+	check_owner("shared/sg/fifo", UID, 777, S_IFIFO, 0644);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_symlink, (void *)MNT("shared/sg/link")), 0);
+	check_owner("shared/sg/link", UID, 777, S_IFLNK, (mode_t)-1);
+	/* and on down */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/sg/sub/deeper")), 0);
+	check_owner("shared/sg/sub/deeper", UID, 777, S_IFREG, 0644);
+}
+
+/* Permission checks as on a local filesystem. */
+static void test_permissions(void)
+{
+	mount_shared();
+	REQUIRE_OK(fs_put(MNT("shared/root644"), "r", 1, 0644));
+	REQUIRE_OK(chmod(MNT("shared/root644"), 0644));
+	REQUIRE_OK(fs_put(MNT("shared/root600"), "r", 1, 0600));
+	REQUIRE_OK(mkdir(MNT("rootdir"), 0755));
+	REQUIRE_OK(chmod(MNT("rootdir"), 0755));
+	REQUIRE_OK(fs_put(MNT("rootdir/inside"), "r", 1, 0644));
+	REQUIRE_OK(mkdir(MNT("shared/sticky"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/sticky"), 01777));
+	REQUIRE_OK(fs_put(MNT("shared/sticky/roots"), "r", 1, 0666));
+	REQUIRE_OK(chmod(MNT("shared/sticky/roots"), 0666));
+
+	/* a non-owner cannot write a 0644 file, can read it */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/root644")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_open_r, (void *)MNT("shared/root644")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_truncate, (void *)MNT("shared/root644")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_setxattr, (void *)MNT("shared/root644")), EACCES);
+	/* nor read a 0600 one */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_open_r, (void *)MNT("shared/root600")), EACCES);
+	/* nor change what it does not own */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_chmod, (void *)MNT("shared/root644")), EPERM);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_set_times, (void *)MNT("shared/root644")), EPERM);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_touch_now, (void *)MNT("shared/root644")), EACCES);
+	/* nor create in, or delete from, a 0755 root directory */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("rootdir/new")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_mkdir, (void *)MNT("rootdir/newdir")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_unlink, (void *)MNT("rootdir/inside")), EACCES);
+	/* a sticky directory protects others' files */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_unlink, (void *)MNT("shared/sticky/roots")), EPERM);
+	/* yet a 0666 file is writable by anyone */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/sticky/roots")), 0);
+	/* nothing of it happened in BACKING */
+	struct stat b;
+	CHECK_ERR(lstat(BAK("rootdir/new"), &b), ENOENT);
+	CHECK_OK(lstat(BAK("rootdir/inside"), &b));
+	CHECK_OK(lstat(BAK("shared/sticky/roots"), &b));
+	REQUIRE_OK(stat(BAK("shared/root644"), &b));
+	CHECK(b.st_size == 1 && (b.st_mode & 07777) == 0644,
+	      "the root file changed: size %jd mode %#o", (intmax_t)b.st_size, b.st_mode);
+}
+
+/* Write access through a supplementary group only: the daemon must create
+ * with the caller's groups as well as its uid and gid. */
+static void test_supplementary_groups(void)
+{
+	const gid_t groups[] = { 5555 };
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/grp"), 0770));
+	REQUIRE_OK(chown(MNT("shared/grp"), 0, 5555));
+	REQUIRE_OK(chmod(MNT("shared/grp"), 0770));
+	REQUIRE_OK(fs_put(MNT("shared/grp/data"), "g", 1, 0660));
+	REQUIRE_OK(chown(MNT("shared/grp/data"), 0, 5555));
+	REQUIRE_OK(chmod(MNT("shared/grp/data"), 0660));
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_create,
+				   (void *)MNT("shared/grp/made")), 0);
+	check_owner("shared/grp/made", UID, GID, S_IFREG, 0644);
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_mkdir,
+				   (void *)MNT("shared/grp/madedir")), 0);
+	check_owner("shared/grp/madedir", UID, GID, S_IFDIR, 0755);
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_open_w,
+				   (void *)MNT("shared/grp/data")), 0);
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_chgrp_5555,
+				   (void *)MNT("shared/grp/made")), 0);
+	check_owner("shared/grp/made", UID, 5555, S_IFREG, 0644);
+	/* without the group: refused */
+	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/grp/nope")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/grp/data")), EACCES);
+}
+
+static int do_append(void *p)
+{
+	int fd = open(p, O_WRONLY | O_APPEND);
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, "w", 1) != 1)
+		return errno ? errno : EIO;
+	return rc(close(fd));
+}
+
+/* A write or truncate by someone else clears set-user-ID and set-group-ID
+ * (group executable), as on a local filesystem. */
+static void test_write_clears_setid(void)
+{
+	struct stat b;
+
+	mount_shared();
+	REQUIRE_OK(fs_put(MNT("shared/setid"), "x", 1, 0777));
+	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
+	REQUIRE_OK(stat(BAK("shared/setid"), &b));
+	REQUIRE((b.st_mode & 07777) == 06777, "mode %#o after chmod 06777", b.st_mode);
+	CHECK_RC(fs_as_user(UID, GID, 022, do_append, (void *)MNT("shared/setid")), 0);
+	REQUIRE_OK(stat(BAK("shared/setid"), &b));
+	CHECK(b.st_size == 2, "backing size %jd after the write, want 2", (intmax_t)b.st_size);
+	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,
+	      "after another user's write the backing mode is %#o, want set-id bits cleared",
+	      b.st_mode & 07777);
+	struct stat m;
+	REQUIRE_OK(stat(MNT("shared/setid"), &m));
+	CHECK((m.st_mode & (S_ISUID | S_ISGID)) == 0,
+	      "after another user's write the mount shows mode %#o", m.st_mode & 07777);
+	/* and a truncate likewise */
+	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
+	CHECK_RC(fs_as_user(UID, GID, 022, do_truncate, (void *)MNT("shared/setid")), 0);
+	REQUIRE_OK(stat(BAK("shared/setid"), &b));
+	CHECK(b.st_size == 0, "backing size %jd after the truncate, want 0", (intmax_t)b.st_size);
+	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,
+	      "after another user's truncate the backing mode is %#o, want set-id bits cleared",
+	      b.st_mode & 07777);
+}
+
+static const struct fs_case cases[] = {
+	{ "created_by_made_up_uid", test_created_by_made_up_uid, FS_NEEDS_ROOT, 0 },
+	{ "created_by_nobody", test_created_by_nobody, FS_NEEDS_ROOT, 0 },
+	{ "umask", test_umask, FS_NEEDS_ROOT, 0 },
+	{ "setgid_directory", test_setgid_directory, FS_NEEDS_ROOT, 0 },
+	{ "permissions", test_permissions, FS_NEEDS_ROOT, 0 },
+	{ "supplementary_groups", test_supplementary_groups, FS_NEEDS_ROOT, 0 },
+	{ "write_clears_setid", test_write_clears_setid, FS_NEEDS_ROOT, 0 },
+};
+
+int main(void)
+{
+	return fs_main("fs_owner", cases, sizeof(cases) / sizeof(*cases));
+}

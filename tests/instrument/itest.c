@@ -45,6 +45,11 @@ static struct {
 	unsigned int nmounts, nctls, nfds, nios, nfrees;
 } cur;
 
+/* Extra mounts of the case (itest_cleanup_mount), also for the handler. */
+#define MAX_EXTRA 4
+static char extra_mounts[MAX_EXTRA][300];
+static volatile sig_atomic_t nextra;
+
 static const struct itest_case *the_cases;
 static size_t the_ncases;
 static const char *volatile case_name = "(none)";
@@ -118,6 +123,9 @@ static void remember_free(void *p)
  * is answered when its daemon stops), then threads, fds, connections. */
 static void case_cleanup(void)
 {
+	for (int i = 0; i < nextra; i++)
+		umount2(extra_mounts[i], MNT_DETACH);
+	nextra = 0;
 	if (own_live)
 		own_stop(own_live);
 	for (unsigned int i = 0; i < cur.nmounts; i++) {
@@ -170,10 +178,71 @@ static void on_fatal_signal(int sig)
 	    write(STDERR_FILENO, what, strlen(what)) < 0) {
 		/* nothing to do */
 	}
+	for (int i = 0; i < nextra; i++)
+		umount2(extra_mounts[i], MNT_DETACH);
 	if (d && d->pid > 0) {
 		umount2(d->mnt, MNT_DETACH);
 		kill(d->pid, SIGTERM);
 	}
+}
+
+/* The watchdog: a thread of its own takes the cleanup signals (the others
+ * block them), so that a hang is cleaned up even when the case's thread
+ * sits in a FUSE request that only a fatal signal could interrupt. */
+static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGALRM };
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv;
+static struct timespec wd_deadline;
+static bool wd_armed;
+static unsigned long wd_gen;
+
+static void cleanup_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(cleanup_signals[0]); i++)
+		sigaddset(set, cleanup_signals[i]);
+}
+
+static void *watchdog(void *arg)
+{
+	sigset_t set;
+
+	(void)arg;
+	cleanup_sigset(&set);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pthread_mutex_lock(&wd_mu);
+	for (;;) {
+		unsigned long gen = wd_gen;
+
+		if (!wd_armed) {
+			pthread_cond_wait(&wd_cv, &wd_mu);
+			continue;
+		}
+		if (pthread_cond_timedwait(&wd_cv, &wd_mu, &wd_deadline) == ETIMEDOUT &&
+		    wd_armed && gen == wd_gen) {
+			pthread_mutex_unlock(&wd_mu);
+			kill(getpid(), SIGALRM); /* only this thread takes it */
+			for (;;)
+				pause();
+		}
+	}
+	return NULL;
+}
+
+static void watchdog_arm(bool on)
+{
+	pthread_mutex_lock(&wd_mu);
+	if (on) {
+		const char *env = getenv("ITEST_CASE_TIMEOUT");
+		long secs = env && atol(env) > 0 ? atol(env) : ITEST_CASE_TIMEOUT_S;
+
+		clock_gettime(CLOCK_MONOTONIC, &wd_deadline);
+		wd_deadline.tv_sec += secs;
+	}
+	wd_armed = on;
+	wd_gen++;
+	pthread_cond_signal(&wd_cv);
+	pthread_mutex_unlock(&wd_mu);
 }
 
 static void run_case(void)
@@ -192,10 +261,10 @@ static void run_case(void)
 	case_name = c->name;
 	skipped = false;
 	t0 = itest_now_ns();
-	alarm(ITEST_CASE_TIMEOUT_S);
+	watchdog_arm(true);
 	c->fn();
 	case_cleanup();
-	alarm(0);
+	watchdog_arm(false);
 	fprintf(stderr, "  [%s: %.3f s%s]\n", c->name, (itest_now_ns() - t0) / 1e9,
 		skipped ? ", skipped" : "");
 	case_name = "(between cases)";
@@ -213,9 +282,27 @@ int itest_main(const char *suite_name, const struct itest_case *cases, size_t n)
 		return 77;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Cleanup on a hang (SIGALRM) or a crash, hook first. */
+	/* Cleanup on a hang (SIGALRM) or a crash, hook first; the cleanup
+	 * signals go to the watchdog thread only. */
 	diofs_mount_install_handlers(on_fatal_signal);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		pthread_condattr_t ca;
+		pthread_t wd;
+		sigset_t set;
+
+		cleanup_sigset(&set);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&wd_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&wd, NULL, watchdog, NULL) != 0) {
+			fprintf(stderr, "%s: cannot start the watchdog thread\n", suite_name);
+			return 99;
+		}
+		pthread_detach(wd);
+	}
 	the_cases = cases;
 	the_ncases = n;
 
@@ -238,6 +325,37 @@ int itest_main(const char *suite_name, const struct itest_case *cases, size_t n)
 
 /* ---- mounts ---- */
 
+/* Can a client connect to sock yet?  The daemon binds, then chmods, then
+ * listens: a socket that exists may still refuse (and not be 0600 yet). */
+static bool connectable(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return ret == 0;
+}
+
+/* Wait until sock accepts connections (a readiness check, bounded). */
+static bool wait_connectable(const char *sock)
+{
+	uint64_t deadline = itest_now_ns() + (uint64_t)ITEST_WAIT_MS * 1000000u;
+
+	while (!connectable(sock)) {
+		if (itest_now_ns() >= deadline)
+			return false;
+		poll(NULL, 0, 1);
+	}
+	return true;
+}
+
 struct diofs_mount *itest_mount(const char *opts)
 {
 	struct diofs_mount *m;
@@ -255,12 +373,24 @@ struct diofs_mount *itest_mount(const char *opts)
 		return NULL;
 	}
 	cur.mounts[cur.nmounts++] = m;
+	/* The harness returns once the socket file exists; it may not listen
+	 * yet (see connectable). */
+	if (!CHECK(wait_connectable(m->ctl), "%s does not accept connections", m->ctl))
+		return NULL;
 	return m;
 }
 
 void itest_unmount(struct diofs_mount *m)
 {
 	diofs_mount_stop(m);
+}
+
+void itest_cleanup_mount(const char *path)
+{
+	if (!CHECK(nextra < MAX_EXTRA, "more than %d extra mounts", MAX_EXTRA))
+		return;
+	snprintf(extra_mounts[nextra], sizeof(extra_mounts[0]), "%s", path);
+	nextra++;
 }
 
 struct diofsctl *itest_ctl_path(const char *sock)
@@ -940,6 +1070,10 @@ int itest_run(char *const argv[], char *out, size_t outlen, char *errout, size_t
 	}
 	pid = fork();
 	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(opipe[1], STDOUT_FILENO);
 		dup2(epipe[1], STDERR_FILENO);
 		execv(argv[0], argv);
@@ -1085,7 +1219,7 @@ void own_stop(struct own_daemon *d)
 	free(d);
 }
 
-struct own_daemon *own_start(const char *opts, const char *sock, bool expect_failure,
+struct own_daemon *own_start(const char *opts, bool default_sock, bool expect_failure,
 			     int *status)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1115,6 +1249,12 @@ struct own_daemon *own_start(const char *opts, const char *sock, bool expect_fai
 	if (!CHECK(mkdir(d->backing, 0755) == 0 && mkdir(d->mnt, 0755) == 0,
 		   "mkdir in %s: %s", d->root, strerror(errno)))
 		goto fail;
+	if (default_sock) {
+		int err = ctl_default_path(d->mnt, d->sock, sizeof(d->sock));
+
+		if (!CHECK(err == 0, "the default socket of %s: %s", d->mnt, strerror(-err)))
+			goto fail;
+	}
 	logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (!CHECK(logfd >= 0, "%s: %s", d->log, strerror(errno)))
 		goto fail;
@@ -1176,14 +1316,14 @@ struct own_daemon *own_start(const char *opts, const char *sock, bool expect_fai
 			}
 			break;
 		}
-		if (itest_fuse_mounted(d->mnt) && (!sock || (stat(sock, &st) == 0 &&
-							     S_ISSOCK(st.st_mode)))) {
+		if (itest_fuse_mounted(d->mnt) &&
+		    (!default_sock || (stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
+				       connectable(d->sock)))) {
 			if (mountinfo >= 0)
 				close(mountinfo);
-			if (!CHECK(!expect_failure, "%s mounted: saw a mount, wanted a failure",
-				   bin))
-				return d; /* stopped after the case */
-			return d;
+			CHECK(!expect_failure, "%s -o %s mounted: saw a mount, wanted a failure",
+			      bin, opts ? opts : "");
+			return d; /* stopped by the caller or after the case */
 		}
 		uint64_t now = itest_now_ns();
 

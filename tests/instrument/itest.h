@@ -21,7 +21,9 @@
 #include "harness/mount.h"
 #include "lib/diofsctl.h"
 
-#define ITEST_CASE_TIMEOUT_S 60  /* a case that runs longer hangs: it dies */
+/* A case that runs longer hangs: it is cleaned up and the program dies of
+ * SIGALRM.  $ITEST_CASE_TIMEOUT (seconds) overrides it. */
+#define ITEST_CASE_TIMEOUT_S 60
 #define ITEST_WAIT_MS 10000      /* failsafe on waits for what must come */
 
 /* ---- running ---- */
@@ -56,6 +58,9 @@ const char *itest_errname(int err); /* "EIO", or "0" */
 struct diofs_mount *itest_mount(const char *opts);
 /* Stop it now (idempotent; the case's cleanup does it anyway). */
 void itest_unmount(struct diofs_mount *m);
+/* A mount the case made itself (a tmpfs): detached after the case and by
+ * the signal handlers, before the harness removes its directories. */
+void itest_cleanup_mount(const char *path);
 /* A connection to m's control socket, closed after the case; NULL on
  * failure, reported. */
 struct diofsctl *itest_ctl(const struct diofs_mount *m);
@@ -180,16 +185,19 @@ int itest_run(char *const argv[], char *out, size_t outlen, char *errout, size_t
 const char *itest_diofsctl(void);
 
 /* A diofs started by hand in the foreground: BACKING and MNT in a fresh
- * directory, stderr to ROOT/daemon.log.  Stopped after the case and by the
- * signal handlers. */
+ * directory, stdout and stderr to ROOT/daemon.log.  Stopped after the case
+ * and by the signal handlers. */
 struct own_daemon {
 	char root[256], backing[300], mnt[300], log[300];
+	char sock[108];  /* its default control socket, if asked for */
 	pid_t pid;
 };
-/* Start diofs -f [-o opts] BACKING MNT and wait until it has mounted and
- * sock (if not NULL) exists; false on failure (reported unless
- * expect_failure, in which case *status holds its exit status). */
-struct own_daemon *own_start(const char *opts, const char *sock, bool expect_failure,
+/* Start diofs -f [-o opts] BACKING MNT and wait until it has mounted and,
+ * if default_sock, its socket exists at the default path for MNT (in
+ * d->sock).  NULL on failure, reported.  With expect_failure the daemon
+ * must exit before mounting: *status is its wait status and d stays for
+ * the caller to read the log (then own_stop). */
+struct own_daemon *own_start(const char *opts, bool default_sock, bool expect_failure,
 			     int *status);
 void own_stop(struct own_daemon *d);
 /* Is a FUSE filesystem mounted at path? */

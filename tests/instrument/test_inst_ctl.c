@@ -1,9 +1,484 @@
+/* The control socket through a real mount: malformed commands get one
+ * "err" line naming the fault and the daemon keeps serving (raw lines on the
+ * socket); connections are independent; the socket is 0600 in a 0700
+ * directory and another uid is refused; diofsctl --mount MNT finds the
+ * default socket from the mount point. */
 #include <config.h>
 #include "itest.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto/ctl.h"
+
+#define FSIZE (64 * 1024)
+#define NOBODY 65534
+
+/* Send line (a newline added) on a raw connection; its first answer line. */
+static bool raw_cmd(int fd, const char *line, char *out, size_t len)
+{
+	char buf[DIOFS_CTL_LINE_MAX * 2];
+	int n = snprintf(buf, sizeof(buf), "%s\n", line);
+
+	return raw_send(fd, buf, (size_t)n) && raw_line(fd, out, len);
+}
+
+static bool ping_ok(int fd, const char *after)
+{
+	char ans[256];
+
+	return CHECK(raw_cmd(fd, "ping", ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0,
+		     "ping after %s: saw \"%s\", wanted \"ok 0\" on the same connection", after,
+		     ans);
+}
+
+static void test_malformed(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	static const struct {
+		const char *line;
+		const char *want; /* in the message */
+	} bad[] = {
+		{ "bogus", "unknown command: bogus" },
+		{ "", "empty command" },
+		{ " \t ", "empty command" },
+		{ "rule", "missing subcommand" },
+		{ "rule frob", "unknown subcommand: frob" },
+		{ "rule add", "missing rule" },
+		{ "rule add explode op=read", "unknown action" },
+		{ "rule add op=read", "starts with its action" },
+		{ "rule add fail=EIO op=nosuchop", "nosuchop" },
+		{ "rule add fail=ENOTANERRNO", "ENOTANERRNO" },
+		{ "rule add hold nth=1 count=1", "nth and count" },
+		{ "rule add short=10 op=open", "read and write only" },
+		{ "rule add hold op=read op=write", "duplicate match" },
+		{ "rule add hold offset=10-5", "empty" },
+		{ "rule add hold prob=2", "prob" },
+		{ "rule add delay=x", "not a number" },
+		{ "rule add hold frobnicate=1", "unknown match" },
+		{ "rule list extra", "unexpected argument: extra" },
+		{ "rule del", "missing id" },
+		{ "rule del x", "bad id: x" },
+		{ "rule del 0", "bad id: 0" },
+		{ "rule del 99999", "no rule 99999" },
+		{ "rule del 1 2", "unexpected argument: 2" },
+		{ "rule clear now", "unexpected argument: now" },
+		{ "held min=x", "bad argument: min=x" },
+		{ "held bogus", "bad argument: bogus" },
+		{ "held min=1 timeout=0", "timeout" },
+		{ "release", "missing id" },
+		{ "release 0", "bad id: 0" },
+		{ "release abc", "bad id: abc" },
+		{ "release 12345", "12345 is not held" },
+		{ "release all bogus", "bad reply: bogus" },
+		{ "release all errno=NOTANERRNO", "unknown errno name: NOTANERRNO" },
+		{ "release all short=x", "bad length: x" },
+		{ "release all reply extra", "unexpected argument: extra" },
+		{ "stats now", "unexpected argument: now" },
+		{ "ping pong", "unexpected argument: pong" },
+		{ "trace", "missing argument" },
+		{ "trace sideways", "unknown argument: sideways" },
+		{ "trace on relative/file", "not an absolute path" },
+		{ "trace on /nonexistent-diofs-dir/x", "No such file" },
+		{ "trace on", "no trace file" },
+		{ "trace flush", "no trace file" },
+		{ "trace off now", "unexpected argument: now" },
+		{ "a b c d e f g h i j k l m n o p q", "too many arguments" },
+	};
+	char ans[DIOFS_CTL_LINE_MAX], line[DIOFS_CTL_LINE_MAX];
+	struct diofsctl *c;
+	int fd, rfd;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	fd = raw_connect(m->ctl);
+	REQUIRE(fd >= 0, "connect %s: %s", m->ctl, strerror(errno));
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!CHECK(raw_cmd(fd, bad[i].line, ans, sizeof(ans)), "\"%s\": no answer, the "
+			   "connection ended", bad[i].line))
+			return;
+		CHECK(strncmp(ans, "err ", 4) == 0 && strstr(ans, bad[i].want), "\"%s\": saw \"%s\", "
+		      "wanted \"err ...%s...\"", bad[i].line, ans, bad[i].want);
+		if (!ping_ok(fd, bad[i].line))
+			return;
+	}
+	/* The fault inside the mount point for a trace file. */
+	snprintf(line, sizeof(line), "trace on %s", diofs_mnt_path(m, "t.jsonl"));
+	CHECK(raw_cmd(fd, line, ans, sizeof(ans)) && strncmp(ans, "err ", 4) == 0 &&
+	      strstr(ans, "inside the mount point"), "\"%s\": saw \"%s\", wanted err ... inside "
+	      "the mount point", line, ans);
+	ping_ok(fd, "trace on MNT/...");
+
+	/* A NUL byte in a line. */
+	CHECK(raw_send(fd, "ping\0x\n", 7) && raw_line(fd, ans, sizeof(ans)) &&
+	      strncmp(ans, "err ", 4) == 0 && strstr(ans, "NUL"), "a line with a NUL byte: saw "
+	      "\"%s\", wanted err ... NUL byte", ans);
+	ping_ok(fd, "a NUL byte");
+
+	/* A line longer than the protocol allows: one err, the rest of it
+	 * skipped, then the next line is served. */
+	static char longline[DIOFS_CTL_LINE_MAX + 1000];
+
+	memset(longline, 'a', sizeof(longline) - 1);
+	memcpy(longline, "rule add hold path=", 19);
+	longline[sizeof(longline) - 1] = '\n';
+	CHECK(raw_send(fd, longline, sizeof(longline)) && raw_line(fd, ans, sizeof(ans)) &&
+	      strncmp(ans, "err ", 4) == 0 && strstr(ans, "too long"), "a line of %zu bytes: saw "
+	      "\"%s\", wanted err ... line too long", sizeof(longline), ans);
+	ping_ok(fd, "a line too long");
+
+	/* CRLF is a line end; several commands in one write are answered in
+	 * order. */
+	static const char pipelined[] = "ping\r\nbogus\nrule list\nping\n";
+
+	CHECK(raw_send(fd, pipelined, strlen(pipelined)), "send: %s", strerror(errno));
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 1 (ping\\r): "
+	      "saw \"%s\", wanted ok 0", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strncmp(ans, "err unknown command", 19) == 0,
+	      "pipelined 2 (bogus): saw \"%s\", wanted err unknown command", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 3 (rule "
+	      "list): saw \"%s\", wanted ok 0 (no bad rule was added)", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 4 (ping): "
+	      "saw \"%s\", wanted ok 0", ans);
+
+	/* A good command on the same connection: ok 1 and the id. */
+	CHECK(raw_cmd(fd, "rule add fail=EIO op=read path=/f", ans, sizeof(ans)) &&
+	      strcmp(ans, "ok 1") == 0, "rule add after the errors: saw \"%s\", wanted ok 1", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && atoi(ans) == 1, "rule add: the id line saw "
+	      "\"%s\", wanted 1 (no bad rule took an id)", ans);
+
+	/* The daemon still serves the mount, and the rule acts. */
+	rfd = itest_open(m, "f", O_RDONLY);
+	if (CHECK(rfd >= 0, "open f after the errors: %s", strerror(errno))) {
+		char buf[10];
+		ssize_t r = pread(rfd, buf, sizeof(buf), 0);
+
+		CHECK(r == -1 && errno == EIO, "read under the rule: saw %zd (%s), wanted -1 (EIO)",
+		      r, itest_errname(r < 0 ? errno : 0));
+	}
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "the other connection: ping saw %s",
+	      diofsctl_error(c));
+}
+
+/* Each connection has its own thread: one waiting in "held" blocks nobody
+ * else; a client that leaves while waiting is forgotten. */
+static void test_connections(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	struct diofs_held h;
+	struct diofsctl *c;
+	char ans[256];
+	int a, gone, fd;
+	struct io *io;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	a = raw_connect(m->ctl);
+	gone = raw_connect(m->ctl);
+	REQUIRE(a >= 0 && gone >= 0, "connect: %s", strerror(errno));
+	/* gone waits for 5 held calls, then leaves. */
+	REQUIRE(raw_send(gone, "held min=5\n", 11), "send: %s", strerror(errno));
+	itest_close(gone);
+	/* a waits for one. */
+	REQUIRE(raw_send(a, "held min=1\n", 11), "send: %s", strerror(errno));
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping while another connection waits in held: "
+	      "%s", diofsctl_error(c));
+	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
+	fd = itest_open(m, "f", O_RDONLY);
+	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	io = io_pread(fd, 100, 0);
+	/* a's answer comes once the read is held. */
+	CHECK(raw_line(a, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "held min=1 on a raw "
+	      "connection: saw \"%s\", wanted ok 1", ans);
+	CHECK(raw_line(a, ans, sizeof(ans)) && diofsctl_parse_held(ans, &h) == 0 &&
+	      strcmp(h.op, "read") == 0 && strcmp(h.path, "/f") == 0 && h.size == 100 &&
+	      io && h.pid == atomic_load(&io->tid),
+	      "the held line: saw \"%s\", wanted id=N op=read off=0 size=100 pid=%d unique=N "
+	      "path=/f", ans, io ? (int)atomic_load(&io->tid) : 0);
+	CHECK(diofsctl_release(c, 0, NULL) == 1, "release all: %s", diofsctl_error(c));
+	if (io && io_join(io))
+		CHECK(io->ret == 100, "released read: saw %zd (%s), wanted 100", io->ret,
+		      itest_errname(io->err));
+	ping_ok(a, "held");
+}
+
+static void check_socket_mode(const char *sock, bool check_dir)
+{
+	char dir[300];
+	struct stat st;
+
+	if (CHECK(lstat(sock, &st) == 0, "lstat %s: %s", sock, strerror(errno))) {
+		CHECK(S_ISSOCK(st.st_mode) && (st.st_mode & 07777) == 0600 &&
+		      st.st_uid == geteuid(), "%s: saw mode %#o uid %u, wanted a socket, 0600, uid %u",
+		      sock, st.st_mode, (unsigned int)st.st_uid, (unsigned int)geteuid());
+	}
+	if (!check_dir)
+		return;
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if (CHECK(lstat(dirname(dir), &st) == 0, "lstat %s: %s", dir, strerror(errno)))
+		CHECK(S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 && st.st_uid == geteuid(),
+		      "%s: saw mode %#o uid %u, wanted a directory, 0700, uid %u", dir, st.st_mode,
+		      (unsigned int)st.st_uid, (unsigned int)geteuid());
+}
+
+/* What a child under another uid saw. */
+struct peer_result {
+	int stage;          /* 0 all done; else where it failed */
+	int connect_errno;  /* 0: connected */
+	char line[256];     /* first line the daemon sent */
+	int eof_after;      /* 1: the daemon closed after it */
+};
+
+static void become_nobody(bool keep_dac_override, struct peer_result *res)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (keep_dac_override && prctl(PR_SET_KEEPCAPS, 1) < 0) {
+		res->stage = 1;
+		return;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) {
+		res->stage = 2;
+		return;
+	}
+	if (keep_dac_override) {
+		/* Only the right to pass file permissions: the socket is then
+		 * reached, and the daemon alone must refuse us. */
+		memset(data, 0, sizeof(data));
+		data[0].effective = data[0].permitted = 1u << CAP_DAC_OVERRIDE;
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			res->stage = 3;
+	}
+}
+
+static void peer_child(const char *sock, bool keep_dac_override, int out)
+{
+	struct peer_result res = { 0 };
+	int fd;
+
+	become_nobody(keep_dac_override, &res);
+	if (res.stage == 0) {
+		fd = raw_connect(sock);
+		res.connect_errno = fd < 0 ? errno : 0;
+		if (fd >= 0) {
+			char more[64];
+
+			/* A command (it may find the connection closed already),
+			 * then the one answer: the refusal, or "ok 0" if let in. */
+			raw_send(fd, "ping\n", 5);
+			raw_line(fd, res.line, sizeof(res.line));
+			/* Refused: the daemon has closed.  Let in: nothing more
+			 * would come, do not wait for it. */
+			if (strncmp(res.line, "err ", 4) == 0)
+				res.eof_after = !raw_line(fd, more, sizeof(more));
+		}
+	}
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(2);
+	_exit(0);
+}
+
+static bool run_peer(const char *sock, bool keep_dac_override, struct peer_result *res)
+{
+	struct pollfd p;
+	int pfd[2];
+	pid_t pid;
+	bool ok;
+
+	memset(res, 0, sizeof(*res));
+	if (!CHECK(pipe2(pfd, O_CLOEXEC) == 0, "pipe: %s", strerror(errno)))
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		peer_child(sock, keep_dac_override, pfd[1]);
+	}
+	close(pfd[1]);
+	p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+	ok = CHECK(pid > 0, "fork: %s", strerror(errno)) &&
+	     CHECK(poll(&p, 1, ITEST_WAIT_MS) == 1 && read(pfd[0], res, sizeof(*res)) ==
+		   sizeof(*res), "the uid %d child did not report", NOBODY) &&
+	     CHECK(res->stage == 0, "the child could not become uid %d (stage %d)", NOBODY,
+		   res->stage);
+	close(pfd[0]);
+	if (pid > 0 && !itest_wait_pid(pid, ITEST_WAIT_MS, NULL)) {
+		kill(pid, SIGKILL);
+		itest_wait_pid(pid, ITEST_WAIT_MS, NULL);
+	}
+	return ok;
+}
+
+static void test_socket_permissions(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	struct peer_result res;
+	struct diofsctl *c;
+
+	REQUIRE(m, "no mount");
+	check_socket_mode(m->ctl, false);
+	if (geteuid() != 0) {
+		itest_skip("changing uid needs root");
+		return;
+	}
+	/* Plain: the file permissions already stop it. */
+	if (run_peer(m->ctl, false, &res))
+		CHECK(res.connect_errno == EACCES, "uid %d connecting to the 0600 socket: saw %s, "
+		      "wanted EACCES", NOBODY, itest_errname(res.connect_errno));
+	/* Past the file permissions: the daemon refuses it by its credentials,
+	 * with an err line, and closes. */
+	if (run_peer(m->ctl, true, &res)) {
+		CHECK(res.connect_errno == 0, "uid %d with CAP_DAC_OVERRIDE: connect saw %s, wanted "
+		      "success", NOBODY, itest_errname(res.connect_errno));
+		CHECK(strncmp(res.line, "err ", 4) == 0 && strstr(res.line, "permission denied") &&
+		      strstr(res.line, "65534"), "uid %d: first line saw \"%s\", wanted \"err "
+		      "permission denied: uid 65534 ...\"", NOBODY, res.line);
+		CHECK(res.eof_after, "uid %d: the connection stayed open after the refusal", NOBODY);
+	}
+	/* The owner is still served. */
+	c = itest_ctl(m);
+	CHECK(c && diofsctl_cmd(c, NULL, "ping") == 0, "ping from the owner after the refusals: "
+	      "%s", c ? diofsctl_error(c) : "no connection");
+}
+
+/* Run diofsctl with args; its stdout in out, stderr in err; the status. */
+static int ctl_cli(const char *mnt, char *out, size_t outlen, char *err, size_t errlen,
+		   const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+{
+	char *argv[] = { (char *)itest_diofsctl(), "--mount", (char *)mnt, (char *)a1,
+			 (char *)a2, (char *)a3, (char *)a4, (char *)a5, NULL };
+
+	return itest_run(argv, out, outlen, err, errlen);
+}
+
+static bool cli_ok(int status, const char *what, const char *err)
+{
+	return CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		     "diofsctl %s: saw status %#x (stderr: %s), wanted exit 0", what, status, err);
+}
+
+static void test_default_socket_cli(void)
+{
+	char out[1024], err[1024], sock[108], want[128];
+	struct own_daemon *d;
+	struct diofsctl *lib;
+	struct stat st;
+	struct io *io;
+	int st_, fd;
+	unsigned long long id, off, size;
+	char op[16], path[64];
+	int pid;
+
+	d = own_start(NULL, true, false, NULL);
+	REQUIRE(d, "no daemon");
+	snprintf(sock, sizeof(sock), "%s", d->sock);
+	/* RUNDIR/diofs/HASH.sock, 0600 in a 0700 directory. */
+	check_socket_mode(sock, true);
+
+	/* The library finds it from the mount point. */
+	lib = diofsctl_connect_mount(d->mnt, err, sizeof(err));
+	if (CHECK(lib, "diofsctl_connect_mount(%s): %s", d->mnt, err)) {
+		CHECK(diofsctl_cmd(lib, NULL, "ping") == 0, "ping through connect_mount: %s",
+		      diofsctl_error(lib));
+		diofsctl_close(lib);
+	}
+
+	/* The CLI: ping, a hold, held --wait, release, rule list. */
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "ping", NULL, NULL, NULL, NULL);
+	cli_ok(st_, "ping", err);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "rule", "add", "hold",
+		      "op=read", "path=/f");
+	if (cli_ok(st_, "rule add", err))
+		CHECK(strcmp(out, "1\n") == 0, "diofsctl rule add: printed \"%s\", wanted \"1\\n\"",
+		      out);
+	{
+		char bpath[400], mpath[400], buf[4096];
+		int bfd;
+
+		snprintf(bpath, sizeof(bpath), "%s/f", d->backing);
+		bfd = open(bpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		REQUIRE(bfd >= 0, "creating %s: %s", bpath, strerror(errno));
+		itest_fill(buf, sizeof(buf), 0, 1);
+		CHECK(write(bfd, buf, sizeof(buf)) == (ssize_t)sizeof(buf), "write: %s",
+		      strerror(errno));
+		close(bfd);
+		snprintf(mpath, sizeof(mpath), "%s/f", d->mnt);
+		fd = open(mpath, O_RDONLY | O_CLOEXEC);
+		REQUIRE(fd >= 0, "open %s: %s", mpath, strerror(errno));
+	}
+	io = io_pread(fd, 100, 7);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "held", "--wait", "10", NULL,
+		      NULL);
+	if (cli_ok(st_, "held --wait 10", err) && io) {
+		snprintf(want, sizeof(want), "ID read /f 7 100 %d", (int)atomic_load(&io->tid));
+		CHECK(sscanf(out, "%llu %15s %63s %llu %llu %d", &id, op, path, &off, &size, &pid) ==
+		      6 && strcmp(op, "read") == 0 && strcmp(path, "/f") == 0 && off == 7 &&
+		      size == 100 && pid == atomic_load(&io->tid) && itest_count(out, "\n") == 1,
+		      "diofsctl held: printed \"%s\", wanted \"%s\"", out, want);
+	}
+	CHECK(io && !atomic_load(&io->done), "the held read completed before its release");
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "release", "all", NULL, NULL,
+		      NULL);
+	if (cli_ok(st_, "release all", err))
+		CHECK(strcmp(out, "1\n") == 0, "diofsctl release all: printed \"%s\", wanted 1", out);
+	if (io && io_join(io))
+		CHECK(io->ret == 100 && itest_mismatch(io->buf, 100, 7, 1) < 0, "released read: saw "
+		      "%zd (%s), wanted 100 bytes of the file", io->ret, itest_errname(io->err));
+	close(fd);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "rule", "list", NULL, NULL,
+		      NULL);
+	if (cli_ok(st_, "rule list", err))
+		CHECK(strncmp(out, "1 matched=1 acted=1 hold", 24) == 0 && strstr(out, "op=read") &&
+		      strstr(out, "path=/f"), "diofsctl rule list: printed \"%s\", wanted \"1 "
+		      "matched=1 acted=1 hold op=read path=/f\"", out);
+	/* Its failures: the daemon's refusal (1), a usage error (2). */
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "release", "999", NULL, NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 && strstr(err, "not held"),
+	      "diofsctl release 999: saw status %#x, stderr \"%s\"; wanted exit 1 and \"not held\"",
+	      st_, err);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "frobnicate", NULL, NULL, NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 2, "diofsctl frobnicate: saw "
+	      "status %#x (stderr \"%s\"), wanted exit 2", st_, err);
+	/* A directory that no diofs serves: exit 1 naming the socket. */
+	st_ = ctl_cli(d->backing, out, sizeof(out), err, sizeof(err), "ping", NULL, NULL, NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 && strstr(err, "diofs/"),
+	      "diofsctl --mount BACKING ping: saw status %#x, stderr \"%s\"; wanted exit 1 "
+	      "naming the socket it tried", st_, err);
+
+	/* A clean stop takes the socket away. */
+	own_stop(d);
+	CHECK(lstat(sock, &st) < 0 && errno == ENOENT, "%s after the daemon stopped: saw it "
+	      "still there, wanted it removed", sock);
+}
+
 int main(void)
 {
-	static const struct itest_case cases[] = { { "placeholder", NULL } };
+	static const struct itest_case cases[] = {
+		{ "malformed commands: err naming the fault, still serving", test_malformed },
+		{ "connections are independent; a waiting client may leave", test_connections },
+		{ "socket 0600; another uid refused with an err line", test_socket_permissions },
+		{ "default socket: 0700 dir, diofsctl --mount MNT", test_default_socket_cli },
+	};
 
-	return itest_main("instrument ctl", cases, 0);
+	return itest_main("instrument ctl", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -1,0 +1,282 @@
+/* completion, the server's reply: short, over-long, errors; and what
+ * io_uring makes of a short synchronous result. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/suite_completion.h"
+#include "proto/errnames.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEED_FILE 21
+#define SEED_WRITE 22
+#define REPLY_FILE ((size_t)4 * REQ_MAX)
+#define SHORT 1000
+
+static const char *dir_op(enum io_dir dir)
+{
+	return dir == IO_READ ? "read" : "write";
+}
+
+/* After an I/O: its data where it went, for the bytes it reports. */
+static void check_data(enum io_dir dir, const char *name, const char *buf, ssize_t res,
+		       off_t off, unsigned int wseed, const char *ctx)
+{
+	if (res <= 0)
+		return;
+	if (dir == IO_READ)
+		data_check(buf, (size_t)res, (uint64_t)off, SEED_FILE, ctx);
+	else
+		backing_check(name, (size_t)res, (uint64_t)off, wseed, ctx);
+}
+
+/* An I/O whose request at a nonzero offset (the second of a split one)
+ * diofs holds and then releases with how; *off2 is that request's offset.
+ * Returns the I/O's result. */
+static ssize_t second_request(enum io_route r, int fd, enum io_dir dir, const char *name,
+			      char *buf, size_t len, const char *how, uint64_t *off2)
+{
+	struct diofs_held held;
+	struct route_io *io;
+	ssize_t res = -ETIME;
+	int rule = REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s offset=1- count=1",
+						 dir_op(dir), check_fuse_path(name)));
+
+	io = route_submit(r, fd, dir, buf, len, 0);
+	*off2 = 0;
+	if (route_held_wait(check_fuse_path(name), dir_op(dir), 1, &held, 1) >= 1) {
+		*off2 = held.off;
+		CHECK_CTL(diofsctl_release(check_ctl(), held.id, how));
+	}
+	if (!route_wait(io, ROUTE_WAIT_MS, &res))
+		CHECK_FAILF("%s: no completion after the release", route_call_name(r, dir));
+	else if (route_more_completions(io))
+		CHECK_FAILF("%s: more than one completion", route_call_name(r, dir));
+	route_free(io);
+	diofsctl_rule_del(check_ctl(), rule);
+	return res;
+}
+
+/* ---- short replies ---------------------------------------------------- */
+
+/* Each (mode, route, direction) has a file of its own: on a_ops the
+ * buffered fallback leaves page cache behind, which must not meet a file
+ * rewritten behind the kernel's back. */
+static int reply_file(const struct mode *m, int mi, int r, int d, char *name, size_t len)
+{
+	snprintf(name, len, "f%d.%d.%d", mi, r, d);
+	backing_create(name, REPLY_FILE, SEED_FILE);
+	return open_mode(m, name, 0);
+}
+
+static void short_reply(const struct cfg *c)
+{
+	struct mode modes[2];
+	int nm = cfg_modes(c, modes);
+
+	for (int mi = 0; mi < nm; mi++) {
+		for (int r = 0; r < ROUTE_COUNT; r++) {
+			for (int d = 0; d < 2; d++) {
+				enum io_route rt = (enum io_route)r;
+				enum io_dir dir = (enum io_dir)d;
+				size_t len = 65536, big = 3 * REQ_MAX;
+				char *buf = check_buf_alloc(big, 0);
+				const char *ctx = io_ctx(rt, dir, len, 0, buf, &modes[mi]);
+				struct expect e;
+				char name[32];
+				uint64_t off2;
+				ssize_t res, want;
+				int fd;
+
+				expect_of(c, &modes[mi], rt, dir, false, &e);
+				if (uring_sync_fdio(&e, rt)) {
+					note("%s: left to uring_short_retry", ctx);
+					check_buf_free(buf);
+					continue;
+				}
+				fd = reply_file(&modes[mi], mi, r, d, name, sizeof(name));
+				data_fill(buf, big, 0, SEED_WRITE);
+
+				/* one request, answered short: the sync paths return
+				 * the short count; async: a write -EIO
+				 * (fuse_get_res_by_io), a read the prefix
+				 * (fuse_aio_complete's pos); a_ops: a short sync
+				 * result is completed by buffered I/O
+				 * (generic_file_read_iter, direct_write_fallback) */
+				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "short=%d op=%s path=%s count=1",
+							      SHORT, dir_op(dir), check_fuse_path(name)));
+				if (kp_async(e.path))
+					want = dir == IO_WRITE ? -EIO : SHORT;
+				else
+					want = e.aops ? (ssize_t)len : SHORT;
+				res = route_rw(rt, fd, dir, buf, len, 0);
+				EXPECT_RES(res, want, "%s, diofs answered %d bytes: %s: %s", ctx, SHORT,
+					   kpath_name(e.path), e.why);
+				check_data(dir, name, buf, res, 0, SEED_WRITE, ctx);
+				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+
+				/* split in three, the second answered short: the
+				 * sync path stops there; async reads return the
+				 * contiguous prefix, async writes -EIO */
+				data_fill(buf, big, 0, SEED_WRITE + 1);
+				ctx = io_ctx(rt, dir, big, 0, buf, &modes[mi]);
+				res = second_request(rt, fd, dir, name, buf, big, "short=1000", &off2);
+				if (kp_async(e.path))
+					want = dir == IO_WRITE ? -EIO : (ssize_t)off2 + SHORT;
+				else
+					want = e.aops ? (ssize_t)big : (ssize_t)off2 + SHORT;
+				EXPECT_RES(res, want, "%s, diofs answered the request at %ju with %d "
+					   "bytes: %s: %s", ctx, (uintmax_t)off2, SHORT,
+					   kpath_name(e.path), e.why);
+				check_data(dir, name, buf, res, 0, SEED_WRITE + 1, ctx);
+				close(fd);
+				check_buf_free(buf);
+			}
+		}
+	}
+}
+CFG_CASE_DEFS(short_reply)
+
+/* ---- errors ----------------------------------------------------------- */
+
+static void errors(const struct cfg *c)
+{
+	static const int errs[] = { EIO, ENOSPC, EDQUOT, EFBIG, EINTR };
+	struct mode modes[2];
+	int nm = cfg_modes(c, modes);
+
+	for (int mi = 0; mi < nm; mi++) {
+		for (int r = 0; r < ROUTE_COUNT; r++) {
+			for (int d = 0; d < 2; d++) {
+				enum io_route rt = (enum io_route)r;
+				enum io_dir dir = (enum io_dir)d;
+				size_t len = 65536, big = 3 * REQ_MAX;
+				char *buf = check_buf_alloc(big, 0);
+				const char *ctx = io_ctx(rt, dir, len, 4096, buf, &modes[mi]);
+				struct expect e;
+				char name[32];
+				uint64_t off2;
+				ssize_t res, want;
+				int fd = reply_file(&modes[mi], mi, r, d, name, sizeof(name));
+
+				expect_of(c, &modes[mi], rt, dir, false, &e);
+				data_fill(buf, big, 0, SEED_WRITE);
+
+				/* the server's errno is the caller's, as is */
+				for (size_t i = 0; i < sizeof(errs) / sizeof(*errs); i++) {
+					REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "fail=%s op=%s path=%s "
+								      "count=1", errno_name(errs[i]),
+								      dir_op(dir), check_fuse_path(name)));
+					res = route_rw(rt, fd, dir, buf, len, 4096);
+					EXPECT_RES(res, -errs[i], "%s, diofs answered %s: %s", ctx,
+						   errno_name(errs[i]), kpath_name(e.path));
+					CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+				}
+
+				/* a reply longer than asked: copy_out_args() refuses
+				 * a read's (-EIO), fuse_send_write() and
+				 * fuse_aio_complete_req() a write's */
+				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "overlong op=%s path=%s count=1",
+							      dir_op(dir), check_fuse_path(name)));
+				res = route_rw(rt, fd, dir, buf, len, 4096);
+				EXPECT_RES(res, -EIO, "%s, diofs answered 4096 bytes more than asked: %s",
+					   ctx, kpath_name(e.path));
+				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+
+				/* split in three, the second failing: the sync path
+				 * returns the bytes before it (fuse_direct_io: res > 0
+				 * ? res : err), a_ops completes the rest by buffered
+				 * I/O, the async path returns the error (io->err) */
+				ctx = io_ctx(rt, dir, big, 0, buf, &modes[mi]);
+				if (uring_sync_fdio(&e, rt)) {
+					note("%s, failing late: left to uring_short_retry", ctx);
+				} else {
+					data_fill(buf, big, 0, SEED_WRITE + 1);
+					res = second_request(rt, fd, dir, name, buf, big, "errno=ENOSPC",
+							     &off2);
+					if (kp_async(e.path))
+						want = -ENOSPC;
+					else
+						want = e.aops ? (ssize_t)big : (ssize_t)off2;
+					EXPECT_RES(res, want, "%s, diofs failed the request at %ju with "
+						   "ENOSPC: %s: %s", ctx, (uintmax_t)off2,
+						   kpath_name(e.path), e.why);
+					check_data(dir, name, buf, res, 0, SEED_WRITE + 1, ctx);
+				}
+				close(fd);
+				check_buf_free(buf);
+			}
+		}
+	}
+}
+CFG_CASE_DEFS(errors)
+
+/* ---- io_uring and a short synchronous result -------------------------- */
+
+/* io_uring retries a short read or write of a regular file that it issued
+ * inline (io_uring/rw.c, need_complete_io()), from iocb->ki_pos.  On
+ * FOPEN_DIRECT_IO with async DIO off, fuse_direct_read_iter() and
+ * fuse_direct_write_iter() hand an async kiocb to fuse_direct_IO(), which
+ * returns the synchronous result without advancing ki_pos (the a_ops path
+ * has generic_file_read_iter and generic_file_direct_write do it).  Either
+ * outcome is right: the short count, or the whole I/O retried from where
+ * it ended; not a retry from the start. */
+void uring_short_retry(void)
+{
+	static const enum io_route uring[] = { ROUTE_URING, ROUTE_URING_FIXED };
+	struct mode modes[2];
+	int nm = cfg_modes(&cfg_fdio_sync, modes);
+
+	for (int mi = 0; mi < nm; mi++) {
+		for (size_t r = 0; r < 2; r++) {
+			for (int d = 0; d < 3; d++) {
+				enum io_dir dir = d == 2 ? IO_WRITE : IO_READ;
+				bool at_eof = d == 0;   /* a read crossing EOF */
+				size_t len = 65536, fsize = at_eof ? 10000 : REPLY_FILE;
+				char *buf = check_buf_alloc(len, 0);
+				const char *ctx = io_ctx(uring[r], dir, len, 0, buf, &modes[mi]);
+				ssize_t res, first = at_eof ? 10000 : SHORT;
+				int fd, at0;
+				long n0;
+
+				backing_create("f", fsize, SEED_FILE);
+				fd = open_mode(&modes[mi], "f", 0);
+				if (dir == IO_WRITE)
+					data_fill(buf, len, 0, SEED_WRITE);
+				at0 = REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold nth=1g op=%s path=%s "
+								    "offset=0-0", dir_op(dir),
+								    check_fuse_path("f")));
+				if (!at_eof)
+					REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "short=%d op=%s path=%s "
+								      "count=1", SHORT, dir_op(dir),
+								      check_fuse_path("f")));
+				res = route_rw(uring[r], fd, dir, buf, len, 0);
+				n0 = counter_get(at0);
+				if (at_eof)
+					EXPECT_RES(res, 10000, "%s, file of 10000 bytes", ctx);
+				else if (res != first && res != (ssize_t)len)
+					CHECK_FAILF("%s, diofs answered %d bytes: got %s, want %d (no "
+						    "retry) or %zu (retried)", ctx, SHORT, res_str(res),
+						    SHORT, len);
+				if (n0 != 1)
+					CHECK_FAILF("%s: %ld FUSE_%s requests at offset 0 for one I/O whose "
+						    "first reply had %zd bytes, want 1: io_uring retried the "
+						    "short %s from iocb->ki_pos, which fuse_direct_IO() did "
+						    "not advance (kernel %s)", ctx, n0,
+						    dir == IO_READ ? "READ" : "WRITE", first, dir_op(dir),
+						    kernel_release());
+				if (res > 0 && dir == IO_READ)
+					data_check(buf, (size_t)(res < 10000 || !at_eof ? res : 10000), 0,
+						   SEED_FILE, ctx);
+				else if (res > 0)
+					backing_check("f", (size_t)res, 0, SEED_WRITE, ctx);
+				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+				close(fd);
+				check_buf_free(buf);
+			}
+		}
+	}
+}
