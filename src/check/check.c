@@ -43,6 +43,7 @@ static struct {
 } ctx;
 
 static _Thread_local char skip_reason[512];
+static char case_note[2048]; /* check_note, for the report of a passing case */
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -515,6 +516,7 @@ int runner_case_setup(const struct check_suite *s, const struct check_case *c,
 
 	ctx.kase = c;
 	skip_reason[0] = '\0';
+	case_note[0] = '\0';
 	snprintf(ctx.case_rel, sizeof(ctx.case_rel), "%s/%s.%s", ctx.run_rel, s->name, c->name);
 	if (!ctx.own) {
 		if (*want) {
@@ -541,6 +543,29 @@ void runner_case_run(void)
 {
 	if (setjmp(ctx.skip_jmp) == 0)
 		ctx.kase->fn();
+}
+
+void check_note(const char *fmt, ...)
+{
+	CU_pTest t = CU_get_current_test();
+	CU_pSuite s = CU_get_current_suite();
+	size_t at = strlen(case_note);
+	va_list ap;
+
+	if (at && at + 2 < sizeof(case_note)) {
+		strcpy(case_note + at, "; ");
+		at += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(case_note + at, sizeof(case_note) - at, fmt, ap);
+	va_end(ap);
+	printf("NOTE %s.%s: %s\n", s ? s->pName : "?", t ? t->pName : "?", case_note + at);
+	fflush(stdout);
+}
+
+const char *runner_note(void)
+{
+	return case_note;
 }
 
 const char *runner_skip_reason(void)

@@ -53,6 +53,11 @@ struct check_suite {
 void check_skip(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 
+/* A figure worth reporting whatever the result (pages lost, pins seen):
+ * printed as "NOTE suite.case: ..." and kept as the case's detail in the
+ * TSV and XML. */
+void check_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Record a failure with a formatted message; the _FATAL form ends the case. */
 #define CHECK_FAILF(...) check_failf(__FILE__, __LINE__, false, __VA_ARGS__)
 #define CHECK_FATALF(...) check_failf(__FILE__, __LINE__, true, __VA_ARGS__)

@@ -225,6 +225,7 @@ static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
 		fprintf(stderr, "diofs-check: %s.%s: %zu more failures not shown\n",
 			suite->pName, test->pName, more);
 	r.skip = runner_skip_reason();
+	r.note = runner_note();
 	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
 	report_case(&r);
 }

@@ -476,7 +476,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 {
 	struct diofs_held list[128];
 	int64_t deadline = now_ms() + timeout_ms;
-	unsigned int want = 1;
+	unsigned int want = 1, seen = 0;
 
 	for (;;) {
 		int64_t left = deadline - now_ms();
@@ -496,7 +496,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 			if (now_ms() < deadline)
 				continue;       /* a slice of the wait ended */
 			snprintf(why, len, "diofs held %u of %u calls on %s within %d ms (%s)",
-				 found, n, path, timeout_ms, diofsctl_error(ctl));
+				 seen, n, path, timeout_ms, diofsctl_error(ctl));
 			return -1;
 		}
 		for (int i = 0; i < got && i < 128; i++)
@@ -504,6 +504,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 				ids[found++] = list[i].id;
 		if (found == n)
 			return 0;
+		seen = found;
 		/* fewer on our path: wait for one more held call */
 		want = (unsigned int)got + 1;
 	}

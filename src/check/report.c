@@ -167,6 +167,8 @@ void report_case(const struct case_report *r)
 	case RESULT_PASS:
 		passed++;
 		printf("PASS %s.%s\n", r->suite, r->name);
+		if (r->note)
+			put(detail, 0, sizeof(detail), r->note);
 		break;
 	case RESULT_SKIP:
 		skipped++;

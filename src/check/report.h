@@ -18,6 +18,7 @@ struct case_report {
 	const char *name;
 	enum check_result result;
 	const char *skip;       /* the reason, for RESULT_SKIP */
+	const char *note;       /* check_note()s, or NULL */
 	const struct check_failure *failures;
 	size_t nfailures;
 	unsigned int asserts;

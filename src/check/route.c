@@ -16,6 +16,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -289,6 +290,24 @@ static const size_t seg_len[] = {
 	4095, 1, 512, 4096 + 7, 3, 65536, 100, 8192, 33, 131072 + 9, 4096, 17,
 };
 
+/* Is all of [buf, buf+len) mapped? */
+static bool mapped(const void *buf, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)buf & ~(uintptr_t)(page - 1);
+	size_t span = (uintptr_t)buf + len - start;
+	unsigned char vec[64];
+
+	/* mincore fails with ENOMEM on an unmapped page; look in pieces */
+	for (size_t done = 0; done < span; done += sizeof(vec) * page) {
+		size_t n = span - done < sizeof(vec) * page ? span - done : sizeof(vec) * page;
+
+		if (mincore((void *)(start + done), n, vec) < 0)
+			return false;
+	}
+	return true;
+}
+
 static void scatter_setup(struct route_io *io)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -308,6 +327,15 @@ static void scatter_setup(struct route_io *io)
 			break;
 	}
 	io->iovcnt = n;
+	if (!mapped(io->buf, io->len)) {
+		/* an unmapped buffer (EFAULT checks): the iovecs cover it
+		 * directly, nothing is copied */
+		for (int i = 0; i < n; i++) {
+			io->iov[i].iov_base = (char *)io->buf + pos;
+			pos += io->iov[i].iov_len;
+		}
+		return;
+	}
 	io->scatter_len = io->len + (size_t)n * SCATTER_GAP;
 	io->scatter = check_buf_alloc(io->scatter_len, (uintptr_t)io->buf & (page - 1));
 	memset(io->scatter, GAP_BYTE, io->scatter_len);
@@ -327,6 +355,8 @@ static void scatter_finish(struct route_io *io)
 {
 	size_t done = 0, bad = 0, first = 0;
 
+	if (!io->scatter)
+		return;
 	for (int i = 0; i < io->iovcnt; i++) {
 		const unsigned char *gap = (unsigned char *)io->iov[i].iov_base + io->iov[i].iov_len;
 

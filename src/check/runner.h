@@ -23,6 +23,7 @@ int runner_case_setup(const struct check_suite *s, const struct check_case *c,
 /* The CUnit test function of every case: runs the current one, catches SKIP. */
 void runner_case_run(void);
 const char *runner_skip_reason(void);   /* "" unless the case skipped */
+const char *runner_note(void);          /* the case's check_note()s, or "" */
 /* Clear the rules, release what is held, join the threads left behind. */
 void runner_case_teardown(void);
 void runner_suite_end(void);            /* stop our mount */

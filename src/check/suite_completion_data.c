@@ -18,10 +18,10 @@
 
 /* From one byte to 4 MiB: around a page, one FUSE request (REQ_MAX) and
  * several. */
-static const size_t sizes[] = {
+static const size_t io_sizes[] = {
 	1, 511, 4095, 4096, 4097, 65536 + 123, 128 * 1024 + 1, REQ_MAX + 17, 4 * REQ_MAX,
 };
-#define NSIZES (sizeof(sizes) / sizeof(*sizes))
+#define NSIZES (sizeof(io_sizes) / sizeof(*io_sizes))
 #define SIZES_FILE (12u << 20)
 
 static size_t round_page(size_t n)
@@ -89,12 +89,12 @@ static void sizes(const struct cfg *c)
 			wcnt = counter_add("write", wname);
 			for (size_t i = 0; i < NSIZES; i++) {
 				/* aligned offset and buffer; then both odd */
-				sizes_one(r, &modes[mi], rfd, wfd, wname, rcnt, wcnt, sizes[i],
+				sizes_one(r, &modes[mi], rfd, wfd, wname, rcnt, wcnt, io_sizes[i],
 					  (off_t)pos, 0);
-				pos = round_page(pos + sizes[i]) + 4096;
-				sizes_one(r, &modes[mi], rfd, wfd, wname, rcnt, wcnt, sizes[i],
+				pos = round_page(pos + io_sizes[i]) + 4096;
+				sizes_one(r, &modes[mi], rfd, wfd, wname, rcnt, wcnt, io_sizes[i],
 					  (off_t)(pos + 1013), 1 + (i * 997) % 4000);
-				pos = round_page(pos + 1013 + sizes[i]) + 4096;
+				pos = round_page(pos + 1013 + io_sizes[i]) + 4096;
 			}
 			diofsctl_rule_del(check_ctl(), rcnt);
 			diofsctl_rule_del(check_ctl(), wcnt);

@@ -103,15 +103,18 @@ static void short_reply(const struct cfg *c)
 				/* one request, answered short: the sync paths return
 				 * the short count; async: a write -EIO
 				 * (fuse_get_res_by_io), a read the prefix
-				 * (fuse_aio_complete's pos); a_ops: a short sync
-				 * result is completed by buffered I/O
-				 * (generic_file_read_iter, direct_write_fallback) */
+				 * (fuse_aio_complete's pos); a_ops: a short result
+				 * that direct_IO returns (not -EIOCBQUEUED) is
+				 * completed by buffered I/O (generic_file_read_iter,
+				 * direct_write_fallback) */
 				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "short=%d op=%s path=%s count=1",
 							      SHORT, dir_op(dir), check_fuse_path(name)));
-				if (kp_async(e.path))
-					want = dir == IO_WRITE ? -EIO : SHORT;
+				if (dir == IO_WRITE && kp_async(e.path))
+					want = -EIO;
+				else if (e.aops && e.path != KP_ASYNC)
+					want = (ssize_t)len;
 				else
-					want = e.aops ? (ssize_t)len : SHORT;
+					want = SHORT;
 				res = route_rw(rt, fd, dir, buf, len, 0);
 				EXPECT_RES(res, want, "%s, diofs answered %d bytes: %s: %s", ctx, SHORT,
 					   kpath_name(e.path), e.why);
@@ -124,10 +127,12 @@ static void short_reply(const struct cfg *c)
 				data_fill(buf, big, 0, SEED_WRITE + 1);
 				ctx = io_ctx(rt, dir, big, 0, buf, &modes[mi]);
 				res = second_request(rt, fd, dir, name, buf, big, "short=1000", &off2);
-				if (kp_async(e.path))
-					want = dir == IO_WRITE ? -EIO : (ssize_t)off2 + SHORT;
+				if (dir == IO_WRITE && kp_async(e.path))
+					want = -EIO;
+				else if (e.aops && e.path != KP_ASYNC)
+					want = (ssize_t)big;
 				else
-					want = e.aops ? (ssize_t)big : (ssize_t)off2 + SHORT;
+					want = (ssize_t)off2 + SHORT;
 				EXPECT_RES(res, want, "%s, diofs answered the request at %ju with %d "
 					   "bytes: %s: %s", ctx, (uintmax_t)off2, SHORT,
 					   kpath_name(e.path), e.why);

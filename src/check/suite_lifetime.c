@@ -53,20 +53,6 @@ const char *lt_expect_why(void)
 	return expect_why;
 }
 
-void lt_note(const char *fmt, ...)
-{
-	CU_pTest t = CU_get_current_test();
-	CU_pSuite s = CU_get_current_suite();
-	va_list ap;
-
-	printf("NOTE %s.%s: ", s ? s->pName : "?", t ? t->pName : "?");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 unsigned int lt_failures(void)
 {
 	return CU_get_number_of_failures();
@@ -171,15 +157,24 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 	char *nm = MAP_FAILED;
 	char err[512];
 	uint64_t id;
-	int fd, r, rr = 0;
+	int fd, r, rr = 0, rule;
 
+	/* the file first: through a mount (--mount) its writes would be held */
 	check_file_create("f", LT_LEN, write ? OLD_SEED : FILE_SEED);
 	r = buf_new(&b, kind, LT_LEN, BUF_SEED, why, whylen);
 	if (r)
 		return r;
+	rule = diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", write ? "write" : "read",
+				 check_fuse_path("f"));
+	if (rule < 0) {
+		CHECK_FAILF("rule add: %s", diofsctl_error(check_ctl()));
+		buf_free(&b);
+		return -1;
+	}
 	fd = open(check_path("f"), (write ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
 	if (fd < 0) {
 		CHECK_FAILF("open %s: %s", check_path("f"), strerror(errno));
+		diofsctl_rule_del(check_ctl(), rule);
 		buf_free(&b);
 		return -1;
 	}
@@ -239,6 +234,8 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 	}
 	pw_io_join(&io);
 	pw_sample(&after, err, sizeof(err));
+	diofsctl_rule_del(check_ctl(), rule);
+	rule = -1;
 	fig->held = pw_inflight_delta(&before, &held);
 	fig->mid = pw_inflight_delta(&before, &mid);
 	fig->after = pw_inflight_delta(&before, &after);
@@ -297,6 +294,8 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 			      __FILE__, __LINE__);
 	}
 out:
+	if (rule >= 0)
+		diofsctl_rule_del(check_ctl(), rule);
 	pw_io_cleanup(&io);
 	if (nm != MAP_FAILED)
 		munmap(nm, LT_LEN);
@@ -316,8 +315,6 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 	bool clean = false;
 
 	lt_require_pins();
-	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", write ? "write" : "read",
-				      check_fuse_path("f")));
 	while (n < attempts && !clean) {
 		unsigned int failures = lt_failures();
 		int r = race_once(write, race, kind, &fig[n], why, sizeof(why));
@@ -343,7 +340,7 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 	}
 	format_figures(fig, n, figs, sizeof(figs));
 	if (!clean) {
-		lt_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
+		check_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
 		CHECK_FAILF("pins in flight for a %zu-page %s into %s memory (%s while held): want "
 			    "%+" PRId64 " while held and after the change, +0 after completion (%s), "
 			    "each in one attempt at least; %s", pages, write ? "write" : "read", buf_kind_name(kind),
@@ -351,9 +348,9 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 		return;
 	}
 	if (!lt_converted())
-		lt_note("not converted (%s): %s", lt_expect_why(), figs);
+		check_note("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
-		lt_note("%s", figs);
+		check_note("%s", figs);
 }
 
 /* One function per direction, race and kind. */

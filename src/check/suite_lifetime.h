@@ -28,7 +28,6 @@ static inline int64_t lt_user_pins(size_t pages)
 }
 /* A line under the case's result: what was measured, when the case
  * passes with figures worth seeing (e.g. "not converted: 0 pins"). */
-void lt_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number of failures recorded so far in the run (CUnit's count). */
 unsigned int lt_failures(void);
 

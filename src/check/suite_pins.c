@@ -67,9 +67,10 @@ static int verify_write(struct pw_io *io, void *arg, char *why, size_t len)
 				 "the file hold its bytes", pw_route_name(io->route), good, pages);
 			ret = -1;
 		}
-		/* the next attempt must write them again */
+		/* the next attempt must write them again (in the backing
+		 * file: through the mount the write would be held) */
 		check_pattern_fill(got, io->len, io->off, FILE_SEED);
-		if (pwrite(fd, got, io->len, io->off) != (ssize_t)io->len && !ret) {
+		if (path && pwrite(fd, got, io->len, io->off) != (ssize_t)io->len && !ret) {
 			snprintf(why, len, "resetting the file: %s", strerror(errno));
 			ret = -1;
 		}
@@ -111,7 +112,7 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 	close(proto.fd);
 	pw_format(&res, figs, sizeof(figs));
 	if (res.clean < 0) {
-		lt_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
+		check_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
 		CHECK_FAILF("pins in flight for a %zu-page %s %s held in diofs (%s): want %+" PRId64
 			    " while held (%s), +0 after completion, each in one attempt at least "
 			    "(held against before or after); %s", res.pages,
@@ -120,12 +121,12 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 		return;
 	}
 	if (r == PW_URING_FIXED)
-		lt_note("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
+		check_note("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
 			PRId64, figs, res.reg_pins, res.unreg_left);
 	else if (!lt_converted() && pw_route_user_pages(r))
-		lt_note("not converted (%s): %s", lt_expect_why(), figs);
+		check_note("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
-		lt_note("%s", figs);
+		check_note("%s", figs);
 }
 
 static void route_case(enum pw_route r, bool write)
@@ -193,11 +194,11 @@ static void pwrite_zero_page(void)
 		CHECK_FAILF("%s", why);
 	} else {
 		pw_format(&res, figs, sizeof(figs));
-		if (res.clean < 0 && (lt_note("%s", figs), true))
+		if (res.clean < 0 && (check_note("%s", figs), true))
 			CHECK_FAILF("a write from never-written memory (the shared zero page) held "
 				    "in diofs: want +0 pins in flight, +0 after; %s", figs);
 		else if (check_verbose())
-			lt_note("%s", figs);
+			check_note("%s", figs);
 	}
 	close(proto.fd);
 	munmap(buf, LT_LEN);
@@ -270,11 +271,11 @@ static void uring_register(void)
 			break;
 		at += (size_t)k;
 	}
-	if (n && !clean && (lt_note("%s", figs), true))
+	if (n && !clean && (check_note("%s", figs), true))
 		CHECK_FAILF("pins in flight for a %zu-page io_uring fixed buffer: want %+zd once "
 			    "registered, +0 once unregistered; %s", pages, (ssize_t)pages, figs);
 	else if (check_verbose())
-		lt_note("%s", figs);
+		check_note("%s", figs);
 }
 
 #define ROUTE_ENTRY(nm, r, w) \

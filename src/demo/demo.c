@@ -78,12 +78,12 @@ void demo_pin_phrase(const struct demo *d, const struct pin_counts *base,
 		     const struct pin_counts *now, bool have, char *out, size_t len)
 {
 	if (!have) {
-		snprintf(out, len, "pin counters: not readable (%s)",
+		snprintf(out, len, "pin counters not readable: %s",
 			 d->pins_why ? d->pins_why : "reading /proc/vmstat failed");
 		return;
 	}
-	snprintf(out, len, "pins in flight %+" PRId64 " (acquired %+" PRId64 ", released %+" PRId64
-		 " since the read was submitted)",
+	snprintf(out, len, "pins in flight %+" PRId64 ": acquired %+" PRId64 ", released %+" PRId64
+		 " since the read was submitted",
 		 pins_in_flight(now) - pins_in_flight(base),
 		 (int64_t)(now->acquired - base->acquired), (int64_t)(now->released - base->released));
 }
@@ -149,11 +149,10 @@ static int mount_diofs(struct demo *d)
 	return 0;
 }
 
-static void end_story(const char *story, int status)
+static void end_story(int status)
 {
 	struct jbuf j;
 
-	(void)story;
 	jb_init(&j);
 	jb_str(&j, "status", status == 0 ? "told" : "failed");
 	ev_record("end", &j);
@@ -255,12 +254,12 @@ int main(int argc, char **argv)
 
 	if (want_unmap) {
 		int r = story_unmap(&d);
-		end_story("unmap", r);
+		end_story(r);
 		status |= r < 0;
 	}
 	if (want_fork) {
 		int r = story_fork(&d);
-		end_story("fork", r);
+		end_story(r);
 		status |= r < 0;
 	}
 

@@ -108,11 +108,6 @@ uint64_t ev_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-const char *ev_current_story(void)
-{
-	return story_name;
-}
-
 /* {"kind":K[,"story":S],members} as one line. */
 static void write_record(const char *kind, const struct jbuf *members)
 {

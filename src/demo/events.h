@@ -10,6 +10,7 @@
  *   {"kind":"step", "story", "step", "t_ns", "text",
  *    ["acquired", "released"]                               pin counters then
  *    ...step's own members}
+ *   {"kind":"say", "story", "t_ns", "text"}                a sentence between steps
  *   {"kind":"trace", "story", "line":{diofs's trace object}}
  *   {"kind":"bytes", "story", "who", "page", "offset", "hex", "text"}
  *   {"kind":"pages", "story", "who", "what", "states":[...]} one per page
@@ -57,6 +58,5 @@ void ev_step(const char *step, uint64_t t, const struct pin_counts *pins,
 void ev_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Any other record of the current story (or none: story NULL). */
 void ev_record(const char *kind, const struct jbuf *members);
-const char *ev_current_story(void);
 
 #endif

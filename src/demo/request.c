@@ -189,9 +189,8 @@ static void after_pins_sentence(struct demo *d, struct demo_read *x, char *out, 
 		snprintf(out, len, "Pages unpinned: none, none were pinned; the kernel dropped "
 			 "its plain references, which these counters do not see. (%s)", phrase);
 	else
-		snprintf(out, len, "Pages unpinned: %" PRId64 " released, %" PRId64 " acquired "
-			 "since submission (machine-wide counters). (%s)", released, acquired,
-			 phrase);
+		snprintf(out, len, "Pages unpinned: not exactly known, other I/O on this machine "
+			 "moved these machine-wide counters too. (%s)", phrase);
 }
 
 int demo_read_reply(struct demo *d, struct demo_read *x)

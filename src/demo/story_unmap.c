@@ -100,11 +100,14 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 	if (x->have_pins) {
 		int64_t held = pins_in_flight(&x->held) - pins_in_flight(&x->base);
 
-		ev_say("Meanwhile the pin counters said %s: %s.", ph,
-		       held == (int64_t)d->pages ? "the kernel pinned those pages, so mm knew "
-		       "they were in use for I/O" : held == 0 ? "the kernel only referenced "
-		       "those pages, so mm could not tell they were in use for I/O" :
-		       "see the numbers");
+		if (held == (int64_t)d->pages)
+			ev_say("While the read was held the kernel had pinned those pages, so mm knew "
+			       "they were in use for I/O (%s).", ph);
+		else if (held == 0)
+			ev_say("While the read was held the kernel had only referenced those pages, "
+			       "so mm could not tell they were in use for I/O (%s).", ph);
+		else
+			ev_say("While the read was held: %s.", ph);
 	}
 
 	jb_init(&j);

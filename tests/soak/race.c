@@ -124,7 +124,7 @@ static unsigned int n_unheld_done, n_acted, n_done;
 static atomic_ulong f_ops, f_held, f_unheld, f_bytes_verified, f_corrupt, f_forks;
 static atomic_ulong f_route[R_COUNT], f_action[A_COUNT], f_errors_expected, f_errors_seen;
 static atomic_ulong f_short_seen, f_guard_checked;
-static uint64_t f_pin_checks, f_pins_leaked, f_pin_mismatch, f_held_pages, f_rounds;
+static uint64_t f_pin_checks, f_pins_leaked, f_pin_mismatch, f_pin_noise, f_held_pages, f_rounds;
 
 static void *xmap(size_t len)
 {
@@ -150,6 +150,8 @@ static bool timed_wait(int64_t deadline_ms)
 	return pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT || soak_now_ms() < deadline_ms;
 }
 
+static void abort_run(void) __attribute__((noreturn));
+
 /* Under mu: wait for cond or fail the run as hung. */
 #define WAIT_UNTIL(cond, what) do {                                           \
 	int64_t dl_ = soak_now_ms() + WAIT_MS;                                \
@@ -157,8 +159,7 @@ static bool timed_wait(int64_t deadline_ms)
 		if (!timed_wait(dl_) && !(cond)) {                            \
 			pthread_mutex_unlock(&mu);                            \
 			soak_fail("hang: %s (round %u)", what, round_no);     \
-			soak_finish();                                        \
-			exit(1);                                              \
+			abort_run();                                          \
 		}                                                             \
 } while (0)
 
@@ -268,8 +269,7 @@ static ssize_t complete(struct worker *w)
 				pthread_mutex_unlock(&w->hmu);
 				soak_fail("hang: t%d %s %s did not return", w->idx,
 					  route_name[p->route], p->op == OP_READ ? "read" : "write");
-				soak_finish();
-				exit(1);
+				abort_run();
 			}
 		res = w->hres < 0 ? -w->herr : w->hres;
 		w->hstate = 0;
@@ -282,8 +282,7 @@ static ssize_t complete(struct worker *w)
 		int r = io_getevents(w->aio, 1, 1, &ev, &ts);
 		if (r != 1) {
 			soak_fail("hang: t%d libaio: no event (%d)", w->idx, r);
-			soak_finish();
-			exit(1);
+			abort_run();
 		}
 		return (ssize_t)(long)ev.res;
 	}
@@ -292,8 +291,7 @@ static ssize_t complete(struct worker *w)
 	int r = io_uring_wait_cqe_timeout(&w->ring, &cqe, &kts);
 	if (r < 0) {
 		soak_fail("hang: t%d io_uring: no completion (%s)", w->idx, strerror(-r));
-		soak_finish();
-		exit(1);
+		abort_run();
 	}
 	res = cqe->res;
 	io_uring_cqe_seen(&w->ring, cqe);
@@ -378,12 +376,16 @@ static void act(struct worker *w, struct acted *a)
 		w->child = fork();
 		if (w->child == 0) {
 			char c;
-			close(pfd[1]);
+			/* only our end of our pipe: a child holding another
+			 * child's write end would keep that one waiting */
+			if (dup2(pfd[0], 3) < 0)
+				_exit(1);
+			close_range(4, ~0U, 0);
 			if (p->action == A_FORK_CHILD)
 				touch_pages(w, false);
 			/* stay until the parent has checked: a child that
 			 * exits early would hide a lost COW */
-			while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
+			while (read(3, &c, 1) < 0 && errno == EINTR)
 				;
 			_exit(0);
 		}
@@ -394,6 +396,7 @@ static void act(struct worker *w, struct acted *a)
 			break;
 		}
 		atomic_fetch_add(&f_forks, 1);
+		soak_child_add(w->child);
 		w->child_pipe = pfd[1];
 		if (p->action == A_FORK_PARENT)
 			touch_pages(w, p->op == OP_READ); /* a write's data went at issue */
@@ -413,6 +416,7 @@ static void end_child(struct worker *w)
 	if (waitpid(w->child, &status, 0) != w->child || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
 		soak_fail("t%d: the fork child ended badly (status %#x)", w->idx, status);
+	soak_child_del(w->child);
 	w->child = 0;
 }
 
@@ -609,8 +613,7 @@ static void *worker_main(void *arg)
 		struct acted a = { 0 };
 		ssize_t res;
 		if (!prepare(w)) {
-			soak_finish();
-			exit(1);
+			abort_run();
 		}
 		w->child = 0;
 		issue(w);
@@ -692,26 +695,25 @@ static void draw_plan(struct worker *w, uint64_t *rng)
 	}
 }
 
-static int pins_now(struct pin_counts *c)
-{
-	return pins_read(c);
-}
-
-/* In-flight pins now minus base, re-read a few times while it differs from
- * want (other direct I/O on the machine is noise). */
-static int64_t pins_delta(int64_t base, int64_t want)
+/* In-flight pins now minus base, read up to tries times: the smallest and
+ * whether one read was exactly want.  Other direct I/O on the machine only
+ * adds pins in flight (base is the smallest of a few reads), so the
+ * smallest read is ours plus the least noise. */
+static bool pins_delta(int64_t base, int64_t want, int tries, int64_t *min)
 {
 	struct pin_counts c;
-	int64_t d = INT64_MIN;
 
-	for (int i = 0; i < 5; i++) {
-		if (pins_now(&c) < 0)
-			return INT64_MIN;
-		d = pins_in_flight(&c) - base;
+	*min = INT64_MAX;
+	for (int i = 0; i < tries; i++) {
+		if (pins_read(&c) < 0)
+			return false;
+		int64_t d = pins_in_flight(&c) - base;
+		if (d < *min)
+			*min = d;
 		if (d == want)
-			break;
+			return true;
 	}
-	return d;
+	return false;
 }
 
 static void full_verify(const char *when)
@@ -769,8 +771,7 @@ static void run_round(uint64_t seed, int64_t base)
 							 w->path);
 			if (w->p.rule_id < 0) {
 				soak_fail("rule add: %s", diofsctl_error(ctl));
-				soak_finish();
-				exit(1);
+				abort_run();
 			}
 			nact_first++;
 		} else {
@@ -788,8 +789,7 @@ static void run_round(uint64_t seed, int64_t base)
 	if (n < 0 || (unsigned int)n != nheld) {
 		soak_fail("hang: round %u: %d of %u requests held (%s)", round_no, n, nheld,
 			  n < 0 ? diofsctl_error(ctl) : "count");
-		soak_finish();
-		exit(1);
+		abort_run();
 	}
 	/* which thread each held request is, and that it is the request made */
 	struct worker *owner[MAX_THREADS];
@@ -820,14 +820,23 @@ static void run_round(uint64_t seed, int64_t base)
 	WAIT_UNTIL(n_unheld_done == nunheld, "unheld I/O");
 	pthread_mutex_unlock(&mu);
 	if (pins_ok && nheld) {
-		int64_t want = kernel_pins ? (int64_t)held_pages : 0;
-		int64_t d = pins_delta(base, want);
+		int64_t want = kernel_pins ? (int64_t)held_pages : 0, d;
 		f_pin_checks++;
 		f_held_pages += held_pages;
-		if (!soak_check(d == want, "round %u: %u held requests over %" PRIu64
-				" pages: %" PRId64 " pins in flight, want %" PRId64,
-				round_no, nheld, held_pages, d, want))
+		if (!pins_delta(base, want, 20, &d)) {
+			/* fewer than the held pages: they are not all pinned;
+			 * more: someone else's direct I/O (noted, and the leak
+			 * check at the end decides) */
+			if (d < want)
+				soak_fail("round %u: %u held requests over %" PRIu64 " pages: %"
+					  PRId64 " pins in flight, want %" PRId64, round_no, nheld,
+					  held_pages, d, want);
+			else if (f_pin_noise++ == 0)
+				soak_note("round %u: %" PRId64 " pins in flight more than the held "
+					  "%" PRId64 ": other direct I/O on this machine?", round_no,
+					  d - want, want);
 			f_pin_mismatch++;
+		}
 	}
 
 	pthread_mutex_lock(&mu);
@@ -870,12 +879,18 @@ static void run_round(uint64_t seed, int64_t base)
 			soak_fail("rule del %d: %s", workers[t].p.rule_id, diofsctl_error(ctl));
 
 	if (pins_ok) {
-		int64_t d = pins_delta(base, 0);
+		int64_t d;
 		f_pin_checks++;
-		if (d != 0 && d != INT64_MIN && d > (int64_t)f_pins_leaked)
-			f_pins_leaked = (uint64_t)d;
-		soak_check(d == 0, "round %u: %" PRId64 " pins still in flight after every "
-			   "request completed (leaked)", round_no, d);
+		if (!pins_delta(base, 0, 20, &d)) {
+			if (d < 0)
+				soak_fail("round %u: %" PRId64 " pins in flight: fewer than before "
+					  "the run", round_no, d);
+			else if (f_pin_noise++ == 0)
+				soak_note("round %u: %" PRId64 " pins in flight after every request "
+					  "completed; the end of the run decides if leaked",
+					  round_no, d);
+			f_pin_mismatch++;
+		}
 	}
 	f_rounds++;
 }
@@ -920,6 +935,46 @@ static void setup_worker(struct worker *w, unsigned int t, uint64_t seed)
 		exit(1);
 	}
 	free(data);
+}
+
+static void report(void)
+{
+	soak_figure_set("threads", nthreads);
+	soak_figure_set("rounds", f_rounds);
+	soak_figure_set("ops", f_ops);
+	soak_figure_set("ops_held", f_held);
+	soak_figure_set("ops_unheld", f_unheld);
+	for (int r = 0; r < R_COUNT; r++) {
+		char name[48];
+		snprintf(name, sizeof(name), "ops_%s", route_name[r]);
+		soak_figure_set(name, f_route[r]);
+	}
+	for (int a = 0; a < A_COUNT; a++) {
+		char name[48];
+		snprintf(name, sizeof(name), "action_%s", action_name[a]);
+		soak_figure_set(name, f_action[a]);
+	}
+	soak_figure_set("forks", f_forks);
+	soak_figure_set("guard_mappings_checked", f_guard_checked);
+	soak_figure_set("errors_injected", f_errors_expected);
+	soak_figure_set("errors_seen", f_errors_seen);
+	soak_figure_set("short_replies", f_short_seen);
+	soak_figure_set("bytes_verified", f_bytes_verified);
+	soak_figure_set("corrupted_bytes", f_corrupt);
+	soak_figure_set("pin_checks", f_pin_checks);
+	soak_figure_set("held_pages_counted", f_held_pages);
+	soak_figure_set("pin_checks_off_by_noise", f_pin_mismatch);
+	soak_figure_set("pins_leaked", f_pins_leaked);
+}
+
+/* A hang or a fatal error: end the fork children (ours, by PID), print what
+ * was done, and exit (the harness unmounts). */
+static void abort_run(void)
+{
+	soak_children_kill();
+	report();
+	soak_finish();
+	exit(1);
 }
 
 int main(int argc, char **argv)
@@ -1002,34 +1057,20 @@ int main(int argc, char **argv)
 	diofsctl_close(ctl);
 	soak_check(diofs_mount_alive(&mnt), "the daemon died during the run");
 	diofs_mount_stop(&mnt);
+	if (pins_ok) {
+		/* a leaked pin never goes; other I/O's come and go: the
+		 * smallest of many reads */
+		int64_t d;
+		f_pin_checks++;
+		if (!pins_delta(base, 0, 200, &d) && d > 0) {
+			f_pins_leaked = (uint64_t)d;
+			soak_fail("%" PRId64 " pins in flight after the run (base %" PRId64
+				  "): leaked", d, base);
+		}
+	}
 	alarm(0);
 
-	soak_figure_set("threads", nthreads);
-	soak_figure_set("rounds", f_rounds);
-	soak_figure_set("ops", f_ops);
-	soak_figure_set("ops_held", f_held);
-	soak_figure_set("ops_unheld", f_unheld);
-	for (int r = 0; r < R_COUNT; r++) {
-		char name[48];
-		snprintf(name, sizeof(name), "ops_%s", route_name[r]);
-		soak_figure_set(name, f_route[r]);
-	}
-	for (int a = 0; a < A_COUNT; a++) {
-		char name[48];
-		snprintf(name, sizeof(name), "action_%s", action_name[a]);
-		soak_figure_set(name, f_action[a]);
-	}
-	soak_figure_set("forks", f_forks);
-	soak_figure_set("guard_mappings_checked", f_guard_checked);
-	soak_figure_set("errors_injected", f_errors_expected);
-	soak_figure_set("errors_seen", f_errors_seen);
-	soak_figure_set("short_replies", f_short_seen);
-	soak_figure_set("bytes_verified", f_bytes_verified);
-	soak_figure_set("corrupted_bytes", f_corrupt);
-	soak_figure_set("pin_checks", f_pin_checks);
-	soak_figure_set("held_pages_counted", f_held_pages);
-	soak_figure_set("pin_mismatches", f_pin_mismatch);
-	soak_figure_set("pins_leaked", f_pins_leaked);
 	soak_check(f_corrupt == 0, "corrupted bytes: %lu", (unsigned long)f_corrupt);
+	report();
 	return soak_finish();
 }

@@ -184,8 +184,39 @@ int soak_finish(void)
 
 static const char *watch_phase = "";
 
+#define MAX_CHILDREN 256
+static _Atomic pid_t children[MAX_CHILDREN];
+
+void soak_child_add(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		pid_t none = 0;
+		if (atomic_compare_exchange_strong(&children[i], &none, pid))
+			return;
+	}
+}
+
+void soak_child_del(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		pid_t p = pid;
+		if (atomic_compare_exchange_strong(&children[i], &p, 0))
+			return;
+	}
+}
+
+void soak_children_kill(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		pid_t p = atomic_load(&children[i]);
+		if (p > 0)
+			kill(p, SIGKILL);
+	}
+}
+
 static void on_hang(int sig)
 {
+	soak_children_kill();
 	if (sig == SIGALRM) {
 		const char *a = "FAIL: ", *b = ": hung (watchdog) in phase: ";
 		ssize_t r;

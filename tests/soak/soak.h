@@ -80,6 +80,13 @@ int soak_finish(void);
  * signal, after saying which phase hung.  0 disarms. */
 void soak_watchdog(unsigned int seconds, const char *phase);
 
+/* Processes this program started (fork children, commands): the watchdog
+ * and the signal handlers end them by PID.  Thread-safe. */
+void soak_child_add(pid_t pid);
+void soak_child_del(pid_t pid);
+/* SIGKILL every registered child (async-signal-safe). */
+void soak_children_kill(void);
+
 /* ---- mounts ------------------------------------------------------------- */
 /* diofs_mount_start or exit(1) with the reason. */
 void soak_mount(struct diofs_mount *m, const char *opts);
