@@ -632,8 +632,10 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *pro
 			int k = accepted_at(a->held_delta, accept, naccept);
 			if (k < 0)
 				k = accepted_at(a->held_delta - a->after_delta, accept, naccept);
-			if (k >= 0 && ++hits[k] >= need)
+			if (k >= 0 && ++hits[k] >= need) {
 				r->held_at = i;
+				r->held_value = accept[k];
+			}
 		}
 		if (r->balanced_at < 0 && a->after_delta == 0)
 			r->balanced_at = i;

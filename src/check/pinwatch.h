@@ -130,8 +130,10 @@ struct pw_result {
 	/* Each property is judged on its own: other activity disturbs an
 	 * instant at random, a kernel that does not pin (or leaks) shows in
 	 * every attempt.  Attempts stop once both were seen. */
-	int held_at;            /* first attempt whose held delta was accepted
-				 * (held - before, or held - after), -1 */
+	int held_at;            /* attempt at which an accepted value of pins
+				 * in flight while held (held - before, or
+				 * held - after) had been seen often enough, -1 */
+	int64_t held_value;     /* that value (one of accept[]) */
 	int balanced_at;        /* first attempt back to +0 after completion, -1 */
 	int clean;              /* held_at if both were seen, else -1 */
 	/* Pins left after completion: 0 if an attempt balanced; else the

@@ -358,7 +358,7 @@ void aio_destroy_in_flight(void)
 
 	dc = route_call_start(call_ctx_destroy, io);
 	/* io_destroy sleeps in wait_for_completion(): 'D' */
-	if (!task_wait_state(route_call_tid(dc), 'D', ROUTE_WAIT_MS, call_done, dc))
+	if (!task_wait_state(route_call_tid(dc), 'S', 300, call_done, dc))
 		CHECK_FAILF("%s: io_destroy %s while the read is held, want it to wait for the "
 			    "read", ctx, route_call_wait(dc, 0, &ret, &err) ? "returned" :
 			    "did not sleep uninterruptibly");
@@ -455,7 +455,7 @@ static void signal_one(const struct cfg *c, const struct mode *m, enum io_route 
 	int fd;
 
 	expect_of(c, m, r, IO_READ, false, &e);
-	wait_uninterruptible = e.path == KP_ASYNC_WAIT;
+	wait_uninterruptible = e.path != KP_ASYNC_WAIT;
 	snprintf(name, sizeof(name), "f%d", n);
 	backing_create(name, len, SEED_FILE);
 	fd = open_mode(m, name, 0);

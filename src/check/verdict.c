@@ -281,7 +281,7 @@ static void measure_route(struct route_verdict *rv)
 			 PW_MAX_ATTEMPTS, &rv->res, rv->why, sizeof(rv->why)) < 0)
 		goto out;
 	if (rv->res.held_at >= 0) {
-		rv->held = rv->res.a[rv->res.held_at].held_delta;
+		rv->held = rv->res.held_value;
 		if (rv->held > 0)
 			rv->state = RS_PINNED;
 		else

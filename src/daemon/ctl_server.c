@@ -45,6 +45,7 @@ static char *sock_path;
 static dev_t sock_dev;
 static ino_t sock_ino;
 static pthread_t accept_thread;
+static bool accept_started;
 static atomic_bool stopping;
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *conns;
@@ -642,10 +643,26 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	return ret;
 }
 
-int ctl_server_start(const char *path)
+/* Bind fd to a name beside path that nothing else uses. */
+static int bind_temporary(int fd, const char *path, struct sockaddr_un *tmp)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path) : 1;
+
+	*tmp = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	if (snprintf(tmp->sun_path, sizeof(tmp->sun_path), "%.*s/.diofs-ctl-%d",
+		     dirlen, slash ? path : ".", (int)getpid()) >= (int)sizeof(tmp->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	unlink(tmp->sun_path); /* a leftover of a daemon that had our pid */
+	return bind(fd, (struct sockaddr *)tmp, sizeof(*tmp));
+}
+
+int ctl_server_listen(const char *path)
 {
 	char defpath[PATH_MAX], defdir[PATH_MAX];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp;
 	struct stat st;
 	const char *slash;
 	int ret;
@@ -679,24 +696,22 @@ int ctl_server_start(const char *path)
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (listen_fd < 0)
 		goto fail;
-	/* The window before chmod is covered by the SO_PEERCRED check. */
-	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* The socket appears at path only when it is ready: bound under a
+	 * temporary name (0600 from the start: unix_bind takes the inode's
+	 * mode), listening, then renamed into place, so that a client that
+	 * waits for the file never finds it refusing connections. */
+	if (fchmod(listen_fd, 0600) < 0 || bind_temporary(listen_fd, path, &tmp) < 0)
 		goto fail;
-	if (chmod(path, 0600) < 0 || stat(path, &st) < 0 || listen(listen_fd, 64) < 0)
+	if (listen(listen_fd, 64) < 0 || rename(tmp.sun_path, path) < 0) {
+		ret = -errno;
+		unlink(tmp.sun_path);
+		errno = -ret;
+		goto fail;
+	}
+	if (stat(path, &st) < 0)
 		goto fail_unlink;
 	sock_dev = st.st_dev;
 	sock_ino = st.st_ino;
-	if (pipe2(wake_pipe, O_CLOEXEC) < 0)
-		goto fail_unlink;
-	atomic_store(&stopping, false);
-	ret = pthread_create(&accept_thread, NULL, accept_main, NULL);
-	if (ret) {
-		errno = ret;
-		close(wake_pipe[0]);
-		close(wake_pipe[1]);
-		wake_pipe[0] = wake_pipe[1] = -1;
-		goto fail_unlink;
-	}
 	return 0;
 
 fail_unlink:
@@ -714,21 +729,42 @@ out:
 	return ret;
 }
 
+int ctl_server_run(void)
+{
+	int err;
+
+	if (pipe2(wake_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	atomic_store(&stopping, false);
+	err = pthread_create(&accept_thread, NULL, accept_main, NULL);
+	if (err) {
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+		wake_pipe[0] = wake_pipe[1] = -1;
+		return -err;
+	}
+	accept_started = true;
+	return 0;
+}
+
 void ctl_server_stop(void)
 {
 	struct stat st;
 
 	if (listen_fd < 0)
 		return;
-	atomic_store(&stopping, true);
-	if (write(wake_pipe[1], "x", 1) < 0)
-		perror("diofs: waking the control server");
-	pthread_join(accept_thread, NULL);
+	if (accept_started) {
+		atomic_store(&stopping, true);
+		if (write(wake_pipe[1], "x", 1) < 0)
+			perror("diofs: waking the control server");
+		pthread_join(accept_thread, NULL);
+		accept_started = false;
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+		wake_pipe[0] = wake_pipe[1] = -1;
+	}
 	close(listen_fd);
 	listen_fd = -1;
-	close(wake_pipe[0]);
-	close(wake_pipe[1]);
-	wake_pipe[0] = wake_pipe[1] = -1;
 
 	/* Unlink it only if it is still the socket we made. */
 	if (stat(sock_path, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)

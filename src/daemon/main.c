@@ -82,6 +82,16 @@ static const char *ctl_error_text(int err)
 	}
 }
 
+static int listen_ctl(void)
+{
+	int err = ctl_server_listen(diofs_cfg.ctl_path);
+
+	if (err)
+		fprintf(stderr, "diofs: control socket %s: %s\n", diofs_cfg.ctl_path,
+			ctl_error_text(err));
+	return err;
+}
+
 /* Threads do not survive fuse_daemonize()'s fork: start them after it. */
 static int start_instrument(void)
 {
@@ -100,10 +110,10 @@ static int start_instrument(void)
 			return -1;
 		}
 	}
-	err = ctl_server_start(diofs_cfg.ctl_path);
+	err = ctl_server_run();
 	if (err) {
 		fprintf(stderr, "diofs: control socket %s: %s\n", diofs_cfg.ctl_path,
-			ctl_error_text(err));
+			strerror(-err));
 		return -1;
 	}
 	return 0;
@@ -133,11 +143,13 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (open_backing() || load_rules() || check_trace_path())
-		goto out_args;
+		goto out_inodes;
+	if (listen_ctl())
+		goto out_inodes;
 
 	se = fuse_session_new(&args, &diofs_ll_ops, sizeof(diofs_ll_ops), NULL);
 	if (!se)
-		goto out_inodes; /* libfuse said why (an unknown option) */
+		goto out_ctl; /* libfuse said why (an unknown option) */
 	diofs_session = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
@@ -162,6 +174,8 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+out_ctl:
+	ctl_server_stop(); /* idempotent: also after stop_instrument */
 out_inodes:
 	inode_table_destroy();
 	if (diofs_backing_fd >= 0)

@@ -110,6 +110,7 @@ static struct soak_opts opts;
 static struct worker workers[MAX_THREADS];
 static unsigned int nthreads;
 static bool kernel_pins, pins_ok;
+static bool pins_strict; /* no other direct I/O seen: a mismatch fails */
 static struct diofsctl *ctl;
 
 /* round coordination */
@@ -827,7 +828,7 @@ static void run_round(uint64_t seed, int64_t base)
 			/* fewer than the held pages: they are not all pinned;
 			 * more: someone else's direct I/O (noted, and the leak
 			 * check at the end decides) */
-			if (d < want)
+			if (pins_strict)
 				soak_fail("round %u: %u held requests over %" PRIu64 " pages: %"
 					  PRId64 " pins in flight, want %" PRId64, round_no, nheld,
 					  held_pages, d, want);
@@ -882,9 +883,9 @@ static void run_round(uint64_t seed, int64_t base)
 		int64_t d;
 		f_pin_checks++;
 		if (!pins_delta(base, 0, 20, &d)) {
-			if (d < 0)
-				soak_fail("round %u: %" PRId64 " pins in flight: fewer than before "
-					  "the run", round_no, d);
+			if (pins_strict)
+				soak_fail("round %u: %" PRId64 " pins in flight after every request "
+					  "completed, want 0", round_no, d);
 			else if (f_pin_noise++ == 0)
 				soak_note("round %u: %" PRId64 " pins in flight after every request "
 					  "completed; the end of the run decides if leaked",
@@ -962,6 +963,8 @@ static void report(void)
 	soak_figure_set("bytes_verified", f_bytes_verified);
 	soak_figure_set("corrupted_bytes", f_corrupt);
 	soak_figure_set("pin_checks", f_pin_checks);
+	soak_figure_str("pin_checks_judged", "%s", !pins_ok ? "no (not counted)" :
+			pins_strict ? "yes" : "no (other direct I/O on the machine)");
 	soak_figure_set("held_pages_counted", f_held_pages);
 	soak_figure_set("pin_checks_off_by_noise", f_pin_mismatch);
 	soak_figure_set("pins_leaked", f_pins_leaked);
@@ -1010,14 +1013,23 @@ int main(int argc, char **argv)
 		setup_worker(&workers[t], t, opts.seed);
 
 	if (pins_ok) {
-		/* the smallest of a few reads: other I/O only adds */
-		uint64_t v[5];
-		for (int i = 0; i < 5; i++) {
+		/* The counters are machine-wide.  If they move while we do
+		 * nothing, other direct I/O runs here: then the checks are
+		 * reported, not judged (SOAK_PINS_STRICT=1 judges anyway). */
+		uint64_t v[50];
+		for (int i = 0; i < 50; i++) {
 			pins_read(&c);
 			v[i] = (uint64_t)pins_in_flight(&c);
 		}
-		qsort(v, 5, sizeof(*v), cmp_u64);
+		qsort(v, 50, sizeof(*v), cmp_u64);
 		base = (int64_t)v[0];
+		pins_strict = v[0] == v[49];
+		const char *env = getenv("SOAK_PINS_STRICT");
+		if (env && *env)
+			pins_strict = strcmp(env, "0") != 0;
+		soak_note("pin checks %s (in flight while idle: %" PRIu64 " to %" PRIu64 ")",
+			  pins_strict ? "judged" : "reported only: other direct I/O on this machine",
+			  v[0], v[49]);
 	}
 
 	int64_t end = soak_now_ms() + (int64_t)opts.seconds * 1000;
@@ -1064,8 +1076,13 @@ int main(int argc, char **argv)
 		f_pin_checks++;
 		if (!pins_delta(base, 0, 200, &d) && d > 0) {
 			f_pins_leaked = (uint64_t)d;
-			soak_fail("%" PRId64 " pins in flight after the run (base %" PRId64
-				  "): leaked", d, base);
+			if (pins_strict)
+				soak_fail("%" PRId64 " pins in flight after the run (base %" PRId64
+					  "): leaked", d, base);
+			else
+				soak_note("%" PRId64 " pins in flight after the run (base %" PRId64
+					  "), with other direct I/O on the machine: not judged", d,
+					  base);
 		}
 	}
 	alarm(0);
