@@ -16,7 +16,6 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -161,7 +160,9 @@ static void uring_owner_wait(struct route_io *io)
 		struct io_uring_cqe *cqe;
 		uint64_t v;
 
-		if (poll(p, 2, -1) < 0)
+		/* the timeout only guards against a lost eventfd wakeup: the
+		 * CQ is looked at again each round */
+		if (poll(p, 2, 1000) < 0)
 			continue;       /* EINTR: task_work, a signal */
 		if (p[1].revents)
 			return;
@@ -290,19 +291,28 @@ static const size_t seg_len[] = {
 	4095, 1, 512, 4096 + 7, 3, 65536, 100, 8192, 33, 131072 + 9, 4096, 17,
 };
 
-/* Is all of [buf, buf+len) mapped? */
-static bool mapped(const void *buf, size_t len)
+/* Can this process read and write all of [buf, buf+len)?  (An unmapped
+ * or PROT_NONE buffer, for the EFAULT checks, must not be touched here.)
+ * One byte of each page is read and written back through
+ * process_vm_readv/writev, which fail with EFAULT instead of faulting. */
+static bool accessible(const void *buf, size_t len)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)buf & ~(uintptr_t)(page - 1);
-	size_t span = (uintptr_t)buf + len - start;
-	unsigned char vec[64];
+	uintptr_t p = (uintptr_t)buf, end = (uintptr_t)buf + len;
+	struct iovec local[256], remote[256];
+	unsigned char bytes[256];
+	pid_t self = getpid();
 
-	/* mincore fails with ENOMEM on an unmapped page; look in pieces */
-	for (size_t done = 0; done < span; done += sizeof(vec) * page) {
-		size_t n = span - done < sizeof(vec) * page ? span - done : sizeof(vec) * page;
+	while (p < end) {
+		size_t n = 0;
 
-		if (mincore((void *)(start + done), n, vec) < 0)
+		for (; p < end && n < 256; n++) {
+			remote[n] = (struct iovec){ (void *)p, 1 };
+			local[n] = (struct iovec){ &bytes[n], 1 };
+			p = (p & ~(uintptr_t)(page - 1)) + page;
+		}
+		if (process_vm_readv(self, local, n, remote, n, 0) != (ssize_t)n ||
+		    process_vm_writev(self, local, n, remote, n, 0) != (ssize_t)n)
 			return false;
 	}
 	return true;
@@ -327,7 +337,7 @@ static void scatter_setup(struct route_io *io)
 			break;
 	}
 	io->iovcnt = n;
-	if (!mapped(io->buf, io->len)) {
+	if (!accessible(io->buf, io->len)) {
 		/* an unmapped buffer (EFAULT checks): the iovecs cover it
 		 * directly, nothing is copied */
 		for (int i = 0; i < n; i++) {
@@ -378,14 +388,15 @@ static void scatter_finish(struct route_io *io)
 struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *buf,
 			      size_t len, off_t off)
 {
-	struct route_io *io = calloc(1, sizeof(*io));
 	const char *why = route_unavailable(r);
+	struct route_io *io;
 	int err;
 
-	if (!io)
-		CHECK_FATALF("route_submit: out of memory");
 	if (why)
 		SKIP("%s: %s", route_name(r), why);
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		CHECK_FATALF("route_submit: out of memory");
 	io->route = r;
 	io->dir = dir;
 	io->fd = fd;
@@ -525,6 +536,11 @@ static bool uring_reap(struct route_io *io, int timeout_ms)
 	struct timespec ts;
 	bool done;
 
+	/* A CQE in the ring is a completion, reaped or not yet: the
+	 * submitting thread takes it at once (reading the tail from here is
+	 * safe while it consumes) */
+	if (!timeout_ms && io->ring_up && io_uring_cq_ready(&io->ring))
+		timeout_ms = ROUTE_WAIT_MS;
 	deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&io->lock);
 	while (!io->cqe_done && !io->owner_done && timeout_ms > 0)

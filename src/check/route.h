@@ -10,20 +10,28 @@
  *   CHECK_EQ(route_more_completions(io), 0);
  *   route_free(io);
  *
- * route_submit never blocks on the I/O: the synchronous routes make their
- * call in a thread of their own (held_call), and so does io_submit, which
- * the kernel may complete inline when it takes its synchronous path.
- * io_uring_submit is made on the caller's thread (it only queues the SQE;
- * the request runs inline or in an io-wq worker).  Every async I/O has a
- * context of its own (an io_context_t, a ring): completions are counted per
- * I/O, and destroying the context with the I/O in flight is one call.
+ * route_submit never blocks on the I/O: every route makes its call in a
+ * thread of its own (held_call): pread and friends, io_submit (which the
+ * kernel completes inline when it takes a synchronous path), and
+ * io_uring_submit (a FUSE read or write issued inline from io_uring_enter
+ * blocks it on a synchronous path: seen on 6.18).  The io_uring thread then
+ * stays until the CQE, reaping it through an eventfd: io_uring ties a
+ * request to its submitting task and cancels an exiting task's io-wq work
+ * (a held FUSE request would be interrupted).  Every async I/O has a context
+ * of its own (an io_context_t, a ring): completions are counted per I/O,
+ * and destroying the context with the I/O in flight is one call.
  *
  * Results are syscall-style: bytes (>= 0) or -errno, whether the error came
  * from the submission (io_submit, io_uring_submit, buffer registration) or
  * from the completion; route_submit_err() says which.
  *
+ * preadv/pwritev scatter the buffer over up to 64 iovecs of uneven lengths
+ * in an area of their own, with guard gaps between them that the kernel
+ * must not touch (checked at completion), and copy back after a read; an
+ * unmapped buffer (EFAULT checks) is covered by the iovecs directly.
+ *
  * Call everything from the case's thread (CUnit is not thread-safe), except
- * route_ctx_destroy, which a case may run in a held_call thread because
+ * route_ctx_destroy, which a case may run in a route_call because
  * io_destroy waits for the I/O in flight. */
 #ifndef DIOFS_CHECK_ROUTE_H
 #define DIOFS_CHECK_ROUTE_H
@@ -70,12 +78,13 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 			      size_t len, off_t off);
 
 /* Has the submitting call returned: pread/preadv/pwrite/pwritev itself,
- * io_submit, io_uring_submit (always, once route_submit returned)? */
+ * io_submit, io_uring_submit? */
 bool route_submit_returned(struct route_io *io);
 /* Wait up to timeout_ms for it; true if it returned. */
 bool route_submit_wait(struct route_io *io, int timeout_ms);
-/* The submission's own error (errno of io_submit, io_uring_submit,
- * io_uring_register_buffers; -1 from pread...), 0 if it worked. */
+/* The submission's own error: the errno of a failed io_submit,
+ * io_uring_submit or io_uring_register_buffers (and of a failed pread...,
+ * whose call is its completion); 0 if it worked or has not returned. */
 int route_submit_err(struct route_io *io);
 
 /* The completion, without blocking: true with the result in *res (bytes
@@ -89,16 +98,21 @@ bool route_wait(struct route_io *io, int timeout_ms, ssize_t *res);
  * timeout io_getevents / CQE peek): 0 if the I/O completed exactly once. */
 unsigned int route_more_completions(struct route_io *io);
 
-/* The thread that made the synchronous call (pread... and io_submit), for
- * signals, and its tid (what diofs reports as the caller's pid); 0 for
- * io_uring. */
+/* The thread that makes the call (pread..., io_submit, io_uring_submit),
+ * for signals, and its tid (what diofs reports as the caller's pid for
+ * pread and io_submit, and for io_uring when the kernel issues the request
+ * inline; io-wq workers have their own).  False / 0 for an io_uring I/O
+ * whose fixed buffer was refused (no thread). */
 bool route_thread(struct route_io *io, pthread_t *thread);
 pid_t route_tid(struct route_io *io);
 
 /* Tear down the async context with the I/O possibly in flight: io_destroy
- * (which waits for the I/O in flight) or io_uring_queue_exit.  0 or
- * -errno; afterwards poll/wait see no completion.  No-op (0) for the
- * synchronous routes. */
+ * (which waits for the I/O in flight: run it in a route_call), or, for
+ * io_uring, end the submitting thread (io_uring cancels what that task has
+ * in io-wq) and io_uring_queue_exit (a request in FUSE's background queue
+ * stays in flight until the server answers).  Not while io_uring_submit is
+ * still blocked inline.  0 or -errno; afterwards poll/wait see no
+ * completion.  No-op (0) for the synchronous routes. */
 int route_ctx_destroy(struct route_io *io);
 
 /* Free io.  An I/O still in flight (a synchronous call not returned, an

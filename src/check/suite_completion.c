@@ -55,6 +55,14 @@ const char *kpath_name(enum kpath p)
 	return "?";
 }
 
+/* fs/fuse/file.c: fuse_direct_read_iter() and fuse_direct_write_iter()
+ * (FOPEN_DIRECT_IO) run a sync kiocb through fuse_direct_io() with
+ * FUSE_IO_PRIV_SYNC and hand an async one to fuse_direct_IO(); before 6.13
+ * ("fuse: remove useless IOCB_DIRECT in fuse_direct_read/write_iter") only
+ * an async kiocb with IOCB_DIRECT.  Without FOPEN_DIRECT_IO, O_DIRECT goes
+ * generic_file_read_iter() / generic_file_direct_write() -> a_ops->direct_IO
+ * = fuse_direct_IO() for every kiocb.  fuse_direct_IO(): io->async =
+ * fc->async_dio, io->blocking = is_sync_kiocb() or an extending write. */
 void expect_of(const struct cfg *c, const struct mode *m, enum io_route r, enum io_dir dir,
 	       bool extending, struct expect *e)
 {
@@ -307,6 +315,25 @@ void note(const char *fmt, ...)
 	vprintf(fmt, ap);
 	fputc('\n', stdout);
 	va_end(ap);
+}
+
+void note_version_dependent(const struct cfg *c)
+{
+	struct mode modes[2];
+	int nm = cfg_modes(c, modes);
+
+	for (int mi = 0; mi < nm; mi++) {
+		if (!modes[mi].fdio || modes[mi].odirect)
+			continue;
+		for (int r = 0; r < ROUTE_COUNT; r++) {
+			struct expect e;
+
+			if (!route_is_async((enum io_route)r))
+				continue;
+			expect_of(c, &modes[mi], (enum io_route)r, IO_READ, false, &e);
+			note("kernel %s: expecting %s: %s", kernel_release(), kpath_name(e.path), e.why);
+		}
+	}
 }
 
 /* ---- the cases -------------------------------------------------------- */

@@ -33,6 +33,18 @@ static off_t cached_size(const char *name)
 	return (off_t)stx.stx_size;
 }
 
+/* The size of name as the kernel caches it and as the backing file has
+ * it: both want. */
+static void sizes_are(const char *name, off_t want, const char *ctx)
+{
+	off_t cached = cached_size(name), backing = backing_size(name);
+
+	if (cached != want || backing != want)
+		CHECK_FAILF("%s: file size %jd in the kernel's cache (statx DONT_SYNC), %jd in the "
+			    "backing directory; want %jd in both", ctx, (intmax_t)cached,
+			    (intmax_t)backing, (intmax_t)want);
+}
+
 /* ---- extending writes ------------------------------------------------- */
 
 static void extending(const struct cfg *c)
@@ -82,8 +94,7 @@ static void extending(const struct cfg *c)
 			route_free(io);
 			CHECK_CTL(diofsctl_rule_clear(check_ctl()));
 			/* fuse_write_update_attr(): the kernel's i_size follows */
-			CHECK_EQ(cached_size(name), off + (off_t)len);
-			CHECK_EQ(backing_size(name), off + (off_t)len);
+			sizes_are(name, off + (off_t)len, ctx);
 
 			/* past EOF, leaving a hole, in two requests */
 			ctx = io_ctx(rt, IO_WRITE, len2, off2, buf, &modes[mi]);
@@ -93,8 +104,7 @@ static void extending(const struct cfg *c)
 				backing_check(name, len2, (uint64_t)off2, SEED_WRITE, ctx);
 				backing_check(name, 5000, (uint64_t)(off + (off_t)len), 0, ctx);
 			}
-			CHECK_EQ(cached_size(name), off2 + (off_t)len2);
-			CHECK_EQ(backing_size(name), off2 + (off_t)len2);
+			sizes_are(name, off2 + (off_t)len2, ctx);
 			close(fd);
 			check_buf_free(buf);
 		}
@@ -116,7 +126,7 @@ static void append(const struct cfg *c)
 			continue;
 		for (int r = 0; r < ROUTE_COUNT; r++) {
 			enum io_route rt = (enum io_route)r;
-			char name[32];
+			char name[32], what[128];
 			off_t end = 1000;
 			int fd;
 
@@ -140,13 +150,16 @@ static void append(const struct cfg *c)
 			}
 			backing_check(name, 1000, 0, SEED_FILE, "the file's first 1000 bytes after the "
 				      "appends");
-			CHECK_EQ(backing_size(name), end);
-			CHECK_EQ(cached_size(name), end);
+			snprintf(what, sizeof(what), "%s appends with O_APPEND on %s",
+				 route_call_name(rt, IO_WRITE), modes[mi].name);
+			sizes_are(name, end, what);
 			close(fd);
 			ran++;
 		}
 	}
-	CHECK_EQ(ran, ROUTE_COUNT);
+	if (ran != ROUTE_COUNT)
+		CHECK_FAILF("appended on %d routes, want %d: no O_DIRECT mode in %s", ran,
+			    ROUTE_COUNT, c->name);
 }
 CFG_CASE_DEFS(append)
 
@@ -273,17 +286,52 @@ CFG_CASE_DEFS(close_in_flight)
 
 /* ---- unmapped buffers ------------------------------------------------- */
 
+/* Buffers the kernel cannot take pages of: one below vm.mmap_min_addr
+ * (unmapped, and unlike a munmapped range no later mmap can reuse it), and
+ * a PROT_NONE reservation (mapped, no access). */
+struct bad_buf {
+	char *buf;
+	size_t len;
+	const char *what;
+};
+
+static int bad_buffers(struct bad_buf *out)
+{
+	long page = sysconf(_SC_PAGESIZE), min_addr = 0;
+	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+	static char *none;
+	int n = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &min_addr) != 1)
+			min_addr = 0;
+		fclose(f);
+	}
+	if (min_addr >= 1024) {
+		size_t len = min_addr >= 3 * page ? (size_t)page * 2 : (size_t)min_addr - 200;
+
+		out[n++] = (struct bad_buf){ (char *)(uintptr_t)100, len,
+					     "an unmapped buffer (below vm.mmap_min_addr)" };
+	} else {
+		note("vm.mmap_min_addr is %ld: no address is sure to stay unmapped; only the "
+		     "PROT_NONE buffer", min_addr);
+	}
+	if (!none) {
+		none = mmap(NULL, (size_t)page * 4, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (none == MAP_FAILED)
+			CHECK_FATALF("mmap PROT_NONE: %s", errno_name(errno));
+	}
+	out[n++] = (struct bad_buf){ none + 100, (size_t)page * 2, "a PROT_NONE buffer" };
+	return n;
+}
+
 static void efault(const struct cfg *c)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	struct mode modes[2];
 	int nm = cfg_modes(c, modes);
-	char *hole = mmap(NULL, (size_t)page * 4, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct bad_buf bad[2];
+	int nbad = bad_buffers(bad);
 
-	if (hole == MAP_FAILED)
-		CHECK_FATALF("mmap: %s", errno_name(errno));
-	REQUIRE_SYS(munmap(hole, (size_t)page * 4));
 	backing_create("f", 65536, SEED_FILE);
 	for (int mi = 0; mi < nm; mi++) {
 		int fd = open_mode(&modes[mi], "f", 0);
@@ -291,23 +339,28 @@ static void efault(const struct cfg *c)
 
 		for (int r = 0; r < ROUTE_COUNT; r++) {
 			for (int d = 0; d < 2; d++) {
-				enum io_route rt = (enum io_route)r;
-				enum io_dir dir = (enum io_dir)d;
-				const char *ctx = io_ctx(rt, dir, (size_t)page * 2, 0, hole + 100,
-							 &modes[mi]);
-				long before = counter_get(dir == IO_READ ? rd : wr);
-				struct expect e;
+				for (int b = 0; b < nbad; b++) {
+					enum io_route rt = (enum io_route)r;
+					enum io_dir dir = (enum io_dir)d;
+					const char *ctx = io_ctx(rt, dir, bad[b].len, 0, bad[b].buf,
+								 &modes[mi]);
+					int cnt = dir == IO_READ ? rd : wr;
+					long before = counter_get(cnt);
+					struct expect e;
 
-				/* fuse_get_user_pages() fails on the first page, so
-				 * fuse_direct_io() returns -EFAULT having sent nothing;
-				 * io_uring refuses to register such a fixed buffer */
-				expect_of(c, &modes[mi], rt, dir, false, &e);
-				EXPECT_RES(route_rw(rt, fd, dir, hole + 100, (size_t)page * 2, 0), -EFAULT,
-					   "%s, an unmapped buffer: %s", ctx, kpath_name(e.path));
-				if (counter_get(dir == IO_READ ? rd : wr) != before)
-					CHECK_FAILF("%s, an unmapped buffer: %ld FUSE requests reached "
-						    "diofs, want none", ctx,
-						    counter_get(dir == IO_READ ? rd : wr) - before);
+					/* fuse_get_user_pages() fails on the first page,
+					 * so fuse_direct_io() returns -EFAULT having sent
+					 * nothing; io_uring refuses to register such a
+					 * fixed buffer */
+					expect_of(c, &modes[mi], rt, dir, false, &e);
+					EXPECT_RES(route_rw(rt, fd, dir, bad[b].buf, bad[b].len, 0),
+						   -EFAULT, "%s, %s: %s", ctx, bad[b].what,
+						   kpath_name(e.path));
+					if (counter_get(cnt) != before)
+						CHECK_FAILF("%s, %s: %ld FUSE requests reached diofs, "
+							    "want none", ctx, bad[b].what,
+							    counter_get(cnt) - before);
+				}
 			}
 		}
 		CHECK_CTL(diofsctl_rule_clear(check_ctl()));
@@ -358,7 +411,7 @@ void aio_destroy_in_flight(void)
 
 	dc = route_call_start(call_ctx_destroy, io);
 	/* io_destroy sleeps in wait_for_completion(): 'D' */
-	if (!task_wait_state(route_call_tid(dc), 'S', 300, call_done, dc))
+	if (!task_wait_state(route_call_tid(dc), 'D', ROUTE_WAIT_MS, call_done, dc))
 		CHECK_FAILF("%s: io_destroy %s while the read is held, want it to wait for the "
 			    "read", ctx, route_call_wait(dc, 0, &ret, &err) ? "returned" :
 			    "did not sleep uninterruptibly");
@@ -390,6 +443,7 @@ void uring_exit_in_flight(void)
 		struct diofs_held held, rel;
 		struct route_io *io;
 		char name[32];
+		ssize_t ret;
 		int fd;
 
 		snprintf(name, sizeof(name), "f%zu", r);
@@ -404,7 +458,10 @@ void uring_exit_in_flight(void)
 		if (!route_submit_wait(io, ROUTE_WAIT_MS))
 			CHECK_FATALF("%s: io_uring_submit did not return while the write is held "
 				     "(want it queued: fuse_direct_IO() async)", ctx);
-		CHECK_EQ(route_ctx_destroy(io), 0);
+		ret = route_ctx_destroy(io);
+		if (ret)
+			CHECK_FAILF("%s: io_uring_queue_exit with the write held: %s", ctx,
+				    res_str(ret));
 		CHECK_SYS(close(fd));
 		if (route_held_now(check_fuse_path(name), "write", &held, 1) != 1)
 			CHECK_FAILF("%s: the held write is gone after io_uring_queue_exit, want it "
@@ -455,7 +512,7 @@ static void signal_one(const struct cfg *c, const struct mode *m, enum io_route 
 	int fd;
 
 	expect_of(c, m, r, IO_READ, false, &e);
-	wait_uninterruptible = e.path != KP_ASYNC_WAIT;
+	wait_uninterruptible = e.path == KP_ASYNC_WAIT;
 	snprintf(name, sizeof(name), "f%d", n);
 	backing_create(name, len, SEED_FILE);
 	fd = open_mode(m, name, 0);
@@ -500,8 +557,9 @@ static void signal_one(const struct cfg *c, const struct mode *m, enum io_route 
 			EXPECT_RES(res, -EINTR, "%s, signalled while held: %s", ctx,
 				   kpath_name(e.path));
 	}
-	if (route_submit_wait(io, ROUTE_WAIT_MS))
-		CHECK_EQ(atomic_load(&signals), 1);
+	if (route_submit_wait(io, ROUTE_WAIT_MS) && atomic_load(&signals) != 1)
+		CHECK_FAILF("%s: the SIGUSR1 handler ran %d times by the time the call returned, "
+			    "want once", ctx, atomic_load(&signals));
 out:
 	route_free(io);
 	CHECK_CTL(diofsctl_rule_clear(check_ctl()));

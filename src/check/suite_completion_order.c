@@ -68,6 +68,7 @@ static void held_order(const struct cfg *c)
 	struct mode modes[2];
 	int nm = cfg_modes(c, modes);
 
+	note_version_dependent(c);
 	for (int mi = 0; mi < nm; mi++) {
 		for (int r = 0; r < ROUTE_COUNT; r++) {
 			for (int d = 0; d < 2; d++) {

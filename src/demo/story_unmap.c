@@ -16,50 +16,88 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FILE_NAME "unmap.dat"
 #define OLD_FILL '-'
 #define NEW_FILL 'N'
 #define SHOW_PAGE 3             /* the page whose bytes are shown */
+#define FREE_WAIT_MS 1000       /* how long freeing the old pages may take */
 
 struct frames {
 	uint64_t pfn[DEMO_PAGES];
 	uint64_t flags[DEMO_PAGES];
 	const char *state[DEMO_PAGES];
-	size_t mapped, alive, released;
+	size_t mapped, alive, freed, reused;
 	bool have;
 };
 
-/* Look at the frames pfn[] now: their flags and states, counted. */
-static void look(struct demo *d, struct frames *f, const char *who, const char *when)
+static void sleep_ms(int ms)
 {
-	f->mapped = f->alive = f->released = 0;
+	struct timespec ts = { 0, ms * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Look at the frames pfn[] now: their flags and states, counted (and
+ * recorded as who, when, unless who is NULL).  Once
+ * the old mapping is gone, nothing can map one of its frames again but a
+ * new owner: a frame mapped again was freed and reused ("reused"), one that
+ * is no longer anonymous memory was freed ("freed"). */
+static void look(struct demo *d, struct frames *f, bool unmapped, const char *who,
+		 const char *when)
+{
+	f->mapped = f->alive = f->freed = f->reused = 0;
 	f->have = !d->pfn_why && kpageflags_read(f->pfn, d->pages, f->flags) == 0;
 	if (!f->have)
 		return;
 	for (size_t i = 0; i < d->pages; i++) {
-		f->state[i] = frame_state(f->flags[i]);
-		f->mapped += !strcmp(f->state[i], "mapped");
-		f->alive += !strcmp(f->state[i], "unmapped-alive");
-		f->released += !strcmp(f->state[i], "released");
+		const char *st = frame_state(f->flags[i]);
+
+		if (!strcmp(st, "unmapped-alive")) {
+			f->alive++;
+		} else if (!strcmp(st, "mapped") && unmapped) {
+			st = "reused";
+			f->reused++;
+		} else if (!strcmp(st, "mapped")) {
+			f->mapped++;
+		} else {
+			st = "freed";
+			f->freed++;
+		}
+		f->state[i] = st;
 	}
-	record_pages(who, when, f->state, d->pages);
+	if (who)
+		record_pages(who, when, f->state, d->pages);
 }
 
 static void frames_phrase(const struct demo *d, const struct frames *f, char *out, size_t len)
 {
 	char flags[96];
+	size_t used = 0;
 
 	if (!f->have) {
 		snprintf(out, len, "their state cannot be read (%s)",
 			 d->pfn_why ? d->pfn_why : "/proc/kpageflags");
 		return;
 	}
+	out[0] = '\0';
+	if (f->mapped)
+		used += (size_t)snprintf(out + used, len - used, "%zu mapped, ", f->mapped);
+	if (used < len)
+		used += (size_t)snprintf(out + used, len - used, "%zu alive though no process maps "
+					 "them (anonymous pages, kpageflags anon without mmap), ",
+					 f->alive);
+	if (used < len)
+		used += (size_t)snprintf(out + used, len - used, "%zu freed", f->freed + f->reused);
+	if (f->reused && used < len)
+		used += (size_t)snprintf(out + used, len - used, " (%zu already reused by someone "
+					 "else's memory)", f->reused);
 	kpageflags_phrase(f->flags[SHOW_PAGE], flags, sizeof(flags));
-	snprintf(out, len, "%zu mapped, %zu anonymous pages that no process maps, %zu no longer "
-		 "anonymous memory (kpageflags; page %d: %s)", f->mapped, f->alive, f->released,
-		 SHOW_PAGE, flags);
+	if (used < len)
+		snprintf(out + used, len - used, "; page %d's flags: %s", SHOW_PAGE, flags);
 }
 
 static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
@@ -89,13 +127,18 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 	ev_say("                         new mapping has %s  \"%s\"", hex, text);
 	if (x->ret == (ssize_t)d->len && n_data == 0)
 		ev_say("pread returned %zd yet none of the file's data is in the buffer's memory "
-		       "now: it went to the %zu old pages, which the kernel had kept.",
-		       x->ret, d->pages);
-	if (old_unmapped->have && old_after->have)
+		       "now: it went to the %zu old pages%s.", x->ret, d->pages,
+		       old_unmapped->have && old_unmapped->alive == d->pages ?
+		       ", which the kernel had kept alive" : "");
+	if (old_unmapped->have && old_after->have) {
+		size_t freed = old_after->freed + old_after->reused;
+
 		ev_say("The old pages: %zu of %zu were alive though unmapped while the read was "
-		       "held; after the reply %zu of %zu were no longer anonymous memory (freed): "
-		       "the kernel kept them exactly until the read completed.",
-		       old_unmapped->alive, d->pages, old_after->released, d->pages);
+		       "held; after the reply %zu of %zu were freed%s.", old_unmapped->alive,
+		       d->pages, freed, d->pages, old_unmapped->alive == d->pages &&
+		       freed == d->pages ? ": the kernel kept them until the read completed, "
+		       "and not longer" : "");
+	}
 	demo_pin_phrase(d, &x->base, &x->held, x->have_pins, ph, sizeof(ph));
 	if (x->have_pins) {
 		int64_t held = pins_in_flight(&x->held) - pins_in_flight(&x->base);
@@ -123,7 +166,7 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 	jb_u64(&j, "new_frames_differ", new_moved);
 	jb_bool(&j, "frames", old_unmapped->have && old_after->have);
 	jb_u64(&j, "old_alive_unmapped", old_unmapped->have ? old_unmapped->alive : 0);
-	jb_u64(&j, "old_released_after", old_after->have ? old_after->released : 0);
+	jb_u64(&j, "old_released_after", old_after->have ? old_after->freed + old_after->reused : 0);
 	ev_record("result", &j);
 }
 
@@ -159,7 +202,7 @@ int story_unmap(struct demo *d)
 		"byte '%c'; the file %s holds %zu bytes of records like \"DATA p03 @0x3000\". "
 		"The buffer's page frames: %s.", d->pages, d->len, (void *)buf, OLD_FILL, x.path,
 		d->len, d->pfn_why ? d->pfn_why : pfns);
-	look(d, &old, "old pages", "before the read");
+	look(d, &old, false, "old pages", "before the read");
 
 	if (demo_read_hold(d, &x, fd, buf) < 0) {
 		munmap(buf, d->len);
@@ -178,7 +221,7 @@ int story_unmap(struct demo *d)
 
 		demo_read_pins(d, &x, &now, ph, sizeof(ph));
 		memcpy(old_unmapped.pfn, old.pfn, sizeof(old.pfn));
-		look(d, &old_unmapped, "old pages", "after munmap, read held");
+		look(d, &old_unmapped, true, "old pages", "after munmap, read held");
 		frames_phrase(d, &old_unmapped, st, sizeof(st));
 		ev_step("munmap", t, x.have_pins ? &now : NULL, NULL,
 			"munmap: the client unmaps its buffer: munmap(%p, %zu) returned 0 while the "
@@ -224,9 +267,23 @@ int story_unmap(struct demo *d)
 	if (demo_read_reply(d, &x) < 0)
 		goto out;
 	memcpy(old_after.pfn, old.pfn, sizeof(old.pfn));
-	look(d, &old_after, "old pages", "after the reply");
-	frames_phrase(d, &old_after, st, sizeof(st));
-	ev_step("old-pages", 0, NULL, NULL, "The old page frames after the reply: %s.", st);
+	{
+		/* The last reference may be a per-CPU batch's, dropped a little
+		 * later: look again for a while before saying what is left. */
+		uint64_t t_done = x.r.t_done, waited;
+
+		for (int i = 0; i < FREE_WAIT_MS / 20; i++) {
+			look(d, &old_after, true, NULL, NULL);
+			if (!old_after.have || !old_after.alive)
+				break;
+			sleep_ms(20);
+		}
+		look(d, &old_after, true, "old pages", "after the reply");
+		frames_phrase(d, &old_after, st, sizeof(st));
+		waited = (ev_now() - t_done) / 1000000;
+		ev_step("old-pages", 0, NULL, NULL, "The old page frames %" PRIu64 " ms after "
+			"pread returned: %s.", waited, st);
+	}
 	outcome(d, &x, newbuf, &old_unmapped, &old_after, new_moved);
 	ret = 0;
 out:

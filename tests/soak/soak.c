@@ -214,9 +214,45 @@ void soak_children_kill(void)
 	}
 }
 
+#define MAX_EXTRA 8
+static char extra_mounts[MAX_EXTRA][4096];
+static _Atomic int extra_used[MAX_EXTRA];
+
+static void extra_umount_all(void)
+{
+	for (int i = 0; i < MAX_EXTRA; i++)
+		if (atomic_load(&extra_used[i]))
+			umount2(extra_mounts[i], MNT_DETACH);
+}
+
+void soak_extra_mount_add(const char *path)
+{
+	static bool registered;
+
+	if (!registered) {
+		/* after the harness's: atexit runs it first */
+		atexit(extra_umount_all);
+		registered = true;
+	}
+	for (int i = 0; i < MAX_EXTRA; i++)
+		if (!atomic_load(&extra_used[i])) {
+			snprintf(extra_mounts[i], sizeof(extra_mounts[i]), "%s", path);
+			atomic_store(&extra_used[i], 1);
+			return;
+		}
+}
+
+void soak_extra_mount_del(const char *path)
+{
+	for (int i = 0; i < MAX_EXTRA; i++)
+		if (atomic_load(&extra_used[i]) && !strcmp(extra_mounts[i], path))
+			atomic_store(&extra_used[i], 0);
+}
+
 static void on_hang(int sig)
 {
 	soak_children_kill();
+	extra_umount_all();
 	if (sig == SIGALRM) {
 		const char *a = "FAIL: ", *b = ": hung (watchdog) in phase: ";
 		ssize_t r;
@@ -317,14 +353,14 @@ void soak_mount(struct diofs_mount *m, const char *opts)
 
 /* ---- daemon restart --------------------------------------------------------- */
 
-static bool wait_gone(pid_t pid, int timeout_ms)
+bool soak_wait_exit(pid_t pid, int timeout_ms, int *status)
 {
 	int64_t deadline = soak_now_ms() + timeout_ms;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	bool gone = false;
 
 	for (;;) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
+		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD)) {
 			gone = true;
 			break;
@@ -344,7 +380,7 @@ int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
 {
 	if (m->pid > 0) {
 		kill(m->pid, sig);
-		if (!wait_gone(m->pid, 10000)) {
+		if (!soak_wait_exit(m->pid, 10000, NULL)) {
 			snprintf(err, errlen, "daemon %d did not end after signal %d", (int)m->pid, sig);
 			return -1;
 		}

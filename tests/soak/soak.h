@@ -87,6 +87,12 @@ void soak_child_del(pid_t pid);
 /* SIGKILL every registered child (async-signal-safe). */
 void soak_children_kill(void);
 
+/* A filesystem this program mounted (a tmpfs under a backing directory):
+ * detached at exit and by the signal handlers, before the harness
+ * unmounts diofs and removes its directories.  Up to 8. */
+void soak_extra_mount_add(const char *path);
+void soak_extra_mount_del(const char *path);
+
 /* ---- mounts ------------------------------------------------------------- */
 /* diofs_mount_start or exit(1) with the reason. */
 void soak_mount(struct diofs_mount *m, const char *opts);
@@ -95,6 +101,10 @@ void soak_mount(struct diofs_mount *m, const char *opts);
  * for it, and unmount MNT (detached: works on a dead connection).  The
  * backing directory stays. */
 int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen);
+/* Reap pid (a child) within timeout_ms; true if it is gone, its wait
+ * status in *status (may be NULL). */
+bool soak_wait_exit(pid_t pid, int timeout_ms, int *status);
+
 /* Start a new daemon on m's backing directory and mount point (with m's
  * control socket and trace file, and opts), wait until it serves, and give
  * it to m (the harness stops it like the first).  0, or -1 with err. */
