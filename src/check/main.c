@@ -4,6 +4,7 @@
 #include <config.h>
 #endif
 #include "check/check.h"
+#include "check/known.h"
 #include "check/report.h"
 #include "check/runner.h"
 #include "check/verdict.h"
@@ -60,6 +61,9 @@ static void usage(FILE *f)
 		"      --socket PATH     ... and its control socket at PATH\n"
 		"      --xml FILE        write CUnit's XML report (CUnit-Run.dtd)\n"
 		"      --tsv FILE        write RESULT<TAB>SUITE<TAB>CASE<TAB>DETAIL lines\n"
+		"      --known-bugs FILE cases that fail on some kernels because of a\n"
+		"                        kernel bug (SUITE.CASE KERNEL-GLOB WHY): their\n"
+		"                        failure is reported KNOWN, not counted as failed\n"
 		"  -t, --timeout SEC     end the run if a case takes longer (default 60,\n"
 		"                        0: none)\n"
 		"      --verdict         say whether this kernel pins FUSE direct I/O, route by\n"
@@ -100,7 +104,7 @@ static bool case_selected(const struct check_suite *s, const struct check_case *
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT };
+	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN };
 	static const struct option longopts[] = {
 		{ "suite", required_argument, NULL, 's' },
 		{ "case", required_argument, NULL, 'c' },
@@ -109,6 +113,7 @@ static int parse_args(int argc, char **argv)
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "xml", required_argument, NULL, OPT_XML },
 		{ "tsv", required_argument, NULL, OPT_TSV },
+		{ "known-bugs", required_argument, NULL, OPT_KNOWN },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -136,6 +141,15 @@ static int parse_args(int argc, char **argv)
 		case OPT_SOCKET: opt.run.socket = optarg; break;
 		case OPT_XML: opt.xml = optarg; break;
 		case OPT_TSV: opt.tsv = optarg; break;
+		case OPT_KNOWN: {
+			char err[512];
+
+			if (known_load(optarg, err, sizeof(err))) {
+				fprintf(stderr, "diofs-check: --known-bugs %s\n", err);
+				return 2;
+			}
+			break;
+		}
 		case 't':
 			opt.timeout = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || !*optarg) {
@@ -227,6 +241,9 @@ static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
 	r.skip = runner_skip_reason();
 	r.note = runner_note();
 	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
+	r.known = known_bug(r.suite, r.name);
+	if (r.result == RESULT_FAIL && r.known)
+		r.result = RESULT_KNOWN;
 	report_case(&r);
 }
 

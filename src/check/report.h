@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-enum check_result { RESULT_PASS, RESULT_FAIL, RESULT_SKIP };
+/* RESULT_KNOWN: failed, as a listed kernel bug on this kernel (known.h). */
+enum check_result { RESULT_PASS, RESULT_FAIL, RESULT_SKIP, RESULT_KNOWN };
 
 struct check_failure {
 	const char *file;       /* NULL: not at a place in a case (setup) */
@@ -19,6 +20,7 @@ struct case_report {
 	enum check_result result;
 	const char *skip;       /* the reason, for RESULT_SKIP */
 	const char *note;       /* check_note()s, or NULL */
+	const char *known;      /* why, if listed as a kernel bug here */
 	const struct check_failure *failures;
 	size_t nfailures;
 	unsigned int asserts;

@@ -319,21 +319,17 @@ void note(const char *fmt, ...)
 
 void note_version_dependent(const struct cfg *c)
 {
-	struct mode modes[2];
-	int nm = cfg_modes(c, modes);
+	const struct mode plain = { "FOPEN_DIRECT_IO", 0, true, false };
+	struct expect e;
 
-	for (int mi = 0; mi < nm; mi++) {
-		if (!modes[mi].fdio || modes[mi].odirect)
-			continue;
-		for (int r = 0; r < ROUTE_COUNT; r++) {
-			struct expect e;
-
-			if (!route_is_async((enum io_route)r))
-				continue;
-			expect_of(c, &modes[mi], (enum io_route)r, IO_READ, false, &e);
-			note("kernel %s: expecting %s: %s", kernel_release(), kpath_name(e.path), e.why);
-		}
-	}
+	if (!c->fdio)
+		return;
+	expect_of(c, &plain, ROUTE_AIO, IO_READ, false, &e);
+	check_note("kernel %s: AIO and io_uring on FOPEN_DIRECT_IO opened without O_DIRECT "
+		   "expected to take %s: %s", kernel_release(), kpath_name(e.path),
+		   kernel_at_least(6, 13) ? "since 6.13 fuse_direct_read/write_iter() hand every "
+		   "async kiocb to fuse_direct_IO()" : "before 6.13 fuse_direct_read/write_iter() "
+		   "hand an async kiocb to fuse_direct_IO() only with IOCB_DIRECT");
 }
 
 /* ---- the cases -------------------------------------------------------- */
