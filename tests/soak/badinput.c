@@ -1,4 +1,5 @@
-/* badinput: path escapes and a foreign control client.
+/* badinput: path escapes raced under the daemon, and the control protocol
+ * fed generated lines.
  *
  * Path escapes.  Sentinel files and directories are put beside the backing
  * directory (ROOT/outside), with a marker no file inside holds.  The
@@ -18,9 +19,19 @@
  * count), no entry may have appeared outside, and the client must never
  * have read the marker or seen a sentinel's inode number.
  *
- * Control socket.  A process of another user (nobody) is refused: by the
- * socket's mode, and, with the mode opened up, by the daemon's peer check
- * (it must answer no command).
+ * The deterministic escapes (each symlink operation, "..", rename and
+ * link out, mounts inside) are tests/fs/test_escape's, and a control
+ * client of another user is tests/instrument/test_inst_ctl's; this adds
+ * the races, under load, with sentinels.
+ *
+ * Control protocol.  A stream of generated command lines
+ * (seeded: words of the protocol and the rule language, numbers at the
+ * edges, random bytes, NUL and CR, lines over the limit, sent in random
+ * pieces) must get exactly one well-formed answer each ("ok N" and N
+ * lines, or "err ..."), and the daemon must serve the mount afterwards.
+ * (Lines that would stop the daemon or write files elsewhere are left
+ * out: crash, abort, "trace on" with a path of its choosing, and a "held"
+ * without a short timeout.)
  *
  *   badinput [--short] [--seed N] [--seconds N] */
 #ifdef HAVE_CONFIG_H
@@ -31,7 +42,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -40,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -50,7 +61,7 @@
 #include <unistd.h>
 
 #define MAX_SENTINELS 16
-#define NOBODY 65534
+#define NOBODY 65534 /* lchown's target */
 
 static struct soak_opts opts;
 static struct diofs_mount m;
@@ -458,89 +469,285 @@ static int client_main(void)
 	return 0;
 }
 
-/* ---- the control socket and another user ------------------------------------- */
+/* ---- the control protocol, fed generated lines ---------------------------- */
 
-/* In a child as nobody: connect to path and send "ping"; 0 if refused
- * (no connection, or no "ok" before the daemon closes), 1 if answered. */
-static int foreign_ping(const char *path, char *saw, size_t sawlen)
+static const char *const words[] = {
+	"ping", "rule", "add", "list", "del", "clear", "held", "release", "all", "reply",
+	"stats", "trace", "on", "off", "flush", "hold", "delay=", "fail=", "short=",
+	"overlong", "overlong=", "op=", "path=", "offset=", "size=", "pid=", "nth=", "count=",
+	"prob=", "seed=", "read", "write", "lookup", "getattr", "fsync", "open", "EIO",
+	"ENOSPC", "errno=", "errno=EIO", "short=1", "min=", "timeout=", ",", "-", "0x", "k",
+	"m", "g", "*", "?", "[", "]", "/", "..", "/..", "%s", "%n", "\\", "\"", "1", "0",
+	"-1", "4096", "18446744073709551615", "18446744073709551616", "9223372036854775807",
+	"0.5", "1e308", "nan", "inf", "-0", "0x7fffffff", "2147483648", "999", "1000",
+};
+
+static void gen_token(uint64_t *rng, char *out, size_t cap, size_t *len)
 {
-	int pfd[2];
-	pid_t pid;
-	int status;
+	unsigned int k = (unsigned int)soak_below(rng, 10);
+	size_t n = 0;
+	char tmp[64];
 
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		char buf[256] = "";
-		close(pfd[0]);
-		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-			_exit(3);
-		if (strlen(path) >= sizeof(sa.sun_path))
-			_exit(4);
-		memcpy(sa.sun_path, path, strlen(path) + 1);
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			dprintf(pfd[1], "connect: %s", strerror(errno));
-			_exit(0);
+	if (k < 6) {
+		const char *w = words[soak_below(rng, sizeof(words) / sizeof(*words))];
+		n = strlen(w);
+		if (*len + n < cap)
+			memcpy(out + *len, w, n);
+		else
+			n = 0;
+		/* a word that wants a value gets one */
+		if (n && w[n - 1] == '=' && *len + n + 32 < cap) {
+			unsigned int v = (unsigned int)soak_below(rng, 4);
+			int w_ = v == 0 ? snprintf(tmp, sizeof(tmp), "%" PRIu64, soak_next(rng)) :
+				v == 1 ? snprintf(tmp, sizeof(tmp), "%u", (unsigned int)soak_below(rng, 5000)) :
+				v == 2 ? snprintf(tmp, sizeof(tmp), "%s", words[soak_below(rng, sizeof(words) / sizeof(*words))]) :
+				snprintf(tmp, sizeof(tmp), "%ukmg", (unsigned int)soak_below(rng, 3));
+			memcpy(out + *len + n, tmp, (size_t)w_);
+			n += (size_t)w_;
 		}
-		/* the daemon may answer and close before it reads: a failed
-		 * send still leaves its answer to read */
-		bool sent = send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5;
-		struct timeval tv = { .tv_sec = 10 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		for (char *c = buf; *c; c++)
-			if (*c == '\n')
-				*c = '|';
-		dprintf(pfd[1], "answer%s: %s", sent ? "" : " (ping not sent)",
-			n >= 0 ? buf : strerror(errno));
-		_exit(!strncmp(buf, "ok", 2) ? 1 : 0);
+	} else if (k < 8) {
+		int w_ = snprintf(tmp, sizeof(tmp), "%" PRId64, (int64_t)soak_next(rng) >> soak_below(rng, 63));
+		if (*len + (size_t)w_ < cap) {
+			memcpy(out + *len, tmp, (size_t)w_);
+			n = (size_t)w_;
+		}
+	} else {
+		/* random bytes, newline excluded (it ends the line) */
+		size_t cnt = 1 + soak_below(rng, 24);
+		for (size_t i = 0; i < cnt && *len + n < cap; i++) {
+			char c = (char)(1 + soak_below(rng, 255));
+			out[*len + n++] = c == '\n' ? 'x' : c;
+		}
 	}
-	close(pfd[1]);
-	if (pid < 0) {
-		close(pfd[0]);
-		return -1;
-	}
-	ssize_t n = read(pfd[0], saw, sawlen - 1);
-	saw[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	if (!soak_wait_exit(pid, 20000, &status)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	*len += n;
 }
 
-static void foreign_user(void)
+static const char *pick(uint64_t *rng, const char *const *set, size_t n)
 {
-	char saw[300];
-	struct stat root_st;
-	int r;
+	return set[soak_below(rng, n)];
+}
+#define PICK(rng, ...) ({ static const char *const set_[] = { __VA_ARGS__ }; \
+	pick(rng, set_, sizeof(set_) / sizeof(*set_)); })
 
-	/* let others through ROOT (it is 0700): only the socket's mode and
-	 * the daemon stand in the way */
-	if (stat(m.root, &root_st) < 0 || chmod(m.root, 0711) < 0) {
-		soak_fail("chmod %s: %s", m.root, strerror(errno));
-		return;
+/* A command as the grammar has it (mostly valid). */
+static size_t gen_command(uint64_t *rng, char *out, size_t cap)
+{
+	size_t len = 0;
+	unsigned int c = (unsigned int)soak_below(rng, 20);
+
+#define ADD(...) (len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__))
+	if (c < 9) {
+		ADD("rule add %s", PICK(rng, "hold", "delay=5", "delay=0", "fail=EIO", "fail=enospc",
+					 "fail=999", "fail=0", "short=1", "short=1m", "overlong",
+					 "overlong=4096", "overlong=2m", "delay=2147483648", "fail=EFOO"));
+		unsigned int nm = (unsigned int)soak_below(rng, 5);
+		for (unsigned int i = 0; i < nm; i++)
+			switch (soak_below(rng, 9)) {
+			case 0: ADD(" op=%s", PICK(rng, "read", "write", "read,write", "lookup,getattr",
+						   "nosuch", "read,,write", "")); break;
+			case 1: ADD(" path=%s", PICK(rng, "/f", "/d/*", "*", "/[a-", "/a?c/[!x]*",
+						     "/\\", "/x/../y", "")); break;
+			case 2: ADD(" offset=%" PRIu64 "-%" PRIu64, soak_below(rng, 1 << 20),
+				    soak_below(rng, 1 << 20)); break;
+			case 3: ADD(" size=%s", PICK(rng, "4k-", "0-0", "1-", "5-1", "1g-2g",
+						     "18446744073709551615-")); break;
+			case 4: ADD(" pid=%d", (int)soak_below(rng, 100000) - 10); break;
+			case 5: ADD(" nth=%" PRIu64, soak_below(rng, 5)); break;
+			case 6: ADD(" count=%" PRIu64, soak_below(rng, 5)); break;
+			case 7: ADD(" prob=%s", PICK(rng, "0", "1", "0.5", "1.5", "-0.1", "nan", "1e-9",
+						     "0x1p-2")); break;
+			default: ADD(" seed=%" PRIu64, soak_next(rng)); break;
+			}
+	} else if (c < 11) {
+		ADD("rule %s", PICK(rng, "list", "clear", "del 1", "del 0", "del -1", "del 99999999999",
+				    "del", "list extra"));
+	} else if (c < 13) {
+		ADD("release %s%s", PICK(rng, "all", "1", "0", "x", "18446744073709551615"),
+		    PICK(rng, "", " reply", " errno=EIO", " errno=EBOGUS", " errno=0", " short=3",
+			 " short=-1", " reply extra"));
+	} else if (c < 15) {
+		ADD("held%s", PICK(rng, "", " min=0", " min=1", " min=999999", " min=x"));
+	} else if (c < 17) {
+		ADD("%s", PICK(rng, "stats", "stats extra", "ping", "ping x", "trace off",
+			       "trace flush", "trace", "trace bogus"));
+	} else {
+		ADD("%s", PICK(rng, "rule", "RULE ADD hold", "rule  add\thold", "rule add",
+			       "rule add hold op=read op=write", "rule add hold nth=1 count=1",
+			       "rule add short=1 op=lookup", "rule add overlong op=getattr"));
 	}
-	r = foreign_ping(m.ctl, saw, sizeof(saw));
-	soak_check(r == 0, "control socket: a connection of uid %d was not refused (%d: %s)",
-		   NOBODY, r, saw);
-	soak_note("control socket as uid %d: %s", NOBODY, saw);
-	/* the mode opened up: the daemon itself must refuse */
-	if (chmod(m.ctl, 0777) == 0) {
-		r = foreign_ping(m.ctl, saw, sizeof(saw));
-		soak_check(r == 0 && strstr(saw, "answer:"),
-			   "control socket opened to all: uid %d was answered or not heard (%d: %s)",
-			   NOBODY, r, saw);
-		soak_note("control socket mode 0777, as uid %d: %s", NOBODY, saw);
-		chmod(m.ctl, 0600);
+#undef ADD
+	if (len >= cap)
+		len = cap - 1;
+	/* a few byte mutations */
+	unsigned int muts = soak_below(rng, 4) ? 0 : 1 + (unsigned int)soak_below(rng, 3);
+	for (unsigned int i = 0; i < muts && len; i++) {
+		size_t at = soak_below(rng, len);
+		char b = (char)(1 + soak_below(rng, 255));
+		out[at] = b == '\n' ? ' ' : b;
 	}
-	chmod(m.root, root_st.st_mode & 07777);
+	out[len] = '\0';
+	return len;
+}
+
+/* One line (no newline) into out; returns its length. */
+static size_t gen_line(uint64_t *rng, char *out, size_t cap, const char *trace_ok)
+{
+	size_t len = 0;
+	unsigned int shape = (unsigned int)soak_below(rng, 100);
+
+	if (shape < 2) {                /* over the limit */
+		len = 5000 + soak_below(rng, 3000);
+		for (size_t i = 0; i < len; i++)
+			out[i] = (char)('a' + soak_below(rng, 26));
+		return len;
+	}
+	if (shape < 4)                  /* empty, or blanks only */
+		return shape == 2 ? 0 : (size_t)snprintf(out, cap, " \t  ");
+	if (shape >= 40) {
+		len = gen_command(rng, out, cap - 80);
+	} else {
+		unsigned int ntok = 1 + (unsigned int)soak_below(rng, 12);
+		for (unsigned int t = 0; t < ntok && len + 80 < cap; t++) {
+			if (t)
+				out[len++] = soak_below(rng, 8) ? ' ' : '\t';
+			gen_token(rng, out, cap - 80, &len);
+		}
+	}
+	if (shape < 6 && len + 1 < cap)
+		out[len++] = '\r';
+	if (shape >= 6 && shape < 8 && len > 2)
+		out[soak_below(rng, len)] = '\0';
+	out[len] = '\0';
+
+	/* what must not be sent: see the top of this file */
+	char first[16] = "", second[16] = "";
+	sscanf(out, "%15s %15s", first, second);
+	for (size_t i = 0; i < len; i++) {
+		if (!strncasecmp(out + i, "crash", 5) || !strncasecmp(out + i, "abort", 5))
+			memcpy(out + i, "delay", 5);
+	}
+	if (!strcmp(first, "held")) {
+		char *t;
+		while ((t = strstr(out, "timeout=")))
+			memcpy(t, "xxxxxxx=", 8);
+		len = strlen(out);
+		len += (size_t)snprintf(out + len, cap - len, " timeout=1");
+	} else if (!strcmp(first, "trace") && !strcmp(second, "on")) {
+		len = (size_t)snprintf(out, cap, soak_below(rng, 2) ? "trace on" : "trace on %s",
+				       trace_ok);
+	}
+	return len;
+}
+
+/* The next answer line into buf (without the newline); false on EOF or
+ * after 10 s. */
+static bool read_answer_line(int fd, char *rbuf, size_t *rlen, char *line, size_t cap)
+{
+	for (;;) {
+		char *nl = memchr(rbuf, '\n', *rlen);
+		if (nl) {
+			size_t n = (size_t)(nl - rbuf);
+			size_t c = n < cap - 1 ? n : cap - 1;
+			memcpy(line, rbuf, c);
+			line[c] = '\0';
+			memmove(rbuf, nl + 1, *rlen - n - 1);
+			*rlen -= n + 1;
+			return true;
+		}
+		if (*rlen == 65536)
+			*rlen = 0; /* an answer line longer than that: drop */
+		ssize_t r = recv(fd, rbuf + *rlen, 65536 - *rlen, 0);
+		if (r <= 0)
+			return false;
+		*rlen += (size_t)r;
+	}
+}
+
+static void ctl_stream_fuzz(unsigned long nlines)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *line = malloc(16384), *ans = malloc(8192), *rbuf = malloc(65536);
+	char trace_ok[700];
+	size_t rlen = 0;
+	uint64_t rng = soak_derive(opts.seed, 0xc71, 0);
+	unsigned long sent = 0, oks = 0, errs = 0, data_lines = 0, too_long = 0, bad = 0;
+
+	snprintf(trace_ok, sizeof(trace_ok), "%s/fuzz-trace.jsonl", m.root);
+	memcpy(sa.sun_path, m.ctl, strlen(m.ctl) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!line || !ans || !rbuf || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		soak_fail("ctl fuzz: connect: %s", strerror(errno));
+		goto out;
+	}
+	for (unsigned long i = 0; i < nlines && bad < 5; i++) {
+		size_t len = gen_line(&rng, line, 16000, trace_ok);
+		line[len] = '\n';
+		/* in random pieces */
+		for (size_t off = 0; off <= len;) {
+			size_t piece = 1 + soak_below(&rng, soak_below(&rng, 4) ? len + 1 : 8);
+			if (piece > len + 1 - off)
+				piece = len + 1 - off;
+			if (send(fd, line + off, piece, MSG_NOSIGNAL) != (ssize_t)piece) {
+				soak_fail("ctl fuzz: the daemon closed the connection after %lu lines "
+					  "(%s)", sent, strerror(errno));
+				goto out;
+			}
+			off += piece;
+		}
+		sent++;
+		if (len > 4096)
+			too_long++;
+		if (!read_answer_line(fd, rbuf, &rlen, ans, 8192)) {
+			soak_fail("ctl fuzz: no answer to line %lu (%zu bytes) within 10 s", i, len);
+			goto out;
+		}
+		unsigned long n;
+		if (!strncmp(ans, "ok", 2) && sscanf(ans, "ok %lu", &n) == 1) {
+			oks++;
+			for (unsigned long j = 0; j < n; j++) {
+				if (!read_answer_line(fd, rbuf, &rlen, ans, 8192)) {
+					soak_fail("ctl fuzz: line %lu: %lu of %lu data lines", i, j, n);
+					goto out;
+				}
+				data_lines++;
+			}
+		} else if (!strncmp(ans, "err ", 4)) {
+			errs++;
+		} else {
+			bad++;
+			soak_fail("ctl fuzz: line %lu: an answer that is neither ok nor err: %.80s", i, ans);
+		}
+	}
+	/* clean up what the stream set, and the daemon must still serve */
+	const char *tail[] = { "rule clear", "release all", "trace off", "ping" };
+	for (size_t i = 0; i < sizeof(tail) / sizeof(*tail); i++) {
+		dprintf(fd, "%s\n", tail[i]);
+		if (!read_answer_line(fd, rbuf, &rlen, ans, 8192))
+			soak_fail("ctl fuzz: no answer to %s", tail[i]);
+		unsigned long n = 0;
+		if (sscanf(ans, "ok %lu", &n) == 1)
+			for (unsigned long j = 0; j < n; j++)
+				read_answer_line(fd, rbuf, &rlen, ans, 8192);
+		else if (strcmp(tail[i], "release all") && strcmp(tail[i], "trace off"))
+			soak_fail("ctl fuzz: %s: %s", tail[i], ans);
+	}
+	struct stat st;
+	soak_check(stat(m.mnt, &st) == 0 && stat(diofs_mnt_path(&m, "in/f"), &st) == 0,
+		   "ctl fuzz: the mount after the stream: %s", strerror(errno));
+	soak_check(sent == oks + errs, "ctl fuzz: %lu lines, %lu answers", sent, oks + errs);
+out:
+	if (fd >= 0)
+		close(fd);
+	soak_figure_set("ctl_fuzz_lines", sent);
+	soak_figure_set("ctl_fuzz_ok", oks);
+	soak_figure_set("ctl_fuzz_err", errs);
+	soak_figure_set("ctl_fuzz_data_lines", data_lines);
+	soak_figure_set("ctl_fuzz_lines_over_limit", too_long);
+	free(line);
+	free(ans);
+	free(rbuf);
 }
 
 int main(int argc, char **argv)
@@ -677,7 +884,7 @@ int main(int argc, char **argv)
 	soak_check(sh->wrong_content == 0, "%lu reads returned bytes of no inside file",
 		   (unsigned long)sh->wrong_content);
 
-	foreign_user();
+	ctl_stream_fuzz(opts.is_short ? 20000 : 200000);
 	soak_check(diofs_mount_alive(&m), "the daemon died");
 	diofs_mount_stop(&m);
 	alarm(0);
