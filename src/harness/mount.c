@@ -360,8 +360,7 @@ bool diofs_mount_alive(struct diofs_mount *m)
 	return statfs(m->mnt, &st) == 0;
 }
 
-/* Is a FUSE filesystem mounted exactly at mnt? */
-static bool fuse_mounted_at(const char *mnt)
+bool diofs_fuse_mounted_at(const char *mnt)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -551,7 +550,7 @@ static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
 			snprintf(err, errlen, "%s %s: %s", diofs_binary(), why, tail);
 			break;
 		}
-		bool mounted = fuse_mounted_at(m->mnt);
+		bool mounted = diofs_fuse_mounted_at(m->mnt);
 		bool sock = is_socket(m->ctl);
 		if (mounted && sock) {
 			if (pidfd >= 0)

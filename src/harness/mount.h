@@ -30,6 +30,9 @@ const char *diofs_binary(void);
  * stopped: the exit and signal handlers stop it. */
 int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen);
+/* Is a FUSE filesystem (fuse, fuse.*) mounted exactly at mnt? */
+bool diofs_fuse_mounted_at(const char *mnt);
+
 /* Unmount, stop the daemon by PID, remove the directories.  Idempotent. */
 void diofs_mount_stop(struct diofs_mount *m);
 

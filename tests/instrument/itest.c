@@ -1146,31 +1146,6 @@ const char *itest_diofsctl(void)
 	return DIOFS_BUILDDIR "/src/ctl/diofsctl";
 }
 
-bool itest_fuse_mounted(const char *path)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char point[PATH_MAX], fstype[64];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
-			continue;
-		/* Our paths have no characters mountinfo escapes. */
-		found = strcmp(point, path) == 0 &&
-			(strcmp(fstype, "fuse") == 0 || strncmp(fstype, "fuse.", 5) == 0);
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 bool itest_read_text(const char *path, char *out, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1210,7 +1185,7 @@ void own_stop(struct own_daemon *d)
 		}
 		d->pid = 0;
 	}
-	if (itest_fuse_mounted(d->mnt))
+	if (diofs_fuse_mounted_at(d->mnt))
 		umount2(d->mnt, MNT_DETACH);
 	if (d->root[0])
 		diofs_remove_tree(d->root);
@@ -1316,7 +1291,7 @@ struct own_daemon *own_start(const char *opts, bool default_sock, bool expect_fa
 			}
 			break;
 		}
-		if (itest_fuse_mounted(d->mnt) &&
+		if (diofs_fuse_mounted_at(d->mnt) &&
 		    (!default_sock || (stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
 				       connectable(d->sock)))) {
 			if (mountinfo >= 0)

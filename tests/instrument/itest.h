@@ -200,8 +200,6 @@ struct own_daemon {
 struct own_daemon *own_start(const char *opts, bool default_sock, bool expect_failure,
 			     int *status);
 void own_stop(struct own_daemon *d);
-/* Is a FUSE filesystem mounted at path? */
-bool itest_fuse_mounted(const char *path);
 /* The text of a file (cut to len); false if it cannot be read. */
 bool itest_read_text(const char *path, char *out, size_t len);
 /* How often needle occurs in haystack. */

@@ -621,7 +621,7 @@ static void expect_bad_rules(const char *path, const char *want1, const char *wa
 	CHECK(itest_count(log, "\n") == 1, "-o %s: stderr saw \"%s\", wanted one line", opts, log);
 	CHECK(strstr(log, want1) && strstr(log, want2), "-o %s: stderr saw \"%s\", wanted it to "
 	      "name \"%s\" and \"%s\"", opts, log, want1, want2);
-	CHECK(!itest_fuse_mounted(d->mnt), "-o %s: %s is mounted, wanted nothing mounted", opts,
+	CHECK(!diofs_fuse_mounted_at(d->mnt), "-o %s: %s is mounted, wanted nothing mounted", opts,
 	      d->mnt);
 	own_stop(d);
 }
