@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -200,12 +199,45 @@ static size_t json_escape(char *out, const char *s)
 	return o - out;
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_u64(p, -(uint64_t)v);
+	}
+	return put_u64(p, (uint64_t)v);
+}
+
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT(p, lit) (memcpy((p), lit, sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
 void trace_call(struct diofs_call *c, uint64_t end_ns)
 {
-	char head[256], tail[384];
-	const char *path;
+	const char *path, *ename;
 	struct tbuf *tb;
-	int hn, tn;
+	size_t plen;
+	char *p;
 
 	if (!atomic_load_explicit(&tracing, memory_order_relaxed))
 		return;
@@ -215,22 +247,44 @@ void trace_call(struct diofs_call *c, uint64_t end_ns)
 	path = call_path(c);
 	if (!path)
 		path = "";
+	plen = strlen(path);
+	ename = c->result_errno ? errno_name(c->result_errno) : "";
 
-	hn = snprintf(head, sizeof(head),
-		      "{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"unique\":%" PRIu64
-		      ",\"op\":\"%s\",\"nodeid\":%" PRIu64 ",\"path\":\"",
-		      c->start_ns, end_ns, c->unique, diofs_op_name(c->op),
-		      (uint64_t)c->ino);
-	tn = 0;
-	if (c->has_fi)
-		tn += snprintf(tail + tn, sizeof(tail) - tn, "\",\"fh\":%" PRIu64,
-			       (uint64_t)c->fi.fh);
-	else
-		tn += snprintf(tail + tn, sizeof(tail) - tn, "\"");
-	tn += snprintf(tail + tn, sizeof(tail) - tn,
-		       ",\"off\":%jd,\"size\":%zu,\"replied\":%zu,\"errno\":%d,\"err\":\"%s\"",
-		       (intmax_t)c->off, c->size, c->replied, c->result_errno,
-		       c->result_errno ? errno_name(c->result_errno) : "");
+	pthread_mutex_lock(&tb->mu);
+	if (!tbuf_reserve(tb, 512 + 6 * plen + strlen(ename))) {
+		pthread_mutex_unlock(&tb->mu);
+		return;
+	}
+	p = tb->data + tb->len;
+	p = PUT(p, "{\"start\":");
+	p = put_u64(p, c->start_ns);
+	p = PUT(p, ",\"end\":");
+	p = put_u64(p, end_ns);
+	p = PUT(p, ",\"unique\":");
+	p = put_u64(p, c->unique);
+	p = PUT(p, ",\"op\":\"");
+	p = put_str(p, diofs_op_name(c->op));
+	p = PUT(p, "\",\"nodeid\":");
+	p = put_u64(p, (uint64_t)c->ino);
+	p = PUT(p, ",\"path\":\"");
+	p += json_escape(p, path);
+	if (c->has_fi) {
+		p = PUT(p, "\",\"fh\":");
+		p = put_u64(p, (uint64_t)c->fi.fh);
+	} else {
+		p = PUT(p, "\"");
+	}
+	p = PUT(p, ",\"off\":");
+	p = put_i64(p, (int64_t)c->off);
+	p = PUT(p, ",\"size\":");
+	p = put_u64(p, c->size);
+	p = PUT(p, ",\"replied\":");
+	p = put_u64(p, c->replied);
+	p = PUT(p, ",\"errno\":");
+	p = put_i64(p, c->result_errno);
+	p = PUT(p, ",\"err\":\"");
+	p = put_str(p, ename);
+	p = PUT(p, "\"");
 	if (c->op == DIOFS_OP_OPEN || c->op == DIOFS_OP_CREATE ||
 	    c->op == DIOFS_OP_READ || c->op == DIOFS_OP_WRITE) {
 		bool odirect = false, fdio = false;
@@ -244,24 +298,19 @@ void trace_call(struct diofs_call *c, uint64_t end_ns)
 			odirect = f->open_flags & O_DIRECT;
 			fdio = f->fopen_direct;
 		}
-		tn += snprintf(tail + tn, sizeof(tail) - tn,
-			       ",\"o_direct\":%s,\"fopen_direct_io\":%s",
-			       odirect ? "true" : "false", fdio ? "true" : "false");
+		p = odirect ? PUT(p, ",\"o_direct\":true") : PUT(p, ",\"o_direct\":false");
+		p = fdio ? PUT(p, ",\"fopen_direct_io\":true") : PUT(p, ",\"fopen_direct_io\":false");
 	}
-	tn += snprintf(tail + tn, sizeof(tail) - tn,
-		       ",\"pid\":%d,\"uid\":%u,\"rule\":%d}\n",
-		       (int)c->pid, (unsigned int)c->uid, c->rule_id);
-
-	pthread_mutex_lock(&tb->mu);
-	if (tbuf_reserve(tb, hn + 6 * strlen(path) + tn)) {
-		memcpy(tb->data + tb->len, head, hn);
-		tb->len += hn;
-		tb->len += json_escape(tb->data + tb->len, path);
-		memcpy(tb->data + tb->len, tail, tn);
-		tb->len += tn;
-		if (tb->len >= FLUSH_AT)
-			tbuf_write(tb);
-	}
+	p = PUT(p, ",\"pid\":");
+	p = put_i64(p, (int)c->pid);
+	p = PUT(p, ",\"uid\":");
+	p = put_u64(p, (unsigned int)c->uid);
+	p = PUT(p, ",\"rule\":");
+	p = put_i64(p, c->rule_id);
+	p = PUT(p, "}\n");
+	tb->len = (size_t)(p - tb->data);
+	if (tb->len >= FLUSH_AT)
+		tbuf_write(tb);
 	pthread_mutex_unlock(&tb->mu);
 }
 

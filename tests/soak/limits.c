@@ -103,16 +103,19 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 	}
 	soak_check(bad == 0, "many: %u of %u open files read back wrong", bad, opened_files);
 	/* and every open directory takes a new entry */
+	int first_err = 0;
 	for (unsigned int i = 0; i < opened_dirs; i++) {
 		int fd = openat(dfd[i], "x", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		struct stat st;
+		if (fd < 0 && !first_err)
+			first_err = errno;
 		if (fd >= 0 && fstat(dfd[i], &st) == 0 && S_ISDIR(st.st_mode))
 			created++;
 		if (fd >= 0)
 			close(fd);
 	}
-	soak_check(created == opened_dirs, "many: %u of %u open directories took a new file",
-		   created, opened_dirs);
+	soak_check(created == opened_dirs, "many: %u of %u open directories took a new file "
+		   "(first error: %s)", created, opened_dirs, strerror(first_err));
 	/* the listing has every entry once */
 	DIR *d = opendir(diofs_mnt_path(m, "many"));
 	unsigned int entries = 0;
@@ -535,20 +538,27 @@ int main(int argc, char **argv)
 	soak_watchdog(opts.is_short ? 300 : 900, "limits");
 
 	/* enough fds for the client and (inherited) the daemon, which keeps
-	 * an O_PATH fd per inode and an fd per open file */
-	rlim_t want = 3 * (rlim_t)(nfiles + ndirs + depth) + 1024;
+	 * an O_PATH fd per inode and an fd per open file and directory (and
+	 * the file made in each directory) */
+	rlim_t want = 2 * (rlim_t)nfiles + 3 * (rlim_t)ndirs + depth + 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		rl.rlim_cur = want;
-		if (rl.rlim_max < want)
-			rl.rlim_max = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-			soak_note("cannot raise RLIMIT_NOFILE to %llu (%s): fewer files",
-				  (unsigned long long)want, strerror(errno));
+		struct rlimit up = { .rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want };
+		if (setrlimit(RLIMIT_NOFILE, &up) < 0) {
+			/* no CAP_SYS_RESOURCE: as many as the hard limit allows */
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
 			getrlimit(RLIMIT_NOFILE, &rl);
-			nfiles = (unsigned int)(rl.rlim_cur / 3 * 2 / 3);
-			ndirs = nfiles / 4;
+			rlim_t total = rl.rlim_cur > depth + 2048 ? (rl.rlim_cur - depth - 1024) * 4 / 9 : 512;
+			soak_note("cannot raise RLIMIT_NOFILE to %llu (%s): the hard limit %llu allows "
+				  "%llu files and directories", (unsigned long long)want, strerror(errno),
+				  (unsigned long long)rl.rlim_max, (unsigned long long)total);
+			if (total < nfiles + ndirs) {
+				nfiles = (unsigned int)(total * 3 / 4);
+				ndirs = (unsigned int)(total / 4);
+			}
 		}
 	}
+	soak_figure_set("rlimit_nofile", (uint64_t)(getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 0));
 	soak_mount(&m, "trace");
 	struct diofsctl *ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	/* a rule on every call makes the daemon build each call's path */

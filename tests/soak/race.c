@@ -155,9 +155,11 @@ static bool timed_wait(int64_t deadline_ms)
 
 static void abort_run(void) __attribute__((noreturn));
 
-/* Under mu: wait for cond or fail the run as hung. */
-#define WAIT_UNTIL(cond, what) do {                                           \
-	int64_t dl_ = soak_now_ms() + WAIT_MS;                                \
+/* Under mu: wait for cond or fail the run as hung.  The workers wait
+ * longer than the coordinator, which says more when it gives up. */
+#define WAIT_UNTIL(cond, what) WAIT_UNTIL_MS(cond, what, WAIT_MS)
+#define WAIT_UNTIL_MS(cond, what, ms) do {                                    \
+	int64_t dl_ = soak_now_ms() + (ms);                                   \
 	while (!(cond))                                                       \
 		if (!timed_wait(dl_) && !(cond)) {                            \
 			pthread_mutex_unlock(&mu);                            \
@@ -632,14 +634,14 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&mu);
-		WAIT_UNTIL(phase >= PH_ACT, "waiting to act");
+		WAIT_UNTIL_MS(phase >= PH_ACT, "waiting to act", 3 * WAIT_MS);
 		pthread_mutex_unlock(&mu);
 		if (!w->p.racing)
 			act(w, &a);
 		pthread_mutex_lock(&mu);
 		n_acted++;
 		pthread_cond_broadcast(&cv);
-		WAIT_UNTIL(phase >= PH_RELEASE, "waiting for the release");
+		WAIT_UNTIL_MS(phase >= PH_RELEASE, "waiting for the release", 3 * WAIT_MS);
 		pthread_mutex_unlock(&mu);
 		if (w->p.racing)
 			act(w, &a);
@@ -655,7 +657,14 @@ static void *worker_main(void *arg)
 
 /* ---- the coordinator ---------------------------------------------------------- */
 
-static void draw_plan(struct worker *w, uint64_t *rng)
+/* Async direct I/O (libaio, io_uring) goes to the daemon as FUSE
+ * background requests, at most max_background (12 by default, which diofs
+ * keeps) in flight; beyond that the kernel queues them without sending.
+ * A held async request keeps its slot, so a round with more async I/O than
+ * that would wait for a request the daemon never sees: cap it. */
+#define ASYNC_CAP 10
+
+static void draw_plan(struct worker *w, uint64_t *rng, unsigned int *async_left)
 {
 	struct plan *p = &w->p;
 	size_t pages = 1 + soak_below(rng, MAX_PAGES);
@@ -663,6 +672,12 @@ static void draw_plan(struct worker *w, uint64_t *rng)
 	memset(p, 0, sizeof(*p));
 	p->op = soak_below(rng, 10) < 6 ? OP_READ : OP_WRITE;
 	p->route = (enum route)soak_below(rng, R_COUNT);
+	if (p->route == R_LIBAIO || p->route == R_URING) {
+		if (*async_left)
+			(*async_left)--;
+		else
+			p->route = p->route == R_LIBAIO ? R_PSYNC : R_VEC;
+	}
 	p->size = pages * PAGE;
 	if (soak_below(rng, 3) == 0)  /* odd sizes too */
 		p->size -= soak_below(rng, PAGE - 1);
@@ -783,13 +798,13 @@ static void run_round(uint64_t seed)
 {
 	int64_t base = pins_ok ? pins_idle("between rounds", true) : 0;
 	uint64_t rng = soak_derive(seed, 0x7ace, round_no + 1);
-	unsigned int nheld = 0, nunheld = 0, nact_first = 0;
+	unsigned int nheld = 0, nunheld = 0, nact_first = 0, async_left = ASYNC_CAP;
 	uint64_t held_pages = 0;
 	struct diofs_held held[MAX_THREADS];
 
 	for (unsigned int t = 0; t < nthreads; t++) {
 		struct worker *w = &workers[t];
-		draw_plan(w, &rng);
+		draw_plan(w, &rng, &async_left);
 		if (w->p.hold) {
 			nheld++;
 			w->p.rule_id = diofsctl_rule_add(ctl, "hold op=%s path=%s count=1",
@@ -983,6 +998,31 @@ static void report(void)
  * was done, and exit (the harness unmounts). */
 static void abort_run(void)
 {
+	static atomic_bool dumping;
+
+	if (!atomic_exchange(&dumping, true)) {
+		/* what each thread was doing, what the daemon holds, and
+		 * where everyone waits */
+		for (unsigned int t = 0; t < nthreads; t++) {
+			struct plan *p = &workers[t].p;
+			soak_note("t%u: round %u %s %s %zu at %jd, %s, action %s%s, release %d", t,
+				  workers[t].round, route_name[p->route],
+				  p->op == OP_READ ? "read" : "write", p->size, (intmax_t)p->off,
+				  p->hold ? "held" : "not held", action_name[p->action],
+				  p->racing ? " racing" : "", p->how);
+		}
+		char err[256], **lines = NULL;
+		struct diofsctl *c2 = diofsctl_connect(mnt.ctl, err, sizeof(err));
+		int n = c2 ? diofsctl_cmd(c2, &lines, "held") : -1;
+		for (int i = 0; i < n; i++)
+			soak_note("daemon holds: %s", lines[i]);
+		diofsctl_free_lines(lines);
+		if (c2)
+			diofsctl_close(c2);
+		soak_dump_tasks(getpid(), "the clients");
+		if (mnt.pid > 0)
+			soak_dump_tasks(mnt.pid, "the daemon");
+	}
 	soak_children_kill();
 	report();
 	soak_finish();

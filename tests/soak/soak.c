@@ -4,6 +4,7 @@
 #endif
 #include "soak.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -180,6 +181,48 @@ int soak_finish(void)
 	return failed ? 1 : 0;
 }
 
+void soak_dump_tasks(pid_t pid, const char *label)
+{
+	char dir[64], path[400], line[256];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return;
+	pthread_mutex_lock(&out_mu);
+	printf("%s: threads of %s (pid %d), where each waits:\n", prog, label, (int)pid);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char comm[64] = "?";
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		printf("  tid %s (%s):", e->d_name, comm);
+		snprintf(path, sizeof(path), "%s/%s/stack", dir, e->d_name);
+		f = fopen(path, "re");
+		int n = 0;
+		while (f && n < 6 && fgets(line, sizeof(line), f)) {
+			char *sym = strchr(line, ']');
+			line[strcspn(line, "\n")] = '\0';
+			printf(" %s", sym ? sym + 2 : line);
+			n++;
+		}
+		if (f)
+			fclose(f);
+		printf("\n");
+	}
+	closedir(d);
+	fflush(stdout);
+	pthread_mutex_unlock(&out_mu);
+}
+
 /* ---- options, watchdog ---------------------------------------------------- */
 
 static const char *watch_phase = "";
@@ -325,8 +368,12 @@ void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
 	}
 	if (!seconds_given)
 		o->seconds = o->is_short ? short_seconds : default_seconds;
-	printf("%s: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %s form, %u s\n",
-	       prog, o->seed, o->seed, o->is_short ? "short" : "long", o->seconds);
+	if (o->seconds)
+		printf("%s: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %s form, %u s\n",
+		       prog, o->seed, o->seed, o->is_short ? "short" : "long", o->seconds);
+	else
+		printf("%s: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %s form\n",
+		       prog, o->seed, o->seed, o->is_short ? "short" : "long");
 	soak_figure_set("seed", o->seed);
 }
 

@@ -93,6 +93,11 @@ void soak_children_kill(void);
 void soak_extra_mount_add(const char *path);
 void soak_extra_mount_del(const char *path);
 
+/* For a hang report: each thread of process pid, its name and where it
+ * waits in the kernel (/proc/PID/task/TID/stack, root only), a few frames
+ * each. */
+void soak_dump_tasks(pid_t pid, const char *label);
+
 /* ---- mounts ------------------------------------------------------------- */
 /* diofs_mount_start or exit(1) with the reason. */
 void soak_mount(struct diofs_mount *m, const char *opts);
