@@ -28,6 +28,7 @@
 #define GAP_BYTE 0x5a
 
 struct route_io {
+	struct route_io *kept_next;  /* on the kept list (route_free) */
 	enum io_route route;
 	enum io_dir dir;
 	int fd;
@@ -682,18 +683,35 @@ int route_ctx_destroy(struct route_io *io)
 	return err;
 }
 
+/* I/Os that cannot be freed yet: their thread or the kernel may still use
+ * them.  Kept reachable until exit (not leaked), never freed under them. */
+static struct route_io *kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep_until_exit(struct route_io *io)
+{
+	pthread_mutex_lock(&kept_lock);
+	io->kept_next = kept;
+	kept = io;
+	pthread_mutex_unlock(&kept_lock);
+}
+
 void route_free(struct route_io *io)
 {
 	bool in_flight;
 
 	if (!io)
 		return;
-	if (io->h && !owner_finished(io))
-		return;                 /* the runner joins the thread */
+	if (io->h && !owner_finished(io)) {
+		keep_until_exit(io);    /* the runner joins the thread */
+		return;
+	}
 	in_flight = !io->completed && !io->submit_err && (io->aio_up || io->ring_up) &&
 		    !(io->h && io->call_ret < 0);
-	if (in_flight)
-		return;                 /* the kernel may still complete it */
+	if (in_flight) {
+		keep_until_exit(io);    /* the kernel may still complete it */
+		return;
+	}
 	if (io->h)
 		held_io_join(io->h, NULL);
 	route_ctx_destroy(io);

@@ -7,6 +7,7 @@
 
 /* Per-open state, stored in fuse_file_info.fh. */
 struct diofs_file {
+	struct diofs_file *prev, *next; /* every open file, freed at exit */
 	int fd;
 	int open_flags;       /* the caller's flags, O_DIRECT included */
 	bool fopen_direct;    /* answered with FOPEN_DIRECT_IO */

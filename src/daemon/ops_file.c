@@ -33,6 +33,11 @@ static bool want_direct_io(int flags)
 	}
 }
 
+/* Open files, so that those still open when the session ends (an abort, a
+ * crash rule, an unmount with files open) are closed and freed. */
+static struct diofs_file open_files = { .prev = &open_files, .next = &open_files };
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The open file for c (fd taken), answered with the configured direct I/O
  * policy in c->fi.  NULL if out of memory (fd then still the caller's). */
 static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
@@ -55,14 +60,31 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	c->fi.parallel_direct_writes = dio;
 #endif
 	c->fopen_direct = dio;
+
+	pthread_mutex_lock(&open_files_lock);
+	f->next = &open_files;
+	f->prev = open_files.prev;
+	open_files.prev->next = f;
+	open_files.prev = f;
+	pthread_mutex_unlock(&open_files_lock);
 	return f;
 }
 
 static void free_file(struct diofs_file *f)
 {
+	pthread_mutex_lock(&open_files_lock);
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	pthread_mutex_unlock(&open_files_lock);
 	close(f->fd);
 	free(f->path);
 	free(f);
+}
+
+void ops_files_close_all(void)
+{
+	while (open_files.next != &open_files)
+		free_file(open_files.next);
 }
 
 void op_open(struct diofs_call *c)

@@ -71,4 +71,8 @@ void op_getxattr(struct diofs_call *c);
 void op_listxattr(struct diofs_call *c);
 void op_removexattr(struct diofs_call *c);
 
+/* At the end of the session: close what the kernel never released. */
+void ops_files_close_all(void);
+void ops_dirs_close_all(void);
+
 #endif

@@ -386,6 +386,12 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
 		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* Async direct I/O (libaio, io_uring) travels as background requests,
+	 * and a held one keeps its slot: with the kernel's default of 12 the
+	 * 13th would queue in the kernel, never reaching diofs to be held.
+	 * (Unprivileged mounts are capped by fs.fuse.max_user_bgreq.) */
+	conn->max_background = 1024;
+	conn->congestion_threshold = 768;
 	/* Every byte goes through our read/write: no page cache of our own
 	 * making, no splice (it changes which pages the kernel touches), no
 	 * NFS export (it needs lookups by nodeid of "." and ".."). */
@@ -404,6 +410,8 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 void ops_destroy(void *userdata)
 {
 	(void)userdata;
+	ops_files_close_all();
+	ops_dirs_close_all();
 	inode_table_destroy();
 }
 

@@ -294,6 +294,10 @@ enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
 		return OPTIONS_EXIT_ERROR;
 	if (fuse_parse_cmdline(args, &cl) != 0)
 		return OPTIONS_EXIT_ERROR;
+	if (cl.show_help || cl.show_version || nonopts > 2) {
+		free(cl.mountpoint);
+		cl.mountpoint = NULL;
+	}
 	if (cl.show_help) {
 		usage(argv[0]);
 		return OPTIONS_EXIT_OK;
@@ -308,8 +312,10 @@ enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
 		fprintf(stderr, "diofs: too many arguments: expected BACKING MOUNTPOINT\n");
 		return OPTIONS_EXIT_ERROR;
 	}
-	if (check_config())
+	if (check_config()) {
+		free(cl.mountpoint);
 		return OPTIONS_EXIT_ERROR;
+	}
 	if (!cl.mountpoint) {
 		fprintf(stderr, "diofs: missing MOUNTPOINT (see --help)\n");
 		return OPTIONS_EXIT_ERROR;
