@@ -286,14 +286,16 @@ static char *fsname_option(const char *backing)
 
 enum options_result options_parse(int argc, char **argv, struct fuse_args *args)
 {
-	struct fuse_cmdline_opts cl;
+	struct fuse_cmdline_opts cl = { 0 };
 	char *fsname;
 
 	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	if (fuse_opt_parse(args, NULL, diofs_opts, opt_proc) == -1)
 		return OPTIONS_EXIT_ERROR;
-	if (fuse_parse_cmdline(args, &cl) != 0)
+	if (fuse_parse_cmdline(args, &cl) != 0) {
+		free(cl.mountpoint); /* it may have got that far */
 		return OPTIONS_EXIT_ERROR;
+	}
 	if (cl.show_help || cl.show_version || nonopts > 2) {
 		free(cl.mountpoint);
 		cl.mountpoint = NULL;
