@@ -440,28 +440,6 @@ int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
 	return 0;
 }
 
-static bool fuse_mounted_at(const char *mnt)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char point[PATH_MAX], fstype[64];
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
-			continue;
-		found = !strcmp(point, mnt) && !strncmp(fstype, "fuse", 4);
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t errlen)
 {
 	char options[2048], log[PATH_MAX];
@@ -519,7 +497,7 @@ int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t
 				 status, log);
 			break;
 		}
-		if (fuse_mounted_at(m->mnt) && stat(m->ctl, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		if (diofs_fuse_mounted_at(m->mnt) && stat(m->ctl, &st) == 0 && S_ISSOCK(st.st_mode)) {
 			if (pidfd >= 0)
 				close(pidfd);
 			close(logfd);
