@@ -62,7 +62,7 @@ static int64_t now_ms(void)
 
 /* Reap pid within timeout_ms; true if it is gone.  A pidfd makes this a
  * wait for the event, not a sleep loop (polling remains for old kernels). */
-static bool wait_exit(pid_t pid, int timeout_ms)
+bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	int pidfd = -1;
@@ -72,7 +72,7 @@ static bool wait_exit(pid_t pid, int timeout_ms)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
 	for (;;) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
+		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD)) {
 			gone = true;
 			break;
@@ -106,7 +106,7 @@ static void unmount(const char *mnt)
 		_exit(127);
 	}
 	if (pid > 0)
-		wait_exit(pid, EXIT_TIMEOUT_MS);
+		diofs_wait_exit(pid, EXIT_TIMEOUT_MS, NULL);
 }
 
 static void remove_tree_at(int parent, const char *name, dev_t dev, int depth)
@@ -170,9 +170,9 @@ static void stop_mount(struct diofs_mount *m)
 		unmount(m->mnt);
 	if (m->pid > 0) {
 		kill(m->pid, SIGTERM);
-		if (!wait_exit(m->pid, EXIT_TIMEOUT_MS)) {
+		if (!diofs_wait_exit(m->pid, EXIT_TIMEOUT_MS, NULL)) {
 			kill(m->pid, SIGKILL);
-			if (!wait_exit(m->pid, EXIT_TIMEOUT_MS))
+			if (!diofs_wait_exit(m->pid, EXIT_TIMEOUT_MS, NULL))
 				say("diofs harness: the daemon survived SIGKILL\n");
 		}
 		m->pid = 0;

@@ -30,6 +30,10 @@ const char *diofs_binary(void);
  * stopped: the exit and signal handlers stop it. */
 int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen);
+/* Reap child pid within timeout_ms (its wait status in *status if not
+ * NULL); false if it is still running.  Async-signal-safe. */
+bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status);
+
 /* Is a FUSE filesystem (fuse, fuse.*) mounted exactly at mnt? */
 bool diofs_fuse_mounted_at(const char *mnt);
 

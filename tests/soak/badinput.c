@@ -832,7 +832,7 @@ int main(int argc, char **argv)
 	atomic_store(&sh->stop, true);
 	pthread_join(racer, NULL);
 	int status;
-	if (!soak_wait_exit(client, 60000, &status)) {
+	if (!diofs_wait_exit(client, 60000, &status)) {
 		soak_fail("hang: the attacking client did not stop within 60 s");
 		kill(client, SIGKILL);
 		waitpid(client, &status, 0);

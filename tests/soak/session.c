@@ -256,10 +256,10 @@ int main(int argc, char **argv)
 	pid_t pid = m.pid;
 	if (umount2(m.mnt, MNT_DETACH) < 0)
 		soak_fail("umount %s: %s", m.mnt, strerror(errno));
-	if (!soak_wait_exit(pid, 120000, &status)) {
+	if (!diofs_wait_exit(pid, 120000, &status)) {
 		soak_note("the daemon did not exit within 120 s of the unmount: SIGTERM");
 		kill(pid, SIGTERM);
-		if (!soak_wait_exit(pid, 120000, &status))
+		if (!diofs_wait_exit(pid, 120000, &status))
 			soak_fail("the daemon did not exit after SIGTERM");
 	}
 	m.pid = 0;

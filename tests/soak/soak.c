@@ -400,34 +400,11 @@ void soak_mount(struct diofs_mount *m, const char *opts)
 
 /* ---- daemon restart --------------------------------------------------------- */
 
-bool soak_wait_exit(pid_t pid, int timeout_ms, int *status)
-{
-	int64_t deadline = soak_now_ms() + timeout_ms;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	bool gone = false;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid || (r < 0 && errno == ECHILD)) {
-			gone = true;
-			break;
-		}
-		int64_t left = deadline - soak_now_ms();
-		if (left <= 0)
-			break;
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		poll(&p, 1, pidfd >= 0 ? (int)left : 10);
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return gone;
-}
-
 int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
 {
 	if (m->pid > 0) {
 		kill(m->pid, sig);
-		if (!soak_wait_exit(m->pid, 10000, NULL)) {
+		if (!diofs_wait_exit(m->pid, 10000, NULL)) {
 			snprintf(err, errlen, "daemon %d did not end after signal %d", (int)m->pid, sig);
 			return -1;
 		}

@@ -106,9 +106,6 @@ void soak_mount(struct diofs_mount *m, const char *opts);
  * for it, and unmount MNT (detached: works on a dead connection).  The
  * backing directory stays. */
 int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen);
-/* Reap pid (a child) within timeout_ms; true if it is gone, its wait
- * status in *status (may be NULL). */
-bool soak_wait_exit(pid_t pid, int timeout_ms, int *status);
 
 /* Start a new daemon on m's backing directory and mount point (with m's
  * control socket and trace file, and opts), wait until it serves, and give
