@@ -4,6 +4,7 @@
 #endif
 #include "check/buffers.h"
 #include "check/check.h"        /* check_pattern_byte only */
+#include "check/premise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,47 +67,6 @@ const char *buf_tmpfs_dir(void)
 	return NULL;
 }
 
-const char *buf_thp_unavailable(void)
-{
-	char line[256] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
-
-	if (!f)
-		return "no /sys/kernel/mm/transparent_hugepage (kernel without THP)";
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	if (strstr(line, "[never]"))
-		return "transparent huge pages disabled (enabled = never)";
-	return NULL;
-}
-
-long buf_anon_huge_kb(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false;
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		long v;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &v) == 1) {
-			kb = v;
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
-
 /* A file of len bytes holding the initial content: memfd, or a named file
  * in dir (path filled). */
 static int make_file(struct buf *b, const char *dir, size_t off_in_buf, size_t len,
@@ -158,6 +118,14 @@ static int map_part(struct buf *b, struct buf_part *p, char *addr, size_t len,
 	case BUF_ANON:
 		p->refault = REFAULT_ZEROS;
 		m = mmap(addr, len, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		/* small pages: with THP or mTHP "always" the anon kind would be
+		 * the thp kind under another name */
+		if (m != MAP_FAILED && madvise(m, len, MADV_NOHUGEPAGE) < 0) {
+			int err = errno;
+			munmap(m, len);
+			errno = err;
+			return fail(why, whylen, "madvise(MADV_NOHUGEPAGE)");
+		}
 		break;
 	case BUF_ANON_SHARED:
 		p->shared = true;
@@ -194,6 +162,8 @@ static int map_part(struct buf *b, struct buf_part *p, char *addr, size_t len,
 	p->mapped = true;
 	if (p->fd < 0) {
 		fill(m, len, BUF_FILL_OFF + off_in_buf, b->seed);
+		if (k == BUF_ANON && premise_small_pages(m, len, why, whylen) != PREMISE_HOLDS)
+			return 1;
 	} else {
 		/* read-fault: shared pages are the file's, private ones stay
 		 * file pages until written (a read into them breaks COW) */
@@ -217,14 +187,11 @@ int buf_new(struct buf *b, enum buf_kind k, size_t len, unsigned int seed,
 	b->part[0].fd = b->part[1].fd = -1;
 	switch (k) {
 	case BUF_THP: {
-		const char *no = buf_thp_unavailable();
 		size_t size = BUF_THP_SIZE;
 		char *m, *aligned;
 
-		if (no) {
-			snprintf(why, whylen, "%s", no);
+		if (premise_thp(NULL, why, whylen) != PREMISE_HOLDS)
 			return 1;
-		}
 		if (len > size) {
 			snprintf(why, whylen, "a THP buffer holds at most 2 MiB");
 			return -1;
@@ -250,10 +217,11 @@ int buf_new(struct buf *b, enum buf_kind k, size_t len, unsigned int seed,
 		}
 		/* one write faults the whole huge page in */
 		fill(aligned, size, BUF_FILL_OFF, seed);
-		b->thp_kb = buf_anon_huge_kb(aligned);
+		b->thp_kb = premise_anon_huge_kb(aligned);
 		if (b->thp_kb < 2048) {
 			snprintf(why, whylen, "no huge page for the 2 MiB aligned region after "
-				 "MADV_HUGEPAGE (AnonHugePages %ld kB)", b->thp_kb);
+				 "MADV_HUGEPAGE (AnonHugePages %ld kB; THP defrag setting or "
+				 "fragmented memory?)", b->thp_kb);
 			buf_free(b);
 			return 1;
 		}

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 enum buf_kind {
-	BUF_ANON,               /* MAP_PRIVATE | MAP_ANONYMOUS */
+	BUF_ANON,               /* MAP_PRIVATE | MAP_ANONYMOUS, MADV_NOHUGEPAGE */
 	BUF_ANON_SHARED,        /* MAP_SHARED | MAP_ANONYMOUS (shmem) */
 	BUF_MEMFD,              /* MAP_SHARED of a memfd */
 	BUF_TMPFS,              /* MAP_SHARED of a named file on a tmpfs */
@@ -58,7 +58,8 @@ const char *buf_kind_name(enum buf_kind k);    /* "anon", "memfd", ... */
 
 /* Make a buffer of kind k, len bytes (a multiple of twice the page size
  * for BUF_SPAN), holding its initial content (seed), every page present.
- * 0; 1 when the kind cannot be had here (why: the reason to skip); -1 on
+ * 0; 1 when the kind cannot be had here (why: the reason to skip: no THP
+ * for BUF_THP, a huge page despite MADV_NOHUGEPAGE for BUF_ANON); -1 on
  * error (why). */
 int buf_new(struct buf *b, enum buf_kind k, size_t len, unsigned int seed,
 	    char *why, size_t whylen);
@@ -72,11 +73,6 @@ int buf_mprotect(struct buf *b, int prot, char *why, size_t whylen);
 /* Move every part to a new address (the layout kept); b->addr follows. */
 int buf_mremap(struct buf *b, char *why, size_t whylen);
 
-/* AnonHugePages (kB) of the mapping holding addr, from /proc/self/smaps;
- * -1 if not found. */
-long buf_anon_huge_kb(const void *addr);
-/* Why THP cannot be used here (enabled = never), or NULL. */
-const char *buf_thp_unavailable(void);
 /* A tmpfs directory to make files in ($TMPDIR, /dev/shm, /tmp, /run), or
  * NULL. */
 const char *buf_tmpfs_dir(void);

@@ -6,6 +6,7 @@
 #endif
 #include "check/pinwatch.h"
 #include "check/check.h"        /* check_pattern_byte only */
+#include "check/premise.h"
 #include "proto/errnames.h"
 
 #include <errno.h>
@@ -83,9 +84,12 @@ bool pw_route_user_pages(enum pw_route r)
 	return r == PW_PREAD || r == PW_PREADV || r == PW_LIBAIO || r == PW_URING;
 }
 
+/* The largest fixed buffer a case or the verdict registers (64 KiB). */
+#define PW_FIXED_LEN (64 * 1024)
+
 const char *pw_route_unavailable(enum pw_route r)
 {
-	static char why[PW_NROUTES][160];
+	static char why[PW_NROUTES][512];
 	static bool probed[PW_NROUTES];
 
 	if (r >= PW_NROUTES)
@@ -101,14 +105,9 @@ const char *pw_route_unavailable(enum pw_route r)
 			else
 				io_destroy(ctx);
 		} else if (r == PW_URING || r == PW_URING_FIXED) {
-			struct io_uring ring;
-			int err = io_uring_queue_init(2, &ring, 0);
-			if (err < 0)
-				snprintf(why[r], sizeof(why[r]), "io_uring_queue_init: %s (io_uring "
-					 "disabled or missing: kernel.io_uring_disabled?)",
-					 errno_name(-err));
-			else
-				io_uring_queue_exit(&ring);
+			if (premise_io_uring(NULL, NULL, why[r], sizeof(why[r])) == PREMISE_HOLDS &&
+			    r == PW_URING_FIXED)
+				premise_memlock(PW_FIXED_LEN, why[r], sizeof(why[r]));
 		}
 	}
 	return why[r][0] ? why[r] : NULL;

@@ -4,6 +4,7 @@
 #endif
 #include "check/route.h"
 #include "check/check.h"
+#include "check/premise.h"
 #include "proto/errnames.h"
 
 #include <fcntl.h>
@@ -103,7 +104,7 @@ bool route_is_async(enum io_route r)
 
 const char *route_unavailable(enum io_route r)
 {
-	static char aio_why[128], uring_why[160];
+	static char aio_why[128], uring_why[512];
 	static int aio_state, uring_state; /* 0 unknown, 1 works, -1 does not */
 
 	if (r == ROUTE_AIO) {
@@ -121,27 +122,9 @@ const char *route_unavailable(enum io_route r)
 		return aio_state < 0 ? aio_why : NULL;
 	}
 	if (r == ROUTE_URING || r == ROUTE_URING_FIXED) {
-		if (!uring_state) {
-			struct io_uring ring;
-			int err = io_uring_queue_init(2, &ring, 0);
-
-			uring_state = err ? -1 : 1;
-			if (err) {
-				char dis[16] = "?";
-				FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-
-				if (f) {
-					if (!fgets(dis, sizeof(dis), f))
-						strcpy(dis, "?");
-					dis[strcspn(dis, "\n")] = '\0';
-					fclose(f);
-				}
-				snprintf(uring_why, sizeof(uring_why), "io_uring_queue_init: %s "
-					 "(kernel.io_uring_disabled=%s)", errno_name(-err), dis);
-			} else {
-				io_uring_queue_exit(&ring);
-			}
-		}
+		if (!uring_state)
+			uring_state = premise_io_uring(NULL, NULL, uring_why, sizeof(uring_why))
+				      == PREMISE_HOLDS ? 1 : -1;
 		return uring_state < 0 ? uring_why : NULL;
 	}
 	return NULL;
