@@ -470,12 +470,38 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Every figure counts the pages of one FUSE request: a user-memory I/O of
+ * one len must reach diofs whole, not split (max_pages below its pages). */
+static int one_request(struct pw_io *const *ios, size_t nios, const uint64_t *sizes,
+		       unsigned int n, char *why, size_t len)
+{
+	for (size_t i = 0; i < nios; i++) {
+		if (!ios[i] || !pw_route_user_pages(ios[i]->route) || ios[i]->len != ios[0]->len)
+			return 0;
+	}
+	for (unsigned int i = 0; nios && i < n; i++)
+		if (sizes[i] < ios[0]->len) {
+			snprintf(why, len, "the kernel split a %zu-byte %s into FUSE requests: diofs "
+				 "holds one of %" PRIu64 " bytes (max_pages below %zu pages?)",
+				 ios[0]->len, ios[0]->write ? "write" : "read", sizes[i],
+				 pw_pages(ios[0]->buf, ios[0]->len));
+			return -1;
+		}
+	return 0;
+}
+
 int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_t *ids,
 		 int timeout_ms, struct pw_io *const *ios, size_t nios, char *why, size_t len)
 {
 	struct diofs_held list[128];
+	uint64_t sizes[128];
 	int64_t deadline = now_ms() + timeout_ms;
 	unsigned int want = 1, seen = 0;
+
+	if (n > 128) {
+		snprintf(why, len, "pw_wait_held: at most 128 calls");
+		return -1;
+	}
 
 	for (;;) {
 		int64_t left = deadline - now_ms();
@@ -499,10 +525,12 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 			return -1;
 		}
 		for (int i = 0; i < got && i < 128; i++)
-			if (!strcmp(list[i].path, path) && found < n)
+			if (!strcmp(list[i].path, path) && found < n) {
 				ids[found++] = list[i].id;
+				sizes[found - 1] = list[i].size;
+			}
 		if (found == n)
-			return 0;
+			return one_request(ios, nios, sizes, n, why, len);
 		seen = found;
 		/* fewer on our path: wait for one more held call */
 		want = (unsigned int)got + 1;

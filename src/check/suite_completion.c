@@ -10,6 +10,7 @@
 #include <config.h>
 #endif
 #include "check/suite_completion.h"
+#include "check/premise.h"
 #include "proto/errnames.h"
 
 #include <fcntl.h>
@@ -332,16 +333,21 @@ void note_version_dependent(const struct cfg *c)
 		   "hand an async kiocb to fuse_direct_IO() only with IOCB_DIRECT");
 }
 
+void completion_premises(void)
+{
+	PREMISE_REQUIRE(premise_max_pages, NULL, REQ_MAX);
+}
+
 /* ---- the cases -------------------------------------------------------- */
 
 #define CFG_CASES(fn, desc) \
-	CHECK_CASE(fn##_fdio_async, desc " [FOPEN_DIRECT_IO, async DIO on]", \
+	CHECK_CASE(fn##_fdio_async, desc " [FOPEN_DIRECT_IO, async DIO on; " COMPLETION_PREMISES "]", \
 		   .mount_opts = "dio=all,async_dio=1"), \
-	CHECK_CASE(fn##_fdio_sync, desc " [FOPEN_DIRECT_IO, async DIO off]", \
+	CHECK_CASE(fn##_fdio_sync, desc " [FOPEN_DIRECT_IO, async DIO off; " COMPLETION_PREMISES "]", \
 		   .mount_opts = "dio=all,async_dio=0"), \
-	CHECK_CASE(fn##_aops_async, desc " [O_DIRECT via a_ops, async DIO on]", \
+	CHECK_CASE(fn##_aops_async, desc " [O_DIRECT via a_ops, async DIO on; " COMPLETION_PREMISES "]", \
 		   .mount_opts = "dio=none,async_dio=1"), \
-	CHECK_CASE(fn##_aops_sync, desc " [O_DIRECT via a_ops, async DIO off]", \
+	CHECK_CASE(fn##_aops_sync, desc " [O_DIRECT via a_ops, async DIO off; " COMPLETION_PREMISES "]", \
 		   .mount_opts = "dio=none,async_dio=0")
 
 static const struct check_case cases[] = {

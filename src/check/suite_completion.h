@@ -135,10 +135,17 @@ void note_version_dependent(const struct cfg *c);
 	void fn##_fdio_async(void); void fn##_fdio_sync(void); \
 	void fn##_aops_async(void); void fn##_aops_sync(void)
 #define CFG_CASE_DEFS(fn) \
-	void fn##_fdio_async(void) { fn(&cfg_fdio_async); } \
-	void fn##_fdio_sync(void) { fn(&cfg_fdio_sync); } \
-	void fn##_aops_async(void) { fn(&cfg_aops_async); } \
-	void fn##_aops_sync(void) { fn(&cfg_aops_sync); }
+	void fn##_fdio_async(void) { completion_premises(); fn(&cfg_fdio_async); } \
+	void fn##_fdio_sync(void) { completion_premises(); fn(&cfg_fdio_sync); } \
+	void fn##_aops_async(void) { completion_premises(); fn(&cfg_aops_async); } \
+	void fn##_aops_sync(void) { completion_premises(); fn(&cfg_aops_sync); }
+/* SKIP unless the kernel sends REQ_MAX bytes in one FUSE request (the
+ * request counts the matrices expect): fs.fuse.max_pages_limit.  (io_uring
+ * being allowed is checked where a route is submitted: route_submit.) */
+void completion_premises(void);
+#define COMPLETION_PREMISES \
+	"premises: 1 MiB per FUSE request (fs.fuse.max_pages_limit >= 256); io_uring " \
+	"allowed (kernel.io_uring_disabled)"
 
 CFG_CASE_DECL(sizes);
 CFG_CASE_DECL(eof);

@@ -16,6 +16,7 @@
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
+#include "check/premise.h"
 #include "check/suite_lifetime.h"
 
 #include <fcntl.h>
@@ -29,12 +30,13 @@
 
 /* ---- shared with the other lifetime files and suite pins --------------- */
 
-void lt_require_pins(void)
+void lt_require_premises(void)
 {
 	const char *why = pins_unavailable();
 
 	if (why)
 		SKIP("pins cannot be counted exactly: %s", why);
+	PREMISE_REQUIRE(premise_max_pages, NULL, LT_LEN);
 }
 
 static char expect_why[128];
@@ -314,7 +316,7 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 	char why[512], figs[4096];
 	bool clean = false;
 
-	lt_require_pins();
+	lt_require_premises();
 	while (n < attempts && !clean) {
 		unsigned int failures = lt_failures();
 		int r = race_once(write, race, kind, &fig[n], why, sizeof(why));

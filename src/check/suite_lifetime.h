@@ -15,8 +15,10 @@
 /* The size of every held request: 16 pages, one FUSE request. */
 #define LT_LEN (64 * 1024)
 
-/* SKIP unless pins can be counted exactly here (root, stat_refresh). */
-void lt_require_pins(void);
+/* SKIP unless the premises of every pins and lifetime case hold: pins
+ * counted exactly (root, stat_refresh), and a request of LT_LEN reaching
+ * diofs as one FUSE request (fs.fuse.max_pages_limit). */
+void lt_require_premises(void);
 /* Is the kernel expected to pin FUSE direct I/O?  (pw_expect_converted;
  * the reason is kept for lt_expect_why.) */
 bool lt_converted(void);

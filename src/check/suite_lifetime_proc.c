@@ -48,7 +48,7 @@ static void fork_case(enum buf_kind kind)
 	char why[512], figs[3072];
 	size_t at = 0;
 
-	lt_require_pins();
+	lt_require_premises();
 	check_file_create("f", LT_LEN, FILE_SEED);
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
 	int fd = lt_open("f", O_RDONLY | O_DIRECT);
@@ -317,7 +317,7 @@ static void child_exit_case(bool uring)
 	char figs[4096];
 	bool clean = false;
 
-	lt_require_pins();
+	lt_require_premises();
 	if (pw_route_unavailable(uring ? PW_URING : PW_LIBAIO))
 		SKIP("%s", pw_route_unavailable(uring ? PW_URING : PW_LIBAIO));
 	check_file_create("f", CHILD_REQS * LT_LEN, FILE_SEED);
@@ -447,7 +447,7 @@ static void conn_end_case(bool crash)
 	char figs[4096];
 	bool clean = false;
 
-	lt_require_pins();
+	lt_require_premises();
 	for (int i = 0; i < CONN_N; i++)
 		if (pw_route_unavailable(conn_routes[i]))
 			SKIP("%s", pw_route_unavailable(conn_routes[i]));

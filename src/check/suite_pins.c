@@ -94,7 +94,7 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 	char why[512], figs[4096];
 	const char *no = pw_route_unavailable(r);
 
-	lt_require_pins();
+	lt_require_premises();
 	if (no)
 		SKIP("%s", no);
 	check_file_create("f", len, FILE_SEED);
@@ -179,7 +179,7 @@ static void pwrite_zero_page(void)
 	volatile char sink;
 	int fd;
 
-	lt_require_pins();
+	lt_require_premises();
 	buf = mmap(NULL, LT_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		CHECK_FATALF("mmap: %s", strerror(errno));
@@ -236,7 +236,7 @@ static void uring_register(void)
 	bool clean = false;
 	int r;
 
-	lt_require_pins();
+	lt_require_premises();
 	if (pw_route_unavailable(PW_URING_FIXED)) {
 		check_buf_free(buf);
 		SKIP("%s", pw_route_unavailable(PW_URING_FIXED));
