@@ -415,13 +415,14 @@ LT_RACES(LT_DEF_RACE, write, true)
 
 #define LT_ENTRY(dir, dirv, race, racev, kind, kindv) \
 	{ .name = #dir "_" #race "_" #kind, .fn = dir##_##race##_##kind, \
-	  .desc = DESC_##dir##_##race " (" #kind ")" },
+	  .desc = DESC_##dir##_##race " (" #kind ") [premises: " LT_PREMISES \
+		  LT_PREMISE_##kind "]" },
 #define LT_ENTRY_RACE(dir, dirv, race, racev) LT_KINDS(LT_ENTRY, dir, dirv, race, racev)
 #define LT_FORK_ENTRY(nm, kind) \
 	{ .name = "fork_read_" #nm, .fn = lt_fork_read_##nm, \
 	  .desc = "fork while a read is held, the parent writing a byte per page: pages where " \
 		  "the parent has the data (all once converted; none of the private ones " \
-		  "before), pins balance (" #nm ")" },
+		  "before), pins balance (" #nm ") [premises: " LT_PREMISES LT_PREMISE_##nm "]" },
 
 static const struct check_case cases[] = {
 	LT_RACES(LT_ENTRY_RACE, read, false)
@@ -429,16 +430,18 @@ static const struct check_case cases[] = {
 	LT_FORK_CASES(LT_FORK_ENTRY)
 	{ .name = "child_exit_libaio", .fn = lt_child_exit_libaio,
 	  .desc = "a child exits with libaio reads held (its exit waits for them): after "
-		  "release it exits, nothing hangs, pins balance" },
+		  "release it exits, nothing hangs, pins balance [premises: " LT_PREMISES
+		  "; AIO available (io_setup)]" },
 	{ .name = "child_exit_uring", .fn = lt_child_exit_uring,
 	  .desc = "a child exits with io_uring reads held: after release nothing hangs, "
-		  "pins balance" },
+		  "pins balance [premises: " LT_PREMISES LT_PREMISE_URING "]" },
 	{ .name = "abort_held", .fn = lt_abort_held,
 	  .desc = "diofs aborts the connection with pread, libaio and io_uring reads held: "
 		  "each gets ECONNABORTED or ENOTCONN, pins balance" },
 	{ .name = "crash_held", .fn = lt_crash_held,
 	  .desc = "diofs dies with pread, libaio and io_uring reads held: each gets "
-		  "ECONNABORTED or ENOTCONN, pins balance" },
+		  "ECONNABORTED or ENOTCONN, pins balance [premises: " LT_PREMISES
+		  "; AIO available" LT_PREMISE_URING "]" },
 	{ NULL },
 };
 

@@ -15,6 +15,19 @@
 /* The size of every held request: 16 pages, one FUSE request. */
 #define LT_LEN (64 * 1024)
 
+/* The premises of every pins and lifetime case, named in their
+ * descriptions; the per-kind and per-route ones follow. */
+#define LT_PREMISES "root (stat_refresh); 64 KiB in one FUSE request (fs.fuse.max_pages_limit)"
+#define LT_PREMISE_anon "; small pages (MADV_NOHUGEPAGE, no KPF_THP)"
+#define LT_PREMISE_anon_shared ""
+#define LT_PREMISE_memfd ""
+#define LT_PREMISE_tmpfs "; a writable tmpfs"
+#define LT_PREMISE_file_private ""
+#define LT_PREMISE_thp "; THP not \"never\", a PMD huge page obtained (smaps AnonHugePages)"
+#define LT_PREMISE_span "; small pages for its anonymous half"
+#define LT_PREMISE_URING "; io_uring allowed (kernel.io_uring_disabled)"
+#define LT_PREMISE_FIXED LT_PREMISE_URING "; RLIMIT_MEMLOCK >= 64 KiB or CAP_IPC_LOCK"
+
 /* SKIP unless the premises of every pins and lifetime case hold: pins
  * counted exactly (root, stat_refresh), and a request of LT_LEN reaching
  * diofs as one FUSE request (fs.fuse.max_pages_limit). */

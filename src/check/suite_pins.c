@@ -285,7 +285,15 @@ static void uring_register(void)
 }
 
 #define ROUTE_ENTRY(nm, r, w) \
-	{ .name = #nm, .fn = case_##nm, .desc = "a held " #nm ": " ROUTE_DESC_##r },
+	{ .name = #nm, .fn = case_##nm, .desc = "a held " #nm ": " ROUTE_DESC_##r \
+	  " [premises: " LT_PREMISES ROUTE_PREMISE_##r "]" },
+#define ROUTE_PREMISE_PW_PREAD ""
+#define ROUTE_PREMISE_PW_PREADV ""
+#define ROUTE_PREMISE_PW_LIBAIO "; AIO available (io_setup)"
+#define ROUTE_PREMISE_PW_URING LT_PREMISE_URING
+#define ROUTE_PREMISE_PW_URING_FIXED LT_PREMISE_FIXED
+#define ROUTE_PREMISE_PW_SPLICE ""
+#define ROUTE_PREMISE_PW_SENDFILE ""
 #define ROUTE_DESC_PW_PREAD \
 	"pins in flight equal its pages while held (converted, 6.9+; none before), balance after"
 #define ROUTE_DESC_PW_PREADV ROUTE_DESC_PW_PREAD
@@ -300,14 +308,15 @@ static void uring_register(void)
 static const struct check_case cases[] = {
 	ROUTE_CASES(ROUTE_ENTRY)
 	CHECK_CASE(pread_unaligned,
-		   "a held pread into a buffer 512 bytes into a page pins one page more (17)"),
+		   "a held pread into a buffer 512 bytes into a page pins one page more (17) "
+		   "[premises: " LT_PREMISES "]"),
 	CHECK_CASE(pwrite_zero_page,
 		   "a held pwrite from never-written memory pins nothing: the shared zero page "
-		   "is never pinned [premises: read faults map the shared zero page "
-		   "(pagemap PFNs + kpageflags KPF_ZERO_PAGE, root); pins countable]"),
+		   "is never pinned [premises: " LT_PREMISES "; read faults map the shared zero "
+		   "page (pagemap PFNs, kpageflags KPF_ZERO_PAGE)]"),
 	{ .name = "io_uring_register", .fn = uring_register, .desc =
 		   "io_uring pins a fixed buffer's pages at registration and releases them at "
-		   "unregistration" },
+		   "unregistration [premises: " LT_PREMISES LT_PREMISE_FIXED "]" },
 	{ NULL },
 };
 

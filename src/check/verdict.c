@@ -6,6 +6,7 @@
 #include "check/verdict.h"
 #include "check/check.h"        /* check_pattern_byte */
 #include "check/pinwatch.h"
+#include "check/premise.h"
 #include "harness/mount.h"
 #include "harness/pins.h"
 #include "proto/errnames.h"
@@ -27,11 +28,13 @@
 #define LEN (64 * 1024)
 #define SEED 41
 
-enum route_state { RS_PINNED, RS_NOT_PINNED, RS_NO_PIN, RS_DISTURBED, RS_ERROR };
+/* RS_PREMISE: a premise of the route's measurement does not hold here
+ * (io_uring disabled, no AIO, huge pages): "not measured", no conclusion. */
+enum route_state { RS_PINNED, RS_NOT_PINNED, RS_NO_PIN, RS_DISTURBED, RS_ERROR, RS_PREMISE };
 
 static const char *const state_words[] = {
 	[RS_PINNED] = "pinned", [RS_NOT_PINNED] = "not-pinned", [RS_NO_PIN] = "no-pin-expected",
-	[RS_DISTURBED] = "disturbed", [RS_ERROR] = "error",
+	[RS_DISTURBED] = "disturbed", [RS_ERROR] = "error", [RS_PREMISE] = "not-measured",
 };
 
 static const enum pw_route verdict_routes[] = {
@@ -45,7 +48,7 @@ struct route_verdict {
 	struct pw_result res;
 	int64_t held, after;    /* as accepted, else the last attempt's */
 	int64_t leak;           /* pins left after completion (pw_result.leak): -1 cannot tell */
-	char why[512];          /* RS_ERROR */
+	char why[512];          /* RS_ERROR, RS_PREMISE */
 };
 
 static struct {
@@ -234,36 +237,49 @@ static int verify_read(struct pw_io *io, void *arg, char *why, size_t len)
 	return -1;
 }
 
-static char *alloc_buf(size_t len)
+/* Small pages, every one present (never the zero page): the figures count
+ * 4 KiB pages, the fork experiment copies page by page.  NULL with why:
+ * errno set (mmap) or a premise that does not hold (errno 0). */
+static char *alloc_buf(size_t len, char *why, size_t whylen)
 {
 	char *b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (b == MAP_FAILED)
+	if (b == MAP_FAILED) {
+		snprintf(why, whylen, "mmap: %s", strerror(errno));
 		return NULL;
-	memset(b, 0xa5, len);   /* every page present, never the zero page */
+	}
+	madvise(b, len, MADV_NOHUGEPAGE);
+	memset(b, 0xa5, len);
+	if (premise_small_pages(b, len, why, whylen) != PREMISE_HOLDS) {
+		munmap(b, len);
+		errno = 0;
+		return NULL;
+	}
 	return b;
 }
 
 static void measure_route(struct route_verdict *rv)
 {
 	const char *key = pw_route_key(rv->route);
-	struct pw_io proto = { .route = rv->route, .len = LEN };
+	struct pw_io proto = { .route = rv->route, .len = LEN, .fd = -1 };
 	char *buf = NULL;
 	int rule = -1;
 	int64_t accept[2] = { 0, 0 };
 
-	rv->state = RS_ERROR;
+	rv->state = RS_PREMISE;
 	if (pw_route_unavailable(rv->route)) {
 		snprintf(rv->why, sizeof(rv->why), "%s", pw_route_unavailable(rv->route));
 		return;
 	}
-	if (make_file(key, LEN, rv->why, sizeof(rv->why)) < 0)
-		return;
-	buf = alloc_buf(LEN);
+	buf = alloc_buf(LEN, rv->why, sizeof(rv->why));
 	if (!buf) {
-		snprintf(rv->why, sizeof(rv->why), "mmap: %s", strerror(errno));
+		if (errno)
+			rv->state = RS_ERROR;
 		return;
 	}
+	rv->state = RS_ERROR;
+	if (make_file(key, LEN, rv->why, sizeof(rv->why)) < 0)
+		goto out;
 	accept[1] = (int64_t)pw_pages(buf, LEN);
 	proto.buf = buf;
 	proto.fd = open(mnt_path(key), O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -308,11 +324,9 @@ static int measure_fork(struct pw_fork_result *fr, char *why, size_t len)
 
 	if (make_file("fork", LEN, why, len) < 0)
 		return -1;
-	buf = alloc_buf(LEN);
-	if (!buf) {
-		snprintf(why, len, "mmap: %s", strerror(errno));
-		return -1;
-	}
+	buf = alloc_buf(LEN, why, len);
+	if (!buf)
+		return errno ? -1 : 1;
 	fd = open(mnt_path("fork"), O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "open %.300s: %s", mnt_path("fork"), strerror(errno));
@@ -360,8 +374,11 @@ static void route_line(const struct route_verdict *rv)
 	case RS_ERROR:
 		snprintf(fig, sizeof(fig), "could not measure: %s", rv->why);
 		break;
+	case RS_PREMISE:
+		snprintf(fig, sizeof(fig), "%s", rv->why);
+		break;
 	}
-	if (rv->route == PW_URING_FIXED && rv->state != RS_ERROR) {
+	if (rv->route == PW_URING_FIXED && rv->state != RS_ERROR && rv->state != RS_PREMISE) {
 		size_t at = strlen(fig);
 		snprintf(fig + at, sizeof(fig) - at, "; pinned at registration: %+" PRId64
 			 ", %+" PRId64 " left after unregistering", rv->res.reg_pins,
@@ -370,7 +387,7 @@ static void route_line(const struct route_verdict *rv)
 	fprintf(V.out, "  %-15s %-15s %s\n", name,
 		rv->state == RS_PINNED ? "pinned" : rv->state == RS_NOT_PINNED ? "not pinned"
 		: rv->state == RS_NO_PIN ? "no per-I/O pin" : rv->state == RS_DISTURBED
-		? "unmeasured" : "error", fig);
+		? "unmeasured" : rv->state == RS_PREMISE ? "not measured:" : "error", fig);
 	if (V.verbose && rv->res.nattempts)
 		fprintf(V.out, "  %-15s %-15s %s\n", "", "", figs);
 	{
@@ -390,7 +407,7 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 	char list_unknown[256] = "";
 	bool leak_unknown = false;
 	const char *no;
-	int npinned = 0, nnot = 0, nbad = 0, status;
+	int npinned = 0, nnot = 0, nbad = 0, status, fork_r;
 	int64_t leak = 0;
 	bool fork_ok, converted;
 
@@ -413,6 +430,9 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 	no = pins_unavailable();
 	if (no)
 		return untestable("pins cannot be counted exactly: %s", no);
+	/* every figure counts the pages of one held FUSE request */
+	if (premise_max_pages(NULL, LEN, why, sizeof(why)) != PREMISE_HOLDS)
+		return untestable("not measured: %s", why);
 	if (setup(cfg, why, sizeof(why)) < 0) {
 		teardown();
 		return untestable("%s", why);
@@ -425,7 +445,8 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 		rv[i].route = verdict_routes[i];
 		measure_route(&rv[i]);
 	}
-	fork_ok = measure_fork(&fr, why, sizeof(why)) == 0;
+	fork_r = measure_fork(&fr, why, sizeof(why));
+	fork_ok = fork_r == 0;
 	teardown();
 	alarm(0);
 
@@ -444,7 +465,7 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 			 pw_route_name(rv[i].route));
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (rv[i].state == RS_ERROR)
+		if (rv[i].state == RS_ERROR || rv[i].state == RS_PREMISE)
 			continue;
 		if (rv[i].leak > leak)
 			leak = rv[i].leak;
@@ -457,7 +478,8 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 	if (!npinned && !nnot) {
 		const struct route_verdict *r0 = &rv[0];
 		return untestable("no route could be measured (%s: %s)", pw_route_name(r0->route),
-				  r0->state == RS_ERROR ? r0->why : "disturbed by other activity");
+				  r0->state == RS_ERROR || r0->state == RS_PREMISE ? r0->why
+				  : "disturbed by other activity");
 	}
 	converted = npinned && !nnot;
 
@@ -490,6 +512,9 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 			snprintf(n, sizeof(n), "%zu", lost);
 			tsv("fork_lost_pages", n, "of %zu", fr.pages);
 		}
+	} else if (fork_r > 0) {
+		fprintf(out, "  %-15s not measured: %s\n", "fork", why);
+		tsv("fork_lost_pages", "not-measured", "%s", why);
 	} else {
 		fprintf(out, "  %-15s could not test: %s\n", "fork", why);
 		tsv("fork_lost_pages", "untestable", "%s", why);
