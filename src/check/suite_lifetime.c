@@ -431,10 +431,10 @@ static const struct check_case cases[] = {
 	{ .name = "child_exit_libaio", .fn = lt_child_exit_libaio,
 	  .desc = "a child exits with libaio reads held (its exit waits for them): after "
 		  "release it exits, nothing hangs, pins balance [premises: " LT_PREMISES
-		  "; AIO available (io_setup)]" },
+		  "; AIO available (io_setup)" LT_PREMISE_BG "]" },
 	{ .name = "child_exit_uring", .fn = lt_child_exit_uring,
 	  .desc = "a child exits with io_uring reads held: after release nothing hangs, "
-		  "pins balance [premises: " LT_PREMISES LT_PREMISE_URING "]" },
+		  "pins balance [premises: " LT_PREMISES LT_PREMISE_URING LT_PREMISE_BG "]" },
 	{ .name = "abort_held", .fn = lt_abort_held,
 	  .desc = "diofs aborts the connection with pread, libaio and io_uring reads held: "
 		  "each gets ECONNABORTED or ENOTCONN, pins balance" },

@@ -26,6 +26,7 @@
 #define LT_PREMISE_thp "; THP not \"never\", a PMD huge page obtained (smaps AnonHugePages)"
 #define LT_PREMISE_span "; small pages for its anonymous half"
 #define LT_PREMISE_URING "; io_uring allowed (kernel.io_uring_disabled)"
+#define LT_PREMISE_BG "; with --mount: 2 background requests (connections/N/max_background)"
 #define LT_PREMISE_FIXED LT_PREMISE_URING "; RLIMIT_MEMLOCK >= 64 KiB or CAP_IPC_LOCK"
 
 /* SKIP unless the premises of every pins and lifetime case hold: pins
