@@ -378,6 +378,8 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 
 	if (why)
 		SKIP("%s: %s", route_name(r), why);
+	if (r == ROUTE_URING_FIXED)
+		PREMISE_REQUIRE(premise_memlock, len);  /* registering counts as locking */
 	io = calloc(1, sizeof(*io));
 	if (!io)
 		CHECK_FATALF("route_submit: out of memory");
