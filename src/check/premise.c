@@ -343,6 +343,24 @@ enum premise premise_memlock(size_t len, char *why, size_t whylen)
 	return PREMISE_FALSE;
 }
 
+enum premise premise_memlock_refused(int err, const char *what, char *why, size_t whylen)
+{
+	struct rlimit rl;
+	char lim[32] = "?";
+
+	if (err != -ENOMEM || premise_capable(CAP_IPC_LOCK_BIT))
+		return PREMISE_HOLDS;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+		if (rl.rlim_cur == RLIM_INFINITY)
+			snprintf(lim, sizeof(lim), "unlimited");
+		else
+			snprintf(lim, sizeof(lim), "%llu bytes", (unsigned long long)rl.rlim_cur);
+	}
+	snprintf(why, whylen, "io_uring refused %s with ENOMEM: without CAP_IPC_LOCK it counts "
+		 "against RLIMIT_MEMLOCK (%s), shared by every process of this user", what, lim);
+	return PREMISE_FALSE;
+}
+
 /* ---- FUSE -------------------------------------------------------------------- */
 
 enum premise premise_max_pages(const char *limit_path, size_t len, char *why, size_t whylen)

@@ -73,6 +73,13 @@ enum premise premise_io_uring(const char *disabled_path, const char *group_path,
  * RLIMIT_MEMLOCK at least len (registered buffers count as locked memory). */
 enum premise premise_memlock(size_t len, char *why, size_t whylen);
 
+/* Was io_uring's ENOMEM (err, negative errno) for what ("a 4-entry ring",
+ * "65536 bytes of fixed buffers") the locked-memory limit?  Without
+ * CAP_IPC_LOCK rings and fixed buffers count against RLIMIT_MEMLOCK, per
+ * user: every process of the uid shares it, so no check beforehand can
+ * promise room.  FALSE with the reason if so; HOLDS for any other error. */
+enum premise premise_memlock_refused(int err, const char *what, char *why, size_t whylen);
+
 /* ---- FUSE -------------------------------------------------------------- */
 
 /* Does a len-byte direct I/O fit one FUSE request: fs.fuse.max_pages_limit

@@ -380,6 +380,8 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 		SKIP("%s: %s", route_name(r), why);
 	if (r == ROUTE_URING_FIXED)
 		PREMISE_REQUIRE(premise_memlock, len);  /* registering counts as locking */
+	/* ... and so does every ring, per user: a refusal is judged when it
+	 * comes (premise_memlock_refused) */
 	io = calloc(1, sizeof(*io));
 	if (!io)
 		CHECK_FATALF("route_submit: out of memory");
@@ -413,8 +415,13 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 	case ROUTE_URING:
 	case ROUTE_URING_FIXED: {
 		struct io_uring_sqe *sqe;
+		char mwhy[512], what[64];
 
 		err = io_uring_queue_init(4, &io->ring, 0);
+		if (err && premise_memlock_refused(err, "a 4-entry ring", mwhy, sizeof(mwhy))) {
+			route_free(io);
+			SKIP("%s: %s", route_name(r), mwhy);
+		}
 		if (err)
 			CHECK_FATALF("io_uring_queue_init: %s", errno_name(-err));
 		io->ring_up = true;
@@ -431,6 +438,11 @@ struct route_io *route_submit(enum io_route r, int fd, enum io_dir dir, void *bu
 			err = io_uring_register_buffers(&io->ring, &v, 1);
 			if (err) {
 				io->submit_err = -err;
+				snprintf(what, sizeof(what), "%zu bytes of fixed buffers", len);
+				if (premise_memlock_refused(err, what, mwhy, sizeof(mwhy))) {
+					route_free(io);
+					SKIP("%s: %s", route_name(r), mwhy);
+				}
 				break;
 			}
 		}

@@ -141,11 +141,13 @@ void note_version_dependent(const struct cfg *c);
 	void fn##_aops_sync(void) { completion_premises(); fn(&cfg_aops_sync); }
 /* SKIP unless the kernel sends REQ_MAX bytes in one FUSE request (the
  * request counts the matrices expect): fs.fuse.max_pages_limit.  (io_uring
- * being allowed is checked where a route is submitted: route_submit.) */
+ * being allowed, and its locked memory, are checked where a route is
+ * submitted: route_submit.) */
 void completion_premises(void);
 #define COMPLETION_PREMISES \
 	"premises: 1 MiB per FUSE request (fs.fuse.max_pages_limit >= 256); io_uring " \
-	"allowed (kernel.io_uring_disabled)"
+	"allowed (kernel.io_uring_disabled); rings and fixed buffers within " \
+	"RLIMIT_MEMLOCK or CAP_IPC_LOCK"
 
 CFG_CASE_DECL(sizes);
 CFG_CASE_DECL(eof);

@@ -7,6 +7,7 @@
 #include "check/premise.h"
 
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <liburing.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -244,7 +245,9 @@ static int memlock_child(void)
 	memset(buf, 1, sizeof(buf));
 	reg = io_uring_register_buffers(&ring, &iov, 1);
 	io_uring_queue_exit(&ring);
-	if (premise_memlock(sizeof(buf), why, sizeof(why)) != PREMISE_FALSE || reg >= 0) {
+	if (premise_memlock(sizeof(buf), why, sizeof(why)) != PREMISE_FALSE || reg >= 0 ||
+	    premise_memlock_refused(reg, "64 KiB of fixed buffers", why, sizeof(why)) !=
+	    PREMISE_FALSE) {
 		fprintf(stderr, "premise_memlock(64 KiB) with RLIMIT_MEMLOCK 4 KiB and no "
 			"CAP_IPC_LOCK: %s; io_uring_register_buffers: %d\n", why, reg);
 		return 1;
@@ -264,6 +267,11 @@ static void test_memlock(void)
 	int status;
 	pid_t pid;
 
+	/* other errors, or with the capability: not the limit */
+	CU_ASSERT_EQUAL(premise_memlock_refused(-EFAULT, "a buffer", why, sizeof(why)), PREMISE_HOLDS);
+	if (premise_capable(CAP_IPC_LOCK))
+		CU_ASSERT_EQUAL(premise_memlock_refused(-ENOMEM, "a buffer", why, sizeof(why)),
+				PREMISE_HOLDS);
 	if (!premise_capable(CAP_IPC_LOCK) ||
 	    premise_io_uring(NULL, NULL, why, sizeof(why)) != PREMISE_HOLDS)
 		return;         /* needs a capability to drop, and io_uring */
