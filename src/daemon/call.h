@@ -79,6 +79,7 @@ struct diofs_call {
 	struct fuse_file_info fi_out;
 	int whence;           /* lseek */
 	int lock_op;          /* flock */
+	unsigned int lock_retry_ms; /* flock: next retry of a taken lock */
 
 	/* Set by the rule that acted on this call. */
 	int rule_id;          /* 0: none */

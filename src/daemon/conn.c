@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "diofs.h"
@@ -57,6 +58,14 @@ static int connection_id(unsigned long *id)
 	}
 	fclose(f);
 	return err;
+}
+
+bool conn_is_device(dev_t dev)
+{
+	unsigned long id;
+
+	return connection_id(&id) == 0 && major(dev) == id >> 20 &&
+	       minor(dev) == (id & 0xfffff);
 }
 
 static int fusectl_mounted(void)

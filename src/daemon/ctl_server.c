@@ -298,6 +298,7 @@ static bool cmd_held(int fd, int argc, char **argv)
 static bool cmd_release(int fd, int argc, char **argv)
 {
 	enum release_how how = RELEASE_RUN;
+	const char *why;
 	long arg = 0;
 	uint64_t id = 0, v;
 	struct lines l = { 0 };
@@ -320,8 +321,6 @@ static bool cmd_release(int fd, int argc, char **argv)
 
 			if (e < 0)
 				return reply_err(fd, "release: unknown errno name: %s", h + 6);
-			if (e == 0 || e >= 4096)
-				return reply_err(fd, "release: errno out of range: %s", h + 6);
 			how = RELEASE_ERRNO;
 			arg = e;
 		} else if (strncmp(h, "short=", 6) == 0) {
@@ -333,7 +332,9 @@ static bool cmd_release(int fd, int argc, char **argv)
 			return reply_err(fd, "release: bad reply: %s (reply, errno=NAME or short=N)", h);
 		}
 	}
-	n = holds_release(id, how, arg);
+	n = holds_release(id, how, arg, &why);
+	if (n == -EINVAL)
+		return reply_err(fd, "release: %s: %s", argv[2], why);
 	if (n < 0)
 		return reply_err(fd, "release: %s is not held", argv[1]);
 	lines_addf(&l, "%d", n);

@@ -130,17 +130,47 @@ static struct diofs_call *call_defer(const struct diofs_call *c)
 	return d;
 }
 
-static void park(struct diofs_call *c, uint64_t deadline_ns)
+/* c itself if it is on the heap already, else its heap copy (c is then
+ * done with); NULL, c answered ENOMEM, if there is no memory. */
+static struct diofs_call *call_to_heap(struct diofs_call *c)
 {
-	struct diofs_call *d = call_defer(c);
+	struct diofs_call *d;
 
+	if (c->deferred)
+		return c;
+	d = call_defer(c);
 	if (!d) {
 		reply_err(c, ENOMEM);
-		return;
+		return NULL;
 	}
 	free(c->path_owned); /* d has its own copy */
 	c->path_owned = NULL;
-	holds_park(d, deadline_ns);
+	return d;
+}
+
+static void park(struct diofs_call *c, uint64_t deadline_ns)
+{
+	struct diofs_call *d = call_to_heap(c);
+
+	if (d)
+		holds_park(d, deadline_ns);
+}
+
+void dispatch_park_lock(struct diofs_call *c, uint64_t generation)
+{
+	struct diofs_call *d = call_to_heap(c);
+
+	if (d)
+		holds_park_lock(d, generation);
+}
+
+/* The rule decides what the kernel is told, not whether diofs lets go of
+ * what it holds: a release answered by a rule (fail, an errno release, an
+ * interrupt, the daemon stopping) still closes the file or directory. */
+static void reply_err_releasing(struct diofs_call *c, int err)
+{
+	ops_drop_handle(c);
+	reply_err(c, err);
 }
 
 static void apply_shape(struct diofs_call *c, enum diofs_reply_shape shape, size_t len)
@@ -169,7 +199,7 @@ void dispatch(struct diofs_call *c)
 		park(c, 0);
 		return;
 	case ACT_FAIL:
-		reply_err(c, (int)hit.arg);
+		reply_err_releasing(c, (int)hit.arg);
 		return;
 	case ACT_SHORT:
 		apply_shape(c, REPLY_SHORT, (size_t)hit.arg);
@@ -184,7 +214,7 @@ void dispatch(struct diofs_call *c)
 		if (err)
 			fprintf(stderr, "diofs: abort rule %d: cannot abort the connection: %s\n",
 				hit.id, strerror(-err));
-		reply_err(c, ECONNABORTED); /* lost if the abort worked */
+		reply_err_releasing(c, ECONNABORTED); /* lost if the abort worked */
 		return;
 	case ACT_CRASH:
 		conn_crash();
@@ -198,7 +228,7 @@ void dispatch_resume(struct diofs_call *c, enum release_how how, long arg)
 		ops_run(c);
 		break;
 	case RELEASE_ERRNO:
-		reply_err(c, (int)arg);
+		reply_err_releasing(c, (int)arg);
 		break;
 	case RELEASE_SHORT:
 		apply_shape(c, REPLY_SHORT, (size_t)arg);

@@ -1,7 +1,23 @@
 /* Parked calls.  A held call waits in a list (id order) until the control
- * server releases it or its caller is interrupted; a delayed call waits in a
- * list (deadline order) for the one timer thread.  Neither occupies a
- * thread, so any number can wait while other requests are served.
+ * server releases it or its caller is interrupted.  A delayed call, and a
+ * call waiting for a file lock, waits in a list (deadline order) for the
+ * timer thread, which sleeps until the earliest deadline only: each delay
+ * expires on its own, whatever the others are.  None occupies a thread, so
+ * any number can wait while other requests are served.
+ *
+ * The timer thread runs a due call itself.  That is safe because no
+ * operation waits on another client: a lock that is taken parks the call
+ * again (holds_park_lock) instead of blocking, and the rest are single
+ * passthrough calls on the backing filesystem.
+ *
+ * Lock waits.  Woken when a lock may have been let go through diofs (every
+ * waiter is run again: flock(2) has no queue, the kernel also wakes all
+ * waiters and lets them race, so neither does diofs promise an order), and
+ * retried on a growing timer for locks held outside the mount.  A waiter
+ * reads the generation before it tries; holds_locks_changed() bumps it and
+ * then looks at the number of waiters, a parking waiter counts itself and
+ * then compares the generation (both sequentially consistent), so one of
+ * the two sees the other and no wakeup is lost.
  *
  * Interrupts and lock order.  libfuse calls our interrupt callback with the
  * request's own lock (req->lock) held, either from the thread that handles
@@ -13,13 +29,17 @@
  * to unlock req->lock.  So:
  *  - the callback takes our mutex inside req->lock; we therefore never call
  *    fuse_req_interrupt_func() nor reply while holding our mutex;
- *  - a call is first entered as RESERVED (invisible to release and list),
- *    the callback is set outside our mutex, and only then is the call made
- *    HELD.  While RESERVED, the callback only marks it interrupted and the
- *    parking thread answers EINTR itself once fuse_req_interrupt_func() has
- *    returned; once HELD, the callback takes it out and answers EINTR.
- *  - the callback is given the id, not the call: a call released meanwhile
- *    is simply no longer found.
+ *  - a call is first entered RESERVED (invisible to release, list and the
+ *    timer), the callback is set outside our mutex, and only then is the
+ *    call made WAITING.  While RESERVED, the callback only marks it
+ *    interrupted and the parking thread answers EINTR itself once
+ *    fuse_req_interrupt_func() has returned; once WAITING, the callback
+ *    takes it out and answers EINTR.
+ *  - the callback is given the park's key, not the call: a call answered
+ *    meanwhile is simply no longer found.  A call that is run again and
+ *    parks again gets a new key; an interrupt that came while it ran was
+ *    recorded by libfuse (req->interrupted), and setting the callback again
+ *    calls it at once.
  * Whoever removes an entry under the mutex owns the call and answers it
  * after unlocking. */
 #include <config.h>
@@ -28,35 +48,47 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum park_state { PARK_RESERVED, PARK_HELD, PARK_DELAYED };
+#include "reply_errno.h"
+
+enum park_kind { PARK_HOLD, PARK_DELAY, PARK_LOCK };
+
+/* Keys of timed parks have this bit; held calls' keys are their ids. */
+#define TIMED_KEY (UINT64_C(1) << 63)
+
+#define LOCK_RETRY_MIN_MS 10
+#define LOCK_RETRY_MAX_MS 1000
 
 struct park {
 	struct park *prev, *next;
 	struct diofs_call *c;
-	uint64_t id;          /* held calls only */
-	uint64_t deadline_ns; /* delayed calls only */
-	const char *path;     /* resolved when parked, for holds_list */
-	enum park_state state;
+	uint64_t key;         /* held calls: the id release and list use */
+	uint64_t deadline_ns; /* timed calls: when to run (again) */
+	const char *path;     /* held calls: resolved when parked, for the list */
+	enum park_kind kind;
+	bool waiting;         /* false while RESERVED */
 	bool interrupted;     /* interrupted while RESERVED */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t held_cv;  /* nheld grew (holds_wait) */
-static pthread_cond_t timer_cv; /* earliest deadline changed, or stop */
+static pthread_cond_t timer_cv; /* the timed list changed, or stop */
 static struct park held_list = { .prev = &held_list, .next = &held_list };
-static struct park delay_list = { .prev = &delay_list, .next = &delay_list };
-static uint64_t next_id = 1;
+static struct park timed_list = { .prev = &timed_list, .next = &timed_list };
+static uint64_t next_id = 1, next_timed = 1;
 static unsigned int nheld;
 static bool closing;
 static int closing_err = EIO;
 static bool timer_started, timer_stop;
 static pthread_t timer_thread;
+static _Atomic uint64_t lock_gen;
+static _Atomic unsigned int nlockwait; /* PARK_LOCK entries in timed_list */
 
 static void list_add_before(struct park *pos, struct park *p)
 {
@@ -73,10 +105,33 @@ static void list_del(struct park *p)
 	p->prev = p->next = p;
 }
 
-static struct park *find_id(uint64_t id)
+/* Into the timed list in deadline order, equal deadlines first come first. */
+static void timed_insert(struct park *p)
 {
-	for (struct park *p = held_list.next; p != &held_list; p = p->next)
-		if (p->id == id)
+	struct park *pos;
+
+	for (pos = timed_list.prev; pos != &timed_list; pos = pos->prev)
+		if (pos->deadline_ns <= p->deadline_ns)
+			break;
+	list_add_before(pos->next, p);
+}
+
+/* Take p out of its list, with the counts that go with it (under mu). */
+static void park_remove(struct park *p)
+{
+	list_del(p);
+	if (p->kind == PARK_HOLD && p->waiting)
+		nheld--;
+	if (p->kind == PARK_LOCK)
+		atomic_fetch_sub(&nlockwait, 1);
+}
+
+static struct park *find_key(uint64_t key)
+{
+	struct park *head = key & TIMED_KEY ? &timed_list : &held_list;
+
+	for (struct park *p = head->next; p != head; p = p->next)
+		if (p->key == key)
 			return p;
 	return NULL;
 }
@@ -87,15 +142,25 @@ static void deadline_ts(uint64_t ns, struct timespec *ts)
 	ts->tv_nsec = ns % 1000000000u;
 }
 
-/* Runs due delayed calls.  They run here one after the other: a delayed
- * call's operation is a plain passthrough call, short next to a delay. */
+/* The earliest timed call that is not still being parked. */
+static struct park *first_due_candidate(void)
+{
+	for (struct park *p = timed_list.next; p != &timed_list; p = p->next)
+		if (p->waiting)
+			return p;
+	return NULL;
+}
+
+/* Runs timed calls as they fall due (see the top for why here). */
 static void *timer_main(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&mu);
 	while (!timer_stop) {
-		struct park *p = delay_list.next;
+		struct park *p = first_due_candidate();
+		struct diofs_call *c;
 
-		if (p == &delay_list) {
+		if (!p) {
 			pthread_cond_wait(&timer_cv, &mu);
 			continue;
 		}
@@ -106,9 +171,9 @@ static void *timer_main(void *arg)
 			pthread_cond_timedwait(&timer_cv, &mu, &ts);
 			continue;
 		}
-		list_del(p);
+		park_remove(p);
 		pthread_mutex_unlock(&mu);
-		struct diofs_call *c = p->c;
+		c = p->c;
 		free(p);
 		dispatch_resume(c, RELEASE_RUN, 0);
 		pthread_mutex_lock(&mu);
@@ -137,17 +202,17 @@ int holds_init(void)
 
 static void on_interrupt(fuse_req_t req, void *data)
 {
-	uint64_t id = (uintptr_t)data;
+	uint64_t key = (uintptr_t)data;
 	struct park *p;
 
+	(void)req;
 	pthread_mutex_lock(&mu);
-	p = find_id(id);
-	if (p && p->state == PARK_RESERVED) {
+	p = find_key(key);
+	if (p && !p->waiting) {
 		p->interrupted = true; /* the parking thread answers it */
 		p = NULL;
 	} else if (p) {
-		list_del(p);
-		nheld--;
+		park_remove(p);
 	}
 	pthread_mutex_unlock(&mu);
 
@@ -159,27 +224,36 @@ static void on_interrupt(fuse_req_t req, void *data)
 	}
 }
 
-static void park_hold(struct diofs_call *c)
+/* Enter p into its list RESERVED (under mu, not closing). */
+static void park_reserve(struct park *p, uint64_t generation)
 {
-	const char *path = call_path(c); /* may do a syscall: not under mu */
-	struct park *p = calloc(1, sizeof(*p));
-	int err = 0;
-
-	if (!p) {
-		dispatch_resume(c, RELEASE_ERRNO, ENOMEM);
+	if (p->kind == PARK_HOLD) {
+		p->key = next_id++;
+		list_add_before(&held_list, p); /* ids grow: the list stays sorted */
 		return;
 	}
-	p->c = c;
-	p->path = path;
-	p->state = PARK_RESERVED;
+	p->key = TIMED_KEY | next_timed++;
+	if (p->kind == PARK_LOCK) {
+		atomic_fetch_add(&nlockwait, 1);
+		if (atomic_load(&lock_gen) != generation)
+			p->deadline_ns = 0; /* a lock went meanwhile: try again now */
+	}
+	timed_insert(p);
+}
+
+/* Park p's call: reserve, make it interruptible, then let it wait. */
+static void park_enter(struct park *p, uint64_t generation)
+{
+	struct diofs_call *c = p->c;
+	int err = 0;
 
 	pthread_mutex_lock(&mu);
-	if (closing) {
+	if (closing)
 		err = closing_err;
-	} else {
-		p->id = next_id++;
-		list_add_before(&held_list, p); /* ids grow: the list stays sorted */
-	}
+	else if (p->kind != PARK_HOLD && !timer_started)
+		err = EIO;
+	else
+		park_reserve(p, generation);
 	pthread_mutex_unlock(&mu);
 	if (err) {
 		free(p);
@@ -188,16 +262,20 @@ static void park_hold(struct diofs_call *c)
 	}
 
 	/* Nobody else answers a RESERVED call: c->req is still ours here. */
-	fuse_req_interrupt_func(c->req, on_interrupt, (void *)(uintptr_t)p->id);
+	fuse_req_interrupt_func(c->req, on_interrupt, (void *)(uintptr_t)p->key);
 
 	pthread_mutex_lock(&mu);
 	if (p->interrupted || closing) {
 		err = p->interrupted ? EINTR : closing_err;
-		list_del(p);
+		park_remove(p);
 	} else {
-		p->state = PARK_HELD;
-		nheld++;
-		pthread_cond_broadcast(&held_cv);
+		p->waiting = true;
+		if (p->kind == PARK_HOLD) {
+			nheld++;
+			pthread_cond_broadcast(&held_cv);
+		} else {
+			pthread_cond_signal(&timer_cv);
+		}
 	}
 	pthread_mutex_unlock(&mu);
 	if (err) {
@@ -206,45 +284,75 @@ static void park_hold(struct diofs_call *c)
 	}
 }
 
-static void park_delay(struct diofs_call *c, uint64_t deadline_ns)
+static struct park *park_new(struct diofs_call *c, enum park_kind kind)
 {
 	struct park *p = calloc(1, sizeof(*p));
-	struct park *pos;
-	int err = 0;
 
 	if (!p) {
 		dispatch_resume(c, RELEASE_ERRNO, ENOMEM);
-		return;
+		return NULL;
 	}
 	p->c = c;
-	p->deadline_ns = deadline_ns;
-	p->state = PARK_DELAYED;
-
-	pthread_mutex_lock(&mu);
-	if (closing || !timer_started) {
-		err = closing ? closing_err : EIO;
-	} else {
-		/* Keep deadline order, equal deadlines first come first. */
-		for (pos = delay_list.prev; pos != &delay_list; pos = pos->prev)
-			if (pos->deadline_ns <= deadline_ns)
-				break;
-		list_add_before(pos->next, p);
-		if (delay_list.next == p)
-			pthread_cond_signal(&timer_cv);
-	}
-	pthread_mutex_unlock(&mu);
-	if (err) {
-		free(p);
-		dispatch_resume(c, RELEASE_ERRNO, err);
-	}
+	p->kind = kind;
+	return p;
 }
 
 void holds_park(struct diofs_call *c, uint64_t deadline_ns)
 {
-	if (deadline_ns)
-		park_delay(c, deadline_ns);
-	else
-		park_hold(c);
+	const char *path = deadline_ns ? NULL : call_path(c); /* not under mu */
+	struct park *p = park_new(c, deadline_ns ? PARK_DELAY : PARK_HOLD);
+
+	if (!p)
+		return;
+	p->path = path;
+	p->deadline_ns = deadline_ns;
+	park_enter(p, 0);
+}
+
+uint64_t holds_lock_generation(void)
+{
+	return atomic_load(&lock_gen);
+}
+
+void holds_park_lock(struct diofs_call *c, uint64_t generation)
+{
+	struct park *p = park_new(c, PARK_LOCK);
+	unsigned int ms = c->lock_retry_ms;
+
+	if (!p)
+		return;
+	ms = !ms ? LOCK_RETRY_MIN_MS : ms >= LOCK_RETRY_MAX_MS / 2 ? LOCK_RETRY_MAX_MS : 2 * ms;
+	c->lock_retry_ms = ms;
+	p->deadline_ns = now_ns() + (uint64_t)ms * 1000000u;
+	park_enter(p, generation);
+}
+
+void holds_locks_changed(void)
+{
+	struct park due = { .prev = &due, .next = &due };
+	struct park *p, *next;
+
+	atomic_fetch_add(&lock_gen, 1);
+	if (!atomic_load(&nlockwait))
+		return;
+	/* Every lock waiter to the front, due now, in the order they had. */
+	pthread_mutex_lock(&mu);
+	for (p = timed_list.next; p != &timed_list; p = next) {
+		next = p->next;
+		if (p->kind != PARK_LOCK)
+			continue;
+		list_del(p);
+		p->deadline_ns = 0;
+		list_add_before(&due, p);
+	}
+	if (due.next != &due) {
+		due.next->prev = &timed_list;
+		due.prev->next = timed_list.next;
+		timed_list.next->prev = due.prev;
+		timed_list.next = due.next;
+		pthread_cond_signal(&timer_cv);
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 /* Answer every entry of the detached list head. */
@@ -264,38 +372,49 @@ static int answer_all(struct park *head, enum release_how how, long arg)
 	return n;
 }
 
-/* Move the held (not reserved) entries of held_list to head, in id order. */
-static void take_held(struct park *head)
+/* Move the waiting (not reserved) entries of list to head, in order. */
+static void take_waiting(struct park *list, struct park *head)
 {
 	struct park *p, *next;
 
-	for (p = held_list.next; p != &held_list; p = next) {
+	for (p = list->next; p != list; p = next) {
 		next = p->next;
-		if (p->state != PARK_HELD)
+		if (!p->waiting)
 			continue;
-		list_del(p);
+		park_remove(p);
 		list_add_before(head, p);
-		nheld--;
 	}
 }
 
-int holds_release(uint64_t id, enum release_how how, long arg)
+int holds_release(uint64_t id, enum release_how how, long arg, const char **why)
 {
 	struct park taken = { .prev = &taken, .next = &taken };
+	struct park *one = NULL;
+	uint64_t ops = 0;
 
+	*why = NULL;
 	pthread_mutex_lock(&mu);
 	if (id) {
-		struct park *p = find_id(id);
-
-		if (!p || p->state != PARK_HELD) {
+		one = id & TIMED_KEY ? NULL : find_key(id);
+		if (!one || !one->waiting) {
 			pthread_mutex_unlock(&mu);
 			return -ENOENT;
 		}
-		list_del(p);
-		list_add_before(&taken, p);
-		nheld--;
+		ops = UINT64_C(1) << one->c->op;
 	} else {
-		take_held(&taken);
+		for (struct park *p = held_list.next; p != &held_list; p = p->next)
+			if (p->waiting)
+				ops |= UINT64_C(1) << p->c->op;
+	}
+	if (how == RELEASE_ERRNO && (*why = reply_errno_refusal(ops, (int)arg))) {
+		pthread_mutex_unlock(&mu);
+		return -EINVAL;
+	}
+	if (one) {
+		park_remove(one);
+		list_add_before(&taken, one);
+	} else {
+		take_waiting(&held_list, &taken);
 	}
 	pthread_mutex_unlock(&mu);
 	return answer_all(&taken, how, arg);
@@ -304,19 +423,13 @@ int holds_release(uint64_t id, enum release_how how, long arg)
 void holds_shutdown(int err)
 {
 	struct park held = { .prev = &held, .next = &held };
-	struct park delayed = { .prev = &delayed, .next = &delayed };
+	struct park timed = { .prev = &timed, .next = &timed };
 
 	pthread_mutex_lock(&mu);
 	closing = true;
 	closing_err = err;
-	take_held(&held);
-	if (delay_list.next != &delay_list) {
-		delayed.next = delay_list.next;
-		delayed.prev = delay_list.prev;
-		delayed.next->prev = &delayed;
-		delayed.prev->next = &delayed;
-		delay_list.next = delay_list.prev = &delay_list;
-	}
+	take_waiting(&held_list, &held);
+	take_waiting(&timed_list, &timed);
 	timer_stop = true;
 	pthread_cond_signal(&timer_cv);
 	pthread_cond_broadcast(&held_cv);
@@ -327,7 +440,7 @@ void holds_shutdown(int err)
 		timer_started = false;
 	}
 	answer_all(&held, RELEASE_ERRNO, err);
-	answer_all(&delayed, RELEASE_ERRNO, err);
+	answer_all(&timed, RELEASE_ERRNO, err);
 }
 
 int holds_wait(unsigned int min, int timeout_ms)
@@ -362,7 +475,7 @@ void holds_list(holds_line_fn fn, void *ctx)
 		const struct diofs_call *c = p->c;
 		char *line;
 
-		if (p->state != PARK_HELD)
+		if (!p->waiting)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? 2 * cap : 64;
@@ -374,7 +487,7 @@ void holds_list(holds_line_fn fn, void *ctx)
 			cap = ncap;
 		}
 		if (asprintf(&line, "id=%" PRIu64 " op=%s off=%jd size=%zu pid=%d"
-			     " unique=%" PRIu64 " path=%s", p->id,
+			     " unique=%" PRIu64 " path=%s", p->key,
 			     diofs_op_name(c->op), (intmax_t)c->off, c->size,
 			     (int)c->pid, c->unique, p->path ? p->path : "?") < 0)
 			break;

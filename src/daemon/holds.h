@@ -1,6 +1,7 @@
-/* Parked calls: held until released, or delayed until a deadline.  A parked
- * call keeps its fuse_req_t and occupies no thread.  A held call whose
- * caller is interrupted is answered EINTR (FUSE_INTERRUPT). */
+/* Parked calls: held until released, delayed until a deadline, or waiting
+ * for a file lock.  A parked call keeps its fuse_req_t and occupies no
+ * thread; its caller's interrupt (FUSE_INTERRUPT: a signal, SIGKILL)
+ * answers it with EINTR, and stopping the daemon answers it at once. */
 #ifndef DIOFS_HOLDS_H
 #define DIOFS_HOLDS_H
 
@@ -15,9 +16,20 @@ void holds_shutdown(int err); /* answer every parked call with err */
  * deadline_ns (CLOCK_MONOTONIC). */
 void holds_park(struct diofs_call *c, uint64_t deadline_ns);
 
-/* Release id (0: all held calls).  Returns the number released, or
- * -ENOENT if id is not held. */
-int holds_release(uint64_t id, enum release_how how, long arg);
+/* File locks.  A worker never waits for a lock: it tries without blocking
+ * and, if the lock is taken, parks the call here to be run again (and try
+ * again) when a lock may have been let go through diofs (holds_locks_changed:
+ * unlock, close) or, for locks held outside the mount, after a retry time
+ * that grows from 10 ms to 1 s.  Read the generation before trying the lock:
+ * a change since then runs the call again at once, so no wakeup is lost. */
+uint64_t holds_lock_generation(void);
+void holds_park_lock(struct diofs_call *c, uint64_t generation);
+void holds_locks_changed(void);
+
+/* Release id (0: all held calls).  Returns the number released, -ENOENT if
+ * id is not held, or -EINVAL (nothing released, *why says why) if errno
+ * arg cannot answer one of them (reply_errno.h). */
+int holds_release(uint64_t id, enum release_how how, long arg, const char **why);
 
 /* Wait until at least min calls are held; 0, or -ETIMEDOUT. */
 int holds_wait(unsigned int min, int timeout_ms);

@@ -26,6 +26,9 @@ void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *for
 
 /* Runs call c now; c->op says which operation. */
 void ops_run(struct diofs_call *c);
+/* For a release or releasedir answered without running it: close and free
+ * the file or directory it releases (nothing for other operations). */
+void ops_drop_handle(struct diofs_call *c);
 
 /* The path of ino relative to the root ("/" for the root), malloc'ed, or
  * NULL.  Informational only (trace, rule matching): the daemon itself never

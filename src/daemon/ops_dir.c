@@ -171,9 +171,16 @@ void op_readdirplus(struct diofs_call *c)
 	do_readdir(c, true);
 }
 
+void dir_drop(struct diofs_call *c)
+{
+	if (c->has_fi && c->fi.fh)
+		free_dir(dir_of(&c->fi));
+	c->fi.fh = 0;
+}
+
 void op_releasedir(struct diofs_call *c)
 {
-	free_dir(dir_of(&c->fi));
+	dir_drop(c);
 	reply_err(c, 0);
 }
 

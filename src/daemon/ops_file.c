@@ -5,6 +5,8 @@
 
 #include "ops_internal.h"
 #include "diofs.h"
+#include "dispatch.h"
+#include "holds.h"
 #include "identity.h"
 
 #include <errno.h>
@@ -77,6 +79,7 @@ static void free_file(struct diofs_file *f)
 	f->next->prev = f->prev;
 	pthread_mutex_unlock(&open_files_lock);
 	close(f->fd);
+	holds_locks_changed(); /* the close let go of its flock locks */
 	free(f->path);
 	free(f);
 }
@@ -342,10 +345,12 @@ void op_flush(struct diofs_call *c)
 	reply_err(c, res == -1 ? errno : 0);
 }
 
-void op_release(struct diofs_call *c)
+void file_drop(struct diofs_call *c)
 {
 	struct diofs_file *f = diofs_file_of(&c->fi);
 
+	if (!c->has_fi || !f)
+		return;
 	/* The trace names the file through the call: give the path to the
 	 * call (call_free frees it) before f goes. */
 	if (!c->path_owned) {
@@ -353,7 +358,13 @@ void op_release(struct diofs_call *c)
 		f->path = NULL;
 		c->path = c->path_owned ? c->path_owned : "";
 	}
+	c->fi.fh = 0;
 	free_file(f);
+}
+
+void op_release(struct diofs_call *c)
+{
+	file_drop(c);
 	reply_err(c, 0);
 }
 
@@ -401,8 +412,21 @@ void op_copy_file_range(struct diofs_call *c)
 void op_flock(struct diofs_call *c)
 {
 	/* Every open has its own backing fd, so flock(2) between opens
-	 * behaves as it does on the backing filesystem. */
-	int res = flock(diofs_file_of(&c->fi)->fd, c->lock_op);
+	 * behaves as it does on the backing filesystem.  A worker never waits
+	 * for a lock: a taken one parks the call (holds.h). */
+	uint64_t generation = holds_lock_generation();
+	int op = c->lock_op & ~LOCK_NB;
+	int res = flock(diofs_file_of(&c->fi)->fd, op | LOCK_NB);
 
+	if (res == -1 && errno == EWOULDBLOCK && !(c->lock_op & LOCK_NB)) {
+		dispatch_park_lock(c, generation);
+		return;
+	}
+	/* An unlock, or a conversion (which lets go of the lock held before
+	 * it), may let a waiter in.  A failed attempt wakes nobody, or waiters
+	 * would wake each other for ever; that a failed conversion also lets
+	 * go of the old lock is left to the waiters' retry timer. */
+	if (res == 0 && op != LOCK_EX)
+		holds_locks_changed();
 	reply_err(c, res == -1 ? errno : 0);
 }

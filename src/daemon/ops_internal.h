@@ -71,6 +71,10 @@ void op_getxattr(struct diofs_call *c);
 void op_listxattr(struct diofs_call *c);
 void op_removexattr(struct diofs_call *c);
 
+/* Close and free c's open file / directory, clear c->fi.fh. */
+void file_drop(struct diofs_call *c);
+void dir_drop(struct diofs_call *c);
+
 /* At the end of the session: close what the kernel never released. */
 void ops_files_close_all(void);
 void ops_dirs_close_all(void);

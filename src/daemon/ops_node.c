@@ -161,7 +161,7 @@ void op_setattr(struct diofs_call *c)
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		int res;
 
-		if (c->has_fi)
+		if (c->has_fi && c->fi.fh)
 			res = ftruncate(diofs_file_of(&c->fi)->fd, c->attr.st_size);
 		else
 			res = truncate(proc, c->attr.st_size);
@@ -327,8 +327,40 @@ void op_access(struct diofs_call *c)
 	reply_err(c, err);
 }
 
+/* Does c carry the file or directory handle its operation uses?  The
+ * kernel sends handle 0 when it believes opening is not needed (no_open,
+ * no_opendir); diofs never answers open so, but never dereferences it. */
+static bool handle_present(const struct diofs_call *c)
+{
+	switch (c->op) {
+	case DIOFS_OP_COPY_FILE_RANGE:
+		return c->fi.fh && c->fi_out.fh;
+	case DIOFS_OP_READ: case DIOFS_OP_WRITE: case DIOFS_OP_FLUSH:
+	case DIOFS_OP_RELEASE: case DIOFS_OP_FSYNC: case DIOFS_OP_FALLOCATE:
+	case DIOFS_OP_LSEEK: case DIOFS_OP_FLOCK: case DIOFS_OP_READDIR:
+	case DIOFS_OP_READDIRPLUS: case DIOFS_OP_RELEASEDIR: case DIOFS_OP_FSYNCDIR:
+		return c->has_fi && c->fi.fh;
+	default:
+		return true;
+	}
+}
+
+void ops_drop_handle(struct diofs_call *c)
+{
+	if (c->op == DIOFS_OP_RELEASE)
+		file_drop(c);
+	else if (c->op == DIOFS_OP_RELEASEDIR)
+		dir_drop(c);
+}
+
 void ops_run(struct diofs_call *c)
 {
+	if (!handle_present(c)) {
+		bool release = c->op == DIOFS_OP_RELEASE || c->op == DIOFS_OP_RELEASEDIR;
+
+		reply_err(c, release ? 0 : EBADF);
+		return;
+	}
 	switch (c->op) {
 	case DIOFS_OP_LOOKUP:          op_lookup(c); break;
 	case DIOFS_OP_GETATTR:         op_getattr(c); break;

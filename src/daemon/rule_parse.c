@@ -3,6 +3,7 @@
 #include "rules.h"
 
 #include "proto/errnames.h"
+#include "reply_errno.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -15,10 +16,13 @@
 _Static_assert(DIOFS_OP_COUNT <= 64, "struct rule keeps operations in a uint64_t");
 
 #define READ_WRITE ((UINT64_C(1) << DIOFS_OP_READ) | (UINT64_C(1) << DIOFS_OP_WRITE))
+#define ALL_OPS (~UINT64_C(0) >> (64 - DIOFS_OP_COUNT))
 #define OVERLONG_DEFAULT 4096
 /* The daemon allocates the whole overlong reply. */
 #define OVERLONG_MAX (1L << 20)
-/* Keeps a deadline in nanoseconds far from overflowing; hold has no cap. */
+/* About 24.8 days; keeps a deadline in nanoseconds far from overflowing.
+ * Any delay can be cut short: its caller's interrupt (a signal, SIGKILL)
+ * answers it with EINTR, and stopping the daemon answers it with EIO. */
 #define DELAY_MAX_MS INT_MAX
 
 static const struct {
@@ -372,6 +376,14 @@ static int rule_check(struct rule *r, char *err, size_t errlen)
 
 	if (r->nth && r->count)
 		return fault(err, errlen, "nth and count cannot be combined");
+	if (r->action == ACT_FAIL) {
+		const char *why = reply_errno_refusal(r->ops ? r->ops : ALL_OPS, (int)r->arg);
+
+		if (why)
+			return fault(err, errlen, "fail=%ld: %s%s", r->arg, why,
+				     r->ops || r->arg > REPLY_ERRNO_MAX ? "" :
+				     "; name the operations with op=");
+	}
 	if (r->action == ACT_SHORT || r->action == ACT_OVERLONG) {
 		uint64_t others = r->ops & ~READ_WRITE;
 

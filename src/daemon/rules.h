@@ -12,7 +12,9 @@
  *  - The action comes first; each match at most once; words are split at
  *    blanks (a path with a blank needs '?' in the glob).
  *  - Numbers: decimal or 0x hex, then k/m/g.  delay is at most INT_MAX ms
- *    (hold has no limit); fail takes a name (any case) or a number 1-999.
+ *    (hold has no limit; either ends early if its caller is interrupted);
+ *    fail takes a name (any case) or a number, 1-511 (what the kernel
+ *    accepts), and not ENOSYS for open or opendir (reply_errno.h).
  *  - short=N and overlong[=N] (default 4096, at most 1m) only make sense
  *    for read and write: without op= they apply to op=read,write; an op=
  *    naming anything else is refused.

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "diofs.h"
 #include "dispatch.h"
 #include "ops.h"
@@ -444,6 +446,21 @@ int trace_check_path(const char *path)
 	return ret;
 }
 
+/* Is the open file fd on this mount?  Writing the trace into the mount
+ * would make requests that the trace records, while the trace's lock is
+ * held: a deadlock.  Checked by device after opening, as a path check
+ * cannot see bind mounts of the mount point. */
+static bool trace_file_on_own_mount(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !conn_is_device(st.st_dev))
+		return false;
+	fprintf(stderr, "diofs: trace file is on this diofs mount (device %u:%u)\n",
+		major(st.st_dev), minor(st.st_dev));
+	return true;
+}
+
 int trace_open(const char *path)
 {
 	char *newpath;
@@ -462,6 +479,11 @@ int trace_open(const char *path)
 		ret = -errno;
 		free(newpath);
 		return ret;
+	}
+	if (trace_file_on_own_mount(fd)) {
+		close(fd);
+		free(newpath);
+		return -EINVAL;
 	}
 	ret = flusher_start();
 	if (ret) {
