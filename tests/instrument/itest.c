@@ -1001,6 +1001,28 @@ int trace_load(const char *path, struct trace_rec **out)
 
 /* ---- processes ---- */
 
+/* The daemon of m has exited: wait for it (failsafe limit), keep its status,
+ * let the harness know (diofs_mount_alive reaps it). */
+bool itest_daemon_exited(struct diofs_mount *m, int *status)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	siginfo_t si = { 0 };
+	bool gone;
+
+	if (!CHECK(pidfd >= 0, "pidfd_open(%d): %s", (int)m->pid, strerror(errno)))
+		return false;
+	gone = poll(&p, 1, ITEST_WAIT_MS) == 1;
+	close(pidfd);
+	if (!gone)
+		return false;
+	if (waitid(P_PID, (id_t)m->pid, &si, WEXITED | WNOWAIT) == 0 && status)
+		*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+						   : (si.si_status & 0x7f);
+	CHECK(!diofs_mount_alive(m), "the daemon exited but could not be reaped");
+	return true;
+}
+
 bool itest_wait_pid(pid_t pid, int timeout_ms, int *status)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

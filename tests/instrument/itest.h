@@ -178,6 +178,9 @@ int trace_load(const char *path, struct trace_rec **out);
 /* Wait for pid to exit (at most timeout_ms) and reap it; true with its
  * status if it did. */
 bool itest_wait_pid(pid_t pid, int timeout_ms, int *status);
+/* m's daemon exits (waited for at most ITEST_WAIT_MS, a failsafe): true
+ * with its wait status in *status, reaped through the harness. */
+bool itest_daemon_exited(struct diofs_mount *m, int *status);
 /* Run argv (argv[0] a path), stdout and stderr captured (cut to len);
  * returns its wait status, -1 if it could not run or did not end in time. */
 int itest_run(char *const argv[], char *out, size_t outlen, char *errout, size_t errlen);

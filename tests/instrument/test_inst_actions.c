@@ -41,28 +41,6 @@ static void check_read(const struct io *io, ssize_t want, unsigned int seed, con
 	      (intmax_t)io->off);
 }
 
-/* The daemon of m has exited: wait for it (failsafe limit), keep its status,
- * let the harness know (diofs_mount_alive reaps it). */
-static bool daemon_exited(struct diofs_mount *m, int *status)
-{
-	int pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-	siginfo_t si = { 0 };
-	bool gone;
-
-	if (!CHECK(pidfd >= 0, "pidfd_open(%d): %s", (int)m->pid, strerror(errno)))
-		return false;
-	gone = poll(&p, 1, ITEST_WAIT_MS) == 1;
-	close(pidfd);
-	if (!gone)
-		return false;
-	if (waitid(P_PID, (id_t)m->pid, &si, WEXITED | WNOWAIT) == 0 && status)
-		*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
-						   : (si.si_status & 0x7f);
-	CHECK(!diofs_mount_alive(m), "the daemon exited but could not be reaped");
-	return true;
-}
-
 /* The issue's "done when": a client holds the read its own thread issued,
  * knows that it is held, acts, releases it and sees the completion. */
 static void test_hold_own_read(void)
@@ -692,7 +670,7 @@ static void conn_killer(const char *action)
 	CHECK(r == -1 && is_conn_error(errno), "%s: a later read saw %zd (%s), wanted -1 "
 	      "(ENOTCONN or ECONNABORTED)", action, r, itest_errname(r < 0 ? errno : 0));
 	/* The daemon does not linger: crash kills it, abort ends its session. */
-	if (CHECK(daemon_exited(m, &status), "%s: the daemon still runs %d ms later", action,
+	if (CHECK(itest_daemon_exited(m, &status), "%s: the daemon still runs %d ms later", action,
 		  ITEST_WAIT_MS) && strcmp(action, "crash") == 0)
 		CHECK(status == SIGKILL, "crash: daemon status: saw %#x, wanted killed by SIGKILL",
 		      status);
@@ -762,7 +740,7 @@ static void test_stop_with_held(void)
 		CHECK(dio->ret == -1 && dio->err == EIO, "delayed read after the daemon stopped: "
 		      "saw %zd (%s), wanted -1 (EIO from the daemon)", dio->ret,
 		      itest_errname(dio->err));
-	if (CHECK(daemon_exited(m, &status), "the daemon still runs %d ms after SIGTERM",
+	if (CHECK(itest_daemon_exited(m, &status), "the daemon still runs %d ms after SIGTERM",
 		  ITEST_WAIT_MS))
 		CHECK(status == 0, "daemon exit status: saw %#x, wanted 0 (clean)", status);
 }

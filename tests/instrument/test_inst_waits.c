@@ -1,0 +1,510 @@
+/* Nothing blocks a worker, every wait can be interrupted, no rule or
+ * release value hangs or crashes anything (issue 13): flock storms, delayed
+ * locks, a killed caller during a long delay, releases answered by a rule,
+ * errno values the kernel refuses, a trace file through a bind mount.
+ *
+ * Callers that may block run in child processes, so that the test itself
+ * never hangs and a caller can be SIGKILLed; each child's result is its exit
+ * status (0, or the errno its call failed with).  A child is known to wait
+ * in a call when /proc/PID/syscall shows it blocked there, and its request
+ * is known to have reached the daemon when a later request (statfs) has
+ * been answered: the kernel hands requests to the daemon in order.  Every
+ * child is killed and reaped after its case, after the mount is stopped. */
+#include <config.h>
+#include "itest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_KIDS 8
+
+static pid_t kids[MAX_KIDS];
+static int nkids;
+static struct diofs_mount *case_mount;
+
+static struct diofs_mount *waits_mount(const char *opts)
+{
+	case_mount = itest_mount(opts);
+	return case_mount;
+}
+
+/* After each case: kill what is left, stop the mount (which ends any call
+ * still waiting in it), reap. */
+static void kids_end(void)
+{
+	for (int i = 0; i < nkids; i++)
+		kill(kids[i], SIGKILL);
+	if (case_mount)
+		itest_unmount(case_mount);
+	case_mount = NULL;
+	for (int i = 0; i < nkids; i++)
+		CHECK(itest_wait_pid(kids[i], ITEST_WAIT_MS, NULL),
+		      "child %d still runs after its mount stopped", (int)kids[i]);
+	nkids = 0;
+}
+
+/* Run fn(arg) in a child process; its exit status is fn's result. */
+static pid_t spawn(int (*fn)(const void *arg), const void *arg)
+{
+	pid_t pid;
+
+	if (!CHECK(nkids < MAX_KIDS, "more than %d children", MAX_KIDS))
+		return -1;
+	pid = fork();
+	if (pid == 0)
+		_exit(fn(arg) & 0xff);
+	if (!CHECK(pid > 0, "fork: %s", strerror(errno)))
+		return -1;
+	kids[nkids++] = pid;
+	return pid;
+}
+
+/* Wait for child pid's exit status (failsafe limit): its fn's result, or
+ * -1 if it did not exit in time or died of a signal (in *sig). */
+static int kid_result(pid_t pid, int *sig)
+{
+	int status, i;
+
+	if (sig)
+		*sig = 0;
+	if (pid <= 0 || !itest_wait_pid(pid, ITEST_WAIT_MS, &status))
+		return -1;
+	for (i = 0; i < nkids && kids[i] != pid; i++)
+		;
+	if (i < nkids)
+		kids[i] = kids[--nkids];
+	if (WIFSIGNALED(status) && sig)
+		*sig = WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Is pid blocked in system call nr?  Waits for it (failsafe limit); says
+ * what it last saw if not. */
+static bool blocked_in(pid_t pid, long nr)
+{
+	char path[64], text[256] = "";
+	uint64_t t0 = itest_now_ns();
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	while (itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
+		struct timespec ts = { 0, 1000000 };
+
+		if (itest_read_text(path, text, sizeof(text)) && atol(text) == nr &&
+		    text[0] >= '0' && text[0] <= '9')
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return CHECK(false, "%d not blocked in system call %ld: %s says %.40s", (int)pid, nr,
+		     path, text);
+}
+
+/* Lock and unlock the parent's open file *arg (its own open file
+ * description: the lock is not the holder's). */
+static int child_flock_ex(const void *arg)
+{
+	int fd = *(const int *)arg;
+
+	if (flock(fd, LOCK_EX))
+		return errno;
+	return flock(fd, LOCK_UN) ? errno : 0;
+}
+
+static int child_unlock(const void *arg)
+{
+	return flock(*(const int *)arg, LOCK_UN) ? errno : 0;
+}
+
+static int child_statfs(const void *arg)
+{
+	struct statfs st;
+
+	return statfs((const char *)arg, &st) ? errno : 0;
+}
+
+static int child_pread(const void *arg)
+{
+	char buf[4096];
+	int fd = open((const char *)arg, O_RDONLY);
+
+	if (fd < 0)
+		return errno;
+	return pread(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
+}
+
+/* A request through m is answered (in a child: a worker might never come). */
+static bool round_trip(struct diofs_mount *m)
+{
+	char mnt[300];
+
+	snprintf(mnt, sizeof(mnt), "%s", m->mnt);
+	return kid_result(spawn(child_statfs, mnt), NULL) == 0;
+}
+
+/* Open name for a waiter (before any waiter: an open must not depend on a
+ * free worker here), the fd in *fd. */
+static bool waiter_open(struct diofs_mount *m, const char *name, int *fd)
+{
+	*fd = itest_open(m, name, O_RDWR);
+	return CHECK(*fd >= 0, "open %s: %s", name, strerror(errno));
+}
+
+/* Start a child that waits for the lock on *fd; true once it waits. */
+static bool start_waiter(const int *fd, pid_t *pid)
+{
+	*pid = spawn(child_flock_ex, fd);
+	return CHECK(*pid > 0 && blocked_in(*pid, SYS_flock),
+		     "flock waiter %d is not blocked in flock", (int)*pid);
+}
+
+/* One holder and workers + 1 waiters: other requests are still answered, a
+ * SIGKILLed waiter goes, the others get the lock in turn. */
+static void test_flock_storm(void)
+{
+	struct diofs_mount *m = waits_mount("threads=2");
+	pid_t a, w[2];
+	int holder, fds[3], res, sig;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
+	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
+
+	/* The first waiter's request is in the daemon once a later one came back. */
+	REQUIRE(start_waiter(&fds[0], &a), "no waiter");
+	REQUIRE(round_trip(m), "statfs with one flock waiter was not answered");
+	REQUIRE(start_waiter(&fds[1], &w[0]) && start_waiter(&fds[2], &w[1]), "no waiters");
+	CHECK(round_trip(m), "statfs with 3 flock waiters on 2 workers was not answered in "
+	      "%d ms: a waiting lock occupies a worker", ITEST_WAIT_MS);
+
+	CHECK(kill(a, SIGKILL) == 0, "kill: %s", strerror(errno));
+	res = kid_result(a, &sig);
+	CHECK(sig == SIGKILL, "SIGKILLed flock waiter: saw result %d signal %d, wanted to be "
+	      "gone (signal 9) within %d ms", res, sig, ITEST_WAIT_MS);
+
+	res = kid_result(spawn(child_unlock, &holder), NULL);
+	CHECK(res == 0, "holder's unlock: saw %d (%s), wanted 0", res,
+	      res > 0 ? itest_errname(res) : "no exit");
+	for (int i = 0; i < 2; i++) {
+		res = kid_result(w[i], NULL);
+		CHECK(res == 0, "waiter %d after the unlock: saw %d (%s), wanted the lock (0)", i,
+		      res, res > 0 ? itest_errname(res) : "no exit");
+	}
+	CHECK(round_trip(m), "the mount no longer answers");
+}
+
+/* SIGTERM stops the daemon while lock waiters are parked in it. */
+static void test_flock_waiters_sigterm(void)
+{
+	struct diofs_mount *m = waits_mount("threads=2");
+	pid_t w[3];
+	int holder, fds[3], status = -1, res;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
+	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
+	REQUIRE(start_waiter(&fds[0], &w[0]), "no waiter");
+	REQUIRE(round_trip(m), "statfs with one flock waiter was not answered");
+	REQUIRE(start_waiter(&fds[1], &w[1]) && start_waiter(&fds[2], &w[2]), "no waiters");
+	CHECK(round_trip(m), "statfs with 3 flock waiters on 2 workers was not answered");
+
+	if (geteuid() == 0)
+		CHECK(umount2(m->mnt, MNT_DETACH) == 0, "umount2 %s: %s", m->mnt, strerror(errno));
+	CHECK(kill(m->pid, SIGTERM) == 0, "kill: %s", strerror(errno));
+	if (CHECK(itest_daemon_exited(m, &status), "the daemon still runs %d ms after SIGTERM "
+		  "with flock waiters", ITEST_WAIT_MS))
+		CHECK(status == 0, "daemon exit status: saw %#x, wanted 0 (clean)", status);
+	for (int i = 0; i < 3; i++) {
+		res = kid_result(w[i], NULL);
+		CHECK(res == EIO, "flock waiter %d after the daemon stopped: saw %d (%s), wanted "
+		      "EIO", i, res, res > 0 ? itest_errname(res) : "no exit");
+	}
+}
+
+/* With flock delayed, a waiter's delayed flock must not keep the holder's
+ * delayed unlock from running (one timer thread blocked in flock did). */
+static void test_delayed_flock_and_unlock(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofsctl *c;
+	uint64_t matched = 0, acted = 0;
+	pid_t w, u;
+	int holder, fd, id, res;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	REQUIRE((id = itest_rule(c, "delay=200 op=flock path=/f")) > 0, "no rule");
+	holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
+	REQUIRE(waiter_open(m, "f", &fd), "no fd");
+	REQUIRE(flock(holder, LOCK_EX) == 0, "holder's flock: %s", strerror(errno));
+
+	REQUIRE(start_waiter(&fd, &w), "no waiter");
+	/* The waiter's flock is delayed once the rule acted on it too. */
+	for (uint64_t t0 = itest_now_ns(); acted < 2 &&
+	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
+		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
+			break;
+	REQUIRE(acted == 2, "the delay rule acted %ju times, wanted 2", (uintmax_t)acted);
+	u = spawn(child_unlock, &holder); /* the holder's unlock, delayed after it */
+
+	res = kid_result(u, NULL);
+	CHECK(res == 0, "delayed unlock: saw %d (%s), wanted 0 within %d ms", res,
+	      res > 0 ? itest_errname(res) : "no exit", ITEST_WAIT_MS);
+	res = kid_result(w, NULL);
+	CHECK(res == 0, "delayed flock waiter: saw %d (%s), wanted the lock (0) within %d ms",
+	      res, res > 0 ? itest_errname(res) : "no exit", ITEST_WAIT_MS);
+}
+
+/* A caller SIGKILLed during a 10-minute delay goes at once (the kernel sends
+ * FUSE_INTERRUPT; the delay is answered EINTR), the mount still serves. */
+static void test_kill_during_delay(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofsctl *c;
+	uint64_t matched = 0, acted = 0;
+	char path[300];
+	int id, res, sig;
+	pid_t r;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(path, sizeof(path), "%s", diofs_mnt_path(m, "f"));
+	REQUIRE((id = itest_rule(c, "delay=600000 op=read path=/f")) > 0, "no rule");
+	r = spawn(child_pread, path);
+	REQUIRE(r > 0, "no child");
+	for (uint64_t t0 = itest_now_ns(); acted < 1 &&
+	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
+		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
+			break;
+	REQUIRE(acted == 1, "the delay rule acted %ju times, wanted 1", (uintmax_t)acted);
+
+	CHECK(kill(r, SIGKILL) == 0, "kill: %s", strerror(errno));
+	res = kid_result(r, &sig);
+	CHECK(sig == SIGKILL, "reader SIGKILLed during a delay: saw result %d signal %d, "
+	      "wanted to be gone (signal 9) within %d ms", res, sig, ITEST_WAIT_MS);
+	CHECK(round_trip(m), "the mount no longer answers");
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Wait until the daemon has answered want calls of op in all. */
+static bool op_count_reaches(struct diofsctl *c, const char *op, uint64_t want)
+{
+	uint64_t count = 0, errors;
+
+	for (uint64_t t0 = itest_now_ns(); count < want &&
+	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
+		if (!itest_op_stats(c, op, &count, &errors))
+			break;
+	return CHECK(count >= want, "%s calls answered: %ju, wanted %ju", op,
+		     (uintmax_t)count, (uintmax_t)want);
+}
+
+/* fail on release and releasedir: the kernel hears the error, the daemon
+ * still closes the file (fds stable, flock locks gone). */
+static void test_fail_on_release_frees(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofsctl *c;
+	uint64_t rel0, reldir0, errs;
+	char fpath[300], dpath[300];
+	int n0 = -1, n1, fd, fd2;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1) && itest_make_file(m, "d/x", 1, 1), "no files");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(fpath, sizeof(fpath), "%s", diofs_mnt_path(m, "f"));
+	snprintf(dpath, sizeof(dpath), "%s", diofs_mnt_path(m, "d"));
+	REQUIRE(itest_rule(c, "fail=EIO op=release path=/f") > 0 &&
+		itest_rule(c, "fail=EIO op=releasedir path=/d") > 0, "no rules");
+	REQUIRE(itest_op_stats(c, "release", &rel0, &errs) &&
+		itest_op_stats(c, "releasedir", &reldir0, &errs), "no stats");
+	/* One round first: the inodes' own fds are there from the first
+	 * lookup on (rel0 and reldir0 count it). */
+	for (int i = 0; i < 101; i++) {
+		DIR *d;
+
+		fd = open(fpath, O_RDONLY);
+		REQUIRE(fd >= 0, "open f: %s", strerror(errno));
+		close(fd);
+		d = opendir(dpath);
+		REQUIRE(d, "opendir d: %s", strerror(errno));
+		closedir(d);
+		if (i > 0)
+			continue;
+		REQUIRE(op_count_reaches(c, "release", ++rel0) &&
+			op_count_reaches(c, "releasedir", ++reldir0), "releases not answered");
+		n0 = count_fds(m->pid);
+		REQUIRE(n0 > 0, "cannot count the daemon's fds: %s", strerror(errno));
+	}
+	REQUIRE(op_count_reaches(c, "release", rel0 + 100) &&
+		op_count_reaches(c, "releasedir", reldir0 + 100), "releases not answered");
+	n1 = count_fds(m->pid);
+	CHECK(n1 == n0, "daemon fds after 100 opens and opendirs with fail on release: %d, "
+	      "wanted %d as before", n1, n0);
+
+	/* A lock taken on a file whose release failed is gone with it. */
+	fd = open(fpath, O_RDWR);
+	REQUIRE(fd >= 0, "open f: %s", strerror(errno));
+	REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0, "flock: %s", strerror(errno));
+	close(fd);
+	REQUIRE(op_count_reaches(c, "release", rel0 + 101), "release not answered");
+	fd2 = itest_open(m, "f", O_RDWR);
+	REQUIRE(fd2 >= 0, "open f: %s", strerror(errno));
+	CHECK(flock(fd2, LOCK_EX | LOCK_NB) == 0, "flock after a closed holder's failed "
+	      "release: %s, wanted the lock (the close let go of it)", strerror(errno));
+}
+
+/* The rule expects an error containing want. */
+static void expect_refused(struct diofsctl *c, const char *rule, const char *want)
+{
+	int id = diofsctl_rule_add(c, "%s", rule);
+
+	CHECK(id < 0 && strstr(diofsctl_error(c), want), "rule add %s: saw %d \"%s\", wanted "
+	      "err ... %s", rule, id, id < 0 ? diofsctl_error(c) : "", want);
+}
+
+/* Errors the kernel refuses (512 and up), ENOSYS for open and opendir: no
+ * rule and no release can carry them; the daemon keeps serving. */
+static void test_reply_errno_values(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofs_held h[2];
+	struct diofsctl *c;
+	struct io *io;
+	int n, ret;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	CHECK(itest_rule(c, "fail=511 op=read path=/nothing") > 0, "fail=511 refused");
+	CHECK(itest_rule(c, "fail=ENOSYS op=read path=/nothing") > 0, "ENOSYS on read refused");
+	expect_refused(c, "fail=512 op=read", "1-511");
+	expect_refused(c, "fail=600", "1-511");
+	expect_refused(c, "fail=999 op=write", "1-511");
+	expect_refused(c, "fail=ENOSYS op=open", "no_open");
+	expect_refused(c, "fail=ENOSYS op=opendir", "no_open");
+	expect_refused(c, "fail=ENOSYS path=/f", "op=");
+
+	REQUIRE(itest_rule(c, "hold op=open path=/f") > 0, "no rule");
+	io = io_new(IO_OPEN, -1, 0, 0);
+	REQUIRE(io, "no io");
+	snprintf(io->path, sizeof(io->path), "%s", diofs_mnt_path(m, "f"));
+	io->flags = O_RDONLY;
+	REQUIRE(io_start(io), "no thread");
+	n = itest_held(c, 1, h, 2);
+	REQUIRE(n == 1, "held: saw %d, wanted 1", n);
+	ret = diofsctl_release(c, h[0].id, "errno=ENOSYS");
+	CHECK(ret < 0 && strstr(diofsctl_error(c), "no_open"), "release of an open with "
+	      "errno=ENOSYS: saw %d \"%s\", wanted err ... no_open", ret,
+	      ret < 0 ? diofsctl_error(c) : "");
+	ret = diofsctl_release(c, 0, "errno=600");
+	CHECK(ret < 0 && strstr(diofsctl_error(c), "1-511"), "release errno=600: saw %d \"%s\", "
+	      "wanted err ... 1-511", ret, ret < 0 ? diofsctl_error(c) : "");
+	n = itest_held_now(c, h, 2);
+	CHECK(n == 1, "held after the refused releases: saw %d, wanted 1", n);
+	ret = diofsctl_release(c, 0, "errno=EACCES");
+	CHECK(ret == 1, "release errno=EACCES: saw %d (%s), wanted 1", ret,
+	      ret < 0 ? diofsctl_error(c) : "");
+	if (io_join(io))
+		CHECK(io->ret == -1 && io->err == EACCES, "held open released with EACCES: saw "
+		      "%zd (%s)", io->ret, itest_errname(io->err));
+	CHECK(round_trip(m), "the mount no longer answers");
+}
+
+/* A trace file on the mount, reached through a bind mount of the mount
+ * point (no path check sees it), is refused by its device. */
+static void test_trace_through_bind_mount(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofsctl *c;
+	char bind[300], file[320];
+	int ret;
+
+	REQUIRE(m, "no mount");
+	if (geteuid() != 0) {
+		itest_skip("a bind mount needs root");
+		return;
+	}
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(bind, sizeof(bind), "%s/bind", m->root);
+	REQUIRE(mkdir(bind, 0700) == 0, "mkdir %s: %s", bind, strerror(errno));
+	REQUIRE(mount(m->mnt, bind, NULL, MS_BIND, NULL) == 0, "bind mount: %s", strerror(errno));
+	itest_cleanup_mount(bind);
+	snprintf(file, sizeof(file), "%s/trace.jsonl", bind);
+
+	ret = diofsctl_cmd(c, NULL, "trace on %s", file);
+	CHECK(ret < 0 && strstr(diofsctl_error(c), "inside the mount"), "trace on %s (the "
+	      "mount through a bind mount): saw %d \"%s\", wanted err ... inside the mount",
+	      file, ret, ret < 0 ? diofsctl_error(c) : "");
+	CHECK(round_trip(m), "the mount no longer answers");
+	CHECK(umount2(bind, MNT_DETACH) == 0, "umount %s: %s", bind, strerror(errno));
+}
+
+#define WAITS_CASE(fn) static void case_##fn(void) { fn(); kids_end(); }
+WAITS_CASE(test_flock_storm)
+WAITS_CASE(test_flock_waiters_sigterm)
+WAITS_CASE(test_delayed_flock_and_unlock)
+WAITS_CASE(test_kill_during_delay)
+WAITS_CASE(test_fail_on_release_frees)
+WAITS_CASE(test_reply_errno_values)
+WAITS_CASE(test_trace_through_bind_mount)
+
+int main(void)
+{
+	static const struct itest_case cases[] = {
+		{ "flock: holder and workers+1 waiters, others served, SIGKILL, unlock",
+		  case_test_flock_storm },
+		{ "flock: SIGTERM stops the daemon with waiters parked", case_test_flock_waiters_sigterm },
+		{ "delay: a delayed flock does not block the delayed unlock",
+		  case_test_delayed_flock_and_unlock },
+		{ "delay: a caller SIGKILLed during a long delay goes at once",
+		  case_test_kill_during_delay },
+		{ "fail on release/releasedir still closes (fds, flock)",
+		  case_test_fail_on_release_frees },
+		{ "errno values: 512+ and ENOSYS on open refused, daemon serves",
+		  case_test_reply_errno_values },
+		{ "trace file through a bind mount of the mount point refused",
+		  case_test_trace_through_bind_mount },
+	};
+
+	return itest_main("instrument waits", cases, sizeof(cases) / sizeof(cases[0]));
+}
