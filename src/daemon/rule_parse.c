@@ -378,9 +378,15 @@ static int rule_check(struct rule *r, char *err, size_t errlen)
 		return fault(err, errlen, "nth and count cannot be combined");
 	if (r->action == ACT_FAIL) {
 		const char *why = reply_errno_refusal(r->ops ? r->ops : ALL_OPS, (int)r->arg);
+		const char *name = errno_name((int)r->arg);
+		char num[24];
 
+		if (strcmp(name, "E?") == 0) {
+			snprintf(num, sizeof(num), "%ld", r->arg);
+			name = num;
+		}
 		if (why)
-			return fault(err, errlen, "fail=%ld: %s%s", r->arg, why,
+			return fault(err, errlen, "fail=%s: %s%s", name, why,
 				     r->ops || r->arg > REPLY_ERRNO_MAX ? "" :
 				     "; name the operations with op=");
 	}

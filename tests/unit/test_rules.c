@@ -217,6 +217,17 @@ static const struct {
 	{ "fail=0", "fail: unknown errno \"0\"" },
 	{ "fail=1000", "fail: unknown errno \"1000\"" },
 	{ "fail=-5", "fail: unknown errno \"-5\"" },
+	{ "fail=512 op=read", "fail=512: the kernel accepts errors 1-511 only (it refuses "
+	  "any other reply and its caller would wait forever)" },
+	{ "fail=999", "fail=999: the kernel accepts errors 1-511 only (it refuses any other "
+	  "reply and its caller would wait forever)" },
+	{ "fail=ENOSYS op=read,open", "fail=ENOSYS: ENOSYS cannot answer open or opendir (the "
+	  "kernel would stop opening files on this mount for good: no_open)" },
+	{ "fail=enosys op=opendir", "fail=ENOSYS: ENOSYS cannot answer open or opendir (the "
+	  "kernel would stop opening files on this mount for good: no_open)" },
+	{ "fail=ENOSYS path=/f", "fail=ENOSYS: ENOSYS cannot answer open or opendir (the kernel "
+	  "would stop opening files on this mount for good: no_open); name the operations "
+	  "with op=" },
 	{ "short", "short: needs a byte count" },
 	{ "short=", "short: needs a byte count" },
 	{ "short=-1", "short: \"-1\" is not a number" },
@@ -305,7 +316,8 @@ static const char *const round_trip_rules[] = {
 	"hold",
 	"delay=2147483647",
 	"fail=EIO",
-	"fail=999",
+	"fail=511",
+	"fail=ENOSYS op=read,flock",
 	"fail=EWOULDBLOCK",
 	"short=0",
 	"short=9223372036854775807 op=write",
