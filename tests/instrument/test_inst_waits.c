@@ -227,8 +227,7 @@ static void test_flock_waiters_sigterm(void)
 	REQUIRE(start_waiter(&fds[1], &w[1]) && start_waiter(&fds[2], &w[2]), "no waiters");
 	CHECK(round_trip(m), "statfs with 3 flock waiters on 2 workers was not answered");
 
-	if (geteuid() == 0)
-		CHECK(umount2(m->mnt, MNT_DETACH) == 0, "umount2 %s: %s", m->mnt, strerror(errno));
+	/* SIGTERM alone, the mount still in place and in use. */
 	CHECK(kill(m->pid, SIGTERM) == 0, "kill: %s", strerror(errno));
 	if (CHECK(itest_daemon_exited(m, &status), "the daemon still runs %d ms after SIGTERM "
 		  "with flock waiters", ITEST_WAIT_MS))
