@@ -480,6 +480,7 @@ static const char *const words[] = {
 	"m", "g", "*", "?", "[", "]", "/", "..", "/..", "%s", "%n", "\\", "\"", "1", "0",
 	"-1", "4096", "18446744073709551615", "18446744073709551616", "9223372036854775807",
 	"0.5", "1e308", "nan", "inf", "-0", "0x7fffffff", "2147483648", "999", "1000",
+	"511", "512", "ENOSYS", "release", "releasedir", "opendir", "flock",
 };
 
 static void gen_token(uint64_t *rng, char *out, size_t cap, size_t *len)
@@ -539,12 +540,19 @@ static size_t gen_command(uint64_t *rng, char *out, size_t cap)
 	if (c < 9) {
 		ADD("rule add %s", PICK(rng, "hold", "delay=5", "delay=0", "fail=EIO", "fail=enospc",
 					 "fail=999", "fail=0", "short=1", "short=1m", "overlong",
-					 "overlong=4096", "overlong=2m", "delay=2147483648", "fail=EFOO"));
+					 "overlong=4096", "overlong=2m", "delay=2147483648", "fail=EFOO",
+					 /* what the kernel refuses, or takes for "no open" */
+					 "fail=511", "fail=512", "fail=4095", "fail=ENOSYS",
+					 "fail=ENOSYS op=open", "fail=ENOSYS op=opendir",
+					 /* answered by a rule, a release still frees */
+					 "fail=EIO op=release", "fail=EIO op=releasedir",
+					 "delay=3 op=release,releasedir", "delay=2 op=flock"));
 		unsigned int nm = (unsigned int)soak_below(rng, 5);
 		for (unsigned int i = 0; i < nm; i++)
 			switch (soak_below(rng, 9)) {
 			case 0: ADD(" op=%s", PICK(rng, "read", "write", "read,write", "lookup,getattr",
-						   "nosuch", "read,,write", "")); break;
+						   "nosuch", "read,,write", "", "open,opendir",
+						   "release,releasedir", "flock")); break;
 			case 1: ADD(" path=%s", PICK(rng, "/f", "/d/*", "*", "/[a-", "/a?c/[!x]*",
 						     "/\\", "/x/../y", "")); break;
 			case 2: ADD(" offset=%" PRIu64 "-%" PRIu64, soak_below(rng, 1 << 20),
@@ -564,7 +572,8 @@ static size_t gen_command(uint64_t *rng, char *out, size_t cap)
 	} else if (c < 13) {
 		ADD("release %s%s", PICK(rng, "all", "1", "0", "x", "18446744073709551615"),
 		    PICK(rng, "", " reply", " errno=EIO", " errno=EBOGUS", " errno=0", " short=3",
-			 " short=-1", " reply extra"));
+			 " short=-1", " reply extra", " errno=511", " errno=512", " errno=999",
+			 " errno=ENOSYS"));
 	} else if (c < 15) {
 		ADD("held%s", PICK(rng, "", " min=0", " min=1", " min=999999", " min=x"));
 	} else if (c < 17) {
