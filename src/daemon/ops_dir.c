@@ -174,8 +174,7 @@ void op_readdirplus(struct diofs_call *c)
 void dir_drop(struct diofs_call *c)
 {
 	if (c->has_fi && c->fi.fh)
-		free_dir(dir_of(&c->fi));
-	c->fi.fh = 0;
+		free_dir(dir_of(&c->fi)); /* fh stays in the call for the trace */
 }
 
 void op_releasedir(struct diofs_call *c)

@@ -358,8 +358,7 @@ void file_drop(struct diofs_call *c)
 		f->path = NULL;
 		c->path = c->path_owned ? c->path_owned : "";
 	}
-	c->fi.fh = 0;
-	free_file(f);
+	free_file(f); /* fh stays in the call for the trace, no longer valid */
 }
 
 void op_release(struct diofs_call *c)

@@ -71,7 +71,7 @@ void op_getxattr(struct diofs_call *c);
 void op_listxattr(struct diofs_call *c);
 void op_removexattr(struct diofs_call *c);
 
-/* Close and free c's open file / directory, clear c->fi.fh. */
+/* Close and free c's open file / directory (once: c's fh is then stale). */
 void file_drop(struct diofs_call *c);
 void dir_drop(struct diofs_call *c);
 
