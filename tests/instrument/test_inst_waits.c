@@ -144,6 +144,29 @@ static int child_pread(const void *arg)
 	return pread(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* child_flock_ex / child_pread with a SIGUSR1 handler that does not restart
+ * calls: a signal makes the call return EINTR if the daemon answers so. */
+static int child_flock_intr(const void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	return child_flock_ex(arg);
+}
+
+static int child_pread_intr(const void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	return child_pread(arg);
+}
+
 /* A request through m is answered (in a child: a worker might never come). */
 static bool round_trip(struct diofs_mount *m)
 {
@@ -304,6 +327,47 @@ static void test_kill_during_delay(void)
 	CHECK(sig == SIGKILL, "reader SIGKILLed during a delay: saw result %d signal %d, "
 	      "wanted to be gone (signal 9) within %d ms", res, sig, ITEST_WAIT_MS);
 	CHECK(round_trip(m), "the mount no longer answers");
+}
+
+/* A signal (not fatal) ends a lock wait and a delay with EINTR. */
+static void test_signal_ends_waits(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofsctl *c;
+	uint64_t matched = 0, acted = 0;
+	char path[300];
+	pid_t w, r;
+	int holder, fd, id, res;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1) && itest_make_file(m, "g", 4096, 1),
+		"no files");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
+	REQUIRE(waiter_open(m, "f", &fd), "no fd");
+	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
+	w = spawn(child_flock_intr, &fd);
+	REQUIRE(w > 0 && blocked_in(w, SYS_flock), "no waiter");
+	REQUIRE(round_trip(m), "statfs with a flock waiter was not answered");
+	CHECK(kill(w, SIGUSR1) == 0, "kill: %s", strerror(errno));
+	res = kid_result(w, NULL);
+	CHECK(res == EINTR, "flock wait after SIGUSR1: saw %d (%s), wanted EINTR", res,
+	      res > 0 ? itest_errname(res) : "no exit");
+
+	REQUIRE((id = itest_rule(c, "delay=600000 op=read path=/g")) > 0, "no rule");
+	snprintf(path, sizeof(path), "%s", diofs_mnt_path(m, "g"));
+	r = spawn(child_pread_intr, path);
+	REQUIRE(r > 0, "no child");
+	for (uint64_t t0 = itest_now_ns(); acted < 1 &&
+	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
+		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
+			break;
+	REQUIRE(acted == 1, "the delay rule acted %ju times, wanted 1", (uintmax_t)acted);
+	CHECK(kill(r, SIGUSR1) == 0, "kill: %s", strerror(errno));
+	res = kid_result(r, NULL);
+	CHECK(res == EINTR, "delayed read after SIGUSR1: saw %d (%s), wanted EINTR", res,
+	      res > 0 ? itest_errname(res) : "no exit");
 }
 
 static int count_fds(pid_t pid)
@@ -483,6 +547,7 @@ WAITS_CASE(test_flock_storm)
 WAITS_CASE(test_flock_waiters_sigterm)
 WAITS_CASE(test_delayed_flock_and_unlock)
 WAITS_CASE(test_kill_during_delay)
+WAITS_CASE(test_signal_ends_waits)
 WAITS_CASE(test_fail_on_release_frees)
 WAITS_CASE(test_reply_errno_values)
 WAITS_CASE(test_trace_through_bind_mount)
@@ -497,6 +562,7 @@ int main(void)
 		  case_test_delayed_flock_and_unlock },
 		{ "delay: a caller SIGKILLed during a long delay goes at once",
 		  case_test_kill_during_delay },
+		{ "a signal ends a lock wait and a delay (EINTR)", case_test_signal_ends_waits },
 		{ "fail on release/releasedir still closes (fds, flock)",
 		  case_test_fail_on_release_frees },
 		{ "errno values: 512+ and ENOSYS on open refused, daemon serves",
