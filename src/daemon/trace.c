@@ -444,28 +444,74 @@ int trace_check_path(const char *path)
 	return ret;
 }
 
-int trace_open(const char *path)
+/* Open an existing file to overwrite it: never through a symbolic link,
+ * never anything but a regular file (O_NONBLOCK: a FIFO would wait for a
+ * reader), emptied and made 0600 only once it is known to be one. */
+static int open_existing(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		      O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+int trace_create(const char *path, bool overwrite, char *why, size_t whylen)
+{
+	int fd;
+
+	*why = '\0';
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	/* A new file, 0600 (the trace names every user's files): never one
+	 * that exists, nor through a link planted at path. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_NOCTTY |
+		  O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && overwrite)
+		fd = open_existing(path, why, whylen);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0 && !*why) {
+		struct stat st;
+
+		if (fd == -ELOOP || (fd == -EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+			snprintf(why, whylen, "%s is a symbolic link: refused", path);
+		else if (fd == -EEXIST)
+			snprintf(why, whylen, "%s exists (overwrite replaces it)", path);
+		else
+			snprintf(why, whylen, "%s: %s", path, strerror(-fd));
+	}
+	return fd;
+}
+
+int trace_start(int fd, const char *path)
 {
 	char *newpath;
-	int fd, oldfd, ret;
+	int oldfd, ret;
 
-	if (!path || !*path)
-		return -EINVAL;
-	ret = trace_check_path(path);
-	if (ret)
-		return ret;
 	newpath = strdup(path);
 	if (!newpath)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		free(newpath);
-		return ret;
-	}
 	ret = flusher_start();
 	if (ret) {
-		close(fd);
 		free(newpath);
 		return ret;
 	}
@@ -483,6 +529,31 @@ int trace_open(const char *path)
 	if (oldfd >= 0)
 		close(oldfd);
 	return 0;
+}
+
+int trace_open(const char *path, bool overwrite, char *why, size_t whylen)
+{
+	int fd, ret;
+
+	*why = '\0';
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	ret = trace_check_path(path);
+	if (ret == -EINVAL)
+		snprintf(why, whylen, "%s is inside the mount point", path);
+	else if (ret)
+		snprintf(why, whylen, "%s: %s", path, strerror(-ret));
+	if (ret)
+		return ret;
+	fd = trace_create(path, overwrite, why, whylen);
+	if (fd < 0)
+		return fd;
+	ret = trace_start(fd, path);
+	if (ret)
+		close(fd);
+	return ret;
 }
 
 void trace_set(bool on)
