@@ -24,6 +24,7 @@
 #include "dispatch.h"
 #include "ops.h"
 #include "proto/errnames.h"
+#include "proto/escape.h"
 
 #define FLUSH_AT (64 * 1024)
 #define FLUSH_EVERY_MS 100
@@ -144,50 +145,24 @@ static bool tbuf_reserve(struct tbuf *tb, size_t more)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 if there is none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* A JSON string body for s; needs at most 6 * strlen(s) bytes.  Bytes that
- * are not UTF-8 (names are bytes) come out as \u00XX. */
+ * are not UTF-8 (names are bytes) come out as \u00XX; so do the control
+ * characters, C1 included, so that the trace shown on a terminal cannot
+ * drive it. */
 static size_t json_escape(char *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char *o = out;
 
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p);
 
 		if (*p == '"' || *p == '\\') {
 			*o++ = '\\';
 			*o++ = *p++;
+		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) { /* U+0080..U+009F */
+			o += sprintf(o, "\\u%04x", p[1]);
+			p += 2;
 		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
 			o += sprintf(o, "\\u%04x", *p++);
 		} else {
