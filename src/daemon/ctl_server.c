@@ -472,6 +472,7 @@ static void *conn_main(void *arg)
 	size_t len = 0;
 	bool skipping = false; /* the rest of a line too long */
 
+	pthread_setname_np(pthread_self(), "diofs-ctl"); /* one per client */
 	while (!atomic_load(&stopping)) {
 		ssize_t n = read(cn->fd, buf + len, sizeof(buf) - 1 - len);
 		size_t start = 0;

@@ -425,10 +425,16 @@ int trace_check_path(const char *path)
 static int open_existing(const char *path, char *why, size_t whylen)
 {
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-		      O_CLOEXEC);
-	int err;
+	int fd, err;
 
+	/* Looked at first so that a FIFO or device is refused by name, not by
+	 * what opening it does; checked again on the fd, which is what
+	 * counts. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		return -EINVAL;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)

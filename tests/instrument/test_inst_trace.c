@@ -435,6 +435,125 @@ static void test_trace_full(void)
 	umount2(tiny, MNT_DETACH);
 }
 
+/* A small file of text with mode; false (reported) if it cannot be made. */
+static bool make_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
+		  fchmod(fd, mode) == 0;
+
+	CHECK(ok, "making %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* "trace on FILE [overwrite]" err naming want; false otherwise (reported). */
+static bool trace_refused(struct diofsctl *c, const char *file, const char *over,
+			  const char *want)
+{
+	int r = diofsctl_cmd(c, NULL, "trace on %s%s", file, over);
+
+	return CHECK(r < 0 && strstr(diofsctl_error(c), want), "trace on %s%s: saw %s \"%s\", "
+		     "wanted err ... %s", file, over, r < 0 ? "err" : "ok",
+		     r < 0 ? diofsctl_error(c) : "", want);
+}
+
+/* The trace names every user's files: it is created 0600, never through a
+ * link planted where it goes, never over a file that exists unless told
+ * (then only a regular file), and a FIFO does not make the daemon wait. */
+static void test_trace_file_safety(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	char secret[400], link[400], fresh[400], old[400], fifo[400], text[64];
+	struct diofsctl *c;
+	struct stat st;
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(secret, sizeof(secret), "%s/secret", m->root);
+	snprintf(link, sizeof(link), "%s/link.jsonl", m->root);
+	snprintf(fresh, sizeof(fresh), "%s/fresh.jsonl", m->root);
+	snprintf(old, sizeof(old), "%s/old.jsonl", m->root);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.jsonl", m->root);
+
+	/* A link planted at the trace path to a 0600 file: refused, also with
+	 * overwrite; the file keeps its bytes and mode. */
+	REQUIRE(make_text(secret, "keep me", 0600), "no file");
+	REQUIRE(symlink(secret, link) == 0, "symlink: %s", strerror(errno));
+	trace_refused(c, link, "", "symbolic link");
+	trace_refused(c, link, " overwrite", "symbolic link");
+	CHECK(itest_read_text(secret, text, sizeof(text)) && strcmp(text, "keep me") == 0 &&
+	      stat(secret, &st) == 0 && (st.st_mode & 07777) == 0600, "the link's target after "
+	      "trace on LINK: saw \"%s\" mode %#o, wanted \"keep me\" 0600", text,
+	      st.st_mode & 07777);
+
+	/* A new file: 0600 whatever the umask lets through. */
+	if (CHECK(diofsctl_cmd(c, NULL, "trace on %s", fresh) == 0, "trace on %s: %s", fresh,
+		  diofsctl_error(c)))
+		CHECK(lstat(fresh, &st) == 0 && S_ISREG(st.st_mode) &&
+		      (st.st_mode & 07777) == 0600, "%s: saw mode %#o, wanted a regular file, 0600",
+		      fresh, st.st_mode);
+
+	/* A file that exists: refused and untouched; with overwrite emptied
+	 * and made 0600. */
+	REQUIRE(make_text(old, "old data", 0644), "no file");
+	trace_refused(c, old, "", "exists (overwrite replaces it)");
+	CHECK(itest_read_text(old, text, sizeof(text)) && strcmp(text, "old data") == 0,
+	      "%s after a refused trace on: saw \"%s\", wanted \"old data\"", old, text);
+	if (CHECK(diofsctl_cmd(c, NULL, "trace off") == 0 &&
+		  diofsctl_cmd(c, NULL, "trace on %s overwrite", old) == 0,
+		  "trace on %s overwrite: %s", old, diofsctl_error(c)))
+		CHECK(stat(old, &st) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
+		      "%s after trace on ... overwrite: saw %lld bytes mode %#o, wanted 0 bytes "
+		      "0600", old, (long long)st.st_size, st.st_mode & 07777);
+
+	/* Not a regular file: a FIFO nobody reads (no wait), a directory. */
+	REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+	trace_refused(c, fifo, " overwrite", "not a regular file");
+	trace_refused(c, m->backing, " overwrite", "not a regular file");
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping after the refusals: %s",
+	      diofsctl_error(c));
+}
+
+/* -o trace=FILE: the same rules, said before anything is mounted. */
+static void test_trace_option_file(void)
+{
+	char base[] = "/tmp/diofs-test-traceopt-XXXXXX", secret[64], link[64], opts[128];
+	char log[2048], text[64];
+	struct own_daemon *d;
+	int status;
+
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(secret, sizeof(secret), "%s/secret", base);
+	snprintf(link, sizeof(link), "%s/link.jsonl", base);
+	if (make_text(secret, "keep me", 0600) &&
+	    CHECK(symlink(secret, link) == 0, "symlink: %s", strerror(errno))) {
+		snprintf(opts, sizeof(opts), "trace=%s,trace_overwrite", link);
+		d = own_start(opts, false, true, &status);
+		if (d) {
+			itest_read_text(d->log, log, sizeof(log));
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+			      strstr(log, "symbolic link"), "-o %s: saw status %#x, stderr \"%s\"; "
+			      "wanted exit 1 naming the symbolic link", opts, status, log);
+			own_stop(d);
+		}
+		CHECK(itest_read_text(secret, text, sizeof(text)) && strcmp(text, "keep me") == 0,
+		      "the link's target after -o %s: saw \"%s\", wanted \"keep me\"", opts, text);
+		/* Without overwrite an existing file is refused too. */
+		snprintf(opts, sizeof(opts), "trace=%s", secret);
+		d = own_start(opts, false, true, &status);
+		if (d) {
+			itest_read_text(d->log, log, sizeof(log));
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(log, "exists"),
+			      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"exists\"", opts,
+			      status, log);
+			own_stop(d);
+		}
+	}
+	diofs_remove_tree(base);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -443,6 +562,10 @@ int main(void)
 		{ "128 concurrent reads: each traced once, its own pid", test_concurrent },
 		{ "trace file removed: one message, keeps serving", test_trace_removed },
 		{ "trace file system full: one message, keeps serving", test_trace_full },
+		{ "trace file: new, 0600, no link followed, overwrite on request",
+		  test_trace_file_safety },
+		{ "-o trace=: no link followed, no file overwritten unasked",
+		  test_trace_option_file },
 	};
 
 	return itest_main("instrument trace", cases, sizeof(cases) / sizeof(cases[0]));
