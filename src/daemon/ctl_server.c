@@ -510,6 +510,9 @@ static void *conn_main(void *arg)
 		}
 	}
 out:
+	/* The client sees its end of input now (one that half-closed waits
+	 * for it), not when the next connection reaps this one. */
+	shutdown(cn->fd, SHUT_RDWR);
 	atomic_store(&cn->done, true);
 	return NULL;
 }

@@ -504,6 +504,26 @@ static void test_planted_socket_dir(void)
 	diofs_remove_tree(base);
 }
 
+/* Does the daemon end the connection (within ITEST_WAIT_MS)?  What comes
+ * before the end is skipped. */
+static bool reaches_eof(int fd)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, ITEST_WAIT_MS) != 1)
+			return false;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return false;
+	}
+}
+
 /* A client that sends its command and shuts down its writing half (as
  * `nc -N` does) is still answered: every command, a last line without its
  * newline, and a "held" that waits for a hold to come. */
@@ -534,6 +554,9 @@ static void test_half_close(void)
 		      (strncmp(ans, "ok ", 3) == 0 || strncmp(ans, "err ", 4) == 0),
 		      "\"%.*s\" then SHUT_WR: saw \"%s\", wanted an ok or err line",
 		      (int)strcspn(cmds[i], "\n"), cmds[i], ans);
+		/* Then the end, at once (as `nc -N` waits for): data lines, EOF. */
+		CHECK(reaches_eof(fd), "\"%.*s\" then SHUT_WR: no end of input after the answer",
+		      (int)strcspn(cmds[i], "\n"), cmds[i]);
 		itest_close(fd);
 		ans[0] = '\0';
 	}
