@@ -69,6 +69,28 @@ static void check_escape(const char *s)
 			i += k - 1;
 		}
 	}
+	/* Nothing is lost: \\ and \xNN decode back to s. */
+	{
+		char *back = malloc(len + 1);
+		size_t b = 0;
+
+		check(back != NULL);
+		for (size_t i = 0; i < n; b++) {
+			if (out[i] != '\\') {
+				back[b] = out[i++];
+			} else if (out[i + 1] == '\\') {
+				back[b] = '\\';
+				i += 2;
+			} else {
+				check(out[i + 1] == 'x' && i + 3 < n + 1);
+				back[b] = (char)strtol((char[]){ out[i + 2], out[i + 3], 0 }, NULL, 16);
+				i += 4;
+			}
+			check(b < len);
+		}
+		check(b == len && memcmp(back, s, len) == 0);
+		free(back);
+	}
 	cut = len % 7;
 	small = malloc(cut + 1);
 	check(small != NULL);
