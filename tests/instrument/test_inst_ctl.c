@@ -1,8 +1,11 @@
 /* The control socket through a real mount: malformed commands get one
  * "err" line naming the fault and the daemon keeps serving (raw lines on the
  * socket); connections are independent; the socket is 0600 in a 0700
- * directory and another uid is refused; diofsctl --mount MNT finds the
- * default socket from the mount point. */
+ * directory and another uid is refused (also its "trace on"); diofsctl
+ * --mount MNT finds the default socket from the mount point; a socket
+ * directory another uid could move is refused; half-closed clients are
+ * answered; a client leaving a waiting "held" frees its thread; diofsctl
+ * escapes names. */
 #include <config.h>
 #include "itest.h"
 
@@ -270,6 +273,10 @@ static void become_nobody(bool keep_dac_override, struct peer_result *res)
 	}
 }
 
+/* What the peer asks for: a trace file in the daemon's own directory (0700,
+ * root's), which it could not create itself. */
+static char peer_trace[400];
+
 static void peer_child(const char *sock, bool keep_dac_override, int out)
 {
 	struct peer_result res = { 0 };
@@ -280,11 +287,12 @@ static void peer_child(const char *sock, bool keep_dac_override, int out)
 		fd = raw_connect(sock);
 		res.connect_errno = fd < 0 ? errno : 0;
 		if (fd >= 0) {
-			char more[64];
+			char more[64], cmd[450];
+			int n = snprintf(cmd, sizeof(cmd), "trace on %s\n", peer_trace);
 
 			/* A command (it may find the connection closed already),
 			 * then the one answer: the refusal, or "ok 0" if let in. */
-			raw_send(fd, "ping\n", 5);
+			raw_send(fd, cmd, (size_t)n);
 			raw_line(fd, res.line, sizeof(res.line));
 			/* Refused: the daemon has closed.  Let in: nothing more
 			 * would come, do not wait for it. */
@@ -339,6 +347,7 @@ static void test_socket_permissions(void)
 		itest_skip("changing uid needs root");
 		return;
 	}
+	snprintf(peer_trace, sizeof(peer_trace), "%s/peer-trace.jsonl", m->root);
 	/* Plain: the file permissions already stop it. */
 	if (run_peer(m->ctl, false, &res))
 		CHECK(res.connect_errno == EACCES, "uid %d connecting to the 0600 socket: saw %s, "
@@ -353,6 +362,9 @@ static void test_socket_permissions(void)
 		      "permission denied: uid 65534 ...\"", NOBODY, res.line);
 		CHECK(res.eof_after, "uid %d: the connection stayed open after the refusal", NOBODY);
 	}
+	/* So it cannot have root write where it could not. */
+	CHECK(access(peer_trace, F_OK) < 0 && errno == ENOENT, "uid %d asked for trace on %s: "
+	      "the file exists, wanted none", NOBODY, peer_trace);
 	/* The owner is still served. */
 	c = itest_ctl(m);
 	CHECK(c && diofsctl_cmd(c, NULL, "ping") == 0, "ping from the owner after the refusals: "

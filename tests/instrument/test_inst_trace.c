@@ -4,7 +4,9 @@
  * client's own CLOCK_MONOTONIC window, unique ids distinct and equal to the
  * held listing's); trace off/on/on FILE; a trace that cannot be written
  * (removed, or its file system full): one message, tracing stops, the
- * daemon keeps serving. */
+ * daemon keeps serving; the trace file is new and 0600, never reached
+ * through a symbolic link, an existing one replaced only with overwrite
+ * (and only a regular file), for "trace on" and -o trace= alike. */
 #include <config.h>
 #include "itest.h"
 
