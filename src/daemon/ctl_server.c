@@ -686,7 +686,7 @@ int ctl_server_listen(const char *path, char *why, size_t whylen)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp;
 	struct stat st;
 	const char *slash;
-	int ret;
+	int ret, made = 0;
 
 	*why = '\0';
 	if (!path) {
@@ -705,12 +705,15 @@ int ctl_server_listen(const char *path, char *why, size_t whylen)
 	if (!slash)
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	if (ctl_default_dir(defdir, sizeof(defdir)) == 0 && strcmp(defdir, dir) == 0) {
-		ret = make_dirs(defdir);
-		if (ret)
-			return ret;
-	}
+	if (ctl_default_dir(defdir, sizeof(defdir)) == 0 && strcmp(defdir, dir) == 0)
+		made = make_dirs(defdir);
 	ret = ctl_check_dir(dir, geteuid(), why, whylen);
+	/* A directory in the way that is not ours says more than mkdir's
+	 * EACCES under it. */
+	if (made && ret != -EPERM) {
+		*why = '\0';
+		return made;
+	}
 	if (ret)
 		return ret;
 	ret = clear_stale(path, &sa);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -707,6 +708,83 @@ static void test_escaped_names(void)
 		io_join(io);
 }
 
+#define VICTIM 4271    /* a non-root user running diofs */
+#define PLANTER 4273   /* another user, there first */
+
+/* The reported case whole: diofs run by a user without XDG_RUNTIME_DIR
+ * puts its socket under /tmp/diofs-UID; another user made that first
+ * (world-writable, so the victim's mkdir inside works).  diofs must refuse
+ * it, naming it, before it mounts anything. */
+static void test_nonroot_default_dir(void)
+{
+	char base[] = "/tmp/diofs-test-victim-XXXXXX", backing[64], mnt[64], planted[64];
+	char out[512], err[2048];
+	int pfd[2], status = -1;
+	struct stat st;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		itest_skip("running diofs as another uid needs root");
+		return;
+	}
+	snprintf(planted, sizeof(planted), "/tmp/diofs-%d", VICTIM);
+	if (lstat(planted, &st) == 0) {
+		itest_skip("/tmp/diofs-4271 exists already (not ours to remove)");
+		return;
+	}
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(backing, sizeof(backing), "%s/backing", base);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
+	if (!CHECK(chmod(base, 0755) == 0 && mkdir(backing, 0755) == 0 &&
+		   chown(backing, VICTIM, VICTIM) == 0 && mkdir(mnt, 0755) == 0 &&
+		   chown(mnt, VICTIM, VICTIM) == 0 && mkdir(planted, 0777) == 0 &&
+		   chmod(planted, 0777) == 0 && chown(planted, PLANTER, PLANTER) == 0 &&
+		   pipe2(pfd, O_CLOEXEC) == 0, "setting up: %s", strerror(errno)))
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)diofs_binary(), "-f", backing, mnt, NULL };
+		char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+		dup2(pfd[1], STDERR_FILENO);
+		dup2(pfd[1], STDOUT_FILENO);
+		if (setgroups(0, NULL) == 0 && setgid(VICTIM) == 0 && setuid(VICTIM) == 0)
+			execve(argv[0], argv, envp);
+		_exit(126);
+	}
+	close(pfd[1]);
+	if (CHECK(pid > 0, "fork: %s", strerror(errno))) {
+		size_t n = 0;
+		ssize_t r;
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+
+		/* Its output until it ends (it closes the pipe by exiting). */
+		while (n + 1 < sizeof(err) && poll(&p, 1, ITEST_WAIT_MS) == 1 &&
+		       (r = read(pfd[0], err + n, sizeof(err) - 1 - n)) > 0)
+			n += (size_t)r;
+		err[n] = '\0';
+		if (!itest_wait_pid(pid, ITEST_WAIT_MS, &status)) {
+			/* It mounted: the defect.  Take it down. */
+			umount2(mnt, MNT_DETACH);
+			kill(pid, SIGKILL);
+			itest_wait_pid(pid, ITEST_WAIT_MS, &status);
+			status = -1;
+		}
+		snprintf(out, sizeof(out), "%s is owned by uid %d, not by root or uid %d", planted,
+			 PLANTER, VICTIM);
+		CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+		      strstr(err, out), "diofs as uid %d, %s made by uid %d: saw status %#x, "
+		      "output \"%s\"; wanted exit 1 and \"%s\"", VICTIM, planted, PLANTER, status,
+		      err, out);
+	}
+	close(pfd[0]);
+out:
+	if (diofs_fuse_mounted_at(mnt))
+		umount2(mnt, MNT_DETACH);
+	diofs_remove_tree(planted);
+	diofs_remove_tree(base);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -715,6 +793,8 @@ int main(void)
 		{ "socket 0600; another uid refused with an err line", test_socket_permissions },
 		{ "default socket: 0700 dir, diofsctl --mount MNT", test_default_socket_cli },
 		{ "a socket directory another uid could move: refused", test_planted_socket_dir },
+		{ "non-root, no XDG_RUNTIME_DIR, /tmp/diofs-UID planted: refused",
+		  test_nonroot_default_dir },
 		{ "a half-closed client is answered, held --wait too", test_half_close },
 		{ "a client leaving while held waits ends its thread", test_leave_while_waiting },
 		{ "diofsctl prints names escaped for the terminal", test_escaped_names },
