@@ -146,9 +146,10 @@ static bool tbuf_reserve(struct tbuf *tb, size_t more)
 }
 
 /* A JSON string body for s; needs at most 6 * strlen(s) bytes.  Bytes that
- * are not UTF-8 (names are bytes) come out as \u00XX; so do the control
- * characters, C1 included, so that the trace shown on a terminal cannot
- * drive it. */
+ * are not UTF-8 (names are bytes) come out as \u00XX, as do the C0 control
+ * characters and DEL (ESC included: no raw escape sequence in the file).
+ * Valid UTF-8 stays, C1 characters too: \u0080..\u009f already stand for
+ * the lone bytes. */
 static size_t json_escape(char *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -160,9 +161,6 @@ static size_t json_escape(char *out, const char *s)
 		if (*p == '"' || *p == '\\') {
 			*o++ = '\\';
 			*o++ = *p++;
-		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) { /* U+0080..U+009F */
-			o += sprintf(o, "\\u%04x", p[1]);
-			p += 2;
 		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
 			o += sprintf(o, "\\u%04x", *p++);
 		} else {

@@ -560,6 +560,34 @@ static void test_trace_option_file(void)
 	diofs_remove_tree(base);
 }
 
+/* A name holding an escape sequence and a byte that is not UTF-8: the
+ * trace file has no raw control byte, and the path parses back to the
+ * name. */
+static void test_trace_control_names(void)
+{
+	static const char name[] = "t\x1b[2J\x07\xff";
+	struct diofs_mount *m = itest_mount("trace");
+	struct trace_rec *recs;
+	char buf[100], raw[65536];
+	struct diofsctl *c;
+	int fd, n, found = 0;
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	REQUIRE(itest_make_file(m, name, FSIZE, 1), "no file");
+	fd = itest_open(m, name, O_RDONLY);
+	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	CHECK(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "read: %s", strerror(errno));
+	REQUIRE(flush(c), "no flush");
+	if (CHECK(itest_read_text(m->trace, raw, sizeof(raw)), "reading %s", m->trace))
+		CHECK(!strchr(raw, '\x1b') && !strchr(raw, '\x07'), "the trace holds a raw control "
+		      "byte of the name");
+	n = trace_load(m->trace, &recs);
+	for (int i = 0; i < n; i++)
+		found += strcmp(recs[i].op, "read") == 0 && strcmp(recs[i].path + 1, name) == 0;
+	CHECK(found == 1, "reads of the name parsed back from the trace: %d, wanted 1", found);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -572,6 +600,8 @@ int main(void)
 		  test_trace_file_safety },
 		{ "-o trace=: no link followed, no file overwritten unasked",
 		  test_trace_option_file },
+		{ "names with control bytes: escaped in the file, parsed back",
+		  test_trace_control_names },
 	};
 
 	return itest_main("instrument trace", cases, sizeof(cases) / sizeof(cases[0]));
