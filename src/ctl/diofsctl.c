@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/diofsctl.h"
+#include "proto/escape.h"
 
 #define EXIT_DAEMON 1
 #define EXIT_USAGE 2
@@ -27,11 +28,16 @@ static const char usage_text[] =
 	"  release ID|all [reply | errno=NAME | short=N]\n"
 	"                                  prints the number released\n"
 	"  stats\n"
-	"  trace on [FILE] | trace off | trace flush\n"
+	"  trace on [FILE [overwrite]] | trace off | trace flush\n"
+	"                                  FILE: a new file (mode 0600); overwrite:\n"
+	"                                  it may exist as a regular file, emptied\n"
 	"  ping\n"
 	"ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N] | abort | crash\n"
 	"MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B] | pid=N\n"
 	"        | nth=N | count=N | prob=P | seed=N\n"
+	"Names and the daemon's messages are printed with control characters,\n"
+	"invalid UTF-8 and backslashes as \\xNN (backslash: \\\\).\n"
+	"The daemon must run as root or as you (checked on connecting).\n"
 	"Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n";
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -49,6 +55,30 @@ static void usage_error(const char *fmt, ...)
 
 static const char *opt_mnt, *opt_sock;
 
+/* s to f, escaped for a terminal (proto/escape.h): file names and the
+ * daemon's lines may hold anything. */
+static void put_escaped(FILE *f, const char *s)
+{
+	size_t len = 4 * strlen(s) + 1;
+	char *buf = malloc(len);
+
+	if (!buf) {
+		perror("diofsctl");
+		exit(EXIT_DAEMON);
+	}
+	term_escape(buf, len, s);
+	fputs(buf, f);
+	free(buf);
+}
+
+/* "diofsctl: MSG\n" on stderr, MSG escaped. */
+static void say_error(const char *msg)
+{
+	fputs("diofsctl: ", stderr);
+	put_escaped(stderr, msg);
+	fputc('\n', stderr);
+}
+
 /* Connect once the command is known good: usage errors come first. */
 static struct diofsctl *ctl_open(void)
 {
@@ -58,7 +88,7 @@ static struct diofsctl *ctl_open(void)
 	ctl = opt_sock ? diofsctl_connect(opt_sock, err, sizeof(err))
 		       : diofsctl_connect_mount(opt_mnt, err, sizeof(err));
 	if (!ctl) {
-		fprintf(stderr, "diofsctl: %s\n", err);
+		say_error(err);
 		exit(EXIT_DAEMON);
 	}
 	return ctl;
@@ -66,7 +96,7 @@ static struct diofsctl *ctl_open(void)
 
 static void fail(struct diofsctl *ctl)
 {
-	fprintf(stderr, "diofsctl: %s\n", diofsctl_error(ctl));
+	say_error(diofsctl_error(ctl));
 	diofsctl_close(ctl);
 	exit(EXIT_DAEMON);
 }
@@ -107,8 +137,10 @@ static void print_lines(const char *cmd)
 
 	if (n < 0)
 		fail(ctl);
-	for (int i = 0; i < n; i++)
-		puts(lines[i]);
+	for (int i = 0; i < n; i++) {
+		put_escaped(stdout, lines[i]);
+		putchar('\n');
+	}
 	diofsctl_free_lines(lines);
 	diofsctl_close(ctl);
 }
@@ -198,14 +230,18 @@ static void run_held(int argc, char **argv)
 		fail(ctl);
 	for (int i = 0; i < n; i++) {
 		if (diofsctl_parse_held(lines[i], &h) < 0) {
-			fprintf(stderr, "diofsctl: unexpected line from the daemon: %s\n",
-				lines[i]);
+			fputs("diofsctl: unexpected line from the daemon: ", stderr);
+			put_escaped(stderr, lines[i]);
+			fputc('\n', stderr);
 			diofsctl_free_lines(lines);
 			diofsctl_close(ctl);
 			exit(EXIT_DAEMON);
 		}
-		printf("%" PRIu64 " %s %s %" PRIu64 " %" PRIu64 " %d\n", h.id, h.op,
-		       h.path, h.off, h.size, (int)h.pid);
+		printf("%" PRIu64 " ", h.id);
+		put_escaped(stdout, h.op);
+		putchar(' ');
+		put_escaped(stdout, h.path);
+		printf(" %" PRIu64 " %" PRIu64 " %d\n", h.off, h.size, (int)h.pid);
 	}
 	diofsctl_free_lines(lines);
 	diofsctl_close(ctl);
@@ -247,23 +283,26 @@ static void run_trace(int argc, char **argv)
 	char cmd[PATH_MAX + 16];
 
 	if (argc < 1)
-		usage_error("trace on [FILE] | trace off | trace flush");
-	if (strcmp(argv[0], "on") == 0 && argc == 2) {
+		usage_error("trace on [FILE [overwrite]] | trace off | trace flush");
+	if (strcmp(argv[0], "on") == 0 && (argc == 2 || argc == 3)) {
+		const char *over = argc == 3 ? " overwrite" : "";
 		char cwd[PATH_MAX];
 
 		check_word(argv[1]);
+		if (argc == 3 && strcmp(argv[2], "overwrite") != 0)
+			usage_error("trace on FILE: '%s'? (overwrite)", argv[2]);
 		/* The daemon's working directory is not ours. */
 		if (argv[1][0] == '/')
-			snprintf(cmd, sizeof(cmd), "on %s", argv[1]);
+			snprintf(cmd, sizeof(cmd), "on %s%s", argv[1], over);
 		else if (getcwd(cwd, sizeof(cwd)))
-			snprintf(cmd, sizeof(cmd), "on %s/%s", cwd, argv[1]);
+			snprintf(cmd, sizeof(cmd), "on %s/%s%s", cwd, argv[1], over);
 		else
 			usage_error("trace on: %s: cannot make it absolute", argv[1]);
 	} else if (argc == 1 && (strcmp(argv[0], "on") == 0 || strcmp(argv[0], "off") == 0 ||
 				 strcmp(argv[0], "flush") == 0)) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[0]);
 	} else {
-		usage_error("trace on [FILE] | trace off | trace flush");
+		usage_error("trace on [FILE [overwrite]] | trace off | trace flush");
 	}
 	ctl = ctl_open();
 	if (diofsctl_trace(ctl, cmd) < 0)

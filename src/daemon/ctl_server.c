@@ -28,6 +28,7 @@
 #include "rules.h"
 #include "trace.h"
 #include "proto/ctl.h"
+#include "proto/ctldir.h"
 #include "proto/errnames.h"
 
 #define HELD_SLICE_MS 100 /* how often a waiting "held" looks for a stop */
@@ -240,12 +241,15 @@ static bool cmd_rule(int fd, int argc, char **argv)
 	return reply_err(fd, "rule: unknown subcommand: %s (add, list, del, clear)", argv[1]);
 }
 
-/* Has the client gone away?  Then a waiting "held" can stop. */
+/* Has the client gone away?  Then a waiting "held" can stop.  Only a
+ * client that closed both ways: one that shut down its writing half
+ * (POLLRDHUP alone) still reads the answer.  Unix sockets report POLLHUP
+ * once both halves are shut (unix_poll, SHUTDOWN_MASK). */
 static bool peer_gone(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	struct pollfd p = { .fd = fd, .events = 0 };
 
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
 static bool cmd_held(int fd, int argc, char **argv)
@@ -353,31 +357,38 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	return reply_ok(fd, &l);
 }
 
+/* "trace on FILE [overwrite]".  The file is opened by this thread as the
+ * daemon: peer_allowed let in only the daemon's own uid, so that is the
+ * asker's own right to create it. */
+static bool cmd_trace_on(int fd, int argc, char **argv)
+{
+	bool overwrite = false;
+	char why[512];
+
+	if (argc == 4 && strcmp(argv[3], "overwrite") == 0)
+		overwrite = true;
+	else if (argc > 3)
+		return reply_err(fd, "trace on: unexpected argument: %s (overwrite?)", argv[3]);
+	if (argc == 2) {
+		trace_set(true);
+		if (!trace_is_on())
+			return reply_err(fd, "trace on: no trace file (trace on FILE)");
+		return reply_ok_empty(fd);
+	}
+	if (trace_open(argv[2], overwrite, why, sizeof(why)) < 0)
+		return reply_err(fd, "trace on: %s", why);
+	return reply_ok_empty(fd);
+}
+
 static bool cmd_trace(int fd, int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
 	int err;
 
 	if (argc < 2)
-		return reply_err(fd, "trace: missing argument (on [FILE], off, flush)");
-	if (strcmp(what, "on") == 0) {
-		if (argc > 3)
-			return reply_err(fd, "trace on: unexpected argument: %s", argv[3]);
-		if (argc == 3) {
-			if (argv[2][0] != '/')
-				return reply_err(fd, "trace on: %s is not an absolute path", argv[2]);
-			err = trace_open(argv[2]);
-			if (err == -EINVAL)
-				return reply_err(fd, "trace on: %s is inside the mount point", argv[2]);
-			if (err)
-				return reply_err(fd, "trace on: %s: %s", argv[2], strerror(-err));
-			return reply_ok_empty(fd);
-		}
-		trace_set(true);
-		if (!trace_is_on())
-			return reply_err(fd, "trace on: no trace file (trace on FILE)");
-		return reply_ok_empty(fd);
-	}
+		return reply_err(fd, "trace: missing argument (on [FILE [overwrite]], off, flush)");
+	if (strcmp(what, "on") == 0)
+		return cmd_trace_on(fd, argc, argv);
 	if (argc > 2)
 		return reply_err(fd, "trace %s: unexpected argument: %s", what, argv[2]);
 	if (strcmp(what, "off") == 0) {
@@ -393,7 +404,8 @@ static bool cmd_trace(int fd, int argc, char **argv)
 			return reply_err(fd, "trace flush: the trace failed: %s", strerror(-err));
 		return reply_ok_empty(fd);
 	}
-	return reply_err(fd, "trace: unknown argument: %s (on [FILE], off, flush)", what);
+	return reply_err(fd, "trace: unknown argument: %s (on [FILE [overwrite]], off, flush)",
+			 what);
 }
 
 /* Is word n of line w? */
@@ -442,6 +454,18 @@ static bool handle(int fd, const char *line)
 			 argv[0]);
 }
 
+/* One line (its newline cut off, ll bytes, room for a NUL after it);
+ * false when the connection should end. */
+static bool handle_line(int fd, char *line, size_t ll)
+{
+	if (ll && line[ll - 1] == '\r')
+		ll--;
+	line[ll] = '\0';
+	if (memchr(line, '\0', ll))
+		return reply_err(fd, "NUL byte in the line");
+	return handle(fd, line);
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *cn = arg;
@@ -449,6 +473,7 @@ static void *conn_main(void *arg)
 	size_t len = 0;
 	bool skipping = false; /* the rest of a line too long */
 
+	pthread_setname_np(pthread_self(), "diofs-ctl"); /* one per client */
 	while (!atomic_load(&stopping)) {
 		ssize_t n = read(cn->fd, buf + len, sizeof(buf) - 1 - len);
 		size_t start = 0;
@@ -456,6 +481,11 @@ static void *conn_main(void *arg)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* End of input (the client may have shut down only its
+		 * writing half and still read): a last line without its
+		 * newline is a command too; answered, then done. */
+		if (n == 0 && len && !skipping)
+			handle_line(cn->fd, buf, len);
 		if (n <= 0)
 			break;
 		len += n;
@@ -468,15 +498,8 @@ static void *conn_main(void *arg)
 				skipping = false;
 				continue;
 			}
-			if (ll && line[ll - 1] == '\r')
-				ll--;
-			line[ll] = '\0';
-			if (memchr(line, '\0', ll)) {
-				if (!reply_err(cn->fd, "NUL byte in the line"))
-					goto out;
-			} else if (!handle(cn->fd, line)) {
+			if (!handle_line(cn->fd, line, ll))
 				goto out;
-			}
 		}
 		memmove(buf, buf + start, len - start);
 		len -= start;
@@ -488,6 +511,9 @@ static void *conn_main(void *arg)
 		}
 	}
 out:
+	/* The client sees its end of input now (one that half-closed waits
+	 * for it), not when the next connection reaps this one. */
+	shutdown(cn->fd, SHUT_RDWR);
 	atomic_store(&cn->done, true);
 	return NULL;
 }
@@ -595,12 +621,11 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-/* Create dir and its missing parents, 0700; the last must be ours and
- * closed to others, since our socket lives there. */
-static int make_private_dir(const char *dir)
+/* Create dir and its missing parents, 0700 (what exists is judged by
+ * ctl_check_dir after). */
+static int make_dirs(const char *dir)
 {
 	char tmp[PATH_MAX];
-	struct stat st;
 
 	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
@@ -616,10 +641,6 @@ static int make_private_dir(const char *dir)
 				break;
 		}
 	}
-	if (lstat(dir, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
-		return -EPERM;
 	return 0;
 }
 
@@ -660,14 +681,15 @@ static int bind_temporary(int fd, const char *path, struct sockaddr_un *tmp)
 	return bind(fd, (struct sockaddr *)tmp, sizeof(*tmp));
 }
 
-int ctl_server_listen(const char *path)
+int ctl_server_listen(const char *path, char *why, size_t whylen)
 {
-	char defpath[PATH_MAX], defdir[PATH_MAX];
+	char defpath[PATH_MAX], defdir[PATH_MAX], dir[PATH_MAX];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp;
 	struct stat st;
 	const char *slash;
-	int ret;
+	int ret, made = 0;
 
+	*why = '\0';
 	if (!path) {
 		ret = ctl_default_path(diofs_cfg.mountpoint, defpath, sizeof(defpath));
 		if (ret)
@@ -678,15 +700,23 @@ int ctl_server_listen(const char *path)
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 
-	/* Our default directory is made here; another one must exist. */
+	/* Our default directory is made here; another one must exist.  Either
+	 * way nobody else may be able to put a socket of theirs in its place. */
 	slash = strrchr(path, '/');
-	if (slash && ctl_default_dir(defdir, sizeof(defdir)) == 0 &&
-	    strlen(defdir) == (size_t)(slash - path) &&
-	    strncmp(defdir, path, slash - path) == 0) {
-		ret = make_private_dir(defdir);
-		if (ret)
-			return ret;
+	if (!slash)
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (ctl_default_dir(defdir, sizeof(defdir)) == 0 && strcmp(defdir, dir) == 0)
+		made = make_dirs(defdir);
+	ret = ctl_check_dir(dir, geteuid(), why, whylen);
+	/* A directory in the way that is not ours says more than mkdir's
+	 * EACCES under it. */
+	if (made && ret != -EPERM) {
+		*why = '\0';
+		return made;
 	}
+	if (ret)
+		return ret;
 	ret = clear_stale(path, &sa);
 	if (ret)
 		return ret;

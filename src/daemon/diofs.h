@@ -17,6 +17,7 @@ struct diofs_config {
 	enum diofs_dio_policy dio;
 	int async_dio;         /* 1: want FUSE_CAP_ASYNC_DIO, 0: refuse it */
 	char *trace_path;      /* -o trace=FILE */
+	bool trace_overwrite;  /* -o trace_overwrite: it may exist */
 	char *rules_path;      /* -o rules=FILE */
 	char *ctl_path;        /* -o ctl=PATH; NULL: the default */
 	unsigned int threads;  /* worker threads */

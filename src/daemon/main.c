@@ -52,23 +52,42 @@ static int load_rules(void)
 	return 0;
 }
 
-/* Checked before mounting so that a bad trace file is a clear error, not a
- * mount that silently traces nothing. */
-static int check_trace_path(void)
+/* The -o trace= file, made before mounting (so that a bad one is an error
+ * the user sees, not a mount that traces nothing) by the daemon as it was
+ * invoked; tracing to it starts after fuse_daemonize. */
+static int early_trace_fd = -1;
+
+static int create_trace(void)
 {
-	int fd;
+	char why[512];
 
 	if (!diofs_cfg.trace_path)
 		return 0;
 	if (trace_check_path(diofs_cfg.trace_path) == -EINVAL)
 		return -1; /* it said why */
-	fd = open(diofs_cfg.trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "diofs: -o trace=%s: %s\n", diofs_cfg.trace_path, strerror(errno));
+	early_trace_fd = trace_create(diofs_cfg.trace_path, diofs_cfg.trace_overwrite, why,
+				      sizeof(why));
+	if (early_trace_fd < 0) {
+		fprintf(stderr, "diofs: -o trace=%s\n", why);
 		return -1;
 	}
-	close(fd);
 	return 0;
+}
+
+/* Never started: take back the empty file this run made, so that the
+ * next run does not find it in the way. */
+static void discard_trace(void)
+{
+	struct stat fst, pst;
+
+	if (early_trace_fd < 0)
+		return;
+	if (!diofs_cfg.trace_overwrite && fstat(early_trace_fd, &fst) == 0 &&
+	    fst.st_size == 0 && lstat(diofs_cfg.trace_path, &pst) == 0 &&
+	    pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino)
+		unlink(diofs_cfg.trace_path);
+	close(early_trace_fd);
+	early_trace_fd = -1;
 }
 
 static const char *ctl_error_text(int err)
@@ -76,7 +95,6 @@ static const char *ctl_error_text(int err)
 	switch (err) {
 	case -EADDRINUSE: return "another diofs serves it";
 	case -EEXIST: return "exists and is not a socket";
-	case -EPERM: return "its directory is not private to this user";
 	case -ENAMETOOLONG: return "too long for a Unix socket address";
 	default: return strerror(-err);
 	}
@@ -84,11 +102,12 @@ static const char *ctl_error_text(int err)
 
 static int listen_ctl(void)
 {
-	int err = ctl_server_listen(diofs_cfg.ctl_path);
+	char why[512];
+	int err = ctl_server_listen(diofs_cfg.ctl_path, why, sizeof(why));
 
 	if (err)
 		fprintf(stderr, "diofs: control socket %s: %s\n", diofs_cfg.ctl_path,
-			ctl_error_text(err));
+			why[0] ? why : ctl_error_text(err));
 	return err;
 }
 
@@ -102,13 +121,14 @@ static int start_instrument(void)
 		fprintf(stderr, "diofs: cannot start the hold timer: %s\n", strerror(-err));
 		return -1;
 	}
-	if (diofs_cfg.trace_path) {
-		err = trace_open(diofs_cfg.trace_path);
+	if (early_trace_fd >= 0) {
+		err = trace_start(early_trace_fd, diofs_cfg.trace_path);
 		if (err) {
 			fprintf(stderr, "diofs: -o trace=%s: %s\n", diofs_cfg.trace_path,
 				strerror(-err));
 			return -1;
 		}
+		early_trace_fd = -1;
 	}
 	err = ctl_server_run();
 	if (err) {
@@ -142,7 +162,7 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
-	if (open_backing() || load_rules() || check_trace_path())
+	if (open_backing() || load_rules() || create_trace())
 		goto out_inodes;
 	if (listen_ctl())
 		goto out_inodes;
@@ -177,6 +197,7 @@ out_session:
 out_ctl:
 	ctl_server_stop(); /* idempotent: also after stop_instrument */
 out_inodes:
+	discard_trace();
 	inode_table_destroy();
 	if (diofs_backing_fd >= 0)
 		close(diofs_backing_fd);

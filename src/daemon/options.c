@@ -22,7 +22,7 @@ struct diofs_config diofs_cfg = {
 
 static unsigned int nonopts; /* BACKING, MOUNTPOINT */
 
-enum { KEY_PATH, KEY_VALUE };
+enum { KEY_PATH, KEY_VALUE, KEY_TRACE_OVERWRITE };
 
 /* Every diofs option is handled by opt_proc, so that each value is checked
  * as a whole ("async_dio=1x" is an error, not 1). */
@@ -30,6 +30,7 @@ static const struct fuse_opt diofs_opts[] = {
 	FUSE_OPT_KEY("trace=", KEY_PATH),
 	FUSE_OPT_KEY("rules=", KEY_PATH),
 	FUSE_OPT_KEY("ctl=", KEY_PATH),
+	FUSE_OPT_KEY("trace_overwrite", KEY_TRACE_OVERWRITE),
 	FUSE_OPT_KEY("dio=", KEY_VALUE),
 	FUSE_OPT_KEY("async_dio=", KEY_VALUE),
 	FUSE_OPT_KEY("threads=", KEY_VALUE),
@@ -103,7 +104,10 @@ static void usage(const char *prog)
 	       "    -o dio=all|odirect|none  FOPEN_DIRECT_IO on every open (all, default),\n"
 	       "                             on opens with O_DIRECT, or never\n"
 	       "    -o async_dio=1|0         the kernel's async direct I/O (default 1)\n"
-	       "    -o trace=FILE            trace every request to FILE (JSON lines)\n"
+	       "    -o trace=FILE            trace every request to FILE (JSON lines; a\n"
+	       "                             new file, mode 0600)\n"
+	       "    -o trace_overwrite       FILE may exist: it is emptied (a regular\n"
+	       "                             file, not a symbolic link)\n"
 	       "    -o rules=FILE            load rules from FILE, one per line\n"
 	       "    -o ctl=PATH              control socket (default: see diofs(8))\n"
 	       "    -o threads=N             worker threads (default: the CPUs diofs\n"
@@ -127,6 +131,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 1;
 	case KEY_VALUE:
 		return parse_value(arg) ? -1 : 0;
+	case KEY_TRACE_OVERWRITE:
+		diofs_cfg.trace_overwrite = true;
+		return 0;
 	case KEY_PATH:
 		if (strncmp(arg, "trace=", 6) == 0)
 			slot = &diofs_cfg.trace_path;

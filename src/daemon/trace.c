@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "dispatch.h"
 #include "ops.h"
 #include "proto/errnames.h"
+#include "proto/escape.h"
 
 #define FLUSH_AT (64 * 1024)
 #define FLUSH_EVERY_MS 100
@@ -146,46 +146,18 @@ static bool tbuf_reserve(struct tbuf *tb, size_t more)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 if there is none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* A JSON string body for s; needs at most 6 * strlen(s) bytes.  Bytes that
- * are not UTF-8 (names are bytes) come out as \u00XX. */
+ * are not UTF-8 (names are bytes) come out as \u00XX, as do the C0 control
+ * characters and DEL (ESC included: no raw escape sequence in the file).
+ * Valid UTF-8 stays, C1 characters too: \u0080..\u009f already stand for
+ * the lone bytes. */
 static size_t json_escape(char *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char *o = out;
 
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p);
 
 		if (*p == '"' || *p == '\\') {
 			*o++ = '\\';
@@ -454,40 +426,94 @@ static bool trace_file_on_own_mount(int fd)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) || !conn_is_device(st.st_dev))
-		return false;
-	fprintf(stderr, "diofs: trace file is on this diofs mount (device %u:%u)\n",
-		major(st.st_dev), minor(st.st_dev));
-	return true;
+	return fstat(fd, &st) == 0 && conn_is_device(st.st_dev);
 }
 
-int trace_open(const char *path)
+/* Open an existing file to overwrite it: never through a symbolic link,
+ * never anything but a regular file (O_NONBLOCK: a FIFO would wait for a
+ * reader), emptied and made 0600 only once it is known to be one. */
+static int open_existing(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, err;
+
+	/* Looked at first so that a FIFO or device is refused by name, not by
+	 * what opening it does; checked again on the fd, which is what
+	 * counts. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		return -EINVAL;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+int trace_create(const char *path, bool overwrite, char *why, size_t whylen)
+{
+	bool created;
+	int fd;
+
+	*why = '\0';
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	/* A new file, 0600 (the trace names every user's files): never one
+	 * that exists, nor through a link planted at path. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_NOCTTY |
+		  O_CLOEXEC, 0600);
+	created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && overwrite)
+		fd = open_existing(path, why, whylen);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0 && !*why) {
+		struct stat st;
+
+		if (fd == -ELOOP || (fd == -EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+			snprintf(why, whylen, "%s is a symbolic link: refused", path);
+		else if (fd == -EEXIST)
+			snprintf(why, whylen, "%s exists (overwrite replaces it)", path);
+		else
+			snprintf(why, whylen, "%s: %s", path, strerror(-fd));
+	}
+	if (fd >= 0 && trace_file_on_own_mount(fd)) {
+		snprintf(why, whylen,
+			 "%s is inside the mount (on its device, as through a bind mount): refused",
+			 path);
+		close(fd);
+		if (created)
+			unlink(path);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+int trace_start(int fd, const char *path)
 {
 	char *newpath;
-	int fd, oldfd, ret;
+	int oldfd, ret;
 
-	if (!path || !*path)
-		return -EINVAL;
-	ret = trace_check_path(path);
-	if (ret)
-		return ret;
 	newpath = strdup(path);
 	if (!newpath)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		free(newpath);
-		return ret;
-	}
-	if (trace_file_on_own_mount(fd)) {
-		close(fd);
-		free(newpath);
-		return -EINVAL;
-	}
 	ret = flusher_start();
 	if (ret) {
-		close(fd);
 		free(newpath);
 		return ret;
 	}
@@ -505,6 +531,31 @@ int trace_open(const char *path)
 	if (oldfd >= 0)
 		close(oldfd);
 	return 0;
+}
+
+int trace_open(const char *path, bool overwrite, char *why, size_t whylen)
+{
+	int fd, ret;
+
+	*why = '\0';
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	ret = trace_check_path(path);
+	if (ret == -EINVAL)
+		snprintf(why, whylen, "%s is inside the mount point", path);
+	else if (ret)
+		snprintf(why, whylen, "%s: %s", path, strerror(-ret));
+	if (ret)
+		return ret;
+	fd = trace_create(path, overwrite, why, whylen);
+	if (fd < 0)
+		return fd;
+	ret = trace_start(fd, path);
+	if (ret)
+		close(fd);
+	return ret;
 }
 
 void trace_set(bool on)

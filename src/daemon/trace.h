@@ -5,9 +5,19 @@
 
 #include "call.h"
 #include <stdbool.h>
+#include <stddef.h>
 
-int trace_open(const char *path);   /* 0 or -errno (-EINVAL: the file would be
-                                     * inside the mount); starts tracing */
+/* The trace file at path (absolute), opened by whoever calls: a new file,
+ * mode 0600, O_EXCL and O_NOFOLLOW; with overwrite an existing regular file
+ * is emptied and made 0600 instead (never followed through a symbolic
+ * link, never a FIFO or device).  The fd, or -errno with why saying what
+ * was wrong. */
+int trace_create(const char *path, bool overwrite, char *why, size_t whylen);
+/* Trace to fd (trace_create's), named path; the old file is closed.  0 or
+ * -errno (fd then still the caller's). */
+int trace_start(int fd, const char *path);
+/* trace_check_path, trace_create and trace_start: 0, or -errno with why. */
+int trace_open(const char *path, bool overwrite, char *why, size_t whylen);
 void trace_set(bool on);            /* needs an open trace file */
 bool trace_is_on(void);
 void trace_call(struct diofs_call *c, uint64_t end_ns);

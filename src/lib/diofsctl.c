@@ -35,6 +35,25 @@ static void set_err(struct diofsctl *ctl, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Who answers must be root or us: anyone else could have put a socket of
+ * theirs where we looked, to read our commands and answer them falsely. */
+static bool server_trusted(int fd, const char *path, char *err, size_t errlen)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(err, errlen, "%s: the server's credentials: %s", path, strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	snprintf(err, errlen, "%s is served by uid %u (pid %d), neither root nor uid %u: "
+		 "refusing to talk to it", path, (unsigned int)cred.uid, (int)cred.pid,
+		 (unsigned int)geteuid());
+	return false;
+}
+
 struct diofsctl *diofsctl_connect(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -53,6 +72,10 @@ struct diofsctl *diofsctl_connect(const char *path, char *err, size_t errlen)
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		snprintf(err, errlen, "connecting to %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!server_trusted(fd, path, err, errlen)) {
 		close(fd);
 		return NULL;
 	}

@@ -11,7 +11,8 @@
 struct diofsctl;
 
 /* Connect to the socket at path, or to the one of the diofs mounted at mnt.
- * NULL on failure, with the reason in err. */
+ * NULL on failure, with the reason in err; also when the server is neither
+ * root nor our effective uid (SO_PEERCRED). */
 struct diofsctl *diofsctl_connect(const char *path, char *err, size_t errlen);
 struct diofsctl *diofsctl_connect_mount(const char *mnt, char *err, size_t errlen);
 void diofsctl_close(struct diofsctl *ctl);

@@ -16,7 +16,14 @@
  *   release ID|all [reply | errno=NAME | short=N]   data: count released
  *   stats                          data: "op NAME count=N errors=N" and
  *                                  "rule ID matched=N acted=N"
- *   trace on [FILE] | trace off | trace flush
+ *   trace on [FILE [overwrite]] | trace off | trace flush
+ *                                  FILE: new, 0600, no symbolic link; with
+ *                                  overwrite it may be an existing regular file
+ *
+ * A client may shut down its writing half after its last command: every
+ * command is answered, a last line without its newline included.  The
+ * socket's directories are checked (proto/ctldir.h); a client checks that
+ * the server is root or its own uid.
  *
  * The default socket path for a mount point MNT is
  *   RUNDIR/diofs/HASH.sock

@@ -109,7 +109,7 @@ static void test_help(void)
 		CHECK(strstr(r->out, "BACKING MOUNTPOINT") != NULL,
 		      "diofs %s: the usage does not name BACKING MOUNTPOINT", flags[i]);
 		const char *opts[] = { "dio=all|odirect|none", "async_dio=", "trace=", "rules=",
-				       "ctl=", "threads=" };
+				       "ctl=", "threads=", "trace_overwrite" };
 		for (size_t j = 0; j < sizeof(opts) / sizeof(*opts); j++)
 			CHECK(strstr(r->out, opts[j]) != NULL, "diofs %s: the usage lacks %s",
 			      flags[i], opts[j]);

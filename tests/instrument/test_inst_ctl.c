@@ -1,11 +1,15 @@
 /* The control socket through a real mount: malformed commands get one
  * "err" line naming the fault and the daemon keeps serving (raw lines on the
  * socket); connections are independent; the socket is 0600 in a 0700
- * directory and another uid is refused; diofsctl --mount MNT finds the
- * default socket from the mount point. */
+ * directory and another uid is refused (also its "trace on"); diofsctl
+ * --mount MNT finds the default socket from the mount point; a socket
+ * directory another uid could move is refused; half-closed clients are
+ * answered; a client leaving a waiting "held" frees its thread; diofsctl
+ * escapes names. */
 #include <config.h>
 #include "itest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -269,6 +274,10 @@ static void become_nobody(bool keep_dac_override, struct peer_result *res)
 	}
 }
 
+/* What the peer asks for: a trace file in the daemon's own directory (0700,
+ * root's), which it could not create itself. */
+static char peer_trace[400];
+
 static void peer_child(const char *sock, bool keep_dac_override, int out)
 {
 	struct peer_result res = { 0 };
@@ -279,11 +288,12 @@ static void peer_child(const char *sock, bool keep_dac_override, int out)
 		fd = raw_connect(sock);
 		res.connect_errno = fd < 0 ? errno : 0;
 		if (fd >= 0) {
-			char more[64];
+			char more[64], cmd[450];
+			int n = snprintf(cmd, sizeof(cmd), "trace on %s\n", peer_trace);
 
 			/* A command (it may find the connection closed already),
 			 * then the one answer: the refusal, or "ok 0" if let in. */
-			raw_send(fd, "ping\n", 5);
+			raw_send(fd, cmd, (size_t)n);
 			raw_line(fd, res.line, sizeof(res.line));
 			/* Refused: the daemon has closed.  Let in: nothing more
 			 * would come, do not wait for it. */
@@ -338,6 +348,7 @@ static void test_socket_permissions(void)
 		itest_skip("changing uid needs root");
 		return;
 	}
+	snprintf(peer_trace, sizeof(peer_trace), "%s/peer-trace.jsonl", m->root);
 	/* Plain: the file permissions already stop it. */
 	if (run_peer(m->ctl, false, &res))
 		CHECK(res.connect_errno == EACCES, "uid %d connecting to the 0600 socket: saw %s, "
@@ -352,6 +363,9 @@ static void test_socket_permissions(void)
 		      "permission denied: uid 65534 ...\"", NOBODY, res.line);
 		CHECK(res.eof_after, "uid %d: the connection stayed open after the refusal", NOBODY);
 	}
+	/* So it cannot have root write where it could not. */
+	CHECK(access(peer_trace, F_OK) < 0 && errno == ENOENT, "uid %d asked for trace on %s: "
+	      "the file exists, wanted none", NOBODY, peer_trace);
 	/* The owner is still served. */
 	c = itest_ctl(m);
 	CHECK(c && diofsctl_cmd(c, NULL, "ping") == 0, "ping from the owner after the refusals: "
@@ -471,6 +485,306 @@ static void test_default_socket_cli(void)
 	      "still there, wanted it removed", sock);
 }
 
+/* A socket directory whose parent another user owns (what /tmp/diofs-UID
+ * is when someone else makes it first): that user could move it away and
+ * serve a socket of their own.  The daemon refuses it, naming it. */
+static void test_planted_socket_dir(void)
+{
+	char base[] = "/tmp/diofs-test-planted-XXXXXX", planted[64], opts[128], log[2048];
+	struct own_daemon *d;
+	int status;
+
+	if (geteuid() != 0) {
+		itest_skip("planting a directory of another uid needs root");
+		return;
+	}
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(planted, sizeof(planted), "%s/other", base);
+	if (CHECK(chmod(base, 0755) == 0 && mkdir(planted, 0755) == 0 &&
+		  chown(planted, 4243, 4243) == 0 && mkdir(strcat(planted, "/diofs"), 0700) == 0,
+		  "planting %s: %s", planted, strerror(errno))) {
+		snprintf(opts, sizeof(opts), "ctl=%s/ctl.sock", planted);
+		d = own_start(opts, false, true, &status);
+		if (d) {
+			itest_read_text(d->log, log, sizeof(log));
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+			      strstr(log, "is owned by uid 4243, not by root or uid 0"),
+			      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"%s/other is "
+			      "owned by uid 4243, not by root or uid 0\"", opts, status, log, base);
+			own_stop(d);
+		}
+	}
+	diofs_remove_tree(base);
+}
+
+/* Does the daemon end the connection (within ITEST_WAIT_MS)?  What comes
+ * before the end is skipped. */
+static bool reaches_eof(int fd)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, ITEST_WAIT_MS) != 1)
+			return false;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return false;
+	}
+}
+
+/* A client that sends its command and shuts down its writing half (as
+ * `nc -N` does) is still answered: every command, a last line without its
+ * newline, and a "held" that waits for a hold to come. */
+static void test_half_close(void)
+{
+	static const char *const cmds[] = {
+		"ping\n", "stats\n", "rule list\n", "held\n", "held min=0 timeout=10\n",
+		"release all\n", "trace flush\n", "rule clear\n", "bogus\n", "ping",
+		"held timeout=0",
+		/* Waits longer than the daemon's look for a departed client
+		 * (HELD_SLICE_MS), nothing held: the answer is the timeout. */
+		"held min=1 timeout=300\n",
+	};
+	struct diofs_mount *m = itest_mount(NULL);
+	struct diofsctl *c;
+	char ans[256];
+	struct io *io;
+	int fd, rfd;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		fd = raw_connect(m->ctl);
+		REQUIRE(fd >= 0, "connect: %s", strerror(errno));
+		CHECK(raw_send(fd, cmds[i], strlen(cmds[i])) && shutdown(fd, SHUT_WR) == 0 &&
+		      raw_line(fd, ans, sizeof(ans)) &&
+		      (strncmp(ans, "ok ", 3) == 0 || strncmp(ans, "err ", 4) == 0),
+		      "\"%.*s\" then SHUT_WR: saw \"%s\", wanted an ok or err line",
+		      (int)strcspn(cmds[i], "\n"), cmds[i], ans);
+		/* Then the end, at once (as `nc -N` waits for): data lines, EOF. */
+		CHECK(reaches_eof(fd), "\"%.*s\" then SHUT_WR: no end of input after the answer",
+		      (int)strcspn(cmds[i], "\n"), cmds[i]);
+		itest_close(fd);
+		ans[0] = '\0';
+	}
+	/* held --wait: the answer comes when the read is held. */
+	fd = raw_connect(m->ctl);
+	REQUIRE(fd >= 0, "connect: %s", strerror(errno));
+	REQUIRE(raw_send(fd, "held min=1\n", 11) && shutdown(fd, SHUT_WR) == 0, "send: %s",
+		strerror(errno));
+	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
+	rfd = itest_open(m, "f", O_RDONLY);
+	REQUIRE(rfd >= 0, "open: %s", strerror(errno));
+	io = io_pread(rfd, 100, 0);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "held min=1 then "
+	      "SHUT_WR, a read held: saw \"%s\", wanted ok 1", ans);
+	CHECK(diofsctl_release(c, 0, NULL) == 1, "release all: %s", diofsctl_error(c));
+	if (io)
+		io_join(io);
+}
+
+/* The daemon's threads serving a control client (named diofs-ctl). */
+static int ctl_threads(pid_t pid)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		char p2[400];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof(p2), "%s/%s/comm", path, e->d_name);
+		if (itest_read_text(p2, comm, sizeof(comm)) && strcmp(comm, "diofs-ctl\n") == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Wait (ITEST_WAIT_MS at most, a failsafe) until pid has want of them. */
+static bool ctl_threads_become(pid_t pid, int want)
+{
+	uint64_t deadline = itest_now_ns() + ITEST_WAIT_MS * 1000000ull;
+	int n;
+
+	while ((n = ctl_threads(pid)) != want && itest_now_ns() < deadline) {
+		struct pollfd none;
+
+		poll(&none, 0, 10); /* a thread's end gives no event to wait on */
+	}
+	return n == want;
+}
+
+/* A client that leaves entirely while its "held" waits: the thread serving
+ * it ends, the daemon keeps serving. */
+static void test_leave_while_waiting(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	struct diofsctl *c;
+	int before, fd;
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	REQUIRE(diofsctl_cmd(c, NULL, "ping") == 0, "ping: %s", diofsctl_error(c));
+	before = ctl_threads(m->pid);
+	REQUIRE(before == 1, "diofs-ctl threads of pid %d: saw %d, wanted 1 (ours)", (int)m->pid,
+		before);
+	fd = raw_connect(m->ctl);
+	REQUIRE(fd >= 0, "connect: %s", strerror(errno));
+	REQUIRE(raw_send(fd, "held min=5\n", 11), "send: %s", strerror(errno));
+	CHECK(ctl_threads_become(m->pid, before + 1), "a client waiting in held: the daemon has "
+	      "%d diofs-ctl threads, wanted %d", ctl_threads(m->pid), before + 1);
+	itest_close(fd);
+	CHECK(ctl_threads_become(m->pid, before), "the waiting client left: the daemon has %d "
+	      "diofs-ctl threads, wanted %d again", ctl_threads(m->pid), before);
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping: %s", diofsctl_error(c));
+}
+
+/* diofsctl prints names escaped: a file named with an escape sequence
+ * reaches the terminal as \x1b..., in held and in rule list; the daemon's
+ * messages too. */
+static void test_escaped_names(void)
+{
+	static const char name[] = "e\x1b]0;pwned\x07\x1b[31mred\\";
+	static const char shown[] = "/e\\x1b]0;pwned\\x07\\x1b[31mred\\\\";
+	struct diofs_mount *m = itest_mount(NULL);
+	char out[2048], err[1024], glob[64];
+	struct diofsctl *c;
+	struct io *io;
+	int st, fd;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, name, FSIZE, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(glob, sizeof(glob), "/e\x1b]0;pwned\x07*");
+	REQUIRE(itest_rule(c, "hold op=read path=%s", glob) > 0, "no rule");
+	fd = itest_open(m, name, O_RDONLY);
+	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	io = io_pread(fd, 100, 0);
+	REQUIRE(itest_held(c, 1, NULL, 0) == 1, "not held");
+	{
+		char *argv[] = { (char *)itest_diofsctl(), "--socket", m->ctl, "held", NULL };
+
+		st = itest_run(argv, out, sizeof(out), err, sizeof(err));
+		CHECK(st == 0 && strstr(out, shown) && !strchr(out, '\x1b') && !strchr(out, '\x07'),
+		      "diofsctl held: saw status %#x, \"%s\"; wanted the name as %s, no control "
+		      "byte", st, out, shown);
+	}
+	{
+		char *argv[] = { (char *)itest_diofsctl(), "--socket", m->ctl, "rule", "list",
+				 NULL };
+
+		st = itest_run(argv, out, sizeof(out), err, sizeof(err));
+		CHECK(st == 0 && strstr(out, "path=/e\\x1b]0;pwned\\x07*") && !strchr(out, '\x1b'),
+		      "diofsctl rule list: saw status %#x, \"%s\"; wanted the glob escaped", st,
+		      out);
+	}
+	{
+		/* The daemon's err line echoes what it was sent. */
+		char *argv[] = { (char *)itest_diofsctl(), "--socket", m->ctl, "release", "1",
+				 "errno=E\x1b[2J", NULL };
+
+		st = itest_run(argv, out, sizeof(out), err, sizeof(err));
+		CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+		      strstr(err, "E\\x1b[2J") && !strchr(err, '\x1b'), "diofsctl release 1 "
+		      "errno=E<ESC>[2J: saw status %#x, stderr \"%s\"; wanted exit 1, the name "
+		      "escaped", st, err);
+	}
+	CHECK(diofsctl_release(c, 0, NULL) == 1, "release all: %s", diofsctl_error(c));
+	if (io)
+		io_join(io);
+}
+
+#define VICTIM 4271    /* a non-root user running diofs */
+#define PLANTER 4273   /* another user, there first */
+
+/* The reported case whole: diofs run by a user without XDG_RUNTIME_DIR
+ * puts its socket under /tmp/diofs-UID; another user made that first
+ * (world-writable, so the victim's mkdir inside works).  diofs must refuse
+ * it, naming it, before it mounts anything. */
+static void test_nonroot_default_dir(void)
+{
+	char base[] = "/tmp/diofs-test-victim-XXXXXX", backing[64], mnt[64], planted[64];
+	char out[512], err[2048];
+	int pfd[2], status = -1;
+	struct stat st;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		itest_skip("running diofs as another uid needs root");
+		return;
+	}
+	snprintf(planted, sizeof(planted), "/tmp/diofs-%d", VICTIM);
+	if (lstat(planted, &st) == 0) {
+		itest_skip("/tmp/diofs-4271 exists already (not ours to remove)");
+		return;
+	}
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(backing, sizeof(backing), "%s/backing", base);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
+	if (!CHECK(chmod(base, 0755) == 0 && mkdir(backing, 0755) == 0 &&
+		   chown(backing, VICTIM, VICTIM) == 0 && mkdir(mnt, 0755) == 0 &&
+		   chown(mnt, VICTIM, VICTIM) == 0 && mkdir(planted, 0777) == 0 &&
+		   chmod(planted, 0777) == 0 && chown(planted, PLANTER, PLANTER) == 0 &&
+		   pipe2(pfd, O_CLOEXEC) == 0, "setting up: %s", strerror(errno)))
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)diofs_binary(), "-f", backing, mnt, NULL };
+		char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+		dup2(pfd[1], STDERR_FILENO);
+		dup2(pfd[1], STDOUT_FILENO);
+		if (setgroups(0, NULL) == 0 && setgid(VICTIM) == 0 && setuid(VICTIM) == 0)
+			execve(argv[0], argv, envp);
+		_exit(126);
+	}
+	close(pfd[1]);
+	if (CHECK(pid > 0, "fork: %s", strerror(errno))) {
+		size_t n = 0;
+		ssize_t r;
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+
+		/* Its output until it ends (it closes the pipe by exiting). */
+		while (n + 1 < sizeof(err) && poll(&p, 1, ITEST_WAIT_MS) == 1 &&
+		       (r = read(pfd[0], err + n, sizeof(err) - 1 - n)) > 0)
+			n += (size_t)r;
+		err[n] = '\0';
+		if (!itest_wait_pid(pid, ITEST_WAIT_MS, &status)) {
+			/* It mounted: the defect.  Take it down. */
+			umount2(mnt, MNT_DETACH);
+			kill(pid, SIGKILL);
+			itest_wait_pid(pid, ITEST_WAIT_MS, &status);
+			status = -1;
+		}
+		snprintf(out, sizeof(out), "%s is owned by uid %d, not by root or uid %d", planted,
+			 PLANTER, VICTIM);
+		CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+		      strstr(err, out), "diofs as uid %d, %s made by uid %d: saw status %#x, "
+		      "output \"%s\"; wanted exit 1 and \"%s\"", VICTIM, planted, PLANTER, status,
+		      err, out);
+	}
+	close(pfd[0]);
+out:
+	if (diofs_fuse_mounted_at(mnt))
+		umount2(mnt, MNT_DETACH);
+	diofs_remove_tree(planted);
+	diofs_remove_tree(base);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -478,6 +792,12 @@ int main(void)
 		{ "connections are independent; a waiting client may leave", test_connections },
 		{ "socket 0600; another uid refused with an err line", test_socket_permissions },
 		{ "default socket: 0700 dir, diofsctl --mount MNT", test_default_socket_cli },
+		{ "a socket directory another uid could move: refused", test_planted_socket_dir },
+		{ "non-root, no XDG_RUNTIME_DIR, /tmp/diofs-UID planted: refused",
+		  test_nonroot_default_dir },
+		{ "a half-closed client is answered, held --wait too", test_half_close },
+		{ "a client leaving while held waits ends its thread", test_leave_while_waiting },
+		{ "diofsctl prints names escaped for the terminal", test_escaped_names },
 	};
 
 	return itest_main("instrument ctl", cases, sizeof(cases) / sizeof(cases[0]));

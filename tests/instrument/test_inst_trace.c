@@ -4,7 +4,9 @@
  * client's own CLOCK_MONOTONIC window, unique ids distinct and equal to the
  * held listing's); trace off/on/on FILE; a trace that cannot be written
  * (removed, or its file system full): one message, tracing stops, the
- * daemon keeps serving. */
+ * daemon keeps serving; the trace file is new and 0600, never reached
+ * through a symbolic link, an existing one replaced only with overwrite
+ * (and only a regular file), for "trace on" and -o trace= alike. */
 #include <config.h>
 #include "itest.h"
 
@@ -435,6 +437,157 @@ static void test_trace_full(void)
 	umount2(tiny, MNT_DETACH);
 }
 
+/* A small file of text with mode; false (reported) if it cannot be made. */
+static bool make_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
+		  fchmod(fd, mode) == 0;
+
+	CHECK(ok, "making %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* "trace on FILE [overwrite]" err naming want; false otherwise (reported). */
+static bool trace_refused(struct diofsctl *c, const char *file, const char *over,
+			  const char *want)
+{
+	int r = diofsctl_cmd(c, NULL, "trace on %s%s", file, over);
+
+	return CHECK(r < 0 && strstr(diofsctl_error(c), want), "trace on %s%s: saw %s \"%s\", "
+		     "wanted err ... %s", file, over, r < 0 ? "err" : "ok",
+		     r < 0 ? diofsctl_error(c) : "", want);
+}
+
+/* The trace names every user's files: it is created 0600, never through a
+ * link planted where it goes, never over a file that exists unless told
+ * (then only a regular file), and a FIFO does not make the daemon wait. */
+static void test_trace_file_safety(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	char secret[400], link[400], fresh[400], old[400], fifo[400], text[64];
+	struct diofsctl *c;
+	struct stat st;
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	snprintf(secret, sizeof(secret), "%s/secret", m->root);
+	snprintf(link, sizeof(link), "%s/link.jsonl", m->root);
+	snprintf(fresh, sizeof(fresh), "%s/fresh.jsonl", m->root);
+	snprintf(old, sizeof(old), "%s/old.jsonl", m->root);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.jsonl", m->root);
+
+	/* A link planted at the trace path to a 0600 file: refused, also with
+	 * overwrite; the file keeps its bytes and mode. */
+	REQUIRE(make_text(secret, "keep me", 0600), "no file");
+	REQUIRE(symlink(secret, link) == 0, "symlink: %s", strerror(errno));
+	trace_refused(c, link, "", "symbolic link");
+	trace_refused(c, link, " overwrite", "symbolic link");
+	memset(&st, 0, sizeof(st));
+	stat(secret, &st);
+	CHECK(itest_read_text(secret, text, sizeof(text)) && strcmp(text, "keep me") == 0 &&
+	      (st.st_mode & 07777) == 0600, "the link's target after trace on LINK: saw \"%s\" "
+	      "mode %#o, wanted \"keep me\" 0600", text, st.st_mode & 07777);
+
+	/* A new file: 0600 whatever the umask lets through. */
+	if (CHECK(diofsctl_cmd(c, NULL, "trace on %s", fresh) == 0, "trace on %s: %s", fresh,
+		  diofsctl_error(c)))
+		CHECK(lstat(fresh, &st) == 0 && S_ISREG(st.st_mode) &&
+		      (st.st_mode & 07777) == 0600, "%s: saw mode %#o (%s), wanted a regular file, "
+		      "0600", fresh, st.st_mode, strerror(errno));
+
+	/* A file that exists: refused and untouched; with overwrite emptied
+	 * and made 0600. */
+	REQUIRE(make_text(old, "old data", 0644), "no file");
+	trace_refused(c, old, "", "exists (overwrite replaces it)");
+	CHECK(itest_read_text(old, text, sizeof(text)) && strcmp(text, "old data") == 0,
+	      "%s after a refused trace on: saw \"%s\", wanted \"old data\"", old, text);
+	if (CHECK(diofsctl_cmd(c, NULL, "trace off") == 0 &&
+		  diofsctl_cmd(c, NULL, "trace on %s overwrite", old) == 0,
+		  "trace on %s overwrite: %s", old, diofsctl_error(c)))
+		CHECK(stat(old, &st) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
+		      "%s after trace on ... overwrite: saw %lld bytes mode %#o, wanted 0 bytes "
+		      "0600", old, (long long)st.st_size, st.st_mode & 07777);
+
+	/* Not a regular file: a FIFO nobody reads (no wait), a directory. */
+	REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+	trace_refused(c, fifo, " overwrite", "not a regular file");
+	trace_refused(c, m->backing, " overwrite", "not a regular file");
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping after the refusals: %s",
+	      diofsctl_error(c));
+}
+
+/* -o trace=FILE: the same rules, said before anything is mounted. */
+static void test_trace_option_file(void)
+{
+	char base[] = "/tmp/diofs-test-traceopt-XXXXXX", secret[64], link[64], opts[128];
+	char log[2048], text[64];
+	struct own_daemon *d;
+	int status;
+
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(secret, sizeof(secret), "%s/secret", base);
+	snprintf(link, sizeof(link), "%s/link.jsonl", base);
+	if (make_text(secret, "keep me", 0600) &&
+	    CHECK(symlink(secret, link) == 0, "symlink: %s", strerror(errno))) {
+		for (int over = 0; over < 2; over++) {
+			snprintf(opts, sizeof(opts), "trace=%s%s", link, over ? ",trace_overwrite" : "");
+			d = own_start(opts, false, true, &status);
+			if (d) {
+				itest_read_text(d->log, log, sizeof(log));
+				CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+				      strstr(log, "symbolic link"), "-o %s: saw status %#x, stderr "
+				      "\"%s\"; wanted exit 1 naming the symbolic link", opts, status, log);
+				own_stop(d);
+			}
+			CHECK(itest_read_text(secret, text, sizeof(text)) &&
+			      strcmp(text, "keep me") == 0, "the link's target after -o %s: saw "
+			      "\"%s\", wanted \"keep me\"", opts, text);
+		}
+		/* Without overwrite an existing file is refused too. */
+		snprintf(opts, sizeof(opts), "trace=%s", secret);
+		d = own_start(opts, false, true, &status);
+		if (d) {
+			itest_read_text(d->log, log, sizeof(log));
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(log, "exists"),
+			      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"exists\"", opts,
+			      status, log);
+			own_stop(d);
+		}
+	}
+	diofs_remove_tree(base);
+}
+
+/* A name holding an escape sequence and a byte that is not UTF-8: the
+ * trace file has no raw control byte, and the path parses back to the
+ * name. */
+static void test_trace_control_names(void)
+{
+	static const char name[] = "t\x1b[2J\x07\xff";
+	struct diofs_mount *m = itest_mount("trace");
+	struct trace_rec *recs;
+	char buf[100], raw[65536];
+	struct diofsctl *c;
+	int fd, n, found = 0;
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	REQUIRE(itest_make_file(m, name, FSIZE, 1), "no file");
+	fd = itest_open(m, name, O_RDONLY);
+	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	CHECK(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "read: %s", strerror(errno));
+	REQUIRE(flush(c), "no flush");
+	if (CHECK(itest_read_text(m->trace, raw, sizeof(raw)), "reading %s", m->trace))
+		CHECK(!strchr(raw, '\x1b') && !strchr(raw, '\x07'), "the trace holds a raw control "
+		      "byte of the name");
+	n = trace_load(m->trace, &recs);
+	for (int i = 0; i < n; i++)
+		found += strcmp(recs[i].op, "read") == 0 && strcmp(recs[i].path + 1, name) == 0;
+	CHECK(found == 1, "reads of the name parsed back from the trace: %d, wanted 1", found);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -443,6 +596,12 @@ int main(void)
 		{ "128 concurrent reads: each traced once, its own pid", test_concurrent },
 		{ "trace file removed: one message, keeps serving", test_trace_removed },
 		{ "trace file system full: one message, keeps serving", test_trace_full },
+		{ "trace file: new, 0600, no link followed, overwrite on request",
+		  test_trace_file_safety },
+		{ "-o trace=: no link followed, no file overwritten unasked",
+		  test_trace_option_file },
+		{ "names with control bytes: escaped in the file, parsed back",
+		  test_trace_control_names },
 	};
 
 	return itest_main("instrument trace", cases, sizeof(cases) / sizeof(cases[0]));

@@ -31,13 +31,24 @@
  * lines, or "err ..."), and the daemon must serve the mount afterwards.
  * (Lines that would stop the daemon or write files elsewhere are left
  * out: crash, abort, "trace on" with a path of its choosing, and a "held"
- * without a short timeout.)
+ * without a short timeout.)  "trace on" goes to a path of ours or to a
+ * symbolic link planted to a sentinel, which must be refused (the sentinel
+ * is checked after the stream), with or without "overwrite".
+ *
+ * The control channel's own cases: bursts of generated lines from a client
+ * that then shuts down its writing half (the last line at times without its
+ * newline) get every answer and then the end of the connection; files named
+ * with random bytes, held, come back from "held" with names that
+ * term_escape turns into text with no control byte that decodes back to
+ * the line.
  *
  *   badinput [--short] [--seed N] [--seconds N] */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "soak.h"
+#include "lib/diofsctl.h"
+#include "proto/escape.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -599,7 +610,9 @@ static size_t gen_command(uint64_t *rng, char *out, size_t cap)
 }
 
 /* One line (no newline) into out; returns its length. */
-static size_t gen_line(uint64_t *rng, char *out, size_t cap, const char *trace_ok)
+static char trace_ok[700], trace_link[700]; /* ours; a link to a sentinel */
+
+static size_t gen_line(uint64_t *rng, char *out, size_t cap)
 {
 	size_t len = 0;
 	unsigned int shape = (unsigned int)soak_below(rng, 100);
@@ -642,8 +655,12 @@ static size_t gen_line(uint64_t *rng, char *out, size_t cap, const char *trace_o
 		len = strlen(out);
 		len += (size_t)snprintf(out + len, cap - len, " timeout=1");
 	} else if (!strcmp(first, "trace") && !strcmp(second, "on")) {
-		len = (size_t)snprintf(out, cap, soak_below(rng, 2) ? "trace on" : "trace on %s",
-				       trace_ok);
+		if (soak_below(rng, 3) == 0)
+			len = (size_t)snprintf(out, cap, "trace on");
+		else
+			len = (size_t)snprintf(out, cap, "trace on %s%s",
+					       soak_below(rng, 2) ? trace_ok : trace_link,
+					       soak_below(rng, 2) ? " overwrite" : "");
 	}
 	return len;
 }
@@ -676,12 +693,14 @@ static void ctl_stream_fuzz(unsigned long nlines)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *line = malloc(16384), *ans = malloc(8192), *rbuf = malloc(65536);
-	char trace_ok[700];
 	size_t rlen = 0;
 	uint64_t rng = soak_derive(opts.seed, 0xc71, 0);
 	unsigned long sent = 0, oks = 0, errs = 0, data_lines = 0, too_long = 0, bad = 0;
 
 	snprintf(trace_ok, sizeof(trace_ok), "%s/fuzz-trace.jsonl", m.root);
+	snprintf(trace_link, sizeof(trace_link), "%s/fuzz-trace-link.jsonl", m.root);
+	if (symlink(sentinels[0].path, trace_link) < 0)
+		soak_fail("symlink %s: %s", trace_link, strerror(errno));
 	memcpy(sa.sun_path, m.ctl, strlen(m.ctl) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { .tv_sec = 10 };
@@ -691,7 +710,7 @@ static void ctl_stream_fuzz(unsigned long nlines)
 		goto out;
 	}
 	for (unsigned long i = 0; i < nlines && bad < 5; i++) {
-		size_t len = gen_line(&rng, line, 16000, trace_ok);
+		size_t len = gen_line(&rng, line, 16000);
 		line[len] = '\n';
 		/* in random pieces */
 		for (size_t off = 0; off <= len;) {
@@ -757,6 +776,200 @@ out:
 	free(line);
 	free(ans);
 	free(rbuf);
+}
+
+/* A connection with reads that give up after 10 s; -1 on failure (said). */
+static int ctl_connect_raw(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path, m.ctl, strlen(m.ctl) + 1);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		soak_fail("ctl: connect: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Bursts of generated lines, then SHUT_WR: every line answered, then EOF. */
+static void ctl_half_close(unsigned long rounds)
+{
+	char *line = malloc(16384), *ans = malloc(8192), *rbuf = malloc(65536);
+	uint64_t rng = soak_derive(opts.seed, 0xc72, 0);
+	unsigned long answered = 0, unterminated = 0;
+
+	for (unsigned long r = 0; r < rounds && line && ans && rbuf; r++) {
+		unsigned int k = 1 + (unsigned int)soak_below(&rng, 8);
+		size_t rlen = 0;
+		int fd = ctl_connect_raw();
+		bool ok = fd >= 0;
+
+		for (unsigned int i = 0; i < k && ok; i++) {
+			size_t len = gen_line(&rng, line, 16000);
+
+			/* The last one at times without its newline (not one the
+			 * daemon would cut as too long, nor an empty one: no
+			 * command at all). */
+			if (i + 1 == k && len && len < 4000 && soak_below(&rng, 2))
+				unterminated++;
+			else
+				line[len++] = '\n';
+			ok = send(fd, line, len, MSG_NOSIGNAL) == (ssize_t)len;
+		}
+		ok = ok && shutdown(fd, SHUT_WR) == 0;
+		for (unsigned int i = 0; i < k && ok; i++) {
+			unsigned long n;
+
+			ok = read_answer_line(fd, rbuf, &rlen, ans, 8192);
+			if (ok && sscanf(ans, "ok %lu", &n) == 1)
+				for (unsigned long j = 0; j < n && ok; j++)
+					ok = read_answer_line(fd, rbuf, &rlen, ans, 8192);
+			else if (ok)
+				ok = strncmp(ans, "err ", 4) == 0;
+			answered += ok;
+		}
+		soak_check(ok, "ctl half-close, round %lu: %u lines then SHUT_WR: not every one "
+			   "answered (last seen: %.80s)", r, k, ans ? ans : "");
+		if (ok)
+			soak_check(rlen == 0 && recv(fd, rbuf, 1, 0) == 0, "ctl half-close, round "
+				   "%lu: after the answers, no end of the connection", r);
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			break;
+	}
+	soak_figure_set("ctl_half_close_answers", answered);
+	soak_figure_set("ctl_half_close_unterminated_last_lines", unterminated);
+	free(line);
+	free(ans);
+	free(rbuf);
+}
+
+struct held_read {
+	char path[1200];
+	ssize_t ret;
+};
+
+static void *held_read_main(void *arg)
+{
+	struct held_read *h = arg;
+	char buf[100];
+	int fd = open(h->path, O_RDONLY | O_CLOEXEC);
+
+	h->ret = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), 0);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* \\ and \xNN of term_escape's output decoded; false if it is not that. */
+static bool unescape(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i]; o++) {
+		unsigned int byte;
+
+		if (o + 1 >= cap)
+			return false;
+		if (in[i] != '\\') {
+			out[o] = in[i++];
+		} else if (in[i + 1] == '\\') {
+			out[o] = '\\';
+			i += 2;
+		} else if (in[i + 1] == 'x' && sscanf(in + i + 2, "%2x", &byte) == 1) {
+			out[o] = (char)byte;
+			i += 4;
+		} else {
+			return false;
+		}
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/* Files named with random bytes, held: the "held" line, escaped, holds no
+ * control byte and decodes back to the line, which ends in the name. */
+static void ctl_escaped_names(unsigned long rounds)
+{
+	uint64_t rng = soak_derive(opts.seed, 0xc73, 0);
+	struct diofsctl *ctl;
+	unsigned long shown = 0;
+	char err[256];
+
+	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
+	if (!ctl) {
+		soak_fail("ctl: %s", err);
+		return;
+	}
+	/* Nothing the generated lines left may act on these reads. */
+	soak_check(diofsctl_rule_clear(ctl) == 0 && diofsctl_release(ctl, 0, NULL) >= 0 &&
+		   diofsctl_rule_add(ctl, "hold op=read path=/esc-*") > 0, "rules: %s",
+		   diofsctl_error(ctl));
+	for (unsigned long r = 0; r < rounds; r++) {
+		char name[64] = "esc-", bpath[1200], want[80], esc[4 * 600 + 1], back[600];
+		size_t len = 4 + 1 + soak_below(&rng, 40);
+		struct held_read h = { 0 };
+		char **lines = NULL;
+		pthread_t th;
+		int fd, n;
+
+		for (size_t i = 4; i < len; i++) {
+			unsigned char ch;
+
+			do
+				ch = (unsigned char)(1 + soak_below(&rng, 255));
+			while (ch == '/' || ch == '\n' || ch == '\r');
+			name[i] = (char)ch;
+		}
+		name[len] = '\0';
+		snprintf(bpath, sizeof(bpath), "%s/%s", m.backing, name);
+		fd = open(bpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, marker, 16) != 16) {
+			soak_fail("creating %s: %s", bpath, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+		snprintf(h.path, sizeof(h.path), "%s/%s", m.mnt, name);
+		if (pthread_create(&th, NULL, held_read_main, &h) != 0) {
+			soak_fail("pthread_create");
+			unlink(bpath);
+			break;
+		}
+		n = diofsctl_cmd(ctl, &lines, "held min=1 timeout=10000");
+		if (soak_check(n == 1, "held, a file named with random bytes: %d lines (%s)", n,
+			       n < 0 ? diofsctl_error(ctl) : "")) {
+			snprintf(want, sizeof(want), " path=/%s", name);
+			term_escape(esc, sizeof(esc), lines[0]);
+			bool clean = true;
+
+			for (const char *p = esc; *p; p++)
+				clean &= (unsigned char)*p >= 0x20 && *p != 0x7f;
+			soak_check(clean && unescape(esc, back, sizeof(back)) &&
+				   strcmp(back, lines[0]) == 0 &&
+				   strlen(back) >= strlen(want) &&
+				   strcmp(back + strlen(back) - strlen(want), want) == 0,
+				   "held line, escaped: \"%.300s\" (clean %d): not the line ending in "
+				   "the name, or not clean", esc, clean);
+			shown++;
+		}
+		diofsctl_free_lines(lines);
+		soak_check(diofsctl_release(ctl, 0, NULL) >= 0, "release all: %s",
+			   diofsctl_error(ctl));
+		pthread_join(th, NULL);
+		soak_check(h.ret == 16, "the held read of a random name: %zd", h.ret);
+		unlink(bpath);
+	}
+	diofsctl_rule_clear(ctl);
+	diofsctl_close(ctl);
+	soak_figure_set("ctl_escaped_names", shown);
 }
 
 int main(int argc, char **argv)
@@ -894,6 +1107,11 @@ int main(int argc, char **argv)
 		   (unsigned long)sh->wrong_content);
 
 	ctl_stream_fuzz(opts.is_short ? 20000 : 200000);
+	ctl_half_close(opts.is_short ? 300 : 3000);
+	ctl_escaped_names(opts.is_short ? 50 : 500);
+	/* the sentinel behind the planted trace link is as it was */
+	soak_check(file_sum(sentinels[0].path) == sentinels[0].sum,
+		   "the trace link's target %s changed", sentinels[0].path);
 	soak_check(diofs_mount_alive(&m), "the daemon died");
 	diofs_mount_stop(&m);
 	alarm(0);

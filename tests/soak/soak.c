@@ -425,8 +425,10 @@ int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t
 	pid_t parent = getpid();
 	int n;
 
-	n = snprintf(options, sizeof(options), "ctl=%s%s%s%s%s", m->ctl,
-		     m->trace[0] ? ",trace=" : "", m->trace, opts && *opts ? "," : "",
+	/* A restarted daemon starts its trace afresh. */
+	n = snprintf(options, sizeof(options), "ctl=%s%s%s%s%s%s", m->ctl,
+		     m->trace[0] ? ",trace=" : "", m->trace,
+		     m->trace[0] ? ",trace_overwrite" : "", opts && *opts ? "," : "",
 		     opts ? opts : "");
 	if (n >= (int)sizeof(options)) {
 		snprintf(err, errlen, "options too long");

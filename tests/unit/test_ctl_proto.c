@@ -1,11 +1,16 @@
 /* Unit tests of the control protocol helpers and the errno names. */
 #include <config.h>
 
+#include "lib/diofsctl.h"
 #include "proto/ctl.h"
+#include "proto/ctldir.h"
 #include "proto/errnames.h"
+#include "proto/escape.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -13,8 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- ctl_split ---- */
@@ -290,6 +299,227 @@ static void test_default_path_sun_path(void)
 	restore_xdg();
 }
 
+/* ---- terminal escaping ---- */
+
+static void check_escape(const char *in, const char *want)
+{
+	char out[256];
+	size_t n = term_escape(out, sizeof(out), in);
+
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL(n, strlen(want));
+	if (strcmp(out, want) != 0)
+		printf("\n  term_escape: saw \"%s\", wanted \"%s\"\n", out, want);
+}
+
+static void test_escape(void)
+{
+	char small[8];
+
+	check_escape("/plain/name.txt", "/plain/name.txt");
+	check_escape("/e\x1b[31mred\x1b[0m", "/e\\x1b[31mred\\x1b[0m");
+	check_escape("a\tb\nc\rd\x7f", "a\\x09b\\x0ac\\x0dd\\x7f");
+	check_escape("back\\slash", "back\\\\slash");
+	check_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	/* Not UTF-8: a lone byte, a cut sequence, an overlong form, a
+	 * surrogate. */
+	check_escape("\xff", "\\xff");
+	check_escape("x\xc3", "x\\xc3");
+	check_escape("\xc0\xaf", "\\xc0\\xaf");
+	check_escape("\xed\xa0\x80", "\\xed\\xa0\\x80");
+	/* C1 controls as UTF-8 (U+009B is CSI), but U+00A0 stays. */
+	check_escape("\xc2\x9b" "2J", "\\xc2\\x9b2J");
+	check_escape("\xc2\xa0", "\xc2\xa0");
+	/* Cut to the buffer like snprintf, the length still whole. */
+	CU_ASSERT_EQUAL(term_escape(small, sizeof(small), "\x1b\x1b\x1b"), 12);
+	CU_ASSERT_STRING_EQUAL(small, "\\x1b\\x1");
+	CU_ASSERT_EQUAL(term_escape(NULL, 0, "\x1b"), 4);
+}
+
+/* Every byte string: the result has no control byte and stays within
+ * 4 bytes per input byte. */
+static void test_escape_random(void)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ULL;
+	char in[32], out[4 * sizeof(in) + 1];
+
+	for (int i = 0; i < 50000; i++) {
+		size_t len = (s ^= s << 13, s ^= s >> 7, s ^= s << 17) % sizeof(in);
+		size_t n;
+
+		for (size_t j = 0; j < len; j++) {
+			s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+			in[j] = (char)(s % 255 + 1);
+		}
+		in[len] = '\0';
+		n = term_escape(out, sizeof(out), in);
+		CU_ASSERT(n <= 4 * len && n == strlen(out));
+		for (size_t j = 0; j < n; j++)
+			CU_ASSERT((unsigned char)out[j] >= 0x20 && out[j] != 0x7f);
+	}
+}
+
+/* ---- the socket's directory, and who serves it ---- */
+
+#define USER 4242      /* the daemon's user in these cases */
+#define OTHER 4243     /* another local user */
+
+static char dirbase[64];
+
+/* base/name made with mode and owner; false (said) if it cannot be. */
+static bool plant(const char *name, mode_t mode, uid_t uid, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dirbase, name);
+	if (mkdir(path, mode) < 0 || chmod(path, mode) < 0 || chown(path, uid, uid) < 0) {
+		printf("\n  planting %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void check_dir(const char *path, int want, const char *want_why)
+{
+	char why[512] = "";
+	int ret = ctl_check_dir(path, USER, why, sizeof(why));
+
+	CU_ASSERT_EQUAL(ret, want);
+	if (want_why)
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, want_why));
+	if (ret != want || (want_why && !strstr(why, want_why)))
+		printf("\n  ctl_check_dir(%s, uid %d): saw %d \"%s\", wanted %d \"%s\"\n", path,
+		       USER, ret, why, want, want_why ? want_why : "");
+}
+
+static void test_socket_dir(void)
+{
+	char good[128], planted[128], sub[160], open_[128], sticky[128], loose[128];
+	char link[160], file[128];
+	int fd;
+
+	if (geteuid() != 0) {
+		printf("\n  SKIP: planting directories of other uids needs root\n");
+		return;
+	}
+	snprintf(dirbase, sizeof(dirbase), "/tmp/diofs-test-ctldir-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(dirbase) != NULL);
+	CU_ASSERT_FATAL(chmod(dirbase, 0755) == 0);
+
+	/* The user's own 0700 directory under root's: fit. */
+	CU_ASSERT_FATAL(plant("good", 0700, USER, good, sizeof(good)));
+	check_dir(good, 0, NULL);
+	/* What /tmp/diofs-UID becomes when another user makes it first: the
+	 * socket's directory inside it, however private, is theirs to move. */
+	CU_ASSERT_FATAL(plant("planted", 0755, OTHER, planted, sizeof(planted)));
+	snprintf(sub, sizeof(sub), "%s/diofs", planted);
+	CU_ASSERT_FATAL(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0);
+	check_dir(sub, -EPERM, "is owned by uid 4243, not by root or uid 4242");
+	check_dir(planted, -EPERM, "owned by uid 4243");
+	/* Writable by others, not sticky: anyone may rename what is in it. */
+	CU_ASSERT_FATAL(plant("open", 0777, 0, open_, sizeof(open_)));
+	snprintf(sub, sizeof(sub), "%s/d", open_);
+	CU_ASSERT_FATAL(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0);
+	check_dir(sub, -EPERM, "writable by others (mode 0777) and not sticky");
+	/* Sticky like /tmp: fine on the way, not as the socket's directory. */
+	CU_ASSERT_FATAL(plant("sticky", 01777, 0, sticky, sizeof(sticky)));
+	snprintf(sub, sizeof(sub), "%s/d", sticky);
+	CU_ASSERT_FATAL(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0);
+	check_dir(sub, 0, NULL);
+	check_dir(sticky, -EPERM, "must be owned by uid 4242 with mode 0700");
+	/* The user's, but open to the group. */
+	CU_ASSERT_FATAL(plant("loose", 0750, USER, loose, sizeof(loose)));
+	check_dir(loose, -EPERM, "mode 0750");
+	/* A symbolic link on the way is its owner's to turn elsewhere. */
+	snprintf(link, sizeof(link), "%s/link", sticky);
+	CU_ASSERT_FATAL(symlink(good, link) == 0 && lchown(link, OTHER, OTHER) == 0);
+	check_dir(link, -EPERM, "link is owned by uid 4243");
+	CU_ASSERT_FATAL(lchown(link, USER, USER) == 0);
+	check_dir(link, 0, NULL);
+	/* Where it leads is judged too. */
+	CU_ASSERT_FATAL(unlink(link) == 0 && symlink(loose, link) == 0 &&
+			lchown(link, USER, USER) == 0);
+	check_dir(link, -EPERM, "loose must be owned");
+	/* Not a directory; not there; not absolute. */
+	snprintf(file, sizeof(file), "%s/file", dirbase);
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	check_dir(file, -EPERM, "file is not a directory");
+	snprintf(sub, sizeof(sub), "%s/none", dirbase);
+	check_dir(sub, -ENOENT, "none");
+	check_dir("relative/dir", -EINVAL, "not an absolute path");
+
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirbase);
+		CU_ASSERT(system(cmd) == 0);
+	}
+}
+
+/* A socket served by another uid (planted where diofsctl looks) is refused
+ * by its credentials before a command goes out. */
+static void test_fake_server(void)
+{
+	char dir[] = "/tmp/diofs-test-fake-XXXXXX", path[64], err[512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct diofsctl *ctl;
+	int ready[2], lfd;
+	pid_t pid;
+	char ch;
+
+	if (geteuid() != 0) {
+		printf("\n  SKIP: serving a socket as another uid needs root\n");
+		return;
+	}
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL && chown(dir, OTHER, OTHER) == 0);
+	snprintf(path, sizeof(path), "%s/fake.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CU_ASSERT_FATAL(pipe2(ready, O_CLOEXEC) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		/* The other user: listen, answer anything with "ok 0". */
+		close(ready[0]);
+		lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (setgroups(0, NULL) < 0 || setgid(OTHER) < 0 || setuid(OTHER) < 0 ||
+		    lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    chmod(path, 0777) < 0 || listen(lfd, 4) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;) {
+			int c = accept(lfd, NULL, NULL);
+			char buf[256];
+
+			if (c < 0)
+				_exit(1);
+			if (read(c, buf, sizeof(buf)) > 0 && write(c, "ok 0\n", 5) != 5)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(ready[1]);
+	{
+		struct pollfd p = { .fd = ready[0], .events = POLLIN };
+
+		CU_ASSERT(poll(&p, 1, 10000) == 1 && read(ready[0], &ch, 1) == 1);
+	}
+	close(ready[0]);
+
+	ctl = diofsctl_connect(path, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctl);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is served by uid 4243"));
+	if (ctl || !strstr(err, "is served by uid 4243"))
+		printf("\n  connecting to a socket of uid %d: saw %s (\"%s\"), wanted a "
+		       "refusal naming uid %d\n", OTHER, ctl ? "a connection" : "a failure",
+		       err, OTHER);
+	diofsctl_close(ctl);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static const struct {
@@ -308,6 +538,10 @@ int main(void)
 		{ "default directory", test_default_dir },
 		{ "default socket path", test_default_path },
 		{ "default path fits sun_path", test_default_path_sun_path },
+		{ "terminal escaping", test_escape },
+		{ "terminal escaping, random bytes", test_escape_random },
+		{ "socket directory: owners and modes on the way", test_socket_dir },
+		{ "a socket served by another uid is refused", test_fake_server },
 	};
 	CU_pSuite suite;
 	unsigned int failed;
