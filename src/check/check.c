@@ -559,7 +559,8 @@ void check_note(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(case_note + at, sizeof(case_note) - at, fmt, ap);
 	va_end(ap);
-	printf("NOTE %s.%s: %s\n", s ? s->pName : "?", t ? t->pName : "?", case_note + at);
+	printf("%sNOTE %s.%s: %s\n", ctx.cfg->ktap ? "# " : "", s ? s->pName : "?",
+	       t ? t->pName : "?", case_note + at);
 	fflush(stdout);
 }
 

@@ -29,11 +29,16 @@ struct check_case {
 	void (*fn)(void);
 	const char *desc;       /* one line: the kernel behaviour it checks */
 	const char *mount_opts; /* diofs -o options for this case; NULL: the suite's */
+	/* What its I/O is, for the known-bug list's conditions (known.h):
+	 * "route=io_uring io=read o_direct=yes"; its mount options add
+	 * fopen_direct_io and async_dio.  NULL: nothing stated. */
+	const char *facts;
 };
 
 /* An entry named after its function; options go last, designated:
  *   CHECK_CASE(fn, "what it checks"),
- *   CHECK_CASE(fn, "what it checks", .mount_opts = "async_dio=0"), */
+ *   CHECK_CASE(fn, "what it checks", .mount_opts = "async_dio=0",
+ *              .facts = "route=io_uring io=read o_direct=yes"), */
 #define CHECK_CASE(func, description, ...) \
 	{ .name = #func, .fn = func, .desc = description, __VA_ARGS__ }
 

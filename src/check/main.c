@@ -36,7 +36,7 @@ static struct {
 	int nsuites;
 	const char *cases[MAX_FILTERS];
 	int ncases;
-	bool list, verdict;
+	bool list, verdict, ktap;
 	const char *xml, *tsv;
 	unsigned int timeout;   /* seconds per case */
 	struct runner_config run;
@@ -61,9 +61,12 @@ static void usage(FILE *f)
 		"      --socket PATH     ... and its control socket at PATH\n"
 		"      --xml FILE        write CUnit's XML report (CUnit-Run.dtd)\n"
 		"      --tsv FILE        write RESULT<TAB>SUITE<TAB>CASE<TAB>DETAIL lines\n"
-		"      --known-bugs FILE cases that fail on some kernels because of a\n"
-		"                        kernel bug (SUITE.CASE KERNEL-GLOB WHY): their\n"
-		"                        failure is reported KNOWN, not counted as failed\n"
+		"      --ktap, --tap     write KTAP (kselftest's TAP) on stdout: a plan, then\n"
+		"                        ok / not ok N SUITE.CASE per case\n"
+		"      --known-bugs FILE kernel bugs and the conditions they show under\n"
+		"                        (CASE-GLOB CONDITION... : WHY, see the file): a\n"
+		"                        failure they explain is KNOWN, not counted as\n"
+		"                        failed; a pass where one applies is KNOWN-FIXED?\n"
 		"  -t, --timeout SEC     end the run if a case takes longer (default 60,\n"
 		"                        0: none)\n"
 		"      --verdict         say whether this kernel pins FUSE direct I/O, route by\n"
@@ -73,8 +76,10 @@ static void usage(FILE *f)
 		"  -v, --verbose         say what is mounted and what each case checks\n"
 		"  -h, --help\n"
 		"\n"
-		"Exit status: 0 if no case failed, 1 if one did, 2 on a usage error,\n"
-		"77 if every case skipped or diofs cannot be mounted here.\n");
+		"Exit status: 0 if no case failed (KNOWN and KNOWN-FIXED? do not fail),\n"
+		"1 if one did, 2 on a usage error, 77 if every case skipped or diofs\n"
+		"cannot be mounted here (with --ktap: 4, kselftest's skip, and the plan\n"
+		"says 1..0 # SKIP).\n");
 }
 
 static bool suite_selected(const struct check_suite *s)
@@ -104,7 +109,7 @@ static bool case_selected(const struct check_suite *s, const struct check_case *
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN };
+	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN, OPT_KTAP };
 	static const struct option longopts[] = {
 		{ "suite", required_argument, NULL, 's' },
 		{ "case", required_argument, NULL, 'c' },
@@ -114,6 +119,8 @@ static int parse_args(int argc, char **argv)
 		{ "xml", required_argument, NULL, OPT_XML },
 		{ "tsv", required_argument, NULL, OPT_TSV },
 		{ "known-bugs", required_argument, NULL, OPT_KNOWN },
+		{ "ktap", no_argument, NULL, OPT_KTAP },
+		{ "tap", no_argument, NULL, OPT_KTAP },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -141,6 +148,7 @@ static int parse_args(int argc, char **argv)
 		case OPT_SOCKET: opt.run.socket = optarg; break;
 		case OPT_XML: opt.xml = optarg; break;
 		case OPT_TSV: opt.tsv = optarg; break;
+		case OPT_KTAP: opt.ktap = opt.run.ktap = true; break;
 		case OPT_KNOWN: {
 			char err[512];
 
@@ -167,6 +175,11 @@ static int parse_args(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "diofs-check: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (opt.ktap && (opt.verdict || opt.list)) {
+		fprintf(stderr, "diofs-check: --ktap reports the cases' results, not --%s\n",
+			opt.verdict ? "verdict" : "list");
 		return 2;
 	}
 	if (opt.run.socket && !opt.run.mount) {
@@ -200,7 +213,30 @@ static void list_cases(void)
 	for (size_t s = 0; s < NSUITES; s++)
 		for (const struct check_case *c = all_suites[s]->cases; c->name; c++)
 			if (case_selected(all_suites[s], c))
-				printf("%s.%s  %s\n", all_suites[s]->name, c->name, c->desc);
+				printf("%s.%s  %s%s%s%s\n", all_suites[s]->name, c->name, c->desc,
+				       c->facts ? " {" : "", c->facts ? c->facts : "",
+				       c->facts ? "}" : "");
+}
+
+/* Every case's facts are words the known-bug list knows. */
+static int check_facts(void)
+{
+	for (size_t s = 0; s < NSUITES; s++)
+		for (const struct check_case *c = all_suites[s]->cases; c->name; c++) {
+			char why[256];
+
+			if (known_facts_check(c->facts, why, sizeof(why)) < 0) {
+				fprintf(stderr, "diofs-check: %s.%s: .facts: %s\n",
+					all_suites[s]->name, c->name, why);
+				return -1;
+			}
+		}
+	return 0;
+}
+
+static const char *mount_opts_of(const struct check_suite *s, const struct check_case *c)
+{
+	return c->mount_opts ? c->mount_opts : s->mount_opts;
 }
 
 /* In the harness's signal handler, before it unmounts: name the case that
@@ -241,9 +277,13 @@ static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
 	r.skip = runner_skip_reason();
 	r.note = runner_note();
 	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
-	r.known = known_bug(r.suite, r.name);
+	if (running_suite && running_case)
+		r.known = known_bug(r.suite, r.name, running_case->facts,
+				    mount_opts_of(running_suite, running_case));
 	if (r.result == RESULT_FAIL && r.known)
 		r.result = RESULT_KNOWN;
+	else if (r.result == RESULT_PASS && r.known)
+		r.result = RESULT_KNOWN_FIXED;
 	report_case(&r);
 }
 
@@ -315,6 +355,8 @@ int main(int argc, char **argv)
 
 	if (ret)
 		return ret;
+	if (check_facts() < 0)
+		return 1;
 	if (opt.verdict)
 		return verdict_run(stdout, opt.tsv, &opt.run, opt.timeout);
 	if (!count_selected()) {
@@ -328,14 +370,17 @@ int main(int argc, char **argv)
 	if (!opt.run.mount) {
 		const char *why = diofs_mount_unavailable();
 		if (why) {
-			printf("SKIP: cannot mount diofs here: %s\n", why);
-			return 77;
+			char all[1024];
+
+			snprintf(all, sizeof(all), "cannot mount diofs here: %s", why);
+			report_skip_all(opt.ktap, all);
+			return opt.ktap ? EXIT_KTAP_SKIP : EXIT_ALL_SKIPPED;
 		}
 	}
 	/* a daemon dying mid-command must fail a case, not kill the run */
 	signal(SIGPIPE, SIG_IGN);
 	diofs_mount_install_handlers(on_signal);
-	if (report_open(opt.tsv, opt.xml, err, sizeof(err)) < 0 ||
+	if (report_open(opt.tsv, opt.xml, opt.ktap, count_selected(), err, sizeof(err)) < 0 ||
 	    runner_begin(&opt.run, err, sizeof(err)) < 0) {
 		fprintf(stderr, "diofs-check: %s\n", err);
 		return 1;
@@ -352,5 +397,7 @@ int main(int argc, char **argv)
 			run_suite(all_suites[s]);
 	runner_end();
 	CU_cleanup_registry();
-	return report_close();
+	ret = report_close();
+	known_free();
+	return ret;
 }

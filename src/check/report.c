@@ -1,6 +1,13 @@
 /* diofs-check's results.  stdout is flushed after every line and the TSV is
  * written with write(2) as cases complete: report_abort, which runs in a
- * signal handler, can then add its line to both without stdio. */
+ * signal handler, can then add its line to both without stdio.
+ *
+ * KTAP (--ktap) is what kselftests print: "TAP version 13" (the header
+ * kselftest's own harness prints; KTAP parsers and automake's TAP driver
+ * read it), the plan, then per case "ok N suite.case", "ok N suite.case #
+ * SKIP why", "not ok N suite.case" after "# " lines saying what failed, and
+ * a known kernel bug as "not ok N suite.case # TODO known kernel bug: why"
+ * (an expected failure to TAP harnesses). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -31,9 +38,12 @@ static int tsv_fd = -1;
 static char *xml_path;
 static struct kept_case *kept;
 static size_t nkept;
-static unsigned int passed, failed, skipped, known;
+static unsigned int passed, failed, skipped, known, known_fixed;
+static bool ktap;
+static volatile unsigned int case_no; /* KTAP's test number of the last case */
 
-int report_open(const char *tsv, const char *xml, char *err, size_t errlen)
+int report_open(const char *tsv, const char *xml, bool as_ktap, unsigned int planned,
+		char *err, size_t errlen)
 {
 	if (tsv) {
 		tsv_fd = open(tsv, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -52,7 +62,21 @@ int report_open(const char *tsv, const char *xml, char *err, size_t errlen)
 		fclose(f);
 		xml_path = strdup(xml);
 	}
+	ktap = as_ktap;
+	if (ktap) {
+		printf("TAP version 13\n1..%u\n", planned);
+		fflush(stdout);
+	}
 	return 0;
+}
+
+void report_skip_all(bool as_ktap, const char *why)
+{
+	if (as_ktap)
+		printf("TAP version 13\n1..0 # SKIP %s\n", why);
+	else
+		printf("SKIP: %s\n", why);
+	fflush(stdout);
 }
 
 static const char *result_word(enum check_result r)
@@ -60,6 +84,7 @@ static const char *result_word(enum check_result r)
 	static const char *const words[] = {
 		[RESULT_PASS] = "PASS", [RESULT_FAIL] = "FAIL",
 		[RESULT_SKIP] = "SKIP", [RESULT_KNOWN] = "KNOWN",
+		[RESULT_KNOWN_FIXED] = "KNOWN-FIXED",
 	};
 
 	return words[r];
@@ -163,53 +188,99 @@ static void keep(const struct case_report *r)
 	}
 }
 
+/* The lines of a human-readable report. */
+static void print_case(const struct case_report *r, const char *first)
+{
+	switch (r->result) {
+	case RESULT_PASS:
+		printf("PASS %s.%s\n", r->suite, r->name);
+		break;
+	case RESULT_KNOWN_FIXED:
+		printf("KNOWN-FIXED? %s.%s: the known kernel bug of %s (%s) did not reproduce "
+		       "here: fixed?\n", r->suite, r->name, r->known->where, r->known->conditions);
+		break;
+	case RESULT_SKIP:
+		printf("SKIP %s.%s: %s\n", r->suite, r->name, r->skip);
+		break;
+	case RESULT_KNOWN:
+		printf("KNOWN %s.%s: kernel bug (%s): %s\n", r->suite, r->name, r->known->where,
+		       r->known->why);
+		break;
+	case RESULT_FAIL:
+		printf("FAIL %s.%s: %s\n", r->suite, r->name, first);
+		break;
+	}
+}
+
+/* KTAP: the diagnostics, then the result line. */
+static void print_ktap_case(const struct case_report *r, unsigned int n)
+{
+	switch (r->result) {
+	case RESULT_PASS:
+		printf("ok %u %s.%s\n", n, r->suite, r->name);
+		break;
+	case RESULT_KNOWN_FIXED:
+		printf("# known bug %s (%s) did not reproduce here: fixed?\n", r->known->where,
+		       r->known->conditions);
+		printf("ok %u %s.%s\n", n, r->suite, r->name);
+		break;
+	case RESULT_SKIP:
+		printf("ok %u %s.%s # SKIP %s\n", n, r->suite, r->name, r->skip);
+		break;
+	case RESULT_KNOWN:
+		printf("not ok %u %s.%s # TODO known kernel bug (%s): %s\n", n, r->suite, r->name,
+		       r->known->where, r->known->why);
+		break;
+	case RESULT_FAIL:
+		printf("not ok %u %s.%s\n", n, r->suite, r->name);
+		break;
+	}
+}
+
 void report_case(const struct case_report *r)
 {
 	char detail[4096] = "";
 	size_t at = 0;
 
-	switch (r->result) {
-	case RESULT_PASS:
-		passed++;
-		printf("PASS %s.%s\n", r->suite, r->name);
-		if (r->known)
-			printf("  listed as a known kernel bug here (%s), but passed: fixed?\n",
-			       r->known);
-		if (r->note)
-			put(detail, 0, sizeof(detail), r->note);
-		break;
-	case RESULT_SKIP:
-		skipped++;
-		printf("SKIP %s.%s: %s\n", r->suite, r->name, r->skip);
-		put(detail, 0, sizeof(detail), r->skip);
-		break;
-	case RESULT_KNOWN:
-		known++;
-		printf("KNOWN %s.%s: kernel bug: %s\n", r->suite, r->name, r->known);
+	if (r->result == RESULT_FAIL || r->result == RESULT_KNOWN) {
+		/* each failure, on stdout: "# suite.case: what" (KTAP),
+		 * "  saw:"/"  also:" below the first line otherwise */
 		for (size_t i = 0; i < r->nfailures; i++) {
 			char one[1024];
 
 			put_failure(one, 0, sizeof(one), &r->failures[i]);
-			printf("  saw: %s\n", one);
+			if (ktap)
+				printf("# %s.%s: %s\n", r->suite, r->name, one);
+			else if (i == 0)
+				print_case(r, one);
+			if (!ktap && (i > 0 || r->result == RESULT_KNOWN))
+				printf("  %s: %s\n", r->result == RESULT_KNOWN ? "saw" : "also", one);
 			at = put(detail, at, sizeof(detail), i ? "; " : "");
 			at = put(detail, at, sizeof(detail), one);
 		}
-		break;
-	case RESULT_FAIL:
-		failed++;
-		for (size_t i = 0; i < r->nfailures; i++) {
-			char one[1024];
-			put_failure(one, 0, sizeof(one), &r->failures[i]);
-			if (i == 0) {
-				printf("FAIL %s.%s: %s\n", r->suite, r->name, one);
-			} else {
-				printf("  also: %s\n", one);
-				at = put(detail, at, sizeof(detail), "; ");
-			}
-			at = put(detail, at, sizeof(detail), one);
-		}
-		break;
+	} else if (r->result == RESULT_SKIP) {
+		put(detail, 0, sizeof(detail), r->skip);
+	} else if (r->result == RESULT_KNOWN_FIXED) {
+		at = put(detail, at, sizeof(detail), "the known bug of ");
+		at = put(detail, at, sizeof(detail), r->known->where);
+		at = put(detail, at, sizeof(detail), " did not reproduce: fixed?");
 	}
+	if ((r->result == RESULT_PASS || r->result == RESULT_KNOWN_FIXED) && r->note && *r->note) {
+		at = put(detail, at, sizeof(detail), at ? "; " : "");
+		put(detail, at, sizeof(detail), r->note);
+	}
+	switch (r->result) {
+	case RESULT_PASS: passed++; break;
+	case RESULT_KNOWN_FIXED: known_fixed++; break;
+	case RESULT_SKIP: skipped++; break;
+	case RESULT_KNOWN: known++; break;
+	case RESULT_FAIL: failed++; break;
+	}
+	case_no++;
+	if (ktap)
+		print_ktap_case(r, case_no);
+	else if (!r->nfailures || (r->result != RESULT_FAIL && r->result != RESULT_KNOWN))
+		print_case(r, "");
 	fflush(stdout);
 	tsv_line(result_word(r->result), r->suite, r->name, detail);
 	keep(r);
@@ -230,6 +301,26 @@ void report_abort(const char *suite, const char *name, int sig, unsigned int tim
 	}
 	tsv_line("FAIL", suite, name, why);
 
+	if (ktap) {
+		at = put(line, at, sizeof(line), "# ");
+		at = put(line, at, sizeof(line), suite);
+		at = put(line, at, sizeof(line), ".");
+		at = put(line, at, sizeof(line), name);
+		at = put(line, at, sizeof(line), ": ");
+		at = put(line, at, sizeof(line) - 1, why);
+		line[at++] = '\n';
+		at = put(line, at, sizeof(line), "not ok ");
+		at = put_uint(line, at, sizeof(line), case_no + 1);
+		at = put(line, at, sizeof(line), " ");
+		at = put(line, at, sizeof(line), suite);
+		at = put(line, at, sizeof(line), ".");
+		at = put(line, at, sizeof(line), name);
+		at = put(line, at, sizeof(line), "\nBail out! ");
+		at = put(line, at, sizeof(line) - 1, why);
+		line[at++] = '\n';
+		write_all(STDOUT_FILENO, line, at);
+		return;
+	}
 	at = put(line, at, sizeof(line), "FAIL ");
 	at = put(line, at, sizeof(line), suite);
 	at = put(line, at, sizeof(line), ".");
@@ -323,7 +414,8 @@ static int write_xml(const char *path)
 			fputs(" </CONDITION> \n          </CUNIT_RUN_TEST_FAILURE> \n"
 			      "        </CUNIT_RUN_TEST_RECORD> \n", f);
 		}
-		if (k->result == RESULT_PASS || k->result == RESULT_SKIP) {
+		if (k->result == RESULT_PASS || k->result == RESULT_SKIP ||
+		    k->result == RESULT_KNOWN_FIXED) {
 			fputs("        <CUNIT_RUN_TEST_RECORD> \n          <CUNIT_RUN_TEST_SUCCESS> \n"
 			      "            <TEST_NAME> ", f);
 			xml_text(f, k->name);
@@ -335,6 +427,9 @@ static int write_xml(const char *path)
 					fputc(s[0] == '-' && s[1] == '-' ? '_' : s[0], f);
 				fputs(" --> \n", f);
 			}
+			if (k->result == RESULT_KNOWN_FIXED)
+				fputs("            <!-- a listed known kernel bug did not reproduce here: "
+				      "fixed? --> \n", f);
 			fputs("          </CUNIT_RUN_TEST_SUCCESS> \n        </CUNIT_RUN_TEST_RECORD> \n", f);
 		}
 		if (last) {
@@ -343,12 +438,12 @@ static int write_xml(const char *path)
 		}
 	}
 	fputs("  </CUNIT_RESULT_LISTING>\n  <CUNIT_RUN_SUMMARY> \n", f);
-	snprintf(num[0], sizeof(num[0]), "%u", passed);
+	snprintf(num[0], sizeof(num[0]), "%u", passed + known_fixed);
 	snprintf(num[1], sizeof(num[1]), "%u", skipped);
 	snprintf(num[2], sizeof(num[2]), "%u", asserts - asserts_failed);
 	xml_summary_record(f, "Suites", suites, suites, "- NA -", suites_failed, "0");
-	xml_summary_record(f, "Test Cases", passed + failed + known + skipped,
-			   passed + failed + known, num[0], failed + known, num[1]);
+	xml_summary_record(f, "Test Cases", passed + known_fixed + failed + known + skipped,
+			   passed + known_fixed + failed + known, num[0], failed + known, num[1]);
 	xml_summary_record(f, "Assertions", asserts, asserts, num[2], asserts_failed, "n/a");
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", localtime(&now));
 	fprintf(f, "  </CUNIT_RUN_SUMMARY> \n"
@@ -359,10 +454,18 @@ static int write_xml(const char *path)
 
 int report_close(void)
 {
+	const char *c = ktap ? "# " : "";
+
 	if (known)
-		printf("%u known kernel bug%s (KNOWN above: failed as listed, not counted)\n",
+		printf("%s%u known kernel bug%s (KNOWN above: failed as listed, not counted)\n", c,
 		       known, known == 1 ? "" : "s");
-	printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+	if (known_fixed)
+		printf("%s%u known kernel bug%s did not reproduce (KNOWN-FIXED? above: fixed, or "
+		       "the list is wrong)\n", c, known_fixed, known_fixed == 1 ? "" : "s");
+	printf("%s%u passed, %u failed, %u skipped\n", c, passed + known_fixed, failed, skipped);
+	if (ktap)
+		printf("# Totals: pass:%u fail:%u xfail:%u xpass:0 skip:%u error:0\n",
+		       passed + known_fixed, failed, known, skipped);
 	fflush(stdout);
 	if (xml_path && write_xml(xml_path) < 0)
 		fprintf(stderr, "diofs-check: writing %s: %s\n", xml_path, strerror(errno));
@@ -370,5 +473,7 @@ int report_close(void)
 		close(tsv_fd);
 	if (failed)
 		return 1;
-	return passed == 0 && skipped > 0 ? 77 : 0;
+	if (passed + known_fixed + known == 0 && skipped > 0)
+		return ktap ? EXIT_KTAP_SKIP : EXIT_ALL_SKIPPED;
+	return 0;
 }

@@ -1,12 +1,20 @@
-/* diofs-check's results: one line per case on stdout, the summary line,
- * the TSV the kernel matrix reads, and CUnit's XML report. */
+/* diofs-check's results: one line per case on stdout (or KTAP), the
+ * summary, the TSV the kernel matrix reads, and CUnit's XML report. */
 #ifndef DIOFS_CHECK_REPORT_H
 #define DIOFS_CHECK_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* RESULT_KNOWN: failed, as a listed kernel bug on this kernel (known.h). */
-enum check_result { RESULT_PASS, RESULT_FAIL, RESULT_SKIP, RESULT_KNOWN };
+#include "check/known.h"
+
+enum check_result {
+	RESULT_PASS,
+	RESULT_FAIL,
+	RESULT_SKIP,
+	RESULT_KNOWN,           /* failed, as a listed kernel bug here (known.h) */
+	RESULT_KNOWN_FIXED,     /* passed, though a listed kernel bug applies */
+};
 
 struct check_failure {
 	const char *file;       /* NULL: not at a place in a case (setup) */
@@ -20,22 +28,31 @@ struct case_report {
 	enum check_result result;
 	const char *skip;       /* the reason, for RESULT_SKIP */
 	const char *note;       /* check_note()s, or NULL */
-	const char *known;      /* why, if listed as a kernel bug here */
+	const struct known_bug *known; /* the entry that applies here, or NULL */
 	const struct check_failure *failures;
 	size_t nfailures;
 	unsigned int asserts;
 };
 
 /* tsv and xml may be NULL.  The TSV is written as cases complete, so a run
- * killed by its timeout still leaves every finished case in it. */
-int report_open(const char *tsv, const char *xml, char *err, size_t errlen);
+ * killed by its timeout still leaves every finished case in it.  ktap:
+ * stdout is KTAP (the kselftest format) for planned cases. */
+int report_open(const char *tsv, const char *xml, bool ktap, unsigned int planned,
+		char *err, size_t errlen);
+/* With KTAP, a run that cannot start: the plan "1..0 # SKIP why". */
+void report_skip_all(bool ktap, const char *why);
 /* Print, append to the TSV, keep (copied) for the XML. */
 void report_case(const struct case_report *r);
 /* From a signal handler, while suite.name runs: its FAIL line (hung: the
- * alarm; else the signal), in the TSV too, then the summary line. */
+ * alarm; else the signal), in the TSV too, then the summary line (KTAP:
+ * "Bail out!"). */
 void report_abort(const char *suite, const char *name, int sig, unsigned int timeout);
-/* The summary line, the XML; the process's exit status: 0, 1 if a case
- * failed, 77 if every case skipped. */
+/* The summary, the XML; the process's exit status: 0, 1 if a case failed,
+ * 77 if every case skipped (KTAP: 4, kselftest's skip). */
 int report_close(void);
+
+/* Exit statuses for "every case skipped". */
+#define EXIT_ALL_SKIPPED 77
+#define EXIT_KTAP_SKIP 4
 
 #endif

@@ -12,6 +12,7 @@ struct runner_config {
 	const char *mount;      /* --mount: an existing diofs; NULL: mount our own */
 	const char *socket;     /* --socket: its control socket */
 	bool verbose;
+	bool ktap;              /* stdout is KTAP: other lines start with "# " */
 };
 
 /* With --mount: connect, make the run's directory in the mount. */

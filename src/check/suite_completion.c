@@ -375,9 +375,16 @@ static const struct check_case cases[] = {
 		  "and FUSE_RELEASE comes only after it"),
 	CFG_CASES(efault, "an unmapped buffer fails with EFAULT before any request reaches the "
 		  "server (io_uring: at buffer registration)"),
-	CHECK_CASE(uring_short_retry, "io_uring on FOPEN_DIRECT_IO with async DIO off: a short "
-		   "read/write is retried from where it ended (fuse_direct_IO must advance ki_pos)",
-		   .mount_opts = "dio=all,async_dio=0"),
+#define URING_SHORT_RETRY(fn, what, open_facts) \
+	CHECK_CASE(fn, "io_uring on FOPEN_DIRECT_IO with async DIO off: a short " what \
+		   " is retried from where it ended (fuse_direct_IO must advance ki_pos)", \
+		   .mount_opts = "dio=all,async_dio=0", .facts = "route=io_uring " open_facts)
+	URING_SHORT_RETRY(uring_short_retry_read, "read (at EOF, mid-file)", "io=read o_direct=no"),
+	URING_SHORT_RETRY(uring_short_retry_read_odirect, "O_DIRECT read (at EOF, mid-file)",
+			  "io=read o_direct=yes"),
+	URING_SHORT_RETRY(uring_short_retry_write, "write", "io=write o_direct=no"),
+	URING_SHORT_RETRY(uring_short_retry_write_odirect, "O_DIRECT write",
+			  "io=write o_direct=yes"),
 	CHECK_CASE(aio_buffered_open, "AIO on FOPEN_DIRECT_IO opened without O_DIRECT: async "
 		   "(io_submit returns while held) from 6.13, synchronous before",
 		   .mount_opts = "dio=all,async_dio=1"),
