@@ -214,6 +214,12 @@ static ssize_t call_close(void *arg)
 	return close(*(int *)arg);
 }
 
+/* close() sends FUSE_FLUSH and leaves the I/O its file reference.  A
+ * write whose caller waits for the reply (every path but the queued async
+ * one) holds i_rwsem until then, and on 6.1 and 6.12 fuse_flush() takes
+ * i_rwsem before FUSE_FLUSH (fs/fuse/file.c of 6.1.192, 6.12.117): there
+ * close waits for that write, on 6.18 it does not.  For such a write the
+ * case releases it before it waits for close, and asserts the rest. */
 static void close_in_flight(const struct cfg *c)
 {
 	struct mode modes[2];
@@ -230,10 +236,14 @@ static void close_in_flight(const struct cfg *c)
 				struct diofs_held held, rel;
 				struct route_call *cl;
 				struct route_io *io;
+				struct expect e;
 				char name[32];
 				ssize_t res, cret;
 				int fd, cerr = 0;
+				bool close_may_wait;
 
+				expect_of(c, &modes[mi], rt, dir, false, &e);
+				close_may_wait = dir == IO_WRITE && e.path != KP_ASYNC;
 				snprintf(name, sizeof(name), "f%d.%d.%d", mi, r, d);
 				backing_create(name, 4 * len, SEED_FILE);
 				fd = open_mode(&modes[mi], name, 0);
@@ -250,10 +260,10 @@ static void close_in_flight(const struct cfg *c)
 				/* close: FUSE_FLUSH, not a wait for the I/O; the file
 				 * stays open for the I/O, so no FUSE_RELEASE yet */
 				cl = route_call_start(call_close, &fd);
-				if (!route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
+				if (!close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
 					CHECK_FAILF("%s: close did not return within %d ms while the I/O "
 						    "is held", ctx, ROUTE_WAIT_MS);
-				else if (cret)
+				else if (!close_may_wait && cret)
 					CHECK_FAILF("%s: close with the I/O held: %s", ctx,
 						    errno_name(cerr));
 				if (route_held_now(check_fuse_path(name), "release", &rel, 1))
@@ -263,6 +273,12 @@ static void close_in_flight(const struct cfg *c)
 						    ctx, res_str(res));
 
 				CHECK_CTL(diofsctl_release(check_ctl(), held.id, NULL));
+				if (close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
+					CHECK_FAILF("%s: close did not return within %d ms of the write's "
+						    "release", ctx, ROUTE_WAIT_MS);
+				else if (close_may_wait && cret)
+					CHECK_FAILF("%s: close with the write in flight: %s", ctx,
+						    errno_name(cerr));
 				if (!route_wait(io, ROUTE_WAIT_MS, &res))
 					CHECK_FAILF("%s: no completion after the release", ctx);
 				else if (EXPECT_RES(res, (ssize_t)len, "%s, closed while in flight", ctx)) {
