@@ -3,8 +3,8 @@
  *
  *   diofs-demo [--events FILE] [--pace MS] [--story unmap|fork]...
  *
- * Exit status: 0 every story was told (whatever the kernel did); 1 one
- * could not be told; 2 usage; 77 diofs cannot be mounted here. */
+ * Exit status: 0 every story completed (whatever the kernel did); 1 one
+ * could not be completed; 2 usage; 77 diofs cannot be mounted here. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -154,7 +154,7 @@ static void end_story(int status)
 	struct jbuf j;
 
 	jb_init(&j);
-	jb_str(&j, "status", status == 0 ? "told" : "failed");
+	jb_str(&j, "status", status == 0 ? "completed" : "failed");
 	ev_record("end", &j);
 }
 
@@ -227,8 +227,9 @@ int main(int argc, char **argv)
 		ev_open(ef);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("diofs-demo on Linux %s (%s): a direct read of %zu bytes (%zu pages of %zu) "
-	       "from a file on diofs, which holds the read until told to reply.\n",
+	printf("diofs-demo on Linux %s (%s):\n"
+	       "a direct read of %zu bytes (%zu pages of %zu) from a file on diofs,\n"
+	       "which holds the read until the client releases it.\n",
 	       u.release, u.machine, d.len, d.pages, d.page);
 	printf("Pin counters: %s.\n", d.pins_why ? d.pins_why :
 	       "exact (/proc/vmstat nr_foll_pin_acquired/released, refreshed at each reading)");
@@ -250,7 +251,7 @@ int main(int argc, char **argv)
 			fclose(ef);
 		return 1;
 	}
-	printf("diofs is mounted at %s (its trace: %s).\n", d.m.mnt, d.m.trace);
+	printf("diofs is mounted at %s\n(its trace: %s).\n", d.m.mnt, d.m.trace);
 
 	if (want_unmap) {
 		int r = story_unmap(&d);

@@ -37,7 +37,7 @@ struct demo {
 	const char *pfn_why;    /* NULL: page frame numbers readable */
 };
 
-/* The stories; 0 told (whatever the kernel did), -1 could not be told (the
+/* The stories; 0 completed (whatever the kernel did), -1 could not be completed (the
  * reason has been said). */
 int story_unmap(struct demo *d);
 int story_fork(struct demo *d);
@@ -93,6 +93,7 @@ struct demo_read {
 	struct diofs_held h;    /* what diofs holds */
 	bool have_pins;
 	struct pin_counts base, held, after;
+	struct pin_counts last; /* the sample the last step said */
 	ssize_t ret;            /* pread's result; err its errno */
 	int err;
 	uint64_t t_release;
@@ -105,8 +106,9 @@ struct demo_read {
  * steps "submit" and "held" (with the pages pinned).  -1 after saying why
  * (nothing left in flight). */
 int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf);
-/* Pin counters now against the read's base: a phrase for a sentence; the
- * sample in *now (zeros when unreadable). */
+/* Pin counters now against the last step's sample: a phrase for a sentence
+ * that says only what changed ("Pins in flight: still 16"); the sample
+ * in *now (zeros when unreadable), and it becomes the last. */
 void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 		    char *phrase, size_t len);
 /* Release the read and wait for it; steps "release", "reply" (from diofs's

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -143,13 +144,41 @@ void ev_story(const char *story, const char *title)
 	write_record("story", &j);
 }
 
+/* The narration fits in NARRATION_COLUMNS: the time and step take
+ * TEXT_INDENT columns, the sentence is wrapped at spaces after them. */
+#define NARRATION_COLUMNS 100
+#define TEXT_INDENT 25
+
 static void print_sentence(uint64_t t, const char *step, const char *text)
 {
+	const size_t width = NARRATION_COLUMNS - TEXT_INDENT;
+	const char *p = text;
+
 	if (step)
-		printf("  %+8.3f s  %-10s %s\n", t >= story_t0 ? (double)(t - story_t0) / 1e9 : 0.0,
-		       step, text);
+		printf("  %+8.3f s  %-10s ", t >= story_t0 ? (double)(t - story_t0) / 1e9 : 0.0,
+		       step);
 	else
-		printf("  %10s  %-10s %s\n", "", "", text);
+		printf("%*s", TEXT_INDENT, "");
+	for (bool first = true; *p; first = false) {
+		size_t n = strlen(p), cut = n;
+
+		if (n > width) {
+			/* the last space that leaves the line within width; a word
+			 * longer than width stays whole */
+			for (cut = width; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (!cut)
+				cut = strcspn(p, " ");
+		}
+		if (!first)
+			printf("%*s", TEXT_INDENT, "");
+		printf("%.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+	if (!*text)
+		printf("\n");
 	fflush(stdout);
 }
 

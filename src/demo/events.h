@@ -15,7 +15,7 @@
  *   {"kind":"bytes", "story", "who", "page", "offset", "hex", "text"}
  *   {"kind":"pages", "story", "who", "what", "states":[...]} one per page
  *   {"kind":"result", "story", ...}                         the outcome
- *   {"kind":"end", "story", "status":"told"|"failed", "why"}
+ *   {"kind":"end", "story", "status":"completed"|"failed", "why"}
  * t_ns is CLOCK_MONOTONIC, the clock of diofs's trace "start"/"end". */
 #ifndef DIOFS_DEMO_EVENTS_H
 #define DIOFS_DEMO_EVENTS_H

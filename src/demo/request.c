@@ -103,10 +103,24 @@ void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 		    char *phrase, size_t len)
 {
 	bool have = x->have_pins && demo_pins(d, now);
+	int64_t was, is;
 
-	if (!have)
+	if (!have) {
 		memset(now, 0, sizeof(*now));
-	demo_pin_phrase(d, &x->base, now, have, phrase, len);
+		demo_pin_phrase(d, &x->base, now, false, phrase, len);
+		return;
+	}
+	was = pins_in_flight(&x->last) - pins_in_flight(&x->base);
+	is = pins_in_flight(now) - pins_in_flight(&x->base);
+	/* other I/O moves both counters alike: a change in flight is this read's */
+	if (is == was)
+		snprintf(phrase, len, "Pins in flight: still %" PRId64, is);
+	else
+		snprintf(phrase, len, "Pins in flight: %" PRId64 " -> %" PRId64 " (acquired %+"
+			 PRId64 ", released %+" PRId64 " since the last step)", was, is,
+			 (int64_t)(now->acquired - x->last.acquired),
+			 (int64_t)(now->released - x->last.released));
+	x->last = *now;
 }
 
 /* The sentence about the pins while the read is held. */
@@ -149,6 +163,7 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 	}
 	if (x->have_pins)
 		x->have_pins = demo_pins(d, &x->held);
+	x->last = x->held;
 	ev_step("submit", x->r.t_submit, x->have_pins ? &x->base : NULL, NULL,
 		"Request submitted: the client calls pread(fd, buf=%p, %zu, offset 0) on %s "
 		"(opened with O_DIRECT) from its thread %d.", buf, d->len, x->path, (int)x->r.tid);
@@ -162,20 +177,22 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 		jb_u64(&j, "offset", x->h.off);
 		jb_i64(&j, "pid", x->h.pid);
 		ev_step("held", 0, x->have_pins ? &x->held : NULL, &j,
-			"Held in the filesystem: diofs is holding the read (request %" PRIu64
-			", %" PRIu64 " bytes at offset %" PRIu64 ", from thread %d); pread has %s. %s",
-			x->h.unique, x->h.size, x->h.off, (int)x->h.pid,
+			"Held in the filesystem: diofs holds the FUSE_READ of %" PRIu64 " bytes at "
+			"offset %" PRIu64 " (request %" PRIu64 ", from thread %d); pread has %s. %s",
+			x->h.size, x->h.off, x->h.unique, (int)x->h.pid,
 			held_read_returned(&x->r) ? "returned (unexpected)" : "not returned",
 			sentence);
 	}
 	return 0;
 }
 
-/* The sentence about the pins once the read completed. */
+/* The sentence about the pins once the read completed: the totals since
+ * submission, the in-flight figure as a change from the last step's. */
 static void after_pins_sentence(struct demo *d, struct demo_read *x, char *out, size_t len)
 {
 	char phrase[256];
 	int64_t inflight = pins_in_flight(&x->after) - pins_in_flight(&x->base);
+	int64_t was = pins_in_flight(&x->last) - pins_in_flight(&x->base);
 	int64_t acquired = (int64_t)(x->after.acquired - x->base.acquired);
 	int64_t released = (int64_t)(x->after.released - x->base.released);
 
@@ -183,14 +200,15 @@ static void after_pins_sentence(struct demo *d, struct demo_read *x, char *out, 
 	if (!x->have_pins)
 		snprintf(out, len, "Pages unpinned: unknown (%s).", phrase);
 	else if (inflight == 0 && acquired == (int64_t)d->pages && released == acquired)
-		snprintf(out, len, "Pages unpinned: %" PRId64 ". The kernel released every pin "
-			 "it took by the time pread returned. (%s)", released, phrase);
+		snprintf(out, len, "Pages unpinned: %" PRId64 ". Every pin the read took was "
+			 "released by the time pread returned (in flight: %" PRId64 " -> 0).",
+			 released, was);
 	else if (inflight == 0 && acquired == 0 && released == 0)
 		snprintf(out, len, "Pages unpinned: none, none were pinned; the kernel dropped "
-			 "its plain references, which these counters do not see. (%s)", phrase);
+			 "its plain references, which these counters do not see (in flight: 0).");
 	else
 		snprintf(out, len, "Pages unpinned: not exactly known, other I/O on this machine "
-			 "moved these machine-wide counters too. (%s)", phrase);
+			 "moved these machine-wide counters too (%s).", phrase);
 }
 
 int demo_read_reply(struct demo *d, struct demo_read *x)
@@ -200,7 +218,7 @@ int demo_read_reply(struct demo *d, struct demo_read *x)
 
 	x->t_release = ev_now();
 	ev_step("release", x->t_release, NULL, NULL,
-		"The client tells diofs to reply: release request %" PRIu64 ".", x->h.unique);
+		"The client asks diofs to reply: it releases request %" PRIu64 ".", x->h.unique);
 	if (diofsctl_release(d->ctl, x->h.id, NULL) < 1) {
 		ev_say("Releasing request %" PRIu64 " failed: %s.", x->h.unique,
 		       diofsctl_error(d->ctl));
@@ -217,19 +235,20 @@ int demo_read_reply(struct demo *d, struct demo_read *x)
 	if (x->traced) {
 		char *replied = strstr(x->trace, "\"replied\":");
 		char *err = strstr(x->trace, "\"err\":\"");
+		bool failed = err && err[7] != '"';
 
 		ev_step("reply", x->trace_end, NULL, NULL,
-			"Reply: diofs answers request %" PRIu64 " (its trace: received %.1f ms after "
-			"submission, replied %zu bytes%s%.*s).", x->h.unique,
+			"Reply: diofs answers the FUSE_READ of %" PRIu64 " bytes at offset %" PRIu64
+			" (request %" PRIu64 ") with %zu bytes%s%.*s; its trace says it received the "
+			"request %.1f ms after pread was submitted.", x->h.size, x->h.off,
+			x->h.unique, replied ? (size_t)strtoull(replied + 10, NULL, 10) : 0,
+			failed ? ", error " : "", failed ? (int)strcspn(err + 7, "\"") : 0,
+			failed ? err + 7 : "",
 			x->trace_start >= x->r.t_submit ?
-				(double)(x->trace_start - x->r.t_submit) / 1e6 : 0.0,
-			replied ? (size_t)strtoull(replied + 10, NULL, 10) : 0,
-			err && err[7] != '"' ? ", error " : "",
-			err && err[7] != '"' ? (int)strcspn(err + 7, "\"") : 0, err ? err + 7 : "");
+				(double)(x->trace_start - x->r.t_submit) / 1e6 : 0.0);
 		jb_init(&j);
 		jb_raw(&j, "line", x->trace);
 		ev_record("trace", &j);
-		ev_say("diofs trace: %s", x->trace);
 	}
 	if (x->ret == (ssize_t)d->len)
 		ev_step("complete", x->r.t_done, NULL, NULL,

@@ -140,10 +140,11 @@ static void outcome(struct demo *d, struct demo_read *x, const unsigned char *bu
 		       ": the data went to the child" : "");
 	else
 		ev_say("The child did not report what its buffer holds.");
-	ev_say("Page %d, first 16 bytes: the file has %s  \"%s\"", SHOW_PAGE, ehex, etext);
-	ev_say("                         parent has   %s  \"%s\"", phex, ptext);
+	ev_say("Page %d, first 16 bytes, in hex and as text:", SHOW_PAGE);
+	ev_say("file    %s  \"%s\"", ehex, etext);
+	ev_say("parent  %s  \"%s\"", phex, ptext);
 	if (child_ok)
-		ev_say("                         child has    %s  \"%s\"", chex, ctext);
+		ev_say("child   %s  \"%s\"", chex, ctext);
 
 	jb_init(&j);
 	jb_u64(&j, "pages", d->pages);
@@ -234,8 +235,9 @@ int story_fork(struct demo *d)
 				 "whoever writes first gets a copy)", shared, d->pages);
 		else
 			snprintf(st, sizeof(st), "the child's buffer shares %zu of %zu page frames "
-				 "with the parent's: fork gave the child copies of the others at once, "
-				 "and the parent kept the frames the read was given", shared, d->pages);
+				 "with the parent's: fork gave the child copies of the other %zu at "
+				 "once, and the parent kept the frames the read was given", shared,
+				 d->pages, d->pages - shared);
 		ev_step("fork", t, x.have_pins ? &now : NULL, NULL,
 			"fork: the client forks (child pid %d) while the read is held: %s. %s.",
 			(int)pid, st, ph);

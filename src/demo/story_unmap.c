@@ -108,7 +108,7 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 	size_t n_untouched = fill_pages(newbuf, d->page, d->pages, NEW_FILL, untouched);
 	size_t n_data = data_pages(newbuf, d->page, d->pages, with_data);
 	unsigned char expect[16];
-	char hex[64], text[20], ehex[64], etext[20], ph[256];
+	char hex[64], text[20], ehex[64], etext[20];
 	struct jbuf j;
 
 	data_fill(expect, sizeof(expect), SHOW_PAGE * d->page);
@@ -123,8 +123,9 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 		"The new mapping is %s: %zu of %zu pages still hold only '%c', %zu hold the "
 		"file's data.", n_untouched == d->pages ? "untouched" : "CHANGED", n_untouched,
 		d->pages, NEW_FILL, n_data);
-	ev_say("Page %d, first 16 bytes: the file has   %s  \"%s\"", SHOW_PAGE, ehex, etext);
-	ev_say("                         new mapping has %s  \"%s\"", hex, text);
+	ev_say("Page %d, first 16 bytes, in hex and as text:", SHOW_PAGE);
+	ev_say("file    %s  \"%s\"", ehex, etext);
+	ev_say("new mem %s  \"%s\"", hex, text);
 	if (x->ret == (ssize_t)d->len && n_data == 0)
 		ev_say("pread returned %zd yet none of the file's data is in the buffer's memory "
 		       "now: it went to the %zu old pages%s.", x->ret, d->pages,
@@ -139,18 +140,18 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 		       freed == d->pages ? ": the kernel kept them until the read completed, "
 		       "and not longer" : "");
 	}
-	demo_pin_phrase(d, &x->base, &x->held, x->have_pins, ph, sizeof(ph));
 	if (x->have_pins) {
 		int64_t held = pins_in_flight(&x->held) - pins_in_flight(&x->base);
 
 		if (held == (int64_t)d->pages)
-			ev_say("While the read was held the kernel had pinned those pages, so mm knew "
-			       "they were in use for I/O (%s).", ph);
+			ev_say("While the read was held the kernel had pinned those pages (FOLL_PIN), "
+			       "so mm knew they were in use for I/O.");
 		else if (held == 0)
-			ev_say("While the read was held the kernel had only referenced those pages, "
-			       "so mm could not tell they were in use for I/O (%s).", ph);
+			ev_say("While the read was held the kernel had only referenced those pages "
+			       "(FOLL_GET), so mm could not tell they were in use for I/O.");
 		else
-			ev_say("While the read was held: %s.", ph);
+			ev_say("While the read was held: %+" PRId64 " pins in flight, not one per "
+			       "page (other I/O moves these machine-wide counters).", held);
 	}
 
 	jb_init(&j);
