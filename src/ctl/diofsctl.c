@@ -11,14 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl/json.h"
 #include "lib/diofsctl.h"
+#include "proto/ctl.h"
 #include "proto/escape.h"
 
 #define EXIT_DAEMON 1
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: diofsctl [--mount MNT | --socket PATH] COMMAND\n"
+	"usage: diofsctl [--json] [-v] [--mount MNT | --socket PATH] COMMAND\n"
 	"  rule add ACTION [MATCH...]      prints the rule's id\n"
 	"  rule list | rule del ID | rule clear\n"
 	"  held [--wait SECONDS]           one line per held request:\n"
@@ -31,7 +33,10 @@ static const char usage_text[] =
 	"  trace on [FILE [overwrite]] | trace off | trace flush\n"
 	"                                  FILE: a new file (mode 0600); overwrite:\n"
 	"                                  it may exist as a regular file, emptied\n"
-	"  ping\n"
+	"  ping                            says who answers: pid, version\n"
+	"  --json       held, rule list and stats as a JSON array of objects\n"
+	"  -v, --verbose  say which socket was tried\n"
+	"  -V, --version\n"
 	"ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N] | abort | crash\n"
 	"MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B] | pid=N\n"
 	"        | nth=N | count=N | prob=P | seed=N\n"
@@ -54,6 +59,7 @@ static void usage_error(const char *fmt, ...)
 }
 
 static const char *opt_mnt, *opt_sock;
+static bool opt_json, opt_verbose;
 
 /* s to f, escaped for a terminal (proto/escape.h): file names and the
  * daemon's lines may hold anything. */
@@ -79,16 +85,70 @@ static void say_error(const char *msg)
 	fputc('\n', stderr);
 }
 
+/* Is a diofs mounted at dir?  /proc/self/mountinfo's fifth field is the
+ * mount point (octal escapes for space, tab, newline, backslash), the one
+ * after " - " the type: diofs mounts as fuse.diofs (-o subtype=diofs). */
+static bool diofs_mounted_at(const char *dir)
+{
+	char want[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (!realpath(dir, want))
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return true; /* cannot tell: let the connection's error speak */
+	while (!found && getline(&line, &cap, f) > 0) {
+		char mnt[PATH_MAX], *p = line, *sep = strstr(line, " - ");
+		size_t o = 0;
+
+		for (int i = 0; i < 4 && p; i++)
+			p = strchr(p + 1, ' ');
+		if (!p || !sep)
+			continue;
+		for (p++; *p && *p != ' ' && o < sizeof(mnt) - 1; p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+				mnt[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else {
+				mnt[o++] = *p;
+			}
+		}
+		mnt[o] = '\0';
+		found = strcmp(mnt, want) == 0 && strncmp(sep + 3, "fuse.diofs ", 11) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* Connect once the command is known good: usage errors come first. */
 static struct diofsctl *ctl_open(void)
 {
 	struct diofsctl *ctl;
-	char err[512];
+	char err[512], path[PATH_MAX] = "";
 
+	if (opt_mnt && ctl_default_path(opt_mnt, path, sizeof(path)) != 0)
+		path[0] = '\0';
+	if (opt_verbose)
+		fprintf(stderr, "diofsctl: connecting to %s\n", opt_sock ? opt_sock : path);
 	ctl = opt_sock ? diofsctl_connect(opt_sock, err, sizeof(err))
 		       : diofsctl_connect_mount(opt_mnt, err, sizeof(err));
 	if (!ctl) {
-		say_error(err);
+		if (opt_mnt && !diofs_mounted_at(opt_mnt)) {
+			fputs("diofsctl: no diofs is mounted at ", stderr);
+			put_escaped(stderr, opt_mnt);
+			if (opt_verbose && path[0]) {
+				fputs(" (looked for its control socket ", stderr);
+				put_escaped(stderr, path);
+				fputc(')', stderr);
+			}
+			fputc('\n', stderr);
+		} else {
+			say_error(err);
+		}
 		exit(EXIT_DAEMON);
 	}
 	return ctl;
@@ -129,7 +189,37 @@ static void check_word(const char *w)
 		usage_error("bad argument: '%s'", w);
 }
 
-static void print_lines(const char *cmd)
+/* --json: how a line of "rule list" and of "stats" becomes an object. */
+static const struct json_shape *rule_list_shape(const char *line)
+{
+	static const struct json_shape shape = { { "id" }, "rule" };
+
+	(void)line;
+	return &shape;
+}
+
+static const struct json_shape *stats_shape(const char *line)
+{
+	static const struct {
+		const char *kind;
+		struct json_shape shape;
+	} kinds[] = {
+		{ "op", { { "kind", "op" }, NULL } },           /* op NAME count= errors= */
+		{ "rule", { { "kind", "id" }, NULL } },         /* rule ID matched= acted= */
+		{ "held", { { "kind", "count" }, NULL } },      /* held N */
+		{ "trace_error", { { "kind" }, "error" } },     /* trace_error PATH: WHY */
+	};
+	static const struct json_shape other = { { "kind" }, "text" };
+	size_t n = strcspn(line, " ");
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i].kind) == n && strncmp(line, kinds[i].kind, n) == 0)
+			return &kinds[i].shape;
+	return &other;
+}
+
+/* The daemon's lines for cmd, escaped; with --json through shape_of. */
+static void print_lines(const char *cmd, const struct json_shape *(*shape_of)(const char *))
 {
 	struct diofsctl *ctl = ctl_open();
 	char **lines;
@@ -137,10 +227,18 @@ static void print_lines(const char *cmd)
 
 	if (n < 0)
 		fail(ctl);
+	if (opt_json)
+		json_begin();
 	for (int i = 0; i < n; i++) {
-		put_escaped(stdout, lines[i]);
-		putchar('\n');
+		if (opt_json) {
+			json_line(lines[i], shape_of(lines[i]));
+		} else {
+			put_escaped(stdout, lines[i]);
+			putchar('\n');
+		}
 	}
+	if (opt_json)
+		json_end();
 	diofsctl_free_lines(lines);
 	diofsctl_close(ctl);
 }
@@ -170,7 +268,7 @@ static void run_rule(int argc, char **argv)
 	} else if (strcmp(argv[0], "list") == 0) {
 		if (argc != 1)
 			usage_error("rule list takes no argument");
-		print_lines("rule list");
+		print_lines("rule list", rule_list_shape);
 	} else if (strcmp(argv[0], "del") == 0) {
 		char *end;
 		long id;
@@ -200,6 +298,7 @@ static void run_rule(int argc, char **argv)
 static void run_held(int argc, char **argv)
 {
 	struct diofsctl *ctl;
+	const char *wait_arg = NULL;
 	int timeout_ms = -1;
 	unsigned int min = 0;
 	struct diofs_held h;
@@ -216,6 +315,7 @@ static void run_held(int argc, char **argv)
 			usage_error("held --wait: bad number of seconds '%s'", argv[1]);
 		timeout_ms = (int)(s * 1000 + 0.999);
 		min = 1;
+		wait_arg = argv[1];
 	} else if (argc != 0) {
 		usage_error("held [--wait SECONDS]");
 	}
@@ -226,8 +326,15 @@ static void run_held(int argc, char **argv)
 		n = diofsctl_cmd(ctl, &lines, "held min=%u timeout=%d", min, timeout_ms);
 	else
 		n = diofsctl_cmd(ctl, &lines, "held");
+	if (n < 0 && min && strstr(diofsctl_error(ctl), "held: timeout")) {
+		fprintf(stderr, "diofsctl: nothing held after %s s\n", wait_arg);
+		diofsctl_close(ctl);
+		exit(EXIT_DAEMON);
+	}
 	if (n < 0)
 		fail(ctl);
+	if (opt_json)
+		json_begin();
 	for (int i = 0; i < n; i++) {
 		if (diofsctl_parse_held(lines[i], &h) < 0) {
 			fputs("diofsctl: unexpected line from the daemon: ", stderr);
@@ -237,12 +344,26 @@ static void run_held(int argc, char **argv)
 			diofsctl_close(ctl);
 			exit(EXIT_DAEMON);
 		}
+		if (opt_json) {
+			json_obj_begin();
+			json_member_u64("id", h.id);
+			json_member_str("op", h.op);
+			json_member_str("path", h.path);
+			json_member_u64("offset", h.off);
+			json_member_u64("size", h.size);
+			json_member_i64("pid", h.pid);
+			json_member_u64("unique", h.unique);
+			json_obj_end();
+			continue;
+		}
 		printf("%" PRIu64 " ", h.id);
 		put_escaped(stdout, h.op);
 		putchar(' ');
 		put_escaped(stdout, h.path);
 		printf(" %" PRIu64 " %" PRIu64 " %d\n", h.off, h.size, (int)h.pid);
 	}
+	if (opt_json)
+		json_end();
 	diofsctl_free_lines(lines);
 	diofsctl_close(ctl);
 }
@@ -310,19 +431,49 @@ static void run_trace(int argc, char **argv)
 	diofsctl_close(ctl);
 }
 
+/* "diofs at MNT answers: pid N, version V" from the daemon's
+ * "diofs VERSION pid N". */
+static void run_ping(void)
+{
+	struct diofsctl *ctl = ctl_open();
+	char version[64] = "", **lines;
+	int pid = 0, n = diofsctl_cmd(ctl, &lines, "ping");
+
+	if (n < 0)
+		fail(ctl);
+	if (n < 1 || sscanf(lines[0], "diofs %63s pid %d", version, &pid) != 2) {
+		fputs("diofsctl: ping: unexpected answer: ", stderr);
+		put_escaped(stderr, n > 0 ? lines[0] : "(none)");
+		fputc('\n', stderr);
+		diofsctl_free_lines(lines);
+		diofsctl_close(ctl);
+		exit(EXIT_DAEMON);
+	}
+	fputs("diofs at ", stdout);
+	put_escaped(stdout, opt_mnt ? opt_mnt : opt_sock);
+	printf(" answers: pid %d, version ", pid);
+	put_escaped(stdout, version);
+	putchar('\n');
+	diofsctl_free_lines(lines);
+	diofsctl_close(ctl);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
 	int c;
 
 	/* "+": stop at the command, whose words may look like options. */
-	while ((c = getopt_long(argc, argv, "+m:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:s:jvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt_mnt = optarg;
@@ -330,8 +481,17 @@ int main(int argc, char **argv)
 		case 's':
 			opt_sock = optarg;
 			break;
+		case 'j':
+			opt_json = true;
+			break;
+		case 'v':
+			opt_verbose = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("diofsctl %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
 			fputs("(diofsctl --help for usage)\n", stderr);
@@ -346,6 +506,9 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind + 1;
 	argv += optind + 1;
+	if (opt_json && strcmp(cmd, "held") != 0 && strcmp(cmd, "stats") != 0 &&
+	    !(strcmp(cmd, "rule") == 0 && argc == 1 && strcmp(argv[0], "list") == 0))
+		usage_error("--json: for held, rule list and stats");
 
 	if (strcmp(cmd, "rule") == 0) {
 		run_rule(argc, argv);
@@ -358,15 +521,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0) {
 		if (argc)
 			usage_error("%s takes no argument", cmd);
-		if (strcmp(cmd, "stats") == 0) {
-			print_lines("stats");
-		} else {
-			struct diofsctl *ctl = ctl_open();
-
-			if (diofsctl_cmd(ctl, NULL, "ping") < 0)
-				fail(ctl);
-			diofsctl_close(ctl);
-		}
+		if (strcmp(cmd, "stats") == 0)
+			print_lines("stats", stats_shape);
+		else
+			run_ping();
 	} else {
 		usage_error("unknown command '%s'", cmd);
 	}

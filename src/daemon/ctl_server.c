@@ -345,8 +345,18 @@ static bool cmd_release(int fd, int argc, char **argv)
 	return reply_ok(fd, &l);
 }
 
+/* "ping": who answers, for diofsctl ping. */
+static bool cmd_ping(int fd)
+{
+	struct lines l = { 0 };
+
+	lines_addf(&l, "diofs %s pid %d", PACKAGE_VERSION, (int)getpid());
+	return reply_ok(fd, &l);
+}
+
 static bool cmd_stats(int fd, int argc, char **argv)
 {
+	char why[PATH_MAX + 128];
 	struct lines l = { 0 };
 
 	if (argc > 1)
@@ -354,6 +364,8 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	dispatch_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());
+	if (trace_failure(why, sizeof(why)))
+		lines_addf(&l, "trace_error %s", why);
 	return reply_ok(fd, &l);
 }
 
@@ -440,7 +452,7 @@ static bool handle(int fd, const char *line)
 	if (strcmp(argv[0], "ping") == 0) {
 		if (argc > 1)
 			return reply_err(fd, "ping: unexpected argument: %s", argv[1]);
-		return reply_ok_empty(fd);
+		return cmd_ping(fd);
 	}
 	if (strcmp(argv[0], "held") == 0)
 		return cmd_held(fd, argc, argv);

@@ -20,6 +20,8 @@
 
 static _Atomic uint64_t op_calls[DIOFS_OP_COUNT];
 static _Atomic uint64_t op_errors[DIOFS_OP_COUNT];
+/* lookups answered ENOENT: negative lookups, not errors */
+static _Atomic uint64_t negative_lookups;
 
 uint64_t now_ns(void)
 {
@@ -240,7 +242,9 @@ void dispatch_resume(struct diofs_call *c, enum release_how how, long arg)
 void call_record(struct diofs_call *c)
 {
 	atomic_fetch_add_explicit(&op_calls[c->op], 1, memory_order_relaxed);
-	if (c->result_errno)
+	if (c->op == DIOFS_OP_LOOKUP && c->result_errno == ENOENT)
+		atomic_fetch_add_explicit(&negative_lookups, 1, memory_order_relaxed);
+	else if (c->result_errno)
 		atomic_fetch_add_explicit(&op_errors[c->op], 1, memory_order_relaxed);
 	if (trace_is_on())
 		trace_call(c, now_ns());
@@ -262,10 +266,15 @@ void dispatch_stats(dispatch_line_fn fn, void *ctx)
 
 		if (!n)
 			continue;
-		snprintf(line, sizeof(line), "op %s count=%llu errors=%llu",
-			 diofs_op_name(op), (unsigned long long)n,
-			 (unsigned long long)atomic_load_explicit(&op_errors[op],
-								  memory_order_relaxed));
+		int len = snprintf(line, sizeof(line), "op %s count=%llu errors=%llu",
+				   diofs_op_name(op), (unsigned long long)n,
+				   (unsigned long long)atomic_load_explicit(&op_errors[op],
+									    memory_order_relaxed));
+
+		if (op == DIOFS_OP_LOOKUP)
+			snprintf(line + len, sizeof(line) - (size_t)len, " negative=%llu",
+				 (unsigned long long)atomic_load_explicit(&negative_lookups,
+									  memory_order_relaxed));
 		fn(ctx, line);
 	}
 }

@@ -32,7 +32,8 @@ const char *call_path(struct diofs_call *c);
 uint64_t now_ns(void); /* CLOCK_MONOTONIC */
 
 /* Per-operation counters for the control server's "stats":
- * one line "op NAME count=N errors=N" per operation seen. */
+ * one line "op NAME count=N errors=N" per operation seen (lookup: also
+ * negative=N, the lookups answered ENOENT, which errors does not count). */
 typedef void (*dispatch_line_fn)(void *ctx, const char *line);
 void dispatch_stats(dispatch_line_fn fn, void *ctx);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,19 +51,24 @@ static pthread_mutex_t file_mu = PTHREAD_MUTEX_INITIALIZER;
 static int trace_fd = -1;
 static char *trace_path;
 static int trace_err; /* why the last file failed; 0: it did not */
+static char trace_why[PATH_MAX + 128]; /* and in words, for "stats" */
 
 static pthread_mutex_t flusher_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flusher_cv;
 static bool flusher_started, flusher_stop;
 static pthread_t flusher;
 
-/* Under file_mu: stop tracing for good on this file, say so once. */
+/* Under file_mu: stop tracing for good on this file, say so once, when it
+ * happens: on stderr and in syslog (a daemon in the background has no
+ * stderr), and to "stats" until a new trace starts. */
 static void trace_fail(const char *reason, int err)
 {
 	if (trace_fd < 0)
 		return;
+	snprintf(trace_why, sizeof(trace_why), "%s: %s", trace_path, reason);
 	fprintf(stderr, "diofs: trace to %s failed: %s; tracing stopped\n",
 		trace_path, reason);
+	syslog(LOG_ERR, "trace to %s failed: %s; tracing stopped", trace_path, reason);
 	atomic_store(&tracing, false);
 	close(trace_fd);
 	trace_fd = -1;
@@ -526,6 +532,7 @@ int trace_start(int fd, const char *path)
 	free(trace_path);
 	trace_path = newpath;
 	trace_err = 0;
+	trace_why[0] = '\0';
 	atomic_store(&tracing, true);
 	pthread_mutex_unlock(&file_mu);
 	if (oldfd >= 0)
@@ -591,4 +598,15 @@ void trace_close(void)
 		close(trace_fd);
 	trace_fd = -1;
 	pthread_mutex_unlock(&file_mu);
+}
+
+bool trace_failure(char *why, size_t len)
+{
+	bool failed;
+
+	pthread_mutex_lock(&file_mu);
+	failed = trace_why[0] != '\0';
+	snprintf(why, len, "%s", trace_why);
+	pthread_mutex_unlock(&file_mu);
+	return failed;
 }

@@ -24,6 +24,8 @@ void trace_call(struct diofs_call *c, uint64_t end_ns);
 int trace_flush(void);              /* all threads' buffers to the file; 0,
                                      * -EBADF: no file, -errno: it failed */
 void trace_close(void);
+/* Did the last trace file fail?  Its path and why into why. */
+bool trace_failure(char *why, size_t len);
 /* Is path fit for a trace, outside diofs_cfg.mountpoint?  0 or -EINVAL (said
  * on stderr), -errno if its directory cannot be resolved.  Creates nothing:
  * call it before mounting, when resolving cannot reach the mount itself. */

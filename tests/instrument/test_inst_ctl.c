@@ -42,13 +42,17 @@ static bool raw_cmd(int fd, const char *line, char *out, size_t len)
 	return raw_send(fd, buf, (size_t)n) && raw_line(fd, out, len);
 }
 
+/* "ping" answers "ok 1" and "diofs VERSION pid PID" on the same connection. */
 static bool ping_ok(int fd, const char *after)
 {
-	char ans[256];
+	char ans[256], who[256] = "";
+	int pid = 0;
 
-	return CHECK(raw_cmd(fd, "ping", ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0,
-		     "ping after %s: saw \"%s\", wanted \"ok 0\" on the same connection", after,
-		     ans);
+	return CHECK(raw_cmd(fd, "ping", ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0 &&
+		     raw_line(fd, who, sizeof(who)) &&
+		     sscanf(who, "diofs " PACKAGE_VERSION " pid %d", &pid) == 1 && pid > 0,
+		     "ping after %s: saw \"%s\" \"%s\", wanted \"ok 1\" \"diofs %s pid N\" on the "
+		     "same connection", after, ans, who, PACKAGE_VERSION);
 }
 
 static void test_malformed(void)
@@ -153,14 +157,18 @@ static void test_malformed(void)
 	static const char pipelined[] = "ping\r\nbogus\nrule list\nping\n";
 
 	CHECK(raw_send(fd, pipelined, strlen(pipelined)), "send: %s", strerror(errno));
-	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 1 (ping\\r): "
-	      "saw \"%s\", wanted ok 0", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "pipelined 1 (ping\\r): "
+	      "saw \"%s\", wanted ok 1", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strncmp(ans, "diofs ", 6) == 0, "pipelined 1 "
+	      "(ping\\r): saw \"%s\", wanted diofs VERSION pid N", ans);
 	CHECK(raw_line(fd, ans, sizeof(ans)) && strncmp(ans, "err unknown command", 19) == 0,
 	      "pipelined 2 (bogus): saw \"%s\", wanted err unknown command", ans);
 	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 3 (rule "
 	      "list): saw \"%s\", wanted ok 0 (no bad rule was added)", ans);
-	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 0") == 0, "pipelined 4 (ping): "
-	      "saw \"%s\", wanted ok 0", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "pipelined 4 (ping): "
+	      "saw \"%s\", wanted ok 1", ans);
+	CHECK(raw_line(fd, ans, sizeof(ans)) && strncmp(ans, "diofs ", 6) == 0, "pipelined 4 "
+	      "(ping): saw \"%s\", wanted diofs VERSION pid N", ans);
 
 	/* A good command on the same connection: ok 1 and the id. */
 	CHECK(raw_cmd(fd, "rule add fail=EIO op=read path=/f", ans, sizeof(ans)) &&
@@ -177,7 +185,7 @@ static void test_malformed(void)
 		CHECK(r == -1 && errno == EIO, "read under the rule: saw %zd (%s), wanted -1 (EIO)",
 		      r, itest_errname(r < 0 ? errno : 0));
 	}
-	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "the other connection: ping saw %s",
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "the other connection: ping saw %s",
 	      diofsctl_error(c));
 }
 
@@ -203,7 +211,7 @@ static void test_connections(void)
 	itest_close(gone);
 	/* a waits for one. */
 	REQUIRE(raw_send(a, "held min=1\n", 11), "send: %s", strerror(errno));
-	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping while another connection waits in held: "
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "ping while another connection waits in held: "
 	      "%s", diofsctl_error(c));
 	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
 	fd = itest_open(m, "f", O_RDONLY);
@@ -368,7 +376,7 @@ static void test_socket_permissions(void)
 	      "the file exists, wanted none", NOBODY, peer_trace);
 	/* The owner is still served. */
 	c = itest_ctl(m);
-	CHECK(c && diofsctl_cmd(c, NULL, "ping") == 0, "ping from the owner after the refusals: "
+	CHECK(c && diofsctl_cmd(c, NULL, "ping") == 1, "ping from the owner after the refusals: "
 	      "%s", c ? diofsctl_error(c) : "no connection");
 }
 
@@ -390,7 +398,7 @@ static bool cli_ok(int status, const char *what, const char *err)
 
 static void test_default_socket_cli(void)
 {
-	char out[1024], err[1024], sock[108], want[128];
+	char out[1024], err[1024], sock[108], want[512];
 	struct own_daemon *d;
 	struct diofsctl *lib;
 	struct stat st;
@@ -409,14 +417,26 @@ static void test_default_socket_cli(void)
 	/* The library finds it from the mount point. */
 	lib = diofsctl_connect_mount(d->mnt, err, sizeof(err));
 	if (CHECK(lib, "diofsctl_connect_mount(%s): %s", d->mnt, err)) {
-		CHECK(diofsctl_cmd(lib, NULL, "ping") == 0, "ping through connect_mount: %s",
+		CHECK(diofsctl_cmd(lib, NULL, "ping") == 1, "ping through connect_mount: %s",
 		      diofsctl_error(lib));
 		diofsctl_close(lib);
 	}
 
 	/* The CLI: ping, a hold, held --wait, release, rule list. */
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "ping", NULL, NULL, NULL, NULL);
-	cli_ok(st_, "ping", err);
+	if (cli_ok(st_, "ping", err)) {
+		snprintf(want, sizeof(want), "diofs at %s answers: pid ", d->mnt);
+		CHECK(strncmp(out, want, strlen(want)) == 0 &&
+		      strstr(out, ", version " PACKAGE_VERSION "\n"), "diofsctl ping: printed \"%s\", "
+		      "wanted \"%sN, version %s\"", out, want, PACKAGE_VERSION);
+	}
+	/* Nothing held yet: held --wait says so in words. */
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "held", "--wait", "0.2", NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 &&
+	      strcmp(err, "diofsctl: nothing held after 0.2 s\n") == 0, "diofsctl held --wait 0.2 "
+	      "with nothing held: saw status %#x, stderr \"%s\"; wanted exit 1 and \"diofsctl: "
+	      "nothing held after 0.2 s\"", st_, err);
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "rule", "add", "hold",
 		      "op=read", "path=/f");
 	if (cli_ok(st_, "rule add", err))
@@ -447,6 +467,15 @@ static void test_default_socket_cli(void)
 		      size == 100 && pid == atomic_load(&io->tid) && itest_count(out, "\n") == 1,
 		      "diofsctl held: printed \"%s\", wanted \"%s\"", out, want);
 	}
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "--json", "held", NULL, NULL,
+		      NULL);
+	if (cli_ok(st_, "--json held", err) && io) {
+		snprintf(want, sizeof(want), "\"op\": \"read\", \"path\": \"/f\", \"offset\": 7, "
+			 "\"size\": 100, \"pid\": %d", (int)atomic_load(&io->tid));
+		CHECK(out[0] == '[' && strstr(out, want) && itest_count(out, "{") == 1 &&
+		      strcmp(out + strlen(out) - 2, "]\n") == 0, "diofsctl --json held: printed "
+		      "\"%s\", wanted [ {... %s ...} ]", out, want);
+	}
 	CHECK(io && !atomic_load(&io->done), "the held read completed before its release");
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "release", "all", NULL, NULL,
 		      NULL);
@@ -462,6 +491,24 @@ static void test_default_socket_cli(void)
 		CHECK(strncmp(out, "1 matched=1 acted=1 hold", 24) == 0 && strstr(out, "op=read") &&
 		      strstr(out, "path=/f"), "diofsctl rule list: printed \"%s\", wanted \"1 "
 		      "matched=1 acted=1 hold op=read path=/f\"", out);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "--json", "rule", "list", NULL,
+		      NULL);
+	if (cli_ok(st_, "--json rule list", err))
+		CHECK(strstr(out, "{\"id\": 1, \"matched\": 1, \"acted\": 1, \"rule\": \"hold "),
+		      "diofsctl --json rule list: printed \"%s\", wanted {\"id\": 1, \"matched\": 1, "
+		      "\"acted\": 1, \"rule\": \"hold ...\"}", out);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "--json", "stats", NULL, NULL,
+		      NULL);
+	if (cli_ok(st_, "--json stats", err))
+		CHECK(strstr(out, "{\"kind\": \"op\", \"op\": \"read\", \"count\": ") &&
+		      strstr(out, "{\"kind\": \"held\", \"count\": 0}"), "diofsctl --json stats: "
+		      "printed \"%s\", wanted the read's op object and {\"kind\": \"held\", \"count\": "
+		      "0}", out);
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "--json", "release", "all", NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 2 && strstr(err, "--json"),
+	      "diofsctl --json release all: saw status %#x, stderr \"%s\"; wanted exit 2 naming "
+	      "--json", st_, err);
 	/* Its failures: the daemon's refusal (1), a usage error (2). */
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "release", "999", NULL, NULL,
 		      NULL);
@@ -472,12 +519,20 @@ static void test_default_socket_cli(void)
 		      NULL);
 	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 2, "diofsctl frobnicate: saw "
 	      "status %#x (stderr \"%s\"), wanted exit 2", st_, err);
-	/* A directory that no diofs serves: exit 1 naming the socket. */
+	/* A directory that no diofs serves: exit 1 saying so; -v names the
+	 * socket it looked for. */
+	snprintf(want, sizeof(want), "diofsctl: no diofs is mounted at %s\n", d->backing);
 	st_ = ctl_cli(d->backing, out, sizeof(out), err, sizeof(err), "ping", NULL, NULL, NULL,
 		      NULL);
-	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 && strstr(err, "diofs/"),
-	      "diofsctl --mount BACKING ping: saw status %#x, stderr \"%s\"; wanted exit 1 "
-	      "naming the socket it tried", st_, err);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 && strcmp(err, want) == 0,
+	      "diofsctl --mount BACKING ping: saw status %#x, stderr \"%s\"; wanted exit 1 and "
+	      "\"%s\"", st_, err, want);
+	st_ = ctl_cli(d->backing, out, sizeof(out), err, sizeof(err), "-v", "ping", NULL, NULL,
+		      NULL);
+	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 1 &&
+	      strstr(err, "no diofs is mounted at") && strstr(err, "looked for its control socket") &&
+	      strstr(err, "diofs/"), "diofsctl -v --mount BACKING ping: saw status %#x, stderr "
+	      "\"%s\"; wanted exit 1 naming the socket it looked for", st_, err);
 
 	/* A clean stop takes the socket away. */
 	own_stop(d);
@@ -638,7 +693,7 @@ static void test_leave_while_waiting(void)
 
 	REQUIRE(m, "no mount");
 	REQUIRE((c = itest_ctl(m)), "no control connection");
-	REQUIRE(diofsctl_cmd(c, NULL, "ping") == 0, "ping: %s", diofsctl_error(c));
+	REQUIRE(diofsctl_cmd(c, NULL, "ping") == 1, "ping: %s", diofsctl_error(c));
 	before = ctl_threads(m->pid);
 	REQUIRE(before == 1, "diofs-ctl threads of pid %d: saw %d, wanted 1 (ours)", (int)m->pid,
 		before);
@@ -650,7 +705,7 @@ static void test_leave_while_waiting(void)
 	itest_close(fd);
 	CHECK(ctl_threads_become(m->pid, before), "the waiting client left: the daemon has %d "
 	      "diofs-ctl threads, wanted %d again", ctl_threads(m->pid), before);
-	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping: %s", diofsctl_error(c));
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "ping: %s", diofsctl_error(c));
 }
 
 /* diofsctl prints names escaped: a file named with an escape sequence
@@ -785,6 +840,51 @@ out:
 	diofs_remove_tree(base);
 }
 
+/* stats' lookup line: count, errors, negative; false if there is none. */
+static bool lookup_stats(struct diofsctl *c, unsigned long long *count,
+			 unsigned long long *errors, unsigned long long *negative)
+{
+	char **lines;
+	int n = diofsctl_cmd(c, &lines, "stats");
+	bool found = false;
+
+	if (!CHECK(n >= 0, "stats: %s", diofsctl_error(c)))
+		return false;
+	for (int i = 0; i < n && !found; i++)
+		found = sscanf(lines[i], "op lookup count=%llu errors=%llu negative=%llu", count,
+			       errors, negative) == 3;
+	diofsctl_free_lines(lines);
+	return CHECK(found, "stats has no \"op lookup count=N errors=N negative=N\" line");
+}
+
+/* A lookup answered ENOENT is a negative lookup (what every shell's PATH
+ * search does), not an error: stats counts it as negative=. */
+static void test_stats_negative_lookups(void)
+{
+	struct diofs_mount *m = itest_mount(NULL);
+	unsigned long long count0 = 0, err0 = 0, neg0 = 0, count = 0, err = 0, neg = 0;
+	struct diofsctl *c;
+	struct stat st;
+	char path[512];
+
+	REQUIRE(m, "no mount");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	/* one lookup that finds something, so that the line is there */
+	REQUIRE(itest_make_file(m, "here", 10, 1), "no file");
+	snprintf(path, sizeof(path), "%s/here", m->mnt);
+	REQUIRE(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+	REQUIRE(lookup_stats(c, &count0, &err0, &neg0), "no lookup stats");
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/missing-%d", m->mnt, i);
+		CHECK(stat(path, &st) < 0 && errno == ENOENT, "stat %s: saw %s, wanted ENOENT", path,
+		      itest_errname(errno));
+	}
+	if (lookup_stats(c, &count, &err, &neg))
+		CHECK(count - count0 == 5 && neg - neg0 == 5 && err == err0, "5 lookups of missing "
+		      "names: saw count +%llu negative +%llu errors +%llu, wanted +5 +5 +0",
+		      count - count0, neg - neg0, err - err0);
+}
+
 int main(void)
 {
 	static const struct itest_case cases[] = {
@@ -798,6 +898,7 @@ int main(void)
 		{ "a half-closed client is answered, held --wait too", test_half_close },
 		{ "a client leaving while held waits ends its thread", test_leave_while_waiting },
 		{ "diofsctl prints names escaped for the terminal", test_escaped_names },
+		{ "stats: ENOENT lookups are negative=, not errors", test_stats_negative_lookups },
 	};
 
 	return itest_main("instrument ctl", cases, sizeof(cases) / sizeof(cases[0]));

@@ -349,6 +349,24 @@ static int failure_messages(const struct diofs_mount *m, char *log, size_t len)
 
 /* After the trace failed: it says so once, keeps serving, traces nothing
  * until told "trace on FILE". */
+/* stats' "trace_error PATH: WHY" line into out; false if there is none. */
+static bool stats_trace_error(struct diofsctl *c, char *out, size_t len)
+{
+	char **lines;
+	int n = diofsctl_cmd(c, &lines, "stats");
+	bool found = false;
+
+	out[0] = '\0';
+	for (int i = 0; i < n && !found; i++)
+		if (strncmp(lines[i], "trace_error ", 12) == 0) {
+			snprintf(out, len, "%s", lines[i] + 12);
+			found = true;
+		}
+	if (n >= 0)
+		diofsctl_free_lines(lines);
+	return found;
+}
+
 static void after_failure(struct diofs_mount *m, struct diofsctl *c, int fd, const char *why)
 {
 	char log[4096], buf[100], fresh[400];
@@ -364,6 +382,8 @@ static void after_failure(struct diofs_mount *m, struct diofsctl *c, int fd, con
 	n = failure_messages(m, log, sizeof(log));
 	CHECK(n == 1, "%s: after more calls and a flush, \"tracing stopped\" %d times, wanted "
 	      "once", why, n);
+	CHECK(stats_trace_error(c, log, sizeof(log)) && strchr(log, ':'), "%s: stats has no "
+	      "\"trace_error PATH: WHY\" line (saw \"%s\")", why, log);
 	CHECK(diofsctl_trace(c, "on") < 0 && strstr(diofsctl_error(c), "no trace file"),
 	      "%s: trace on (no file) saw \"%s\", wanted err ... no trace file", why,
 	      diofsctl_error(c));
@@ -371,13 +391,15 @@ static void after_failure(struct diofs_mount *m, struct diofsctl *c, int fd, con
 	snprintf(fresh, sizeof(fresh), "%s/fresh.jsonl", m->root);
 	if (CHECK(diofsctl_cmd(c, NULL, "trace on %s", fresh) == 0, "%s: trace on %s: %s", why,
 		  fresh, diofsctl_error(c))) {
+		CHECK(!stats_trace_error(c, log, sizeof(log)), "%s: a new trace still shows the old "
+		      "one's trace_error \"%s\" in stats", why, log);
 		CHECK(pread(fd, buf, 1, 4321) == 1, "read: %s", strerror(errno));
 		if (flush(c)) {
 			k = reads_at(fresh, 4321);
 			CHECK(k == 1, "%s: the new trace has %d records of the read, wanted 1", why, k);
 		}
 	}
-	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "%s: ping: %s", why, diofsctl_error(c));
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "%s: ping: %s", why, diofsctl_error(c));
 }
 
 static void test_trace_removed(void)
@@ -430,6 +452,21 @@ static void test_trace_full(void)
 	for (int i = 0; i < 100; i++)
 		CHECK(pread(fd, buf, sizeof(buf), i * 100) == (ssize_t)sizeof(buf), "read: %s",
 		      strerror(errno));
+	/* The daemon's flusher writes within FLUSH_EVERY_MS (100 ms): the failure
+	 * shows in stats when it happens, before anyone asks for a flush. */
+	{
+		char why[600] = "";
+		bool seen = false;
+
+		for (int i = 0; i < 500 && !seen; i++) {
+			seen = stats_trace_error(c, why, sizeof(why));
+			if (!seen)
+				poll(NULL, 0, 10); /* a condition with a deadline, not a guess */
+		}
+		CHECK(seen && strstr(why, path) && strstr(why, "No space"), "stats within 5 s of "
+		      "the trace filling its file system: saw trace_error \"%s\", wanted %s: No "
+		      "space left on device", why, path);
+	}
 	CHECK(diofsctl_trace(c, "flush") < 0 && strstr(diofsctl_error(c), "No space"),
 	      "trace flush onto a full file system: saw \"%s\", wanted err ... No space left",
 	      diofsctl_error(c));
@@ -515,7 +552,7 @@ static void test_trace_file_safety(void)
 	REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
 	trace_refused(c, fifo, " overwrite", "not a regular file");
 	trace_refused(c, m->backing, " overwrite", "not a regular file");
-	CHECK(diofsctl_cmd(c, NULL, "ping") == 0, "ping after the refusals: %s",
+	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "ping after the refusals: %s",
 	      diofsctl_error(c));
 }
 
