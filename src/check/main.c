@@ -75,6 +75,7 @@ static void usage(FILE *f)
 		"                        2 could not test\n"
 		"  -v, --verbose         say what is mounted and what each case checks\n"
 		"  -h, --help\n"
+		"  -V, --version\n"
 		"\n"
 		"Exit status: 0 if no case failed (KNOWN and KNOWN-FIXED? do not fail),\n"
 		"1 if one did, 2 on a usage error, 77 if every case skipped or diofs\n"
@@ -125,12 +126,13 @@ static int parse_args(int argc, char **argv)
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "s:c:lm:t:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:lm:t:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 		case 'c':
@@ -170,11 +172,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'v': opt.run.verbose = true; break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return 2;
+		case 'V': printf("diofs-check %s\n", PACKAGE_VERSION); exit(0);
+		default:
+			/* getopt named the option; the help is one --help away */
+			fprintf(stderr, "diofs-check: try --help\n");
+			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "diofs-check: unexpected argument %s\n", argv[optind]);
+		fprintf(stderr, "diofs-check: unexpected argument %s (try --help)\n", argv[optind]);
 		return 2;
 	}
 	if (opt.ktap && (opt.verdict || opt.list)) {

@@ -110,6 +110,7 @@ static void usage(FILE *f)
 		"                 tests/demo/render-html draws\n"
 		"  --pace MS      pause after each of the client's steps (default 300)\n"
 		"  --story NAME   only this story (repeatable; default both)\n"
+		"  -V, --version\n"
 		"Needs /dev/fuse; the pin counters and page frames need root.\n");
 }
 
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 		{ "pace", required_argument, NULL, 'p' },
 		{ "story", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct demo d = { .pace_ms = 300 };
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
 	FILE *ef = NULL;
 	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "e:p:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:p:s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			events = optarg;
@@ -199,13 +201,16 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("diofs-demo %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "diofs-demo: try --help\n");
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		usage(stderr);
+		fprintf(stderr, "diofs-demo: unexpected argument %s (try --help)\n", argv[optind]);
 		return 2;
 	}
 	if (!want_unmap && !want_fork)

@@ -137,6 +137,42 @@ static void test_version(void)
 	}
 }
 
+/* The other programs: -V and --version print "NAME VERSION" and exit 0; an
+ * unknown option gets one line naming it and "try --help" (exit 2), not the
+ * whole help. */
+static void test_other_programs(void)
+{
+	static const char *const names[] = { "src/ctl/diofsctl", "src/check/diofs-check",
+					     "src/demo/diofs-demo" };
+	struct fs_run *r = fs_alloc(sizeof(*r));
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *name = strrchr(names[i], '/') + 1;
+		char path[PATH_MAX], want[64];
+		const char *flags[] = { "-V", "--version", "--no-such-option" };
+
+		snprintf(path, sizeof(path), "%s/%s", DIOFS_BUILDDIR, names[i]);
+		snprintf(want, sizeof(want), "%s %s\n", name, PACKAGE_VERSION);
+		for (int f = 0; f < 3; f++) {
+			char *argv[] = { path, (char *)flags[f], NULL };
+			int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
+
+			REQUIRE(status != -1, "cannot run %s", path);
+			if (f < 2) {
+				CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+				      strcmp(r->out, want) == 0, "%s %s: status %#x, stdout \"%.200s\"; "
+				      "want exit 0 and \"%s\"", name, flags[f], status, r->out, want);
+				continue;
+			}
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2 && !*r->out &&
+			      strstr(r->err, "no-such-option") && strstr(r->err, "--help") &&
+			      !strstr(r->err, "sage:") && count_lines(r->err) <= 2,
+			      "%s --no-such-option: status %#x, stderr \"%.300s\"; want exit 2, the "
+			      "option named, \"--help\" suggested, no usage text", name, status, r->err);
+		}
+	}
+}
+
 /* ---- bad input ---- */
 
 static void test_backing_missing(void)
@@ -461,6 +497,7 @@ static void test_mount8(void)
 static const struct fs_case cases[] = {
 	{ "help", test_help, 0, 0 },
 	{ "version", test_version, 0, 0 },
+	{ "other_programs_version_bad_option", test_other_programs, 0, 0 },
 	{ "backing_missing", test_backing_missing, 0, 0 },
 	{ "backing_not_directory", test_backing_not_directory, 0, 0 },
 	{ "unknown_option", test_unknown_option, 0, 0 },
