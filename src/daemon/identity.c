@@ -3,8 +3,10 @@
 #include "identity.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -18,7 +20,23 @@ static struct {
 	gid_t gid;
 	gid_t *groups;
 	int ngroups;
+	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
 } self = { .once = PTHREAD_ONCE_INIT };
+
+/* What this thread is now: switched to a caller, capabilities dropped. */
+static __thread bool switched, caps_dropped;
+
+/* capget/capset with pid 0 read and change this thread only (glibc has
+ * no wrapper; libcap's would be the same two syscalls). */
+static int thread_caps(bool set, struct __user_cap_data_struct *d)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+
+	return (int)syscall(set ? SYS_capset : SYS_capget, &h, d);
+}
 
 static void self_init(void)
 {
@@ -37,6 +55,9 @@ static void self_init(void)
 			abort(); /* could not restore later: refuse to start */
 	}
 	self.ngroups = n < 0 ? 0 : n;
+	/* Called on a thread that has not switched yet: the daemon's set. */
+	if (thread_caps(false, self.caps) == -1)
+		abort();
 }
 
 /* glibc's setgroups() changes every thread (it is POSIX); the raw
@@ -59,9 +80,22 @@ static int set_fsgid(gid_t gid)
 	return (gid_t)setfsgid((gid_t)-1) == gid ? 0 : EPERM;
 }
 
+/* The thread keeps its permitted set (it must switch back); only the
+ * effective one, which every permission check reads, is emptied. */
+static int drop_caps(void)
+{
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		none[i] = self.caps[i];
+		none[i].effective = 0;
+	}
+	return thread_caps(true, none) == -1 ? errno : 0;
+}
+
 /* The kernel applied the caller's umask to the mode it sent; the backing
  * syscall must not apply the daemon's on top.  umask is per fs_struct:
- * give each creating thread its own, at 0, leaving the process's alone
+ * give each worker thread its own, at 0, leaving the process's alone
  * (the control socket and trace files keep the usual one). */
 static __thread bool umask_private;
 
@@ -77,15 +111,17 @@ static void thread_umask_zero(void)
 
 #define NSMALL 64
 
-int identity_become(const struct diofs_call *c, struct saved_identity *s)
+int identity_become(const struct diofs_call *c)
 {
 	gid_t small[NSMALL], *list = small;
 	int n = 0, err;
 
-	s->active = false;
 	thread_umask_zero();
 	pthread_once(&self.once, self_init);
-	if (!self.root)
+	/* Not root: nothing to switch.  A root caller in the daemon's group
+	 * is who the thread already is (its supplementary groups add nothing
+	 * to root's capabilities): the hot path stays free. */
+	if (!self.root || (c->uid == 0 && c->gid == self.gid))
 		return 0;
 
 	/* The caller's supplementary groups, from /proc (the kernel does not
@@ -110,27 +146,37 @@ int identity_become(const struct diofs_call *c, struct saved_identity *s)
 		err = errno;
 		goto out;
 	}
+	switched = true;
 	/* gid first: once fsuid is not 0 the thread loses CAP_DAC_OVERRIDE
-	 * and friends (but keeps CAP_SETGID). */
+	 * and the other file capabilities (but keeps CAP_SETGID).  Then the
+	 * rest (CAP_SYS_RESOURCE: reserved blocks, quotas; CAP_SYS_ADMIN:
+	 * trusted.* xattrs; CAP_FSETID: the backing write clears set-id),
+	 * last since setfs*id need CAP_SETUID/CAP_SETGID. */
 	err = set_fsgid(c->gid);
 	if (!err)
 		err = set_fsuid(c->uid);
-	s->active = true;
+	if (!err && c->uid != 0) {
+		err = drop_caps();
+		caps_dropped = !err;
+	}
 	if (err)
-		identity_restore(s); /* undo a half switch */
+		identity_restore(); /* undo a half switch */
 out:
 	if (list != small)
 		free(list);
 	return err;
 }
 
-void identity_restore(struct saved_identity *s)
+void identity_restore(void)
 {
-	if (!s->active)
+	if (!switched)
 		return;
-	s->active = false;
-	/* fsuid back to 0 gives the file capabilities back. */
+	switched = false;
+	/* Capabilities first: setfsuid and setgroups need them. */
+	if (caps_dropped && thread_caps(true, self.caps) == -1)
+		abort();
+	caps_dropped = false;
 	if (set_fsuid(0) || set_fsgid(self.gid) ||
 	    thread_setgroups(self.ngroups, self.groups) == -1)
-		abort(); /* a worker left with a caller's identity is worse */
+		abort();
 }

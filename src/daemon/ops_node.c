@@ -133,6 +133,14 @@ static int set_times(struct diofs_inode *in, int valid, const struct stat *a)
 	return utimensat(AT_FDCWD, proc, tv, 0);
 }
 
+/* Is mode want the mode now, less set-user-ID or set-group-ID? */
+static bool only_drops_setid(mode_t now, mode_t want)
+{
+	mode_t setid = S_ISUID | S_ISGID;
+
+	return ((now ^ want) & 07777 & ~setid) == 0 && (want & ~now & setid) == 0;
+}
+
 void op_setattr(struct diofs_call *c)
 {
 	struct diofs_inode *in = inode_get(c->ino);
@@ -141,6 +149,14 @@ void op_setattr(struct diofs_call *c)
 	struct stat st;
 
 	proc_fd_path(proc, in->fd);
+	/* Without HANDLE_KILLPRIV the kernel adds to a truncate or chown the
+	 * mode without set-id bits, a chmod the caller may not be allowed to
+	 * make.  The backing truncate or chown, as the caller, clears them
+	 * itself (or keeps them, for a caller with CAP_FSETID): leave it. */
+	if (valid & FUSE_SET_ATTR_MODE &&
+	    valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) &&
+	    stat_fd(in->fd, &st) == 0 && only_drops_setid(st.st_mode, c->attr.st_mode))
+		valid &= ~FUSE_SET_ATTR_MODE;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		/* Linux has no modes on symlinks. */
 		if (in->type == S_IFLNK) {
@@ -197,19 +213,14 @@ void op_readlink(struct diofs_call *c)
 	reply_readlink(c, buf);
 }
 
-/* mknod, mkdir, symlink: create as the caller, then look the name up. */
+/* mknod, mkdir, symlink (as the caller, like every op), then look the
+ * name up. */
 static void make_node(struct diofs_call *c)
 {
 	int dfd = inode_fd(c->ino);
-	struct saved_identity id;
 	struct fuse_entry_param e;
 	int res, err;
 
-	err = identity_become(c, &id);
-	if (err) {
-		reply_err(c, err);
-		return;
-	}
 	switch (c->op) {
 	case DIOFS_OP_MKNOD: /* fifos and sockets too: Linux mknod does both */
 		res = mknodat(dfd, c->name, c->mode, c->rdev);
@@ -222,8 +233,6 @@ static void make_node(struct diofs_call *c)
 		break;
 	}
 	err = res == -1 ? errno : 0;
-	identity_restore(&id);
-
 	if (!err)
 		err = do_lookup(c->ino, c->name, &e);
 	if (err)
@@ -309,22 +318,16 @@ void op_statfs(struct diofs_call *c)
 		reply_statfs(c, &st);
 }
 
-/* Only sent without default_permissions: check as the caller would be
- * checked (AT_EACCESS: the fs ids and groups just switched to). */
+/* Sent for access(2) and chdir(2): AT_EACCESS checks with the fs ids,
+ * groups and capabilities ops_run switched to. */
 void op_access(struct diofs_call *c)
 {
 	char proc[PROC_FD_LEN];
-	struct saved_identity id;
-	int err;
+	int res;
 
 	proc_fd_path(proc, inode_fd(c->ino));
-	err = identity_become(c, &id);
-	if (!err) {
-		if (faccessat(AT_FDCWD, proc, (int)c->mode, AT_EACCESS) == -1)
-			err = errno;
-		identity_restore(&id);
-	}
-	reply_err(c, err);
+	res = faccessat(AT_FDCWD, proc, (int)c->mode, AT_EACCESS);
+	reply_err(c, res == -1 ? errno : 0);
 }
 
 /* Does c carry the file or directory handle its operation uses?  The
@@ -353,12 +356,24 @@ void ops_drop_handle(struct diofs_call *c)
 		dir_drop(c);
 }
 
+/* The one place where the caller's identity is taken on: every operation,
+ * lookups and opens of O_PATH inodes through /proc/self/fd included, runs
+ * its backing calls as the caller, so the backing filesystem applies its
+ * own rules to them.  The reply restores the daemon's identity before it
+ * is sent (reply.c): tracing and freeing run as the daemon. */
 void ops_run(struct diofs_call *c)
 {
+	int err;
+
 	if (!handle_present(c)) {
 		bool release = c->op == DIOFS_OP_RELEASE || c->op == DIOFS_OP_RELEASEDIR;
 
 		reply_err(c, release ? 0 : EBADF);
+		return;
+	}
+	err = identity_become(c);
+	if (err) {
+		reply_err(c, err);
 		return;
 	}
 	switch (c->op) {
@@ -397,6 +412,7 @@ void ops_run(struct diofs_call *c)
 	case DIOFS_OP_FLOCK:           op_flock(c); break;
 	default:                       reply_err(c, ENOSYS); break;
 	}
+	identity_restore(); /* an op that did not reply (none should) */
 }
 
 void ops_init(void *userdata, struct fuse_conn_info *conn)
@@ -430,9 +446,11 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
 			FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_EXPORT_SUPPORT);
-	/* FUSE_CAP_HANDLE_KILLPRIV (libfuse's default) stays: the kernel's
-	 * direct-I/O write path never clears set-user-ID or set-group-ID
-	 * itself, so op_write does. */
+	/* Set-user-ID and set-group-ID are cleared by the backing write,
+	 * truncate or chown, made as the caller (file_remove_privs: unless
+	 * the caller has CAP_FSETID).  The kernel's direct-I/O write path
+	 * never clears them itself; see op_setattr for truncate and chown.
+	 * (FUSE_CAP_HANDLE_KILLPRIV is not negotiated by libfuse 3.14.) */
 #ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
 	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
 		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
