@@ -81,16 +81,36 @@ static int set_fsgid(gid_t gid)
 }
 
 /* The thread keeps its permitted set (it must switch back); only the
- * effective one, which every permission check reads, is emptied. */
-static int drop_caps(void)
+ * effective one, which every permission check reads, is emptied, or
+ * reduced to one capability (cap >= 0) the daemon has. */
+static int set_effective(int cap)
 {
-	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-		none[i] = self.caps[i];
-		none[i].effective = 0;
+		d[i] = self.caps[i];
+		d[i].effective = 0;
 	}
-	return thread_caps(true, none) == -1 ? errno : 0;
+	if (cap >= 0)
+		d[CAP_TO_INDEX(cap)].effective = self.caps[CAP_TO_INDEX(cap)].permitted &
+						  CAP_TO_MASK(cap);
+	return thread_caps(true, d) == -1 ? errno : 0;
+}
+
+static int drop_caps(void)
+{
+	return set_effective(-1);
+}
+
+int identity_cap_raise(int cap)
+{
+	return caps_dropped ? set_effective(cap) : 0;
+}
+
+void identity_cap_drop(void)
+{
+	if (caps_dropped && drop_caps())
+		abort(); /* left with a capability the caller lacks */
 }
 
 /* The kernel applied the caller's umask to the mode it sent; the backing

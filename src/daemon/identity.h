@@ -15,6 +15,12 @@
 /* Become c's caller: 0, or an errno (nothing changed then).  Free when the
  * thread already is that identity (a root caller in the daemon's group). */
 int identity_become(const struct diofs_call *c);
+/* While switched without capabilities: give the thread back just cap
+ * (e.g. CAP_DAC_READ_SEARCH, which linkat(fd, "", AT_EMPTY_PATH) asks of
+ * a hard link made from an O_PATH fd), until identity_cap_drop.  0 or an
+ * errno; nothing to do (0) when the thread kept its capabilities. */
+int identity_cap_raise(int cap);
+void identity_cap_drop(void);
 /* Back to the daemon's identity, if the thread switched; aborts if that
  * fails (a worker left with a caller's identity is worse). */
 void identity_restore(void);

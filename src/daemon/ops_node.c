@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <stdlib.h>
@@ -286,8 +287,20 @@ void op_link(struct diofs_call *c)
 	int res, err;
 
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it); the
-	 * /proc path does not, but would follow a symlink. */
+	 * /proc path does not, but would follow a symlink.  So a symlink is
+	 * linked with that one capability back: it spares no check of the
+	 * new name (its directory needs write and search, which it cannot
+	 * grant) and protected_hardlinks still wants the caller to own it. */
+	if (in->type == S_IFLNK) {
+		err = identity_cap_raise(CAP_DAC_READ_SEARCH);
+		if (err) {
+			reply_err(c, err);
+			return;
+		}
+	}
 	res = linkat(in->fd, "", ndfd, c->newname, AT_EMPTY_PATH);
+	if (in->type == S_IFLNK)
+		identity_cap_drop();
 	if (res == -1 && errno == ENOENT && in->type != S_IFLNK) {
 		char proc[PROC_FD_LEN];
 

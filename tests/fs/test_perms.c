@@ -68,6 +68,7 @@ static int do_unlink(void *p) { return rc(unlink(p)); }
 static int do_rmdir(void *p) { return rc(rmdir(p)); }
 static int do_mkdir(void *p) { return rc(mkdir(p, 0755)); }
 static int do_truncate(void *p) { return rc(truncate(p, 0)); }
+static int do_symlink(void *p) { return rc(symlink("target", p)); }
 static int do_setxattr_user(void *p) { return rc(setxattr(p, "user.u", "1", 1, 0)); }
 static int do_setxattr_trusted(void *p) { return rc(setxattr(p, "trusted.t", "1", 1, 0)); }
 static int do_setxattr_security(void *p) { return rc(setxattr(p, "security.s", "1", 1, 0)); }
@@ -340,6 +341,11 @@ static void test_modes_and_sticky(void)
 	CHECK_RC(AS_USER(do_unlink, MNT("shared/sticky/own2")), 0);
 	CHECK_RC(AS_USER(do_mkdir, MNT("shared/sticky/owndir")), 0);
 	CHECK_RC(AS_USER(do_rmdir, MNT("shared/sticky/owndir")), 0);
+	/* a hard link to its own symlink (made from an O_PATH fd) */
+	CHECK_RC(AS_USER(do_symlink, MNT("shared/ownlink")), 0);
+	t.from = MNT("shared/ownlink");
+	t.to = MNT("shared/ownlink2");
+	CHECK_RC(AS_USER(do_link, &t), 0);
 }
 
 /* trusted.* needs CAP_SYS_ADMIN: the user does not see the names, cannot
