@@ -483,7 +483,8 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 	 * truncate or chown, made as the caller (file_remove_privs: unless
 	 * the caller has CAP_FSETID).  The kernel's direct-I/O write path
 	 * never clears them itself; see op_setattr for truncate and chown.
-	 * (FUSE_CAP_HANDLE_KILLPRIV is not negotiated by libfuse 3.14.) */
+	 * (libfuse 3.14 does not pass FUSE_CAP_HANDLE_KILLPRIV on to the
+	 * kernel even when wanted: INIT's reply lacks the flag under -d.) */
 #ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
 	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
 		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;

@@ -376,6 +376,22 @@ static void test_trusted_xattrs(void)
 	CHECK(seen, "root does not see trusted.diofs through the mount");
 }
 
+/* Root in another group keeps root's rights (no capability dropped) and
+ * creates with its own group. */
+static void test_root_other_group(void)
+{
+	struct stat b;
+
+	mount_shared();
+	root_file("shared/r000", 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_open_w, (void *)MNT("shared/r000")), 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_setxattr_trusted, (void *)MNT("shared/r000")), 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_create, (void *)MNT("shared/made")), 0);
+	REQUIRE_OK(stat(BAK("shared/made"), &b));
+	CHECK(b.st_uid == 0 && b.st_gid == 5555, "made by root in group 5555: %u:%u",
+	      b.st_uid, b.st_gid);
+}
+
 /* ---- root's reserved blocks, on a small ext4 on a loop device ---- */
 
 struct fill {
@@ -524,6 +540,7 @@ static const struct fs_case cases[] = {
 	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
 	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
 	{ "trusted_xattrs", test_trusted_xattrs, FS_NEEDS_ROOT, 0 },
+	{ "root_other_group", test_root_other_group, FS_NEEDS_ROOT, 0 },
 	{ "reserved_blocks", test_reserved_blocks, FS_NEEDS_ROOT, 300 },
 };
 
