@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,8 +24,15 @@ static struct {
 	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
 } self = { .once = PTHREAD_ONCE_INIT };
 
-/* What this thread is now: switched to a caller, capabilities dropped. */
+#define NSMALL 64
+
+/* What this thread is now: switched to a caller, capabilities dropped;
+ * the caller (its groups if at most NSMALL, else ngroups -1). */
 static __thread bool switched, caps_dropped;
+static __thread struct {
+	struct caller_ids ids;
+	gid_t groups[NSMALL];
+} cur;
 
 /* capget/capset with pid 0 read and change this thread only (glibc has
  * no wrapper; libcap's would be the same two syscalls). */
@@ -129,11 +137,10 @@ static void thread_umask_zero(void)
 	umask(0);
 }
 
-#define NSMALL 64
-
-int identity_become(const struct diofs_call *c)
+int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 {
 	gid_t small[NSMALL], *list = small;
+	const gid_t *groups = small;
 	int n = 0, err;
 
 	thread_umask_zero();
@@ -146,7 +153,10 @@ int identity_become(const struct diofs_call *c)
 
 	/* The caller's supplementary groups, from /proc (the kernel does not
 	 * send them).  A caller already gone keeps only its primary group. */
-	if (c->req) {
+	if (known && known->uid == c->uid && known->gid == c->gid) {
+		groups = known->groups;
+		n = known->ngroups;
+	} else if (c->req) {
 		n = fuse_req_getgroups(c->req, NSMALL, small);
 		if (n > NSMALL) {
 			int want = n;
@@ -157,16 +167,22 @@ int identity_become(const struct diofs_call *c)
 			n = fuse_req_getgroups(c->req, want, list);
 			if (n > want) /* grew meanwhile (rare): keep what fits */
 				n = want;
+			groups = list;
 		}
 		if (n < 0)
 			n = 0;
 	}
 
-	if (thread_setgroups(n, list) == -1) {
+	if (thread_setgroups(n, groups) == -1) {
 		err = errno;
 		goto out;
 	}
 	switched = true;
+	cur.ids.uid = c->uid;
+	cur.ids.gid = c->gid;
+	cur.ids.ngroups = n <= NSMALL ? n : -1;
+	if (n <= NSMALL)
+		memcpy(cur.groups, groups, (size_t)n * sizeof(gid_t));
 	/* gid first: once fsuid is not 0 the thread loses CAP_DAC_OVERRIDE
 	 * and the other file capabilities (but keeps CAP_SETGID).  Then the
 	 * rest (CAP_SYS_RESOURCE: reserved blocks, quotas; CAP_SYS_ADMIN:
@@ -185,6 +201,22 @@ out:
 	if (list != small)
 		free(list);
 	return err;
+}
+
+struct caller_ids *identity_keep(void)
+{
+	size_t len;
+	struct caller_ids *ids;
+
+	if (!switched || cur.ids.ngroups < 0)
+		return NULL;
+	len = (size_t)cur.ids.ngroups * sizeof(gid_t);
+	ids = malloc(sizeof(*ids) + len);
+	if (ids) {
+		*ids = cur.ids;
+		memcpy(ids->groups, cur.groups, len);
+	}
+	return ids;
 }
 
 void identity_restore(void)

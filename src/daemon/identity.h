@@ -12,9 +12,22 @@
 
 #include "call.h"
 
+/* A caller's uid, gid and supplementary groups as read for a switch. */
+struct caller_ids {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[];
+};
+
 /* Become c's caller: 0, or an errno (nothing changed then).  Free when the
- * thread already is that identity (a root caller in the daemon's group). */
-int identity_become(const struct diofs_call *c);
+ * thread already is that identity (a root caller in the daemon's group).
+ * known, if not NULL and of c's uid and gid, gives the groups instead of
+ * /proc (the one costly step: an open, two reads and a close). */
+int identity_become(const struct diofs_call *c, const struct caller_ids *known);
+/* What the thread switched to, malloc'ed (NULL: not switched, or too many
+ * groups, or no memory): an open file keeps its opener's. */
+struct caller_ids *identity_keep(void);
 /* While switched without capabilities: give the thread back just cap
  * (e.g. CAP_DAC_READ_SEARCH, which linkat(fd, "", AT_EMPTY_PATH) asks of
  * a hard link made from an O_PATH fd), until identity_cap_drop.  0 or an

@@ -53,6 +53,7 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	f->open_flags = c->fi.flags;
 	f->fopen_direct = dio;
 	f->path = ops_path_of(ino);
+	f->opener = identity_keep(); /* opened as the caller (ops_run) */
 
 	c->fi.fh = (uintptr_t)f;
 	c->fi.direct_io = dio;
@@ -80,6 +81,7 @@ static void free_file(struct diofs_file *f)
 	close(f->fd);
 	holds_locks_changed(); /* the close let go of its flock locks */
 	free(f->path);
+	free(f->opener);
 	free(f);
 }
 

@@ -388,6 +388,20 @@ static bool checks_nothing(enum diofs_op op)
 	}
 }
 
+/* A write through an open file takes the groups read when it was opened,
+ * if the writer has the opener's uid and gid: reading them from /proc is
+ * the costliest part of a switch.  They differ only if the process changed
+ * its groups alone since, or the file passed to another process of the
+ * same uid and gid; a write consults them only for ext4's reserved-blocks
+ * group and whether to clear set-group-ID. */
+static const struct caller_ids *known_ids(const struct diofs_call *c)
+{
+	if ((c->op != DIOFS_OP_WRITE && c->op != DIOFS_OP_FALLOCATE) ||
+	    !c->has_fi || !c->fi.fh)
+		return NULL;
+	return diofs_file_of(&c->fi)->opener;
+}
+
 /* The one place where the caller's identity is taken on: every other
  * operation (lookups, opens of O_PATH inodes through /proc/self/fd,
  * writes, setattr, xattrs, directory changes) runs its backing calls as
@@ -404,7 +418,7 @@ void ops_run(struct diofs_call *c)
 		reply_err(c, release ? 0 : EBADF);
 		return;
 	}
-	err = checks_nothing(c->op) ? 0 : identity_become(c);
+	err = checks_nothing(c->op) ? 0 : identity_become(c, known_ids(c));
 	if (err) {
 		reply_err(c, err);
 		return;
