@@ -27,12 +27,12 @@ static struct {
 #define NSMALL 64
 
 /* What this thread is now: switched to a caller, capabilities dropped;
- * the caller (its groups if at most NSMALL, else ngroups -1). */
+ * the caller (its groups if at most NSMALL, else cur_ngroups -1). */
 static __thread bool switched, caps_dropped;
-static __thread struct {
-	struct caller_ids ids;
-	gid_t groups[NSMALL];
-} cur;
+static __thread uid_t cur_uid;
+static __thread gid_t cur_gid;
+static __thread int cur_ngroups;
+static __thread gid_t cur_groups[NSMALL];
 
 /* capget/capset with pid 0 read and change this thread only (glibc has
  * no wrapper; libcap's would be the same two syscalls). */
@@ -178,11 +178,11 @@ int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 		goto out;
 	}
 	switched = true;
-	cur.ids.uid = c->uid;
-	cur.ids.gid = c->gid;
-	cur.ids.ngroups = n <= NSMALL ? n : -1;
+	cur_uid = c->uid;
+	cur_gid = c->gid;
+	cur_ngroups = n <= NSMALL ? n : -1;
 	if (n <= NSMALL)
-		memcpy(cur.groups, groups, (size_t)n * sizeof(gid_t));
+		memcpy(cur_groups, groups, (size_t)n * sizeof(gid_t));
 	/* gid first: once fsuid is not 0 the thread loses CAP_DAC_OVERRIDE
 	 * and the other file capabilities (but keeps CAP_SETGID).  Then the
 	 * rest (CAP_SYS_RESOURCE: reserved blocks, quotas; CAP_SYS_ADMIN:
@@ -208,13 +208,15 @@ struct caller_ids *identity_keep(void)
 	size_t len;
 	struct caller_ids *ids;
 
-	if (!switched || cur.ids.ngroups < 0)
+	if (!switched || cur_ngroups < 0)
 		return NULL;
-	len = (size_t)cur.ids.ngroups * sizeof(gid_t);
+	len = (size_t)cur_ngroups * sizeof(gid_t);
 	ids = malloc(sizeof(*ids) + len);
 	if (ids) {
-		*ids = cur.ids;
-		memcpy(ids->groups, cur.groups, len);
+		ids->uid = cur_uid;
+		ids->gid = cur_gid;
+		ids->ngroups = cur_ngroups;
+		memcpy(ids->groups, cur_groups, len);
 	}
 	return ids;
 }
