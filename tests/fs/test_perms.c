@@ -11,6 +11,7 @@
 #endif
 #include "fstest.h"
 
+#include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,6 +73,22 @@ static int do_symlink(void *p) { return rc(symlink("target", p)); }
 static int do_setxattr_user(void *p) { return rc(setxattr(p, "user.u", "1", 1, 0)); }
 static int do_setxattr_trusted(void *p) { return rc(setxattr(p, "trusted.t", "1", 1, 0)); }
 static int do_setxattr_security(void *p) { return rc(setxattr(p, "security.s", "1", 1, 0)); }
+
+/* opendir and read every entry */
+static int do_list(void *p)
+{
+	DIR *d = opendir(p);
+	int err = 0;
+
+	if (!d)
+		return errno;
+	errno = 0;
+	while (readdir(d))
+		;
+	err = errno;
+	closedir(d);
+	return err;
+}
 
 static int do_create(void *p)
 {
@@ -241,6 +258,21 @@ static void test_acl_deny_dir(void)
 	CHECK_ERR(lstat(BAK("shared/d/new"), &b), ENOENT);
 	/* reading it is still allowed (r-x) */
 	CHECK_RC(AS_USER(do_stat, MNT("shared/d/victim")), 0);
+	CHECK_RC(AS_USER(do_list, MNT("shared/d")), 0);
+}
+
+/* An ACL entry letting the user through a directory (--x) but not list
+ * it. */
+static void test_acl_deny_opendir(void)
+{
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
+	REQUIRE_OK(chmod(MNT("shared/d"), 0755));
+	root_file("shared/d/f", 0644);
+	if (!deny_by_acl("shared/d", 0755, 1, do_list, "shared/d", EACCES))
+		return;
+	CHECK_RC(AS_USER(do_list, MNT("shared/d")), EACCES);
+	CHECK_RC(AS_USER(do_read, MNT("shared/d/f")), 0);
 }
 
 /* chmod 600 of a file the user may write, then at once (within the
@@ -318,6 +350,16 @@ static void test_modes_and_sticky(void)
 	root_file("shared/sticky/roots", 0666);
 	REQUIRE_OK(mkdir(MNT("shared/sticky/rootdir"), 0777));
 	REQUIRE_OK(chmod(MNT("shared/sticky/rootdir"), 0777));
+
+	/* a directory others may read but not search lists (names only),
+	 * one they may not read does not */
+	REQUIRE_OK(mkdir(MNT("shared/r704"), 0704));
+	REQUIRE_OK(chmod(MNT("shared/r704"), 0704));
+	root_file("shared/r704/f", 0644);
+	REQUIRE_OK(mkdir(MNT("shared/r700"), 0700));
+	CHECK_RC(AS_USER(do_list, MNT("shared/r704")), 0);
+	CHECK_RC(AS_USER(do_stat, MNT("shared/r704/f")), EACCES);
+	CHECK_RC(AS_USER(do_list, MNT("shared/r700")), EACCES);
 
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/r600")), EACCES);
 	CHECK_RC(AS_USER(do_open_w, MNT("shared/r644")), EACCES);
@@ -536,6 +578,7 @@ static const struct fs_case cases[] = {
 	{ "acl_deny_read", test_acl_deny_read, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_write", test_acl_deny_write, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_dir", test_acl_deny_dir, FS_NEEDS_ROOT, 0 },
+	{ "acl_deny_opendir", test_acl_deny_opendir, FS_NEEDS_ROOT, 0 },
 	{ "chmod_then_open", test_chmod_then_open, FS_NEEDS_ROOT, 0 },
 	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
 	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
