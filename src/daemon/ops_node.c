@@ -481,6 +481,12 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
 		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* The kernel's own check (default_permissions) then reads the POSIX
+	 * ACLs (getxattr, as the caller) instead of the mode alone, which
+	 * would refuse what an ACL entry grants beyond the mode's bits; the
+	 * backing filesystem, called as the caller, checks them again. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* Async direct I/O (libaio, io_uring) travels as background requests,
 	 * and a held one keeps its slot: with the kernel's default of 12 the
 	 * 13th would queue in the kernel, never reaching diofs to be held.

@@ -275,6 +275,25 @@ static void test_acl_deny_opendir(void)
 	CHECK_RC(AS_USER(do_read, MNT("shared/d/f")), 0);
 }
 
+/* An ACL entry granting the user more than the mode's bits show: as
+ * natively, it applies (the kernel's check reads the ACL too). */
+static void test_acl_grant(void)
+{
+	int err;
+
+	mount_shared();
+	root_file("shared/f", 0600);
+	err = acl_for_user(BAK("shared/f"), 0600, UID, 6);
+	if (err == -EOPNOTSUPP)
+		SKIP_CASE("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting an ACL on BACKING/shared/f: %s", fs_errname(-err));
+	REQUIRE(AS_USER(do_open_w, BAK("shared/f")) == 0, "natively the ACL does not grant");
+	CHECK_RC(AS_USER(do_read, MNT("shared/f")), 0);
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), 0);
+	/* and others stay out */
+	CHECK_RC(fs_as_user(UID + 1, GID + 1, 022, do_read, (void *)MNT("shared/f")), EACCES);
+}
+
 /* chmod 600 of a file the user may write, then at once (within the
  * kernel's one-second attribute cache) an open for writing by the user:
  * refused, whether the chmod went through the mount or behind it. */
@@ -579,6 +598,7 @@ static const struct fs_case cases[] = {
 	{ "acl_deny_write", test_acl_deny_write, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_dir", test_acl_deny_dir, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_opendir", test_acl_deny_opendir, FS_NEEDS_ROOT, 0 },
+	{ "acl_grant", test_acl_grant, FS_NEEDS_ROOT, 0 },
 	{ "chmod_then_open", test_chmod_then_open, FS_NEEDS_ROOT, 0 },
 	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
 	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
