@@ -121,20 +121,18 @@ void identity_cap_drop(void)
 		abort(); /* left with a capability the caller lacks */
 }
 
-/* The kernel applied the caller's umask to the mode it sent; the backing
- * syscall must not apply the daemon's on top.  umask is per fs_struct:
- * give each worker thread its own, at 0, leaving the process's alone
- * (the control socket and trace files keep the usual one). */
+/* umask is per fs_struct: each thread that creates gets its own, leaving
+ * the process's alone (the control socket and trace files keep it). */
 static __thread bool umask_private;
 
-static void thread_umask_zero(void)
+void identity_umask(const struct diofs_call *c)
 {
-	if (umask_private)
-		return;
-	umask_private = true;
-	/* Refused (seccomp?): the whole process gets 0, second best. */
-	(void)unshare(CLONE_FS);
-	umask(0);
+	if (!umask_private) {
+		umask_private = true;
+		/* Refused (seccomp?): the process's changes, second best. */
+		(void)unshare(CLONE_FS);
+	}
+	umask(c->req ? fuse_req_ctx(c->req)->umask : 0);
 }
 
 int identity_become(const struct diofs_call *c, const struct caller_ids *known)
@@ -143,7 +141,6 @@ int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 	const gid_t *groups = small;
 	int n = 0, err;
 
-	thread_umask_zero();
 	pthread_once(&self.once, self_init);
 	/* Not root: nothing to switch.  A root caller in the daemon's group
 	 * is who the thread already is (its supplementary groups add nothing

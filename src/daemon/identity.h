@@ -6,7 +6,7 @@
  * caller itself, and new objects get the caller's owner and group.  All of
  * it is per-thread on Linux when set by raw syscall.  ops_run switches
  * around every operation; the reply goes out as the daemon again.
- * Not root: nothing to switch (only the umask part, see identity.c). */
+ * Not root: nothing to switch. */
 #ifndef DIOFS_IDENTITY_H
 #define DIOFS_IDENTITY_H
 
@@ -34,6 +34,12 @@ struct caller_ids *identity_keep(void);
  * errno; nothing to do (0) when the thread kept its capabilities. */
 int identity_cap_raise(int cap);
 void identity_cap_drop(void);
+/* Give the thread c's umask, for a call that creates (mknod, mkdir,
+ * create): the backing filesystem applies it, or the parent directory's
+ * default ACL instead, as natively.  The kernel leaves both to diofs
+ * (FUSE_CAP_DONT_MASK); where it masked the mode already, masking again
+ * changes nothing. */
+void identity_umask(const struct diofs_call *c);
 /* Back to the daemon's identity, if the thread switched; aborts if that
  * fails (a worker left with a caller's identity is worse). */
 void identity_restore(void);

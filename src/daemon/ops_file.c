@@ -126,6 +126,7 @@ void op_create(struct diofs_call *c)
 
 	/* O_NOFOLLOW: a symlink put there behind the kernel's back must not
 	 * lead the create out of BACKING. */
+	identity_umask(c);
 	fd = openat(inode_fd(c->ino), c->name, flags, c->mode & 07777);
 	if (fd == -1) {
 		reply_err(c, errno);

@@ -222,6 +222,7 @@ static void make_node(struct diofs_call *c)
 	struct fuse_entry_param e;
 	int res, err;
 
+	identity_umask(c);
 	switch (c->op) {
 	case DIOFS_OP_MKNOD: /* fifos and sockets too: Linux mknod does both */
 		res = mknodat(dfd, c->name, c->mode, c->rdev);
@@ -487,6 +488,10 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 	 * backing filesystem, called as the caller, checks them again. */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* The mode as asked, and the caller's umask beside it: see
+	 * identity_umask. */
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
 	/* Async direct I/O (libaio, io_uring) travels as background requests,
 	 * and a held one keeps its slot: with the kernel's default of 12 the
 	 * 13th would queue in the kernel, never reaching diofs to be held.

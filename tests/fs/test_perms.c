@@ -90,9 +90,20 @@ static int do_list(void *p)
 	return err;
 }
 
+static int do_mkdir_777(void *p) { return rc(mkdir(p, 0777)); }
+
+static int do_create_666(void *p)
+{
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0666);
+
+	return fd < 0 ? errno : rc(close(fd));
+}
+
 static int do_create(void *p)
 {
-	return open_close(p, O_CREAT | O_EXCL | O_WRONLY);
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+	return fd < 0 ? errno : rc(close(fd));
 }
 
 static int do_read(void *p)
@@ -179,6 +190,25 @@ static int acl_for_user(const char *path, mode_t mode, uid_t uid, unsigned int p
 	};
 
 	return setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
+}
+
+/* A default ACL giving everyone rwx on what is created in dir: new
+ * entries then take their mode from it, not from the umask. */
+static int default_acl_rwx(const char *dir)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[3];
+	} __attribute__((packed)) acl = {
+		htole32(2),
+		{
+			{ htole16(ACL_USER_OBJ), htole16(7), htole32(UINT32_MAX) },
+			{ htole16(ACL_GROUP_OBJ), htole16(7), htole32(UINT32_MAX) },
+			{ htole16(ACL_OTHER), htole16(7), htole32(UINT32_MAX) },
+		},
+	};
+
+	return setxattr(dir, "system.posix_acl_default", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
 }
 
 /* Deny the other user part of what mode grants (an ACL on BACKING/name),
@@ -292,6 +322,41 @@ static void test_acl_grant(void)
 	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), 0);
 	/* and others stay out */
 	CHECK_RC(fs_as_user(UID + 1, GID + 1, 022, do_read, (void *)MNT("shared/f")), EACCES);
+}
+
+/* In a directory with a default ACL the umask does not apply: what the
+ * user creates there gets the same mode through the mount as natively. */
+static void test_default_acl_umask(void)
+{
+	static const char *const names[] = { "file", "dir" };
+	char path[64];
+	struct stat n, m;
+	int err;
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/inherit"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/inherit"), 0777));
+	err = default_acl_rwx(BAK("shared/inherit"));
+	if (err == -EOPNOTSUPP)
+		SKIP_CASE("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting a default ACL: %s", fs_errname(-err));
+	for (int i = 0; i < 2; i++) {
+		int (*make)(void *) = i ? do_mkdir_777 : do_create_666;
+
+		snprintf(path, sizeof(path), "shared/inherit/native-%s", names[i]);
+		REQUIRE_OK(fs_as_user(UID, GID, 077, make, (void *)BAK(path)));
+		REQUIRE_OK(lstat(BAK(path), &n));
+		snprintf(path, sizeof(path), "shared/inherit/mnt-%s", names[i]);
+		CHECK_RC(fs_as_user(UID, GID, 077, make, (void *)MNT(path)), 0);
+		REQUIRE_OK(lstat(BAK(path), &m));
+		CHECK((m.st_mode & 07777) == (n.st_mode & 07777),
+		      "a %s made with umask 077 under a default ACL: mode %#o through "
+		      "diofs, %#o natively", names[i], m.st_mode & 07777, n.st_mode & 07777);
+	}
+	/* and without one the umask does apply */
+	CHECK_RC(fs_as_user(UID, GID, 077, do_create_666, (void *)MNT("shared/masked")), 0);
+	REQUIRE_OK(lstat(BAK("shared/masked"), &m));
+	CHECK_EQ(m.st_mode & 07777, 0600);
 }
 
 /* chmod 600 of a file the user may write, then at once (within the
@@ -599,6 +664,7 @@ static const struct fs_case cases[] = {
 	{ "acl_deny_dir", test_acl_deny_dir, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_opendir", test_acl_deny_opendir, FS_NEEDS_ROOT, 0 },
 	{ "acl_grant", test_acl_grant, FS_NEEDS_ROOT, 0 },
+	{ "default_acl_umask", test_default_acl_umask, FS_NEEDS_ROOT, 0 },
 	{ "chmod_then_open", test_chmod_then_open, FS_NEEDS_ROOT, 0 },
 	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
 	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
