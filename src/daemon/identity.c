@@ -3,9 +3,12 @@
 #include "identity.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,7 +21,30 @@ static struct {
 	gid_t gid;
 	gid_t *groups;
 	int ngroups;
+	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
 } self = { .once = PTHREAD_ONCE_INIT };
+
+#define NSMALL 64
+
+/* What this thread is now: switched to a caller, capabilities dropped;
+ * the caller (its groups if at most NSMALL, else cur_ngroups -1). */
+static __thread bool switched, caps_dropped;
+static __thread uid_t cur_uid;
+static __thread gid_t cur_gid;
+static __thread int cur_ngroups;
+static __thread gid_t cur_groups[NSMALL];
+
+/* capget/capset with pid 0 read and change this thread only (glibc has
+ * no wrapper; libcap's would be the same two syscalls). */
+static int thread_caps(bool set, struct __user_cap_data_struct *d)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+
+	return (int)syscall(set ? SYS_capset : SYS_capget, &h, d);
+}
 
 static void self_init(void)
 {
@@ -37,6 +63,9 @@ static void self_init(void)
 			abort(); /* could not restore later: refuse to start */
 	}
 	self.ngroups = n < 0 ? 0 : n;
+	/* Called on a thread that has not switched yet: the daemon's set. */
+	if (thread_caps(false, self.caps) == -1)
+		abort();
 }
 
 /* glibc's setgroups() changes every thread (it is POSIX); the raw
@@ -59,38 +88,72 @@ static int set_fsgid(gid_t gid)
 	return (gid_t)setfsgid((gid_t)-1) == gid ? 0 : EPERM;
 }
 
-/* The kernel applied the caller's umask to the mode it sent; the backing
- * syscall must not apply the daemon's on top.  umask is per fs_struct:
- * give each creating thread its own, at 0, leaving the process's alone
- * (the control socket and trace files keep the usual one). */
-static __thread bool umask_private;
-
-static void thread_umask_zero(void)
+/* The thread keeps its permitted set (it must switch back); only the
+ * effective one, which every permission check reads, is emptied, or
+ * reduced to one capability (cap >= 0) the daemon has. */
+static int set_effective(int cap)
 {
-	if (umask_private)
-		return;
-	umask_private = true;
-	/* Refused (seccomp?): the whole process gets 0, second best. */
-	(void)unshare(CLONE_FS);
-	umask(0);
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		d[i] = self.caps[i];
+		d[i].effective = 0;
+	}
+	if (cap >= 0)
+		d[CAP_TO_INDEX(cap)].effective = self.caps[CAP_TO_INDEX(cap)].permitted &
+						  CAP_TO_MASK(cap);
+	return thread_caps(true, d) == -1 ? errno : 0;
 }
 
-#define NSMALL 64
+static int drop_caps(void)
+{
+	return set_effective(-1);
+}
 
-int identity_become(const struct diofs_call *c, struct saved_identity *s)
+int identity_cap_raise(int cap)
+{
+	return caps_dropped ? set_effective(cap) : 0;
+}
+
+void identity_cap_drop(void)
+{
+	if (caps_dropped && drop_caps())
+		abort(); /* left with a capability the caller lacks */
+}
+
+/* umask is per fs_struct: each thread that creates gets its own, leaving
+ * the process's alone (the control socket and trace files keep it). */
+static __thread bool umask_private;
+
+void identity_umask(const struct diofs_call *c)
+{
+	if (!umask_private) {
+		umask_private = true;
+		/* Refused (seccomp?): the process's changes, second best. */
+		(void)unshare(CLONE_FS);
+	}
+	umask(c->req ? fuse_req_ctx(c->req)->umask : 0);
+}
+
+int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 {
 	gid_t small[NSMALL], *list = small;
+	const gid_t *groups = small;
 	int n = 0, err;
 
-	s->active = false;
-	thread_umask_zero();
 	pthread_once(&self.once, self_init);
-	if (!self.root)
+	/* Not root: nothing to switch.  A root caller in the daemon's group
+	 * is who the thread already is (its supplementary groups add nothing
+	 * to root's capabilities): the hot path stays free. */
+	if (!self.root || (c->uid == 0 && c->gid == self.gid))
 		return 0;
 
 	/* The caller's supplementary groups, from /proc (the kernel does not
 	 * send them).  A caller already gone keeps only its primary group. */
-	if (c->req) {
+	if (known && known->uid == c->uid && known->gid == c->gid) {
+		groups = known->groups;
+		n = known->ngroups;
+	} else if (c->req) {
 		n = fuse_req_getgroups(c->req, NSMALL, small);
 		if (n > NSMALL) {
 			int want = n;
@@ -101,36 +164,70 @@ int identity_become(const struct diofs_call *c, struct saved_identity *s)
 			n = fuse_req_getgroups(c->req, want, list);
 			if (n > want) /* grew meanwhile (rare): keep what fits */
 				n = want;
+			groups = list;
 		}
 		if (n < 0)
 			n = 0;
 	}
 
-	if (thread_setgroups(n, list) == -1) {
+	if (thread_setgroups(n, groups) == -1) {
 		err = errno;
 		goto out;
 	}
+	switched = true;
+	cur_uid = c->uid;
+	cur_gid = c->gid;
+	cur_ngroups = n <= NSMALL ? n : -1;
+	if (n <= NSMALL)
+		memcpy(cur_groups, groups, (size_t)n * sizeof(gid_t));
 	/* gid first: once fsuid is not 0 the thread loses CAP_DAC_OVERRIDE
-	 * and friends (but keeps CAP_SETGID). */
+	 * and the other file capabilities (but keeps CAP_SETGID).  Then the
+	 * rest (CAP_SYS_RESOURCE: reserved blocks, quotas; CAP_SYS_ADMIN:
+	 * trusted.* xattrs; CAP_FSETID: the backing write clears set-id),
+	 * last since setfs*id need CAP_SETUID/CAP_SETGID. */
 	err = set_fsgid(c->gid);
 	if (!err)
 		err = set_fsuid(c->uid);
-	s->active = true;
+	if (!err && c->uid != 0) {
+		err = drop_caps();
+		caps_dropped = !err;
+	}
 	if (err)
-		identity_restore(s); /* undo a half switch */
+		identity_restore(); /* undo a half switch */
 out:
 	if (list != small)
 		free(list);
 	return err;
 }
 
-void identity_restore(struct saved_identity *s)
+struct caller_ids *identity_keep(void)
 {
-	if (!s->active)
+	size_t len;
+	struct caller_ids *ids;
+
+	if (!switched || cur_ngroups < 0)
+		return NULL;
+	len = (size_t)cur_ngroups * sizeof(gid_t);
+	ids = malloc(sizeof(*ids) + len);
+	if (ids) {
+		ids->uid = cur_uid;
+		ids->gid = cur_gid;
+		ids->ngroups = cur_ngroups;
+		memcpy(ids->groups, cur_groups, len);
+	}
+	return ids;
+}
+
+void identity_restore(void)
+{
+	if (!switched)
 		return;
-	s->active = false;
-	/* fsuid back to 0 gives the file capabilities back. */
+	switched = false;
+	/* Capabilities first: setfsuid and setgroups need them. */
+	if (caps_dropped && thread_caps(true, self.caps) == -1)
+		abort();
+	caps_dropped = false;
 	if (set_fsuid(0) || set_fsgid(self.gid) ||
 	    thread_setgroups(self.ngroups, self.groups) == -1)
-		abort(); /* a worker left with a caller's identity is worse */
+		abort();
 }

@@ -4,6 +4,7 @@
 #define DIOFS_OPS_H
 
 #include "call.h"
+#include "identity.h"
 
 /* Per-open state, stored in fuse_file_info.fh. */
 struct diofs_file {
@@ -12,6 +13,7 @@ struct diofs_file {
 	int open_flags;       /* the caller's flags, O_DIRECT included */
 	bool fopen_direct;    /* answered with FOPEN_DIRECT_IO */
 	char *path;           /* relative to the root, resolved at open */
+	struct caller_ids *opener; /* who opened it (NULL: root, unknown) */
 };
 
 static inline struct diofs_file *diofs_file_of(const struct fuse_file_info *fi)

@@ -57,13 +57,17 @@ static struct diofs_dir *dir_of(const struct fuse_file_info *fi)
 void op_opendir(struct diofs_call *c)
 {
 	struct diofs_dir *d = calloc(1, sizeof(*d));
+	char proc[PROC_FD_LEN];
 	int fd, err;
 
 	if (!d) {
 		reply_err(c, ENOMEM);
 		return;
 	}
-	fd = openat(inode_fd(c->ino), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Through /proc, not openat(fd, "."): that would also ask the
+	 * caller for search permission, which reading a directory does not. */
+	proc_fd_path(proc, inode_fd(c->ino));
+	fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1)
 		goto fail;
 	d->dp = fdopendir(fd);

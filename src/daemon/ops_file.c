@@ -7,7 +7,6 @@
 #include "diofs.h"
 #include "dispatch.h"
 #include "holds.h"
-#include "identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +53,7 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	f->open_flags = c->fi.flags;
 	f->fopen_direct = dio;
 	f->path = ops_path_of(ino);
+	f->opener = identity_keep(); /* opened as the caller (ops_run) */
 
 	c->fi.fh = (uintptr_t)f;
 	c->fi.direct_io = dio;
@@ -81,6 +81,7 @@ static void free_file(struct diofs_file *f)
 	close(f->fd);
 	holds_locks_changed(); /* the close let go of its flock locks */
 	free(f->path);
+	free(f->opener);
 	free(f);
 }
 
@@ -117,25 +118,18 @@ void op_create(struct diofs_call *c)
 {
 	int flags = (c->fi.flags & ~(O_DIRECT | O_APPEND)) |
 		    O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-	struct saved_identity id;
 	struct fuse_entry_param e;
 	struct diofs_file *f;
 	struct diofs_inode *in;
 	char proc[PROC_FD_LEN];
 	int fd, pfd, err;
 
-	err = identity_become(c, &id);
-	if (err) {
-		reply_err(c, err);
-		return;
-	}
 	/* O_NOFOLLOW: a symlink put there behind the kernel's back must not
 	 * lead the create out of BACKING. */
+	identity_umask(c);
 	fd = openat(inode_fd(c->ino), c->name, flags, c->mode & 07777);
-	err = fd == -1 ? errno : 0;
-	identity_restore(&id);
-	if (err) {
-		reply_err(c, err);
+	if (fd == -1) {
+		reply_err(c, errno);
 		return;
 	}
 
@@ -294,23 +288,6 @@ void op_read(struct diofs_call *c)
 	thread_buf_trim();
 }
 
-/* What a local filesystem does on a write by someone without CAP_FSETID
- * (should_remove_suid): drop set-user-ID, and set-group-ID if the group may
- * execute.  Root callers are taken to hold CAP_FSETID. */
-static void kill_setid(const struct diofs_call *c, int fd)
-{
-	struct stat st;
-	mode_t kill;
-
-	if (c->uid == 0 || fstat(fd, &st))
-		return;
-	kill = st.st_mode & S_ISUID;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		kill |= S_ISGID;
-	if (kill)
-		fchmod(fd, st.st_mode & 07777 & ~kill);
-}
-
 void op_write(struct diofs_call *c)
 {
 	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(0);
@@ -328,7 +305,6 @@ void op_write(struct diofs_call *c)
 		reply_err(c, (int)-res);
 		return;
 	}
-	kill_setid(c, dst.buf[0].fd);
 	/* Overlong on a write: acknowledge more than was sent, which the
 	 * kernel must refuse as it does an overlong read. */
 	if (c->shape == REPLY_OVERLONG && (size_t)res == len)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <stdlib.h>
@@ -133,6 +134,14 @@ static int set_times(struct diofs_inode *in, int valid, const struct stat *a)
 	return utimensat(AT_FDCWD, proc, tv, 0);
 }
 
+/* Is mode want the mode now, less set-user-ID or set-group-ID? */
+static bool only_drops_setid(mode_t now, mode_t want)
+{
+	mode_t setid = S_ISUID | S_ISGID;
+
+	return ((now ^ want) & 07777 & ~setid) == 0 && (want & ~now & setid) == 0;
+}
+
 void op_setattr(struct diofs_call *c)
 {
 	struct diofs_inode *in = inode_get(c->ino);
@@ -141,6 +150,14 @@ void op_setattr(struct diofs_call *c)
 	struct stat st;
 
 	proc_fd_path(proc, in->fd);
+	/* Without HANDLE_KILLPRIV the kernel adds to a truncate or chown the
+	 * mode without set-id bits, a chmod the caller may not be allowed to
+	 * make.  The backing truncate or chown, as the caller, clears them
+	 * itself (or keeps them, for a caller with CAP_FSETID): leave it. */
+	if (valid & FUSE_SET_ATTR_MODE &&
+	    valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) &&
+	    stat_fd(in->fd, &st) == 0 && only_drops_setid(st.st_mode, c->attr.st_mode))
+		valid &= ~FUSE_SET_ATTR_MODE;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		/* Linux has no modes on symlinks. */
 		if (in->type == S_IFLNK) {
@@ -197,19 +214,15 @@ void op_readlink(struct diofs_call *c)
 	reply_readlink(c, buf);
 }
 
-/* mknod, mkdir, symlink: create as the caller, then look the name up. */
+/* mknod, mkdir, symlink (as the caller, like every op), then look the
+ * name up. */
 static void make_node(struct diofs_call *c)
 {
 	int dfd = inode_fd(c->ino);
-	struct saved_identity id;
 	struct fuse_entry_param e;
 	int res, err;
 
-	err = identity_become(c, &id);
-	if (err) {
-		reply_err(c, err);
-		return;
-	}
+	identity_umask(c);
 	switch (c->op) {
 	case DIOFS_OP_MKNOD: /* fifos and sockets too: Linux mknod does both */
 		res = mknodat(dfd, c->name, c->mode, c->rdev);
@@ -222,8 +235,6 @@ static void make_node(struct diofs_call *c)
 		break;
 	}
 	err = res == -1 ? errno : 0;
-	identity_restore(&id);
-
 	if (!err)
 		err = do_lookup(c->ino, c->name, &e);
 	if (err)
@@ -277,8 +288,20 @@ void op_link(struct diofs_call *c)
 	int res, err;
 
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it); the
-	 * /proc path does not, but would follow a symlink. */
+	 * /proc path does not, but would follow a symlink.  So a symlink is
+	 * linked with that one capability back: it spares no check of the
+	 * new name (its directory needs write and search, which it cannot
+	 * grant) and protected_hardlinks still wants the caller to own it. */
+	if (in->type == S_IFLNK) {
+		err = identity_cap_raise(CAP_DAC_READ_SEARCH);
+		if (err) {
+			reply_err(c, err);
+			return;
+		}
+	}
 	res = linkat(in->fd, "", ndfd, c->newname, AT_EMPTY_PATH);
+	if (in->type == S_IFLNK)
+		identity_cap_drop();
 	if (res == -1 && errno == ENOENT && in->type != S_IFLNK) {
 		char proc[PROC_FD_LEN];
 
@@ -309,22 +332,16 @@ void op_statfs(struct diofs_call *c)
 		reply_statfs(c, &st);
 }
 
-/* Only sent without default_permissions: check as the caller would be
- * checked (AT_EACCESS: the fs ids and groups just switched to). */
+/* Sent for access(2) and chdir(2): AT_EACCESS checks with the fs ids,
+ * groups and capabilities ops_run switched to. */
 void op_access(struct diofs_call *c)
 {
 	char proc[PROC_FD_LEN];
-	struct saved_identity id;
-	int err;
+	int res;
 
 	proc_fd_path(proc, inode_fd(c->ino));
-	err = identity_become(c, &id);
-	if (!err) {
-		if (faccessat(AT_FDCWD, proc, (int)c->mode, AT_EACCESS) == -1)
-			err = errno;
-		identity_restore(&id);
-	}
-	reply_err(c, err);
+	res = faccessat(AT_FDCWD, proc, (int)c->mode, AT_EACCESS);
+	reply_err(c, res == -1 ? errno : 0);
 }
 
 /* Does c carry the file or directory handle its operation uses?  The
@@ -353,12 +370,58 @@ void ops_drop_handle(struct diofs_call *c)
 		dir_drop(c);
 }
 
+/* Operations whose backing calls check no permission at all: they use an
+ * fd diofs holds (an open file or directory, whose access was checked as
+ * the caller when it was opened, or an O_PATH inode) and neither allocate
+ * space nor change attributes.  They keep the daemon's identity: read is
+ * the hot path, and a switch for a non-root caller costs about 18 system
+ * calls, the caller's groups read from /proc among them. */
+static bool checks_nothing(enum diofs_op op)
+{
+	switch (op) {
+	case DIOFS_OP_GETATTR: case DIOFS_OP_READLINK: case DIOFS_OP_STATFS:
+	case DIOFS_OP_READ: case DIOFS_OP_FLUSH: case DIOFS_OP_RELEASE:
+	case DIOFS_OP_FSYNC: case DIOFS_OP_LSEEK: case DIOFS_OP_FLOCK:
+	case DIOFS_OP_READDIR: case DIOFS_OP_RELEASEDIR: case DIOFS_OP_FSYNCDIR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A write through an open file takes the groups read when it was opened,
+ * if the writer has the opener's uid and gid: reading them from /proc is
+ * the costliest part of a switch.  They differ only if the process changed
+ * its groups alone since, or the file passed to another process of the
+ * same uid and gid; a write consults them only for ext4's reserved-blocks
+ * group and whether to clear set-group-ID. */
+static const struct caller_ids *known_ids(const struct diofs_call *c)
+{
+	if ((c->op != DIOFS_OP_WRITE && c->op != DIOFS_OP_FALLOCATE) ||
+	    !c->has_fi || !c->fi.fh)
+		return NULL;
+	return diofs_file_of(&c->fi)->opener;
+}
+
+/* The one place where the caller's identity is taken on: every other
+ * operation (lookups, opens of O_PATH inodes through /proc/self/fd,
+ * writes, setattr, xattrs, directory changes) runs its backing calls as
+ * the caller, so the backing filesystem applies its own rules to them.
+ * The reply restores the daemon's identity before it is sent (reply.c):
+ * tracing and freeing run as the daemon. */
 void ops_run(struct diofs_call *c)
 {
+	int err;
+
 	if (!handle_present(c)) {
 		bool release = c->op == DIOFS_OP_RELEASE || c->op == DIOFS_OP_RELEASEDIR;
 
 		reply_err(c, release ? 0 : EBADF);
+		return;
+	}
+	err = checks_nothing(c->op) ? 0 : identity_become(c, known_ids(c));
+	if (err) {
+		reply_err(c, err);
 		return;
 	}
 	switch (c->op) {
@@ -397,6 +460,7 @@ void ops_run(struct diofs_call *c)
 	case DIOFS_OP_FLOCK:           op_flock(c); break;
 	default:                       reply_err(c, ENOSYS); break;
 	}
+	identity_restore(); /* an op that did not reply (none should) */
 }
 
 void ops_init(void *userdata, struct fuse_conn_info *conn)
@@ -418,6 +482,16 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
 		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* The kernel's own check (default_permissions) then reads the POSIX
+	 * ACLs (getxattr, as the caller) instead of the mode alone, which
+	 * would refuse what an ACL entry grants beyond the mode's bits; the
+	 * backing filesystem, called as the caller, checks them again. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* The mode as asked, and the caller's umask beside it: see
+	 * identity_umask. */
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
 	/* Async direct I/O (libaio, io_uring) travels as background requests,
 	 * and a held one keeps its slot: with the kernel's default of 12 the
 	 * 13th would queue in the kernel, never reaching diofs to be held.
@@ -430,9 +504,12 @@ void ops_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
 			FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_EXPORT_SUPPORT);
-	/* FUSE_CAP_HANDLE_KILLPRIV (libfuse's default) stays: the kernel's
-	 * direct-I/O write path never clears set-user-ID or set-group-ID
-	 * itself, so op_write does. */
+	/* Set-user-ID and set-group-ID are cleared by the backing write,
+	 * truncate or chown, made as the caller (file_remove_privs: unless
+	 * the caller has CAP_FSETID).  The kernel's direct-I/O write path
+	 * never clears them itself; see op_setattr for truncate and chown.
+	 * (libfuse 3.14 does not pass FUSE_CAP_HANDLE_KILLPRIV on to the
+	 * kernel even when wanted: INIT's reply lacks the flag under -d.) */
 #ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
 	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
 		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;

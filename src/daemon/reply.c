@@ -4,10 +4,13 @@
 #include "reply.h"
 
 #include "dispatch.h"
+#include "identity.h"
 
-/* Record c, send the reply expression, free c; the reply's result. */
+/* Back to the daemon's identity (the op ran as the caller), record c, send
+ * the reply expression, free c; the reply's result. */
 #define REPLY(c, expr) ({                 \
 	int reply_res_;                   \
+	identity_restore();               \
 	call_record(c);                   \
 	reply_res_ = (expr);              \
 	call_free(c);                     \

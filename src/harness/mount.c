@@ -440,7 +440,8 @@ static void describe_status(int status, char *out, size_t len)
 		snprintf(out, len, "stopped (status %#x)", status);
 }
 
-/* "ctl=ROOT/ctl.sock[,trace=ROOT/trace.jsonl][,OPTS]" */
+/* "ctl=ROOT/ctl.sock[,trace=ROOT/trace.jsonl][,OPTS]"; backing=DIR is
+ * the harness's, not diofs's: it replaces ROOT/backing in m. */
 static int build_options(struct diofs_mount *m, const char *opts, char *out, size_t len)
 {
 	char copy[1024], *save = NULL;
@@ -449,7 +450,11 @@ static int build_options(struct diofs_mount *m, const char *opts, char *out, siz
 	if (snprintf(copy, sizeof(copy), "%s", opts ? opts : "") >= (int)sizeof(copy))
 		return -1;
 	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(o, "trace")) {
+		if (!strncmp(o, "backing=", 8)) {
+			if (snprintf(m->backing, sizeof(m->backing), "%s", o + 8) >=
+			    (int)sizeof(m->backing))
+				return -1;
+		} else if (!strcmp(o, "trace")) {
 			snprintf(m->trace, sizeof(m->trace), "%s/trace.jsonl", m->root);
 			used += (size_t)snprintf(out + used, used < len ? len - used : 0,
 						 ",trace=%s", m->trace);

@@ -25,6 +25,8 @@ const char *diofs_binary(void);
 
 /* Start diofs with extra "-o" options (may be NULL), e.g. "dio=odirect".
  * The option "trace" alone becomes trace=ROOT/trace.jsonl (m->trace).
+ * The option "backing=DIR" makes DIR (an absolute path, the caller's to
+ * make and remove) the backing directory instead of ROOT/backing.
  * Returns once MNT is mounted and the control socket exists (10 s at
  * most).  0 on success; -1 with a reason in err.  m must stay valid until
  * stopped: the exit and signal handlers stop it. */

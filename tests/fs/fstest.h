@@ -29,6 +29,11 @@ struct fs_case {
 	unsigned int timeout_s; /* 0: the default (120 s) */
 };
 
+/* Skip the running case, saying why (a premise about the machine does not
+ * hold); the case returns right after: use SKIP_CASE. */
+void fs_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define SKIP_CASE(...) do { fs_skip(__VA_ARGS__); return; } while (0)
+
 /* Run the cases; the process's exit status: 0 all passed, 1 a failure,
  * 77 nothing failed but something was skipped (or every case). */
 int fs_main(const char *suite, const struct fs_case *cases, size_t n);

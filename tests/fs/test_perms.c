@@ -1,0 +1,679 @@
+/* Permissions as another user, through allow_other: every backing call
+ * runs as the caller, so the backing filesystem's own rules hold through
+ * the mount, also where the kernel's check (default_permissions, on modes
+ * cached for a second, ACLs unknown to it) lets a call through: ACL denies,
+ * a mode changed behind the kernel's back, search permission, trusted.*
+ * xattrs, root's reserved blocks.  Each caller is a forked child with
+ * another uid and gid (no /etc/passwd entry needed); where it matters the
+ * same call made natively on BACKING is the reference. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "fstest.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static struct diofs_mount *M;
+
+#define MNT(name) diofs_mnt_path(M, name)
+#define BAK(name) diofs_backing_path(M, name)
+
+#define UID 4242
+#define GID 4242
+
+/* Mount with allow_other and a 0777 directory "shared"; the test root
+ * (mkdtemp: 0700) opened so that the other user can reach MNT and
+ * BACKING. */
+static void mount_shared(void)
+{
+	M = fs_mount("allow_other");
+	REQUIRE_OK(chmod(M->root, 0755));
+	REQUIRE_OK(mkdir(MNT("shared"), 0777));
+	REQUIRE_OK(chmod(MNT("shared"), 0777));
+}
+
+/* A root-owned file with mode (umask aside). */
+static void root_file(const char *name, mode_t mode)
+{
+	REQUIRE_OK(fs_put(MNT(name), "data", 4, mode));
+	REQUIRE_OK(chmod(MNT(name), mode));
+}
+
+/* ---- what the other user does: 0 or an errno ---- */
+
+static int rc(int r)
+{
+	return r < 0 ? errno : 0;
+}
+
+static int open_close(const char *p, int flags)
+{
+	int fd = open(p, flags);
+
+	return fd < 0 ? errno : rc(close(fd));
+}
+
+static int do_open_r(void *p) { return open_close(p, O_RDONLY); }
+static int do_open_w(void *p) { return open_close(p, O_WRONLY); }
+static int do_stat(void *p) { struct stat st; return rc(stat(p, &st)); }
+static int do_unlink(void *p) { return rc(unlink(p)); }
+static int do_rmdir(void *p) { return rc(rmdir(p)); }
+static int do_mkdir(void *p) { return rc(mkdir(p, 0755)); }
+static int do_truncate(void *p) { return rc(truncate(p, 0)); }
+static int do_symlink(void *p) { return rc(symlink("target", p)); }
+static int do_setxattr_user(void *p) { return rc(setxattr(p, "user.u", "1", 1, 0)); }
+static int do_setxattr_trusted(void *p) { return rc(setxattr(p, "trusted.t", "1", 1, 0)); }
+static int do_setxattr_security(void *p) { return rc(setxattr(p, "security.s", "1", 1, 0)); }
+
+/* opendir and read every entry */
+static int do_list(void *p)
+{
+	DIR *d = opendir(p);
+	int err = 0;
+
+	if (!d)
+		return errno;
+	errno = 0;
+	while (readdir(d))
+		;
+	err = errno;
+	closedir(d);
+	return err;
+}
+
+static int do_mkdir_777(void *p) { return rc(mkdir(p, 0777)); }
+
+static int do_create_666(void *p)
+{
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0666);
+
+	return fd < 0 ? errno : rc(close(fd));
+}
+
+static int do_create(void *p)
+{
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+	return fd < 0 ? errno : rc(close(fd));
+}
+
+static int do_read(void *p)
+{
+	char c;
+	int fd = open(p, O_RDONLY), err;
+
+	if (fd < 0)
+		return errno;
+	err = read(fd, &c, 1) < 0 ? errno : 0;
+	close(fd);
+	return err;
+}
+
+static int do_getxattr_trusted(void *p)
+{
+	char v[16];
+
+	return rc((int)getxattr(p, "trusted.diofs", v, sizeof(v)));
+}
+
+/* Two paths: from and to. */
+struct two {
+	const char *from, *to;
+};
+
+static int do_rename(void *p)
+{
+	const struct two *t = p;
+
+	return rc(rename(t->from, t->to));
+}
+
+static int do_link(void *p)
+{
+	const struct two *t = p;
+
+	return rc(link(t->from, t->to));
+}
+
+/* listxattr of p; EEXIST if a trusted.* name is among the names. */
+static int do_list_no_trusted(void *p)
+{
+	char names[4096];
+	ssize_t n = listxattr(p, names, sizeof(names));
+
+	if (n < 0)
+		return errno;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
+		if (!strncmp(names + i, "trusted.", 8))
+			return EEXIST;
+	return 0;
+}
+
+#define AS_USER(fn, path) fs_as_user(UID, GID, 022, fn, (void *)(path))
+
+/* ---- ACLs, set on BACKING with the raw xattr (no libacl needed) ---- */
+
+/* The on-disk form of system.posix_acl_access (little-endian), as in
+ * the kernel's include/uapi/linux/posix_acl_xattr.h. */
+struct acl_entry {
+	uint16_t tag, perm;
+	uint32_t id;
+} __attribute__((packed));
+
+enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_MASK = 0x10, ACL_OTHER = 0x20 };
+
+/* mode's owner/group/other entries plus one for uid with perm (rwx bits);
+ * the mask lets perm through.  0, or -errno of the setxattr. */
+static int acl_for_user(const char *path, mode_t mode, uid_t uid, unsigned int perm)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl = {
+		htole32(2),
+		{
+			{ htole16(ACL_USER_OBJ), htole16((mode >> 6) & 7), htole32(UINT32_MAX) },
+			{ htole16(ACL_USER), htole16(perm), htole32(uid) },
+			{ htole16(ACL_GROUP_OBJ), htole16((mode >> 3) & 7), htole32(UINT32_MAX) },
+			{ htole16(ACL_MASK), htole16(((mode >> 3) & 7) | perm), htole32(UINT32_MAX) },
+			{ htole16(ACL_OTHER), htole16(mode & 7), htole32(UINT32_MAX) },
+		},
+	};
+
+	return setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
+}
+
+/* A default ACL giving everyone rwx on what is created in dir: new
+ * entries then take their mode from it, not from the umask. */
+static int default_acl_rwx(const char *dir)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[3];
+	} __attribute__((packed)) acl = {
+		htole32(2),
+		{
+			{ htole16(ACL_USER_OBJ), htole16(7), htole32(UINT32_MAX) },
+			{ htole16(ACL_GROUP_OBJ), htole16(7), htole32(UINT32_MAX) },
+			{ htole16(ACL_OTHER), htole16(7), htole32(UINT32_MAX) },
+		},
+	};
+
+	return setxattr(dir, "system.posix_acl_default", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
+}
+
+/* Deny the other user part of what mode grants (an ACL on BACKING/name),
+ * and check natively that fn on BACKING/probe gives want then.  false
+ * (the case skipped, the reason said) where the backing filesystem has no
+ * ACLs or does not enforce them. */
+static bool deny_by_acl(const char *name, mode_t mode, unsigned int perm,
+			int (*fn)(void *), const char *probe, int want)
+{
+	int err = acl_for_user(BAK(name), mode, UID, perm);
+
+	if (err == -EOPNOTSUPP) {
+		fs_skip("the backing filesystem has no POSIX ACLs");
+		return false;
+	}
+	REQUIRE(err == 0, "setting an ACL on BACKING/%s: %s", name, fs_errname(-err));
+	err = AS_USER(fn, BAK(probe));
+	if (err != want) {
+		fs_skip("natively the ACL gives %s, not %s", fs_errname(err), fs_errname(want));
+		return false;
+	}
+	return true;
+}
+
+/* An ACL entry denying the user reading a file others may read. */
+static void test_acl_deny_read(void)
+{
+	mount_shared();
+	root_file("shared/f", 0644);
+	if (!deny_by_acl("shared/f", 0644, 0, do_open_r, "shared/f", EACCES))
+		return;
+	CHECK_RC(AS_USER(do_open_r, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(do_read, MNT("shared/f")), EACCES);
+	/* root is not concerned */
+	CHECK_OK(fs_get(MNT("shared/f"), (char[8]){ 0 }, 8));
+}
+
+/* An ACL entry letting the user read but not write a file others may
+ * write. */
+static void test_acl_deny_write(void)
+{
+	struct stat b;
+
+	mount_shared();
+	root_file("shared/f", 0666);
+	if (!deny_by_acl("shared/f", 0666, 4, do_open_w, "shared/f", EACCES))
+		return;
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(do_truncate, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(do_setxattr_user, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(do_open_r, MNT("shared/f")), 0);
+	REQUIRE_OK(stat(BAK("shared/f"), &b));
+	CHECK(b.st_size == 4, "BACKING/shared/f has %jd bytes, want 4 (untouched)",
+	      (intmax_t)b.st_size);
+}
+
+/* An ACL entry denying the user writing a directory others may write:
+ * no unlink, rename, create or mkdir in it. */
+static void test_acl_deny_dir(void)
+{
+	struct two t = { NULL, NULL };
+	struct stat b;
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/d"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/d"), 0777));
+	root_file("shared/d/victim", 0666);
+	if (!deny_by_acl("shared/d", 0777, 5, do_unlink, "shared/d/victim", EACCES))
+		return;
+	CHECK_RC(AS_USER(do_unlink, MNT("shared/d/victim")), EACCES);
+	t.from = MNT("shared/d/victim");
+	t.to = MNT("shared/moved");
+	CHECK_RC(AS_USER(do_rename, &t), EACCES);
+	CHECK_RC(AS_USER(do_create, MNT("shared/d/new")), EACCES);
+	CHECK_RC(AS_USER(do_mkdir, MNT("shared/d/newdir")), EACCES);
+	CHECK_OK(lstat(BAK("shared/d/victim"), &b));
+	CHECK_ERR(lstat(BAK("shared/d/new"), &b), ENOENT);
+	/* reading it is still allowed (r-x) */
+	CHECK_RC(AS_USER(do_stat, MNT("shared/d/victim")), 0);
+	CHECK_RC(AS_USER(do_list, MNT("shared/d")), 0);
+}
+
+/* An ACL entry letting the user through a directory (--x) but not list
+ * it. */
+static void test_acl_deny_opendir(void)
+{
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
+	REQUIRE_OK(chmod(MNT("shared/d"), 0755));
+	root_file("shared/d/f", 0644);
+	if (!deny_by_acl("shared/d", 0755, 1, do_list, "shared/d", EACCES))
+		return;
+	CHECK_RC(AS_USER(do_list, MNT("shared/d")), EACCES);
+	CHECK_RC(AS_USER(do_read, MNT("shared/d/f")), 0);
+}
+
+/* An ACL entry granting the user more than the mode's bits show: as
+ * natively, it applies (the kernel's check reads the ACL too). */
+static void test_acl_grant(void)
+{
+	int err;
+
+	mount_shared();
+	root_file("shared/f", 0600);
+	err = acl_for_user(BAK("shared/f"), 0600, UID, 6);
+	if (err == -EOPNOTSUPP)
+		SKIP_CASE("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting an ACL on BACKING/shared/f: %s", fs_errname(-err));
+	REQUIRE(AS_USER(do_open_w, BAK("shared/f")) == 0, "natively the ACL does not grant");
+	CHECK_RC(AS_USER(do_read, MNT("shared/f")), 0);
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), 0);
+	/* and others stay out */
+	CHECK_RC(fs_as_user(UID + 1, GID + 1, 022, do_read, (void *)MNT("shared/f")), EACCES);
+}
+
+/* In a directory with a default ACL the umask does not apply: what the
+ * user creates there gets the same mode through the mount as natively. */
+static void test_default_acl_umask(void)
+{
+	static const char *const names[] = { "file", "dir" };
+	char path[64];
+	struct stat n, m;
+	int err;
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/inherit"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/inherit"), 0777));
+	err = default_acl_rwx(BAK("shared/inherit"));
+	if (err == -EOPNOTSUPP)
+		SKIP_CASE("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting a default ACL: %s", fs_errname(-err));
+	for (int i = 0; i < 2; i++) {
+		int (*make)(void *) = i ? do_mkdir_777 : do_create_666;
+
+		snprintf(path, sizeof(path), "shared/inherit/native-%s", names[i]);
+		REQUIRE_OK(fs_as_user(UID, GID, 077, make, (void *)BAK(path)));
+		REQUIRE_OK(lstat(BAK(path), &n));
+		snprintf(path, sizeof(path), "shared/inherit/mnt-%s", names[i]);
+		CHECK_RC(fs_as_user(UID, GID, 077, make, (void *)MNT(path)), 0);
+		REQUIRE_OK(lstat(BAK(path), &m));
+		CHECK((m.st_mode & 07777) == (n.st_mode & 07777),
+		      "a %s made with umask 077 under a default ACL: mode %#o through "
+		      "diofs, %#o natively", names[i], m.st_mode & 07777, n.st_mode & 07777);
+	}
+	/* and without one the umask does apply */
+	CHECK_RC(fs_as_user(UID, GID, 077, do_create_666, (void *)MNT("shared/masked")), 0);
+	REQUIRE_OK(lstat(BAK("shared/masked"), &m));
+	CHECK_EQ(m.st_mode & 07777, 0600);
+}
+
+/* chmod 600 of a file the user may write, then at once (within the
+ * kernel's one-second attribute cache) an open for writing by the user:
+ * refused, whether the chmod went through the mount or behind it. */
+static void test_chmod_then_open(void)
+{
+	mount_shared();
+	root_file("shared/f", 0666);
+	root_file("shared/g", 0666);
+	/* the kernel caches both as 0666 */
+	REQUIRE(AS_USER(do_open_w, MNT("shared/f")) == 0, "the user cannot write a 0666 file");
+	REQUIRE(AS_USER(do_open_w, MNT("shared/g")) == 0, "the user cannot write a 0666 file");
+
+	REQUIRE_OK(chmod(MNT("shared/f"), 0600));
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), EACCES);
+	/* behind the kernel's back: its cached mode still says 0666; open
+	 * always reaches diofs, which opens as the caller */
+	REQUIRE_OK(chmod(BAK("shared/g"), 0600));
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/g")), EACCES);
+	CHECK_RC(AS_USER(do_open_r, MNT("shared/g")), EACCES);
+}
+
+/* A directory closed to others behind the kernel's back (it still caches
+ * 0777 or 0755): what the user does inside it is refused as it would be
+ * natively, lookups (search permission) included. */
+static void test_stale_directory_mode(void)
+{
+	struct two t;
+	struct stat b;
+
+	mount_shared();
+	REQUIRE_OK(mkdir(MNT("shared/pub"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/pub"), 0777));
+	REQUIRE_OK(mkdir(MNT("shared/pub/sub"), 0755));
+	root_file("shared/pub/victim", 0666);
+	REQUIRE_OK(mkdir(MNT("shared/srch"), 0755));
+	REQUIRE_OK(chmod(MNT("shared/srch"), 0755));
+	REQUIRE(AS_USER(do_stat, MNT("shared/pub/victim")) == 0, "the user cannot stat it");
+	REQUIRE(AS_USER(do_stat, MNT("shared/srch")) == 0, "the user cannot stat it");
+
+	/* no longer writable by others */
+	REQUIRE_OK(chmod(BAK("shared/pub"), 0755));
+	CHECK_RC(AS_USER(do_unlink, MNT("shared/pub/victim")), EACCES);
+	CHECK_RC(AS_USER(do_rmdir, MNT("shared/pub/sub")), EACCES);
+	CHECK_RC(AS_USER(do_create, MNT("shared/pub/new")), EACCES);
+	t.from = MNT("shared/pub/victim");
+	t.to = MNT("shared/pub/renamed");
+	CHECK_RC(AS_USER(do_rename, &t), EACCES);
+	t.from = MNT("shared/pub/victim");
+	t.to = MNT("shared/pub/hardlink");
+	CHECK_RC(AS_USER(do_link, &t), EACCES);
+	CHECK_OK(lstat(BAK("shared/pub/victim"), &b));
+	CHECK_OK(lstat(BAK("shared/pub/sub"), &b));
+
+	/* no longer searchable by others: a name the kernel has not seen */
+	REQUIRE_OK(fs_put(BAK("shared/srch/inside"), "x", 1, 0644));
+	REQUIRE_OK(chmod(BAK("shared/srch"), 0700));
+	CHECK_RC(AS_USER(do_stat, BAK("shared/srch/inside")), EACCES); /* natively */
+	CHECK_RC(AS_USER(do_stat, MNT("shared/srch/inside")), EACCES);
+	CHECK_RC(AS_USER(do_open_r, MNT("shared/srch/inside")), EACCES);
+}
+
+/* Modes and sticky directories, pjdfstest-like: what the user may and may
+ * not do to root's files and its own. */
+static void test_modes_and_sticky(void)
+{
+	struct two t;
+
+	mount_shared();
+	root_file("shared/r600", 0600);
+	root_file("shared/r644", 0644);
+	REQUIRE_OK(mkdir(MNT("shared/sticky"), 01777));
+	REQUIRE_OK(chmod(MNT("shared/sticky"), 01777));
+	root_file("shared/sticky/roots", 0666);
+	REQUIRE_OK(mkdir(MNT("shared/sticky/rootdir"), 0777));
+	REQUIRE_OK(chmod(MNT("shared/sticky/rootdir"), 0777));
+
+	/* a directory others may read but not search lists (names only),
+	 * one they may not read does not */
+	REQUIRE_OK(mkdir(MNT("shared/r704"), 0704));
+	REQUIRE_OK(chmod(MNT("shared/r704"), 0704));
+	root_file("shared/r704/f", 0644);
+	REQUIRE_OK(mkdir(MNT("shared/r700"), 0700));
+	CHECK_RC(AS_USER(do_list, MNT("shared/r704")), 0);
+	CHECK_RC(AS_USER(do_stat, MNT("shared/r704/f")), EACCES);
+	CHECK_RC(AS_USER(do_list, MNT("shared/r700")), EACCES);
+
+	CHECK_RC(AS_USER(do_open_r, MNT("shared/r600")), EACCES);
+	CHECK_RC(AS_USER(do_open_w, MNT("shared/r644")), EACCES);
+	CHECK_RC(AS_USER(do_read, MNT("shared/r644")), 0);
+	CHECK_RC(AS_USER(do_truncate, MNT("shared/r644")), EACCES);
+	/* the sticky bit keeps others' entries */
+	CHECK_RC(AS_USER(do_unlink, MNT("shared/sticky/roots")), EPERM);
+	CHECK_RC(AS_USER(do_rmdir, MNT("shared/sticky/rootdir")), EPERM);
+	t.from = MNT("shared/sticky/roots");
+	t.to = MNT("shared/sticky/mine");
+	CHECK_RC(AS_USER(do_rename, &t), EPERM);
+	/* a hard link to a file the user may not read (protected_hardlinks) */
+	t.from = MNT("shared/r600");
+	t.to = MNT("shared/link600");
+	CHECK_RC(AS_USER(do_link, &t), EPERM);
+	/* its own entries in the sticky directory are its to remove */
+	CHECK_RC(AS_USER(do_create, MNT("shared/sticky/own")), 0);
+	t.from = MNT("shared/sticky/own");
+	t.to = MNT("shared/sticky/own2");
+	CHECK_RC(AS_USER(do_rename, &t), 0);
+	CHECK_RC(AS_USER(do_unlink, MNT("shared/sticky/own2")), 0);
+	CHECK_RC(AS_USER(do_mkdir, MNT("shared/sticky/owndir")), 0);
+	CHECK_RC(AS_USER(do_rmdir, MNT("shared/sticky/owndir")), 0);
+	/* a hard link to its own symlink (made from an O_PATH fd) */
+	CHECK_RC(AS_USER(do_symlink, MNT("shared/ownlink")), 0);
+	t.from = MNT("shared/ownlink");
+	t.to = MNT("shared/ownlink2");
+	CHECK_RC(AS_USER(do_link, &t), 0);
+}
+
+/* trusted.* needs CAP_SYS_ADMIN: the user does not see the names, cannot
+ * read or set them; security.* likewise cannot be set.  Root does see
+ * them. */
+static void test_trusted_xattrs(void)
+{
+	char names[4096];
+	ssize_t n;
+	bool seen = false;
+
+	mount_shared();
+	root_file("shared/f", 0666);
+	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
+		SKIP_CASE("the backing filesystem has no trusted.* xattrs: %s",
+			  fs_errname(errno));
+	REQUIRE(AS_USER(do_list_no_trusted, BAK("shared/f")) == 0,
+		"natively the user sees trusted.* names");
+	CHECK_RC(AS_USER(do_list_no_trusted, MNT("shared/f")), 0);
+	CHECK_RC(AS_USER(do_getxattr_trusted, MNT("shared/f")), ENODATA);
+	CHECK_RC(AS_USER(do_setxattr_trusted, MNT("shared/f")), EPERM);
+	CHECK_RC(AS_USER(do_setxattr_security, MNT("shared/f")), EPERM);
+	CHECK_RC(AS_USER(do_setxattr_user, MNT("shared/f")), 0);
+	n = listxattr(MNT("shared/f"), names, sizeof(names));
+	REQUIRE(n >= 0, "listxattr as root: %s", fs_errname(errno));
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
+		seen |= !strcmp(names + i, "trusted.diofs");
+	CHECK(seen, "root does not see trusted.diofs through the mount");
+}
+
+/* Root in another group keeps root's rights (no capability dropped) and
+ * creates with its own group. */
+static void test_root_other_group(void)
+{
+	struct stat b;
+
+	mount_shared();
+	root_file("shared/r000", 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_open_w, (void *)MNT("shared/r000")), 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_setxattr_trusted, (void *)MNT("shared/r000")), 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, do_create, (void *)MNT("shared/made")), 0);
+	REQUIRE_OK(stat(BAK("shared/made"), &b));
+	CHECK(b.st_uid == 0 && b.st_gid == 5555, "made by root in group 5555: %u:%u",
+	      b.st_uid, b.st_gid);
+}
+
+/* ---- root's reserved blocks, on a small ext4 on a loop device ---- */
+
+struct fill {
+	const char *path;
+	long long bytes;
+	int err;
+};
+
+/* Write 1 MiB at a time until the filesystem refuses: bytes written and
+ * the errno that stopped it, in shared memory. */
+static int do_fill(void *p)
+{
+	static char buf[1 << 20];
+	struct fill *f = p;
+	int fd = open(f->path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+	f->bytes = 0;
+	if (fd < 0)
+		return errno;
+	memset(buf, 0x5a, sizeof(buf));
+	for (;;) {
+		ssize_t w = write(fd, buf, sizeof(buf));
+
+		if (w <= 0) {
+			f->err = w < 0 ? errno : EIO;
+			break;
+		}
+		f->bytes += w;
+	}
+	if (fsync(fd) < 0 && !f->err)
+		f->err = errno;
+	close(fd);
+	return 0;
+}
+
+static int run_quiet(char *const argv[], struct fs_run *r)
+{
+	int st = fs_run(argv, NULL, 60000, r);
+
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Free space of the filesystem at fd settled (journal committed). */
+static void settle(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	REQUIRE(fd >= 0, "open %s: %s", path, fs_errname(errno));
+	REQUIRE_OK(syncfs(fd));
+	close(fd);
+}
+
+/* An unprivileged user writing until ENOSPC through diofs stops where it
+ * stops natively: at root's reserved blocks.  Both runs write 1 MiB at a
+ * time into a new file in an empty directory of the same filesystem,
+ * emptied and synced in between, so they can differ only by that file's
+ * own metadata (a few blocks of extent tree) and the last, partial write:
+ * the criterion is at most one write (1 MiB) apart.  Without the reserve
+ * enforced diofs writes root's 5% more (3 MiB here, measured).  The
+ * reserve (f_bfree - f_bavail, which also holds ext4's own 2% reserve) must
+ * exceed 2 MiB for the case to tell the two apart. */
+#define FILL_SLACK (1LL << 20)
+
+static void test_reserved_blocks(void)
+{
+	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "5", NULL, NULL };
+	char *mnt_argv[] = { "mount", "-o", "loop", NULL, NULL, NULL };
+	char img[PATH_MAX], ext[PATH_MAX - 64], opts[PATH_MAX], path[PATH_MAX];
+	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct fill *f;
+	struct statvfs sv;
+	long long reserve, native, through;
+	const char *t;
+	int fd;
+
+	if (access("/dev/loop-control", F_OK) < 0)
+		SKIP_CASE("no loop devices (/dev/loop-control: %s)", fs_errname(errno));
+	t = fs_tempdir();
+	REQUIRE_OK(chmod(t, 0755));
+	snprintf(img, sizeof(img), "%s/ext4.img", t);
+	snprintf(ext, sizeof(ext), "%s/ext4", t);
+	fd = open(img, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	REQUIRE(fd >= 0, "create %s: %s", img, fs_errname(errno));
+	REQUIRE_OK(ftruncate(fd, 64 << 20));
+	close(fd);
+	mkfs[5] = img;
+	if (run_quiet(mkfs, r) != 0)
+		SKIP_CASE("mkfs.ext4 did not run: %.200s", r->err[0] ? r->err : "not found?");
+	REQUIRE_OK(mkdir(ext, 0755));
+	mnt_argv[3] = img;
+	mnt_argv[4] = ext;
+	fs_track_mount(ext, 0); /* before: a mount that half-worked goes too */
+	if (run_quiet(mnt_argv, r) != 0)
+		SKIP_CASE("cannot mount the ext4 image on a loop device: %.200s", r->err);
+	REQUIRE_OK(chmod(ext, 0755));
+	REQUIRE_OK(statvfs(ext, &sv));
+	reserve = (long long)(sv.f_bfree - sv.f_bavail) * (long long)sv.f_frsize;
+	if (reserve <= 2 * FILL_SLACK)
+		SKIP_CASE("mkfs.ext4 -m 5 reserved only %lld bytes", reserve);
+
+	/* async_dio=0: a write cut short by ENOSPC returns its count, as
+	 * natively (the async path turns it into EIO). */
+	snprintf(opts, sizeof(opts), "allow_other,async_dio=0,backing=%s", ext);
+	M = fs_mount(opts);
+	REQUIRE_OK(chmod(M->root, 0755));
+	REQUIRE_OK(mkdir(BAK("native"), 0755));
+	REQUIRE_OK(chown(BAK("native"), UID, GID));
+	REQUIRE_OK(mkdir(BAK("fuse"), 0755));
+	REQUIRE_OK(chown(BAK("fuse"), UID, GID));
+
+	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(f != MAP_FAILED, "mmap: %s", fs_errname(errno));
+	snprintf(path, sizeof(path), "%s", BAK("native/fill"));
+	*f = (struct fill){ .path = path };
+	settle(ext);
+	CHECK_RC(AS_USER(do_fill, f), 0);
+	native = f->bytes;
+	CHECK(f->err == ENOSPC, "natively the writes ended with %s, want ENOSPC",
+	      fs_errname(f->err));
+	REQUIRE_OK(unlink(BAK("native/fill")));
+	settle(ext);
+
+	snprintf(path, sizeof(path), "%s", MNT("fuse/fill"));
+	*f = (struct fill){ .path = path };
+	CHECK_RC(AS_USER(do_fill, f), 0);
+	through = f->bytes;
+	CHECK(f->err == ENOSPC, "through diofs the writes ended with %s, want ENOSPC",
+	      fs_errname(f->err));
+	printf("[native %lld, diofs %lld bytes, reserve %lld] ", native, through, reserve);
+	CHECK(through <= native + FILL_SLACK,
+	      "through diofs the user wrote %lld bytes, natively %lld: %lld more, "
+	      "the reserve is %lld", through, native, through - native, reserve);
+	CHECK(through >= native - FILL_SLACK,
+	      "through diofs the user wrote %lld bytes, natively %lld: stopped early",
+	      through, native);
+	munmap(f, sizeof(*f));
+	fs_unmount(M);
+	CHECK_EQ(fs_untrack_mount(ext), 0);
+}
+
+static const struct fs_case cases[] = {
+	{ "acl_deny_read", test_acl_deny_read, FS_NEEDS_ROOT, 0 },
+	{ "acl_deny_write", test_acl_deny_write, FS_NEEDS_ROOT, 0 },
+	{ "acl_deny_dir", test_acl_deny_dir, FS_NEEDS_ROOT, 0 },
+	{ "acl_deny_opendir", test_acl_deny_opendir, FS_NEEDS_ROOT, 0 },
+	{ "acl_grant", test_acl_grant, FS_NEEDS_ROOT, 0 },
+	{ "default_acl_umask", test_default_acl_umask, FS_NEEDS_ROOT, 0 },
+	{ "chmod_then_open", test_chmod_then_open, FS_NEEDS_ROOT, 0 },
+	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
+	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
+	{ "trusted_xattrs", test_trusted_xattrs, FS_NEEDS_ROOT, 0 },
+	{ "root_other_group", test_root_other_group, FS_NEEDS_ROOT, 0 },
+	{ "reserved_blocks", test_reserved_blocks, FS_NEEDS_ROOT, 300 },
+};
+
+int main(void)
+{
+	return fs_main("fs_perms", cases, sizeof(cases) / sizeof(*cases));
+}
