@@ -258,6 +258,7 @@ enum attempt_outcome { AT_DONE, AT_NOT_HELD, AT_NOT_OURS, AT_FAILED };
  * into *a. */
 struct attempt {
 	int64_t held, after;
+	int64_t acquired, released;     /* while held */
 	uint64_t off, size;
 	long cached;
 };
@@ -309,6 +310,8 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 	pw_io_cleanup(&io);
 	a->held = pw_inflight_delta(&before, &held);
 	a->after = pw_inflight_delta(&before, &after);
+	a->acquired = (int64_t)(held.acquired - before.acquired);
+	a->released = (int64_t)(held.released - before.released);
 	a->off = h.off;
 	a->size = h.size;
 	if (io.ret != STK_LEN) {
@@ -333,6 +336,7 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 static void measure(struct probe *p, bool write, struct stk_io *m)
 {
 	int64_t pages = STK_LEN / PAGE, hits[STK_LEN / PAGE + 1] = { 0 };
+	struct attempt prev = { .after = 0 };
 	/* in place first; a write that goes elsewhere (copy on write) is
 	 * then held on the image wherever it goes */
 	int64_t off = (int64_t)(write ? p->wphys : p->r->phys);
@@ -374,10 +378,29 @@ static void measure(struct probe *p, bool write, struct stk_io *m)
 			m->cached = a.cached > 0 ? (size_t)a.cached : 0;
 			any = true;
 		}
+		/* Unbalanced, the same way twice running, with pins acquired
+		 * while held: pinned, by pins the counters do not all see */
+		if (a.after != 0 && prev.after == a.after && prev.held == a.held &&
+		    a.acquired >= pages && prev.acquired == a.acquired) {
+			m->state = STK_PINNED;
+			m->unbalanced = true;
+			m->pins_held = a.held;
+			m->pins_after = a.after;
+			m->acquired = a.acquired;
+			m->released = a.released;
+			m->held_off = a.off;
+			m->held_size = a.size;
+			m->cached = a.cached > 0 ? (size_t)a.cached : 0;
+			m->why[0] = '\0';
+			return;
+		}
+		prev = a;
 		balanced |= a.after == 0;
 		if (plausible && ++hits[ours] >= 2 && balanced) {
 			m->pins_held = ours;
 			m->pins_after = 0;
+			m->acquired = a.acquired;
+			m->released = a.released;
 			if (m->cached)
 				m->state = STK_BUFFERED;
 			else
@@ -542,7 +565,7 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 		return unavailable(r, "%s", no);
 	if (t->fstype && !diofs_stack_fs_supported(t->fstype))
 		return unavailable(r, "no kernel support (%s is not in /proc/filesystems%s)",
-				   t->fstype, access("/proc/sys/kernel/modprobe", F_OK) == 0 ?
+				   t->fstype, diofs_stack_find_tool("modprobe", tool, sizeof(tool)) ?
 				   ", modprobe did not add it" : "");
 	if (t->fstype && !diofs_stack_find_tool(t->mkfs[0], tool, sizeof(tool)))
 		return unavailable(r, "no mkfs (%s is not installed)", t->mkfs[0]);
@@ -636,6 +659,10 @@ void stk_format(const struct stk_report *r, char *buf, size_t len)
 	if (r->state == STK_PINNED || r->state == STK_REFS || r->state == STK_BUFFERED) {
 		PUT(" read %" PRIu64 "@%" PRIu64 " held, %+" PRId64 " pins in flight", r->read.held_size,
 		    r->read.held_off, r->read.pins_held);
+		if (r->read.unbalanced)
+			PUT(" (%+" PRId64 " acquired, %+" PRId64 " released while held; %+" PRId64
+			    " after completion: counters unbalanced)", r->read.acquired,
+			    r->read.released, r->read.pins_after);
 		if (r->read.cached)
 			PUT(" (%zu pages in the page cache)", r->read.cached);
 		if (r->fork_done)
@@ -649,6 +676,9 @@ void stk_format(const struct stk_report *r, char *buf, size_t len)
 			PUT("; write %s %" PRIu64 "@%" PRIu64 ", %+" PRId64 " pins",
 			    stk_state_name(r->write.state), r->write.held_size, r->write.held_off,
 			    r->write.pins_held);
+		if (r->write.unbalanced)
+			PUT(" (%+" PRId64 " after completion: counters unbalanced)",
+			    r->write.pins_after);
 		else
 			PUT("; write %s: %s", stk_state_name(r->write.state), r->write.why);
 		if (r->abort_done)

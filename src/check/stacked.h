@@ -57,6 +57,11 @@ struct stk_io {
 	int attempts;
 	uint64_t held_off, held_size;   /* the held FUSE request of the clean attempt */
 	int64_t pins_held, pins_after;  /* in flight, relative to before submission */
+	int64_t acquired, released;     /* counted while held, relative to before */
+	/* The counters do not balance after completion, the same way in every
+	 * attempt: pins taken that nr_foll_pin_acquired does not count
+	 * (fs/direct-io.c's extra pins by folio_add_pin, 6.5 on) */
+	bool unbalanced;
 	size_t cached;                  /* pages of the range in the page cache while held */
 	char figures[1024];             /* every attempt's */
 	char why[512];
