@@ -28,7 +28,9 @@
 #define BLOCKDEV_WOFF (1 << 20) /* the device's "second file" */
 #define NEW_SEED 53     /* the memory mapped where the buffer was */
 #define PAGE 4096u
-#define SCAN_STEP 512u  /* the finest a filesystem places data on the device */
+#define SECTOR 512u     /* the finest a filesystem places data on the device:
+			 * the unit data is searched and identified by (the
+			 * pattern differs at every offset) */
 #define RETURN_TIMEOUT_MS 10000
 #define TRIGGER "trigger"
 
@@ -141,27 +143,28 @@ out:
 	return ret;
 }
 
-/* Where in the image the file's first page lives: the image read in the
- * backing directory (no FUSE), searched for its bytes. */
+/* Where in the image the file's first sector lives: the image read in
+ * the backing directory (no FUSE), searched for its bytes.  (Not the first
+ * page: with 1 KiB blocks its blocks need not be adjacent.) */
 static int find_phys(struct probe *p, unsigned int seed, uint64_t *phys, char *why, size_t len)
 {
 	enum { CHUNK = 1 << 20 };
-	uint8_t first[PAGE], *chunk = malloc(CHUNK + PAGE);
+	uint8_t first[SECTOR], *chunk = malloc(CHUNK + SECTOR);
 	int fd = open(p->s.image_backing, O_RDONLY | O_CLOEXEC);
 	uint64_t at = 0;
 	int ret = -1;
 
-	check_pattern_fill(first, PAGE, 0, seed);
+	check_pattern_fill(first, SECTOR, 0, seed);
 	if (!chunk || fd < 0) {
 		say(why, len, "reading %s: %s", p->s.image_backing, chunk ? strerror(errno) : "ENOMEM");
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = pread(fd, chunk, CHUNK + PAGE, (off_t)at);
-		if (n < (ssize_t)PAGE)
+		ssize_t n = pread(fd, chunk, CHUNK + SECTOR, (off_t)at);
+		if (n < (ssize_t)SECTOR)
 			break;
-		for (size_t o = 0; o + PAGE <= (size_t)n && o < CHUNK; o += SCAN_STEP)
-			if (chunk[o] == first[0] && !memcmp(chunk + o, first, PAGE)) {
+		for (size_t o = 0; o + SECTOR <= (size_t)n && o < CHUNK; o += SECTOR)
+			if (chunk[o] == first[0] && !memcmp(chunk + o, first, SECTOR)) {
 				*phys = at + o;
 				ret = 0;
 				goto out;
@@ -177,19 +180,19 @@ out:
 }
 
 /* Is the held request ours?  After completion, the image at its offset
- * holds one page of the data of the I/O (seed). */
+ * holds a sector of the data of the I/O (seed). */
 static bool held_is_ours(struct probe *p, uint64_t off, unsigned int seed)
 {
-	uint8_t got[PAGE], want[PAGE];
+	uint8_t got[SECTOR], want[SECTOR];
 	int fd = open(p->s.image_backing, O_RDONLY | O_CLOEXEC);
 	bool ours = false;
 
 	if (fd < 0)
 		return false;
-	if (pread(fd, got, PAGE, (off_t)off) == PAGE)
-		for (uint64_t k = 0; k < STK_LEN && !ours; k += PAGE) {
-			check_pattern_fill(want, PAGE, k, seed);
-			ours = !memcmp(got, want, PAGE);
+	if (pread(fd, got, SECTOR, (off_t)off) == SECTOR)
+		for (uint64_t k = 0; k < STK_LEN && !ours; k += SECTOR) {
+			check_pattern_fill(want, SECTOR, k, seed);
+			ours = !memcmp(got, want, SECTOR);
 		}
 	close(fd);
 	return ours;
@@ -672,15 +675,16 @@ void stk_format(const struct stk_report *r, char *buf, size_t len)
 			PUT("; munmap: %+" PRId64 " pins, new memory %s", r->munmap_pins,
 			    r->munmap_new_intact ? "intact" : "overwritten");
 		if (r->write.state == STK_PINNED || r->write.state == STK_REFS ||
-		    r->write.state == STK_BUFFERED)
+		    r->write.state == STK_BUFFERED) {
 			PUT("; write %s %" PRIu64 "@%" PRIu64 ", %+" PRId64 " pins",
 			    stk_state_name(r->write.state), r->write.held_size, r->write.held_off,
 			    r->write.pins_held);
-		if (r->write.unbalanced)
-			PUT(" (%+" PRId64 " after completion: counters unbalanced)",
-			    r->write.pins_after);
-		else
+			if (r->write.unbalanced)
+				PUT(" (%+" PRId64 " after completion: counters unbalanced)",
+				    r->write.pins_after);
+		} else {
 			PUT("; write %s: %s", stk_state_name(r->write.state), r->write.why);
+		}
 		if (r->abort_done)
 			PUT("; abort: %s", !r->abort_returned ? "read hung" : r->abort_ret < 0 ?
 			    errno_name(r->abort_err) : "read succeeded");

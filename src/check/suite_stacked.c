@@ -79,9 +79,10 @@ static void stacked_case(const char *name, bool loop_dio)
 	if (r.read.unbalanced)
 		CHECK_FAILF("pin counters unbalanced by the read: %+" PRId64 " in flight while held "
 			    "(%+" PRId64 " acquired, %+" PRId64 " released), %+" PRId64 " after "
-			    "completion, in every attempt", r.read.pins_held, r.read.acquired,
-			    r.read.released, r.read.pins_after);
-	CHECK_EQ(r.read.pins_after, 0);
+			    "completion, in every attempt: %s", r.read.pins_held, r.read.acquired,
+			    r.read.released, r.read.pins_after, line);
+	else
+		CHECK_EQ(r.read.pins_after, 0);
 	if (r.step_why[0])
 		CHECK_FAILF("%s", r.step_why);
 	/* fork while the read is held */
@@ -94,10 +95,11 @@ static void stacked_case(const char *name, bool loop_dio)
 		 * the fork (the held request is only the first: ext2 over a loop
 		 * doing direct I/O) got their data early; the parent's byte per
 		 * page then overwrote it, as it would any buffer. */
-		if (r.state == STK_PINNED && r.fork.parent_kept < (size_t)r.read.pins_held)
+		int64_t in_flight = r.read.unbalanced ? r.read.acquired : r.read.pins_held;
+		if (r.state == STK_PINNED && (int64_t)r.fork.parent_kept < in_flight)
 			CHECK_FAILF("fork while held: the parent kept %zu of %zu pages with %" PRId64
 				    " pinned in flight: %s", r.fork.parent_kept, r.fork.pages,
-				    r.read.pins_held, line);
+				    in_flight, line);
 	}
 	/* munmap while held: the memory now at that address keeps its bytes */
 	if (r.munmap_done) {
