@@ -270,7 +270,8 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 					 struct attempt *a, char *why, size_t len)
 {
 	struct pw_io io = { .route = PW_PREAD, .write = write, .fd = write ? p->wfd : p->fd,
-			    .buf = p->buf, .len = STK_LEN, .off = write ? p->woff : 0 },
+			    .buf = p->buf, .len = STK_LEN, .off = write ? p->woff : 0,
+			    .indirect = true },
 		*ios[1] = { &io };
 	struct pin_counts before, held, after;
 	struct diofs_held h = { 0 };
@@ -294,15 +295,15 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 	}
 	if (pw_wait_held(p->ctl, DIOFS_STACK_IMAGE, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why,
 			 len) < 0) {
+		/* returned before being held, or nothing held in time */
+		bool returned = pw_io_returned(&io);
+
 		unhold(p, rule, "errno=EIO");
 		pw_io_join(&io);
 		pw_io_cleanup(&io);
-		if (io.ret == STK_LEN)
+		if (returned && io.ret == STK_LEN)
 			return AT_NOT_HELD;     /* done without diofs holding it */
-		if (io.ret < 0)
-			say(why, len, "the O_DIRECT %s failed: %s", write ? "write" : "read",
-			    errno_name(io.err));
-		return AT_FAILED;
+		return AT_FAILED;       /* why: pw_wait_held's */
 	}
 	pw_sample(&held, why, len);
 	a->cached = write ? cached_pages(p->wfile, p->woff) : cached_pages(p->file, 0);
@@ -423,7 +424,8 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 {
 	struct stk_report *r = p->r;
 	char *buf = mmap(NULL, STK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .len = STK_LEN }, *ios[1] = { &io };
+	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .len = STK_LEN, .indirect = true },
+		*ios[1] = { &io };
 	struct pin_counts before, mid, after;
 	void *nm = MAP_FAILED;
 	uint64_t id;
@@ -472,8 +474,8 @@ out:
 static int abort_held(struct probe *p, char *why, size_t len)
 {
 	struct stk_report *r = p->r;
-	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .buf = p->buf, .len = STK_LEN },
-		*ios[1] = { &io };
+	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .buf = p->buf, .len = STK_LEN,
+			    .indirect = true }, *ios[1] = { &io };
 	int tfd = open(diofs_backing_path(&p->s.mount, TRIGGER), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	char c;
 	uint64_t id;
@@ -623,8 +625,9 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 	rule = hold_rule(&p, false, (int64_t)r->phys);
 	if (rule < 0)
 		snprintf(r->step_why, sizeof(r->step_why), "rule add: %s", diofsctl_error(p.ctl));
-	else if (pw_fork_read(p.ctl, DIOFS_STACK_IMAGE, p.fd, p.buf, STK_LEN, FILE_SEED, &r->fork,
-			      why, sizeof(why)) == 0)
+	else if (pw_fork_read_io(p.ctl, DIOFS_STACK_IMAGE, &(struct pw_io){ .route = PW_PREAD,
+				 .fd = p.fd, .buf = p.buf, .len = STK_LEN, .indirect = true },
+				 FILE_SEED, &r->fork, why, sizeof(why)) == 0)
 		r->fork_done = true;
 	else
 		snprintf(r->step_why, sizeof(r->step_why), "fork: %.480s", why);
