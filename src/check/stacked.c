@@ -38,19 +38,24 @@
  * of the kernel matrix keep them in RAM.  The sizes are each tool's
  * minimum or 64 MiB. */
 const struct stk_target stk_targets[] = {
-	{ "blockdev", NULL, { NULL }, NULL, 64 },
-	{ "ext4", "ext4", { "mkfs.ext4", "-q", "-F" }, NULL, 64 },
-	{ "ext2", "ext2", { "mkfs.ext2", "-q", "-F" }, NULL, 64 },
-	{ "xfs", "xfs", { "mkfs.xfs", "-q", "-f" }, NULL, 300 },
-	{ "btrfs", "btrfs", { "mkfs.btrfs", "-q", "-f" }, NULL, 128 },
-	{ "f2fs", "f2fs", { "mkfs.f2fs", "-q", "-f" }, NULL, 64 },
-	{ "vfat", "vfat", { "mkfs.vfat" }, NULL, 64 },
-	{ "exfat", "exfat", { "mkfs.exfat" }, NULL, 64 },
-	{ "udf", "udf", { "mkfs.udf" }, NULL, 64 },
-	{ "hfsplus", "hfsplus", { "mkfs.hfsplus" }, NULL, 64 },
-	{ "jfs", "jfs", { "mkfs.jfs", "-q" }, NULL, 64 },
-	{ "nilfs2", "nilfs2", { "mkfs.nilfs2", "-q", "-f", "-B", "16" }, NULL, 64 },
-	{ "ntfs3", "ntfs3", { "mkfs.ntfs", "-Q", "-F", "-q" }, NULL, 64 },
+	{ "blockdev", NULL, { NULL }, NULL, 64, false },
+	{ "ext4", "ext4", { "mkfs.ext4", "-q", "-F" }, NULL, 64, false },
+	{ "ext2", "ext2", { "mkfs.ext2", "-q", "-F" }, NULL, 64, false },
+	{ "xfs", "xfs", { "mkfs.xfs", "-q", "-f" }, NULL, 300, false },
+	{ "btrfs", "btrfs", { "mkfs.btrfs", "-q", "-f" }, NULL, 128, false },
+	{ "f2fs", "f2fs", { "mkfs.f2fs", "-q", "-f" }, NULL, 64, false },
+	{ "vfat", "vfat", { "mkfs.vfat" }, NULL, 64, false },
+	{ "exfat", "exfat", { "mkfs.exfat" }, NULL, 64, false },
+	{ "udf", "udf", { "mkfs.udf" }, NULL, 64, false },
+	{ "hfsplus", "hfsplus", { "mkfs.hfsplus" }, NULL, 64, false },
+	{ "jfs", "jfs", { "mkfs.jfs", "-q" }, NULL, 64, false },
+	{ "nilfs2", "nilfs2", { "mkfs.nilfs2", "-q", "-f", "-B", "16" }, NULL, 64, false },
+	{ "ntfs3", "ntfs3", { "mkfs.ntfs", "-Q", "-F", "-q" }, NULL, 64, false },
+	/* read-only, made from a directory holding the file; stored
+	 * uncompressed so that its data can be found in the image */
+	{ "erofs", "erofs", { "mkfs.erofs", "@IMG", "@SRC" }, NULL, 64, true },
+	{ "squashfs", "squashfs", { "mksquashfs", "@SRC", "@IMG", "-noappend", "-noI", "-noD",
+				    "-noF", "-no-fragments", "-no-xattrs", "-quiet" }, NULL, 64, true },
 };
 const size_t stk_ntargets = sizeof(stk_targets) / sizeof(*stk_targets);
 
@@ -141,6 +146,16 @@ out:
 		close(fd);
 	free(data);
 	return ret;
+}
+
+/* The directory a read-only filesystem is made from: the file to read. */
+static int populate(const char *dir, void *arg)
+{
+	char path[PATH_MAX], why[PATH_MAX + 64];
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	return make_file(path, 0, FILE_SEED, why, sizeof(why));
 }
 
 /* Where in the image the file's first sector lives: the image read in
@@ -554,6 +569,7 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 		.mount_data = t->mount_data, .image_size = (uint64_t)t->size_mib << 20,
 		/* no atime or timestamp writes of their own during a hold */
 		.mount_flags = MS_NOATIME | MS_LAZYTIME, .loop_dio = loop_dio,
+		.populate = t->from_dir ? populate : NULL,
 	};
 	struct probe p = { .fd = -1, .wfd = -1, .r = r };
 	int64_t start = now_ms();
@@ -600,14 +616,15 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 		snprintf(p.wfile, sizeof(p.wfile), "%s", p.s.loop_dev);
 		p.woff = BLOCKDEV_WOFF;
 	}
-	if (make_file(p.file, 0, FILE_SEED, r->why, sizeof(r->why)) < 0 ||
-	    make_file(p.wfile, p.woff, WFILE_SEED, r->why, sizeof(r->why)) < 0 ||
-	    find_phys(&p, FILE_SEED, &r->phys, r->why, sizeof(r->why)) < 0 ||
-	    find_phys(&p, WFILE_SEED, &p.wphys, r->why, sizeof(r->why)) < 0)
+	/* the files (a read-only filesystem has its file already), opened
+	 * O_DIRECT, and where their data lives in the image */
+	if (!t->from_dir && (make_file(p.file, 0, FILE_SEED, r->why, sizeof(r->why)) < 0 ||
+			     make_file(p.wfile, p.woff, WFILE_SEED, r->why, sizeof(r->why)) < 0))
 		goto out;
-	p.fd = open(p.file, O_RDWR | O_DIRECT | O_CLOEXEC);
-	p.wfd = open(p.wfile, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (p.fd < 0 || p.wfd < 0) {
+	p.fd = open(p.file, (t->from_dir ? O_RDONLY : O_RDWR) | O_DIRECT | O_CLOEXEC);
+	if (p.fd >= 0 && !t->from_dir)
+		p.wfd = open(p.wfile, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (p.fd < 0 || (!t->from_dir && p.wfd < 0)) {
 		if (errno == EINVAL) {
 			r->state = STK_NO_ODIRECT;
 			snprintf(r->why, sizeof(r->why), "open(O_DIRECT): EINVAL");
@@ -616,6 +633,9 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 		}
 		goto out;
 	}
+	if (find_phys(&p, FILE_SEED, &r->phys, r->why, sizeof(r->why)) < 0 ||
+	    (!t->from_dir && find_phys(&p, WFILE_SEED, &p.wphys, r->why, sizeof(r->why)) < 0))
+		goto out;
 	measure(&p, false, &r->read);
 	r->state = r->read.state;
 	snprintf(r->why, sizeof(r->why), "%s", r->read.why);
@@ -634,7 +654,12 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 	unhold(&p, rule, "errno=EIO");
 	if (munmap_held(&p, why, sizeof(why)) < 0 && !r->step_why[0])
 		snprintf(r->step_why, sizeof(r->step_why), "munmap: %.480s", why);
-	measure(&p, true, &r->write);
+	if (t->from_dir) {
+		r->write.state = STK_UNAVAILABLE;
+		snprintf(r->write.why, sizeof(r->write.why), "read-only filesystem");
+	} else {
+		measure(&p, true, &r->write);
+	}
 	if (abort_held(&p, why, sizeof(why)) < 0 && !r->step_why[0])
 		snprintf(r->step_why, sizeof(r->step_why), "abort: %.480s", why);
 out:

@@ -32,9 +32,10 @@
 struct stk_target {
 	const char *name;               /* "blockdev", "ext4" */
 	const char *fstype;             /* mount(2)'s; NULL: the loop device itself */
-	const char *mkfs[8];            /* the tool and its options, image appended */
+	const char *mkfs[12];           /* the tool and its options (stack.h) */
 	const char *mount_data;
 	unsigned int size_mib;          /* the image (sparse) */
+	bool from_dir;                  /* made from a directory, read-only */
 };
 
 extern const struct stk_target stk_targets[];

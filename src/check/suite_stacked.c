@@ -125,7 +125,7 @@ static void stacked_case(const char *name, bool loop_dio)
 
 #define STK_CASE_TARGETS(X) \
 	X(blockdev) X(ext4) X(ext2) X(xfs) X(btrfs) X(f2fs) X(vfat) X(exfat) X(udf) \
-	X(hfsplus) X(jfs) X(nilfs2) X(ntfs3)
+	X(hfsplus) X(jfs) X(nilfs2) X(ntfs3) X(erofs) X(squashfs)
 #define STK_FUNCS(name) \
 	static void name##_loopdio(void) { stacked_case(#name, true); } \
 	static void name##_loopbuf(void) { stacked_case(#name, false); }

@@ -233,18 +233,29 @@ static int make_image(struct diofs_stack *s, const struct diofs_stack_opts *o,
 static int make_fs(struct diofs_stack *s, const struct diofs_stack_opts *o,
 		   char *err, size_t errlen)
 {
-	char tool[PATH_MAX], log[PATH_MAX + 16], last[512];
+	char tool[PATH_MAX], log[PATH_MAX + 16], last[512], src[PATH_MAX];
 	char *argv[32];
+	bool named = false;
 	int n = 0, status;
 
 	if (!diofs_stack_find_tool(o->mkfs[0], tool, sizeof(tool))) {
 		snprintf(err, errlen, "no %s", o->mkfs[0]);
 		return -1;
 	}
+	snprintf(src, sizeof(src), "%s/src", s->mount.root);
+	if (o->populate && (mkdir(src, 0755) < 0 || o->populate(src, o->populate_arg) < 0)) {
+		snprintf(err, errlen, "filling %s: %s", src, strerror(errno));
+		return -1;
+	}
 	argv[n++] = tool;
-	for (int i = 1; o->mkfs[i] && n < 30; i++)
-		argv[n++] = (char *)o->mkfs[i];
-	argv[n++] = s->image_backing;
+	for (int i = 1; o->mkfs[i] && n < 30; i++) {
+		if (!strcmp(o->mkfs[i], "@IMG"))
+			named = true;
+		argv[n++] = !strcmp(o->mkfs[i], "@IMG") ? s->image_backing :
+			    !strcmp(o->mkfs[i], "@SRC") ? src : (char *)o->mkfs[i];
+	}
+	if (!named)
+		argv[n++] = s->image_backing;
 	argv[n] = NULL;
 	snprintf(log, sizeof(log), "%s/mkfs.log", s->mount.root);
 	status = run_tool(argv, log, TOOL_TIMEOUT_MS);
@@ -339,7 +350,8 @@ static int mount_upper(struct diofs_stack *s, const struct diofs_stack_opts *o,
 		snprintf(err, errlen, "mkdir %s: %s", s->upper, strerror(errno));
 		return -1;
 	}
-	if (mount(s->loop_dev, s->upper, o->fstype, o->mount_flags, o->mount_data) < 0) {
+	if (mount(s->loop_dev, s->upper, o->fstype,
+		  o->mount_flags | (o->populate ? MS_RDONLY : 0), o->mount_data) < 0) {
 		snprintf(err, errlen, "mount -t %s %s%s%s: %s", o->fstype, s->loop_dev,
 			 o->mount_data ? " -o " : "", o->mount_data ? o->mount_data : "",
 			 strerror(errno));

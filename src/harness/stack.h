@@ -24,7 +24,13 @@
 struct diofs_stack_opts {
 	const char *fstype;             /* for mount(2); NULL: the bare loop device */
 	const char *const *mkfs;        /* argv of the mkfs tool, the image path
-					 * appended; NULL with fstype NULL */
+					 * appended unless an argument is "@IMG";
+					 * "@SRC": the directory populate filled;
+					 * NULL with fstype NULL */
+	/* A filesystem made from a directory (erofs, squashfs): fills dir
+	 * before mkfs; 0 or -1.  The upper filesystem is then read-only. */
+	int (*populate)(const char *dir, void *arg);
+	void *populate_arg;
 	const char *mount_data;         /* mount(2)'s data, or NULL */
 	unsigned long mount_flags;      /* MS_NOATIME... */
 	uint64_t image_size;            /* bytes (sparse) */
