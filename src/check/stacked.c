@@ -347,14 +347,15 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 }
 
 /* Measure a held read or write until the pins in flight while held are
- * told apart from other activity: the same value, between none and the
- * request's pages, in two attempts, and balanced after completion in one.
- * Fewer than all pages is no noise: a filesystem that maps blocks as it
- * goes (ext2's indirect blocks) has submitted only the first bios while
- * the first is held. */
+ * told apart from other activity: the same value in two attempts, and
+ * balanced after completion in one.  The value need not be the pages:
+ * fewer when a filesystem that maps blocks as it goes (ext2's indirect
+ * blocks) has submitted only the first bios while the first is held; more
+ * when an extent ends inside a page, which two bios then pin (one pin per
+ * bio; at most one per sector). */
 static void measure(struct probe *p, bool write, struct stk_io *m)
 {
-	int64_t pages = STK_LEN / PAGE, hits[STK_LEN / PAGE + 1] = { 0 };
+	int64_t pages = STK_LEN / PAGE, hits[STK_LEN / SECTOR + 1] = { 0 };
 	struct attempt prev = { .after = 0 };
 	/* in place first; a write that goes elsewhere (copy on write) is
 	 * then held on the image wherever it goes */
@@ -390,7 +391,7 @@ static void measure(struct probe *p, bool write, struct stk_io *m)
 		if (o == AT_NOT_OURS)
 			continue;
 		int64_t ours = a.after == 0 ? a.held : a.held - a.after;
-		bool plausible = ours >= 0 && ours <= pages;
+		bool plausible = ours >= 0 && ours <= (int64_t)(STK_LEN / SECTOR);
 		if (!any || plausible) {
 			m->held_off = a.off;
 			m->held_size = a.size;
