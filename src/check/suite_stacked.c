@@ -153,8 +153,10 @@ static void check_no_leftovers(const char *root, int nr, pid_t daemon)
 	if (fd >= 0) {
 		ssize_t n = read(fd, backing, sizeof(backing) - 1);
 		backing[n > 0 ? n : 0] = '\0';
+		backing[strcspn(backing, "\n")] = '\0';
 		close(fd);
-		if (strstr(backing, root))
+		/* the image by its path, or as "/img" once diofs was detached */
+		if (strstr(backing, root) || !strcmp(backing, DIOFS_STACK_IMAGE))
 			CHECK_FAILF("loop%d is still attached to %s", nr, backing);
 	}
 	if (daemon > 0 && kill(daemon, 0) == 0)
@@ -179,12 +181,17 @@ static void *read_held(void *arg)
 	return NULL;
 }
 
-/* The child: stack the bare device, hold a direct read of it, say where
- * everything is, and be killed by SIGALRM the way a case that hangs is.
- * Its handlers must take the stack down. */
+static const char *const ext4_mkfs[] = { "mkfs.ext4", "-q", "-F", NULL };
+
+/* The child: stack ext4, hold a direct read of the device under it, say
+ * where everything is, and be killed by SIGALRM the way a case that hangs
+ * is.  Its handlers must take the stack down: the ext4 mount keeps the
+ * loop device, and so diofs, busy until someone unmounts it. */
 static _Noreturn void doomed_child(int out)
 {
-	struct diofs_stack_opts o = { .image_size = 16 << 20, .loop_dio = true };
+	struct diofs_stack_opts o = {
+		.fstype = "ext4", .mkfs = ext4_mkfs, .image_size = 16 << 20, .loop_dio = true,
+	};
 	static struct diofs_stack s;
 	struct child_says say = { .loop_nr = -1 };
 	struct diofs_held held[4];
@@ -216,11 +223,15 @@ static void teardown_on_timeout(void)
 {
 	struct child_says say = { .loop_nr = -1 };
 	const char *no = stk_unavailable();
+	char tool[PATH_MAX];
 	int p[2], status = 0;
 	pid_t pid;
 
 	if (no)
 		SKIP("%s", no);
+	if (!diofs_stack_fs_supported("ext4") ||
+	    !diofs_stack_find_tool(ext4_mkfs[0], tool, sizeof(tool)))
+		SKIP("stacks ext4: no ext4 in this kernel or no %s", ext4_mkfs[0]);
 	REQUIRE_SYS(pipe2(p, O_CLOEXEC));
 	pid = fork();
 	REQUIRE_SYS(pid);
@@ -239,8 +250,8 @@ static void teardown_on_timeout(void)
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGALRM)
 		CHECK_FAILF("the child ended with status %#x, want killed by SIGALRM", status);
 	check_no_leftovers(say.root, say.loop_nr, say.daemon);
-	check_note("a child holding a read on loop%d over %s/backing/img, killed by SIGALRM, "
-		   "left nothing", say.loop_nr, say.root);
+	check_note("a child with ext4 on loop%d over %s/backing/img and a read held, killed "
+		   "by SIGALRM", say.loop_nr, say.root);
 }
 
 /* mkfs "succeeds" without making anything: the loop device is attached,
@@ -271,8 +282,8 @@ static void teardown_failed_start(void)
 	CHECK_CASE(name##_loopbuf, "O_DIRECT on " #name " over a loop device (no direct " \
 		   "I/O) on diofs: held, pins, fork, munmap, write, abort"),
 static const struct check_case cases[] = {
-	CHECK_CASE(teardown_on_timeout, "a process killed by SIGALRM with a read held on a "
-		   "stack leaves no mount, loop device or daemon"),
+	CHECK_CASE(teardown_on_timeout, "a process killed by SIGALRM with ext4 stacked and a "
+		   "read held leaves no mount, loop device or daemon"),
 	CHECK_CASE(teardown_failed_start, "a stack whose upper mount fails is taken down: no "
 		   "mount, loop device, daemon or directory left"),
 	STK_CASE_TARGETS(STK_ENTRIES)
