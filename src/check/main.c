@@ -7,6 +7,7 @@
 #include "check/known.h"
 #include "check/report.h"
 #include "check/runner.h"
+#include "check/stacked.h"
 #include "check/verdict.h"
 #include "harness/mount.h"
 
@@ -36,7 +37,7 @@ static struct {
 	int nsuites;
 	const char *cases[MAX_FILTERS];
 	int ncases;
-	bool list, verdict, ktap;
+	bool list, verdict, ktap, stacked;
 	const char *xml, *tsv;
 	unsigned int timeout;   /* seconds per case */
 	struct runner_config run;
@@ -73,6 +74,9 @@ static void usage(FILE *f)
 		"                        route, with the figures (--tsv: KEY VALUE DETAIL);\n"
 		"                        exit 0 converted, 1 not (or a leak, or lost data),\n"
 		"                        2 could not test\n"
+		"      --stacked         with --verdict: filesystems and the block device on a\n"
+		"                        loop device over diofs, one line each (--tsv: stacked\n"
+		"                        TARGET LOOP STATE PINS FORK DETAIL)\n"
 		"  -v, --verbose         say what is mounted and what each case checks\n"
 		"  -h, --help\n"
 		"  -V, --version\n"
@@ -110,7 +114,7 @@ static bool case_selected(const struct check_suite *s, const struct check_case *
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN, OPT_KTAP };
+	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN, OPT_KTAP, OPT_STACKED };
 	static const struct option longopts[] = {
 		{ "suite", required_argument, NULL, 's' },
 		{ "case", required_argument, NULL, 'c' },
@@ -124,6 +128,7 @@ static int parse_args(int argc, char **argv)
 		{ "tap", no_argument, NULL, OPT_KTAP },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
+		{ "stacked", no_argument, NULL, OPT_STACKED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -170,6 +175,9 @@ static int parse_args(int argc, char **argv)
 		case OPT_VERDICT:
 			opt.verdict = true;
 			break;
+		case OPT_STACKED:
+			opt.stacked = true;
+			break;
 		case 'v': opt.run.verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("diofs-check %s\n", PACKAGE_VERSION); exit(0);
@@ -186,6 +194,10 @@ static int parse_args(int argc, char **argv)
 	if (opt.ktap && (opt.verdict || opt.list)) {
 		fprintf(stderr, "diofs-check: --ktap reports the cases' results, not --%s\n",
 			opt.verdict ? "verdict" : "list");
+		return 2;
+	}
+	if (opt.stacked && !opt.verdict) {
+		fprintf(stderr, "diofs-check: --stacked goes with --verdict (the suite: --suite stacked)\n");
 		return 2;
 	}
 	if (opt.run.socket && !opt.run.mount) {
@@ -363,6 +375,8 @@ int main(int argc, char **argv)
 		return ret;
 	if (check_facts() < 0)
 		return 1;
+	if (opt.verdict && opt.stacked)
+		return stk_verdict_run(stdout, opt.tsv);
 	if (opt.verdict)
 		return verdict_run(stdout, opt.tsv, &opt.run, opt.timeout);
 	if (!count_selected()) {

@@ -476,7 +476,8 @@ static int one_request(struct pw_io *const *ios, size_t nios, const uint64_t *si
 		       unsigned int n, char *why, size_t len)
 {
 	for (size_t i = 0; i < nios; i++) {
-		if (!ios[i] || !pw_route_user_pages(ios[i]->route) || ios[i]->len != ios[0]->len)
+		if (!ios[i] || !pw_route_user_pages(ios[i]->route) || ios[i]->len != ios[0]->len ||
+		    ios[i]->indirect)
 			return 0;
 	}
 	for (unsigned int i = 0; nios && i < n; i++)
@@ -777,7 +778,19 @@ static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
 int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
 		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
 {
-	struct pw_io io = { .route = PW_PREAD, .fd = fd, .buf = buf, .len = len }, *ios[1] = { &io };
+	struct pw_io proto = { .route = PW_PREAD, .fd = fd, .buf = buf, .len = len };
+
+	return pw_fork_read_io(ctl, path, &proto, seed, r, why, whylen);
+}
+
+int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+		    unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
+{
+	struct pw_io io = { .route = PW_PREAD, .fd = proto->fd, .buf = proto->buf,
+			    .len = proto->len, .off = proto->off, .indirect = proto->indirect },
+		*ios[1] = { &io };
+	void *buf = io.buf;
+	size_t len = io.len;
 	int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
 	uintptr_t ps = page_size();
 	pid_t pid = -1;

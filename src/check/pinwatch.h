@@ -67,6 +67,9 @@ struct pw_io {
 	void *buf;
 	size_t len;
 	off_t off;
+	/* The held request is not this I/O's own but one it caused (a loop
+	 * device's, for a filesystem stacked on diofs): its size may be any. */
+	bool indirect;
 
 	/* after join: the syscall-style result (bytes, or -1 and err) */
 	ssize_t ret;
@@ -213,6 +216,10 @@ struct pw_fork_result {
  * rule for op=read on path must be in place.  0, or -1 with why. */
 int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
 		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen);
+/* The same for a read described by proto (route PW_PREAD; fd, buf, len,
+ * off, indirect). */
+int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+		    unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen);
 
 /* Does page i of buf (page-aligned start: pages of page size; else of
  * [buf, buf+len) cut at page boundaries) hold pattern seed at file offset

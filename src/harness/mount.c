@@ -166,6 +166,9 @@ static bool ours(const char *root)
 
 static void stop_mount(struct diofs_mount *m)
 {
+	if (m->on_stop)
+		m->on_stop(m->on_stop_arg);
+	m->on_stop = NULL;
 	if (m->mnt[0])
 		unmount(m->mnt);
 	if (m->pid > 0) {
@@ -277,6 +280,18 @@ void diofs_mount_install_handlers(void (*hook)(int sig))
 		sigaddset(&sa.sa_mask, cleanup_signals[i]);
 	for (size_t i = 0; i < sizeof(cleanup_signals) / sizeof(*cleanup_signals); i++)
 		sigaction(cleanup_signals[i], &sa, NULL);
+}
+
+void diofs_mount_forget_parent(void)
+{
+	sigset_t old;
+
+	block_cleanup_signals(&old);
+	for (int i = 0; i < MAX_LIVE; i++)
+		live[i] = NULL;
+	owner = getpid();
+	signal_hook = NULL;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static bool find_fusermount3(char *out, size_t len)

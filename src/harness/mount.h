@@ -15,6 +15,11 @@ struct diofs_mount {
 	char ctl[300];        /* ROOT/ctl.sock */
 	char trace[300];      /* ROOT/trace.jsonl, if tracing was asked */
 	pid_t pid;            /* the daemon */
+	/* What is stacked on the mount (harness/stack.c): taken down first
+	 * by diofs_mount_stop and by the exit and signal handlers, so it must
+	 * be idempotent and async-signal-safe.  Set after diofs_mount_start. */
+	void (*on_stop)(void *arg);
+	void *on_stop_arg;
 };
 
 /* Why mounting cannot work here (no /dev/fuse, no permission), or NULL. */
@@ -58,6 +63,10 @@ bool diofs_mount_alive(struct diofs_mount *m);
  * handler (so only async-signal-safe calls), e.g. to say which case hung.
  * diofs_mount_start calls it with NULL; a later call can set the hook. */
 void diofs_mount_install_handlers(void (*hook)(int sig));
+
+/* In a forked child that makes mounts of its own: the handlers (installed
+ * anew for this process) take down the child's, never the parent's. */
+void diofs_mount_forget_parent(void);
 
 /* rm -rf path without following symlinks or leaving path's filesystem;
  * raw syscalls only, so the signal handlers can use it.  0 or -errno. */
