@@ -765,6 +765,7 @@ static void test_escaped_names(void)
 
 #define VICTIM 4271    /* a non-root user running diofs */
 #define PLANTER 4273   /* another user, there first */
+#define NOT_EXECUTABLE 125 /* the child's exit: the victim cannot run diofs */
 
 /* The reported case whole: diofs run by a user without XDG_RUNTIME_DIR
  * puts its socket under /tmp/diofs-UID; another user made that first
@@ -803,8 +804,11 @@ static void test_nonroot_default_dir(void)
 
 		dup2(pfd[1], STDERR_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
-		if (setgroups(0, NULL) == 0 && setgid(VICTIM) == 0 && setuid(VICTIM) == 0)
+		if (setgroups(0, NULL) == 0 && setgid(VICTIM) == 0 && setuid(VICTIM) == 0) {
+			if (access(argv[0], X_OK) != 0)
+				_exit(NOT_EXECUTABLE);
 			execve(argv[0], argv, envp);
+		}
 		_exit(126);
 	}
 	close(pfd[1]);
@@ -825,6 +829,12 @@ static void test_nonroot_default_dir(void)
 			itest_wait_pid(pid, ITEST_WAIT_MS, &status);
 			status = -1;
 		}
+		if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == NOT_EXECUTABLE) {
+			/* A premise, not the defect: e.g. a build under a 0700 directory. */
+			itest_skip("diofs is not executable by another uid here (a directory "
+				   "on its path is private)");
+			goto reaped;
+		}
 		snprintf(out, sizeof(out), "%s is owned by uid %d, not by root or uid %d", planted,
 			 PLANTER, VICTIM);
 		CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
@@ -832,6 +842,7 @@ static void test_nonroot_default_dir(void)
 		      "output \"%s\"; wanted exit 1 and \"%s\"", VICTIM, planted, PLANTER, status,
 		      err, out);
 	}
+reaped:
 	close(pfd[0]);
 out:
 	if (diofs_fuse_mounted_at(mnt))
