@@ -24,6 +24,7 @@
 
 #include "diofs.h"
 #include "dispatch.h"
+#include "engine.h"
 #include "holds.h"
 #include "rules.h"
 #include "trace.h"
@@ -361,6 +362,7 @@ static bool cmd_stats(int fd, int argc, char **argv)
 
 	if (argc > 1)
 		return reply_err(fd, "stats: unexpected argument: %s", argv[1]);
+	engine_info(lines_add, &l);
 	dispatch_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());

@@ -170,6 +170,34 @@ int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path
 	return n;
 }
 
+bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *flag)
+{
+	char err[256], key[32];
+	struct diofsctl *ctl = diofsctl_connect(m->ctl, err, sizeof(err));
+	char **lines = NULL;
+	bool found = false, seen = false;
+	size_t flen = strlen(flag);
+
+	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
+	REQUIRE(diofsctl_cmd(ctl, &lines, "stats") >= 0, "stats: %s", diofsctl_error(ctl));
+	diofsctl_close(ctl);
+	snprintf(key, sizeof(key), "init %s=", which);
+	for (char **l = lines; l && *l; l++) {
+		const char *p;
+
+		if (strncmp(*l, key, strlen(key)))
+			continue;
+		seen = true;
+		/* a whole name in the comma-separated list */
+		for (p = *l + strlen(key); (p = strstr(p, flag)); p += flen)
+			if ((p[-1] == '=' || p[-1] == ',') && (p[flen] == ',' || !p[flen]))
+				found = true;
+	}
+	diofsctl_free_lines(lines);
+	REQUIRE(seen, "diofsctl stats has no \"%s\" line", key);
+	return found;
+}
+
 /* ---- mounts ---- */
 
 struct diofs_mount *fs_mount(const char *opts)

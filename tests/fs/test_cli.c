@@ -412,7 +412,9 @@ static int mount8_child(const struct dirs *d, int report)
 		}
 	}
 	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", d->root);
-	snprintf(opt, sizeof(opt), "dio=all,ctl=%s", ctl);
+	/* Without shared maps, so that ENODEV from mmap shows that both
+	 * options reached diofs through mount(8). */
+	snprintf(opt, sizeof(opt), "dio=all,init_off=direct_io_allow_mmap,ctl=%s", ctl);
 	char *argv[] = { "mount", "-t", "fuse.diofs", (char *)d->backing, (char *)d->mnt, "-o",
 			 opt, NULL };
 	int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
@@ -425,7 +427,7 @@ static int mount8_child(const struct dirs *d, int report)
 	if (n != 1 || strcmp(type, "fuse.diofs") || strcmp(source, d->backing))
 		say_to(report, "after mount: %d mounts at %s, the last %s from %s; want one fuse.diofs from %s",
 		       n, d->mnt, type, source, d->backing);
-	/* it works, and -o dio=all reached diofs (no shared maps) */
+	/* it works, and -o dio=all,init_off= reached diofs (no shared maps) */
 	snprintf(file, sizeof(file), "%s/file", d->mnt);
 	char buf[16] = { 0 };
 	int fd = open(file, O_RDONLY);
@@ -435,7 +437,8 @@ static int mount8_child(const struct dirs *d, int report)
 	if (fd >= 0) {
 		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED || errno != ENODEV)
-			say_to(report, "mmap MAP_SHARED under -o dio=all: %s, want ENODEV",
+			say_to(report, "mmap MAP_SHARED under -o dio=all,init_off=direct_io_allow_mmap:"
+			       " %s, want ENODEV",
 			       p == MAP_FAILED ? strerror(errno) : "a mapping");
 		close(fd);
 	}

@@ -470,16 +470,22 @@ static void test_mode_all_bypasses_cache(void)
 	unsigned char back[SZ];
 	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
 	CHECK_MEM(back, buf, SZ, "backing file after a write through the mount");
-	/* FOPEN_DIRECT_IO without FUSE_DIRECT_IO_ALLOW_MMAP: no shared maps */
+	/* FOPEN_DIRECT_IO: shared maps only with FUSE_DIRECT_IO_ALLOW_MMAP,
+	 * which diofs asks for whenever the kernel (6.6+) offers it. */
+	bool allow_mmap = fs_init_flag(M, "offered", "direct_io_allow_mmap");
+	CHECK(fs_init_flag(M, "flags", "direct_io_allow_mmap") == allow_mmap,
+	      "INIT took direct_io_allow_mmap: %d, the kernel offered it: %d",
+	      !allow_mmap, allow_mmap);
 	void *p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
 	int e = errno;
-#ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
-	CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(e));
-#else
-	CHECK(p == MAP_FAILED && e == ENODEV,
-	      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: got %s, want ENODEV",
-	      p == MAP_FAILED ? fs_errname(e) : "a mapping");
-#endif
+	if (allow_mmap)
+		CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s",
+		      fs_errname(e));
+	else
+		CHECK(p == MAP_FAILED && e == ENODEV,
+		      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file on a kernel without "
+		      "DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
+		      p == MAP_FAILED ? fs_errname(e) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	/* a private map is allowed, and shows the current data */
@@ -519,9 +525,13 @@ static void test_mode_odirect_plain_uses_cache(void)
 	backing_rewrite("f", 3);
 	read_expect(dfd, 3, "dio=odirect, O_DIRECT open after a second change");
 	p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, dfd, 0);
-	CHECK(p == MAP_FAILED && errno == ENODEV,
-	      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
-	      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+	if (fs_init_flag(M, "flags", "direct_io_allow_mmap"))
+		CHECK(p != MAP_FAILED, "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) "
+		      "open with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(errno));
+	else
+		CHECK(p == MAP_FAILED && errno == ENODEV,
+		      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
+		      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	close(dfd);
