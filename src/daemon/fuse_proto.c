@@ -788,8 +788,11 @@ char *proto_init_flags_text(uint64_t flags, char *buf, size_t size)
 		}
 		n = snprintf(buf + len, size > len ? size - len : 0, "%s%s",
 			     len ? "," : "", name);
-		if (n < 0 || (size_t)n >= (size > len ? size - len : 0))
+		if (n < 0 || (size_t)n >= (size > len ? size - len : 0)) {
+			if (size > len)
+				buf[len] = '\0'; /* whole names only */
 			break;
+		}
 		len += (size_t)n;
 	}
 	return buf;
