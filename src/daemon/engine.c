@@ -301,10 +301,17 @@ static void handle_interrupt(const struct proto_in *in)
 static void debug_request(const struct proto_in *in)
 {
 	struct diofs_call c;
-	const char *name = "?";
+	const char *name;
 
-	if (proto_decode(in, &c) == 0)
-		name = diofs_op_name(c.op);
+	switch (in->h.opcode) {
+	case FUSE_INIT: name = "init"; break;
+	case FUSE_DESTROY: name = "destroy"; break;
+	case FUSE_FORGET: name = "forget"; break;
+	case FUSE_BATCH_FORGET: name = "batch_forget"; break;
+	case FUSE_INTERRUPT: name = "interrupt"; break;
+	default:
+		name = proto_decode(in, &c) == 0 ? diofs_op_name(c.op) : "not served";
+	}
 	fprintf(stderr, "diofs: unique=%" PRIu64 " opcode=%" PRIu32 " (%s) nodeid=%" PRIu64
 		" len=%" PRIu32 " pid=%" PRIu32 "\n", (uint64_t)in->h.unique, in->h.opcode,
 		name, (uint64_t)in->h.nodeid, in->h.len, in->h.pid);

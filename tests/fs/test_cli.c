@@ -109,10 +109,17 @@ static void test_help(void)
 		CHECK(strstr(r->out, "BACKING MOUNTPOINT") != NULL,
 		      "diofs %s: the usage does not name BACKING MOUNTPOINT", flags[i]);
 		const char *opts[] = { "dio=all|odirect|none", "async_dio=", "trace=", "rules=",
-				       "ctl=", "threads=", "trace_overwrite" };
+				       "ctl=", "threads=", "trace_overwrite", "init_off=",
+				       "direct_io_allow_mmap", "parallel_direct_writes" };
 		for (size_t j = 0; j < sizeof(opts) / sizeof(*opts); j++)
 			CHECK(strstr(r->out, opts[j]) != NULL, "diofs %s: the usage lacks %s",
 			      flags[i], opts[j]);
+		/* libfuse's loop options: diofs does not run that loop */
+		const char *not_ours[] = { "max_threads", "max_idle_threads", "clone_fd" };
+		for (size_t j = 0; j < sizeof(not_ours) / sizeof(*not_ours); j++)
+			CHECK(strstr(r->out, not_ours[j]) == NULL,
+			      "diofs %s: the usage lists %s, which diofs does not honour",
+			      flags[i], not_ours[j]);
 		CHECK(r->err[0] == '\0', "diofs %s wrote to stderr: \"%.200s\"", flags[i], r->err);
 	}
 }
@@ -233,6 +240,13 @@ static void test_bad_option_values(void)
 		{ "async_dio=yes", "async_dio" },
 		{ "threads=100000", "threads" },
 		{ "threads=0", "threads" },
+		{ "init_off=", "init_off" },
+		{ "init_off=bogus", "bogus" },
+		{ "init_off=async_dio:posix_locks", "posix_locks" },
+		/* accepted by libfuse's command line for its own loop */
+		{ "max_threads=64", "max_threads" },
+		{ "max_idle_threads=4", "max_idle_threads" },
+		{ "clone_fd", "clone_fd" },
 	};
 
 	make_dirs(&d);
