@@ -201,16 +201,20 @@ static void handle_forget(const struct proto_in *in)
 }
 
 /* ---- INTERRUPT ----
- * The calls that can be interrupted (parked ones) are registered by
- * unique.  An INTERRUPT for a unique not registered is remembered: the
- * kernel sends it only after the request was read, so its call may still
- * be on its way to being parked on another thread. */
+ * A call that can be interrupted (a parked one) is registered by its
+ * unique until its reply.  As in libfuse, an interrupt is remembered for
+ * the rest of the call's life: a registration after it (the call parks
+ * again, or was still on its way to being parked on another thread; the
+ * kernel sends the INTERRUPT only after the request was read) calls the
+ * callback at once.  Interrupts for uniques never registered (calls that
+ * just run) wait in a small ring, in case their call registers yet. */
 
 struct intr_reg {
 	struct intr_reg *next;
 	uint64_t unique;
 	engine_interrupt_fn fn;
 	void *data;
+	bool interrupted;
 };
 
 #define PENDING_INTERRUPTS 256
@@ -219,6 +223,14 @@ static pthread_mutex_t intr_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct intr_reg *intr_regs;
 static uint64_t pending[PENDING_INTERRUPTS]; /* 0: free */
 static unsigned int pending_next;
+
+static struct intr_reg *intr_find(uint64_t unique)
+{
+	for (struct intr_reg *r = intr_regs; r; r = r->next)
+		if (r->unique == unique)
+			return r;
+	return NULL;
+}
 
 static struct intr_reg *intr_take(uint64_t unique)
 {
@@ -245,20 +257,26 @@ static bool pending_take(uint64_t unique)
 
 void engine_interrupt_func(struct diofs_call *c, engine_interrupt_fn fn, void *data)
 {
-	struct intr_reg *r = malloc(sizeof(*r));
-	bool already;
+	struct intr_reg *fresh = malloc(sizeof(*fresh)), *r;
+	bool interrupted = false;
 
 	pthread_mutex_lock(&intr_mu);
-	already = pending_take(c->unique);
-	if (!already && r) {
-		*r = (struct intr_reg){ intr_regs, c->unique, fn, data };
-		intr_regs = r;
+	r = intr_find(c->unique);
+	if (!r && fresh) {
+		*fresh = (struct intr_reg){ intr_regs, c->unique, NULL, NULL,
+					    pending_take(c->unique) };
+		intr_regs = r = fresh;
+		fresh = NULL;
+	}
+	if (r) {
+		r->fn = fn;
+		r->data = data;
+		interrupted = r->interrupted;
 		c->interruptible = true;
-		r = NULL;
 	}
 	pthread_mutex_unlock(&intr_mu);
-	free(r); /* not needed, or (out of memory) not registered */
-	if (already)
+	free(fresh); /* not needed, or (out of memory) not registered */
+	if (interrupted)
 		fn(data);
 }
 
@@ -278,21 +296,25 @@ void engine_interrupt_done(struct diofs_call *c)
 static void handle_interrupt(const struct proto_in *in)
 {
 	uint64_t target = proto_interrupt_target(in);
+	engine_interrupt_fn fn = NULL;
 	struct intr_reg *r;
+	void *data = NULL;
 
 	if (!target)
 		return;
 	pthread_mutex_lock(&intr_mu);
-	r = intr_take(target);
-	if (!r) {
+	r = intr_find(target);
+	if (r && !r->interrupted) {
+		r->interrupted = true;
+		fn = r->fn;
+		data = r->data;
+	} else if (!r) {
 		pending[pending_next] = target;
 		pending_next = (pending_next + 1) % PENDING_INTERRUPTS;
 	}
 	pthread_mutex_unlock(&intr_mu);
-	if (r) {
-		r->fn(r->data);
-		free(r);
-	}
+	if (fn)
+		fn(data);
 	/* An interrupt is not answered: the interrupted call's reply is. */
 }
 

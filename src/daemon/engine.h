@@ -33,10 +33,11 @@ int engine_send(struct proto_out *o);
  * send it (it sends it only for fuseblk mounts). */
 void engine_finish(void);
 
-/* Interrupts.  fn(data) is called once if the kernel interrupts c while it
- * is registered, also at once (from engine_interrupt_func itself) if the
- * interrupt came before the registration; never with an engine lock held,
- * so fn may reply.  A reply unregisters the call (reply.c). */
+/* Interrupts, as libfuse's fuse_req_interrupt_func: fn(data) is called
+ * once if the kernel interrupts c, at once (from engine_interrupt_func
+ * itself) if that happened before; registering again replaces fn and data.
+ * Never with an engine lock held, so fn may reply.  The reply ends the
+ * registration (reply.c). */
 typedef void (*engine_interrupt_fn)(void *data);
 void engine_interrupt_func(struct diofs_call *c, engine_interrupt_fn fn, void *data);
 void engine_interrupt_done(struct diofs_call *c);
