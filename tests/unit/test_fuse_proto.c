@@ -196,6 +196,7 @@ static void test_names(void)
 	r = make_req(FUSE_MKNOD, 1, 2, &mk, sizeof(mk), "fifo", 5);
 	CU_ASSERT_EQUAL_FATAL(decode(&r, &c), 0);
 	CU_ASSERT_EQUAL(c.mode, S_IFIFO | 0600);
+	CU_ASSERT_EQUAL(c.umask, 022);
 	CU_ASSERT_STRING_EQUAL(c.name, "fifo");
 	check_truncations(&r);
 	free_req(&r);
@@ -204,6 +205,7 @@ static void test_names(void)
 	CU_ASSERT_EQUAL_FATAL(decode(&r, &c), 0);
 	CU_ASSERT_EQUAL(c.op, DIOFS_OP_MKDIR);
 	CU_ASSERT_EQUAL(c.mode, 0755);
+	CU_ASSERT_EQUAL(c.umask, 022);
 	CU_ASSERT_STRING_EQUAL(c.name, "d");
 	check_truncations(&r);
 	free_req(&r);
@@ -248,7 +250,8 @@ static void test_names(void)
 static void test_open_create(void)
 {
 	struct fuse_open_in o = { .flags = O_RDWR | O_DIRECT };
-	struct fuse_create_in cr = { .flags = O_WRONLY | O_CREAT, .mode = S_IFREG | 0644 };
+	struct fuse_create_in cr = { .flags = O_WRONLY | O_CREAT, .mode = S_IFREG | 0644,
+				     .umask = 027 };
 	struct diofs_call c;
 	struct req r;
 
@@ -268,6 +271,7 @@ static void test_open_create(void)
 	CU_ASSERT_EQUAL_FATAL(decode(&r, &c), 0);
 	CU_ASSERT_EQUAL(c.fi.flags, O_WRONLY | O_CREAT);
 	CU_ASSERT_EQUAL(c.mode, S_IFREG | 0644);
+	CU_ASSERT_EQUAL(c.umask, 027);
 	CU_ASSERT_STRING_EQUAL(c.name, "new");
 	check_truncations(&r);
 	free_req(&r);
