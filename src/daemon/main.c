@@ -13,9 +13,9 @@
 
 #include "ctl_server.h"
 #include "diofs.h"
+#include "engine.h"
 #include "holds.h"
 #include "inode.h"
-#include "engine.h"
 #include "loop.h"
 #include "options.h"
 #include "rules.h"
