@@ -719,10 +719,10 @@ static const struct {
 #undef INIT_FLAG_ENTRY
 	/* Named for printing what the kernel offers; never asked for. */
 	{ FUSE_POSIX_LOCKS, "posix_locks" }, { FUSE_EXPORT_SUPPORT, "export_support" },
-	{ FUSE_DONT_MASK, "dont_mask" }, { FUSE_SPLICE_WRITE, "splice_write" },
+	{ FUSE_SPLICE_WRITE, "splice_write" },
 	{ FUSE_SPLICE_MOVE, "splice_move" }, { FUSE_SPLICE_READ, "splice_read" },
 	{ FUSE_HAS_IOCTL_DIR, "has_ioctl_dir" }, { FUSE_HANDLE_KILLPRIV, "handle_killpriv" }, { FUSE_WRITEBACK_CACHE, "writeback_cache" },
-	{ FUSE_NO_OPEN_SUPPORT, "no_open_support" }, { FUSE_POSIX_ACL, "posix_acl" },
+	{ FUSE_NO_OPEN_SUPPORT, "no_open_support" },
 	{ FUSE_ABORT_ERROR, "abort_error" }, { FUSE_CACHE_SYMLINKS, "cache_symlinks" },
 	{ FUSE_NO_OPENDIR_SUPPORT, "no_opendir_support" },
 	{ FUSE_EXPLICIT_INVAL_DATA, "explicit_inval_data" },

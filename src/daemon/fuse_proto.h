@@ -144,7 +144,10 @@ size_t proto_add_direntplus(char *buf, size_t size, const char *name,
 
 /* The INIT flags diofs asks for when the kernel offers them, each with
  * its name for -o init_off= and for what diofsctl stats and the trace
- * print.  Not asked for: FUSE_HANDLE_KILLPRIV(_V2) (the kernel clears
+ * print.  posix_acl: the kernel's own check (default_permissions) reads
+ * the POSIX ACLs, not the mode alone; dont_mask: the mode as asked and
+ * the caller's umask beside it, applied by the backing filesystem as the
+ * caller (identity_umask), or a default ACL instead.  Not asked for: FUSE_HANDLE_KILLPRIV(_V2) (the kernel clears
  * set-id bits on truncate and chown itself; op_write does it for writes,
  * which the direct-I/O path leaves alone), FUSE_POSIX_LOCKS (not
  * implemented: the kernel keeps POSIX locks local), FUSE_EXPORT_SUPPORT,
@@ -159,7 +162,8 @@ size_t proto_add_direntplus(char *buf, size_t size, const char *name,
 	X(READDIRPLUS_AUTO, readdirplus_auto) X(ASYNC_DIO, async_dio)     \
 	X(PARALLEL_DIROPS, parallel_dirops) X(MAX_PAGES, max_pages)       \
 	X(DIRECT_IO_ALLOW_MMAP, direct_io_allow_mmap)                     \
-	X(NO_EXPORT_SUPPORT, no_export_support)
+	X(NO_EXPORT_SUPPORT, no_export_support) X(POSIX_ACL, posix_acl)   \
+	X(DONT_MASK, dont_mask)
 
 /* The name of one INIT flag bit (lower case, without FUSE_), or NULL. */
 const char *proto_init_flag_name(uint64_t bit);
