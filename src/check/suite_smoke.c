@@ -151,7 +151,7 @@ static void hold_release_errno(void)
 	check_buf_free(buf);
 }
 
-/* The value of "init KEY=..." in diofsctl stats's lines, or NULL. */
+/* The value of "init KEY=..." in diofsctl info's lines, or NULL. */
 static const char *init_value(char **lines, const char *key)
 {
 	size_t klen = strlen(key);
@@ -180,14 +180,17 @@ static void init_negotiated(void)
 {
 	char **lines = NULL;
 	const char *kernel, *flags, *offered;
+	struct stat st;
 
-	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "stats"));
+	/* INIT is answered after mount(2) returned; a request waits for it */
+	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
 	kernel = init_value(lines, "kernel");
 	flags = init_value(lines, "flags");
 	offered = init_value(lines, "offered");
 	if (!kernel || !flags || !offered) {
 		diofsctl_free_lines(lines);
-		SKIP("this diofs does not report INIT (diofsctl stats has no init lines)");
+		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
 	}
 	check_note("kernel %s; took %s", kernel, flags);
 	if (check_backing_path("f")) { /* our own mount: default options */
@@ -217,14 +220,16 @@ static void mmap_shared_dio(void)
 	const char *flags;
 	bool allowed;
 	char *in = check_buf_alloc(len, 0), *p = MAP_FAILED;
+	struct stat st;
 	int fd, dfd;
 
-	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "stats"));
+	REQUIRE_SYS(stat(check_mnt(), &st)); /* INIT done (see init_negotiated) */
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
 	flags = init_value(lines, "flags");
 	allowed = flags && flag_in(flags, "direct_io_allow_mmap");
 	if (!flags) {
 		diofsctl_free_lines(lines);
-		SKIP("this diofs does not report INIT (diofsctl stats has no init lines)");
+		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
 	}
 	diofsctl_free_lines(lines);
 	check_file_create("f", len, 8);

@@ -45,7 +45,7 @@ void engine_interrupt_done(struct diofs_call *c);
 /* FOPEN_PARALLEL_DIRECT_WRITES on direct-I/O opens (-o init_off=). */
 bool engine_parallel_direct_writes(void);
 
-/* What INIT negotiated, as lines "init KEY=VALUE ..." (diofsctl stats);
+/* What INIT negotiated, as lines "init KEY=VALUE ..." (diofsctl info);
  * none before INIT. */
 typedef void (*engine_line_fn)(void *ctx, const char *line);
 void engine_info(engine_line_fn fn, void *ctx);

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -179,7 +180,10 @@ bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *fl
 	size_t flen = strlen(flag);
 
 	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
-	REQUIRE(diofsctl_cmd(ctl, &lines, "stats") >= 0, "stats: %s", diofsctl_error(ctl));
+	/* INIT is answered after mount(2) returned; a request waits for it */
+	struct stat st;
+	REQUIRE(stat(m->mnt, &st) == 0, "stat %s: %s", m->mnt, fs_errname(errno));
+	REQUIRE(diofsctl_cmd(ctl, &lines, "info") >= 0, "info: %s", diofsctl_error(ctl));
 	diofsctl_close(ctl);
 	snprintf(key, sizeof(key), "init %s=", which);
 	for (char **l = lines; l && *l; l++) {
@@ -194,7 +198,7 @@ bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *fl
 				found = true;
 	}
 	diofsctl_free_lines(lines);
-	REQUIRE(seen, "diofsctl stats has no \"%s\" line", key);
+	REQUIRE(seen, "diofsctl info has no \"%s\" line", key);
 	return found;
 }
 

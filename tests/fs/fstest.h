@@ -66,7 +66,7 @@ const char *fs_tempdir(void);
  * (NULL: any).  Fails the case if the trace cannot be read. */
 int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path);
 
-/* Did m's INIT ("init flags=" / "init offered=" of diofsctl stats) take
+/* Did m's INIT ("init flags=" / "init offered=" of diofsctl info) take
  * (which "flags") or the kernel offer (which "offered") flag, a name as
  * diofs -o init_off= takes it?  Fails the case if stats cannot be read. */
 bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *flag);
