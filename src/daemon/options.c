@@ -141,7 +141,8 @@ static int parse_value(const char *arg)
 
 static void usage(const char *prog)
 {
-	char flags[1024];
+	char flags[1024], *save = NULL;
+	size_t col = 0;
 
 	printf("usage: %s [options] BACKING MOUNTPOINT\n\n"
 	       "A passthrough of BACKING that forces direct I/O and is instrumented.\n\n"
@@ -157,16 +158,27 @@ static void usage(const char *prog)
 	       "    -o ctl=PATH              control socket (default: see diofs(8))\n"
 	       "    -o threads=N             worker threads (default: the CPUs diofs\n"
 	       "                             may run on, at least 2)\n"
-	       "    -o init_off=FLAG[:FLAG]  do not ask INIT for these flags, of:\n"
-	       "                             %s,\n"
-	       "                             parallel_direct_writes (see diofs(8))\n\n"
+	       "    -o init_off=FLAG[:FLAG]  do not ask INIT for these flags, of:\n",
+	       prog);
+	/* the names, comma-separated, wrapped under the description */
+	proto_init_flags_text(proto_init_wanted_all(), flags, sizeof(flags));
+	strcat(flags, ",parallel_direct_writes");
+	for (char *name = strtok_r(flags, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(name) + 1;
+
+		if (col + len > 78) {
+			fputs(col ? ",\n" : "", stdout);
+			col = 0;
+		}
+		col += (size_t)printf("%s%s", col ? ", " : "                             ", name);
+	}
+	printf(" (see diofs(8))\n\n"
 	       "    -h   --help              print help\n"
 	       "    -V   --version           print version\n"
 	       "    -d   -o debug            one line per request and reply on stderr\n"
 	       "                             (implies -f)\n"
 	       "    -f                       foreground operation\n"
-	       "    -s                       one worker thread (-o threads=1)\n",
-	       prog, proto_init_flags_text(proto_init_wanted_all(), flags, sizeof(flags)));
+	       "    -s                       one worker thread (-o threads=1)\n");
 	fuse_lowlevel_help();
 }
 
