@@ -1,21 +1,11 @@
-# DIOFS_FUSE_PROBES: features of libfuse newer than 3.14, each a HAVE_ macro.
+# DIOFS_FUSE_PROBES: the kernel's FUSE protocol header.  diofs speaks the
+# protocol itself (src/daemon/fuse_proto.c): INIT flags newer than the
+# installed <linux/fuse.h> are defined by fuse_proto.h with the kernel's
+# values where HAVE_DECL_X is 0.
 AC_DEFUN([DIOFS_FUSE_PROBES], [
-  diofs_save_CFLAGS=$CFLAGS
-  CFLAGS="$CFLAGS $FUSE3_CFLAGS"
-  AC_CACHE_CHECK([for parallel_direct_writes in struct fuse_file_info],
-    [diofs_cv_parallel_direct_writes],
-    [AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>]], [[struct fuse_file_info fi; fi.parallel_direct_writes = 1; (void)fi;]])],
-      [diofs_cv_parallel_direct_writes=yes], [diofs_cv_parallel_direct_writes=no])])
-  AS_IF([test "x$diofs_cv_parallel_direct_writes" = xyes],
-    [AC_DEFINE([HAVE_FUSE_PARALLEL_DIRECT_WRITES], [1],
-      [struct fuse_file_info has parallel_direct_writes (libfuse >= 3.14.1)])])
-  AC_CHECK_DECL([FUSE_CAP_DIRECT_IO_ALLOW_MMAP],
-    [AC_DEFINE([HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP], [1],
-      [libfuse can negotiate FUSE_DIRECT_IO_ALLOW_MMAP (libfuse >= 3.17)])],
-    [], [[
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>]])
-  CFLAGS=$diofs_save_CFLAGS
+  AC_CHECK_DECLS([FUSE_CREATE_SUPP_GROUP, FUSE_HAS_EXPIRE_ONLY,
+    FUSE_DIRECT_IO_ALLOW_MMAP, FUSE_PASSTHROUGH, FUSE_NO_EXPORT_SUPPORT,
+    FUSE_HAS_RESEND, FUSE_ALLOW_IDMAP, FUSE_OVER_IO_URING,
+    FUSE_REQUEST_TIMEOUT], [], [],
+    [[#include <linux/fuse.h>]])
 ])

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -150,6 +151,109 @@ static void hold_release_errno(void)
 	check_buf_free(buf);
 }
 
+/* The value of "init KEY=..." in diofsctl info's lines, or NULL. */
+static const char *init_value(char **lines, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (char **l = lines; l && *l; l++)
+		if (!strncmp(*l, "init ", 5) && !strncmp(*l + 5, key, klen) && (*l)[5 + klen] == '=')
+			return *l + 5 + klen + 1;
+	return NULL;
+}
+
+/* Is flag a whole name in the comma-separated list? */
+static bool flag_in(const char *list, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (const char *p = list; (p = strstr(p, flag)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+/* What INIT negotiated on this kernel, noted for the matrix; diofs takes
+ * DIRECT_IO_ALLOW_MMAP and MAX_PAGES whenever offered, and keeps room for
+ * hundreds of background requests (held async I/O). */
+static void init_negotiated(void)
+{
+	char **lines = NULL;
+	const char *kernel, *flags, *offered;
+	struct stat st;
+
+	/* INIT is answered after mount(2) returned; a request waits for it */
+	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
+	kernel = init_value(lines, "kernel");
+	flags = init_value(lines, "flags");
+	offered = init_value(lines, "offered");
+	if (!kernel || !flags || !offered) {
+		diofsctl_free_lines(lines);
+		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
+	}
+	check_note("kernel %s; took %s", kernel, flags);
+	if (check_backing_path("f")) { /* our own mount: default options */
+		CHECK_EQ(flag_in(flags, "direct_io_allow_mmap"),
+			 flag_in(offered, "direct_io_allow_mmap"));
+		CHECK_EQ(flag_in(flags, "max_pages"), flag_in(offered, "max_pages"));
+		CHECK_EQ(strstr(kernel, "max_background=1024") != NULL, true);
+	}
+	diofsctl_free_lines(lines);
+}
+
+/* mmap MAP_SHARED read-write of fd's first len bytes into *p: 0, or -1
+ * with errno (*p MAP_FAILED). */
+static long map_shared(int fd, size_t len, char **p)
+{
+	*p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return *p == MAP_FAILED ? -1 : 0;
+}
+
+/* MAP_SHARED of an FOPEN_DIRECT_IO file: where INIT took
+ * DIRECT_IO_ALLOW_MMAP (6.6+), a shared mapping written and msync'ed is
+ * what an O_DIRECT read returns; elsewhere mmap fails with ENODEV. */
+static void mmap_shared_dio(void)
+{
+	const size_t len = 16 * 1024;
+	char **lines = NULL;
+	const char *flags;
+	bool allowed;
+	char *in = check_buf_alloc(len, 0), *p = MAP_FAILED;
+	struct stat st;
+	int fd, dfd;
+
+	REQUIRE_SYS(stat(check_mnt(), &st)); /* INIT done (see init_negotiated) */
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
+	flags = init_value(lines, "flags");
+	allowed = flags && flag_in(flags, "direct_io_allow_mmap");
+	if (!flags) {
+		diofsctl_free_lines(lines);
+		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
+	}
+	diofsctl_free_lines(lines);
+	check_file_create("f", len, 8);
+	fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CLOEXEC));
+	if (!allowed) {
+		CHECK_ERRNO(map_shared(fd, len, &p), ENODEV);
+		check_note("no DIRECT_IO_ALLOW_MMAP: MAP_SHARED fails with ENODEV");
+	} else {
+		REQUIRE_SYS(map_shared(fd, len, &p));
+		CHECK_PATTERN(p, len, 0, 8);
+		check_pattern_fill(p, len, 0, 9);
+		REQUIRE_SYS(msync(p, len, MS_SYNC));
+		dfd = REQUIRE_SYS(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
+		CHECK_EQ(pread(dfd, in, len, 0), len);
+		CHECK_PATTERN(in, len, 0, 9);
+		close(dfd);
+		check_note("DIRECT_IO_ALLOW_MMAP: MAP_SHARED works, msync reaches O_DIRECT reads");
+	}
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	close(fd);
+	check_buf_free(in);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(stat_root,
 		   "the mount root is a directory on a FUSE superblock (statfs f_type)"),
@@ -168,6 +272,12 @@ static const struct check_case cases[] = {
 	CHECK_CASE(hold_release_errno,
 		   "a held pread released with errno=EIO fails with EIO and leaves the "
 		   "buffer untouched"),
+	CHECK_CASE(init_negotiated,
+		   "INIT takes DIRECT_IO_ALLOW_MMAP and MAX_PAGES when the kernel offers "
+		   "them, max_background 1024 (noted: what this kernel negotiated)"),
+	CHECK_CASE(mmap_shared_dio,
+		   "MAP_SHARED of an FOPEN_DIRECT_IO file: works and meets O_DIRECT reads "
+		   "with DIRECT_IO_ALLOW_MMAP, ENODEV without", .mount_opts = "dio=all"),
 	{ NULL },
 };
 

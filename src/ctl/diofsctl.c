@@ -30,11 +30,12 @@ static const char usage_text[] =
 	"  release ID|all [reply | errno=NAME | short=N]\n"
 	"                                  prints the number released\n"
 	"  stats\n"
+	"  info                            what INIT negotiated with the kernel\n"
 	"  trace on [FILE [overwrite]] | trace off | trace flush\n"
 	"                                  FILE: a new file (mode 0600); overwrite:\n"
 	"                                  it may exist as a regular file, emptied\n"
 	"  ping                            says who answers: pid, version\n"
-	"  --json       held, rule list and stats as a JSON array of objects\n"
+	"  --json       held, rule list, stats and info as a JSON array of objects\n"
 	"  -v, --verbose  say which socket was tried\n"
 	"  -V, --version\n"
 	"ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N] | abort | crash\n"
@@ -189,7 +190,8 @@ static void check_word(const char *w)
 		usage_error("bad argument: '%s'", w);
 }
 
-/* --json: how a line of "rule list" and of "stats" becomes an object. */
+/* --json: how a line of "rule list", "stats" and "info" becomes an object
+ * ("init KEY=VALUE...": kind "init" and its keys). */
 static const struct json_shape *rule_list_shape(const char *line)
 {
 	static const struct json_shape shape = { { "id" }, "rule" };
@@ -507,8 +509,9 @@ int main(int argc, char **argv)
 	argc -= optind + 1;
 	argv += optind + 1;
 	if (opt_json && strcmp(cmd, "held") != 0 && strcmp(cmd, "stats") != 0 &&
+	    strcmp(cmd, "info") != 0 &&
 	    !(strcmp(cmd, "rule") == 0 && argc == 1 && strcmp(argv[0], "list") == 0))
-		usage_error("--json: for held, rule list and stats");
+		usage_error("--json: for held, rule list, stats and info");
 
 	if (strcmp(cmd, "rule") == 0) {
 		run_rule(argc, argv);
@@ -518,13 +521,14 @@ int main(int argc, char **argv)
 		run_release(argc, argv);
 	} else if (strcmp(cmd, "trace") == 0) {
 		run_trace(argc, argv);
-	} else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0) {
+	} else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "info") == 0 ||
+		   strcmp(cmd, "ping") == 0) {
 		if (argc)
 			usage_error("%s takes no argument", cmd);
-		if (strcmp(cmd, "stats") == 0)
-			print_lines("stats", stats_shape);
-		else
+		if (strcmp(cmd, "ping") == 0)
 			run_ping();
+		else
+			print_lines(cmd, stats_shape);
 	} else {
 		usage_error("unknown command '%s'", cmd);
 	}

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char *const op_names[DIOFS_OP_COUNT] = {
-#define DIOFS_OP_NAME(e, s) [DIOFS_OP_##e] = s,
+#define DIOFS_OP_NAME(e, s, opc) [DIOFS_OP_##e] = #s,
 	DIOFS_OPS(DIOFS_OP_NAME)
 #undef DIOFS_OP_NAME
 };

@@ -12,24 +12,31 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* X(enum suffix, name used in rules and the trace) */
-#define DIOFS_OPS(X)                                                        \
-	X(LOOKUP, "lookup") X(GETATTR, "getattr") X(SETATTR, "setattr")     \
-	X(READLINK, "readlink") X(MKNOD, "mknod") X(MKDIR, "mkdir")         \
-	X(UNLINK, "unlink") X(RMDIR, "rmdir") X(SYMLINK, "symlink")         \
-	X(RENAME, "rename") X(LINK, "link") X(OPEN, "open")                 \
-	X(CREATE, "create") X(READ, "read") X(WRITE, "write")               \
-	X(FLUSH, "flush") X(RELEASE, "release") X(FSYNC, "fsync")           \
-	X(OPENDIR, "opendir") X(READDIR, "readdir")                         \
-	X(READDIRPLUS, "readdirplus") X(RELEASEDIR, "releasedir")           \
-	X(FSYNCDIR, "fsyncdir") X(STATFS, "statfs") X(SETXATTR, "setxattr") \
-	X(GETXATTR, "getxattr") X(LISTXATTR, "listxattr")                   \
-	X(REMOVEXATTR, "removexattr") X(ACCESS, "access")                   \
-	X(FALLOCATE, "fallocate") X(LSEEK, "lseek")                         \
-	X(COPY_FILE_RANGE, "copy_file_range") X(FLOCK, "flock")
+/* X(enum suffix, name used in rules and the trace, FUSE opcode suffix):
+ * the one table of operations.  From it come the enum, the names
+ * (call.c), the request decoders (fuse_proto.c: decode_NAME for opcode
+ * FUSE_OPCODE) and the operations that run them (ops_node.c: op_NAME).
+ * FLOCK also serves FUSE_SETLK, RENAME also FUSE_RENAME. */
+#define DIOFS_OPS(X)                                                            \
+	X(LOOKUP, lookup, LOOKUP) X(GETATTR, getattr, GETATTR)                  \
+	X(SETATTR, setattr, SETATTR) X(READLINK, readlink, READLINK)            \
+	X(MKNOD, mknod, MKNOD) X(MKDIR, mkdir, MKDIR) X(UNLINK, unlink, UNLINK) \
+	X(RMDIR, rmdir, RMDIR) X(SYMLINK, symlink, SYMLINK)                     \
+	X(RENAME, rename, RENAME2) X(LINK, link, LINK) X(OPEN, open, OPEN)      \
+	X(CREATE, create, CREATE) X(READ, read, READ) X(WRITE, write, WRITE)    \
+	X(FLUSH, flush, FLUSH) X(RELEASE, release, RELEASE)                     \
+	X(FSYNC, fsync, FSYNC) X(OPENDIR, opendir, OPENDIR)                     \
+	X(READDIR, readdir, READDIR) X(READDIRPLUS, readdirplus, READDIRPLUS)   \
+	X(RELEASEDIR, releasedir, RELEASEDIR) X(FSYNCDIR, fsyncdir, FSYNCDIR)   \
+	X(STATFS, statfs, STATFS) X(SETXATTR, setxattr, SETXATTR)               \
+	X(GETXATTR, getxattr, GETXATTR) X(LISTXATTR, listxattr, LISTXATTR)      \
+	X(REMOVEXATTR, removexattr, REMOVEXATTR) X(ACCESS, access, ACCESS)      \
+	X(FALLOCATE, fallocate, FALLOCATE) X(LSEEK, lseek, LSEEK)               \
+	X(COPY_FILE_RANGE, copy_file_range, COPY_FILE_RANGE)                    \
+	X(FLOCK, flock, SETLKW)
 
 enum diofs_op {
-#define DIOFS_OP_ENUM(e, s) DIOFS_OP_##e,
+#define DIOFS_OP_ENUM(e, s, opc) DIOFS_OP_##e,
 	DIOFS_OPS(DIOFS_OP_ENUM)
 #undef DIOFS_OP_ENUM
 	DIOFS_OP_COUNT
@@ -48,7 +55,6 @@ enum diofs_reply_shape {
 
 struct diofs_call {
 	enum diofs_op op;
-	fuse_req_t req;
 
 	/* The caller, from the kernel's request header. */
 	uint64_t unique;
@@ -57,7 +63,7 @@ struct diofs_call {
 	gid_t gid;
 	uint64_t start_ns; /* CLOCK_MONOTONIC when diofs received it */
 
-	/* Arguments: which are set depends on op (see lowlevel.c). */
+	/* Arguments: which are set depends on op (see fuse_proto.c). */
 	fuse_ino_t ino;       /* the inode, or the parent of name */
 	fuse_ino_t newparent; /* rename, link */
 	const char *name;     /* entry name; for symlink the link's name */
@@ -67,6 +73,7 @@ struct diofs_call {
 	off_t off;
 	size_t size;
 	mode_t mode;
+	mode_t umask;         /* mknod, mkdir, create: the caller's umask */
 	dev_t rdev;
 	unsigned int flags;   /* rename flags, setxattr flags, open flags */
 	int datasync;
@@ -74,6 +81,7 @@ struct diofs_call {
 	struct stat attr;     /* setattr */
 	const char *value;    /* setxattr value (size bytes) */
 	struct fuse_bufvec *in_buf; /* write data */
+	struct fuse_bufvec write_buf; /* what in_buf points to when decoded */
 	fuse_ino_t ino_out;   /* copy_file_range destination */
 	off_t off_out;
 	struct fuse_file_info fi_out;
@@ -96,6 +104,7 @@ struct diofs_call {
 	/* Heap storage of a deferred call (names, value, write data). */
 	void *owned;
 	bool deferred;
+	bool interruptible;   /* registered with engine_interrupt_func */
 };
 
 #endif

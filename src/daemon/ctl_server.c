@@ -24,6 +24,7 @@
 
 #include "diofs.h"
 #include "dispatch.h"
+#include "engine.h"
 #include "holds.h"
 #include "rules.h"
 #include "trace.h"
@@ -354,6 +355,17 @@ static bool cmd_ping(int fd)
 	return reply_ok(fd, &l);
 }
 
+/* What INIT negotiated: "init ..." lines (none before INIT). */
+static bool cmd_info(int fd, int argc, char **argv)
+{
+	struct lines l = { 0 };
+
+	if (argc > 1)
+		return reply_err(fd, "info: unexpected argument: %s", argv[1]);
+	engine_info(lines_add, &l);
+	return reply_ok(fd, &l);
+}
+
 static bool cmd_stats(int fd, int argc, char **argv)
 {
 	char why[PATH_MAX + 128];
@@ -460,9 +472,11 @@ static bool handle(int fd, const char *line)
 		return cmd_release(fd, argc, argv);
 	if (strcmp(argv[0], "stats") == 0)
 		return cmd_stats(fd, argc, argv);
+	if (strcmp(argv[0], "info") == 0)
+		return cmd_info(fd, argc, argv);
 	if (strcmp(argv[0], "trace") == 0)
 		return cmd_trace(fd, argc, argv);
-	return reply_err(fd, "unknown command: %s (ping, rule, held, release, stats, trace)",
+	return reply_err(fd, "unknown command: %s (ping, rule, held, release, stats, info, trace)",
 			 argv[0]);
 }
 

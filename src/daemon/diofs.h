@@ -3,6 +3,7 @@
 #define DIOFS_DIOFS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum diofs_dio_policy {
@@ -15,7 +16,9 @@ struct diofs_config {
 	char *backing;         /* realpath of BACKING */
 	char *mountpoint;
 	enum diofs_dio_policy dio;
-	int async_dio;         /* 1: want FUSE_CAP_ASYNC_DIO, 0: refuse it */
+	int async_dio;         /* 1: want FUSE_ASYNC_DIO, 0: refuse it */
+	uint64_t init_off;     /* -o init_off=: INIT flags not to ask for */
+	bool no_parallel_direct_writes; /* -o init_off=parallel_direct_writes */
 	char *trace_path;      /* -o trace=FILE */
 	bool trace_overwrite;  /* -o trace_overwrite: it may exist */
 	char *rules_path;      /* -o rules=FILE */
@@ -33,7 +36,7 @@ extern struct diofs_config diofs_cfg;
 extern int diofs_backing_fd;
 extern dev_t diofs_backing_dev;
 
-/* The session, for aborting the connection and exiting. */
+/* The session (libfuse's: the mount, the exit flag, signal handlers). */
 extern struct fuse_session *diofs_session;
 
 #endif

@@ -1,4 +1,4 @@
-/* Between the lowlevel entry points and the operations: consult the rules,
+/* Between the engine and the operations: consult the rules,
  * act (fail, delay, hold, shape the reply, abort, crash) or run the call. */
 #ifndef DIOFS_DISPATCH_H
 #define DIOFS_DISPATCH_H

@@ -19,27 +19,21 @@
  * then compares the generation (both sequentially consistent), so one of
  * the two sees the other and no wakeup is lost.
  *
- * Interrupts and lock order.  libfuse calls our interrupt callback with the
- * request's own lock (req->lock) held, either from the thread that handles
- * FUSE_INTERRUPT (find_interrupted, which holds a reference on the request,
- * so the callback may reply: the request is freed only when that reference
- * is dropped) or from fuse_req_interrupt_func() itself, when the interrupt
- * came before the callback was set.  In that second case replying inside the
- * callback would free the request while fuse_req_interrupt_func() still has
- * to unlock req->lock.  So:
- *  - the callback takes our mutex inside req->lock; we therefore never call
- *    fuse_req_interrupt_func() nor reply while holding our mutex;
+ * Interrupts and lock order.  The engine calls our interrupt callback with
+ * no lock of its own held, either from the thread that read the
+ * FUSE_INTERRUPT or from engine_interrupt_func() itself, when the interrupt
+ * came before the callback was set.  So:
  *  - a call is first entered RESERVED (invisible to release, list and the
  *    timer), the callback is set outside our mutex, and only then is the
  *    call made WAITING.  While RESERVED, the callback only marks it
  *    interrupted and the parking thread answers EINTR itself once
- *    fuse_req_interrupt_func() has returned; once WAITING, the callback
+ *    engine_interrupt_func() has returned; once WAITING, the callback
  *    takes it out and answers EINTR.
  *  - the callback is given the park's key, not the call: a call answered
  *    meanwhile is simply no longer found.  A call that is run again and
  *    parks again gets a new key; an interrupt that came while it ran was
- *    recorded by libfuse (req->interrupted), and setting the callback again
- *    calls it at once.
+ *    recorded by the engine, and setting the callback again calls it at
+ *    once.
  * Whoever removes an entry under the mutex owns the call and answers it
  * after unlocking. */
 #include <config.h>
@@ -55,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine.h"
 #include "reply_errno.h"
 
 enum park_kind { PARK_HOLD, PARK_DELAY, PARK_LOCK };
@@ -200,12 +195,11 @@ int holds_init(void)
 	return 0;
 }
 
-static void on_interrupt(fuse_req_t req, void *data)
+static void on_interrupt(void *data)
 {
 	uint64_t key = (uintptr_t)data;
 	struct park *p;
 
-	(void)req;
 	pthread_mutex_lock(&mu);
 	p = find_key(key);
 	if (p && !p->waiting) {
@@ -261,8 +255,8 @@ static void park_enter(struct park *p, uint64_t generation)
 		return;
 	}
 
-	/* Nobody else answers a RESERVED call: c->req is still ours here. */
-	fuse_req_interrupt_func(c->req, on_interrupt, (void *)(uintptr_t)p->key);
+	/* Nobody else answers a RESERVED call: c is still ours here. */
+	engine_interrupt_func(c, on_interrupt, (void *)(uintptr_t)p->key);
 
 	pthread_mutex_lock(&mu);
 	if (p->interrupted || closing) {

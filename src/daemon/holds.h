@@ -1,7 +1,8 @@
 /* Parked calls: held until released, delayed until a deadline, or waiting
- * for a file lock.  A parked call keeps its fuse_req_t and occupies no
- * thread; its caller's interrupt (FUSE_INTERRUPT: a signal, SIGKILL)
- * answers it with EINTR, and stopping the daemon answers it at once. */
+ * for a file lock.  A parked call keeps its request's unique id and
+ * occupies no thread; its caller's interrupt (FUSE_INTERRUPT: a signal,
+ * SIGKILL) answers it with EINTR, and stopping the daemon answers it at
+ * once. */
 #ifndef DIOFS_HOLDS_H
 #define DIOFS_HOLDS_H
 

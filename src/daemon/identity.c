@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
@@ -110,6 +111,42 @@ static int drop_caps(void)
 	return set_effective(-1);
 }
 
+/* The supplementary groups of thread pid, from its /proc status (the
+ * kernel does not send them): up to size of them into list; how many it
+ * has (may exceed size), or -1 if it is gone. */
+static int caller_groups(pid_t pid, int size, gid_t *list)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) != -1) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		n = 0;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (n < size)
+				list[n] = (gid_t)g;
+			n++;
+		}
+		break;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
 int identity_cap_raise(int cap)
 {
 	return caps_dropped ? set_effective(cap) : 0;
@@ -132,7 +169,7 @@ void identity_umask(const struct diofs_call *c)
 		/* Refused (seccomp?): the process's changes, second best. */
 		(void)unshare(CLONE_FS);
 	}
-	umask(c->req ? fuse_req_ctx(c->req)->umask : 0);
+	umask(c->umask);
 }
 
 int identity_become(const struct diofs_call *c, const struct caller_ids *known)
@@ -153,15 +190,15 @@ int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 	if (known && known->uid == c->uid && known->gid == c->gid) {
 		groups = known->groups;
 		n = known->ngroups;
-	} else if (c->req) {
-		n = fuse_req_getgroups(c->req, NSMALL, small);
+	} else if (c->pid) {
+		n = caller_groups(c->pid, NSMALL, small);
 		if (n > NSMALL) {
 			int want = n;
 
 			list = malloc((size_t)want * sizeof(gid_t));
 			if (!list)
 				return ENOMEM;
-			n = fuse_req_getgroups(c->req, want, list);
+			n = caller_groups(c->pid, want, list);
 			if (n > want) /* grew meanwhile (rare): keep what fits */
 				n = want;
 			groups = list;

@@ -2,55 +2,56 @@
 #include "loop.h"
 
 #include <errno.h>
-#include <linux/fuse.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dispatch.h"
-#include "lowlevel.h"
+#include "engine.h"
 
 struct loop {
 	struct fuse_session *se;
+	int fd;
+	size_t bufsize;
 	sem_t finished;   /* posted by a worker that saw the session end */
 	int error;
 };
 
-static void free_buffer(void *arg)
-{
-	free(((struct fuse_buf *)arg)->mem);
-}
-
 static void *worker(void *arg)
 {
 	struct loop *lp = arg;
-	struct fuse_buf buf = { .mem = NULL };
+	char *buf = malloc(lp->bufsize);
 
-	pthread_cleanup_push(free_buffer, &buf);
+	if (!buf) {
+		lp->error = -ENOMEM;
+		fuse_session_exit(lp->se);
+		sem_post(&lp->finished);
+		return NULL;
+	}
+	pthread_cleanup_push(free, buf);
 	while (!fuse_session_exited(lp->se)) {
-		int res;
+		ssize_t n;
 
 		/* Cancellation only while waiting for the kernel. */
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		res = fuse_session_receive_buf(lp->se, &buf);
+		n = read(lp->fd, buf, lp->bufsize);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		if (res == -EINTR)
-			continue;
-		if (res <= 0) {
-			if (res < 0 && res != -ENODEV)
-				lp->error = res;
+		if (n < 0) {
+			/* ENOENT: the request was interrupted before we read
+			 * it; EINTR, EAGAIN: nothing read. */
+			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+				continue;
+			/* ENODEV: unmounted or aborted, the normal end. */
+			if (errno != ENODEV)
+				lp->error = -errno;
 			fuse_session_exit(lp->se);
 			break;
 		}
-		if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= sizeof(struct fuse_in_header))
-			diofs_cur_header.unique = ((struct fuse_in_header *)buf.mem)->unique;
-		else
-			diofs_cur_header.unique = 0;
-		diofs_cur_header.start_ns = now_ns();
-		fuse_session_process_buf(lp->se, &buf);
+		engine_handle(buf, (size_t)n, now_ns());
 	}
 	sem_post(&lp->finished);
 	pthread_cleanup_pop(1);
@@ -59,13 +60,14 @@ static void *worker(void *arg)
 
 int loop_run(struct fuse_session *se, unsigned int n)
 {
-	struct loop lp = { .se = se };
+	struct loop lp = { .se = se, .fd = fuse_session_fd(se), .bufsize = engine_bufsize() };
 	pthread_t *threads = calloc(n, sizeof(*threads));
 	sigset_t block, old;
 	unsigned int started = 0;
 
 	if (!threads)
 		return -ENOMEM;
+	engine_set_fd(lp.fd);
 	sem_init(&lp.finished, 0, 0);
 
 	/* Signals that end the session are for the main thread, whose wait

@@ -13,10 +13,10 @@
 
 #include "ctl_server.h"
 #include "diofs.h"
+#include "engine.h"
 #include "holds.h"
 #include "inode.h"
 #include "loop.h"
-#include "lowlevel.h"
 #include "options.h"
 #include "rules.h"
 #include "trace.h"
@@ -149,6 +149,7 @@ static void stop_instrument(void)
 
 int main(int argc, char **argv)
 {
+	static const struct fuse_lowlevel_ops no_ops;
 	struct fuse_args args;
 	struct fuse_session *se = NULL;
 	int status = 1, err;
@@ -167,7 +168,9 @@ int main(int argc, char **argv)
 	if (listen_ctl())
 		goto out_inodes;
 
-	se = fuse_session_new(&args, &diofs_ll_ops, sizeof(diofs_ll_ops), NULL);
+	/* libfuse mounts, parses its options and handles signals; the engine
+	 * speaks the protocol, so libfuse gets no operations. */
+	se = fuse_session_new(&args, &no_ops, sizeof(no_ops), NULL);
 	if (!se)
 		goto out_ctl; /* libfuse said why (an unknown option) */
 	diofs_session = se;
@@ -188,6 +191,7 @@ int main(int argc, char **argv)
 
 out_instrument:
 	stop_instrument();
+	engine_finish(); /* after the parked calls were answered */
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -21,10 +21,11 @@ static inline struct diofs_file *diofs_file_of(const struct fuse_file_info *fi)
 	return (struct diofs_file *)(uintptr_t)fi->fh;
 }
 
-void ops_init(void *userdata, struct fuse_conn_info *conn);
-void ops_destroy(void *userdata);
-void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
-void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+/* The session's start (INIT: 0 or -errno), end, and the kernel's
+ * forgetting of nlookup lookups of ino. */
+int ops_init(void);
+void ops_destroy(void);
+void ops_forget(fuse_ino_t ino, uint64_t nlookup);
 
 /* Runs call c now; c->op says which operation. */
 void ops_run(struct diofs_call *c);

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include "ops_internal.h"
+#include "fuse_proto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -141,9 +142,9 @@ static void do_readdir(struct diofs_call *c, bool plus)
 			counted = e.ino;
 		}
 		if (plus)
-			len = fuse_add_direntry_plus(c->req, p, rem, name, &e, next);
+			len = proto_add_direntplus(p, rem, name, &e, next);
 		else
-			len = fuse_add_direntry(c->req, p, rem, name, &e.attr, next);
+			len = proto_add_dirent(p, rem, name, &e.attr, next);
 		if (len > rem) {
 			/* Not sent, so not looked up as far as the kernel knows. */
 			if (counted)

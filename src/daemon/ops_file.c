@@ -58,9 +58,6 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	c->fi.fh = (uintptr_t)f;
 	c->fi.direct_io = dio;
 	c->fi.keep_cache = 0;
-#ifdef HAVE_FUSE_PARALLEL_DIRECT_WRITES
-	c->fi.parallel_direct_writes = dio;
-#endif
 	c->fopen_direct = dio;
 
 	pthread_mutex_lock(&open_files_lock);

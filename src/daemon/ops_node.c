@@ -370,6 +370,14 @@ void ops_drop_handle(struct diofs_call *c)
 		dir_drop(c);
 }
 
+typedef void (*op_fn)(struct diofs_call *c);
+
+static const op_fn op_table[DIOFS_OP_COUNT] = {
+#define DIOFS_OP_RUNNER(e, s, opc) [DIOFS_OP_##e] = op_##s,
+	DIOFS_OPS(DIOFS_OP_RUNNER)
+#undef DIOFS_OP_RUNNER
+};
+
 /* Operations whose backing calls check no permission at all: they use an
  * fd diofs holds (an open file or directory, whose access was checked as
  * the caller when it was opened, or an O_PATH inode) and neither allocate
@@ -424,118 +432,28 @@ void ops_run(struct diofs_call *c)
 		reply_err(c, err);
 		return;
 	}
-	switch (c->op) {
-	case DIOFS_OP_LOOKUP:          op_lookup(c); break;
-	case DIOFS_OP_GETATTR:         op_getattr(c); break;
-	case DIOFS_OP_SETATTR:         op_setattr(c); break;
-	case DIOFS_OP_READLINK:        op_readlink(c); break;
-	case DIOFS_OP_MKNOD:           op_mknod(c); break;
-	case DIOFS_OP_MKDIR:           op_mkdir(c); break;
-	case DIOFS_OP_UNLINK:          op_unlink(c); break;
-	case DIOFS_OP_RMDIR:           op_rmdir(c); break;
-	case DIOFS_OP_SYMLINK:         op_symlink(c); break;
-	case DIOFS_OP_RENAME:          op_rename(c); break;
-	case DIOFS_OP_LINK:            op_link(c); break;
-	case DIOFS_OP_OPEN:            op_open(c); break;
-	case DIOFS_OP_CREATE:          op_create(c); break;
-	case DIOFS_OP_READ:            op_read(c); break;
-	case DIOFS_OP_WRITE:           op_write(c); break;
-	case DIOFS_OP_FLUSH:           op_flush(c); break;
-	case DIOFS_OP_RELEASE:         op_release(c); break;
-	case DIOFS_OP_FSYNC:           op_fsync(c); break;
-	case DIOFS_OP_OPENDIR:         op_opendir(c); break;
-	case DIOFS_OP_READDIR:         op_readdir(c); break;
-	case DIOFS_OP_READDIRPLUS:     op_readdirplus(c); break;
-	case DIOFS_OP_RELEASEDIR:      op_releasedir(c); break;
-	case DIOFS_OP_FSYNCDIR:        op_fsyncdir(c); break;
-	case DIOFS_OP_STATFS:          op_statfs(c); break;
-	case DIOFS_OP_SETXATTR:        op_setxattr(c); break;
-	case DIOFS_OP_GETXATTR:        op_getxattr(c); break;
-	case DIOFS_OP_LISTXATTR:       op_listxattr(c); break;
-	case DIOFS_OP_REMOVEXATTR:     op_removexattr(c); break;
-	case DIOFS_OP_ACCESS:          op_access(c); break;
-	case DIOFS_OP_FALLOCATE:       op_fallocate(c); break;
-	case DIOFS_OP_LSEEK:           op_lseek(c); break;
-	case DIOFS_OP_COPY_FILE_RANGE: op_copy_file_range(c); break;
-	case DIOFS_OP_FLOCK:           op_flock(c); break;
-	default:                       reply_err(c, ENOSYS); break;
-	}
+	if ((unsigned int)c->op < DIOFS_OP_COUNT && op_table[c->op])
+		op_table[c->op](c);
+	else
+		reply_err(c, ENOSYS);
 	identity_restore(); /* an op that did not reply (none should) */
 }
 
-void ops_init(void *userdata, struct fuse_conn_info *conn)
+int ops_init(void)
 {
-	int err;
-
-	(void)userdata;
-	err = inode_table_init(diofs_backing_fd); /* main did, normally */
-	if (err) {
-		fuse_log(FUSE_LOG_ERR, "diofs: inode table: %s\n", strerror(-err));
-		if (diofs_session)
-			fuse_session_exit(diofs_session);
-	}
-
-	/* libfuse 3.14 asks for async DIO whenever the kernel offers it. */
-	if (diofs_cfg.async_dio && (conn->capable & FUSE_CAP_ASYNC_DIO))
-		conn->want |= FUSE_CAP_ASYNC_DIO;
-	else
-		conn->want &= ~FUSE_CAP_ASYNC_DIO;
-	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
-		conn->want |= FUSE_CAP_FLOCK_LOCKS;
-	/* The kernel's own check (default_permissions) then reads the POSIX
-	 * ACLs (getxattr, as the caller) instead of the mode alone, which
-	 * would refuse what an ACL entry grants beyond the mode's bits; the
-	 * backing filesystem, called as the caller, checks them again. */
-	if (conn->capable & FUSE_CAP_POSIX_ACL)
-		conn->want |= FUSE_CAP_POSIX_ACL;
-	/* The mode as asked, and the caller's umask beside it: see
-	 * identity_umask. */
-	if (conn->capable & FUSE_CAP_DONT_MASK)
-		conn->want |= FUSE_CAP_DONT_MASK;
-	/* Async direct I/O (libaio, io_uring) travels as background requests,
-	 * and a held one keeps its slot: with the kernel's default of 12 the
-	 * 13th would queue in the kernel, never reaching diofs to be held.
-	 * (Unprivileged mounts are capped by fs.fuse.max_user_bgreq.) */
-	conn->max_background = 1024;
-	conn->congestion_threshold = 768;
-	/* Every byte goes through our read/write: no page cache of our own
-	 * making, no splice (it changes which pages the kernel touches), no
-	 * NFS export (it needs lookups by nodeid of "." and ".."). */
-	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
-			FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-			FUSE_CAP_EXPORT_SUPPORT);
-	/* Set-user-ID and set-group-ID are cleared by the backing write,
-	 * truncate or chown, made as the caller (file_remove_privs: unless
-	 * the caller has CAP_FSETID).  The kernel's direct-I/O write path
-	 * never clears them itself; see op_setattr for truncate and chown.
-	 * (libfuse 3.14 does not pass FUSE_CAP_HANDLE_KILLPRIV on to the
-	 * kernel even when wanted: INIT's reply lacks the flag under -d.) */
-#ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
-	if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP)
-		conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
-#endif
+	return inode_table_init(diofs_backing_fd); /* main did, normally */
 }
 
-void ops_destroy(void *userdata)
+void ops_destroy(void)
 {
-	(void)userdata;
 	ops_files_close_all();
 	ops_dirs_close_all();
 	inode_table_destroy();
 }
 
-void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+void ops_forget(fuse_ino_t ino, uint64_t nlookup)
 {
 	inode_unref(ino, nlookup);
-	fuse_reply_none(req);
-}
-
-void ops_forget_multi(fuse_req_t req, size_t count,
-		      struct fuse_forget_data *forgets)
-{
-	for (size_t i = 0; i < count; i++)
-		inode_unref(forgets[i].ino, forgets[i].nlookup);
-	fuse_reply_none(req);
 }
 
 char *ops_path_of(fuse_ino_t ino)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diofs.h"
+#include "fuse_proto.h"
 #include "proto/ctl.h"
 
 struct diofs_config diofs_cfg = {
@@ -22,7 +23,7 @@ struct diofs_config diofs_cfg = {
 
 static unsigned int nonopts; /* BACKING, MOUNTPOINT */
 
-enum { KEY_PATH, KEY_VALUE, KEY_TRACE_OVERWRITE };
+enum { KEY_PATH, KEY_VALUE, KEY_TRACE_OVERWRITE, KEY_REFUSED };
 
 /* Every diofs option is handled by opt_proc, so that each value is checked
  * as a whole ("async_dio=1x" is an error, not 1). */
@@ -34,6 +35,12 @@ static const struct fuse_opt diofs_opts[] = {
 	FUSE_OPT_KEY("dio=", KEY_VALUE),
 	FUSE_OPT_KEY("async_dio=", KEY_VALUE),
 	FUSE_OPT_KEY("threads=", KEY_VALUE),
+	FUSE_OPT_KEY("init_off=", KEY_VALUE),
+	/* fuse_parse_cmdline's, for libfuse's own loop, which diofs does
+	 * not run: refused rather than accepted and ignored. */
+	FUSE_OPT_KEY("max_threads=", KEY_REFUSED),
+	FUSE_OPT_KEY("max_idle_threads=", KEY_REFUSED),
+	FUSE_OPT_KEY("clone_fd", KEY_REFUSED),
 	FUSE_OPT_END
 };
 
@@ -62,6 +69,40 @@ static long parse_number(const char *s, long min, long max)
 	return v;
 }
 
+/* -o init_off=FLAG[:FLAG...]: INIT flags (fuse_proto.h's names) that
+ * diofs must not ask for, and parallel_direct_writes (an open flag). */
+static int parse_init_off(const char *arg, const char *val)
+{
+	char *copy = strdup(val), *save = NULL;
+	int ret = 0;
+
+	if (!copy)
+		return -1;
+	for (char *name = strtok_r(copy, ":", &save); name; name = strtok_r(NULL, ":", &save)) {
+		uint64_t bit = proto_init_flag_bit(name);
+
+		if (bit) {
+			diofs_cfg.init_off |= bit;
+		} else if (!strcmp(name, "parallel_direct_writes")) {
+			diofs_cfg.no_parallel_direct_writes = true;
+		} else {
+			char all[1024];
+
+			fprintf(stderr, "diofs: -o %s: unknown flag %s (one of: %s,"
+				"parallel_direct_writes)\n", arg, name,
+				proto_init_flags_text(proto_init_wanted_all(), all, sizeof(all)));
+			ret = -1;
+			break;
+		}
+	}
+	if (!ret && !*val) {
+		fprintf(stderr, "diofs: -o %s: expected FLAG[:FLAG...]\n", arg);
+		ret = -1;
+	}
+	free(copy);
+	return ret;
+}
+
 static int parse_value(const char *arg)
 {
 	const char *val = strchr(arg, '=') + 1;
@@ -78,6 +119,8 @@ static int parse_value(const char *arg)
 			fprintf(stderr, "diofs: -o %s: expected all, odirect or none\n", arg);
 			return -1;
 		}
+	} else if (!strncmp(arg, "init_off=", 9)) {
+		return parse_init_off(arg, val);
 	} else if (!strncmp(arg, "async_dio=", 10)) {
 		v = parse_number(val, 0, 1);
 		if (v < 0) {
@@ -98,6 +141,9 @@ static int parse_value(const char *arg)
 
 static void usage(const char *prog)
 {
+	char flags[1024], *save = NULL;
+	size_t col = 0;
+
 	printf("usage: %s [options] BACKING MOUNTPOINT\n\n"
 	       "A passthrough of BACKING that forces direct I/O and is instrumented.\n\n"
 	       "diofs options:\n"
@@ -111,8 +157,28 @@ static void usage(const char *prog)
 	       "    -o rules=FILE            load rules from FILE, one per line\n"
 	       "    -o ctl=PATH              control socket (default: see diofs(8))\n"
 	       "    -o threads=N             worker threads (default: the CPUs diofs\n"
-	       "                             may run on, at least 2)\n\n", prog);
-	fuse_cmdline_help();
+	       "                             may run on, at least 2)\n"
+	       "    -o init_off=FLAG[:FLAG]  do not ask INIT for these flags, of:\n",
+	       prog);
+	/* the names, comma-separated, wrapped under the description */
+	proto_init_flags_text(proto_init_wanted_all(), flags, sizeof(flags));
+	strcat(flags, ",parallel_direct_writes");
+	for (char *name = strtok_r(flags, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(name) + 1;
+
+		if (col + len > 78) {
+			fputs(col ? ",\n" : "", stdout);
+			col = 0;
+		}
+		col += (size_t)printf("%s%s", col ? ", " : "                             ", name);
+	}
+	printf(" (see diofs(8))\n\n"
+	       "    -h   --help              print help\n"
+	       "    -V   --version           print version\n"
+	       "    -d   -o debug            one line per request and reply on stderr\n"
+	       "                             (implies -f)\n"
+	       "    -f                       foreground operation\n"
+	       "    -s                       one worker thread (-o threads=1)\n");
 	fuse_lowlevel_help();
 }
 
@@ -134,6 +200,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_TRACE_OVERWRITE:
 		diofs_cfg.trace_overwrite = true;
 		return 0;
+	case KEY_REFUSED:
+		fprintf(stderr, "diofs: -o %s: not supported (diofs runs its own worker pool:"
+			" see -o threads=N)\n", arg);
+		return -1;
 	case KEY_PATH:
 		if (strncmp(arg, "trace=", 6) == 0)
 			slot = &diofs_cfg.trace_path;

@@ -3,79 +3,130 @@
 #include <config.h>
 #include "reply.h"
 
-#include "dispatch.h"
-#include "identity.h"
+#include <string.h>
 
-/* Back to the daemon's identity (the op ran as the caller), record c, send
- * the reply expression, free c; the reply's result. */
-#define REPLY(c, expr) ({                 \
-	int reply_res_;                   \
-	identity_restore();               \
-	call_record(c);                   \
-	reply_res_ = (expr);              \
-	call_free(c);                     \
-	reply_res_; })
+#include "dispatch.h"
+#include "engine.h"
+#include "identity.h"
+#include "fuse_proto.h"
+
+/* Back to the daemon's identity (the op ran as the caller), record c,
+ * send o, free c; the send's result. */
+static int reply(struct diofs_call *c, struct proto_out *o)
+{
+	int res;
+
+	identity_restore();
+	call_record(c);
+	engine_interrupt_done(c);
+	res = engine_send(o);
+	call_free(c);
+	return res;
+}
 
 void reply_err(struct diofs_call *c, int err)
 {
+	struct proto_out o;
+
 	c->result_errno = err;
-	REPLY(c, fuse_reply_err(c->req, err));
+	proto_out_init(&o, c->unique, err);
+	reply(c, &o);
 }
 
 int reply_entry(struct diofs_call *c, const struct fuse_entry_param *e)
 {
-	return REPLY(c, fuse_reply_entry(c->req, e));
+	struct proto_out o;
+
+	proto_out_init(&o, c->unique, 0);
+	proto_put_entry(&o, e);
+	return reply(c, &o);
 }
 
 int reply_create(struct diofs_call *c, const struct fuse_entry_param *e,
 		 const struct fuse_file_info *fi)
 {
+	struct proto_out o;
+
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
-	return REPLY(c, fuse_reply_create(c->req, e, fi));
+	proto_out_init(&o, c->unique, 0);
+	proto_put_create(&o, e, fi->fh, proto_open_flags(fi, engine_parallel_direct_writes()));
+	return reply(c, &o);
 }
 
 void reply_attr(struct diofs_call *c, const struct stat *st, double timeout)
 {
-	REPLY(c, fuse_reply_attr(c->req, st, timeout));
+	struct proto_out o;
+
+	proto_out_init(&o, c->unique, 0);
+	proto_put_attr(&o, st, timeout);
+	reply(c, &o);
 }
 
 void reply_readlink(struct diofs_call *c, const char *target)
 {
-	REPLY(c, fuse_reply_readlink(c->req, target));
+	struct proto_out o;
+
+	proto_out_init(&o, c->unique, 0);
+	proto_put_data(&o, target, strlen(target));
+	reply(c, &o);
 }
 
 int reply_open(struct diofs_call *c, const struct fuse_file_info *fi)
 {
+	struct proto_out o;
+
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
-	return REPLY(c, fuse_reply_open(c->req, fi));
+	proto_out_init(&o, c->unique, 0);
+	proto_put_open(&o, fi->fh, proto_open_flags(fi, engine_parallel_direct_writes()));
+	return reply(c, &o);
 }
 
 void reply_write(struct diofs_call *c, size_t count)
 {
+	struct proto_out o;
+
 	c->replied = count;
-	REPLY(c, fuse_reply_write(c->req, count));
+	proto_out_init(&o, c->unique, 0);
+	proto_put_write(&o, count);
+	reply(c, &o);
 }
 
 void reply_buf(struct diofs_call *c, const char *buf, size_t size)
 {
+	struct proto_out o;
+
 	c->replied = size;
-	REPLY(c, fuse_reply_buf(c->req, buf, size));
+	proto_out_init(&o, c->unique, 0);
+	proto_put_data(&o, buf, size);
+	reply(c, &o);
 }
 
 void reply_statfs(struct diofs_call *c, const struct statvfs *st)
 {
-	REPLY(c, fuse_reply_statfs(c->req, st));
+	struct proto_out o;
+
+	proto_out_init(&o, c->unique, 0);
+	proto_put_statfs(&o, st);
+	reply(c, &o);
 }
 
 void reply_xattr(struct diofs_call *c, size_t size)
 {
+	struct proto_out o;
+
 	c->replied = size;
-	REPLY(c, fuse_reply_xattr(c->req, size));
+	proto_out_init(&o, c->unique, 0);
+	proto_put_xattr_size(&o, size);
+	reply(c, &o);
 }
 
 void reply_lseek(struct diofs_call *c, off_t off)
 {
-	REPLY(c, fuse_reply_lseek(c->req, off));
+	struct proto_out o;
+
+	proto_out_init(&o, c->unique, 0);
+	proto_put_lseek(&o, off);
+	reply(c, &o);
 }

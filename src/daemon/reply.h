@@ -1,7 +1,7 @@
 /* Every answer to the kernel goes through these: they record the result in
  * the call, hand it to the trace, and free a deferred call's storage.  After
  * a reply_* the call must not be touched.  Replies that hand the kernel a
- * reference (entry, open, create) return fuse_reply_*'s result: if the
+ * reference (entry, open, create) return the reply's result (0 or -errno): if the
  * kernel refused it (the caller was interrupted meanwhile), the reference
  * was never taken and the operation must drop it. */
 #ifndef DIOFS_REPLY_H

@@ -52,6 +52,7 @@ static int trace_fd = -1;
 static char *trace_path;
 static int trace_err; /* why the last file failed; 0: it did not */
 static char trace_why[PATH_MAX + 128]; /* and in words, for "stats" */
+static char *header;  /* trace_set_header's line, newline included */
 
 static pthread_mutex_t flusher_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flusher_cv;
@@ -424,6 +425,42 @@ int trace_check_path(const char *path)
 	return ret;
 }
 
+/* Under file_mu: the header to fd, before any record. */
+static int write_header(int fd)
+{
+	size_t len = header ? strlen(header) : 0, off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, header + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+void trace_set_header(const char *json)
+{
+	char *line;
+
+	if (asprintf(&line, "%s\n", json) < 0)
+		return;
+	pthread_mutex_lock(&file_mu);
+	free(header);
+	header = line;
+	if (trace_fd >= 0) {
+		int err = write_header(trace_fd);
+
+		if (err)
+			trace_fail(strerror(-err), -err);
+	}
+	pthread_mutex_unlock(&file_mu);
+}
+
+
 /* Is the open file fd on this mount?  Writing the trace into the mount
  * would make requests that the trace records, while the trace's lock is
  * held: a deadlock.  Checked by device after opening, as a path check
@@ -527,6 +564,12 @@ int trace_start(int fd, const char *path)
 	/* What is buffered so far belongs to the old file. */
 	trace_flush();
 	pthread_mutex_lock(&file_mu);
+	ret = write_header(fd);
+	if (ret) {
+		pthread_mutex_unlock(&file_mu);
+		free(newpath);
+		return ret; /* fd still the caller's */
+	}
 	oldfd = trace_fd;
 	trace_fd = fd;
 	free(trace_path);
@@ -597,6 +640,8 @@ void trace_close(void)
 	if (trace_fd >= 0)
 		close(trace_fd);
 	trace_fd = -1;
+	free(header);
+	header = NULL;
 	pthread_mutex_unlock(&file_mu);
 }
 

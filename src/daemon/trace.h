@@ -26,6 +26,9 @@ int trace_flush(void);              /* all threads' buffers to the file; 0,
 void trace_close(void);
 /* Did the last trace file fail?  Its path and why into why. */
 bool trace_failure(char *why, size_t len);
+/* The record every trace file starts with (what INIT negotiated, one JSON
+ * object): written now to the open file, and first to any opened later. */
+void trace_set_header(const char *json);
 /* Is path fit for a trace, outside diofs_cfg.mountpoint?  0 or -EINVAL (said
  * on stderr), -errno if its directory cannot be resolved.  Creates nothing:
  * call it before mounting, when resolving cannot reach the mount itself. */

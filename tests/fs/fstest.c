@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,6 +169,37 @@ int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path
 		if (strstr(line, want_op) && (!path || strstr(line, want_path)))
 			n++;
 	return n;
+}
+
+bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *flag)
+{
+	char err[256], key[32];
+	struct diofsctl *ctl = diofsctl_connect(m->ctl, err, sizeof(err));
+	char **lines = NULL;
+	bool found = false, seen = false;
+	size_t flen = strlen(flag);
+
+	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
+	/* INIT is answered after mount(2) returned; a request waits for it */
+	struct stat st;
+	REQUIRE(stat(m->mnt, &st) == 0, "stat %s: %s", m->mnt, fs_errname(errno));
+	REQUIRE(diofsctl_cmd(ctl, &lines, "info") >= 0, "info: %s", diofsctl_error(ctl));
+	diofsctl_close(ctl);
+	snprintf(key, sizeof(key), "init %s=", which);
+	for (char **l = lines; l && *l; l++) {
+		const char *p;
+
+		if (strncmp(*l, key, strlen(key)))
+			continue;
+		seen = true;
+		/* a whole name in the comma-separated list */
+		for (p = *l + strlen(key); (p = strstr(p, flag)); p += flen)
+			if ((p[-1] == '=' || p[-1] == ',') && (p[flen] == ',' || !p[flen]))
+				found = true;
+	}
+	diofsctl_free_lines(lines);
+	REQUIRE(seen, "diofsctl info has no \"%s\" line", key);
+	return found;
 }
 
 /* ---- mounts ---- */

@@ -66,6 +66,11 @@ const char *fs_tempdir(void);
  * (NULL: any).  Fails the case if the trace cannot be read. */
 int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path);
 
+/* Did m's INIT ("init flags=" / "init offered=" of diofsctl info) take
+ * (which "flags") or the kernel offer (which "offered") flag, a name as
+ * diofs -o init_off= takes it?  Fails the case if stats cannot be read. */
+bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *flag);
+
 /* ---- assertions that say what they saw ---- */
 
 const char *fs_errname(int err);

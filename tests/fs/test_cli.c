@@ -109,10 +109,17 @@ static void test_help(void)
 		CHECK(strstr(r->out, "BACKING MOUNTPOINT") != NULL,
 		      "diofs %s: the usage does not name BACKING MOUNTPOINT", flags[i]);
 		const char *opts[] = { "dio=all|odirect|none", "async_dio=", "trace=", "rules=",
-				       "ctl=", "threads=", "trace_overwrite" };
+				       "ctl=", "threads=", "trace_overwrite", "init_off=",
+				       "direct_io_allow_mmap", "parallel_direct_writes" };
 		for (size_t j = 0; j < sizeof(opts) / sizeof(*opts); j++)
 			CHECK(strstr(r->out, opts[j]) != NULL, "diofs %s: the usage lacks %s",
 			      flags[i], opts[j]);
+		/* libfuse's loop options: diofs does not run that loop */
+		const char *not_ours[] = { "max_threads", "max_idle_threads", "clone_fd" };
+		for (size_t j = 0; j < sizeof(not_ours) / sizeof(*not_ours); j++)
+			CHECK(strstr(r->out, not_ours[j]) == NULL,
+			      "diofs %s: the usage lists %s, which diofs does not honour",
+			      flags[i], not_ours[j]);
 		CHECK(r->err[0] == '\0', "diofs %s wrote to stderr: \"%.200s\"", flags[i], r->err);
 	}
 }
@@ -233,6 +240,13 @@ static void test_bad_option_values(void)
 		{ "async_dio=yes", "async_dio" },
 		{ "threads=100000", "threads" },
 		{ "threads=0", "threads" },
+		{ "init_off=", "init_off" },
+		{ "init_off=bogus", "bogus" },
+		{ "init_off=async_dio:posix_locks", "posix_locks" },
+		/* accepted by libfuse's command line for its own loop */
+		{ "max_threads=64", "max_threads" },
+		{ "max_idle_threads=4", "max_idle_threads" },
+		{ "clone_fd", "clone_fd" },
 	};
 
 	make_dirs(&d);
@@ -412,7 +426,9 @@ static int mount8_child(const struct dirs *d, int report)
 		}
 	}
 	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", d->root);
-	snprintf(opt, sizeof(opt), "dio=all,ctl=%s", ctl);
+	/* Without shared maps, so that ENODEV from mmap shows that both
+	 * options reached diofs through mount(8). */
+	snprintf(opt, sizeof(opt), "dio=all,init_off=direct_io_allow_mmap,ctl=%s", ctl);
 	char *argv[] = { "mount", "-t", "fuse.diofs", (char *)d->backing, (char *)d->mnt, "-o",
 			 opt, NULL };
 	int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
@@ -425,7 +441,7 @@ static int mount8_child(const struct dirs *d, int report)
 	if (n != 1 || strcmp(type, "fuse.diofs") || strcmp(source, d->backing))
 		say_to(report, "after mount: %d mounts at %s, the last %s from %s; want one fuse.diofs from %s",
 		       n, d->mnt, type, source, d->backing);
-	/* it works, and -o dio=all reached diofs (no shared maps) */
+	/* it works, and -o dio=all,init_off= reached diofs (no shared maps) */
 	snprintf(file, sizeof(file), "%s/file", d->mnt);
 	char buf[16] = { 0 };
 	int fd = open(file, O_RDONLY);
@@ -435,7 +451,8 @@ static int mount8_child(const struct dirs *d, int report)
 	if (fd >= 0) {
 		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED || errno != ENODEV)
-			say_to(report, "mmap MAP_SHARED under -o dio=all: %s, want ENODEV",
+			say_to(report, "mmap MAP_SHARED under -o dio=all,init_off=direct_io_allow_mmap:"
+			       " %s, want ENODEV",
 			       p == MAP_FAILED ? strerror(errno) : "a mapping");
 		close(fd);
 	}

@@ -10,9 +10,12 @@
 #include <fcntl.h>
 #include <libaio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -470,16 +473,22 @@ static void test_mode_all_bypasses_cache(void)
 	unsigned char back[SZ];
 	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
 	CHECK_MEM(back, buf, SZ, "backing file after a write through the mount");
-	/* FOPEN_DIRECT_IO without FUSE_DIRECT_IO_ALLOW_MMAP: no shared maps */
+	/* FOPEN_DIRECT_IO: shared maps only with FUSE_DIRECT_IO_ALLOW_MMAP,
+	 * which diofs asks for whenever the kernel (6.6+) offers it. */
+	bool allow_mmap = fs_init_flag(M, "offered", "direct_io_allow_mmap");
+	CHECK(fs_init_flag(M, "flags", "direct_io_allow_mmap") == allow_mmap,
+	      "INIT took direct_io_allow_mmap: %d, the kernel offered it: %d",
+	      !allow_mmap, allow_mmap);
 	void *p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
 	int e = errno;
-#ifdef HAVE_FUSE_CAP_DIRECT_IO_ALLOW_MMAP
-	CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(e));
-#else
-	CHECK(p == MAP_FAILED && e == ENODEV,
-	      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: got %s, want ENODEV",
-	      p == MAP_FAILED ? fs_errname(e) : "a mapping");
-#endif
+	if (allow_mmap)
+		CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s",
+		      fs_errname(e));
+	else
+		CHECK(p == MAP_FAILED && e == ENODEV,
+		      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file on a kernel without "
+		      "DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
+		      p == MAP_FAILED ? fs_errname(e) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	/* a private map is allowed, and shows the current data */
@@ -519,9 +528,13 @@ static void test_mode_odirect_plain_uses_cache(void)
 	backing_rewrite("f", 3);
 	read_expect(dfd, 3, "dio=odirect, O_DIRECT open after a second change");
 	p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, dfd, 0);
-	CHECK(p == MAP_FAILED && errno == ENODEV,
-	      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
-	      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+	if (fs_init_flag(M, "flags", "direct_io_allow_mmap"))
+		CHECK(p != MAP_FAILED, "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) "
+		      "open with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(errno));
+	else
+		CHECK(p == MAP_FAILED && errno == ENODEV,
+		      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
+		      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	close(dfd);
@@ -590,6 +603,105 @@ static void test_mode_create_follows_policy(void)
 	CHECK_MEM(back, "\0abc", 4, "backing file after the O_DIRECT create and write");
 }
 
+/* Shared maps of FOPEN_DIRECT_IO files, which diofs's INIT allows where
+ * the kernel offers FUSE_DIRECT_IO_ALLOW_MMAP (6.6+): what is written
+ * through the mapping and msync'ed is what an O_DIRECT read returns, and
+ * what an O_DIRECT write wrote is what the mapping shows next.  On a
+ * kernel without it the map fails with ENODEV, the kernel's answer. */
+static void test_mmap_shared_coherent(void)
+{
+	const size_t n = 64 * KiB;
+	unsigned char *want = fs_alloc(n), *got = fs_alloc(n);
+
+	M = fs_mount("dio=all");
+	fs_pattern(want, n, 1, 0);
+	REQUIRE_OK(fs_put(BAK("f"), want, n, 0644));
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
+	unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int e = errno;
+	if (!fs_init_flag(M, "offered", "direct_io_allow_mmap")) {
+		CHECK(p == MAP_FAILED && e == ENODEV,
+		      "mmap MAP_SHARED on a kernel without DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
+		      p == MAP_FAILED ? fs_errname(e) : "a mapping");
+		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: ENODEV checked, "
+		       "coherence not testable here)\n");
+		close(fd);
+		return;
+	}
+	REQUIRE(p != MAP_FAILED, "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: %s", fs_errname(e));
+	CHECK_MEM(p, want, n, "the shared mapping of a file written in the backing directory");
+
+	/* mapping, msync -> O_DIRECT read, and the backing file */
+	fs_pattern(p, n, 2, 0);
+	REQUIRE_OK(msync(p, n, MS_SYNC));
+	fs_pattern(want, n, 2, 0);
+	int dfd = REQUIRE_OK(open(MNT("f"), O_RDWR | O_DIRECT));
+	CHECK_EQ(pread(dfd, got, n, 0), (ssize_t)n);
+	CHECK_MEM(got, want, n, "an O_DIRECT read after writing the mapping and msync");
+	CHECK_EQ(fs_get(BAK("f"), got, n), (ssize_t)n);
+	CHECK_MEM(got, want, n, "the backing file after writing the mapping and msync");
+
+	/* O_DIRECT write -> the mapping */
+	fs_pattern(want, n, 3, 0);
+	CHECK_EQ(pwrite(dfd, want, n, 0), (ssize_t)n);
+	CHECK_MEM(p, want, n, "the shared mapping after an O_DIRECT write");
+	munmap(p, n);
+	close(dfd);
+	close(fd);
+}
+
+/* -o init_off=direct_io_allow_mmap: INIT does not ask for it, and the
+ * kernel refuses shared maps of FOPEN_DIRECT_IO files as before 6.6. */
+static void test_mmap_shared_switched_off(void)
+{
+	M = fs_mount("dio=all,init_off=direct_io_allow_mmap");
+	CHECK(!fs_init_flag(M, "flags", "direct_io_allow_mmap"),
+	      "INIT took direct_io_allow_mmap under -o init_off=direct_io_allow_mmap");
+	REQUIRE_OK(fs_put(BAK("f"), "data", 4, 0644));
+	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == ENODEV,
+	      "mmap MAP_SHARED without DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
+	      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(fd);
+}
+
+/* SQLite in WAL mode maps its -shm file MAP_SHARED: under dio=all that
+ * needs FUSE_DIRECT_IO_ALLOW_MMAP ("disk I/O error" without it). */
+static void test_sqlite_wal(void)
+{
+	struct fs_run *r = calloc(1, sizeof(*r));
+	char db[PATH_MAX];
+
+	REQUIRE(r, "out of memory");
+	M = fs_mount("dio=all");
+	if (!fs_init_flag(M, "flags", "direct_io_allow_mmap")) {
+		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: SQLite WAL "
+		       "needs shared maps, not testable here)\n");
+		free(r);
+		return;
+	}
+	snprintf(db, sizeof(db), "%s", MNT("db"));
+	char *write_argv[] = { "sqlite3", db,
+		"PRAGMA journal_mode=WAL; CREATE TABLE t(x); BEGIN; "
+		"INSERT INTO t VALUES(1),(2),(3); COMMIT; SELECT count(*) FROM t;", NULL };
+	int status = fs_run(write_argv, NULL, 60000, r);
+	REQUIRE(status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 127),
+		"cannot run sqlite3 (tests/install-deps installs it)");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strcmp(r->out, "wal\n3\n"),
+	      "sqlite3 WAL transaction: status %#x, stdout \"%s\", stderr \"%s\"", status,
+	      r->out, r->err);
+	/* a second connection sees the committed rows */
+	char *read_argv[] = { "sqlite3", db, "SELECT sum(x) FROM t;", NULL };
+	status = fs_run(read_argv, NULL, 60000, r);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strcmp(r->out, "6\n"),
+	      "sqlite3 reading the WAL database: status %#x, stdout \"%s\", stderr \"%s\"",
+	      status, r->out, r->err);
+	free(r);
+}
+
 static const struct fs_case cases[] = {
 	{ "matrix_all_plain", test_matrix_all_plain, FS_NEEDS_MOUNT, 300 },
 	{ "matrix_all_odirect", test_matrix_all_odirect, FS_NEEDS_MOUNT, 300 },
@@ -605,6 +717,9 @@ static const struct fs_case cases[] = {
 	{ "mode_odirect_plain_uses_cache", test_mode_odirect_plain_uses_cache, FS_NEEDS_MOUNT, 0 },
 	{ "mode_none_odirect_works", test_mode_none_odirect_works, FS_NEEDS_MOUNT, 0 },
 	{ "mode_create_follows_policy", test_mode_create_follows_policy, FS_NEEDS_MOUNT, 0 },
+	{ "mmap_shared_coherent", test_mmap_shared_coherent, FS_NEEDS_MOUNT, 0 },
+	{ "mmap_shared_switched_off", test_mmap_shared_switched_off, FS_NEEDS_MOUNT, 0 },
+	{ "sqlite_wal", test_sqlite_wal, FS_NEEDS_MOUNT, 0 },
 };
 
 int main(void)

@@ -969,6 +969,16 @@ int trace_load(const char *path, struct trace_rec **out)
 			break;
 		}
 		line[len - 1] = '\0';
+		/* Every trace file starts with what INIT negotiated. */
+		if (lineno == 1) {
+			if (!CHECK(!strncmp(line, "{\"init\":{\"kernel\":\"7.", 21) &&
+				   strstr(line, "\"proto\":\"7.") && strstr(line, "\"flags\":\""),
+				   "trace line 1: %s, wanted the INIT record", line)) {
+				ok = false;
+				break;
+			}
+			continue;
+		}
 		if (n == cap) {
 			struct trace_rec *nr;
 

@@ -504,6 +504,13 @@ static void test_default_socket_cli(void)
 		      strstr(out, "{\"kind\": \"held\", \"count\": 0}"), "diofsctl --json stats: "
 		      "printed \"%s\", wanted the read's op object and {\"kind\": \"held\", \"count\": "
 		      "0}", out);
+	/* what INIT negotiated: three "init" lines */
+	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "info", NULL, NULL, NULL, NULL);
+	if (cli_ok(st_, "info", err))
+		CHECK(strncmp(out, "init kernel=7.", 14) == 0 && strstr(out, " proto=7.") &&
+		      strstr(out, "\ninit flags=") && itest_count(out, "\n") == 3,
+		      "diofsctl info: printed \"%.300s\", wanted init kernel=7.N proto=7.N ..., "
+		      "init flags=..., init offered=...", out);
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "--json", "release", "all", NULL,
 		      NULL);
 	CHECK(st_ >= 0 && WIFEXITED(st_) && WEXITSTATUS(st_) == 2 && strstr(err, "--json"),

@@ -1,0 +1,385 @@
+/* The session's messages and the way out.  Operations go to dispatch();
+ * INIT, DESTROY, FORGET and INTERRUPT are answered here. */
+#include <config.h>
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diofs.h"
+#include "dispatch.h"
+#include "ops.h"
+#include "trace.h"
+
+static int dev_fd = -1;
+static atomic_bool initialized;
+static atomic_bool destroyed;
+static struct proto_init_result negotiated; /* written once, before initialized */
+
+void engine_set_fd(int fd)
+{
+	dev_fd = fd;
+}
+
+static size_t page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+
+	return p > 0 ? (size_t)p : 4096;
+}
+
+size_t engine_bufsize(void)
+{
+	return PROTO_MAX_PAGES * page_size() + PROTO_HEADER_ROOM;
+}
+
+bool engine_parallel_direct_writes(void)
+{
+	return !diofs_cfg.no_parallel_direct_writes;
+}
+
+static void debug_reply(const struct proto_out *o)
+{
+	fprintf(stderr, "diofs:    unique=%" PRIu64 " error=%d len=%" PRIu32 "\n",
+		(uint64_t)o->h.unique, o->h.error, o->h.len);
+}
+
+int engine_send(struct proto_out *o)
+{
+	struct iovec iov[3];
+	int n = proto_out_iov(o, iov);
+	ssize_t res;
+
+	if (diofs_cfg.debug)
+		debug_reply(o);
+	res = writev(dev_fd, iov, n);
+	if (res == (ssize_t)o->h.len)
+		return 0;
+	if (res >= 0)
+		return -EIO;
+	/* ENOENT: the caller was interrupted and the kernel answered it;
+	 * ENODEV: unmounted or aborted.  Both are the kernel's to decide. */
+	if (errno != ENOENT && errno != ENODEV)
+		fprintf(stderr, "diofs: reply to request %" PRIu64 ": %s\n",
+			(uint64_t)o->h.unique, strerror(errno));
+	return -errno;
+}
+
+static void send_error(uint64_t unique, int err)
+{
+	struct proto_out o;
+
+	proto_out_init(&o, unique, err);
+	engine_send(&o);
+}
+
+/* ---- INIT ---- */
+
+static void init_json(const struct proto_init_result *r, char *buf, size_t size)
+{
+	char flags[1024], offered[1024];
+
+	snprintf(buf, size,
+		 "{\"init\":{\"kernel\":\"%" PRIu32 ".%" PRIu32 "\",\"proto\":\"%" PRIu32
+		 ".%" PRIu32 "\",\"flags\":\"%s\",\"offered\":\"%s\",\"max_write\":%" PRIu32
+		 ",\"max_pages\":%u,\"max_background\":%u,\"congestion_threshold\":%u,"
+		 "\"max_readahead\":%" PRIu32 ",\"parallel_direct_writes\":%s}}",
+		 r->kernel_major, r->kernel_minor, r->major, r->minor,
+		 proto_init_flags_text(r->flags, flags, sizeof(flags)),
+		 proto_init_flags_text(r->offered, offered, sizeof(offered)),
+		 r->max_write, r->max_pages, r->max_background, r->congestion_threshold,
+		 r->max_readahead, engine_parallel_direct_writes() ? "true" : "false");
+}
+
+static void handle_init(const struct proto_in *in)
+{
+	struct proto_init_cfg cfg = {
+		.want = proto_init_wanted_all() & ~diofs_cfg.init_off,
+		/* Async direct I/O (libaio, io_uring) travels as background
+		 * requests, and a held one keeps its slot: with the kernel's
+		 * default of 12 the 13th would queue in the kernel, never
+		 * reaching diofs to be held.  (Unprivileged mounts are capped
+		 * by fs.fuse.max_user_bgreq.) */
+		.max_background = 1024,
+		.congestion_threshold = 768,
+		.max_pages = PROTO_MAX_PAGES,
+		.page_size = (uint32_t)page_size(),
+	};
+	struct proto_init_result r;
+	struct proto_out o;
+	char json[3072];
+	int err;
+
+	if (!diofs_cfg.async_dio)
+		cfg.want &= ~FUSE_ASYNC_DIO;
+	if (atomic_load(&initialized)) {
+		send_error(in->h.unique, EPROTO);
+		return;
+	}
+	err = ops_init();
+	if (err) {
+		fprintf(stderr, "diofs: inode table: %s\n", strerror(-err));
+		send_error(in->h.unique, -err);
+		return;
+	}
+	switch (proto_init(in, &cfg, &o, &r)) {
+	case PROTO_INIT_RETRY:
+		engine_send(&o);
+		return;
+	case PROTO_INIT_REFUSED:
+		fprintf(stderr, "diofs: kernel FUSE protocol %" PRIu32 ".%" PRIu32
+			" not supported (need 7.%d or newer)\n", r.kernel_major,
+			r.kernel_minor, PROTO_MIN_MINOR);
+		engine_send(&o);
+		return;
+	case PROTO_INIT_OK:
+		break;
+	}
+	negotiated = r;
+	atomic_store(&initialized, true);
+	init_json(&r, json, sizeof(json));
+	trace_set_header(json);
+	if (diofs_cfg.debug)
+		fprintf(stderr, "diofs: %s\n", json);
+	engine_send(&o);
+}
+
+void engine_info(engine_line_fn fn, void *ctx)
+{
+	const struct proto_init_result *r = &negotiated;
+	char line[1200], flags[1024];
+
+	if (!atomic_load(&initialized))
+		return;
+	snprintf(line, sizeof(line), "init kernel=%" PRIu32 ".%" PRIu32 " proto=%" PRIu32
+		 ".%" PRIu32 " max_write=%" PRIu32 " max_pages=%u max_background=%u"
+		 " congestion_threshold=%u max_readahead=%" PRIu32
+		 " parallel_direct_writes=%d", r->kernel_major, r->kernel_minor, r->major,
+		 r->minor, r->max_write, r->max_pages, r->max_background,
+		 r->congestion_threshold, r->max_readahead, engine_parallel_direct_writes());
+	fn(ctx, line);
+	snprintf(line, sizeof(line), "init flags=%s",
+		 proto_init_flags_text(r->flags, flags, sizeof(flags)));
+	fn(ctx, line);
+	snprintf(line, sizeof(line), "init offered=%s",
+		 proto_init_flags_text(r->offered, flags, sizeof(flags)));
+	fn(ctx, line);
+}
+
+/* ---- DESTROY, FORGET ---- */
+
+static void destroy_once(void)
+{
+	bool expected = false;
+
+	if (atomic_load(&initialized) &&
+	    atomic_compare_exchange_strong(&destroyed, &expected, true))
+		ops_destroy();
+}
+
+void engine_finish(void)
+{
+	destroy_once();
+}
+
+static void handle_forget(const struct proto_in *in)
+{
+	int n = proto_forget_count(in);
+
+	/* No reply, not even to a malformed one. */
+	for (int i = 0; i < n; i++) {
+		struct proto_forget f = proto_forget_at(in, i);
+
+		ops_forget(f.nodeid, f.nlookup);
+	}
+}
+
+/* ---- INTERRUPT ----
+ * A call that can be interrupted (a parked one) is registered by its
+ * unique until its reply.  As in libfuse, an interrupt is remembered for
+ * the rest of the call's life: a registration after it (the call parks
+ * again, or was still on its way to being parked on another thread; the
+ * kernel sends the INTERRUPT only after the request was read) calls the
+ * callback at once.  Interrupts for uniques never registered (calls that
+ * just run) wait in a small ring, in case their call registers yet. */
+
+struct intr_reg {
+	struct intr_reg *next;
+	uint64_t unique;
+	engine_interrupt_fn fn;
+	void *data;
+	bool interrupted;
+};
+
+#define PENDING_INTERRUPTS 256
+
+static pthread_mutex_t intr_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct intr_reg *intr_regs;
+static uint64_t pending[PENDING_INTERRUPTS]; /* 0: free */
+static unsigned int pending_next;
+
+static struct intr_reg *intr_find(uint64_t unique)
+{
+	for (struct intr_reg *r = intr_regs; r; r = r->next)
+		if (r->unique == unique)
+			return r;
+	return NULL;
+}
+
+static struct intr_reg *intr_take(uint64_t unique)
+{
+	for (struct intr_reg **pp = &intr_regs; *pp; pp = &(*pp)->next) {
+		struct intr_reg *r = *pp;
+
+		if (r->unique == unique) {
+			*pp = r->next;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static bool pending_take(uint64_t unique)
+{
+	for (unsigned int i = 0; i < PENDING_INTERRUPTS; i++)
+		if (pending[i] == unique) {
+			pending[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+void engine_interrupt_func(struct diofs_call *c, engine_interrupt_fn fn, void *data)
+{
+	struct intr_reg *fresh = malloc(sizeof(*fresh)), *r;
+	bool interrupted = false;
+
+	pthread_mutex_lock(&intr_mu);
+	r = intr_find(c->unique);
+	if (!r && fresh) {
+		*fresh = (struct intr_reg){ intr_regs, c->unique, NULL, NULL,
+					    pending_take(c->unique) };
+		intr_regs = r = fresh;
+		fresh = NULL;
+	}
+	if (r) {
+		r->fn = fn;
+		r->data = data;
+		interrupted = r->interrupted;
+		c->interruptible = true;
+	}
+	pthread_mutex_unlock(&intr_mu);
+	free(fresh); /* not needed, or (out of memory) not registered */
+	if (interrupted)
+		fn(data);
+}
+
+void engine_interrupt_done(struct diofs_call *c)
+{
+	struct intr_reg *r;
+
+	if (!c->interruptible)
+		return;
+	c->interruptible = false;
+	pthread_mutex_lock(&intr_mu);
+	r = intr_take(c->unique);
+	pthread_mutex_unlock(&intr_mu);
+	free(r);
+}
+
+static void handle_interrupt(const struct proto_in *in)
+{
+	uint64_t target = proto_interrupt_target(in);
+	engine_interrupt_fn fn = NULL;
+	struct intr_reg *r;
+	void *data = NULL;
+
+	if (!target)
+		return;
+	pthread_mutex_lock(&intr_mu);
+	r = intr_find(target);
+	if (r && !r->interrupted) {
+		r->interrupted = true;
+		fn = r->fn;
+		data = r->data;
+	} else if (!r) {
+		pending[pending_next] = target;
+		pending_next = (pending_next + 1) % PENDING_INTERRUPTS;
+	}
+	pthread_mutex_unlock(&intr_mu);
+	if (fn)
+		fn(data);
+	/* An interrupt is not answered: the interrupted call's reply is. */
+}
+
+/* ---- one request ---- */
+
+static void debug_request(const struct proto_in *in)
+{
+	struct diofs_call c;
+	const char *name;
+
+	switch (in->h.opcode) {
+	case FUSE_INIT: name = "init"; break;
+	case FUSE_DESTROY: name = "destroy"; break;
+	case FUSE_FORGET: name = "forget"; break;
+	case FUSE_BATCH_FORGET: name = "batch_forget"; break;
+	case FUSE_INTERRUPT: name = "interrupt"; break;
+	default:
+		name = proto_decode(in, &c) == 0 ? diofs_op_name(c.op) : "not served";
+	}
+	fprintf(stderr, "diofs: unique=%" PRIu64 " opcode=%" PRIu32 " (%s) nodeid=%" PRIu64
+		" len=%" PRIu32 " pid=%" PRIu32 "\n", (uint64_t)in->h.unique, in->h.opcode,
+		name, (uint64_t)in->h.nodeid, in->h.len, in->h.pid);
+}
+
+void engine_handle(const void *buf, size_t len, uint64_t start_ns)
+{
+	struct proto_in in;
+	struct diofs_call c;
+	int err;
+
+	if (proto_in_parse(buf, len, &in)) {
+		/* Not one whole request: answer it if it had a header. */
+		if (in.h.unique)
+			send_error(in.h.unique, EIO);
+		return;
+	}
+	if (diofs_cfg.debug)
+		debug_request(&in);
+	switch (in.h.opcode) {
+	case FUSE_INIT:
+		handle_init(&in);
+		return;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+		handle_forget(&in);
+		return;
+	case FUSE_INTERRUPT:
+		handle_interrupt(&in);
+		return;
+	case FUSE_DESTROY:
+		destroy_once();
+		send_error(in.h.unique, 0);
+		return;
+	default:
+		break;
+	}
+	if (!atomic_load(&initialized)) {
+		send_error(in.h.unique, EIO);
+		return;
+	}
+	err = proto_decode(&in, &c);
+	if (err) {
+		send_error(in.h.unique, err);
+		return;
+	}
+	c.start_ns = start_ns;
+	dispatch(&c);
+}
