@@ -110,6 +110,13 @@ bool uring_sync_fdio(const struct expect *e, enum io_route r)
 	return (r == ROUTE_URING || r == ROUTE_URING_FIXED) && !e->aops && !kp_async(e->path);
 }
 
+const char *uring_short_retry_case(const struct mode *m, enum io_dir dir)
+{
+	if (dir == IO_READ)
+		return m->odirect ? "uring_short_retry_read_odirect" : "uring_short_retry_read";
+	return m->odirect ? "uring_short_retry_write_odirect" : "uring_short_retry_write";
+}
+
 /* ---- helpers ---------------------------------------------------------- */
 
 int open_mode(const struct mode *m, const char *name, int flags)
@@ -385,6 +392,12 @@ static const struct check_case cases[] = {
 	URING_SHORT_RETRY(uring_short_retry_write, "write", "io=write o_direct=no"),
 	URING_SHORT_RETRY(uring_short_retry_write_odirect, "O_DIRECT write",
 			  "io=write o_direct=yes"),
+#define URING_FPOS(fn, what, open_facts) \
+	CHECK_CASE(fn, "io_uring on FOPEN_DIRECT_IO with async DIO off: " what " at offset -1 " \
+		   "advances the file position (fuse_direct_IO must advance ki_pos)", \
+		   .mount_opts = "dio=all,async_dio=0", .facts = "route=io_uring " open_facts)
+	URING_FPOS(uring_fpos_read, "a read", "io=read o_direct=no"),
+	URING_FPOS(uring_fpos_read_odirect, "an O_DIRECT read", "io=read o_direct=yes"),
 	CHECK_CASE(aio_buffered_open, "AIO on FOPEN_DIRECT_IO opened without O_DIRECT: async "
 		   "(io_submit returns while held) from 6.13, synchronous before",
 		   .mount_opts = "dio=all,async_dio=1"),

@@ -82,6 +82,9 @@ static inline bool kp_async(enum kpath p) { return p == KP_ASYNC || p == KP_ASYN
  * not advance (see uring_short_retry).  The matrices leave short transfers
  * on this combination to that one case. */
 bool uring_sync_fdio(const struct expect *e, enum io_route r);
+/* The uring_short_retry_* case that covers an I/O in direction dir with
+ * m's open mode, for the notes of the cases that leave it out. */
+const char *uring_short_retry_case(const struct mode *m, enum io_dir dir);
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -165,6 +168,8 @@ void uring_short_retry_read(void);
 void uring_short_retry_read_odirect(void);
 void uring_short_retry_write(void);
 void uring_short_retry_write_odirect(void);
+void uring_fpos_read(void);
+void uring_fpos_read_odirect(void);
 void aio_buffered_open(void);
 void aio_destroy_in_flight(void);
 void uring_exit_in_flight(void);

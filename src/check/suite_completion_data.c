@@ -145,8 +145,8 @@ static void eof(const struct cfg *c)
 
 				expect_of(c, &modes[mi], (enum io_route)r, IO_READ, false, &e);
 				if (want < (ssize_t)len && want > 0 && uring_sync_fdio(&e, (enum io_route)r)) {
-					note("%s, %s: left to uring_short_retry (io_uring retries the "
-					     "short read)", ctx, reads[i].what);
+					note("%s, %s: left to %s (io_uring retries the short read)", ctx,
+					     reads[i].what, uring_short_retry_case(&modes[mi], IO_READ));
 					check_buf_free(buf);
 					continue;
 				}
@@ -288,8 +288,8 @@ static void stale_size(const struct cfg *c)
 			 * a_ops the buffered fallback finds EOF too, and
 			 * fuse_short_read() then fixes i_size) */
 			if (uring_sync_fdio(&e, rt)) {
-				note("%s on %s, file shrunk: left to uring_short_retry", route_name(rt),
-				     modes[mi].name);
+				note("%s on %s, file shrunk: left to %s", route_name(rt), modes[mi].name,
+				     uring_short_retry_case(&modes[mi], IO_READ));
 				continue;
 			}
 			snprintf(name, sizeof(name), "s%d.%d", mi, r);

@@ -94,7 +94,7 @@ static void short_reply(const struct cfg *c)
 
 				expect_of(c, &modes[mi], rt, dir, false, &e);
 				if (uring_sync_fdio(&e, rt)) {
-					note("%s: left to uring_short_retry", ctx);
+					note("%s: left to %s", ctx, uring_short_retry_case(&modes[mi], dir));
 					check_buf_free(buf);
 					continue;
 				}
@@ -198,7 +198,8 @@ static void errors(const struct cfg *c)
 				 * I/O, the async path returns the error (io->err) */
 				ctx = io_ctx(rt, dir, big, 0, buf, &modes[mi]);
 				if (uring_sync_fdio(&e, rt)) {
-					note("%s, failing late: left to uring_short_retry", ctx);
+					note("%s, failing late: left to %s", ctx,
+					     uring_short_retry_case(&modes[mi], dir));
 				} else {
 					data_fill(buf, big, 0, SEED_WRITE + 1);
 					res = second_request(rt, fd, dir, name, buf, big, "errno=ENOSPC",
@@ -298,3 +299,50 @@ void uring_short_retry_read(void) { short_retry(false, IO_READ); }
 void uring_short_retry_read_odirect(void) { short_retry(true, IO_READ); }
 void uring_short_retry_write(void) { short_retry(false, IO_WRITE); }
 void uring_short_retry_write_odirect(void) { short_retry(true, IO_WRITE); }
+
+/* The same root cause at offset -1: io_uring reads from f_pos and stores
+ * iocb->ki_pos back into f_pos when the I/O completes (io_uring/rw.c,
+ * REQ_F_CUR_POS), so a kiocb that fuse_direct_IO() did not advance leaves
+ * f_pos where it was.  A full reply: nothing is retried, only the file
+ * position is wrong (the next read at -1 reads the same bytes again). */
+static void fpos_read(bool odirect)
+{
+	static const enum io_route uring[] = { ROUTE_URING, ROUTE_URING_FIXED };
+	struct mode modes[2];
+	int nm = cfg_modes(&cfg_fdio_sync, modes);
+
+	for (int mi = 0; mi < nm; mi++) {
+		if (modes[mi].odirect != odirect)
+			continue;
+		for (size_t r = 0; r < 2; r++) {
+			size_t len = 4096;
+			char *buf = check_buf_alloc(len, 0);
+			const char *ctx = io_ctx(uring[r], IO_READ, len, -1, buf, &modes[mi]);
+			ssize_t res;
+			off_t pos;
+			int fd;
+
+			backing_create("f", 3 * len, SEED_FILE);
+			fd = open_mode(&modes[mi], "f", 0);
+			/* from 4096, so that a position left at the start of the
+			 * read differs from one never set */
+			REQUIRE_SYS(lseek(fd, (off_t)len, SEEK_SET));
+			res = route_rw(uring[r], fd, IO_READ, buf, len, -1);
+			pos = lseek(fd, 0, SEEK_CUR);
+			if (EXPECT_RES(res, (ssize_t)len, "%s, the file position at %zu, file of %zu",
+				       ctx, len, 3 * len))
+				data_check(buf, len, len, SEED_FILE, ctx);
+			if (res == (ssize_t)len && pos != (off_t)(2 * len))
+				CHECK_FAILF("%s: read %zd bytes from the file position %zu, which is "
+					    "%jd afterwards, want %zu: io_uring stores iocb->ki_pos back "
+					    "into f_pos, and fuse_direct_IO() did not advance it "
+					    "(kernel %s)", ctx, res, len, (intmax_t)pos, 2 * len,
+					    kernel_release());
+			close(fd);
+			check_buf_free(buf);
+		}
+	}
+}
+
+void uring_fpos_read(void) { fpos_read(false); }
+void uring_fpos_read_odirect(void) { fpos_read(true); }
