@@ -209,6 +209,8 @@ int pw_io_prepare(struct pw_io *io, char *why, size_t len)
 		err = io_uring_queue_init(4, ring, 0);
 		if (err < 0) {
 			free(ring);
+			if (premise_memlock_refused(err, "a 4-entry ring", why, len) == PREMISE_FALSE)
+				return PW_PREMISE_FALSE;
 			return fail_errno(why, len, "io_uring_queue_init", -err);
 		}
 		io->ctx = ring;
@@ -219,9 +221,14 @@ int pw_io_prepare(struct pw_io *io, char *why, size_t len)
 
 			err = io_uring_register_buffers(ring, &iov, 1);
 			if (err < 0) {
+				char what[64];
+
 				io_uring_queue_exit(ring);
 				free(ring);
 				io->ctx = NULL;
+				snprintf(what, sizeof(what), "%zu bytes of fixed buffers", io->len);
+				if (premise_memlock_refused(err, what, why, len) == PREMISE_FALSE)
+					return PW_PREMISE_FALSE;
 				return fail_errno(why, len, "io_uring_register_buffers", -err);
 			}
 			if (counted && pins_read(&b) == 0) {
@@ -624,13 +631,14 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *pro
 		struct pw_attempt *a = &r->a[i];
 		struct pw_io io = *proto, *ios[1] = { &io };
 		uint64_t id;
-		int ret = -1;
+		int ret = -1, prepared;
 
 		if (!io.write)
 			memset(io.buf, 0x5a, io.len);
-		if (pw_io_prepare(&io, why, len) < 0) {
+		prepared = pw_io_prepare(&io, why, len);
+		if (prepared < 0) {
 			pw_io_cleanup(&io);
-			return -1;
+			return prepared;
 		}
 		if (pw_sample(&a->before, why, len) < 0 || pw_io_start(&io, why, len) < 0)
 			goto out;

@@ -2,7 +2,11 @@
  *
  * Nothing here uses CUnit: the lifetime and pins suites wrap it in
  * assertions, diofs-check --verdict uses it bare.  Every function that can
- * fail returns -1 and says why in a caller's buffer.
+ * fail returns -1 and says why in a caller's buffer, or PW_PREMISE_FALSE
+ * when a premise the caller does not control did not hold: io_uring refused
+ * a ring or a fixed buffer with ENOMEM for the locked-memory limit
+ * (premise_memlock_refused: no CAP_IPC_LOCK, RLIMIT_MEMLOCK used up by this
+ * user's processes); why then says the limit, for a SKIP.
  *
  * The counters (nr_foll_pin_acquired/released) are machine-wide, so the
  * figure that matters is the number of pins in flight (acquired - released)
@@ -88,6 +92,10 @@ struct pw_io {
 	int memfd;
 };
 
+/* Not a failure: a premise was false (see the top); why says which. */
+#define PW_PREMISE_FALSE (-2)
+
+/* 0, -1, or PW_PREMISE_FALSE (rings, fixed buffers). */
 int pw_io_prepare(struct pw_io *io, char *why, size_t len);
 int pw_io_start(struct pw_io *io, char *why, size_t len);
 bool pw_io_returned(struct pw_io *io);
@@ -164,7 +172,8 @@ typedef int (*pw_verify_fn)(struct pw_io *io, void *arg, char *why, size_t len);
  * they are back to before after completion.  Before each read
  * attempt buf is overwritten with 0x5a, so verify sees only that attempt's
  * data.  0: measured (r->clean < 0 if every attempt was disturbed); -1: the
- * I/O itself misbehaved (not held, failed, short, bad data), with why. */
+ * I/O itself misbehaved (not held, failed, short, bad data), with why;
+ * PW_PREMISE_FALSE: its ring or fixed buffer was refused (see the top). */
 int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
 	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 	       struct pw_result *r, char *why, size_t len);

@@ -1,0 +1,168 @@
+/* A pins case whose io_uring fixed buffer is refused mid-case for the
+ * locked-memory limit SKIPs with the limit instead of failing
+ * (PW_PREMISE_FALSE, src/check/pinwatch.c).
+ *
+ * Runs diofs-check --case pins.io_uring_fixed_read without CAP_IPC_LOCK
+ * (dropped from the bounding set too, so that exec does not give it back)
+ * and with RLIMIT_MEMLOCK at 128 KiB, while a child of ours holds 96 KiB of
+ * registered buffers: the case's premise checked beforehand (its 64 KiB
+ * within the limit) holds, its registration then fails with ENOMEM, since
+ * io_uring counts locked memory per user.  This is how a case meets the
+ * limit in real life: other processes of the same user use it up.
+ *
+ * Exit: 0 the case skipped and named the limit, 1 it did not, 77 cannot
+ * run here (not root, no FUSE, no io_uring, or other processes of this
+ * user already hold locked memory so that our 96 KiB do not fit). */
+#include <config.h>
+
+#include <errno.h>
+#include <liburing.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LIMIT (128 * 1024)
+#define HOGGED (96 * 1024)
+#define CASE_SUITE "pins"
+#define CASE_NAME "io_uring_fixed_read"
+
+static int skip(const char *why)
+{
+	printf("SKIP: %s\n", why);
+	return 77;
+}
+
+/* No CAP_IPC_LOCK from here on, for us and what we exec. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0) < 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+	    syscall(SYS_capget, &hdr, data) < 0)
+		return -1;
+	data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	data[0].permitted &= ~(1u << CAP_IPC_LOCK);
+	data[0].inheritable &= ~(1u << CAP_IPC_LOCK);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* A child holding HOGGED bytes of registered buffers until done[0] reads
+ * EOF.  Its pid, or -1 with why (errno of the registration in *err). */
+static pid_t start_hog(int done[2], int *err)
+{
+	int ready[2];
+	pid_t pid;
+
+	if (pipe(ready) < 0 || pipe(done) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		static char buf[HOGGED] __attribute__((aligned(4096)));
+		struct iovec iov = { buf, sizeof(buf) };
+		struct io_uring ring;
+		int r = io_uring_queue_init(2, &ring, 0);
+		char c;
+
+		close(ready[0]);
+		close(done[1]);
+		memset(buf, 1, sizeof(buf));
+		if (r == 0)
+			r = io_uring_register_buffers(&ring, &iov, 1);
+		if (write(ready[1], &r, sizeof(r)) != sizeof(r))
+			_exit(2);
+		while (r == 0 && read(done[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	if (pid < 0 || read(ready[0], err, sizeof(*err)) != sizeof(*err)) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/* Run the case; its TSV line into line.  0, or -1. */
+static int run_case(char *line, size_t len)
+{
+	char tsv[] = "/tmp/test_memlock_skip.XXXXXX";
+	int fd = mkstemp(tsv), status;
+	FILE *f;
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	pid = fork();
+	if (pid == 0) {
+		execl(DIOFS_BUILDDIR "/src/check/diofs-check", "diofs-check", "--case",
+		      CASE_SUITE "." CASE_NAME, "--tsv", tsv, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		unlink(tsv);
+		return -1;
+	}
+	line[0] = '\0';
+	f = fopen(tsv, "r");
+	if (f) {
+		if (!fgets(line, (int)len, f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	unlink(tsv);
+	return 0;
+}
+
+int main(void)
+{
+	struct rlimit rl = { LIMIT, LIMIT };
+	char line[4096];
+	int done[2], err = 0, ok;
+	pid_t hog;
+
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
+		return skip("needs root and /dev/fuse (the case mounts diofs)");
+	if (drop_ipc_lock() < 0 || setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		return skip("cannot drop CAP_IPC_LOCK or set RLIMIT_MEMLOCK");
+	hog = start_hog(done, &err);
+	if (hog < 0)
+		return skip("cannot start the child that holds locked memory");
+	if (err) {
+		close(done[1]);
+		waitpid(hog, NULL, 0);
+		printf("SKIP: registering %d bytes of fixed buffers under a %d-byte "
+		       "RLIMIT_MEMLOCK: %s (io_uring off, or other processes of this user "
+		       "hold locked memory)\n", HOGGED, LIMIT, strerror(-err));
+		return 77;
+	}
+	if (run_case(line, sizeof(line)) < 0) {
+		kill(hog, SIGKILL);
+		waitpid(hog, NULL, 0);
+		printf("FAIL: could not run diofs-check\n");
+		return 1;
+	}
+	close(done[1]);
+	waitpid(hog, NULL, 0);
+
+	ok = strncmp(line, "skip\t" CASE_SUITE "\t" CASE_NAME "\t",
+		     strlen("skip\t" CASE_SUITE "\t" CASE_NAME "\t")) == 0 &&
+	     strstr(line, "ENOMEM") && strstr(line, "RLIMIT_MEMLOCK (131072 bytes)");
+	printf("%s: %s." CASE_NAME " with %d of its %d-byte RLIMIT_MEMLOCK held by "
+	       "another process and no CAP_IPC_LOCK: want it skipped for the limit; "
+	       "diofs-check's result: %s", ok ? "PASS" : "FAIL", CASE_SUITE, HOGGED, LIMIT,
+	       line[0] ? line : "(none)\n");
+	return ok ? 0 : 1;
+}
