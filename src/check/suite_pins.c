@@ -84,10 +84,12 @@ static int verify_write(struct pw_io *io, void *arg, char *why, size_t len)
 }
 
 /* Measure one held request of route r into/from buf and check the figures
- * against what this kernel is expected to do. */
-static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t want,
-		    const char *what)
+ * against what this kernel is expected to do.  NULL, or why the case is to
+ * be skipped (a premise did not hold): the caller frees buf, then skips. */
+static const char *measure(enum pw_route r, bool write, void *buf, size_t len, int64_t want,
+			   const char *what)
 {
+	static char skip_why[512];
 	struct pw_result res;
 	struct verify_arg v = { .seed = write ? WRITE_SEED : FILE_SEED, .foff = 0 };
 	struct pw_io proto = { .route = r, .write = write, .buf = buf, .len = len };
@@ -96,9 +98,8 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 	const char *no = pw_route_unavailable(r);
 	int measured;
 
-	lt_require_premises();
 	if (no)
-		SKIP("%s", no);
+		return no;
 	check_file_create("f", len, FILE_SEED);
 	proto.fd = lt_open("f", (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (write)
@@ -109,13 +110,14 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 			      write ? verify_write : verify_read, &v, &res, why, sizeof(why));
 	if (measured == PW_PREMISE_FALSE) {
 		close(proto.fd);
-		SKIP("%s", why);
+		snprintf(skip_why, sizeof(skip_why), "%s", why);
+		return skip_why;
 	}
 	if (measured < 0) {
 		pw_format(&res, figs, sizeof(figs));
 		CHECK_FAILF("%s%s%s", why, res.nattempts ? "; " : "", figs);
 		close(proto.fd);
-		return;
+		return NULL;
 	}
 	close(proto.fd);
 	pw_format(&res, figs, sizeof(figs));
@@ -126,7 +128,7 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 			    "(held against before or after); %s", res.pages,
 			    pw_route_name(r), write ? "write" : "read", what, want, lt_expect_why(),
 			    figs);
-		return;
+		return NULL;
 	}
 	if (r == PW_URING_FIXED)
 		check_note("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
@@ -135,19 +137,27 @@ static void measure(enum pw_route r, bool write, void *buf, size_t len, int64_t 
 		check_note("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
 		check_note("%s", figs);
+	return NULL;
 }
 
 static void route_case(enum pw_route r, bool write)
 {
-	char *buf = check_buf_alloc(LT_LEN, 0);
-	size_t pages = pw_pages(buf, LT_LEN);
-	int64_t want = pw_route_user_pages(r) ? lt_user_pins(pages) : 0;
+	char *buf;
+	size_t pages;
+	int64_t want;
+	const char *skip;
 
-	measure(r, write, buf, LT_LEN, want,
-		pw_route_user_pages(r) ? "user memory, pinned per I/O once converted"
-		: r == PW_URING_FIXED ? "a fixed buffer, pinned at registration"
-				      : "kernel pages (ITER_BVEC), never pinned");
+	lt_require_premises();
+	buf = check_buf_alloc(LT_LEN, 0);
+	pages = pw_pages(buf, LT_LEN);
+	want = pw_route_user_pages(r) ? lt_user_pins(pages) : 0;
+	skip = measure(r, write, buf, LT_LEN, want,
+		       pw_route_user_pages(r) ? "user memory, pinned per I/O once converted"
+		       : r == PW_URING_FIXED ? "a fixed buffer, pinned at registration"
+					     : "kernel pages (ITER_BVEC), never pinned");
 	check_buf_free(buf);
+	if (skip)
+		SKIP("%s", skip);
 }
 
 #define ROUTE_CASES(X) \
@@ -165,13 +175,19 @@ ROUTE_CASES(DEF_ROUTE)
 /* A buffer 512 bytes into a page spans one page more. */
 static void pread_unaligned(void)
 {
-	char *buf = check_buf_alloc(LT_LEN, 512);
-	size_t pages = pw_pages(buf, LT_LEN);
+	char *buf;
+	size_t pages;
+	const char *skip;
 
+	lt_require_premises();
+	buf = check_buf_alloc(LT_LEN, 512);
+	pages = pw_pages(buf, LT_LEN);
 	CHECK_EQ(pages, LT_LEN / 4096 + 1);
-	measure(PW_PREAD, false, buf, LT_LEN, lt_user_pins(pages),
-		"a buffer 512 bytes into a page: one page more");
+	skip = measure(PW_PREAD, false, buf, LT_LEN, lt_user_pins(pages),
+		       "a buffer 512 bytes into a page: one page more");
 	check_buf_free(buf);
+	if (skip)
+		SKIP("%s", skip);
 }
 
 /* The shared zero page is never pinned: a write from memory never written
