@@ -316,6 +316,8 @@ enum premise premise_io_uring(const char *disabled_path, const char *group_path,
 	if (disabled_path || group_path)
 		return PREMISE_HOLDS;
 	err = io_uring_queue_init(2, &ring, 0);
+	if (err < 0 && premise_memlock_refused(err, "a 2-entry ring", why, whylen) == PREMISE_FALSE)
+		return PREMISE_FALSE;   /* rings count as locked memory too */
 	if (err < 0) {
 		snprintf(why, whylen, "io_uring_queue_init: %s (kernel.io_uring_disabled=%s; a "
 			 "kernel without CONFIG_IO_URING, or a seccomp filter?)", strerror(-err),
