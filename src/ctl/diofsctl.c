@@ -15,26 +15,28 @@
 #include "lib/diofsctl.h"
 #include "proto/ctl.h"
 #include "proto/escape.h"
+#include "proto/number.h"
+#include "proto/release.h"
 
 #define EXIT_DAEMON 1
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
 	"usage: diofsctl [--json] [-v] [--mount MNT | --socket PATH] COMMAND\n"
-	"  rule add ACTION [MATCH...]      prints the rule's id\n"
-	"  rule list | rule del ID | rule clear\n"
+	"  " CTL_USAGE_RULE_ADD "      prints the rule's id\n"
+	"  " CTL_USAGE_RULE "\n"
 	"  held [--wait SECONDS]           one line per held request:\n"
 	"                                  id op path offset size pid\n"
 	"                                  (--wait: wait until one is held, else fail\n"
 	"                                  after SECONDS)\n"
-	"  release ID|all [reply | errno=NAME | short=N]\n"
+	"  " CTL_USAGE_RELEASE "\n"
 	"                                  prints the number released\n"
-	"  stats\n"
-	"  info                            what INIT negotiated with the kernel\n"
-	"  trace on [FILE [overwrite]] | trace off | trace flush\n"
+	"  " CTL_USAGE_STATS "\n"
+	"  " CTL_USAGE_INFO "                            what INIT negotiated with the kernel\n"
+	"  " CTL_USAGE_TRACE "\n"
 	"                                  FILE: a new file (mode 0600); overwrite:\n"
 	"                                  it may exist as a regular file, emptied\n"
-	"  ping                            says who answers: pid, version\n"
+	"  " CTL_USAGE_PING "                            says who answers: pid, version\n"
 	"  --json       held, rule list, stats and info as a JSON array of objects\n"
 	"  -v, --verbose  say which socket was tried\n"
 	"  -V, --version\n"
@@ -272,14 +274,11 @@ static void run_rule(int argc, char **argv)
 			usage_error("rule list takes no argument");
 		print_lines("rule list", rule_list_shape);
 	} else if (strcmp(argv[0], "del") == 0) {
-		char *end;
-		long id;
+		uint64_t id;
 
 		if (argc != 2)
 			usage_error("rule del ID");
-		errno = 0;
-		id = strtol(argv[1], &end, 10);
-		if (errno || end == argv[1] || *end || id <= 0 || id > INT_MAX)
+		if (parse_number(argv[1], false, &id) != NUM_OK || id == 0 || id > INT_MAX)
 			usage_error("rule del: bad id '%s'", argv[1]);
 		ctl = ctl_open();
 		if (diofsctl_rule_del(ctl, (int)id) < 0)
@@ -338,7 +337,7 @@ static void run_held(int argc, char **argv)
 	if (opt_json)
 		json_begin();
 	for (int i = 0; i < n; i++) {
-		if (diofsctl_parse_held(lines[i], &h) < 0) {
+		if (ctl_held_parse(lines[i], &h) < 0) {
 			fputs("diofsctl: unexpected line from the daemon: ", stderr);
 			put_escaped(stderr, lines[i]);
 			fputc('\n', stderr);
@@ -377,20 +376,18 @@ static void run_release(int argc, char **argv)
 	int n;
 
 	if (argc < 1 || argc > 2)
-		usage_error("release ID|all [reply | errno=NAME | short=N]");
-	if (strcmp(argv[0], "all") != 0) {
-		char *end;
-
-		errno = 0;
-		id = strtoull(argv[0], &end, 10);
-		if (errno || end == argv[0] || *end || id == 0 || argv[0][0] == '-')
-			usage_error("release: bad id '%s'", argv[0]);
-	}
+		usage_error(CTL_USAGE_RELEASE);
+	if (strcmp(argv[0], "all") != 0 && (parse_number(argv[0], false, &id) != NUM_OK || id == 0))
+		usage_error("release: bad id '%s'", argv[0]);
 	if (argc == 2) {
+		struct ctl_release rel;
+		char why[256];
+
 		check_word(argv[1]);
-		if (strcmp(argv[1], "reply") != 0 && strncmp(argv[1], "errno=", 6) != 0 &&
-		    strncmp(argv[1], "short=", 6) != 0)
-			usage_error("release: '%s'? (reply, errno=NAME or short=N)", argv[1]);
+		/* A bad value (an errno name it does not know) is the daemon's to
+		 * refuse, as for any client. */
+		if (ctl_release_parse(argv[1], &rel, why, sizeof(why)) == CTL_RELEASE_NO_MODE)
+			usage_error("release: %s", why);
 	}
 	ctl = ctl_open();
 	n = diofsctl_release(ctl, id, argc == 2 ? argv[1] : NULL);
@@ -406,7 +403,7 @@ static void run_trace(int argc, char **argv)
 	char cmd[PATH_MAX + 16];
 
 	if (argc < 1)
-		usage_error("trace on [FILE [overwrite]] | trace off | trace flush");
+		usage_error(CTL_USAGE_TRACE);
 	if (strcmp(argv[0], "on") == 0 && (argc == 2 || argc == 3)) {
 		const char *over = argc == 3 ? " overwrite" : "";
 		char cwd[PATH_MAX];
@@ -425,7 +422,7 @@ static void run_trace(int argc, char **argv)
 				 strcmp(argv[0], "flush") == 0)) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[0]);
 	} else {
-		usage_error("trace on [FILE [overwrite]] | trace off | trace flush");
+		usage_error(CTL_USAGE_TRACE);
 	}
 	ctl = ctl_open();
 	if (diofsctl_trace(ctl, cmd) < 0)

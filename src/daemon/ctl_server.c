@@ -30,7 +30,8 @@
 #include "trace.h"
 #include "proto/ctl.h"
 #include "proto/ctldir.h"
-#include "proto/errnames.h"
+#include "proto/number.h"
+#include "proto/release.h"
 
 #define HELD_SLICE_MS 100 /* how often a waiting "held" looks for a stop */
 
@@ -156,28 +157,14 @@ static bool reply_ok_empty(int fd)
 	return send_all(fd, "ok 0\n", 5);
 }
 
-/* A decimal number, with an optional k, m or g suffix if allowed. */
-static bool parse_num(const char *s, uint64_t *out, bool suffix)
+/* A number without units (ids, counts, milliseconds) of at most max. */
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0, mul = 1;
+	uint64_t v;
 
-	if (!*s)
+	if (parse_number(s, false, &v) != NUM_OK || v > max)
 		return false;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - (*s - '0')) / 10)
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	if (suffix && *s && !s[1]) {
-		switch (*s) {
-		case 'k': case 'K': mul = 1ull << 10; s++; break;
-		case 'm': case 'M': mul = 1ull << 20; s++; break;
-		case 'g': case 'G': mul = 1ull << 30; s++; break;
-		}
-	}
-	if (*s || v > UINT64_MAX / mul)
-		return false;
-	*out = v * mul;
+	*out = v;
 	return true;
 }
 
@@ -215,7 +202,8 @@ static bool cmd_rule(int fd, int argc, char **argv)
 	uint64_t id;
 
 	if (argc < 2)
-		return reply_err(fd, "rule: missing subcommand (add, list, del, clear)");
+		return reply_err(fd, "rule: missing subcommand (" CTL_USAGE_RULE_ADD " | "
+				 CTL_USAGE_RULE ")");
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc > 2)
 			return reply_err(fd, "rule list: unexpected argument: %s", argv[2]);
@@ -227,7 +215,7 @@ static bool cmd_rule(int fd, int argc, char **argv)
 			return reply_err(fd, "rule del: missing id");
 		if (argc > 3)
 			return reply_err(fd, "rule del: unexpected argument: %s", argv[3]);
-		if (!parse_num(argv[2], &id, false) || id == 0 || id > INT_MAX)
+		if (!parse_count(argv[2], INT_MAX, &id) || id == 0)
 			return reply_err(fd, "rule del: bad id: %s", argv[2]);
 		if (rules_del((int)id) < 0)
 			return reply_err(fd, "rule del: no rule %s", argv[2]);
@@ -239,7 +227,8 @@ static bool cmd_rule(int fd, int argc, char **argv)
 		rules_clear();
 		return reply_ok_empty(fd);
 	}
-	return reply_err(fd, "rule: unknown subcommand: %s (add, list, del, clear)", argv[1]);
+	return reply_err(fd, "rule: unknown subcommand: %s (" CTL_USAGE_RULE_ADD " | "
+			 CTL_USAGE_RULE ")", argv[1]);
 }
 
 /* Has the client gone away?  Then a waiting "held" can stop.  Only a
@@ -261,15 +250,14 @@ static bool cmd_held(int fd, int argc, char **argv)
 	uint64_t start = now_ns();
 
 	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "min=", 4) == 0 && parse_num(argv[i] + 4, &v, false) &&
-		    v <= UINT_MAX) {
+		if (strncmp(argv[i], "min=", 4) == 0 && parse_count(argv[i] + 4, UINT_MAX, &v)) {
 			min = v;
 		} else if (strncmp(argv[i], "timeout=", 8) == 0 &&
-			   parse_num(argv[i] + 8, &v, false) && v <= INT_MAX) {
+			   parse_count(argv[i] + 8, INT_MAX, &v)) {
 			timeout = v;
 			has_timeout = true;
 		} else {
-			return reply_err(fd, "held: bad argument: %s (min=N, timeout=MS)", argv[i]);
+			return reply_err(fd, "held: bad argument: %s (" CTL_USAGE_HELD ")", argv[i]);
 		}
 	}
 
@@ -302,42 +290,28 @@ static bool cmd_held(int fd, int argc, char **argv)
 
 static bool cmd_release(int fd, int argc, char **argv)
 {
-	enum release_how how = RELEASE_RUN;
-	const char *why;
-	long arg = 0;
-	uint64_t id = 0, v;
+	/* The daemon's way of answering each mode of proto/release.h. */
+	static const enum release_how how_of[] = {
+		[CTL_RELEASE_REPLY] = RELEASE_RUN,
+		[CTL_RELEASE_ERRNO] = RELEASE_ERRNO,
+		[CTL_RELEASE_SHORT] = RELEASE_SHORT,
+	};
+	struct ctl_release rel = { CTL_RELEASE_REPLY, 0 };
 	struct lines l = { 0 };
+	const char *why;
+	char bad[256];
+	uint64_t id = 0;
 	int n;
 
 	if (argc < 2)
-		return reply_err(fd, "release: missing id (ID or all)");
+		return reply_err(fd, "release: missing id (" CTL_USAGE_RELEASE ")");
 	if (argc > 3)
 		return reply_err(fd, "release: unexpected argument: %s", argv[3]);
-	if (strcmp(argv[1], "all") != 0 &&
-	    (!parse_num(argv[1], &id, false) || id == 0))
+	if (strcmp(argv[1], "all") != 0 && (!parse_count(argv[1], UINT64_MAX, &id) || id == 0))
 		return reply_err(fd, "release: bad id: %s", argv[1]);
-	if (argc == 3) {
-		const char *h = argv[2];
-
-		if (strcmp(h, "reply") == 0) {
-			how = RELEASE_RUN;
-		} else if (strncmp(h, "errno=", 6) == 0) {
-			int e = errno_from_name(h + 6);
-
-			if (e < 0)
-				return reply_err(fd, "release: unknown errno name: %s", h + 6);
-			how = RELEASE_ERRNO;
-			arg = e;
-		} else if (strncmp(h, "short=", 6) == 0) {
-			if (!parse_num(h + 6, &v, true) || v > LONG_MAX)
-				return reply_err(fd, "release: bad length: %s", h + 6);
-			how = RELEASE_SHORT;
-			arg = (long)v;
-		} else {
-			return reply_err(fd, "release: bad reply: %s (reply, errno=NAME or short=N)", h);
-		}
-	}
-	n = holds_release(id, how, arg, &why);
+	if (argc == 3 && ctl_release_parse(argv[2], &rel, bad, sizeof(bad)) != CTL_RELEASE_OK)
+		return reply_err(fd, "release: %s", bad);
+	n = holds_release(id, how_of[rel.mode], rel.arg, &why);
 	if (n == -EINVAL)
 		return reply_err(fd, "release: %s: %s", argv[2], why);
 	if (n < 0)
@@ -347,7 +321,7 @@ static bool cmd_release(int fd, int argc, char **argv)
 }
 
 /* "ping": who answers, for diofsctl ping. */
-static bool cmd_ping(int fd)
+static bool cmd_ping(int fd, int argc, char **argv)
 {
 	struct lines l = { 0 };
 
@@ -360,8 +334,6 @@ static bool cmd_info(int fd, int argc, char **argv)
 {
 	struct lines l = { 0 };
 
-	if (argc > 1)
-		return reply_err(fd, "info: unexpected argument: %s", argv[1]);
 	engine_info(lines_add, &l);
 	return reply_ok(fd, &l);
 }
@@ -371,8 +343,6 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	char why[PATH_MAX + 128];
 	struct lines l = { 0 };
 
-	if (argc > 1)
-		return reply_err(fd, "stats: unexpected argument: %s", argv[1]);
 	dispatch_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());
@@ -410,7 +380,7 @@ static bool cmd_trace(int fd, int argc, char **argv)
 	int err;
 
 	if (argc < 2)
-		return reply_err(fd, "trace: missing argument (on [FILE [overwrite]], off, flush)");
+		return reply_err(fd, "trace: missing argument (" CTL_USAGE_TRACE ")");
 	if (strcmp(what, "on") == 0)
 		return cmd_trace_on(fd, argc, argv);
 	if (argc > 2)
@@ -428,30 +398,74 @@ static bool cmd_trace(int fd, int argc, char **argv)
 			return reply_err(fd, "trace flush: the trace failed: %s", strerror(-err));
 		return reply_ok_empty(fd);
 	}
-	return reply_err(fd, "trace: unknown argument: %s (on [FILE [overwrite]], off, flush)",
-			 what);
+	return reply_err(fd, "trace: unknown argument: %s (" CTL_USAGE_TRACE ")", what);
 }
 
-/* Is word n of line w? */
-static bool word_is(const char *line, int n, const char *w)
-{
-	const char *p = skip_words(line, n);
-	size_t len = strcspn(p, " \t");
+/* The commands.  A name is one word or two ("rule add"); the first entry
+ * whose name the line starts with runs. */
+static const struct command {
+	const char *name;
+	const char *usage;
+	/* Words after the name at most (-1: the handler checks them). */
+	int max_args;
+	/* Either the words, the command's own first, or, for a command whose
+	 * text may have more words than argv holds, the text after its name. */
+	bool (*run)(int fd, int argc, char **argv);
+	bool (*run_text)(int fd, const char *text);
+} commands[] = {
+	{ "ping", CTL_USAGE_PING, 0, cmd_ping, NULL },
+	{ "rule add", CTL_USAGE_RULE_ADD, -1, NULL, cmd_rule_add },
+	{ "rule", CTL_USAGE_RULE, -1, cmd_rule, NULL },
+	{ "held", CTL_USAGE_HELD, -1, cmd_held, NULL },
+	{ "release", CTL_USAGE_RELEASE, -1, cmd_release, NULL },
+	{ "stats", CTL_USAGE_STATS, 0, cmd_stats, NULL },
+	{ "info", CTL_USAGE_INFO, 0, cmd_info, NULL },
+	{ "trace", CTL_USAGE_TRACE, -1, cmd_trace, NULL },
+};
 
-	return len == strlen(w) && strncmp(p, w, len) == 0;
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The number of words of name that start line, or 0 if not all do. */
+static int name_words(const char *line, const char *name)
+{
+	int n = 0;
+
+	for (const char *w = name; *w; n++) {
+		size_t len = strcspn(w, " ");
+		const char *p = skip_words(line, n);
+
+		if (strcspn(p, " \t") != len || strncmp(p, w, len) != 0)
+			return 0;
+		w += len + (w[len] == ' ');
+	}
+	return n;
+}
+
+static bool reply_unknown(int fd, const char *word)
+{
+	char names[256] = "";
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strchr(commands[i].name, ' '))
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 names[0] ? ", " : "", commands[i].name);
+	return reply_err(fd, "unknown command: %s (%s)", word, names);
 }
 
 /* One command line; false when the connection should end. */
 static bool handle(int fd, const char *line)
 {
+	const struct command *cmd = NULL;
 	char copy[DIOFS_CTL_LINE_MAX];
 	char *argv[16];
-	int argc;
+	int argc, words = 0;
 
-	/* A rule may have more words than argv holds: it is parsed from the
-	 * line itself. */
-	if (word_is(line, 0, "rule") && word_is(line, 1, "add"))
-		return cmd_rule_add(fd, skip_words(line, 2));
+	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
+		if ((words = name_words(line, commands[i].name)))
+			cmd = &commands[i];
+	if (cmd && cmd->run_text)
+		return cmd->run_text(fd, skip_words(line, words));
+
 	snprintf(copy, sizeof(copy), "%s", line);
 	argc = ctl_split(copy, argv, 16);
 	if (argc < 0)
@@ -459,25 +473,12 @@ static bool handle(int fd, const char *line)
 				 (int)strcspn(skip_words(line, 0), " \t"), skip_words(line, 0));
 	if (argc == 0)
 		return reply_err(fd, "empty command");
-	if (strcmp(argv[0], "rule") == 0)
-		return cmd_rule(fd, argc, argv);
-	if (strcmp(argv[0], "ping") == 0) {
-		if (argc > 1)
-			return reply_err(fd, "ping: unexpected argument: %s", argv[1]);
-		return cmd_ping(fd);
-	}
-	if (strcmp(argv[0], "held") == 0)
-		return cmd_held(fd, argc, argv);
-	if (strcmp(argv[0], "release") == 0)
-		return cmd_release(fd, argc, argv);
-	if (strcmp(argv[0], "stats") == 0)
-		return cmd_stats(fd, argc, argv);
-	if (strcmp(argv[0], "info") == 0)
-		return cmd_info(fd, argc, argv);
-	if (strcmp(argv[0], "trace") == 0)
-		return cmd_trace(fd, argc, argv);
-	return reply_err(fd, "unknown command: %s (ping, rule, held, release, stats, info, trace)",
-			 argv[0]);
+	if (!cmd)
+		return reply_unknown(fd, argv[0]);
+	if (cmd->max_args >= 0 && argc > words + cmd->max_args)
+		return reply_err(fd, "%s: unexpected argument: %s (%s)", cmd->name,
+				 argv[words + cmd->max_args], cmd->usage);
+	return cmd->run(fd, argc, argv);
 }
 
 /* One line (its newline cut off, ll bytes, room for a NUL after it);

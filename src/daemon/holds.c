@@ -51,6 +51,7 @@
 
 #include "engine.h"
 #include "reply_errno.h"
+#include "proto/held.h"
 
 enum park_kind { PARK_HOLD, PARK_DELAY, PARK_LOCK };
 
@@ -480,10 +481,9 @@ void holds_list(holds_line_fn fn, void *ctx)
 			lines = nl;
 			cap = ncap;
 		}
-		if (asprintf(&line, "id=%" PRIu64 " op=%s off=%jd size=%zu pid=%d"
-			     " unique=%" PRIu64 " path=%s", p->key,
-			     diofs_op_name(c->op), (intmax_t)c->off, c->size,
-			     (int)c->pid, c->unique, p->path ? p->path : "?") < 0)
+		line = ctl_held_format(p->key, diofs_op_name(c->op), (uint64_t)c->off, c->size,
+				       c->pid, c->unique, p->path ? p->path : "?");
+		if (!line)
 			break;
 		lines[n++] = line;
 	}

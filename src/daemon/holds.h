@@ -35,8 +35,7 @@ int holds_release(uint64_t id, enum release_how how, long arg, const char **why)
 /* Wait until at least min calls are held; 0, or -ETIMEDOUT. */
 int holds_wait(unsigned int min, int timeout_ms);
 
-/* One line per held call:
- * "id=N op=NAME off=N size=N pid=N unique=N path=PATH" */
+/* One line per held call (proto/held.h). */
 typedef void (*holds_line_fn)(void *ctx, const char *line);
 void holds_list(holds_line_fn fn, void *ctx);
 unsigned int holds_count(void);

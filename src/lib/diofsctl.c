@@ -330,54 +330,6 @@ int diofsctl_rule_clear(struct diofsctl *ctl)
 	return diofsctl_cmd(ctl, NULL, "rule clear") < 0 ? -1 : 0;
 }
 
-int diofsctl_parse_held(const char *line, struct diofs_held *h)
-{
-	const char *p = line;
-	unsigned int seen = 0;
-
-	memset(h, 0, sizeof(*h));
-	while (*p) {
-		const char *eq, *val, *end;
-		size_t klen, vlen;
-
-		p += strspn(p, " ");
-		eq = strchr(p, '=');
-		if (!eq)
-			break;
-		klen = eq - p;
-		val = eq + 1;
-		/* path comes last and may hold spaces: it takes the rest. */
-		if (klen == 4 && strncmp(p, "path", 4) == 0)
-			end = val + strlen(val);
-		else
-			end = val + strcspn(val, " ");
-		vlen = end - val;
-
-#define KEY(k) (klen == sizeof(k) - 1 && strncmp(p, k, klen) == 0)
-		if (KEY("path")) {
-			snprintf(h->path, sizeof(h->path), "%.*s", (int)vlen, val);
-			seen |= 1;
-		} else if (KEY("op")) {
-			snprintf(h->op, sizeof(h->op), "%.*s", (int)vlen, val);
-			seen |= 2;
-		} else if (KEY("id")) {
-			h->id = strtoull(val, NULL, 10);
-			seen |= 4;
-		} else if (KEY("off")) {
-			h->off = strtoull(val, NULL, 10);
-		} else if (KEY("size")) {
-			h->size = strtoull(val, NULL, 10);
-		} else if (KEY("pid")) {
-			h->pid = (pid_t)strtol(val, NULL, 10);
-		} else if (KEY("unique")) {
-			h->unique = strtoull(val, NULL, 10);
-		}
-#undef KEY
-		p = end;
-	}
-	return (seen & 7) == 7 ? 0 : -1;
-}
-
 int diofsctl_held(struct diofsctl *ctl, unsigned int min, int timeout_ms,
 		  struct diofs_held *out, size_t max)
 {
@@ -391,7 +343,7 @@ int diofsctl_held(struct diofsctl *ctl, unsigned int min, int timeout_ms,
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n && (size_t)i < max; i++) {
-		if (diofsctl_parse_held(lines[i], &out[i]) < 0) {
+		if (ctl_held_parse(lines[i], &out[i]) < 0) {
 			set_err(ctl, "held: bad line: %s", lines[i]);
 			diofsctl_free_lines(lines);
 			return -1;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/held.h"
+
 struct diofsctl;
 
 /* Connect to the socket at path, or to the one of the diofs mounted at mnt.
@@ -31,25 +33,13 @@ int diofsctl_rule_add(struct diofsctl *ctl, const char *fmt, ...)
 int diofsctl_rule_del(struct diofsctl *ctl, int id);
 int diofsctl_rule_clear(struct diofsctl *ctl);
 
-struct diofs_held {
-	uint64_t id;
-	char op[24];
-	uint64_t off;
-	uint64_t size;
-	pid_t pid;
-	uint64_t unique;
-	char path[512];
-};
-
 /* Wait until at least min calls are held (timeout_ms; < 0: no limit), then
  * fill up to max entries of out.  Returns the number held, or -1 (timeout
  * included). */
 int diofsctl_held(struct diofsctl *ctl, unsigned int min, int timeout_ms,
 		  struct diofs_held *out, size_t max);
-/* One "id=N op=NAME ... path=PATH" line of "held" into *h; 0 or -1. */
-int diofsctl_parse_held(const char *line, struct diofs_held *h);
 
-/* Release id (0: all).  how: NULL or "reply", "errno=NAME", "short=N".
+/* Release id (0: all).  how: NULL or a mode (proto/release.h).
  * Returns the number released. */
 int diofsctl_release(struct diofsctl *ctl, uint64_t id, const char *how);
 

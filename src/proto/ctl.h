@@ -6,6 +6,7 @@
  * or
  *     err MESSAGE     naming what was wrong; the connection stays usable.
  *
+ * Numbers: decimal or 0x hex; lengths may have k, m or g (proto/number.h).
  * Commands:
  *   ping
  *   rule add ACTION [MATCH...]     data: the rule's id
@@ -13,9 +14,13 @@
  *   rule del ID | rule clear
  *   held [min=N] [timeout=MS]      wait for N held (default 0), then list:
  *                                  "id=N op=NAME off=N size=N pid=N unique=N path=PATH"
+ *                                  (proto/held.h)
  *   release ID|all [reply | errno=NAME | short=N]   data: count released
+ *                                  (proto/release.h)
  *   stats                          data: "op NAME count=N errors=N" and
  *                                  "rule ID matched=N acted=N"
+ *   info                           data: "init ..." lines, what INIT
+ *                                  negotiated with the kernel
  *   trace on [FILE [overwrite]] | trace off | trace flush
  *                                  FILE: new, 0600, no symbolic link; with
  *                                  overwrite it may be an existing regular file
@@ -34,7 +39,20 @@
 
 #include <stddef.h>
 
+#include "release.h"
+
 #define DIOFS_CTL_LINE_MAX 4096
+
+/* The commands' syntax, for the daemon's table and messages and diofsctl's
+ * usage. */
+#define CTL_USAGE_PING "ping"
+#define CTL_USAGE_RULE_ADD "rule add ACTION [MATCH...]"
+#define CTL_USAGE_RULE "rule list | rule del ID | rule clear"
+#define CTL_USAGE_HELD "held [min=N] [timeout=MS]"
+#define CTL_USAGE_RELEASE "release ID|all [" CTL_RELEASE_MODES "]"
+#define CTL_USAGE_STATS "stats"
+#define CTL_USAGE_INFO "info"
+#define CTL_USAGE_TRACE "trace on [FILE [overwrite]] | trace off | trace flush"
 
 /* The default socket path for mountpoint mnt into buf; 0 or -errno. */
 int ctl_default_path(const char *mnt, char *buf, size_t len);

@@ -220,7 +220,7 @@ static void test_connections(void)
 	/* a's answer comes once the read is held. */
 	CHECK(raw_line(a, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "held min=1 on a raw "
 	      "connection: saw \"%s\", wanted ok 1", ans);
-	CHECK(raw_line(a, ans, sizeof(ans)) && diofsctl_parse_held(ans, &h) == 0 &&
+	CHECK(raw_line(a, ans, sizeof(ans)) && ctl_held_parse(ans, &h) == 0 &&
 	      strcmp(h.op, "read") == 0 && strcmp(h.path, "/f") == 0 && h.size == 100 &&
 	      io && h.pid == atomic_load(&io->tid),
 	      "the held line: saw \"%s\", wanted id=N op=read off=0 size=100 pid=%d unique=N "

@@ -6,6 +6,9 @@
 #include "proto/ctldir.h"
 #include "proto/errnames.h"
 #include "proto/escape.h"
+#include "proto/held.h"
+#include "proto/number.h"
+#include "proto/release.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -520,6 +523,107 @@ static void test_fake_server(void)
 	rmdir(dir);
 }
 
+/* ---- numbers, the held line, release modes ---- */
+
+static void test_numbers(void)
+{
+	static const struct {
+		const char *s;
+		bool units;
+		enum num_status st;
+		uint64_t v;
+	} cases[] = {
+		{ "0", false, NUM_OK, 0 },
+		{ "4096", false, NUM_OK, 4096 },
+		{ "0x1F", false, NUM_OK, 31 },
+		{ "64k", true, NUM_OK, 64 << 10 },
+		{ "3M", true, NUM_OK, UINT64_C(3) << 20 },
+		{ "0x2g", true, NUM_OK, UINT64_C(2) << 30 },
+		{ "18446744073709551615", false, NUM_OK, UINT64_MAX },
+		{ "18446744073709551616", false, NUM_RANGE, 0 },
+		{ "17179869184g", true, NUM_RANGE, 0 },
+		{ "64k", false, NUM_BAD, 0 },
+		{ "k", true, NUM_BAD, 0 },
+		{ "0x", false, NUM_BAD, 0 },
+		{ "", false, NUM_BAD, 0 },
+		{ "-1", false, NUM_BAD, 0 },
+		{ " 1", false, NUM_BAD, 0 },
+		{ "1kk", true, NUM_BAD, 0 },
+		{ "12a", false, NUM_BAD, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+		enum num_status st = parse_number(cases[i].s, cases[i].units, &v);
+
+		CU_ASSERT_EQUAL(st, cases[i].st);
+		CU_ASSERT_EQUAL(v, st == NUM_OK ? cases[i].v : 12345);
+		if (st != cases[i].st)
+			fprintf(stderr, "parse_number(\"%s\"): %d, wanted %d\n", cases[i].s, st,
+				cases[i].st);
+	}
+}
+
+static void test_held_round_trip(void)
+{
+	static const char *paths[] = { "/f", "/a dir/with  spaces=and=equals", "?" };
+	struct diofs_held h;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *line = ctl_held_format(UINT64_MAX, "write", UINT64_C(1) << 40, 65536,
+					     4242, 77, paths[i]);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+		CU_ASSERT_EQUAL_FATAL(ctl_held_parse(line, &h), 0);
+		CU_ASSERT_EQUAL(h.id, UINT64_MAX);
+		CU_ASSERT_STRING_EQUAL(h.op, "write");
+		CU_ASSERT_EQUAL(h.off, UINT64_C(1) << 40);
+		CU_ASSERT_EQUAL(h.size, 65536);
+		CU_ASSERT_EQUAL(h.pid, 4242);
+		CU_ASSERT_EQUAL(h.unique, 77);
+		CU_ASSERT_STRING_EQUAL(h.path, paths[i]);
+		free(line);
+	}
+	/* The daemon's words, as it has always written them. */
+	CU_ASSERT_EQUAL(ctl_held_parse("id=3 op=read off=0 size=4096 pid=1 unique=9 path=/x",
+				       &h), 0);
+	CU_ASSERT_EQUAL(h.id, 3);
+	CU_ASSERT_STRING_EQUAL(h.path, "/x");
+	CU_ASSERT_EQUAL(ctl_held_parse("op=read path=/x", &h), -1);   /* no id */
+	CU_ASSERT_EQUAL(ctl_held_parse("id=1 path=/x", &h), -1);      /* no op */
+	CU_ASSERT_EQUAL(ctl_held_parse("id=1 op=read", &h), -1);      /* no path */
+	CU_ASSERT_EQUAL(ctl_held_parse("", &h), -1);
+}
+
+static void test_release_modes(void)
+{
+	struct ctl_release r;
+	char why[128];
+
+	CU_ASSERT_EQUAL(ctl_release_parse("reply", &r, why, sizeof(why)), CTL_RELEASE_OK);
+	CU_ASSERT_EQUAL(r.mode, CTL_RELEASE_REPLY);
+	CU_ASSERT_EQUAL(ctl_release_parse("errno=enodata", &r, why, sizeof(why)),
+			CTL_RELEASE_OK);
+	CU_ASSERT(r.mode == CTL_RELEASE_ERRNO && r.arg == ENODATA);
+	CU_ASSERT_EQUAL(ctl_release_parse("errno=5", &r, why, sizeof(why)), CTL_RELEASE_OK);
+	CU_ASSERT(r.mode == CTL_RELEASE_ERRNO && r.arg == 5);
+	CU_ASSERT_EQUAL(ctl_release_parse("short=4k", &r, why, sizeof(why)), CTL_RELEASE_OK);
+	CU_ASSERT(r.mode == CTL_RELEASE_SHORT && r.arg == 4096);
+	CU_ASSERT_EQUAL(ctl_release_parse("short=0", &r, why, sizeof(why)), CTL_RELEASE_OK);
+	CU_ASSERT(r.mode == CTL_RELEASE_SHORT && r.arg == 0);
+
+	CU_ASSERT_EQUAL(ctl_release_parse("errno=NOTANERRNO", &r, why, sizeof(why)),
+			CTL_RELEASE_BAD_ARG);
+	CU_ASSERT_STRING_EQUAL(why, "unknown errno name: NOTANERRNO");
+	CU_ASSERT_EQUAL(ctl_release_parse("short=x", &r, why, sizeof(why)), CTL_RELEASE_BAD_ARG);
+	CU_ASSERT_STRING_EQUAL(why, "bad length: x");
+	CU_ASSERT_EQUAL(ctl_release_parse("short=99999999999999999999", &r, why, sizeof(why)),
+			CTL_RELEASE_BAD_ARG);
+	CU_ASSERT_EQUAL(ctl_release_parse("bogus", &r, why, sizeof(why)), CTL_RELEASE_NO_MODE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "bad reply: bogus"));
+	CU_ASSERT_EQUAL(ctl_release_parse("Reply", &r, NULL, 0), CTL_RELEASE_NO_MODE);
+}
+
 int main(void)
 {
 	static const struct {
@@ -542,6 +646,9 @@ int main(void)
 		{ "terminal escaping, random bytes", test_escape_random },
 		{ "socket directory: owners and modes on the way", test_socket_dir },
 		{ "a socket served by another uid is refused", test_fake_server },
+		{ "numbers: decimal, 0x hex, k/m/g units", test_numbers },
+		{ "the held line formats and parses back", test_held_round_trip },
+		{ "release modes: reply, errno=NAME, short=N", test_release_modes },
 	};
 	CU_pSuite suite;
 	unsigned int failed;
