@@ -6,6 +6,7 @@
  *     -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -I. -Isrc $(pkg-config --cflags fuse3) \
  *     tests/fuzz/fuzz_rule_parse.c src/daemon/rule_parse.c src/daemon/rules.c \
  *     src/daemon/call.c src/daemon/reply_errno.c src/proto/errnames.c \
+ *     src/proto/number.c \
  *     -o fuzz_rule_parse
  *   mkdir -p work && ./fuzz_rule_parse -dict=tests/fuzz/rule.dict work tests/fuzz/corpus/rule_parse
  * (new inputs go to the first directory: keep the seeds in git clean)
