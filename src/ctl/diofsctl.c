@@ -222,6 +222,15 @@ static const struct json_shape *stats_shape(const char *line)
 	return &other;
 }
 
+/* After the lines of an answer: the JSON array closed, all let go. */
+static void answer_done(struct diofsctl *ctl, char **lines)
+{
+	if (opt_json)
+		json_end();
+	diofsctl_free_lines(lines);
+	diofsctl_close(ctl);
+}
+
 /* The daemon's lines for cmd, escaped; with --json through shape_of. */
 static void print_lines(const char *cmd, const struct json_shape *(*shape_of)(const char *))
 {
@@ -241,10 +250,7 @@ static void print_lines(const char *cmd, const struct json_shape *(*shape_of)(co
 			putchar('\n');
 		}
 	}
-	if (opt_json)
-		json_end();
-	diofsctl_free_lines(lines);
-	diofsctl_close(ctl);
+	answer_done(ctl, lines);
 }
 
 static void run_rule(int argc, char **argv)
@@ -363,10 +369,7 @@ static void run_held(int argc, char **argv)
 		put_escaped(stdout, h.path);
 		printf(" %" PRIu64 " %" PRIu64 " %d\n", h.off, h.size, (int)h.pid);
 	}
-	if (opt_json)
-		json_end();
-	diofsctl_free_lines(lines);
-	diofsctl_close(ctl);
+	answer_done(ctl, lines);
 }
 
 static void run_release(int argc, char **argv)

@@ -103,21 +103,6 @@ static void lines_addf(struct lines *l, const char *fmt, ...)
 	lines_add(l, line);
 }
 
-static bool send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
-}
-
 static bool reply_err(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static bool reply_err(int fd, const char *fmt, ...)
@@ -133,7 +118,7 @@ static bool reply_err(int fd, const char *fmt, ...)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	strcat(msg, "\n");
-	return send_all(fd, msg, strlen(msg));
+	return ctl_send_all(fd, msg, strlen(msg));
 }
 
 /* "ok N" and the lines; frees them. */
@@ -147,14 +132,14 @@ static bool reply_ok(int fd, struct lines *l)
 		return reply_err(fd, "out of memory");
 	}
 	snprintf(head, sizeof(head), "ok %u\n", l->n);
-	ok = send_all(fd, head, strlen(head)) && send_all(fd, l->buf, l->len);
+	ok = ctl_send_all(fd, head, strlen(head)) && ctl_send_all(fd, l->buf, l->len);
 	free(l->buf);
 	return ok;
 }
 
 static bool reply_ok_empty(int fd)
 {
-	return send_all(fd, "ok 0\n", 5);
+	return ctl_send_all(fd, "ok 0\n", 5);
 }
 
 /* A number without units (ids, counts, milliseconds) of at most max. */
@@ -593,7 +578,7 @@ static bool peer_allowed(int fd)
 	snprintf(msg, sizeof(msg),
 		 "err permission denied: uid %u is not the mounting user\n",
 		 (unsigned int)cred.uid);
-	send_all(fd, msg, strlen(msg));
+	ctl_send_all(fd, msg, strlen(msg));
 	return false;
 }
 

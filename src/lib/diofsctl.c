@@ -160,26 +160,6 @@ static char *read_line(struct diofsctl *ctl)
 	}
 }
 
-static bool send_all(struct diofsctl *ctl, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(ctl->fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : EIO;
-
-			set_err(ctl, "sending to the daemon: %s", strerror(err));
-			errno = err;
-			return false;
-		}
-		buf += n;
-		len -= n;
-	}
-	return true;
-}
-
 void diofsctl_free_lines(char **lines)
 {
 	if (!lines)
@@ -207,12 +187,14 @@ static int vcmd(struct diofsctl *ctl, char ***lines, const char *fmt, va_list ap
 		return -1;
 	}
 	cmd[n++] = '\n';
-	if (!send_all(ctl, cmd, n)) {
+	if (!ctl_send_all(ctl->fd, cmd, n)) {
 		/* A daemon that refuses us says why, then closes. */
 		char saved[sizeof(ctl->err)];
+		int err = errno;
 
+		set_err(ctl, "sending to the daemon: %s", strerror(err));
 		memcpy(saved, ctl->err, sizeof(saved));
-		head = errno == EPIPE ? read_line(ctl) : NULL;
+		head = err == EPIPE ? read_line(ctl) : NULL;
 		if (head && strncmp(head, "err ", 4) == 0)
 			set_err(ctl, "%s", head + 4);
 		else

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -35,6 +36,26 @@ int ctl_split(char *line, char **argv, int max)
 		if (*p)
 			*p++ = '\0';
 	}
+}
+
+bool ctl_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
 }
 
 int ctl_default_dir(char *buf, size_t len)

@@ -37,6 +37,7 @@
 #ifndef DIOFS_PROTO_CTL_H
 #define DIOFS_PROTO_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "release.h"
@@ -58,6 +59,10 @@
 int ctl_default_path(const char *mnt, char *buf, size_t len);
 /* The directory that holds it (created 0700 by the daemon). */
 int ctl_default_dir(char *buf, size_t len);
+
+/* Send all len bytes of buf on socket fd (no SIGPIPE; EINTR retried).
+ * false with errno set if the connection broke. */
+bool ctl_send_all(int fd, const void *buf, size_t len);
 
 /* Split line in place into at most max words; returns the count, or -1 if
  * there are more. */

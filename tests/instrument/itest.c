@@ -746,20 +746,6 @@ bool raw_line(int fd, char *out, size_t len)
 	return true;
 }
 
-bool raw_send(int fd, const char *text, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		text += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
 
 /* ---- the trace ---- */
 

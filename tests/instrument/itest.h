@@ -143,10 +143,9 @@ bool itest_rule_counts(struct diofsctl *c, int id, uint64_t *matched, uint64_t *
 /* A raw connection to a control socket: -1 with errno on failure.  Reads
  * time out after ITEST_WAIT_MS. */
 int raw_connect(const char *path);
-/* One line from fd without its newline; false at EOF or error. */
+/* One line from fd without its newline; false at EOF or error.  (Send
+ * with ctl_send_all, proto/ctl.h.) */
 bool raw_line(int fd, char *out, size_t len);
-/* Send text as is (no newline added); false on error. */
-bool raw_send(int fd, const char *text, size_t len);
 
 /* ---- the trace ---- */
 

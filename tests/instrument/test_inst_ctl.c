@@ -39,7 +39,7 @@ static bool raw_cmd(int fd, const char *line, char *out, size_t len)
 	char buf[DIOFS_CTL_LINE_MAX * 2];
 	int n = snprintf(buf, sizeof(buf), "%s\n", line);
 
-	return raw_send(fd, buf, (size_t)n) && raw_line(fd, out, len);
+	return ctl_send_all(fd, buf, (size_t)n) && raw_line(fd, out, len);
 }
 
 /* "ping" answers "ok 1" and "diofs VERSION pid PID" on the same connection. */
@@ -135,7 +135,7 @@ static void test_malformed(void)
 	ping_ok(fd, "trace on MNT/...");
 
 	/* A NUL byte in a line. */
-	CHECK(raw_send(fd, "ping\0x\n", 7) && raw_line(fd, ans, sizeof(ans)) &&
+	CHECK(ctl_send_all(fd, "ping\0x\n", 7) && raw_line(fd, ans, sizeof(ans)) &&
 	      strncmp(ans, "err ", 4) == 0 && strstr(ans, "NUL"), "a line with a NUL byte: saw "
 	      "\"%s\", wanted err ... NUL byte", ans);
 	ping_ok(fd, "a NUL byte");
@@ -147,7 +147,7 @@ static void test_malformed(void)
 	memset(longline, 'a', sizeof(longline) - 1);
 	memcpy(longline, "rule add hold path=", 19);
 	longline[sizeof(longline) - 1] = '\n';
-	CHECK(raw_send(fd, longline, sizeof(longline)) && raw_line(fd, ans, sizeof(ans)) &&
+	CHECK(ctl_send_all(fd, longline, sizeof(longline)) && raw_line(fd, ans, sizeof(ans)) &&
 	      strncmp(ans, "err ", 4) == 0 && strstr(ans, "too long"), "a line of %zu bytes: saw "
 	      "\"%s\", wanted err ... line too long", sizeof(longline), ans);
 	ping_ok(fd, "a line too long");
@@ -156,7 +156,7 @@ static void test_malformed(void)
 	 * order. */
 	static const char pipelined[] = "ping\r\nbogus\nrule list\nping\n";
 
-	CHECK(raw_send(fd, pipelined, strlen(pipelined)), "send: %s", strerror(errno));
+	CHECK(ctl_send_all(fd, pipelined, strlen(pipelined)), "send: %s", strerror(errno));
 	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "pipelined 1 (ping\\r): "
 	      "saw \"%s\", wanted ok 1", ans);
 	CHECK(raw_line(fd, ans, sizeof(ans)) && strncmp(ans, "diofs ", 6) == 0, "pipelined 1 "
@@ -207,10 +207,10 @@ static void test_connections(void)
 	gone = raw_connect(m->ctl);
 	REQUIRE(a >= 0 && gone >= 0, "connect: %s", strerror(errno));
 	/* gone waits for 5 held calls, then leaves. */
-	REQUIRE(raw_send(gone, "held min=5\n", 11), "send: %s", strerror(errno));
+	REQUIRE(ctl_send_all(gone, "held min=5\n", 11), "send: %s", strerror(errno));
 	itest_close(gone);
 	/* a waits for one. */
-	REQUIRE(raw_send(a, "held min=1\n", 11), "send: %s", strerror(errno));
+	REQUIRE(ctl_send_all(a, "held min=1\n", 11), "send: %s", strerror(errno));
 	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "ping while another connection waits in held: "
 	      "%s", diofsctl_error(c));
 	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
@@ -301,7 +301,7 @@ static void peer_child(const char *sock, bool keep_dac_override, int out)
 
 			/* A command (it may find the connection closed already),
 			 * then the one answer: the refusal, or "ok 0" if let in. */
-			raw_send(fd, cmd, (size_t)n);
+			ctl_send_all(fd, cmd, (size_t)n);
 			raw_line(fd, res.line, sizeof(res.line));
 			/* Refused: the daemon has closed.  Let in: nothing more
 			 * would come, do not wait for it. */
@@ -624,7 +624,7 @@ static void test_half_close(void)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		fd = raw_connect(m->ctl);
 		REQUIRE(fd >= 0, "connect: %s", strerror(errno));
-		CHECK(raw_send(fd, cmds[i], strlen(cmds[i])) && shutdown(fd, SHUT_WR) == 0 &&
+		CHECK(ctl_send_all(fd, cmds[i], strlen(cmds[i])) && shutdown(fd, SHUT_WR) == 0 &&
 		      raw_line(fd, ans, sizeof(ans)) &&
 		      (strncmp(ans, "ok ", 3) == 0 || strncmp(ans, "err ", 4) == 0),
 		      "\"%.*s\" then SHUT_WR: saw \"%s\", wanted an ok or err line",
@@ -638,7 +638,7 @@ static void test_half_close(void)
 	/* held --wait: the answer comes when the read is held. */
 	fd = raw_connect(m->ctl);
 	REQUIRE(fd >= 0, "connect: %s", strerror(errno));
-	REQUIRE(raw_send(fd, "held min=1\n", 11) && shutdown(fd, SHUT_WR) == 0, "send: %s",
+	REQUIRE(ctl_send_all(fd, "held min=1\n", 11) && shutdown(fd, SHUT_WR) == 0, "send: %s",
 		strerror(errno));
 	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
 	rfd = itest_open(m, "f", O_RDONLY);
@@ -706,7 +706,7 @@ static void test_leave_while_waiting(void)
 		before);
 	fd = raw_connect(m->ctl);
 	REQUIRE(fd >= 0, "connect: %s", strerror(errno));
-	REQUIRE(raw_send(fd, "held min=5\n", 11), "send: %s", strerror(errno));
+	REQUIRE(ctl_send_all(fd, "held min=5\n", 11), "send: %s", strerror(errno));
 	CHECK(ctl_threads_become(m->pid, before + 1), "a client waiting in held: the daemon has "
 	      "%d diofs-ctl threads, wanted %d", ctl_threads(m->pid), before + 1);
 	itest_close(fd);
