@@ -275,10 +275,6 @@ static void run_rule(int argc, char **argv)
 			fail(ctl);
 		printf("%d\n", id);
 		diofsctl_close(ctl);
-	} else if (strcmp(argv[0], "list") == 0) {
-		if (argc != 1)
-			usage_error("rule list takes no argument");
-		print_lines("rule list", rule_list_shape);
 	} else if (strcmp(argv[0], "del") == 0) {
 		uint64_t id;
 
@@ -433,9 +429,24 @@ static void run_trace(int argc, char **argv)
 	diofsctl_close(ctl);
 }
 
+static void run_rule_list(int argc, char **argv)
+{
+	print_lines("rule list", rule_list_shape);
+}
+
+static void run_stats(int argc, char **argv)
+{
+	print_lines("stats", stats_shape);
+}
+
+static void run_info(int argc, char **argv)
+{
+	print_lines("info", stats_shape);
+}
+
 /* "diofs at MNT answers: pid N, version V" from the daemon's
  * "diofs VERSION pid N". */
-static void run_ping(void)
+static void run_ping(int argc, char **argv)
 {
 	struct diofsctl *ctl = ctl_open();
 	char version[64] = "", **lines;
@@ -460,6 +471,60 @@ static void run_ping(void)
 	diofsctl_close(ctl);
 }
 
+/* The commands.  A name is one word or two ("rule list"); the first entry
+ * whose name the command's words start with runs, given the words after
+ * it. */
+static const struct command {
+	const char *name;
+	void (*run)(int argc, char **argv);
+	int max_args; /* -1: run checks them */
+	bool json;    /* --json applies */
+} commands[] = {
+	{ "rule list", run_rule_list, 0, true },
+	{ "rule", run_rule, -1, false },
+	{ "held", run_held, -1, true },
+	{ "release", run_release, -1, false },
+	{ "trace", run_trace, -1, false },
+	{ "stats", run_stats, 0, true },
+	{ "info", run_info, 0, true },
+	{ "ping", run_ping, 0, false },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The entry for the command's words; *words: how many its name has. */
+static const struct command *find_command(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *name = commands[i].name, *sp = strchr(name, ' ');
+		size_t len = sp ? (size_t)(sp - name) : strlen(name);
+
+		if (strncmp(argv[0], name, len) != 0 || argv[0][len])
+			continue;
+		if (!sp) {
+			*words = 1;
+			return &commands[i];
+		}
+		if (argc > 1 && strcmp(argv[1], sp + 1) == 0) {
+			*words = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+/* The commands --json applies to, for its usage error. */
+static void json_usage_error(void)
+{
+	char names[128] = "";
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (commands[i].json)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 names[0] ? ", " : "", commands[i].name);
+	usage_error("--json: for %s", names);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -471,8 +536,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd;
-	int c;
+	const struct command *cmd;
+	int c, words;
 
 	/* "+": stop at the command, whose words may look like options. */
 	while ((c = getopt_long(argc, argv, "+m:s:jvhV", opts, NULL)) != -1) {
@@ -505,33 +570,18 @@ int main(int argc, char **argv)
 				    : "give --mount MNT or --socket PATH");
 	if (optind >= argc)
 		usage_error("missing command");
-	cmd = argv[optind];
-	argc -= optind + 1;
-	argv += optind + 1;
-	if (opt_json && strcmp(cmd, "held") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "info") != 0 &&
-	    !(strcmp(cmd, "rule") == 0 && argc == 1 && strcmp(argv[0], "list") == 0))
-		usage_error("--json: for held, rule list, stats and info");
-
-	if (strcmp(cmd, "rule") == 0) {
-		run_rule(argc, argv);
-	} else if (strcmp(cmd, "held") == 0) {
-		run_held(argc, argv);
-	} else if (strcmp(cmd, "release") == 0) {
-		run_release(argc, argv);
-	} else if (strcmp(cmd, "trace") == 0) {
-		run_trace(argc, argv);
-	} else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "info") == 0 ||
-		   strcmp(cmd, "ping") == 0) {
-		if (argc)
-			usage_error("%s takes no argument", cmd);
-		if (strcmp(cmd, "ping") == 0)
-			run_ping();
-		else
-			print_lines(cmd, stats_shape);
-	} else {
-		usage_error("unknown command '%s'", cmd);
-	}
+	argc -= optind;
+	argv += optind;
+	cmd = find_command(argc, argv, &words);
+	if (!cmd)
+		usage_error("unknown command '%s'", argv[0]);
+	if (opt_json && !cmd->json)
+		json_usage_error();
+	argc -= words;
+	argv += words;
+	if (cmd->max_args >= 0 && argc > cmd->max_args)
+		usage_error("%s takes no argument", cmd->name);
+	cmd->run(argc, argv);
 	if (fflush(stdout) != 0) {
 		perror("diofsctl: stdout");
 		return EXIT_DAEMON;

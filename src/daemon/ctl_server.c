@@ -157,10 +157,10 @@ static bool parse_count(const char *s, uint64_t max, uint64_t *out)
 static const char *skip_words(const char *line, int n)
 {
 	while (n--) {
-		line += strspn(line, " \t");
-		line += strcspn(line, " \t");
+		line += strspn(line, CTL_BLANKS);
+		line += strcspn(line, CTL_BLANKS);
 	}
-	return line + strspn(line, " \t");
+	return line + strspn(line, CTL_BLANKS);
 }
 
 static bool cmd_rule_add(int fd, const char *text)
@@ -419,7 +419,7 @@ static int name_words(const char *line, const char *name)
 		size_t len = strcspn(w, " ");
 		const char *p = skip_words(line, n);
 
-		if (strcspn(p, " \t") != len || strncmp(p, w, len) != 0)
+		if (strcspn(p, CTL_BLANKS) != len || strncmp(p, w, len) != 0)
 			return 0;
 		w += len + (w[len] == ' ');
 	}
@@ -455,7 +455,7 @@ static bool handle(int fd, const char *line)
 	argc = ctl_split(copy, argv, 16);
 	if (argc < 0)
 		return reply_err(fd, "%.*s: too many arguments",
-				 (int)strcspn(skip_words(line, 0), " \t"), skip_words(line, 0));
+				 (int)strcspn(skip_words(line, 0), CTL_BLANKS), skip_words(line, 0));
 	if (argc == 0)
 		return reply_err(fd, "empty command");
 	if (!cmd)

@@ -14,8 +14,7 @@
 
 static int is_blank(char ch)
 {
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
-	       ch == '\v' || ch == '\f';
+	return ch && strchr(CTL_BLANKS, ch);
 }
 
 int ctl_split(char *line, char **argv, int max)

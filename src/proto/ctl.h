@@ -64,6 +64,9 @@ int ctl_default_dir(char *buf, size_t len);
  * false with errno set if the connection broke. */
 bool ctl_send_all(int fd, const void *buf, size_t len);
 
+/* What separates words. */
+#define CTL_BLANKS " \t\r\n\v\f"
+
 /* Split line in place into at most max words; returns the count, or -1 if
  * there are more. */
 int ctl_split(char *line, char **argv, int max);
