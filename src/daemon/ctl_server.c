@@ -328,6 +328,8 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	char why[PATH_MAX + 128];
 	struct lines l = { 0 };
 
+	engine_transport_line(why, sizeof(why));
+	lines_add(&l, why);
 	dispatch_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());

@@ -12,6 +12,14 @@ enum diofs_dio_policy {
 	DIO_NONE,
 };
 
+/* -o io_uring[=fallback]: the transport the kernel sends requests by. */
+enum diofs_uring_mode {
+	URING_OFF,      /* /dev/fuse (default) */
+	URING_REQUIRE,  /* io_uring or no mount */
+	URING_FALLBACK, /* io_uring where the kernel allows it, else /dev/fuse
+			 * with a warning */
+};
+
 struct diofs_config {
 	char *backing;         /* realpath of BACKING */
 	char *mountpoint;
@@ -24,6 +32,8 @@ struct diofs_config {
 	char *rules_path;      /* -o rules=FILE */
 	char *ctl_path;        /* -o ctl=PATH; NULL: the default */
 	unsigned int threads;  /* worker threads */
+	enum diofs_uring_mode io_uring;
+	unsigned int io_uring_q_depth; /* ring entries per CPU queue */
 	bool foreground;
 	bool debug;
 	bool single_thread;

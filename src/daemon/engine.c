@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,13 @@
 #include "dispatch.h"
 #include "ops.h"
 #include "trace.h"
+#include "uring.h"
 
 static int dev_fd = -1;
 static atomic_bool initialized;
 static atomic_bool destroyed;
 static struct proto_init_result negotiated; /* written once, before initialized */
+static atomic_bool over_uring;              /* likewise: the transport */
 
 void engine_set_fd(int fd)
 {
@@ -58,6 +61,10 @@ int engine_send(struct proto_out *o)
 
 	if (diofs_cfg.debug)
 		debug_reply(o);
+	/* The reply goes where its request came from: a ring entry (its
+	 * result, the commit's, is the ring's to see), else /dev/fuse. */
+	if (over_uring && uring_reply(o->h.unique, iov, n) == 0)
+		return 0;
 	res = writev(dev_fd, iov, n);
 	if (res == (ssize_t)o->h.len)
 		return 0;
@@ -81,21 +88,50 @@ static void send_error(uint64_t unique, int err)
 
 /* ---- INIT ---- */
 
+const char *engine_transport(void)
+{
+	return over_uring ? "io_uring" : "dev_fuse";
+}
+
+/* Ring entries and their buffer: what the io_uring transport costs. */
+static unsigned int uring_depth(void)
+{
+	return diofs_cfg.io_uring_q_depth;
+}
+
+static size_t uring_payload(const struct proto_init_result *r)
+{
+	size_t p = (size_t)r->max_pages * page_size();
+
+	/* the kernel's minimum: FUSE_MIN_READ_BUFFER, max_write, max_pages */
+	if (p < r->max_write)
+		p = r->max_write;
+	return p < 8192 ? 8192 : p;
+}
+
 static void init_json(const struct proto_init_result *r, char *buf, size_t size)
 {
-	char flags[1024], offered[1024];
+	char flags[1024], offered[1024], uring_json[128] = "";
+
+	if (over_uring)
+		snprintf(uring_json, sizeof(uring_json), ",\"io_uring_q_depth\":%u,"
+			 "\"io_uring_payload\":%zu", uring_depth(), uring_payload(r));
 
 	snprintf(buf, size,
 		 "{\"init\":{\"kernel\":\"%" PRIu32 ".%" PRIu32 "\",\"proto\":\"%" PRIu32
 		 ".%" PRIu32 "\",\"flags\":\"%s\",\"offered\":\"%s\",\"max_write\":%" PRIu32
 		 ",\"max_pages\":%u,\"max_background\":%u,\"congestion_threshold\":%u,"
-		 "\"max_readahead\":%" PRIu32 ",\"parallel_direct_writes\":%s}}",
+		 "\"max_readahead\":%" PRIu32 ",\"parallel_direct_writes\":%s,"
+		 "\"transport\":\"%s\"%s}}",
 		 r->kernel_major, r->kernel_minor, r->major, r->minor,
 		 proto_init_flags_text(r->flags, flags, sizeof(flags)),
 		 proto_init_flags_text(r->offered, offered, sizeof(offered)),
 		 r->max_write, r->max_pages, r->max_background, r->congestion_threshold,
-		 r->max_readahead, engine_parallel_direct_writes() ? "true" : "false");
+		 r->max_readahead, engine_parallel_direct_writes() ? "true" : "false",
+		 engine_transport(), uring_json);
 }
+
+static void start_uring(const struct proto_init_result *r);
 
 static void handle_init(const struct proto_in *in)
 {
@@ -118,6 +154,8 @@ static void handle_init(const struct proto_in *in)
 
 	if (!diofs_cfg.async_dio)
 		cfg.want &= ~FUSE_ASYNC_DIO;
+	if (diofs_cfg.io_uring != URING_OFF)
+		cfg.want |= FUSE_OVER_IO_URING;
 	if (atomic_load(&initialized)) {
 		send_error(in->h.unique, EPROTO);
 		return;
@@ -141,6 +179,21 @@ static void handle_init(const struct proto_in *in)
 	case PROTO_INIT_OK:
 		break;
 	}
+	if (diofs_cfg.io_uring != URING_OFF && !(r.flags & FUSE_OVER_IO_URING)) {
+		char why[512];
+
+		if (uring_available(why, sizeof(why)) > 0)
+			snprintf(why, sizeof(why), "the kernel did not offer it in INIT");
+		if (diofs_cfg.io_uring == URING_REQUIRE) {
+			fprintf(stderr, "diofs: -o io_uring: %s\n", why);
+			send_error(in->h.unique, EPROTO);
+			kill(getpid(), SIGTERM); /* end the session as a signal would */
+			return;
+		}
+		fprintf(stderr, "diofs: warning: -o io_uring=fallback: %s; serving over "
+			"/dev/fuse\n", why);
+	}
+	atomic_store(&over_uring, (r.flags & FUSE_OVER_IO_URING) != 0);
 	negotiated = r;
 	atomic_store(&initialized, true);
 	init_json(&r, json, sizeof(json));
@@ -148,6 +201,29 @@ static void handle_init(const struct proto_in *in)
 	if (diofs_cfg.debug)
 		fprintf(stderr, "diofs: %s\n", json);
 	engine_send(&o);
+	/* The kernel takes ring entries only once INIT is done. */
+	if (over_uring)
+		start_uring(&r);
+}
+
+static void start_uring(const struct proto_init_result *r)
+{
+	int err = uring_start(dev_fd, uring_depth(), uring_payload(r));
+
+	if (err) {
+		fprintf(stderr, "diofs: io_uring: cannot start the queues: %s\n",
+			strerror(-err));
+		kill(getpid(), SIGTERM);
+	}
+}
+
+void engine_transport_line(char *buf, size_t len)
+{
+	char desc[128] = "";
+
+	if (over_uring)
+		uring_describe(desc, sizeof(desc));
+	snprintf(buf, len, "transport %s%s%s", engine_transport(), *desc ? " " : "", desc);
 }
 
 void engine_info(engine_line_fn fn, void *ctx)
@@ -163,6 +239,8 @@ void engine_info(engine_line_fn fn, void *ctx)
 		 " parallel_direct_writes=%d", r->kernel_major, r->kernel_minor, r->major,
 		 r->minor, r->max_write, r->max_pages, r->max_background,
 		 r->congestion_threshold, r->max_readahead, engine_parallel_direct_writes());
+	fn(ctx, line);
+	engine_transport_line(line, sizeof(line));
 	fn(ctx, line);
 	snprintf(line, sizeof(line), "init flags=%s",
 		 proto_init_flags_text(r->flags, flags, sizeof(flags)));

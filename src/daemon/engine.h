@@ -2,8 +2,9 @@
  * request read from the kernel, answers the session's own messages (INIT,
  * DESTROY, FORGET, INTERRUPT) and hands every operation to dispatch() as a
  * struct diofs_call; replies go back through engine_send.  The transport
- * (who reads the request, where the reply is written) is loop.c's today:
- * read(2)/writev(2) on /dev/fuse. */
+ * (who reads the request, where the reply is written) is loop.c's
+ * (read(2)/writev(2) on /dev/fuse) or, after INIT with -o io_uring,
+ * uring.c's ring entries; engine_send finds the way back by unique. */
 #ifndef DIOFS_ENGINE_H
 #define DIOFS_ENGINE_H
 
@@ -41,6 +42,11 @@ void engine_finish(void);
 typedef void (*engine_interrupt_fn)(void *data);
 void engine_interrupt_func(struct diofs_call *c, engine_interrupt_fn fn, void *data);
 void engine_interrupt_done(struct diofs_call *c);
+
+/* The transport serving requests: "dev_fuse" or "io_uring". */
+const char *engine_transport(void);
+/* "transport NAME [queues=N q_depth=N payload=N]" (info, stats). */
+void engine_transport_line(char *buf, size_t len);
 
 /* FOPEN_PARALLEL_DIRECT_WRITES on direct-I/O opens (-o init_off=). */
 bool engine_parallel_direct_writes(void);

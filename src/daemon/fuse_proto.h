@@ -42,6 +42,35 @@
 #if !HAVE_DECL_FUSE_OVER_IO_URING
 #define FUSE_OVER_IO_URING (1ULL << 41)        /* 7.41, kernel 6.14 */
 #endif
+/* FUSE-over-io_uring (7.42, kernel 6.14), from the kernel's UAPI: the
+ * header of a ring entry and the command an SQE128 carries. */
+#if !HAVE_DECL_FUSE_IO_URING_CMD_REGISTER
+#define FUSE_URING_IN_OUT_HEADER_SZ 128
+#define FUSE_URING_OP_IN_OUT_SZ 128
+struct fuse_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;  /* the request's unique */
+	uint32_t payload_sz; /* bytes in the payload buffer */
+	uint32_t padding;
+	uint64_t reserved;
+};
+struct fuse_uring_req_header {
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ]; /* fuse_in/out_header */
+	char op_in[FUSE_URING_OP_IN_OUT_SZ];      /* the op's first argument */
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+enum fuse_uring_cmd {
+	FUSE_IO_URING_CMD_INVALID = 0,
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+};
+struct fuse_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+#endif
 #if !HAVE_DECL_FUSE_REQUEST_TIMEOUT
 #define FUSE_REQUEST_TIMEOUT (1ULL << 42)      /* 7.42 */
 #endif

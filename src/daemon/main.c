@@ -20,6 +20,7 @@
 #include "options.h"
 #include "rules.h"
 #include "trace.h"
+#include "uring.h"
 
 int diofs_backing_fd = -1;
 dev_t diofs_backing_dev;
@@ -147,6 +148,24 @@ static void stop_instrument(void)
 	trace_close();
 }
 
+/* -o io_uring: said before the mount is handed over (the module is
+ * loaded by now), so that the user sees it and the status says it. */
+static int check_uring(void)
+{
+	char why[512];
+
+	if (diofs_cfg.io_uring == URING_OFF || uring_available(why, sizeof(why)) > 0)
+		return 0;
+	if (diofs_cfg.io_uring == URING_REQUIRE) {
+		fprintf(stderr, "diofs: -o io_uring: %s (or -o io_uring=fallback)\n", why);
+		return -1;
+	}
+	fprintf(stderr, "diofs: warning: -o io_uring=fallback: %s; serving over /dev/fuse\n",
+		why);
+	diofs_cfg.io_uring = URING_OFF;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct fuse_lowlevel_ops no_ops;
@@ -178,6 +197,8 @@ int main(int argc, char **argv)
 		goto out_session;
 	if (fuse_session_mount(se, diofs_cfg.mountpoint))
 		goto out_signals;
+	if (check_uring())
+		goto out_unmount;
 	if (fuse_daemonize(diofs_cfg.foreground))
 		goto out_unmount;
 	if (start_instrument())
@@ -191,6 +212,7 @@ int main(int argc, char **argv)
 
 out_instrument:
 	stop_instrument();
+	uring_stop(); /* after the parked calls were answered through it */
 	engine_finish(); /* after the parked calls were answered */
 out_unmount:
 	fuse_session_unmount(se);

@@ -19,6 +19,7 @@ struct diofs_config diofs_cfg = {
 	.async_dio = 1,
 	.threads = 0, /* default_threads() */
 	.default_permissions = true,
+	.io_uring_q_depth = 512,
 };
 
 static unsigned int nonopts; /* BACKING, MOUNTPOINT */
@@ -36,6 +37,9 @@ static const struct fuse_opt diofs_opts[] = {
 	FUSE_OPT_KEY("async_dio=", KEY_VALUE),
 	FUSE_OPT_KEY("threads=", KEY_VALUE),
 	FUSE_OPT_KEY("init_off=", KEY_VALUE),
+	FUSE_OPT_KEY("io_uring", KEY_VALUE),
+	FUSE_OPT_KEY("io_uring=", KEY_VALUE),
+	FUSE_OPT_KEY("io_uring_q_depth=", KEY_VALUE),
 	/* fuse_parse_cmdline's, for libfuse's own loop, which diofs does
 	 * not run: refused rather than accepted and ignored. */
 	FUSE_OPT_KEY("max_threads=", KEY_REFUSED),
@@ -103,12 +107,41 @@ static int parse_init_off(const char *arg, const char *val)
 	return ret;
 }
 
+/* -o io_uring (on), io_uring=on|fallback|off. */
+static int parse_io_uring(const char *arg)
+{
+	const char *val = strchr(arg, '=');
+
+	if (!val || !strcmp(val, "=on"))
+		diofs_cfg.io_uring = URING_REQUIRE;
+	else if (!strcmp(val, "=fallback"))
+		diofs_cfg.io_uring = URING_FALLBACK;
+	else if (!strcmp(val, "=off"))
+		diofs_cfg.io_uring = URING_OFF;
+	else {
+		fprintf(stderr, "diofs: -o %s: expected io_uring, io_uring=on, "
+			"io_uring=fallback or io_uring=off\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_value(const char *arg)
 {
-	const char *val = strchr(arg, '=') + 1;
+	const char *val;
 	long v;
 
-	if (!strncmp(arg, "dio=", 4)) {
+	if (!strcmp(arg, "io_uring") || !strncmp(arg, "io_uring=", 9))
+		return parse_io_uring(arg);
+	val = strchr(arg, '=') + 1;
+	if (!strncmp(arg, "io_uring_q_depth=", 17)) {
+		v = parse_number(val, 1, 65536);
+		if (v < 0) {
+			fprintf(stderr, "diofs: -o %s: expected 1 to 65536\n", arg);
+			return -1;
+		}
+		diofs_cfg.io_uring_q_depth = (unsigned int)v;
+	} else if (!strncmp(arg, "dio=", 4)) {
 		if (!strcmp(val, "all"))
 			diofs_cfg.dio = DIO_ALL;
 		else if (!strcmp(val, "odirect"))
@@ -158,6 +191,11 @@ static void usage(const char *prog)
 	       "    -o ctl=PATH              control socket (default: see diofs(8))\n"
 	       "    -o threads=N             worker threads (default: the CPUs diofs\n"
 	       "                             may run on, at least 2)\n"
+	       "    -o io_uring[=fallback]   take requests over FUSE-over-io_uring (Linux\n"
+	       "                             6.14+, enable_uring on); fallback: /dev/fuse\n"
+	       "                             with a warning where it is not available\n"
+	       "    -o io_uring_q_depth=N    ring entries per CPU (default 512; each held\n"
+	       "                             request keeps one: see diofs(8))\n"
 	       "    -o init_off=FLAG[:FLAG]  do not ask INIT for these flags, of:\n",
 	       prog);
 	/* the names, comma-separated, wrapped under the description */

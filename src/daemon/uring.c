@@ -1,0 +1,472 @@
+/* FUSE-over-io_uring, diofs's side (written from the kernel's
+ * fs/fuse/dev_uring.c and Documentation/filesystems/fuse-io-uring.rst).
+ *
+ * The kernel keeps one ring queue per possible CPU and puts each request
+ * on the queue of the CPU that submitted it; the ring is used only once
+ * every queue has an entry registered, until then requests keep coming
+ * over /dev/fuse.  So: one thread per queue, pinned to its CPU, with its
+ * own io_uring (SQE128: the command does not fit a 64-byte SQE).
+ *
+ * An entry is a header (struct fuse_uring_req_header) and a payload
+ * buffer of at least max_write bytes.  The kernel writes the request's
+ * fuse_in_header into the header, the op's first argument (its fixed
+ * struct, if any) beside it, and the rest (names, write data) into the
+ * payload.  Each entry's buffer keeps a page of room in front of the
+ * payload, where the header and first argument are copied back, so that
+ * the engine sees the request as /dev/fuse would have delivered it,
+ * without copying the payload.  The reply goes into the header (the
+ * fuse_out_header) and the payload (everything after it).
+ *
+ * Who submits.  A parked call (hold, delay, lock wait) keeps its entry and
+ * is answered later by another thread: the control server, the timer
+ * thread, an interrupt.  Only the queue thread submits to its ring: the
+ * submission queue is single-producer, and the kernel runs the work that
+ * hands the entry its next request in the context of the task that
+ * submitted the commit, which must be the pinned queue thread (the ring is
+ * IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, so that work runs when the
+ * queue thread waits, on its CPU, never interrupting another thread).  A
+ * reply from another thread fills the entry's buffers, puts the entry on
+ * the queue's commit list (a mutex) and wakes the queue thread through an
+ * eventfd that the ring always has a read posted on.  A reply on the queue
+ * thread itself (the common case: the call ran inline) prepares the commit
+ * at once, submitted with the next wait: one system call per request.
+ *
+ * Which entry a reply belongs to is found by the request's unique (a hash
+ * of the entries that await a reply): the reply paths stay the engine's,
+ * and a reply to a unique no entry waits for (a second reply, one to a
+ * unique the kernel never sent) goes to /dev/fuse, where the kernel
+ * refuses it, instead of into an entry that serves another request now. */
+#include <config.h>
+#include "uring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "diofs.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "fuse_proto.h"
+
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+/* Room in front of each payload for the header and the op's argument;
+ * a page, so that the payload (write data) stays page aligned. */
+#define FRONT_ROOM 4096
+#define HASH_BUCKETS 4096
+
+struct uring_queue;
+
+struct uring_ent {
+	struct fuse_uring_req_header hdr; /* iov[0] */
+	struct iovec iov[2];
+	struct uring_queue *q;
+	char *payload;                    /* iov[1], FRONT_ROOM after its buffer */
+	uint64_t commit_id;               /* the request it serves */
+	struct uring_ent *hash_next;      /* in by_unique while awaiting its reply */
+	struct uring_ent *commit_next;    /* on q->commits */
+	bool waiting;                     /* in by_unique */
+};
+
+struct uring_queue {
+	unsigned int qid;
+	struct io_uring ring;
+	bool ring_ok;
+	pthread_t thread;
+	bool started;
+	int efd;
+	uint64_t efd_buf;
+	pthread_mutex_t mu;
+	struct uring_ent *commits;        /* filled by other threads, under mu */
+	struct uring_ent *ents;
+	char *mem;
+	size_t mem_len;
+	atomic_bool stop;
+};
+
+static struct uring_queue *queues;
+static unsigned int nqueues, depth;
+static size_t payload_size;
+static int fuse_fd = -1;
+static __thread struct uring_queue *this_queue;
+
+static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct uring_ent *by_unique[HASH_BUCKETS];
+
+int uring_available(char *why, size_t len)
+{
+	char c = 0;
+	int fd = open(ENABLE_URING, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(why, len, "this kernel has no FUSE-over-io_uring (%s: %s; it needs "
+			 "Linux 6.14 or newer with CONFIG_FUSE_IO_URING)", ENABLE_URING,
+			 strerror(errno));
+		return -1;
+	}
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	if (c == 'Y' || c == '1')
+		return 1;
+	snprintf(why, len, "enable_uring is off: echo Y > %s (as root)", ENABLE_URING);
+	return 0;
+}
+
+/* ---- entries awaiting their reply, by unique ---- */
+
+static unsigned int bucket(uint64_t unique)
+{
+	return (unsigned int)((unique >> 1) ^ (unique >> 13)) % HASH_BUCKETS;
+}
+
+static void hash_put(struct uring_ent *e)
+{
+	unsigned int b = bucket(e->commit_id);
+
+	pthread_mutex_lock(&hash_mu);
+	e->hash_next = by_unique[b];
+	by_unique[b] = e;
+	e->waiting = true;
+	pthread_mutex_unlock(&hash_mu);
+}
+
+static struct uring_ent *hash_take(uint64_t unique)
+{
+	struct uring_ent *e = NULL;
+
+	pthread_mutex_lock(&hash_mu);
+	for (struct uring_ent **pp = &by_unique[bucket(unique)]; *pp; pp = &(*pp)->hash_next)
+		if ((*pp)->commit_id == unique) {
+			e = *pp;
+			*pp = e->hash_next;
+			e->waiting = false;
+			break;
+		}
+	pthread_mutex_unlock(&hash_mu);
+	return e;
+}
+
+/* ---- submissions (the queue thread only) ---- */
+
+static struct io_uring_sqe *get_sqe(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	/* The ring has room for every entry and the eventfd read; full only
+	 * if the kernel is slow to take what was submitted. */
+	while (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	return sqe;
+}
+
+static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
+{
+	struct io_uring_sqe *sqe = get_sqe(q);
+	struct fuse_uring_cmd_req *req = (struct fuse_uring_cmd_req *)sqe->cmd;
+
+	memset(sqe, 0, 128); /* SQE128 */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fuse_fd;
+	sqe->cmd_op = op;
+	req->qid = (uint16_t)q->qid;
+	if (op == FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)e->iov;
+		sqe->len = 2;
+	} else {
+		req->commit_id = e->commit_id;
+	}
+	io_uring_sqe_set_data(sqe, e);
+}
+
+static void prep_wakeup_read(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = get_sqe(q);
+
+	io_uring_prep_read(sqe, q->efd, &q->efd_buf, sizeof(q->efd_buf), 0);
+	io_uring_sqe_set_data(sqe, q);
+}
+
+/* The entry's reply is in its buffers: commit it (and fetch the next). */
+static void commit(struct uring_ent *e)
+{
+	struct uring_queue *q = e->q;
+	static const uint64_t one = 1;
+
+	if (this_queue == q) {
+		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+		return;
+	}
+	pthread_mutex_lock(&q->mu);
+	e->commit_next = q->commits;
+	q->commits = e;
+	pthread_mutex_unlock(&q->mu);
+	if (write(q->efd, &one, sizeof(one)) < 0) {
+		/* an eventfd counter cannot overflow at one a reply */
+	}
+}
+
+static void prep_pending_commits(struct uring_queue *q)
+{
+	struct uring_ent *e;
+
+	pthread_mutex_lock(&q->mu);
+	e = q->commits;
+	q->commits = NULL;
+	pthread_mutex_unlock(&q->mu);
+	for (; e; e = e->commit_next)
+		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+}
+
+int uring_reply(uint64_t unique, const struct iovec *iov, int n)
+{
+	struct fuse_out_header *oh;
+	struct uring_ent *e;
+	size_t len = 0;
+
+	if (!queues)
+		return 1;
+	e = hash_take(unique);
+	if (!e)
+		return 1;
+	oh = (struct fuse_out_header *)e->hdr.in_out;
+	memcpy(oh, iov[0].iov_base, sizeof(*oh));
+	for (int i = 1; i < n; i++) {
+		if (iov[i].iov_len > payload_size - len) {
+			/* more than the entry holds (an overlong rule past
+			 * max_write): what /dev/fuse would have refused */
+			oh->error = -EIO;
+			len = 0;
+			break;
+		}
+		memmove(e->payload + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (oh->error)
+		len = 0;
+	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
+	commit(e);
+	return 0;
+}
+
+/* ---- completions ---- */
+
+/* A request in e: rebuild it in front of the payload as /dev/fuse would
+ * have delivered it and hand it to the engine. */
+static void serve(struct uring_ent *e)
+{
+	struct fuse_in_header h;
+	uint32_t payload_sz = e->hdr.ring_ent_in_out.payload_sz;
+	size_t op_len;
+	char *start;
+
+	memcpy(&h, e->hdr.in_out, sizeof(h));
+	e->commit_id = e->hdr.ring_ent_in_out.commit_id;
+	hash_put(e);
+	if (h.len < sizeof(h) || payload_sz > payload_size ||
+	    h.len - sizeof(h) < payload_sz ||
+	    h.len - sizeof(h) - payload_sz > FUSE_URING_OP_IN_OUT_SZ) {
+		struct proto_out o;
+
+		fprintf(stderr, "diofs: io_uring: queue %u: request %llu: length %u does not"
+			" fit its entry (payload %u)\n", e->q->qid,
+			(unsigned long long)e->commit_id, h.len, payload_sz);
+		proto_out_init(&o, e->commit_id, EIO);
+		engine_send(&o);
+		return;
+	}
+	op_len = h.len - sizeof(h) - payload_sz;
+	start = e->payload - op_len - sizeof(h);
+	memcpy(start, &h, sizeof(h));
+	memcpy(start + sizeof(h), e->hdr.op_in, op_len);
+	engine_handle(start, h.len, now_ns());
+}
+
+static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
+{
+	void *data = io_uring_cqe_get_data(cqe);
+	struct uring_ent *e = data;
+
+	if (data == q) { /* the eventfd: commits from other threads, or stop */
+		if (!atomic_load(&q->stop))
+			prep_wakeup_read(q);
+		return;
+	}
+	if (cqe->res == 0) {
+		serve(e);
+		return;
+	}
+	/* The entry is gone: the connection was aborted or unmounted
+	 * (ENOTCONN, ECONNABORTED), the ring is closing (ECANCELED), or the
+	 * kernel refused it (registering: EOPNOTSUPP, enable_uring off). */
+	if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && cqe->res != -ECANCELED)
+		fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-cqe->res));
+}
+
+static void pin_to_cpu(unsigned int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	/* an offline CPU's queue still serves, unpinned */
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static int ring_init(struct uring_queue *q)
+{
+	struct io_uring_params p = { 0 };
+	unsigned int size = 1;
+
+	while (size < depth + 2)
+		size <<= 1;
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+		  IORING_SETUP_DEFER_TASKRUN;
+	return io_uring_queue_init_params(size, &q->ring, &p);
+}
+
+static void *queue_main(void *arg)
+{
+	struct uring_queue *q = arg;
+	int err;
+
+	this_queue = q;
+	pin_to_cpu(q->qid);
+	/* The ring belongs to the thread that submits (SINGLE_ISSUER). */
+	err = ring_init(q);
+	if (err) {
+		fprintf(stderr, "diofs: io_uring: queue %u: io_uring_setup: %s\n", q->qid,
+			strerror(-err));
+		return NULL;
+	}
+	q->ring_ok = true;
+	for (unsigned int i = 0; i < depth; i++)
+		prep_cmd(q, &q->ents[i], FUSE_IO_URING_CMD_REGISTER);
+	prep_wakeup_read(q);
+	while (!atomic_load(&q->stop)) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, seen = 0;
+
+		prep_pending_commits(q);
+		err = io_uring_submit_and_wait(&q->ring, 1);
+		if (err < 0 && err != -EINTR && err != -EAGAIN && err != -EBUSY) {
+			fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-err));
+			break;
+		}
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			complete(q, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&q->ring, seen);
+	}
+	return NULL;
+}
+
+static int queue_setup(struct uring_queue *q, unsigned int qid)
+{
+	size_t stride = FRONT_ROOM + payload_size;
+
+	q->qid = qid;
+	pthread_mutex_init(&q->mu, NULL);
+	q->efd = eventfd(0, EFD_CLOEXEC);
+	if (q->efd < 0)
+		return -errno;
+	q->ents = calloc(depth, sizeof(*q->ents));
+	if (!q->ents)
+		return -ENOMEM;
+	/* Reserved, not committed: a page is used when a request reaches it. */
+	q->mem_len = stride * depth;
+	q->mem = mmap(NULL, q->mem_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->mem == MAP_FAILED) {
+		q->mem = NULL;
+		return -errno;
+	}
+	for (unsigned int i = 0; i < depth; i++) {
+		struct uring_ent *e = &q->ents[i];
+
+		e->q = q;
+		e->payload = q->mem + i * stride + FRONT_ROOM;
+		e->iov[0] = (struct iovec){ &e->hdr, sizeof(e->hdr) };
+		e->iov[1] = (struct iovec){ e->payload, payload_size };
+	}
+	return 0;
+}
+
+int uring_start(int dev_fd, unsigned int q_depth, size_t payload)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF); /* the kernel: num_possible_cpus() */
+	int err;
+
+	if (queues)
+		return -EALREADY;
+	fuse_fd = dev_fd;
+	depth = q_depth;
+	payload_size = payload;
+	nqueues = ncpu > 0 ? (unsigned int)ncpu : 1;
+	queues = calloc(nqueues, sizeof(*queues));
+	if (!queues)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < nqueues; i++) {
+		queues[i].efd = -1;
+		err = queue_setup(&queues[i], i);
+		if (err)
+			return err;
+	}
+	for (unsigned int i = 0; i < nqueues; i++) {
+		err = pthread_create(&queues[i].thread, NULL, queue_main, &queues[i]);
+		if (err)
+			return -err;
+		queues[i].started = true;
+	}
+	return 0;
+}
+
+void uring_stop(void)
+{
+	static const uint64_t one = 1;
+
+	if (!queues)
+		return;
+	for (unsigned int i = 0; i < nqueues; i++) {
+		struct uring_queue *q = &queues[i];
+
+		atomic_store(&q->stop, true);
+		if (q->efd >= 0 && write(q->efd, &one, sizeof(one)) < 0) {
+			/* cannot fail: the counter is far from its limit */
+		}
+	}
+	for (unsigned int i = 0; i < nqueues; i++) {
+		struct uring_queue *q = &queues[i];
+
+		if (q->started)
+			pthread_join(q->thread, NULL);
+		/* Closing the ring cancels the entries still registered. */
+		if (q->ring_ok)
+			io_uring_queue_exit(&q->ring);
+		if (q->efd >= 0)
+			close(q->efd);
+		if (q->mem)
+			munmap(q->mem, q->mem_len);
+		free(q->ents);
+		pthread_mutex_destroy(&q->mu);
+	}
+	free(queues);
+	queues = NULL;
+	memset(by_unique, 0, sizeof(by_unique));
+}
+
+void uring_describe(char *buf, size_t len)
+{
+	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu", nqueues, depth, payload_size);
+}

@@ -1,0 +1,37 @@
+/* The io_uring transport (FUSE-over-io_uring, kernel 6.14+): after INIT,
+ * one thread per CPU queue of the kernel's ring, pinned to that CPU, with
+ * an io_uring of its own holding q_depth ring entries registered on the
+ * /dev/fuse fd.  Requests arrive as completions and go to engine_handle;
+ * replies are committed to the entry the request came in (and the entry
+ * fetches the next request).  Interrupts and forgets still come over
+ * /dev/fuse (loop.c).  See uring.c for who may submit. */
+#ifndef DIOFS_URING_H
+#define DIOFS_URING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* The kernel's switch: 1 on, 0 off (why says how to turn it on), -1 no
+ * FUSE-over-io_uring in this kernel (why says so).  Reads
+ * /sys/module/fuse/parameters/enable_uring: fuse must be loaded. */
+int uring_available(char *why, size_t len);
+
+/* Register the queues on /dev/fuse fd dev_fd (after the INIT reply): one
+ * per possible CPU, q_depth entries each with payload bytes of buffer.
+ * 0 or -errno; the threads report their own errors later. */
+int uring_start(int dev_fd, unsigned int q_depth, size_t payload);
+
+/* Is unique a request that came through a ring entry and awaits its
+ * reply?  If so, commit the reply (iov as proto_out_iov made it) to its
+ * entry and return 0; 1 if it is not (the reply goes to /dev/fuse). */
+int uring_reply(uint64_t unique, const struct iovec *iov, int n);
+
+/* Stop the queue threads and close their rings (idempotent). */
+void uring_stop(void);
+
+/* "queues=N q_depth=N payload=N" for info and stats. */
+void uring_describe(char *buf, size_t len);
+
+#endif
