@@ -183,6 +183,16 @@ bool check_verbose(void)
 	return ctx.cfg->verbose;
 }
 
+bool check_daemon_exited(int timeout_ms)
+{
+	if (!ctx.own || !ctx.mounted || ctx.mount.pid <= 0)
+		return false;
+	if (!diofs_wait_exit(ctx.mount.pid, timeout_ms, NULL))
+		return false;
+	ctx.mount.pid = 0;
+	return true;
+}
+
 static int remount(const char *opts, char *why, size_t len)
 {
 	disconnect_ctl();

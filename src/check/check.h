@@ -127,6 +127,9 @@ const char *check_backing_path(const char *name);
 #define check_remount(opts) check_remount_at((opts), __FILE__, __LINE__)
 void check_remount_at(const char *opts, const char *file, unsigned int line);
 bool check_verbose(void);               /* -v: suites may print "# ..." lines */
+/* Wait up to timeout_ms for our diofs to exit by itself (its connection
+ * ended) and reap it; false if it still runs (or with --mount). */
+bool check_daemon_exited(int timeout_ms);
 
 /* ---- data ------------------------------------------------------------- */
 

@@ -38,6 +38,7 @@ static struct {
 	const char *cases[MAX_FILTERS];
 	int ncases;
 	bool list, verdict, ktap, stacked;
+	bool uring;             /* --transport uring */
 	const char *xml, *tsv;
 	unsigned int timeout;   /* seconds per case */
 	struct runner_config run;
@@ -68,6 +69,9 @@ static void usage(FILE *f)
 		"                        (CASE-GLOB CONDITION... : WHY, see the file): a\n"
 		"                        failure they explain is KNOWN, not counted as\n"
 		"                        failed; a pass where one applies is KNOWN-FIXED?\n"
+		"      --transport T     dev (default): diofs takes requests over /dev/fuse;\n"
+		"                        uring: over FUSE-over-io_uring (-o io_uring on every\n"
+		"                        mount; all skipped where the kernel cannot)\n"
 		"  -t, --timeout SEC     end the run if a case takes longer (default 60,\n"
 		"                        0: none)\n"
 		"      --verdict         say whether this kernel pins FUSE direct I/O, route by\n"
@@ -85,6 +89,27 @@ static void usage(FILE *f)
 		"1 if one did, 2 on a usage error, 77 if every case skipped or diofs\n"
 		"cannot be mounted here (with --ktap: 4, kselftest's skip, and the plan\n"
 		"says 1..0 # SKIP).\n");
+}
+
+/* --transport uring: can this kernel serve FUSE over io_uring now? */
+static bool uring_usable(char *why, size_t len)
+{
+	static const char knob[] = "/sys/module/fuse/parameters/enable_uring";
+	char c = 0;
+	FILE *f = fopen(knob, "re");
+
+	if (!f) {
+		snprintf(why, len, "this kernel has no FUSE-over-io_uring (no %s: Linux 6.14+ "
+			 "with CONFIG_FUSE_IO_URING)", knob);
+		return false;
+	}
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	if (c == 'Y')
+		return true;
+	snprintf(why, len, "enable_uring is off: echo Y > %s", knob);
+	return false;
 }
 
 static bool suite_selected(const struct check_suite *s)
@@ -114,7 +139,8 @@ static bool case_selected(const struct check_suite *s, const struct check_case *
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN, OPT_KTAP, OPT_STACKED };
+	enum { OPT_SOCKET = 256, OPT_XML, OPT_TSV, OPT_VERDICT, OPT_KNOWN, OPT_KTAP, OPT_STACKED,
+	       OPT_TRANSPORT };
 	static const struct option longopts[] = {
 		{ "suite", required_argument, NULL, 's' },
 		{ "case", required_argument, NULL, 'c' },
@@ -129,6 +155,7 @@ static int parse_args(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
 		{ "stacked", no_argument, NULL, OPT_STACKED },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -177,6 +204,14 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_STACKED:
 			opt.stacked = true;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "dev") && strcmp(optarg, "uring")) {
+				fprintf(stderr, "diofs-check: --transport dev or uring, not %s\n",
+					optarg);
+				return 2;
+			}
+			opt.uring = !strcmp(optarg, "uring");
 			break;
 		case 'v': opt.run.verbose = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -389,6 +424,10 @@ int main(int argc, char **argv)
 	}
 	if (!opt.run.mount) {
 		const char *why = diofs_mount_unavailable();
+		char uring_why[512];
+
+		if (!why && opt.uring && !uring_usable(uring_why, sizeof(uring_why)))
+			why = uring_why;
 		if (why) {
 			char all[1024];
 
@@ -397,6 +436,8 @@ int main(int argc, char **argv)
 			return opt.ktap ? EXIT_KTAP_SKIP : EXIT_ALL_SKIPPED;
 		}
 	}
+	if (opt.uring)
+		diofs_mount_set_extra_opts("io_uring");
 	/* a daemon dying mid-command must fail a case, not kill the run */
 	signal(SIGPIPE, SIG_IGN);
 	diofs_mount_install_handlers(on_signal);

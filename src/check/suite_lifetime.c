@@ -442,6 +442,11 @@ static const struct check_case cases[] = {
 	  .desc = "diofs dies with pread, libaio and io_uring reads held: each gets "
 		  "ECONNABORTED or ENOTCONN, pins balance [premises: " LT_PREMISES
 		  "; AIO available" LT_PREMISE_URING "]" },
+	{ .name = "unmount_held", .fn = lt_unmount_held,
+	  .desc = "the mount is detached (umount -l) with pread, libaio and io_uring reads held, "
+		  "then they are released: each completes in full, diofs exits once the file "
+		  "is closed, nothing hangs, pins balance [premises: " LT_PREMISES
+		  "; AIO available" LT_PREMISE_URING "]" },
 	{ NULL },
 };
 

@@ -69,5 +69,6 @@ void lt_child_exit_libaio(void);
 void lt_child_exit_uring(void);
 void lt_abort_held(void);
 void lt_crash_held(void);
+void lt_unmount_held(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -494,4 +495,110 @@ void lt_abort_held(void)
 void lt_crash_held(void)
 {
 	conn_end_case(true);
+}
+
+/* ---- the mount detached with requests held ------------------------------ */
+
+/* One attempt: hold a read of each route, detach the mount, release the
+ * reads, close the file: the superblock goes with the last reference and
+ * the connection with it, so diofs must exit by itself.  0 done, -1
+ * failed (recorded). */
+static int unmount_once(struct proc_figures *fig)
+{
+	struct pw_io io[CONN_N], *ios[CONN_N];
+	struct pin_counts before, held, after;
+	char *bufs[CONN_N];
+	uint64_t ids[CONN_N];
+	char why[512];
+	int fd, ret = 0;
+
+	check_file_create("f", CONN_N * LT_LEN, FILE_SEED);
+	fd = lt_open("f", O_RDONLY | O_DIRECT);
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
+	for (int i = 0; i < CONN_N; i++) {
+		bufs[i] = check_buf_alloc(LT_LEN, 0);
+		io[i] = (struct pw_io){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
+					.len = LT_LEN, .off = (off_t)i * LT_LEN };
+		ios[i] = &io[i];
+		if (pw_io_prepare(&io[i], why, sizeof(why)) < 0)
+			CHECK_FATALF("%s", why);
+	}
+	pw_sample(&before, why, sizeof(why));
+	for (int i = 0; i < CONN_N; i++)
+		if (pw_io_start(&io[i], why, sizeof(why)) < 0)
+			CHECK_FATALF("%s", why);
+	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
+			 CONN_N, why, sizeof(why)) < 0) {
+		diofsctl_release(check_ctl(), 0, "errno=EIO");
+		for (int i = 0; i < CONN_N; i++)
+			pw_io_cleanup(&io[i]);
+		CHECK_FATALF("%s", why);
+	}
+	pw_sample(&held, why, sizeof(why));
+	if (umount2(check_mnt(), MNT_DETACH) < 0) {
+		CHECK_FAILF("umount -l %s with reads held: %s", check_mnt(), strerror(errno));
+		ret = -1;
+	}
+	/* the control socket is not on the mount: the holds can be let go */
+	if (diofsctl_release(check_ctl(), 0, NULL) != CONN_N) {
+		CHECK_FAILF("releasing the %d held reads after umount -l: %s", CONN_N,
+			    diofsctl_error(check_ctl()));
+		ret = -1;
+	}
+	for (int i = 0; i < CONN_N; i++) {
+		pw_io_join(&io[i]);
+		if (io[i].ret != LT_LEN) {
+			CHECK_FAILF("the held %s read returned %zd %s after umount -l and release, "
+				    "want %d", pw_route_name(conn_routes[i]), io[i].ret,
+				    io[i].ret < 0 ? errno_name(io[i].err) : "", LT_LEN);
+			ret = -1;
+		} else if (!CHECK_PATTERN(bufs[i], LT_LEN, (uint64_t)i * LT_LEN, FILE_SEED)) {
+			ret = -1;
+		}
+	}
+	pw_sample(&after, why, sizeof(why));
+	for (int i = 0; i < CONN_N; i++) {
+		pw_io_cleanup(&io[i]);
+		check_buf_free(bufs[i]);
+	}
+	close(fd);
+	if (!check_daemon_exited(10000)) {
+		CHECK_FAILF("diofs still runs 10 s after the detached mount's last file was closed");
+		ret = -1;
+	}
+	fig->held = pw_inflight_delta(&before, &held);
+	fig->after = pw_inflight_delta(&before, &after);
+	check_remount("");
+	return ret;
+}
+
+void lt_unmount_held(void)
+{
+	struct proc_figures fig[PW_MAX_ATTEMPTS] = { { 0, 0 } };
+	int64_t want = lt_user_pins((size_t)CONN_N * pw_pages(NULL, LT_LEN));
+	int attempts = pw_attempts(), n = 0;
+	bool held_ok[PW_MAX_ATTEMPTS], after_ok[PW_MAX_ATTEMPTS];
+	char figs[4096];
+	bool clean = false;
+
+	lt_require_premises();
+	for (int i = 0; i < CONN_N; i++)
+		if (pw_route_unavailable(conn_routes[i]))
+			SKIP("%s", pw_route_unavailable(conn_routes[i]));
+	if (!check_backing_path("f"))
+		SKIP("unmounts diofs: needs its own mount (not with --mount)");
+	while (n < attempts && !clean) {
+		if (unmount_once(&fig[n]) < 0)
+			return;
+		held_ok[n] = fig[n].held == want || fig[n].held - fig[n].after == want;
+		after_ok[n] = fig[n].after == 0;
+		n++;
+		clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
+	}
+	format_proc(fig, n, "after release", figs, sizeof(figs));
+	if (!clean && (check_note("%s", figs), true))
+		CHECK_FAILF("pins in flight with %d reads of %d pages held over umount -l: want %+"
+			    PRId64 " while held (%s), +0 after; %s", CONN_N, LT_LEN / 4096, want,
+			    lt_expect_why(), figs);
+	check_note("%s", figs);
 }

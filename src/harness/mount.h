@@ -37,6 +37,11 @@ const char *diofs_binary(void);
  * stopped: the exit and signal handlers stop it. */
 int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen);
+/* Options added to every mount this process starts from now on (e.g.
+ * "io_uring": diofs-check --transport uring), before the caller's own;
+ * NULL: none.  The string must outlive the mounts. */
+void diofs_mount_set_extra_opts(const char *opts);
+
 /* Reap child pid within timeout_ms (its wait status in *status if not
  * NULL); false if it is still running.  Async-signal-safe. */
 bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status);
