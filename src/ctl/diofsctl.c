@@ -211,6 +211,7 @@ static const struct json_shape *stats_shape(const char *line)
 		{ "op", { { "kind", "op" }, NULL } },           /* op NAME count= errors= */
 		{ "rule", { { "kind", "id" }, NULL } },         /* rule ID matched= acted= */
 		{ "held", { { "kind", "count" }, NULL } },      /* held N */
+		{ "transport", { { "kind", "name" }, NULL } },  /* transport NAME [KEY=N...] */
 		{ "trace_error", { { "kind" }, "error" } },     /* trace_error PATH: WHY */
 	};
 	static const struct json_shape other = { { "kind" }, "text" };

@@ -236,11 +236,14 @@ void engine_info(engine_line_fn fn, void *ctx)
 	snprintf(line, sizeof(line), "init kernel=%" PRIu32 ".%" PRIu32 " proto=%" PRIu32
 		 ".%" PRIu32 " max_write=%" PRIu32 " max_pages=%u max_background=%u"
 		 " congestion_threshold=%u max_readahead=%" PRIu32
-		 " parallel_direct_writes=%d", r->kernel_major, r->kernel_minor, r->major,
-		 r->minor, r->max_write, r->max_pages, r->max_background,
-		 r->congestion_threshold, r->max_readahead, engine_parallel_direct_writes());
-	fn(ctx, line);
-	engine_transport_line(line, sizeof(line));
+		 " parallel_direct_writes=%d transport=%s", r->kernel_major, r->kernel_minor,
+		 r->major, r->minor, r->max_write, r->max_pages, r->max_background,
+		 r->congestion_threshold, r->max_readahead, engine_parallel_direct_writes(),
+		 engine_transport());
+	if (atomic_load(&over_uring))
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 " io_uring_q_depth=%u io_uring_payload=%zu", uring_depth(),
+			 uring_payload(r));
 	fn(ctx, line);
 	snprintf(line, sizeof(line), "init flags=%s",
 		 proto_init_flags_text(r->flags, flags, sizeof(flags)));

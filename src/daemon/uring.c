@@ -369,6 +369,10 @@ static void *queue_main(void *arg)
 		}
 		io_uring_cq_advance(&q->ring, seen);
 	}
+	/* Replies given before the stop (the daemon answering its parked
+	 * calls as it stops) still go out. */
+	prep_pending_commits(q);
+	io_uring_submit(&q->ring);
 	return NULL;
 }
 

@@ -466,11 +466,13 @@ void diofs_mount_set_extra_opts(const char *opts)
  * is the harness's, not diofs's: it replaces ROOT/backing in m. */
 static int build_options(struct diofs_mount *m, const char *opts, char *out, size_t len)
 {
+	const char *extra = extra_opts ? extra_opts : getenv("DIOFS_MOUNT_OPTS");
 	char copy[1024], *save = NULL;
 	size_t used = (size_t)snprintf(out, len, "ctl=%s", m->ctl);
 
-	if (snprintf(copy, sizeof(copy), "%s%s%s", extra_opts ? extra_opts : "",
-		     extra_opts && opts && *opts ? "," : "", opts ? opts : "") >= (int)sizeof(copy))
+	if (snprintf(copy, sizeof(copy), "%s%s%s", extra ? extra : "",
+		     extra && *extra && opts && *opts ? "," : "", opts ? opts : "") >=
+	    (int)sizeof(copy))
 		return -1;
 	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(o, "backing=", 8)) {

@@ -39,7 +39,9 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen);
 /* Options added to every mount this process starts from now on (e.g.
  * "io_uring": diofs-check --transport uring), before the caller's own;
- * NULL: none.  The string must outlive the mounts. */
+ * NULL: those in $DIOFS_MOUNT_OPTS, if set (any harness test, e.g.
+ * DIOFS_MOUNT_OPTS=io_uring make check).  The string must outlive the
+ * mounts. */
 void diofs_mount_set_extra_opts(const char *opts);
 
 /* Reap child pid within timeout_ms (its wait status in *status if not
