@@ -313,13 +313,18 @@ static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 		fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-cqe->res));
 }
 
+/* Onto the queue's CPU, if diofs may run there (taskset, cpusets: the
+ * affinity diofs was started with is respected); otherwise, or if that
+ * CPU is offline, the queue still serves, from where diofs may run. */
 static void pin_to_cpu(unsigned int cpu)
 {
 	cpu_set_t set;
 
+	if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) ||
+	    !CPU_ISSET(cpu, &set))
+		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	/* an offline CPU's queue still serves, unpinned */
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
