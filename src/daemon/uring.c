@@ -313,16 +313,14 @@ static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 		fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-cqe->res));
 }
 
-/* Onto the queue's CPU, if diofs may run there (taskset, cpusets: the
- * affinity diofs was started with is respected); otherwise, or if that
- * CPU is offline, the queue still serves, from where diofs may run. */
+/* Onto the queue's CPU, whatever affinity diofs was started with (a
+ * request is queued on its submitter's CPU: served there, it crosses no
+ * CPU).  Where that fails (an offline CPU, a cpuset without it) the queue
+ * still serves, from where diofs may run. */
 static void pin_to_cpu(unsigned int cpu)
 {
 	cpu_set_t set;
 
-	if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) ||
-	    !CPU_ISSET(cpu, &set))
-		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
