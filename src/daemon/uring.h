@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#ifdef HAVE_LIBURING
 /* The kernel's switch: 1 on, 0 off (why says how to turn it on), -1 no
  * FUSE-over-io_uring in this kernel (why says so).  Reads
  * /sys/module/fuse/parameters/enable_uring: fuse must be loaded. */
@@ -33,5 +34,32 @@ void uring_stop(void);
 
 /* "queues=N q_depth=N payload=N" for info and stats. */
 void uring_describe(char *buf, size_t len);
+#else
+/* Built without liburing (configure --disable-tests without it): no
+ * io_uring transport, and -o io_uring says why. */
+#include <errno.h>
+#include <stdio.h>
+static inline int uring_available(char *why, size_t len)
+{
+	snprintf(why, len, "diofs was built without liburing (install liburing-dev and "
+		 "rebuild)");
+	return -1;
+}
+static inline int uring_start(int dev_fd, unsigned int q_depth, size_t payload)
+{
+	(void)dev_fd, (void)q_depth, (void)payload;
+	return -ENOSYS;
+}
+static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)
+{
+	(void)unique, (void)iov, (void)n;
+	return 1;
+}
+static inline void uring_stop(void) {}
+static inline void uring_describe(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", "");
+}
+#endif
 
 #endif
