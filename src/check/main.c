@@ -39,10 +39,11 @@ static struct {
 	int ncases;
 	bool list, verdict, ktap, stacked;
 	bool uring;             /* --transport uring */
+	int stacked_loop;       /* --stacked=dio: 1, =nodio: 0, both: -1 */
 	const char *xml, *tsv;
 	unsigned int timeout;   /* seconds per case */
 	struct runner_config run;
-} opt = { .timeout = 60 };
+} opt = { .timeout = 60, .stacked_loop = -1 };
 
 /* What runs now, for the signal hook. */
 static const struct check_suite *volatile running_suite;
@@ -78,9 +79,10 @@ static void usage(FILE *f)
 		"                        route, with the figures (--tsv: KEY VALUE DETAIL);\n"
 		"                        exit 0 converted, 1 not (or a leak, or lost data),\n"
 		"                        2 could not test\n"
-		"      --stacked         with --verdict: filesystems and the block device on a\n"
+		"      --stacked[=LOOP]  with --verdict: filesystems and the block device on a\n"
 		"                        loop device over diofs, one line each (--tsv: stacked\n"
-		"                        TARGET LOOP STATE PINS FORK DETAIL)\n"
+		"                        TARGET LOOP STATE PINS FORK DETAIL); LOOP dio or\n"
+		"                        nodio: only with the loop driver's direct I/O on/off\n"
 		"  -v, --verbose         say what is mounted and what each case checks\n"
 		"  -h, --help\n"
 		"  -V, --version\n"
@@ -154,7 +156,7 @@ static int parse_args(int argc, char **argv)
 		{ "tap", no_argument, NULL, OPT_KTAP },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verdict", optional_argument, NULL, OPT_VERDICT },
-		{ "stacked", no_argument, NULL, OPT_STACKED },
+		{ "stacked", optional_argument, NULL, OPT_STACKED },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -204,6 +206,12 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_STACKED:
 			opt.stacked = true;
+			if (optarg && strcmp(optarg, "dio") && strcmp(optarg, "nodio")) {
+				fprintf(stderr, "diofs-check: --stacked= takes dio or nodio, not %s\n",
+					optarg);
+				return 2;
+			}
+			opt.stacked_loop = optarg ? !strcmp(optarg, "dio") : -1;
 			break;
 		case OPT_TRANSPORT:
 			if (strcmp(optarg, "dev") && strcmp(optarg, "uring")) {
@@ -411,7 +419,7 @@ int main(int argc, char **argv)
 	if (check_facts() < 0)
 		return 1;
 	if (opt.verdict && opt.stacked)
-		return stk_verdict_run(stdout, opt.tsv);
+		return stk_verdict_run(stdout, opt.tsv, opt.stacked_loop);
 	if (opt.verdict)
 		return verdict_run(stdout, opt.tsv, &opt.run, opt.timeout);
 	if (!count_selected()) {

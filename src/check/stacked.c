@@ -158,40 +158,16 @@ static int populate(const char *dir, void *arg)
 	return make_file(path, 0, FILE_SEED, why, sizeof(why));
 }
 
-/* Where in the image the file's first sector lives: the image read in
- * the backing directory (no FUSE), searched for its bytes.  (Not the first
+/* Where in the image the file's first sector lives.  (Not the first
  * page: with 1 KiB blocks its blocks need not be adjacent.) */
 static int find_phys(struct probe *p, unsigned int seed, uint64_t *phys, char *why, size_t len)
 {
-	enum { CHUNK = 1 << 20 };
-	uint8_t first[SECTOR], *chunk = malloc(CHUNK + SECTOR);
-	int fd = open(p->s.image_backing, O_RDONLY | O_CLOEXEC);
-	uint64_t at = 0;
-	int ret = -1;
+	uint8_t first[SECTOR];
 
 	check_pattern_fill(first, SECTOR, 0, seed);
-	if (!chunk || fd < 0) {
-		say(why, len, "reading %s: %s", p->s.image_backing, chunk ? strerror(errno) : "ENOMEM");
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = pread(fd, chunk, CHUNK + SECTOR, (off_t)at);
-		if (n < (ssize_t)SECTOR)
-			break;
-		for (size_t o = 0; o + SECTOR <= (size_t)n && o < CHUNK; o += SECTOR)
-			if (chunk[o] == first[0] && !memcmp(chunk + o, first, SECTOR)) {
-				*phys = at + o;
-				ret = 0;
-				goto out;
-			}
-		at += CHUNK;
-	}
-	say(why, len, "the file's data is nowhere in the image (compressed, encrypted or inline?)");
-out:
-	if (fd >= 0)
-		close(fd);
-	free(chunk);
-	return ret;
+	if (diofs_stack_locate(&p->s, first, SECTOR, phys, why, len) < 0)
+		return -1;
+	return 0;
 }
 
 /* Is the held request ours?  After completion, the image at its offset

@@ -106,8 +106,9 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r);
 void stk_format(const struct stk_report *r, char *buf, size_t len);
 
 /* diofs-check --verdict --stacked: one line per target and loop mode on
- * out; with tsv_path, "stacked<TAB>TARGET<TAB>LOOP<TAB>STATE<TAB>PINS<TAB>
+ * out (loop_dio 1: only the loop driver's direct I/O on, 0: off, -1:
+ * both); with tsv_path, "stacked<TAB>TARGET<TAB>LOOP<TAB>STATE<TAB>PINS<TAB>
  * FORK<TAB>DETAIL" lines.  Returns 0, or 2 if nothing could be probed. */
-int stk_verdict_run(FILE *out, const char *tsv_path);
+int stk_verdict_run(FILE *out, const char *tsv_path, int loop_dio);
 
 #endif

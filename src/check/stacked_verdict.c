@@ -29,7 +29,7 @@ static void tsv_line(FILE *f, const struct stk_report *r)
 	fprintf(f, "\t%s\n", line);
 }
 
-int stk_verdict_run(FILE *out, const char *tsv_path)
+int stk_verdict_run(FILE *out, const char *tsv_path, int loop_dio)
 {
 	FILE *tsv = NULL;
 	const char *no = stk_unavailable();
@@ -53,6 +53,8 @@ int stk_verdict_run(FILE *out, const char *tsv_path)
 			struct stk_report r;
 			char line[2048];
 
+			if (loop_dio >= 0 && dio != loop_dio)
+				continue;
 			stk_probe(&stk_targets[i], dio, &r);
 			stk_format(&r, line, sizeof(line));
 			fprintf(out, "%s\n", line);

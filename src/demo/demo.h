@@ -1,11 +1,14 @@
-/* diofs-demo: two stories about a direct read that diofs holds, told from
- * what happens in this run on this kernel.
+/* diofs-demo: three stories about a direct read that diofs holds, told
+ * from what happens in this run on this kernel.
  *
  *   unmap  the client unmaps its buffer and maps new memory at the same
  *          address while the read is held: where does the data go, which
  *          pages did the kernel keep, did it pin them?
  *   fork   the client forks while the read is held and the parent writes a
  *          byte in each page: does the parent get the data?
+ *   stacked the fork story again, on ext4 over a loop device over an image
+ *          file on diofs: diofs holds the loop device's request that
+ *          carries ext4's direct read (the block layer's pins, not FUSE's).
  *
  * Every sentence the demo prints is built from values measured in the run
  * (pin counters, page frame numbers, page flags, bytes, diofs's trace), and
@@ -28,7 +31,9 @@
 
 struct demo {
 	struct diofs_mount m;
+	/* the diofs the story being told talks to: m's, or a stack's */
 	struct diofsctl *ctl;
+	const char *trace;      /* its trace file */
 	size_t page;            /* page size */
 	size_t pages;           /* pages of the buffer */
 	size_t len;             /* bytes of the buffer and of the read */
@@ -38,9 +43,21 @@ struct demo {
 };
 
 /* The stories; 0 completed (whatever the kernel did), -1 could not be completed (the
- * reason has been said). */
+ * reason has been said), 1 cannot be told on this machine (said why). */
 int story_unmap(struct demo *d);
 int story_fork(struct demo *d);
+int story_stacked(struct demo *d);
+
+/* Where the fork story happens (story_fork.c): the file the client reads
+ * and what diofs holds of it.  The caller has begun the story (ev_story). */
+struct fork_place {
+	int fd;                 /* open with O_DIRECT; data_fill's data from offset 0 */
+	const char *file;       /* as the client names it */
+	const char *held;       /* the path diofs holds a read of */
+	const char *carried;    /* NULL, or the filesystem whose read diofs's carries */
+	char rule[160];         /* the hold rule */
+};
+int story_fork_at(struct demo *d, const struct fork_place *p);
 
 /* ---- shared steps (demo.c) ---------------------------------------------- */
 
@@ -89,6 +106,9 @@ ssize_t held_read_join(struct held_read *r);
  * said as a step with the pin counters then. */
 struct demo_read {
 	const char *path;       /* as diofs names it: "/unmap.dat" */
+	const char *file;       /* as the client names it; NULL: path */
+	const char *carried;    /* NULL, or "ext4": diofs holds the loop device's
+				 * read of path, which carries ext4's read */
 	struct held_read r;
 	struct diofs_held h;    /* what diofs holds */
 	bool have_pins;

@@ -71,9 +71,9 @@ static int trace_line(struct demo *d, uint64_t unique, char *line, size_t len,
 		ev_say("trace flush failed: %s.", diofsctl_error(d->ctl));
 		return -1;
 	}
-	f = fopen(d->m.trace, "re");
+	f = fopen(d->trace, "re");
 	if (!f) {
-		ev_say("Cannot read diofs's trace %s: %s.", d->m.trace, strerror(errno));
+		ev_say("Cannot read diofs's trace %s: %s.", d->trace, strerror(errno));
 		return -1;
 	}
 	while (!found && getline(&l, &cap, f) > 0) {
@@ -166,7 +166,8 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 	x->last = x->held;
 	ev_step("submit", x->r.t_submit, x->have_pins ? &x->base : NULL, NULL,
 		"Request submitted: the client calls pread(fd, buf=%p, %zu, offset 0) on %s "
-		"(opened with O_DIRECT) from its thread %d.", buf, d->len, x->path, (int)x->r.tid);
+		"(opened with O_DIRECT) from its thread %d.", buf, d->len,
+		x->file ? x->file : x->path, (int)x->r.tid);
 	held_pins_sentence(d, x, sentence, sizeof(sentence));
 	{
 		struct jbuf j;
@@ -176,12 +177,21 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 		jb_u64(&j, "size", x->h.size);
 		jb_u64(&j, "offset", x->h.off);
 		jb_i64(&j, "pid", x->h.pid);
-		ev_step("held", 0, x->have_pins ? &x->held : NULL, &j,
-			"Held in the filesystem: diofs holds the FUSE_READ of %" PRIu64 " bytes at "
-			"offset %" PRIu64 " (request %" PRIu64 ", from thread %d); pread has %s. %s",
-			x->h.size, x->h.off, x->h.unique, (int)x->h.pid,
-			held_read_returned(&x->r) ? "returned (unexpected)" : "not returned",
-			sentence);
+		if (x->carried)
+			ev_step("held", 0, x->have_pins ? &x->held : NULL, &j,
+				"Held below %s: diofs holds the loop device's read of %" PRIu64
+				" bytes of %s at offset %" PRIu64 " (request %" PRIu64 ", from the loop "
+				"driver's thread %d), which carries the %s read; pread has %s. %s",
+				x->carried, x->h.size, x->path, x->h.off, x->h.unique, (int)x->h.pid,
+				x->carried, held_read_returned(&x->r) ? "returned (unexpected)" :
+				"not returned", sentence);
+		else
+			ev_step("held", 0, x->have_pins ? &x->held : NULL, &j,
+				"Held in the filesystem: diofs holds the FUSE_READ of %" PRIu64
+				" bytes at offset %" PRIu64 " (request %" PRIu64 ", from thread %d); "
+				"pread has %s. %s", x->h.size, x->h.off, x->h.unique, (int)x->h.pid,
+				held_read_returned(&x->r) ? "returned (unexpected)" : "not returned",
+				sentence);
 	}
 	return 0;
 }

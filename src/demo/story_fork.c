@@ -4,7 +4,11 @@
  * (not converted), fork shares them copy-on-write, the parent's write moves
  * the parent to copies, and the reply fills the pages the child now owns:
  * the parent never sees the data.  If the kernel pinned them, fork copies
- * them for the child at once and the parent keeps the pages being filled. */
+ * them for the child at once and the parent keeps the pages being filled.
+ *
+ * story_fork_at tells it for a file anywhere diofs can hold its read
+ * (story_stacked.c: ext4 on a loop device over diofs); story_fork for a
+ * file on diofs itself. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -164,9 +168,9 @@ static void outcome(struct demo *d, struct demo_read *x, const unsigned char *bu
 	ev_record("result", &j);
 }
 
-int story_fork(struct demo *d)
+int story_fork_at(struct demo *d, const struct fork_place *p)
 {
-	struct demo_read x = { .path = "/" FILE_NAME };
+	struct demo_read x = { .path = p->held, .file = p->file, .carried = p->carried };
 	uint64_t pfn0[DEMO_PAGES] = { 0 }, pfn_child[DEMO_PAGES] = { 0 }, pfn_w[DEMO_PAGES] = { 0 };
 	int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
 	struct child_report rep = { 0 };
@@ -178,14 +182,10 @@ int story_fork(struct demo *d)
 	pid_t pid = -1;
 	uint64_t t;
 
-	ev_story("fork", "Story 2: fork while the read is held");
-	fd = demo_open_file(d, FILE_NAME);
-	if (fd < 0)
-		return -1;
-	rule = diofsctl_rule_add(d->ctl, "hold op=read path=%s", x.path);
+	fd = p->fd;
+	rule = diofsctl_rule_add(d->ctl, "%s", p->rule);
 	if (rule < 0) {
 		ev_say("Adding the hold rule failed: %s.", diofsctl_error(d->ctl));
-		close(fd);
 		return -1;
 	}
 	buf = demo_buffer(d, FILL);
@@ -201,7 +201,7 @@ int story_fork(struct demo *d)
 	ev_step("setup", 0, NULL, NULL,
 		"The client's buffer: %zu pages (%zu bytes) of anonymous memory at %p, every "
 		"byte '%c'; the file %s holds %zu bytes of records like \"DATA p03 @0x3000\". "
-		"The buffer's page frames: %s.", d->pages, d->len, (void *)buf, FILL, x.path,
+		"The buffer's page frames: %s.", d->pages, d->len, (void *)buf, FILL, p->file,
 		d->len, d->pfn_why ? d->pfn_why : pfns);
 
 	if (demo_read_hold(d, &x, fd, buf) < 0)
@@ -295,6 +295,20 @@ out:
 		munmap(buf, d->len);
 out_rule:
 	diofsctl_rule_del(d->ctl, rule);
-	close(fd);
+	return ret;
+}
+
+int story_fork(struct demo *d)
+{
+	struct fork_place p = { .file = "/" FILE_NAME, .held = "/" FILE_NAME };
+	int ret;
+
+	ev_story("fork", "Story 2: fork while the read is held");
+	p.fd = demo_open_file(d, FILE_NAME);
+	if (p.fd < 0)
+		return -1;
+	snprintf(p.rule, sizeof(p.rule), "hold op=read path=%s", p.held);
+	ret = story_fork_at(d, &p);
+	close(p.fd);
 	return ret;
 }

@@ -361,6 +361,42 @@ static int mount_upper(struct diofs_stack *s, const struct diofs_stack_opts *o,
 	return 0;
 }
 
+int diofs_stack_locate(const struct diofs_stack *s, const void *want, size_t len,
+		       uint64_t *off, char *err, size_t errlen)
+{
+	enum { CHUNK = 1 << 20 };
+	const uint8_t *w = want;
+	uint8_t *chunk = len && len <= CHUNK ? malloc(CHUNK + len) : NULL;
+	int fd = open(s->image_backing, O_RDONLY | O_CLOEXEC);
+	uint64_t at = 0;
+	int ret = -1;
+
+	if (!chunk || fd < 0) {
+		snprintf(err, errlen, "reading %s: %s", s->image_backing,
+			 chunk ? strerror(errno) : "bad length or no memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, chunk, CHUNK + len, (off_t)at);
+
+		if (n < (ssize_t)len)
+			break;
+		for (size_t o = 0; o + len <= (size_t)n && o < CHUNK; o += len)
+			if (chunk[o] == w[0] && !memcmp(chunk + o, w, len)) {
+				*off = at + o;
+				ret = 0;
+				goto out;
+			}
+		at += CHUNK;
+	}
+	snprintf(err, errlen, "the data is nowhere in the image (compressed, encrypted or inline?)");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(chunk);
+	return ret;
+}
+
 int diofs_stack_start(struct diofs_stack *s, const struct diofs_stack_opts *o,
 		      char *err, size_t errlen)
 {

@@ -81,6 +81,12 @@ bool diofs_stack_find_tool(const char *name, char *path, size_t len);
 int diofs_stack_start(struct diofs_stack *s, const struct diofs_stack_opts *o,
 		      char *err, size_t errlen);
 
+/* Where in the image (read in the backing directory, without FUSE) the
+ * bytes [want, want + len) first stand, at a multiple of len: *off.  0, or
+ * -1 with the reason in err (not there: compressed, encrypted, inline). */
+int diofs_stack_locate(const struct diofs_stack *s, const void *want, size_t len,
+		       uint64_t *off, char *err, size_t errlen);
+
 /* Take everything down (idempotent). */
 void diofs_stack_stop(struct diofs_stack *s);
 
