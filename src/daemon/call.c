@@ -21,3 +21,26 @@ int diofs_op_from_name(const char *name)
 			return op;
 	return -1;
 }
+
+static const char *const proto_fault_names[PROTO_FAULT_COUNT] = {
+	[PROTO_FAULT_NONE] = "none",
+	[PROTO_FAULT_BADLEN] = "badlen",
+	[PROTO_FAULT_SHORT_HEADER] = "short-header",
+	[PROTO_FAULT_ERRNO] = "errno",
+	[PROTO_FAULT_DOUBLE] = "double",
+	[PROTO_FAULT_UNKNOWN_UNIQUE] = "unknown-unique",
+	[PROTO_FAULT_LATE] = "late",
+};
+
+const char *diofs_proto_fault_name(enum diofs_proto_fault f)
+{
+	return (unsigned int)f < PROTO_FAULT_COUNT ? proto_fault_names[f] : "?";
+}
+
+int diofs_proto_fault_from_name(const char *name)
+{
+	for (int f = PROTO_FAULT_NONE + 1; f < PROTO_FAULT_COUNT; f++)
+		if (strcmp(proto_fault_names[f], name) == 0)
+			return f;
+	return -1;
+}

@@ -46,6 +46,24 @@ const char *diofs_op_name(enum diofs_op op);
 /* -1 if NAME is not an operation. */
 int diofs_op_from_name(const char *name);
 
+/* A protocol fault (rule action proto=NAME): a message the kernel must
+ * refuse, written around the call's real reply (proto_fault.c). */
+enum diofs_proto_fault {
+	PROTO_FAULT_NONE,
+	PROTO_FAULT_BADLEN,         /* header len = real length + proto_arg */
+	PROTO_FAULT_SHORT_HEADER,   /* only proto_arg bytes of the header */
+	PROTO_FAULT_ERRNO,          /* header error = proto_arg, out of range */
+	PROTO_FAULT_DOUBLE,         /* the reply, then the same again */
+	PROTO_FAULT_UNKNOWN_UNIQUE, /* the reply to a unique never sent */
+	PROTO_FAULT_LATE,           /* held until interrupted, then replied */
+	PROTO_FAULT_COUNT
+};
+
+/* The name in rules, trace and stats ("badlen", "short-header"...);
+ * from_name: -1 if NAME is none of them. */
+const char *diofs_proto_fault_name(enum diofs_proto_fault f);
+int diofs_proto_fault_from_name(const char *name);
+
 /* What a rule asks of the reply of a read or write. */
 enum diofs_reply_shape {
 	REPLY_NORMAL,
@@ -93,6 +111,9 @@ struct diofs_call {
 	int rule_id;          /* 0: none */
 	enum diofs_reply_shape shape;
 	size_t shape_len;
+	enum diofs_proto_fault proto_fault;
+	long proto_arg;       /* see enum diofs_proto_fault */
+	int proto_write;      /* write(2) of the faulty message: 0 or -errno */
 
 	/* Filled in as the call is answered, for the trace. */
 	int result_errno;

@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "engine.h"
 #include "holds.h"
+#include "proto_fault.h"
 #include "rules.h"
 #include "trace.h"
 #include "proto/ctl.h"
@@ -332,6 +333,7 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	lines_add(&l, why);
 	dispatch_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
+	proto_fault_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());
 	if (trace_failure(why, sizeof(why)))
 		lines_addf(&l, "trace_error %s", why);

@@ -220,6 +220,15 @@ void dispatch(struct diofs_call *c)
 		return;
 	case ACT_CRASH:
 		conn_crash();
+		return;
+	case ACT_PROTO:
+		c->proto_fault = (enum diofs_proto_fault)hit.arg;
+		c->proto_arg = hit.proto_arg;
+		if (c->proto_fault == PROTO_FAULT_LATE)
+			park(c, 0); /* an interrupt runs it (holds.c) */
+		else
+			ops_run(c);
+		return;
 	}
 }
 

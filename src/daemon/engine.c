@@ -78,6 +78,13 @@ int engine_send(struct proto_out *o)
 	return -errno;
 }
 
+ssize_t engine_write_raw(const struct iovec *iov, int n)
+{
+	ssize_t res = writev(dev_fd, iov, n);
+
+	return res < 0 ? -errno : res;
+}
+
 static void send_error(uint64_t unique, int err)
 {
 	struct proto_out o;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "call.h"
 #include "fuse_proto.h"
@@ -29,6 +31,11 @@ void engine_handle(const void *buf, size_t len, uint64_t start_ns);
 /* Write reply o; 0, or -errno (-ENOENT: the kernel no longer waits for
  * it, the caller was interrupted or the connection aborted). */
 int engine_send(struct proto_out *o);
+
+/* Write a message as it is, whatever its header says (proto_fault.c's
+ * faulty messages; replies go through engine_send): the bytes written, or
+ * -errno as the kernel refused it. */
+ssize_t engine_write_raw(const struct iovec *iov, int n);
 
 /* After the session: what DESTROY would have done if the kernel did not
  * send it (it sends it only for fuseblk mounts). */

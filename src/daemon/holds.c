@@ -196,6 +196,16 @@ int holds_init(void)
 	return 0;
 }
 
+/* The caller was interrupted: EINTR, or for proto=late the real reply,
+ * late (proto_fault.c). */
+static void answer_interrupted(struct diofs_call *c)
+{
+	if (c->proto_fault == PROTO_FAULT_LATE)
+		dispatch_resume(c, RELEASE_RUN, 0);
+	else
+		dispatch_resume(c, RELEASE_ERRNO, EINTR);
+}
+
 static void on_interrupt(void *data)
 {
 	uint64_t key = (uintptr_t)data;
@@ -215,7 +225,7 @@ static void on_interrupt(void *data)
 		struct diofs_call *c = p->c;
 
 		free(p);
-		dispatch_resume(c, RELEASE_ERRNO, EINTR);
+		answer_interrupted(c);
 	}
 }
 
@@ -260,8 +270,15 @@ static void park_enter(struct park *p, uint64_t generation)
 	engine_interrupt_func(c, on_interrupt, (void *)(uintptr_t)p->key);
 
 	pthread_mutex_lock(&mu);
-	if (p->interrupted || closing) {
-		err = p->interrupted ? EINTR : closing_err;
+	if (p->interrupted && !closing) {
+		park_remove(p);
+		pthread_mutex_unlock(&mu);
+		free(p);
+		answer_interrupted(c);
+		return;
+	}
+	if (closing) {
+		err = closing_err;
 		park_remove(p);
 	} else {
 		p->waiting = true;

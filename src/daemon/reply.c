@@ -9,17 +9,23 @@
 #include "engine.h"
 #include "identity.h"
 #include "fuse_proto.h"
+#include "proto_fault.h"
 
 /* Back to the daemon's identity (the op ran as the caller), record c,
- * send o, free c; the send's result. */
+ * send o (with its protocol fault, if a rule gave it one), free c; the
+ * send's result. */
 static int reply(struct diofs_call *c, struct proto_out *o)
 {
 	int res;
 
 	identity_restore();
-	call_record(c);
 	engine_interrupt_done(c);
-	res = engine_send(o);
+	if (c->proto_fault) {
+		res = proto_fault_reply(c, o);
+	} else {
+		call_record(c);
+		res = engine_send(o);
+	}
 	call_free(c);
 	return res;
 }

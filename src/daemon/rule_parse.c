@@ -25,6 +25,13 @@ _Static_assert(DIOFS_OP_COUNT <= 64, "struct rule keeps operations in a uint64_t
  * Any delay can be cut short: its caller's interrupt (a signal, SIGKILL)
  * answers it with EINTR, and stopping the daemon answers it with EIO. */
 #define DELAY_MAX_MS INT_MAX
+/* proto=badlen:+-N: far enough to miss any real reply's length. */
+#define BADLEN_MAX (1L << 20)
+/* proto=short-header[:N]: bytes of the 16-byte header written. */
+#define SHORT_HEADER_DEFAULT 8
+#define SHORT_HEADER_MAX 15
+/* proto=errno:N: the kernel takes -511..0 (-999..0 before 2020). */
+#define PROTO_ERRNO_MIN_IN_RANGE (-511)
 
 static const struct {
 	const char *word;
@@ -32,7 +39,7 @@ static const struct {
 } actions[] = {
 	{ "delay", ACT_DELAY }, { "hold", ACT_HOLD }, { "fail", ACT_FAIL },
 	{ "short", ACT_SHORT }, { "overlong", ACT_OVERLONG },
-	{ "abort", ACT_ABORT }, { "crash", ACT_CRASH },
+	{ "abort", ACT_ABORT }, { "crash", ACT_CRASH }, { "proto", ACT_PROTO },
 };
 
 enum match_key {
@@ -193,6 +200,78 @@ static int prob_arg(const char *val, double *prob, char *err, size_t errlen)
 	return 0;
 }
 
+/* "+N", "-N" or "N" into *out; 0, or -1 with the message. */
+static int signed_arg(const char *key, const char *val, long max, long *out,
+		      char *err, size_t errlen)
+{
+	bool neg = val[0] == '-';
+	uint64_t n;
+
+	if (number_arg(key, val + (val[0] == '-' || val[0] == '+'), (uint64_t)max, &n,
+		       err, errlen))
+		return -1;
+	*out = neg ? -(long)n : (long)n;
+	return 0;
+}
+
+/* proto=NAME[:N] (rules.h). */
+static int proto_arg(struct rule *r, const char *val, char *err, size_t errlen)
+{
+	char name[32], *colon;
+	const char *num;
+	struct quoted q;
+	int f;
+
+	if (!val || !*val)
+		return fault(err, errlen, "proto: needs a fault (badlen:+N, badlen:-N, "
+			     "short-header, errno:N, double, unknown-unique, late)");
+	snprintf(name, sizeof(name), "%s", val);
+	colon = strchr(name, ':');
+	if (colon)
+		*colon = '\0';
+	num = colon ? val + (colon - name) + 1 : NULL;
+	f = diofs_proto_fault_from_name(name);
+	if (f < 0 || strlen(val) >= sizeof(name))
+		return fault(err, errlen, "proto: unknown fault %s", quote(&q, val));
+	r->arg = f;
+	switch ((enum diofs_proto_fault)f) {
+	case PROTO_FAULT_BADLEN:
+		if (!num || (num[0] != '+' && num[0] != '-'))
+			return fault(err, errlen, "proto=badlen: needs :+N or :-N");
+		if (signed_arg("proto=badlen", num, BADLEN_MAX, &r->proto_arg, err, errlen))
+			return -1;
+		if (r->proto_arg == 0)
+			return fault(err, errlen, "proto=badlen: +0 is the right length");
+		return 0;
+	case PROTO_FAULT_SHORT_HEADER:
+		r->proto_arg = SHORT_HEADER_DEFAULT;
+		if (num && (signed_arg("proto=short-header", num, SHORT_HEADER_MAX,
+				       &r->proto_arg, err, errlen) || r->proto_arg < 1))
+			return fault(err, errlen, "proto=short-header: N is 1..%d (a write "
+				     "of 0 bytes never reaches FUSE)", SHORT_HEADER_MAX);
+		return 0;
+	case PROTO_FAULT_ERRNO:
+		if (!num || !*num)
+			return fault(err, errlen, "proto=errno: needs :N (e.g. -1000, -512, 5)");
+		if (signed_arg("proto=errno", num, INT_MAX, &r->proto_arg, err, errlen))
+			return -1;
+		if (r->proto_arg >= PROTO_ERRNO_MIN_IN_RANGE && r->proto_arg <= 0)
+			return fault(err, errlen, "proto=errno:%ld: the kernel takes that; "
+				     "use fail=", r->proto_arg);
+		return 0;
+	case PROTO_FAULT_DOUBLE:
+	case PROTO_FAULT_UNKNOWN_UNIQUE:
+	case PROTO_FAULT_LATE:
+		if (num)
+			return fault(err, errlen, "proto=%s: takes no :N", name);
+		return 0;
+	case PROTO_FAULT_NONE:
+	case PROTO_FAULT_COUNT:
+		break;
+	}
+	return fault(err, errlen, "proto: unknown fault %s", quote(&q, val));
+}
+
 static int action_arg(struct rule *r, const char *word, const char *val,
 		      char *err, size_t errlen)
 {
@@ -241,6 +320,8 @@ static int action_arg(struct rule *r, const char *word, const char *val,
 			return fault(err, errlen, "overlong: needs at least 1 extra byte");
 		r->arg = (long)n;
 		return 0;
+	case ACT_PROTO:
+		return proto_arg(r, val, err, errlen);
 	}
 	return fault(err, errlen, "internal: action %d", (int)r->action);
 }
@@ -516,6 +597,13 @@ int rule_format(const struct rule *r, char *buf, size_t len)
 	case ACT_HOLD:
 	case ACT_ABORT:
 	case ACT_CRASH:
+		break;
+	case ACT_PROTO:
+		put(&t, "=%s", diofs_proto_fault_name((enum diofs_proto_fault)r->arg));
+		if (r->arg == PROTO_FAULT_BADLEN)
+			put(&t, ":%+ld", r->proto_arg);
+		else if (r->arg == PROTO_FAULT_SHORT_HEADER || r->arg == PROTO_FAULT_ERRNO)
+			put(&t, ":%ld", r->proto_arg);
 		break;
 	}
 	if (r->ops) {

@@ -2,7 +2,9 @@
  * Syntax (CLI, protocol and -o rules=FILE alike), one rule per line:
  *   ACTION [MATCH...]
  * ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N]
- *         | abort | crash
+ *         | abort | crash | proto=FAULT
+ * FAULT:  badlen:+N | badlen:-N | short-header[:N] | errno:N | double
+ *         | unknown-unique | late
  * MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B]
  *         | pid=N | nth=N | count=N | prob=P | seed=N
  * Numbers take k, m, g suffixes (powers of 1024).  Ranges are inclusive,
@@ -18,6 +20,17 @@
  *  - short=N and overlong[=N] (default 4096, at most 1m) only make sense
  *    for read and write: without op= they apply to op=read,write; an op=
  *    naming anything else is refused.
+ *  - proto=FAULT writes a message the kernel must refuse, then (where the
+ *    kernel still waits) the call's real reply, or replies late:
+ *    badlen:+N/-N a header len N bytes more/less than what is written
+ *    (N 1..1m); short-header[:N] only N bytes (1..15, default 8) of the
+ *    header; errno:N a header error of N, which must be out of the range
+ *    the kernel takes (N <= -512 or N > 0; -1000 also on old kernels);
+ *    double the reply written twice; unknown-unique the reply to a unique
+ *    the kernel never sent; late: held like hold until the kernel
+ *    interrupts the call, then answered as if nothing happened (release
+ *    answers it too).  Any operation.  The errno validation of fail= does
+ *    not apply: these are meant to be wrong.
  *  - path: a glob per fnmatch(3) with FNM_PATHNAME ('*' and '?' do not
  *    match '/'; no "**"), compared with call_path() without the leading
  *    '/' of either, so "path=/d/f*" matches "/d/f1" but not "/d/f/x".
@@ -39,12 +52,14 @@
 
 enum rule_action {
 	ACT_DELAY, ACT_HOLD, ACT_FAIL, ACT_SHORT, ACT_OVERLONG, ACT_ABORT, ACT_CRASH,
+	ACT_PROTO,
 };
 
 struct rule {
 	int id;
 	enum rule_action action;
-	long arg;              /* ms, errno, or byte count */
+	long arg;              /* ms, errno, byte count, or proto fault */
+	long proto_arg;        /* proto: the fault's number (call.h) */
 	uint64_t ops;          /* bit (1 << op); 0: any op */
 	char *path;            /* glob; NULL: any path */
 	uint64_t off_min, off_max;

@@ -232,7 +232,7 @@ void trace_call(struct diofs_call *c, uint64_t end_ns)
 	ename = c->result_errno ? errno_name(c->result_errno) : "";
 
 	pthread_mutex_lock(&tb->mu);
-	if (!tbuf_reserve(tb, 512 + 6 * plen + strlen(ename))) {
+	if (!tbuf_reserve(tb, 640 + 6 * plen + strlen(ename))) {
 		pthread_mutex_unlock(&tb->mu);
 		return;
 	}
@@ -288,6 +288,13 @@ void trace_call(struct diofs_call *c, uint64_t end_ns)
 	p = put_u64(p, (unsigned int)c->uid);
 	p = PUT(p, ",\"rule\":");
 	p = put_i64(p, c->rule_id);
+	if (c->proto_fault) {
+		p = PUT(p, ",\"proto\":\"");
+		p = put_str(p, diofs_proto_fault_name(c->proto_fault));
+		p = PUT(p, "\",\"proto_write\":\"");
+		p = put_str(p, c->proto_write ? errno_name(-c->proto_write) : "ok");
+		p = PUT(p, "\"");
+	}
 	p = PUT(p, "}\n");
 	tb->len = (size_t)(p - tb->data);
 	if (tb->len >= FLUSH_AT)

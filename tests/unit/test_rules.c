@@ -44,7 +44,8 @@ static bool rule_equal(const struct rule *a, const struct rule *b)
 	       a->off_min == b->off_min && a->off_max == b->off_max &&
 	       a->size_min == b->size_min && a->size_max == b->size_max &&
 	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
-	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng;
+	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng &&
+	       a->proto_arg == b->proto_arg;
 }
 
 static struct diofs_call make_call(enum diofs_op op, const char *path,
@@ -102,6 +103,37 @@ static void test_parse_actions(void)
 	CU_ASSERT_EQUAL(r.action, ACT_CRASH);
 	parse_ok("  \thold\t \n", &r);
 	CU_ASSERT_EQUAL(r.action, ACT_HOLD);
+}
+
+static void test_parse_proto(void)
+{
+	struct rule r;
+
+	parse_ok("proto=badlen:+8", &r);
+	CU_ASSERT_EQUAL(r.action, ACT_PROTO);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_BADLEN);
+	CU_ASSERT_EQUAL(r.proto_arg, 8);
+	CU_ASSERT_EQUAL(r.ops, 0);
+	parse_ok("proto=badlen:-4k op=read", &r);
+	CU_ASSERT_EQUAL(r.proto_arg, -4096);
+	parse_ok("proto=short-header", &r);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_SHORT_HEADER);
+	CU_ASSERT_EQUAL(r.proto_arg, 8);
+	parse_ok("proto=short-header:15", &r);
+	CU_ASSERT_EQUAL(r.proto_arg, 15);
+	parse_ok("proto=errno:-1000", &r);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_ERRNO);
+	CU_ASSERT_EQUAL(r.proto_arg, -1000);
+	parse_ok("proto=errno:-512", &r);
+	CU_ASSERT_EQUAL(r.proto_arg, -512);
+	parse_ok("proto=errno:5", &r);
+	CU_ASSERT_EQUAL(r.proto_arg, 5);
+	parse_ok("proto=double op=lookup", &r);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_DOUBLE);
+	parse_ok("proto=unknown-unique", &r);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_UNKNOWN_UNIQUE);
+	parse_ok("proto=late", &r);
+	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_LATE);
 }
 
 static void test_parse_defaults(void)
@@ -236,6 +268,23 @@ static const struct {
 	{ "overlong=", "overlong: needs a byte count after '='" },
 	{ "overlong=0", "overlong: needs at least 1 extra byte" },
 	{ "overlong=2m", "overlong: \"2m\" is more than 1048576" },
+	{ "proto", "proto: needs a fault (badlen:+N, badlen:-N, short-header, errno:N, "
+	  "double, unknown-unique, late)" },
+	{ "proto=none", "proto: unknown fault \"none\"" },
+	{ "proto=twice", "proto: unknown fault \"twice\"" },
+	{ "proto=badlen", "proto=badlen: needs :+N or :-N" },
+	{ "proto=badlen:8", "proto=badlen: needs :+N or :-N" },
+	{ "proto=badlen:+0", "proto=badlen: +0 is the right length" },
+	{ "proto=badlen:+2m", "proto=badlen: \"2m\" is more than 1048576" },
+	{ "proto=short-header:0", "proto=short-header: N is 1..15 (a write of 0 bytes never "
+	  "reaches FUSE)" },
+	{ "proto=short-header:16", "proto=short-header: N is 1..15 (a write of 0 bytes never "
+	  "reaches FUSE)" },
+	{ "proto=errno", "proto=errno: needs :N (e.g. -1000, -512, 5)" },
+	{ "proto=errno:-5", "proto=errno:-5: the kernel takes that; use fail=" },
+	{ "proto=errno:0", "proto=errno:0: the kernel takes that; use fail=" },
+	{ "proto=errno:-511", "proto=errno:-511: the kernel takes that; use fail=" },
+	{ "proto=double:1", "proto=double: takes no :N" },
 	{ "hold op=raed", "op: unknown operation \"raed\"" },
 	{ "hold op=read,raed", "op: unknown operation \"raed\"" },
 	{ "hold op=READ", "op: unknown operation \"READ\"" },
@@ -323,6 +372,14 @@ static const char *const round_trip_rules[] = {
 	"short=9223372036854775807 op=write",
 	"overlong",
 	"overlong=1048576 op=read",
+	"proto=badlen:+8",
+	"proto=badlen:-1048576 op=read",
+	"proto=short-header:1",
+	"proto=errno:-2147483647",
+	"proto=errno:2147483647 op=write",
+	"proto=double",
+	"proto=unknown-unique",
+	"proto=late op=read path=/f count=1",
 	"abort op=flush",
 	"crash nth=18446744073709551615",
 	"hold op=lookup,getattr,setattr,readlink,mknod,mkdir,unlink,rmdir,symlink,"
@@ -387,6 +444,9 @@ static void test_format_text(void)
 		{ "fail=EWOULDBLOCK", "fail=EAGAIN" },
 		{ "fail=500", "fail=500" },
 		{ "overlong", "overlong=4096 op=read,write" },
+		{ "proto=short-header", "proto=short-header:8" },
+		{ "proto=badlen:+1k", "proto=badlen:+1024" },
+		{ "proto=errno:0x200", "proto=errno:512" },
 		{ "short=4k", "short=4096 op=read,write" },
 		{ "delay=1k", "delay=1024" },
 		{ "hold op=write,read", "hold op=read,write" },
@@ -1001,7 +1061,7 @@ static void test_random_words(void)
 {
 	static const char *const words[] = {
 		"hold", "delay=", "fail=", "short=", "overlong", "overlong=", "abort",
-		"crash", "op=", "path=", "offset=", "size=", "pid=", "nth=", "count=",
+		"crash", "proto=", "badlen:", "errno:", "late", ":", "+", "op=", "path=", "offset=", "size=", "pid=", "nth=", "count=",
 		"prob=", "seed=", "read", "write", ",", "-", "0", "1", "7", "4k", "0x1f",
 		"1g", "18446744073709551615", "99999999999999999999", "0.5", "1e-3",
 		"EIO", "E2BIG", "/d/*", "[", "*", " ", " ", " ", "\t", "=", "lookup",
@@ -1055,6 +1115,7 @@ int main(void)
 		CU_TestFunc fn;
 	} tests[] = {
 		{ "parse actions", test_parse_actions },
+		{ "parse proto faults", test_parse_proto },
 		{ "parse defaults", test_parse_defaults },
 		{ "parse matches", test_parse_matches },
 		{ "parse errors name the fault", test_parse_errors },

@@ -1,0 +1,360 @@
+/* protocol: what the kernel does with replies that break the FUSE
+ * protocol (diofs's proto= rules).  fuse_dev_do_write() in fs/fuse/dev.c
+ * checks a reply before it looks for its request: fewer bytes than a
+ * header, a header len other than the bytes written, or an error outside
+ * -511..0 fail the write(2) with EINVAL and leave the request waiting; a
+ * unique it does not have in flight (never sent, or answered already)
+ * fails it with ENOENT.  diofs then sends the real reply, so the caller
+ * must get its whole answer.  A reply after FUSE_INTERRUPT is still the
+ * reply: the caller gets its data.  Each case also checks that the I/O's
+ * pins balance and that the kernel log gained no WARNING, BUG or Oops. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "check/check.h"
+#include "check/pinwatch.h"
+#include "check/route.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LEN ((size_t)16 * 1024)
+#define SEED_FILE 41
+#define SEED_WRITE 42
+#define STATS_WAIT_MS 10000
+
+/* ---- the daemon's count of what write(2) said ------------------------- */
+
+/* "proto KIND count=N accepted=N einval=N enoent=N other=N" */
+struct outcomes {
+	uint64_t count, accepted, einval, enoent, other;
+};
+
+static struct outcomes read_outcomes(const char *kind)
+{
+	struct outcomes o = { 0 };
+	char **lines = NULL, prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "proto %s ", kind);
+	if (CHECK_CTL(diofsctl_cmd(check_ctl(), &lines, "stats")) < 0)
+		return o;
+	for (char **l = lines; l && *l; l++)
+		if (strncmp(*l, prefix, strlen(prefix)) == 0)
+			sscanf(*l + strlen(prefix), "count=%" SCNu64 " accepted=%" SCNu64
+			       " einval=%" SCNu64 " enoent=%" SCNu64 " other=%" SCNu64,
+			       &o.count, &o.accepted, &o.einval, &o.enoent, &o.other);
+	diofsctl_free_lines(lines);
+	return o;
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The daemon counts a "double" or "late" write after the real reply, which
+ * may wake the caller first: wait (bounded) for the count to move. */
+static struct outcomes wait_outcomes(const char *kind, uint64_t count)
+{
+	uint64_t deadline = ms_now() + STATS_WAIT_MS;
+	struct outcomes o;
+
+	while ((o = read_outcomes(kind)).count < count && ms_now() < deadline)
+		usleep(1000);
+	return o;
+}
+
+/* ---- the kernel log ------------------------------------------------------ */
+
+/* /dev/kmsg from now on; -1 with why if it cannot be read. */
+static int kmsg_open(char *why, size_t len)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(why, len, "/dev/kmsg: %s", strerror(errno));
+		return -1;
+	}
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		snprintf(why, len, "/dev/kmsg: seek: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Fail on every record since kmsg_open that reports a kernel fault. */
+static void kmsg_check(int fd, const char *ctx)
+{
+	static const char *const bad[] = { "WARNING:", "BUG:", "Oops", "general protection",
+					   "Call Trace:" };
+	char rec[2048];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue; /* records overwritten meanwhile: go on */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			if (strstr(rec, bad[i])) {
+				rec[strcspn(rec, "\n")] = '\0';
+				CHECK_FAILF("%s: the kernel logged: %s", ctx, rec);
+				break;
+			}
+	}
+}
+
+/* ---- one faulty reply ------------------------------------------------- */
+
+struct fault {
+	const char *rule;  /* the proto= value */
+	const char *kind;  /* its name in stats */
+	int want;          /* write(2) of the faulty message: 0 or the errno */
+};
+
+static atomic_int signals;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&signals, 1);
+}
+
+static const char *outcome_name(int err)
+{
+	return err == 0 ? "accepted" : err == EINVAL ? "EINVAL" : err == ENOENT ? "ENOENT" : "?";
+}
+
+static uint64_t outcome_of(const struct outcomes *o, int err)
+{
+	return err == 0 ? o->accepted : err == EINVAL ? o->einval : err == ENOENT ? o->enoent : 0;
+}
+
+/* Pins in flight now minus before; retried while other I/O on the machine
+ * disturbs it (a leak stays, noise does not).  false: cannot tell. */
+static bool pins_settled(const struct pin_counts *before, int64_t *delta)
+{
+	char why[256];
+
+	for (int i = 0; i < pw_attempts(); i++) {
+		struct pin_counts now;
+
+		if (pw_sample(&now, why, sizeof(why)) < 0)
+			return false;
+		*delta = pw_inflight_delta(before, &now);
+		if (*delta == 0)
+			return true;
+	}
+	return true;
+}
+
+/* One I/O on route r in direction dir with fault f on its request. */
+static void fault_io(const struct fault *f, enum io_route r, enum io_dir dir, int n)
+{
+	const char *op = dir == IO_READ ? "read" : "write";
+	bool late = strcmp(f->kind, "late") == 0;
+	struct sigaction sa = { .sa_handler = on_signal }, old;
+	struct pin_counts pins_before;
+	bool pins = !pins_unavailable();
+	struct outcomes before, after;
+	char name[32], ctx[160], why[256];
+	struct diofs_held held;
+	struct route_io *io;
+	pthread_t thread;
+	ssize_t res = -ETIME;
+	int fd, kmsg;
+	char *buf;
+
+	if (route_unavailable(r)) {
+		check_note("%s: %s", route_name(r), route_unavailable(r));
+		return;
+	}
+	snprintf(ctx, sizeof(ctx), "%s of %zu bytes with proto=%s", route_call_name(r, dir),
+		 LEN, f->rule);
+	snprintf(name, sizeof(name), "f%d", n);
+	check_file_create(name, LEN, SEED_FILE);
+	buf = check_buf_alloc(LEN, 0);
+	if (dir == IO_WRITE)
+		check_pattern_fill(buf, LEN, 0, SEED_WRITE);
+	fd = REQUIRE_SYS(open(check_path(name), O_RDWR | O_DIRECT | O_CLOEXEC));
+	kmsg = kmsg_open(why, sizeof(why));
+	if (kmsg < 0 && n == 0)
+		check_note("kernel log not checked: %s", why);
+	if (pins && pw_sample(&pins_before, why, sizeof(why)) < 0)
+		pins = false;
+	before = read_outcomes(f->kind);
+	if (late) {
+		sigemptyset(&sa.sa_mask); /* no SA_RESTART */
+		REQUIRE_SYS(sigaction(SIGUSR1, &sa, &old));
+		atomic_store(&signals, 0);
+	}
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "proto=%s op=%s path=%s count=1", f->rule, op,
+				      check_fuse_path(name)));
+
+	io = route_submit(r, fd, dir, buf, LEN, 0);
+	if (late) {
+		/* held until the kernel interrupts it: signal the caller */
+		if (route_held_wait(check_fuse_path(name), op, 1, &held, 1) == 1 &&
+		    route_thread(io, &thread))
+			pthread_kill(thread, SIGUSR1);
+	}
+	if (!route_wait(io, ROUTE_WAIT_MS, &res)) {
+		CHECK_FAILF("%s: no answer %d ms after the faulty reply (the caller hangs)", ctx,
+			    ROUTE_WAIT_MS);
+		diofsctl_release(check_ctl(), 0, "errno=EIO"); /* unhang it */
+	} else if (res != (ssize_t)LEN) {
+		CHECK_FAILF("%s: returned %zd (%s), want %zu: diofs sent the real reply after "
+			    "the faulty one", ctx, res, res < 0 ? strerror((int)-res) : "short", LEN);
+	} else if (dir == IO_READ) {
+		CHECK_PATTERN(buf, LEN, 0, SEED_FILE);
+	}
+	route_free(io);
+	if (res == (ssize_t)LEN && dir == IO_WRITE) {
+		memset(buf, 0, LEN);
+		CHECK_EQ(pread(fd, buf, LEN, 0), LEN);
+		CHECK_PATTERN(buf, LEN, 0, SEED_WRITE);
+	}
+
+	after = wait_outcomes(f->kind, before.count + 1);
+	if (after.count != before.count + 1)
+		CHECK_FAILF("%s: diofs counted %" PRIu64 " faulty writes, want 1", ctx,
+			    after.count - before.count);
+	else if (outcome_of(&after, f->want) != outcome_of(&before, f->want) + 1)
+		CHECK_FAILF("%s: write(2) to /dev/fuse: accepted +%" PRIu64 ", EINVAL +%" PRIu64
+			    ", ENOENT +%" PRIu64 ", other +%" PRIu64 "; want %s", ctx,
+			    after.accepted - before.accepted, after.einval - before.einval,
+			    after.enoent - before.enoent, after.other - before.other,
+			    outcome_name(f->want));
+	if (late) {
+		if (atomic_load(&signals) != 1)
+			CHECK_FAILF("%s: the signal handler ran %d times, want once", ctx,
+				    atomic_load(&signals));
+		sigaction(SIGUSR1, &old, NULL);
+	}
+	if (pins) {
+		int64_t delta = 0;
+
+		if (!pins_settled(&pins_before, &delta))
+			check_note("%s: pins not measured", ctx);
+		else if (delta != 0)
+			CHECK_FAILF("%s: %+" PRId64 " pins in flight after the I/O, want +0 (a leak "
+				    "repeats: rerun alone with --case)", ctx, delta);
+	}
+	if (kmsg >= 0) {
+		kmsg_check(kmsg, ctx);
+		close(kmsg);
+	}
+	close(fd);
+	check_buf_free(buf);
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+}
+
+/* The fault on a synchronous read and write, and (not late: background
+ * requests are never interrupted) on libaio's. */
+static void fault_all(const struct fault *f)
+{
+	bool late = strcmp(f->kind, "late") == 0;
+	int n = 0;
+
+	fault_io(f, ROUTE_PREAD, IO_READ, n++);
+	fault_io(f, ROUTE_PREAD, IO_WRITE, n++);
+	if (!late) {
+		fault_io(f, ROUTE_AIO, IO_READ, n++);
+		fault_io(f, ROUTE_AIO, IO_WRITE, n++);
+	}
+}
+
+static void badlen_longer(void)
+{
+	fault_all(&(struct fault){ "badlen:+8", "badlen", EINVAL });
+}
+
+static void badlen_shorter(void)
+{
+	fault_all(&(struct fault){ "badlen:-8", "badlen", EINVAL });
+}
+
+static void short_header(void)
+{
+	fault_all(&(struct fault){ "short-header:8", "short-header", EINVAL });
+}
+
+static void short_header_15(void)
+{
+	fault_all(&(struct fault){ "short-header:15", "short-header", EINVAL });
+}
+
+static void errno_erestartsys(void)
+{
+	fault_all(&(struct fault){ "errno:-512", "errno", EINVAL });
+}
+
+static void errno_below(void)
+{
+	fault_all(&(struct fault){ "errno:-1000", "errno", EINVAL });
+}
+
+static void errno_positive(void)
+{
+	fault_all(&(struct fault){ "errno:5", "errno", EINVAL });
+}
+
+static void double_reply(void)
+{
+	fault_all(&(struct fault){ "double", "double", ENOENT });
+}
+
+static void unknown_unique(void)
+{
+	fault_all(&(struct fault){ "unknown-unique", "unknown-unique", ENOENT });
+}
+
+static void late_reply(void)
+{
+	fault_all(&(struct fault){ "late", "late", 0 });
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(badlen_longer,
+		   "a reply whose header len is 8 more than written: write(2) EINVAL, the "
+		   "real reply then answers the caller; pins balance, no kernel warning"),
+	CHECK_CASE(badlen_shorter,
+		   "a reply whose header len is 8 less than written: EINVAL, then answered"),
+	CHECK_CASE(short_header,
+		   "8 bytes of a reply header: EINVAL, then answered"),
+	CHECK_CASE(short_header_15,
+		   "15 bytes of a reply header, one short: EINVAL, then answered"),
+	CHECK_CASE(errno_erestartsys,
+		   "error -512 (ERESTARTSYS) in a reply header: EINVAL (the kernel takes "
+		   "-511..0), then answered"),
+	CHECK_CASE(errno_below,
+		   "error -1000 in a reply header: EINVAL, then answered"),
+	CHECK_CASE(errno_positive,
+		   "error +5 in a reply header: EINVAL, then answered"),
+	CHECK_CASE(double_reply,
+		   "the same reply written twice: the first answers, the second ENOENT"),
+	CHECK_CASE(unknown_unique,
+		   "a reply to a unique the kernel never sent: ENOENT, then answered"),
+	CHECK_CASE(late_reply,
+		   "a reply after FUSE_INTERRUPT (signal while held): accepted, the caller "
+		   "gets its data, its handler runs once"),
+	{ NULL },
+};
+
+const struct check_suite check_suite_protocol = {
+	.name = "protocol",
+	.mount_opts = "dio=all",
+	.cases = cases,
+};
