@@ -30,7 +30,7 @@ _Static_assert(DIOFS_OP_COUNT <= 64, "struct rule keeps operations in a uint64_t
 /* proto=short-header[:N]: bytes of the 16-byte header written. */
 #define SHORT_HEADER_DEFAULT 8
 #define SHORT_HEADER_MAX 15
-/* proto=errno:N: the kernel takes -511..0 (-999..0 before 2020). */
+/* proto=errno:N: the kernel takes -511..0 (older kernels -999..0). */
 #define PROTO_ERRNO_MIN_IN_RANGE (-511)
 
 static const struct {
