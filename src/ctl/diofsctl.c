@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"  -v, --verbose  say which socket was tried\n"
 	"  -V, --version\n"
 	"ACTION: delay=MS | hold | fail=ERRNAME | short=N | overlong[=N] | abort | crash\n"
+	"        | proto=badlen:+N|badlen:-N|short-header[:N]|errno:N|double\n"
+	"                |unknown-unique|late\n"
 	"MATCH:  op=NAME[,NAME...] | path=GLOB | offset=A[-B] | size=A[-B] | pid=N\n"
 	"        | nth=N | count=N | prob=P | seed=N\n"
 	"Names and the daemon's messages are printed with control characters,\n"
@@ -212,6 +214,7 @@ static const struct json_shape *stats_shape(const char *line)
 		{ "rule", { { "kind", "id" }, NULL } },         /* rule ID matched= acted= */
 		{ "held", { { "kind", "count" }, NULL } },      /* held N */
 		{ "transport", { { "kind", "name" }, NULL } },  /* transport NAME [KEY=N...] */
+		{ "proto", { { "kind", "fault" }, NULL } },     /* proto FAULT count= ... */
 		{ "trace_error", { { "kind" }, "error" } },     /* trace_error PATH: WHY */
 	};
 	static const struct json_shape other = { { "kind" }, "text" };
