@@ -178,6 +178,44 @@ const char *check_backing_path(const char *name)
 	return ring_printf("%s%s/%s", ctx.mount.backing, ctx.case_rel, name);
 }
 
+const char *check_init_value(char **lines, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (char **l = lines; l && *l; l++)
+		if (!strncmp(*l, "init ", 5) && !strncmp(*l + 5, key, klen) && (*l)[5 + klen] == '=')
+			return *l + 5 + klen + 1;
+	return NULL;
+}
+
+bool check_flag_in(const char *list, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (const char *p = list; (p = strstr(p, flag)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+bool check_init_flag(const char *flag)
+{
+	char **lines = NULL;
+	const char *flags;
+	struct stat st;
+	bool took;
+
+	/* INIT is answered after mount(2) returned; a request waits for it */
+	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
+	flags = check_init_value(lines, "flags");
+	took = flags && check_flag_in(flags, flag);
+	diofsctl_free_lines(lines);
+	if (!flags)
+		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
+	return took;
+}
+
 bool check_verbose(void)
 {
 	return ctx.cfg->verbose;

@@ -131,6 +131,14 @@ bool check_verbose(void);               /* -v: suites may print "# ..." lines */
  * ended) and reap it; false if it still runs (or with --mount). */
 bool check_daemon_exited(int timeout_ms);
 
+/* What INIT negotiated, from diofsctl info: the value of "init KEY=..." in
+ * its lines, or NULL; whether flag is a whole name in a comma-separated
+ * list; and whether the mount under test took FLAG ("direct_io_allow_mmap"),
+ * which SKIPs if the daemon does not report INIT. */
+const char *check_init_value(char **info_lines, const char *key);
+bool check_flag_in(const char *list, const char *flag);
+bool check_init_flag(const char *flag);
+
 /* ---- data ------------------------------------------------------------- */
 
 /* The byte at file offset off of pattern seed: every offset differs, so

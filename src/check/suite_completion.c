@@ -412,6 +412,12 @@ static const struct check_case cases[] = {
 	CHECK_CASE(signal_async_wait, "a pread on the a_ops async path waits uninterruptibly "
 		   "(wait_for_completion): a signal does not end it, release does",
 		   .mount_opts = "dio=none,async_dio=1"),
+	CHECK_CASE(map_write_dio_read, "stores through a MAP_SHARED mapping of an FOPEN_DIRECT_IO "
+		   "file (no msync) are what a direct read returns (DIRECT_IO_ALLOW_MMAP, 6.6+)",
+		   .mount_opts = "dio=all"),
+	CHECK_CASE(dio_write_map_read, "an O_DIRECT write under a MAP_SHARED mapping of an "
+		   "FOPEN_DIRECT_IO file is what the mapping shows next (DIRECT_IO_ALLOW_MMAP, 6.6+)",
+		   .mount_opts = "dio=all"),
 	{ NULL },
 };
 

@@ -175,5 +175,7 @@ void aio_destroy_in_flight(void);
 void uring_exit_in_flight(void);
 void signal_sync_read(void);
 void signal_async_wait(void);
+void map_write_dio_read(void);
+void dio_write_map_read(void);
 
 #endif

@@ -447,6 +447,17 @@ static const struct check_case cases[] = {
 		  "then they are released: each completes in full, diofs exits once the file "
 		  "is closed, nothing hangs, pins balance [premises: " LT_PREMISES
 		  "; AIO available" LT_PREMISE_URING "]" },
+#define LT_MAP_PREMISES "[premises: " LT_PREMISES "; INIT took DIRECT_IO_ALLOW_MMAP (6.6+)]"
+	{ .name = "map_dest_munmap", .fn = lt_map_dest_munmap, .mount_opts = "dio=all",
+	  .desc = "a held O_DIRECT read into a MAP_SHARED mapping of another diofs file, "
+		  "unmapped meanwhile: pages stay pinned, the data lands in that file "
+		  LT_MAP_PREMISES },
+	{ .name = "map_dest_truncate", .fn = lt_map_dest_truncate, .mount_opts = "dio=all",
+	  .desc = "the same, the mapped file truncated to 0 meanwhile: pins balance, the "
+		  "file stays empty " LT_MAP_PREMISES },
+	{ .name = "map_dest_store", .fn = lt_map_dest_store, .mount_opts = "dio=all",
+	  .desc = "the same, a store through the mapping meanwhile: the read's data "
+		  "overwrites it " LT_MAP_PREMISES },
 	{ NULL },
 };
 

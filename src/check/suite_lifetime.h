@@ -70,5 +70,9 @@ void lt_child_exit_uring(void);
 void lt_abort_held(void);
 void lt_crash_held(void);
 void lt_unmount_held(void);
+/* Cases living in suite_lifetime_map.c */
+void lt_map_dest_munmap(void);
+void lt_map_dest_truncate(void);
+void lt_map_dest_store(void);
 
 #endif

@@ -151,28 +151,6 @@ static void hold_release_errno(void)
 	check_buf_free(buf);
 }
 
-/* The value of "init KEY=..." in diofsctl info's lines, or NULL. */
-static const char *init_value(char **lines, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (char **l = lines; l && *l; l++)
-		if (!strncmp(*l, "init ", 5) && !strncmp(*l + 5, key, klen) && (*l)[5 + klen] == '=')
-			return *l + 5 + klen + 1;
-	return NULL;
-}
-
-/* Is flag a whole name in the comma-separated list? */
-static bool flag_in(const char *list, const char *flag)
-{
-	size_t n = strlen(flag);
-
-	for (const char *p = list; (p = strstr(p, flag)); p += n)
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == ' ' || !p[n]))
-			return true;
-	return false;
-}
-
 /* What INIT negotiated on this kernel, noted for the matrix; diofs takes
  * DIRECT_IO_ALLOW_MMAP and MAX_PAGES whenever offered, and keeps room for
  * hundreds of background requests (held async I/O). */
@@ -185,18 +163,18 @@ static void init_negotiated(void)
 	/* INIT is answered after mount(2) returned; a request waits for it */
 	REQUIRE_SYS(stat(check_mnt(), &st));
 	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
-	kernel = init_value(lines, "kernel");
-	flags = init_value(lines, "flags");
-	offered = init_value(lines, "offered");
+	kernel = check_init_value(lines, "kernel");
+	flags = check_init_value(lines, "flags");
+	offered = check_init_value(lines, "offered");
 	if (!kernel || !flags || !offered) {
 		diofsctl_free_lines(lines);
 		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
 	}
 	check_note("kernel %s; took %s", kernel, flags);
 	if (check_backing_path("f")) { /* our own mount: default options */
-		CHECK_EQ(flag_in(flags, "direct_io_allow_mmap"),
-			 flag_in(offered, "direct_io_allow_mmap"));
-		CHECK_EQ(flag_in(flags, "max_pages"), flag_in(offered, "max_pages"));
+		CHECK_EQ(check_flag_in(flags, "direct_io_allow_mmap"),
+			 check_flag_in(offered, "direct_io_allow_mmap"));
+		CHECK_EQ(check_flag_in(flags, "max_pages"), check_flag_in(offered, "max_pages"));
 		CHECK_EQ(strstr(kernel, "max_background=1024") != NULL, true);
 	}
 	diofsctl_free_lines(lines);
@@ -216,22 +194,10 @@ static long map_shared(int fd, size_t len, char **p)
 static void mmap_shared_dio(void)
 {
 	const size_t len = 16 * 1024;
-	char **lines = NULL;
-	const char *flags;
-	bool allowed;
+	bool allowed = check_init_flag("direct_io_allow_mmap");
 	char *in = check_buf_alloc(len, 0), *p = MAP_FAILED;
-	struct stat st;
 	int fd, dfd;
 
-	REQUIRE_SYS(stat(check_mnt(), &st)); /* INIT done (see init_negotiated) */
-	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
-	flags = init_value(lines, "flags");
-	allowed = flags && flag_in(flags, "direct_io_allow_mmap");
-	if (!flags) {
-		diofsctl_free_lines(lines);
-		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
-	}
-	diofsctl_free_lines(lines);
 	check_file_create("f", len, 8);
 	fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CLOEXEC));
 	if (!allowed) {
