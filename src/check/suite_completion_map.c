@@ -27,7 +27,7 @@ static char *map_file(const char *name, int *fd)
 	char *p;
 
 	if (!check_init_flag("direct_io_allow_mmap"))
-		SKIP("INIT did not take DIRECT_IO_ALLOW_MMAP (kernel before 6.6): MAP_SHARED of "
+		SKIP("INIT did not take DIRECT_IO_ALLOW_MMAP (a kernel before 6.6, or -o init_off): MAP_SHARED of "
 		     "an FOPEN_DIRECT_IO file fails with ENODEV");
 	backing_create(name, MAP_LEN, SEED_OLD);
 	*fd = REQUIRE_SYS(open(check_path(name), O_RDWR | O_CLOEXEC));

@@ -149,7 +149,7 @@ static void map_dest_case(enum map_change change)
 
 	lt_require_premises();
 	if (!check_init_flag("direct_io_allow_mmap"))
-		SKIP("INIT did not take DIRECT_IO_ALLOW_MMAP (kernel before 6.6): MAP_SHARED of "
+		SKIP("INIT did not take DIRECT_IO_ALLOW_MMAP (a kernel before 6.6, or -o init_off): MAP_SHARED of "
 		     "an FOPEN_DIRECT_IO file fails with ENODEV");
 	for (n = 1; n <= pw_attempts(); n++) {
 		if (!map_dest_attempt(change, n, &m))

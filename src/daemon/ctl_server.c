@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "diofs.h"
-#include "dispatch.h"
+#include "call_life.h"
 #include "engine.h"
 #include "holds.h"
 #include "proto_fault.h"
@@ -331,7 +331,7 @@ static bool cmd_stats(int fd, int argc, char **argv)
 
 	engine_transport_line(why, sizeof(why));
 	lines_add(&l, why);
-	dispatch_stats(lines_add, &l);
+	call_stats(lines_add, &l);
 	rules_stats(lines_add, &l);
 	proto_fault_stats(lines_add, &l);
 	lines_addf(&l, "held %u", holds_count());

@@ -49,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "call_life.h"
 #include "engine.h"
 #include "reply_errno.h"
 #include "proto/held.h"
@@ -83,6 +84,7 @@ static bool closing;
 static int closing_err = EIO;
 static bool timer_started, timer_stop;
 static pthread_t timer_thread;
+static holds_resume_fn resume; /* set once, before any park */
 static _Atomic uint64_t lock_gen;
 static _Atomic unsigned int nlockwait; /* PARK_LOCK entries in timed_list */
 
@@ -171,18 +173,19 @@ static void *timer_main(void *arg)
 		pthread_mutex_unlock(&mu);
 		c = p->c;
 		free(p);
-		dispatch_resume(c, RELEASE_RUN, 0);
+		resume(c, RELEASE_RUN, 0);
 		pthread_mutex_lock(&mu);
 	}
 	pthread_mutex_unlock(&mu);
 	return NULL;
 }
 
-int holds_init(void)
+int holds_init(holds_resume_fn resume_fn)
 {
 	pthread_condattr_t ca;
 	int err;
 
+	resume = resume_fn;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&held_cv, &ca);
@@ -201,9 +204,9 @@ int holds_init(void)
 static void answer_interrupted(struct diofs_call *c)
 {
 	if (c->proto_fault == PROTO_FAULT_LATE)
-		dispatch_resume(c, RELEASE_RUN, 0);
+		resume(c, RELEASE_RUN, 0);
 	else
-		dispatch_resume(c, RELEASE_ERRNO, EINTR);
+		resume(c, RELEASE_ERRNO, EINTR);
 }
 
 static void on_interrupt(void *data)
@@ -262,7 +265,7 @@ static void park_enter(struct park *p, uint64_t generation)
 	pthread_mutex_unlock(&mu);
 	if (err) {
 		free(p);
-		dispatch_resume(c, RELEASE_ERRNO, err);
+		resume(c, RELEASE_ERRNO, err);
 		return;
 	}
 
@@ -292,7 +295,7 @@ static void park_enter(struct park *p, uint64_t generation)
 	pthread_mutex_unlock(&mu);
 	if (err) {
 		free(p);
-		dispatch_resume(c, RELEASE_ERRNO, err);
+		resume(c, RELEASE_ERRNO, err);
 	}
 }
 
@@ -301,7 +304,7 @@ static struct park *park_new(struct diofs_call *c, enum park_kind kind)
 	struct park *p = calloc(1, sizeof(*p));
 
 	if (!p) {
-		dispatch_resume(c, RELEASE_ERRNO, ENOMEM);
+		resume(c, RELEASE_ERRNO, ENOMEM);
 		return NULL;
 	}
 	p->c = c;
@@ -378,7 +381,7 @@ static int answer_all(struct park *head, enum release_how how, long arg)
 
 		list_del(p);
 		free(p);
-		dispatch_resume(c, how, arg);
+		resume(c, how, arg);
 		n++;
 	}
 	return n;

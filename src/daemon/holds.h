@@ -7,10 +7,19 @@
 #define DIOFS_HOLDS_H
 
 #include "call.h"
-#include "dispatch.h"
 #include <stdint.h>
 
-int holds_init(void);
+/* How a held call is let go. */
+enum release_how {
+	RELEASE_RUN,   /* run the operation and reply as it would have */
+	RELEASE_ERRNO, /* reply with the errno given */
+	RELEASE_SHORT, /* run it with a short reply of the length given */
+};
+
+/* What lets a parked call go: dispatch_resume, given by the one above. */
+typedef void (*holds_resume_fn)(struct diofs_call *c, enum release_how how, long arg);
+
+int holds_init(holds_resume_fn resume);
 void holds_shutdown(int err); /* answer every parked call with err */
 
 /* Park heap call c.  deadline_ns 0: held until released; otherwise run at

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dispatch.h"
+#include "call_life.h"
 #include "engine.h"
 
 struct loop {

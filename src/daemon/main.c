@@ -13,6 +13,7 @@
 
 #include "ctl_server.h"
 #include "diofs.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "holds.h"
 #include "inode.h"
@@ -117,7 +118,7 @@ static int start_instrument(void)
 {
 	int err;
 
-	err = holds_init();
+	err = holds_init(dispatch_resume);
 	if (err) {
 		fprintf(stderr, "diofs: cannot start the hold timer: %s\n", strerror(-err));
 		return -1;

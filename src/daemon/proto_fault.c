@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "dispatch.h"
+#include "call_life.h"
 #include "engine.h"
 
 /* Flipped in a unique for "unknown-unique": the kernel counts uniques up

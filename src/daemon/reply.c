@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "dispatch.h"
+#include "call_life.h"
 #include "engine.h"
 #include "identity.h"
 #include "fuse_proto.h"

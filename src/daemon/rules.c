@@ -4,7 +4,7 @@
 #include <config.h>
 #include "rules.h"
 
-#include "dispatch.h"
+#include "call_life.h"
 
 #include <errno.h>
 #include <fnmatch.h>

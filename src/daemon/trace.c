@@ -23,7 +23,6 @@
 
 #include "conn.h"
 #include "diofs.h"
-#include "dispatch.h"
 #include "ops.h"
 #include "proto/errnames.h"
 #include "proto/escape.h"
@@ -213,9 +212,9 @@ static char *put_str(char *p, const char *s)
 
 #define PUT(p, lit) (memcpy((p), lit, sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
-void trace_call(struct diofs_call *c, uint64_t end_ns)
+void trace_call(struct diofs_call *c, const char *path, uint64_t end_ns)
 {
-	const char *path, *ename;
+	const char *ename;
 	struct tbuf *tb;
 	size_t plen;
 	char *p;
@@ -225,7 +224,6 @@ void trace_call(struct diofs_call *c, uint64_t end_ns)
 	tb = tbuf_get();
 	if (!tb)
 		return;
-	path = call_path(c);
 	if (!path)
 		path = "";
 	plen = strlen(path);

@@ -6,6 +6,7 @@
 #include "call.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The trace file at path (absolute), opened by whoever calls: a new file,
  * mode 0600, O_EXCL and O_NOFOLLOW; with overwrite an existing regular file
@@ -20,7 +21,8 @@ int trace_start(int fd, const char *path);
 int trace_open(const char *path, bool overwrite, char *why, size_t whylen);
 void trace_set(bool on);            /* needs an open trace file */
 bool trace_is_on(void);
-void trace_call(struct diofs_call *c, uint64_t end_ns);
+/* One line for c, answered at end_ns; path: call_path(c), or NULL. */
+void trace_call(struct diofs_call *c, const char *path, uint64_t end_ns);
 int trace_flush(void);              /* all threads' buffers to the file; 0,
                                      * -EBADF: no file, -errno: it failed */
 void trace_close(void);

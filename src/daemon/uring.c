@@ -53,7 +53,7 @@
 #include <unistd.h>
 
 #include "diofs.h"
-#include "dispatch.h"
+#include "call_life.h"
 #include "engine.h"
 #include "fuse_proto.h"
 

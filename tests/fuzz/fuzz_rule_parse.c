@@ -13,7 +13,7 @@
  */
 #include <config.h>
 
-#include "daemon/dispatch.h"
+#include "daemon/call_life.h"
 #include "daemon/rules.h"
 
 #include <stdint.h>
@@ -22,7 +22,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* dispatch.c is not linked: the path is whatever the call holds. */
+/* call_life.c is not linked: the path is whatever the call holds. */
 const char *call_path(struct diofs_call *c)
 {
 	return c->path;

@@ -1,7 +1,7 @@
 /* Unit tests of the rule language, the matcher and the rule list. */
 #include <config.h>
 
-#include "daemon/dispatch.h"
+#include "daemon/call_life.h"
 #include "daemon/rules.h"
 
 #include <CUnit/Basic.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* dispatch.c is not linked: the path is whatever the test put in the call. */
+/* call_life.c is not linked: the path is whatever the test put in the call. */
 static int call_path_calls;
 
 const char *call_path(struct diofs_call *c)
