@@ -2,9 +2,10 @@
  * against what the client did (op, path, offset, size, bytes replied,
  * errno, O_DIRECT and FOPEN_DIRECT_IO, pid, uid, rule, times inside the
  * client's own CLOCK_MONOTONIC window, unique ids distinct and equal to the
- * held listing's); trace off/on/on FILE; a trace that cannot be written
- * (removed, or its file system full): one message, tracing stops, the
- * daemon keeps serving; the trace file is new and 0600, never reached
+ * held listing's); a proto= rule's fault and write(2)'s answer to it;
+ * trace off/on/on FILE; a trace that cannot be written (removed, or its
+ * file system full): one message, tracing stops, the daemon keeps
+ * serving; the trace file is new and 0600, never reached
  * through a symbolic link, an existing one replaced only with overwrite
  * (and only a regular file), for "trace on" and -o trace= alike. */
 #include <config.h>
@@ -288,6 +289,56 @@ static void test_on_off(void)
 	CHECK(k == 0, "read after trace on FILE: %d records in the old file, wanted 0", k);
 	k = reads_at(other, 778);
 	CHECK(k == 0, "the new file holds %d records from before it, wanted 0", k);
+}
+
+/* The read at off, traced once: does its line carry the text want (NULL:
+ * no "proto" key at all)? */
+static void check_proto_line(const char *path, int64_t off, const char *want)
+{
+	struct trace_rec *recs;
+	int n = trace_load(path, &recs), found = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *line = recs[i].line;
+
+		if (strcmp(recs[i].op, "read") || recs[i].off != off)
+			continue;
+		found++;
+		if (want)
+			CHECK(strstr(line, want) != NULL, "read at %jd: %s not in %s",
+			      (intmax_t)off, want, line);
+		else
+			CHECK(strstr(line, "\"proto\"") == NULL, "read at %jd without a proto= "
+			      "rule: %s", (intmax_t)off, line);
+	}
+	CHECK(found == 1, "read at %jd: %d records, wanted 1", (intmax_t)off, found);
+}
+
+/* proto= rules: the fault and what write(2) said to it, in the call's line. */
+static void test_proto_fields(void)
+{
+	struct diofs_mount *m = itest_mount("trace");
+	struct diofsctl *c;
+	char buf[16];
+	int fd;
+
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	fd = itest_open(m, "f", O_RDONLY);
+	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	REQUIRE(diofsctl_rule_add(c, "proto=errno:-1000 op=read offset=790") > 0,
+		"rule add: %s", diofsctl_error(c));
+	REQUIRE(diofsctl_rule_add(c, "proto=unknown-unique op=read offset=792") > 0,
+		"rule add: %s", diofsctl_error(c));
+	CHECK(pread(fd, buf, 1, 790) == 1, "read at 790 (errno:-1000): %s", strerror(errno));
+	CHECK(pread(fd, buf, 1, 791) == 1, "read at 791: %s", strerror(errno));
+	CHECK(pread(fd, buf, 1, 792) == 1, "read at 792 (unknown-unique): %s", strerror(errno));
+	REQUIRE(flush(c), "no flush");
+	check_proto_line(m->trace, 790, "\"proto\":\"errno\",\"proto_write\":\"EINVAL\"");
+	check_proto_line(m->trace, 791, NULL);
+	check_proto_line(m->trace, 792, "\"proto\":\"unknown-unique\",\"proto_write\":\"ENOENT\"");
+	close(fd);
 }
 
 /* Many threads at once: every call traced once, with its thread's pid;
@@ -639,6 +690,7 @@ int main(void)
 	static const struct itest_case cases[] = {
 		{ "trace fields against the client's calls", test_fields },
 		{ "trace off, on, on FILE", test_on_off },
+		{ "proto= rules: the fault and write(2)'s answer in the line", test_proto_fields },
 		{ "128 concurrent reads: each traced once, its own pid", test_concurrent },
 		{ "trace file removed: one message, keeps serving", test_trace_removed },
 		{ "trace file system full: one message, keeps serving", test_trace_full },
