@@ -3,7 +3,11 @@
  * be faulted the same way.  The kernel (fs/fuse/dev.c, fuse_dev_do_write)
  * checks a reply's size, header length and error before it looks for the
  * request, so a refused message leaves the request waiting: the real reply
- * follows.  Only "double" sends the real reply first. */
+ * follows.  Only "double" sends the real reply first.  Under -o io_uring
+ * the faulty message still goes to /dev/fuse, which checks it the same
+ * way; the request itself waits in a ring entry, which /dev/fuse does not
+ * search, so a well-formed faulty reply (double, unknown-unique) is ENOENT
+ * there for that reason too. */
 #include <config.h>
 #include "proto_fault.h"
 
