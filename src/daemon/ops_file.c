@@ -88,17 +88,51 @@ void ops_files_close_all(void)
 		free_file(open_files.next);
 }
 
+/* Another process's lease on the backing file makes an open wait in the
+ * kernel for the lease break, up to lease-break-time: fd as opened with
+ * O_NONBLOCK, which starts the break and fails with EWOULDBLOCK instead.
+ * 1 if the open is to be tried again: the call is parked with the lock
+ * waiters (holds.h), so no worker waits and the caller can interrupt.  A
+ * caller whose flags ask O_NONBLOCK gets EWOULDBLOCK, as natively. */
+int ops_lease_wait(struct diofs_call *c, int fd, int flags, uint64_t generation)
+{
+	if (fd == -1 && errno == EWOULDBLOCK && !(flags & O_NONBLOCK)) {
+		dispatch_park_lock(c, generation);
+		return 1;
+	}
+	return 0;
+}
+
+/* Take back the O_NONBLOCK that ops_lease_wait needed, unless the
+ * caller's flags ask for it: 0 or an errno (fd closed then). */
+int ops_lease_clear(int fd, int flags)
+{
+	int err;
+
+	if (flags & O_NONBLOCK)
+		return 0;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+		return 0;
+	err = errno;
+	close(fd);
+	return err;
+}
+
 void op_open(struct diofs_call *c)
 {
+	uint64_t generation = holds_lock_generation();
 	char proc[PROC_FD_LEN];
 	struct diofs_file *f;
-	int fd;
+	int fd, err;
 
 	/* An O_PATH fd cannot be opened again except through /proc. */
 	proc_fd_path(proc, inode_fd(c->ino));
-	fd = open(proc, (c->fi.flags & ~OPEN_STRIP) | O_CLOEXEC);
-	if (fd == -1) {
-		reply_err(c, errno);
+	fd = open(proc, (c->fi.flags & ~OPEN_STRIP) | O_NONBLOCK | O_CLOEXEC);
+	if (ops_lease_wait(c, fd, c->fi.flags, generation))
+		return;
+	err = fd == -1 ? errno : ops_lease_clear(fd, c->fi.flags);
+	if (err) {
+		reply_err(c, err);
 		return;
 	}
 	f = new_file(c, c->ino, fd);
@@ -114,7 +148,8 @@ void op_open(struct diofs_call *c)
 void op_create(struct diofs_call *c)
 {
 	int flags = (c->fi.flags & ~(O_DIRECT | O_APPEND)) |
-		    O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+		    O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	uint64_t generation = holds_lock_generation();
 	struct fuse_entry_param e;
 	struct diofs_file *f;
 	struct diofs_inode *in;
@@ -125,8 +160,11 @@ void op_create(struct diofs_call *c)
 	 * lead the create out of BACKING. */
 	identity_umask(c);
 	fd = openat(inode_fd(c->ino), c->name, flags, c->mode & 07777);
-	if (fd == -1) {
-		reply_err(c, errno);
+	if (ops_lease_wait(c, fd, c->fi.flags, generation)) /* it existed, leased */
+		return;
+	err = fd == -1 ? errno : ops_lease_clear(fd, c->fi.flags);
+	if (err) {
+		reply_err(c, err);
 		return;
 	}
 

@@ -71,6 +71,12 @@ void op_getxattr(struct diofs_call *c);
 void op_listxattr(struct diofs_call *c);
 void op_removexattr(struct diofs_call *c);
 
+/* A backing open that another process's lease would block (ops_file.c):
+ * open with O_NONBLOCK, then ops_lease_wait (1: c parked, to be run again)
+ * and ops_lease_clear.  flags: what the caller asked. */
+int ops_lease_wait(struct diofs_call *c, int fd, int flags, uint64_t generation);
+int ops_lease_clear(int fd, int flags);
+
 /* Close and free c's open file / directory (once: c's fh is then stale). */
 void file_drop(struct diofs_call *c);
 void dir_drop(struct diofs_call *c);

@@ -4,6 +4,7 @@
 
 #include "ops_internal.h"
 #include "diofs.h"
+#include "holds.h"
 #include "identity.h"
 
 #include <errno.h>
@@ -145,15 +146,25 @@ static bool only_drops_setid(mode_t now, mode_t want)
 void op_setattr(struct diofs_call *c)
 {
 	struct diofs_inode *in = inode_get(c->ino);
-	int valid = c->to_set;
+	uint64_t generation = holds_lock_generation();
+	int valid = c->to_set, tfd = -1, err;
+	bool by_fh = c->has_fi && c->fi.fh;
 	char proc[PROC_FD_LEN];
 	struct stat st;
 
 	proc_fd_path(proc, in->fd);
-	/* Without HANDLE_KILLPRIV the kernel adds to a truncate or chown the
-	 * mode without set-id bits, a chmod the caller may not be allowed to
-	 * make.  The backing truncate or chown, as the caller, clears them
-	 * itself (or keeps them, for a caller with CAP_FSETID): leave it. */
+	/* truncate(2) of a file another process holds a lease on waits in the
+	 * kernel for the lease break: open it without blocking instead
+	 * (ops_lease_wait), before any other change, since a parked call runs
+	 * again from the start.  Only a regular file can have a lease; opening
+	 * anything else could mean opening a device. */
+	if (valid & FUSE_SET_ATTR_SIZE && !by_fh && in->type == S_IFREG) {
+		tfd = open(proc, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (ops_lease_wait(c, tfd, 0, generation))
+			return;
+		if (tfd == -1)
+			goto fail;
+	}
 	if (valid & FUSE_SET_ATTR_MODE &&
 	    valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) &&
 	    stat_fd(in->fd, &st) == 0 && only_drops_setid(st.st_mode, c->attr.st_mode))
@@ -178,8 +189,10 @@ void op_setattr(struct diofs_call *c)
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		int res;
 
-		if (c->has_fi && c->fi.fh)
+		if (by_fh)
 			res = ftruncate(diofs_file_of(&c->fi)->fd, c->attr.st_size);
+		else if (tfd != -1)
+			res = ftruncate(tfd, c->attr.st_size);
 		else
 			res = truncate(proc, c->attr.st_size);
 		if (res == -1)
@@ -191,10 +204,15 @@ void op_setattr(struct diofs_call *c)
 
 	if (stat_fd(in->fd, &st) == -1)
 		goto fail;
+	if (tfd != -1)
+		close(tfd);
 	reply_attr(c, &st, ATTR_TIMEOUT);
 	return;
 fail:
-	reply_err(c, errno);
+	err = errno;
+	if (tfd != -1)
+		close(tfd);
+	reply_err(c, err);
 }
 
 void op_readlink(struct diofs_call *c)

@@ -405,14 +405,13 @@ int fs_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg)
 	return fs_as_user_groups(uid, gid, 0, NULL, mask, fn, arg);
 }
 
-int fs_as_user_groups(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
+/* Fork a child that becomes uid, gid, groups with umask mask and exits
+ * with what fn returned (255: it could not change identity). */
+static pid_t spawn_as(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
 		      int (*fn)(void *), void *arg)
 {
-	int status;
 	pid_t pid = fork();
 
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		umask(mask);
 		if (setgroups(ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
@@ -423,14 +422,36 @@ int fs_as_user_groups(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups,
 		}
 		_exit(fn(arg) & 0xff);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	return pid;
+}
+
+/* What the child's wait status says: fn's result, or -1. */
+static int child_result(int status)
+{
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255) {
 		fprintf(stderr, "fs_as_user: the child ended with status %#x\n", status);
 		return -1;
 	}
 	return WEXITSTATUS(status);
+}
+
+int fs_as_user_groups(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
+		      int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = spawn_as(uid, gid, ngroups, groups, mask, fn, arg);
+
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return child_result(status);
+}
+
+pid_t fs_spawn_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg)
+{
+	return spawn_as(uid, gid, 0, NULL, mask, fn, arg);
 }
 
 static int64_t now_ms(void)
@@ -542,6 +563,35 @@ int fs_run(char *const argv[], char *const env[], int timeout_ms, struct fs_run 
 	close(out[0]);
 	close(err[0]);
 	return status;
+}
+
+int fs_wait_child(pid_t pid, int timeout_ms, int *status)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int pidfd = -1, st;
+	pid_t got;
+
+#ifdef SYS_pidfd_open
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	while ((got = waitpid(pid, &st, WNOHANG)) == 0) {
+		int64_t left = deadline - now_ms();
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+		if (left <= 0)
+			break;
+		/* pidfd: wakes at the exit; without it, a bounded poll */
+		poll(&p, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? (int)left : (int)(left < 20 ? left : 20));
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (got == 0)
+		return -ETIMEDOUT;
+	if (got < 0)
+		return -1;
+	if (status)
+		*status = st;
+	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
 }
 
 int fs_count_fds(pid_t pid)

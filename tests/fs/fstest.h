@@ -146,6 +146,14 @@ int fs_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg);
 int fs_as_user_groups(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
 		      int (*fn)(void *), void *arg);
 
+/* The same without waiting: the child's pid (-1: fork failed), for
+ * fs_wait_child. */
+pid_t fs_spawn_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg);
+/* Wait at most timeout_ms for child pid: what its fn returned, -1 if it
+ * died (killed: its wait status in *status if not NULL), or -ETIMEDOUT
+ * (still running, not reaped). */
+int fs_wait_child(pid_t pid, int timeout_ms, int *status);
+
 /* An errno result (0: success) equal to want; says both by name. */
 #define CHECK_RC(got, want) do {                                             \
 	int g_ = (got), w_ = (want);                                         \

@@ -15,9 +15,12 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -658,6 +661,176 @@ static void test_reserved_blocks(void)
 	CHECK_EQ(fs_untrack_mount(ext), 0);
 }
 
+/* ---- a lease on a BACKING file blocks no worker ---- */
+
+#define LEASE_THREADS 2
+/* Enough of each kind (open, truncate) to occupy every worker. */
+#define LEASE_OPENERS (2 * (LEASE_THREADS + 1))
+
+static int lease_ready[2] = { -1, -1 }, lease_release[2] = { -1, -1 };
+
+/* The other user's write leases on its own files, taken on BACKING, held
+ * until lease_release is written to or closed.  SIGIO (the lease break)
+ * ignored: the holder gives the lease up when told, not before. */
+/* Opener i: an open or a truncate, and its system call. */
+static int (*const lease_kind[2])(void *) = { do_truncate, do_open_r };
+static const long lease_syscall[2] = { SYS_truncate, SYS_openat };
+
+static char lease_bak[1 + LEASE_OPENERS][PATH_MAX], lease_mnt[1 + LEASE_OPENERS][PATH_MAX];
+
+static int do_hold_lease(void *p)
+{
+	int fd[1 + LEASE_OPENERS], err = 0;
+	char b;
+
+	(void)p;
+	signal(SIGIO, SIG_IGN);
+	for (int i = 1; i <= LEASE_OPENERS; i++) {
+		fd[i] = open(lease_bak[i], O_RDONLY);
+		if (fd[i] < 0 || fcntl(fd[i], F_SETLEASE, F_WRLCK) < 0)
+			return errno;
+	}
+	if (write(lease_ready[1], "l", 1) != 1)
+		return errno;
+	while (read(lease_release[0], &b, 1) < 0 && errno == EINTR)
+		;
+	for (int i = 1; i <= LEASE_OPENERS; i++)
+		err = err ?: rc(fcntl(fd[i], F_SETLEASE, F_UNLCK)) ?: rc(close(fd[i]));
+	return err;
+}
+
+/* Is pid asleep in system call nr (its request in diofs, or queued)? */
+static bool asleep_in(pid_t pid, long want)
+{
+	char path[64], buf[256], state = 0;
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			state = strrchr(buf, ')')[2];
+		fclose(f);
+	}
+	return nr == want && (state == 'S' || state == 'D');
+}
+
+static pid_t lease_pids[1 + LEASE_OPENERS];
+
+/* Let the lease go first (it is what a blocked worker waits for), then
+ * end and reap every child still there. */
+static void lease_cleanup(void)
+{
+	if (lease_release[1] >= 0)
+		close(lease_release[1]);
+	lease_release[1] = -1;
+	for (size_t i = 0; i < sizeof(lease_pids) / sizeof(lease_pids[0]); i++) {
+		if (lease_pids[i] <= 0)
+			continue;
+		kill(lease_pids[i], SIGKILL);
+		waitpid(lease_pids[i], NULL, 0);
+		lease_pids[i] = 0;
+	}
+}
+
+/* More opens of leased files than diofs has workers, and more truncates
+ * (a setattr without a file handle): while the lease holder keeps the
+ * leases, root's lookup of another file is answered at once, a SIGKILLed
+ * opener goes away, and once the leases are let go the others succeed.  (A backing open that waited for the lease break
+ * would keep a worker for lease-break-time, every worker with enough
+ * openers.) */
+static void test_lease_blocks_no_worker(void)
+{
+	struct fs_run r;
+	char *stat_argv[] = { "stat", NULL, NULL };
+	char b;
+	int st;
+
+	M = fs_mount("allow_other,threads=2"); /* LEASE_THREADS */
+	REQUIRE_OK(chmod(M->root, 0755));
+	REQUIRE_OK(mkdir(MNT("shared"), 0777));
+	REQUIRE_OK(chmod(MNT("shared"), 0777));
+	/* Made on BACKING: diofs has never opened them.  One file for each
+	 * opener: the kernel sends one truncate of a file at a time. */
+	for (int i = 1; i <= LEASE_OPENERS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "shared/l%d", i);
+		snprintf(lease_bak[i], PATH_MAX, "%s", BAK(name));
+		snprintf(lease_mnt[i], PATH_MAX, "%s", MNT(name));
+		REQUIRE_OK(fs_put(lease_bak[i], "data", 4, 0644));
+		REQUIRE_OK(chown(lease_bak[i], UID, GID));
+	}
+	REQUIRE_OK(fs_put(BAK("shared/other"), "data", 4, 0644));
+
+	REQUIRE_OK(pipe2(lease_ready, O_CLOEXEC));
+	REQUIRE_OK(pipe2(lease_release, O_CLOEXEC));
+	lease_pids[0] = fs_spawn_as_user(UID, GID, 022, do_hold_lease, NULL);
+	close(lease_ready[1]);
+	close(lease_release[0]);
+	REQUIRE(lease_pids[0] > 0, "fork: %s", fs_errname(errno));
+	if (read(lease_ready[0], &b, 1) != 1) {
+		int err = fs_wait_child(lease_pids[0], 5000, NULL);
+
+		lease_pids[0] = 0;
+		close(lease_ready[0]);
+		SKIP_CASE("no write lease on BACKING as uid %d: %s", UID,
+			  err > 0 ? fs_errname(err) : "the holder died");
+	}
+	close(lease_ready[0]);
+
+	for (int i = 1; i <= LEASE_OPENERS; i++) {
+		lease_pids[i] = fs_spawn_as_user(UID, GID, 022, lease_kind[i % 2],
+						 lease_mnt[i]);
+		if (lease_pids[i] < 0) {
+			lease_cleanup();
+			REQUIRE(false, "fork: %s", fs_errname(errno));
+		}
+	}
+	/* Every open sent: they are queued (FIFO) before root's lookup. */
+	for (int i = 1; i <= LEASE_OPENERS; i++) {
+		int waited = 0;
+
+		while (!asleep_in(lease_pids[i], lease_syscall[i % 2]) &&
+		       waited < 5000) {
+			poll(NULL, 0, 10);
+			waited += 10;
+		}
+		if (waited >= 5000) {
+			lease_cleanup();
+			REQUIRE(false, "opener %d never waited in its call", i);
+		}
+	}
+
+	stat_argv[1] = (char *)MNT("shared/other");
+	st = fs_run(stat_argv, NULL, 5000, &r);
+	CHECK(!r.timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "root's stat of another file while the opens wait: %s%s",
+	      r.timed_out ? "no answer in 5 s" : "failed: ", r.err);
+
+	kill(lease_pids[LEASE_OPENERS], SIGKILL);
+	CHECK(fs_wait_child(lease_pids[LEASE_OPENERS], 5000, NULL) != -ETIMEDOUT,
+	      "a SIGKILLed opener still there after 5 s");
+	lease_pids[LEASE_OPENERS] = 0;
+
+	CHECK_EQ(write(lease_release[1], "u", 1), 1);
+	CHECK_RC(fs_wait_child(lease_pids[0], 5000, NULL), 0);
+	lease_pids[0] = 0;
+	for (int i = 1; i < LEASE_OPENERS; i++) {
+		CHECK_RC(fs_wait_child(lease_pids[i], 5000, NULL), 0);
+		lease_pids[i] = 0;
+	}
+	lease_cleanup();
+}
+
 static const struct fs_case cases[] = {
 	{ "acl_deny_read", test_acl_deny_read, FS_NEEDS_ROOT, 0 },
 	{ "acl_deny_write", test_acl_deny_write, FS_NEEDS_ROOT, 0 },
@@ -671,6 +844,7 @@ static const struct fs_case cases[] = {
 	{ "trusted_xattrs", test_trusted_xattrs, FS_NEEDS_ROOT, 0 },
 	{ "root_other_group", test_root_other_group, FS_NEEDS_ROOT, 0 },
 	{ "reserved_blocks", test_reserved_blocks, FS_NEEDS_ROOT, 300 },
+	{ "lease_blocks_no_worker", test_lease_blocks_no_worker, FS_NEEDS_ROOT, 0 },
 };
 
 int main(void)
