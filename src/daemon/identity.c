@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,15 @@ static struct {
 
 #define NSMALL 64
 
-/* What this thread is now: switched to a caller, capabilities dropped;
- * the caller (its groups if at most NSMALL, else cur_ngroups -1). */
-static __thread bool switched, caps_dropped;
+/* What this thread is now: switched to a caller, capabilities reduced
+ * (to cur_caps); the caller as last read (cur_known: its groups if at most
+ * NSMALL, else cur_ngroups -1, and its effective capabilities). */
+static __thread bool switched, caps_dropped, cur_known;
 static __thread uid_t cur_uid;
 static __thread gid_t cur_gid;
 static __thread int cur_ngroups;
 static __thread gid_t cur_groups[NSMALL];
+static __thread uint64_t cur_caps;
 
 /* capget/capset with pid 0 read and change this thread only (glibc has
  * no wrapper; libcap's would be the same two syscalls). */
@@ -89,72 +92,99 @@ static int set_fsgid(gid_t gid)
 	return (gid_t)setfsgid((gid_t)-1) == gid ? 0 : EPERM;
 }
 
+/* The daemon's effective set as one mask. */
+static uint64_t self_effective(void)
+{
+	return (uint64_t)self.caps[1].effective << 32 | self.caps[0].effective;
+}
+
 /* The thread keeps its permitted set (it must switch back); only the
- * effective one, which every permission check reads, is emptied, or
- * reduced to one capability (cap >= 0) the daemon has. */
-static int set_effective(int cap)
+ * effective one, which every permission check reads, is reduced to the
+ * capabilities in mask that the daemon has. */
+static int set_effective(uint64_t mask)
 {
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
 		d[i] = self.caps[i];
-		d[i].effective = 0;
+		d[i].effective = self.caps[i].permitted & (uint32_t)(i < 2 ? mask >> 32 * i : 0);
 	}
-	if (cap >= 0)
-		d[CAP_TO_INDEX(cap)].effective = self.caps[CAP_TO_INDEX(cap)].permitted &
-						  CAP_TO_MASK(cap);
 	return thread_caps(true, d) == -1 ? errno : 0;
 }
 
-static int drop_caps(void)
+/* What /proc says of a caller: its fs uid and gid, effective
+ * capabilities, and supplementary groups (up to size of them in list;
+ * ngroups may exceed size). */
+struct status {
+	uid_t fsuid;
+	gid_t fsgid;
+	uint64_t caps;
+	int ngroups;
+};
+
+/* The 4th number of an "Uid:" or "Gid:" line: the filesystem one. */
+static unsigned long fs_id(const char *p)
 {
-	return set_effective(-1);
+	char *end;
+	unsigned long v = 0;
+
+	for (int i = 0; i < 4; i++, p = end)
+		v = strtoul(p, &end, 10);
+	return v;
 }
 
-/* The supplementary groups of thread pid, from its /proc status (the
- * kernel does not send them): up to size of them into list; how many it
- * has (may exceed size), or -1 if it is gone. */
-static int caller_groups(pid_t pid, int size, gid_t *list)
+/* Thread pid's /proc status, in one pass: 0, or -1 if it is gone (or a
+ * line is missing). */
+static int caller_status(pid_t pid, int size, gid_t *list, struct status *st)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
-	int n = -1;
+	int seen = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (getline(&line, &cap, f) != -1) {
-		char *p, *end;
+	while (seen != 15 && getline(&line, &cap, f) != -1) {
+		if (strncmp(line, "Uid:", 4) == 0) {
+			st->fsuid = (uid_t)fs_id(line + 4);
+			seen |= 1;
+		} else if (strncmp(line, "Gid:", 4) == 0) {
+			st->fsgid = (gid_t)fs_id(line + 4);
+			seen |= 2;
+		} else if (strncmp(line, "CapEff:", 7) == 0) {
+			st->caps = strtoull(line + 7, NULL, 16);
+			seen |= 4;
+		} else if (strncmp(line, "Groups:", 7) == 0) {
+			char *p, *end;
 
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		n = 0;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
+			st->ngroups = 0;
+			for (p = line + 7;; p = end) {
+				unsigned long g = strtoul(p, &end, 10);
 
-			if (end == p)
-				break;
-			if (n < size)
-				list[n] = (gid_t)g;
-			n++;
+				if (end == p)
+					break;
+				if (st->ngroups < size)
+					list[st->ngroups] = (gid_t)g;
+				st->ngroups++;
+			}
+			seen |= 8;
 		}
-		break;
 	}
 	free(line);
 	fclose(f);
-	return n;
+	return seen == 15 ? 0 : -1;
 }
 
 int identity_cap_raise(int cap)
 {
-	return caps_dropped ? set_effective(cap) : 0;
+	return caps_dropped ? set_effective(cur_caps | UINT64_C(1) << cap) : 0;
 }
 
 void identity_cap_drop(void)
 {
-	if (caps_dropped && drop_caps())
+	if (caps_dropped && set_effective(cur_caps))
 		abort(); /* left with a capability the caller lacks */
 }
 
@@ -172,39 +202,72 @@ void identity_umask(const struct diofs_call *c)
 	umask(c->umask);
 }
 
+/* The caller's groups and capabilities, from /proc (the kernel does not
+ * send them), into *st and list (or *groups: known's, or a malloc'ed list
+ * in *list when more than NSMALL).  A status that is not the caller's
+ * (gone, or its pid reused by another process: async requests) gives no
+ * groups and no capabilities.  0 or ENOMEM. */
+static int caller_read(const struct diofs_call *c, gid_t **list, struct status *st)
+{
+	struct status none = { .fsuid = c->uid, .fsgid = c->gid };
+	int want;
+
+	if (!c->pid || caller_status(c->pid, NSMALL, *list, st) == -1) {
+		*st = none;
+		return 0;
+	}
+	if (st->ngroups > NSMALL) {
+		want = st->ngroups;
+		*list = malloc((size_t)want * sizeof(gid_t));
+		if (!*list)
+			return ENOMEM;
+		if (caller_status(c->pid, want, *list, st) == -1)
+			st->ngroups = 0;
+		if (st->ngroups > want) /* grew meanwhile (rare): keep what fits */
+			st->ngroups = want;
+	}
+	if (st->fsuid != c->uid || st->fsgid != c->gid)
+		*st = none;
+	return 0;
+}
+
 int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 {
 	gid_t small[NSMALL], *list = small;
 	const gid_t *groups = small;
-	int n = 0, err;
+	struct status st;
+	int n, err;
 
 	pthread_once(&self.once, self_init);
-	/* Not root: nothing to switch.  A root caller in the daemon's group
-	 * is who the thread already is (its supplementary groups add nothing
-	 * to root's capabilities): the hot path stays free. */
-	if (!self.root || (c->uid == 0 && c->gid == self.gid))
+	cur_known = false;
+	if (!self.root)
 		return 0;
 
-	/* The caller's supplementary groups, from /proc (the kernel does not
-	 * send them).  A caller already gone keeps only its primary group. */
 	if (known && known->uid == c->uid && known->gid == c->gid) {
 		groups = known->groups;
-		n = known->ngroups;
-	} else if (c->pid) {
-		n = caller_groups(c->pid, NSMALL, small);
-		if (n > NSMALL) {
-			int want = n;
+		st.ngroups = known->ngroups;
+		st.caps = known->caps;
+	} else {
+		err = caller_read(c, &list, &st);
+		if (err)
+			return err;
+		groups = list;
+	}
+	n = st.ngroups;
+	cur_known = n <= NSMALL;
+	cur_uid = c->uid;
+	cur_gid = c->gid;
+	cur_ngroups = n;
+	cur_caps = st.caps & self_effective();
+	if (cur_known)
+		memcpy(cur_groups, groups, (size_t)n * sizeof(gid_t));
 
-			list = malloc((size_t)want * sizeof(gid_t));
-			if (!list)
-				return ENOMEM;
-			n = caller_groups(c->pid, want, list);
-			if (n > want) /* grew meanwhile (rare): keep what fits */
-				n = want;
-			groups = list;
-		}
-		if (n < 0)
-			n = 0;
+	/* A root caller in the daemon's group with at least the daemon's
+	 * capabilities is who the thread already is (its supplementary groups
+	 * add nothing to them): the common case stays free. */
+	if (c->uid == 0 && c->gid == self.gid && cur_caps == self_effective()) {
+		err = 0;
+		goto out;
 	}
 
 	if (thread_setgroups(n, groups) == -1) {
@@ -212,21 +275,17 @@ int identity_become(const struct diofs_call *c, const struct caller_ids *known)
 		goto out;
 	}
 	switched = true;
-	cur_uid = c->uid;
-	cur_gid = c->gid;
-	cur_ngroups = n <= NSMALL ? n : -1;
-	if (n <= NSMALL)
-		memcpy(cur_groups, groups, (size_t)n * sizeof(gid_t));
 	/* gid first: once fsuid is not 0 the thread loses CAP_DAC_OVERRIDE
 	 * and the other file capabilities (but keeps CAP_SETGID).  Then the
-	 * rest (CAP_SYS_RESOURCE: reserved blocks, quotas; CAP_SYS_ADMIN:
-	 * trusted.* xattrs; CAP_FSETID: the backing write clears set-id),
-	 * last since setfs*id need CAP_SETUID/CAP_SETGID. */
+	 * capabilities, reduced to those the caller has (CAP_SYS_RESOURCE:
+	 * reserved blocks, quotas; CAP_SYS_ADMIN: trusted.* xattrs;
+	 * CAP_FSETID: the backing write clears set-id), last since setfs*id
+	 * need CAP_SETUID/CAP_SETGID. */
 	err = set_fsgid(c->gid);
 	if (!err)
 		err = set_fsuid(c->uid);
-	if (!err && c->uid != 0) {
-		err = drop_caps();
+	if (!err && cur_caps != self_effective()) {
+		err = set_effective(cur_caps);
 		caps_dropped = !err;
 	}
 	if (err)
@@ -242,7 +301,7 @@ struct caller_ids *identity_keep(void)
 	size_t len;
 	struct caller_ids *ids;
 
-	if (!switched || cur_ngroups < 0)
+	if (!cur_known)
 		return NULL;
 	len = (size_t)cur_ngroups * sizeof(gid_t);
 	ids = malloc(sizeof(*ids) + len);
@@ -250,6 +309,7 @@ struct caller_ids *identity_keep(void)
 		ids->uid = cur_uid;
 		ids->gid = cur_gid;
 		ids->ngroups = cur_ngroups;
+		ids->caps = cur_caps;
 		memcpy(ids->groups, cur_groups, len);
 	}
 	return ids;
@@ -257,6 +317,7 @@ struct caller_ids *identity_keep(void)
 
 void identity_restore(void)
 {
+	cur_known = false;
 	if (!switched)
 		return;
 	switched = false;

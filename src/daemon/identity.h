@@ -12,10 +12,12 @@
 
 #include "call.h"
 
-/* A caller's uid, gid and supplementary groups as read for a switch. */
+/* A caller's uid, gid, supplementary groups and effective capabilities
+ * (those of the daemon's it has) as read for a switch. */
 struct caller_ids {
 	uid_t uid;
 	gid_t gid;
+	uint64_t caps;
 	int ngroups;
 	gid_t groups[];
 };

@@ -15,6 +15,7 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -505,6 +506,34 @@ static void test_trusted_xattrs(void)
 	CHECK(seen, "root does not see trusted.diofs through the mount");
 }
 
+/* As root without any capability (capset: the effective, permitted and
+ * inheritable sets emptied), list p's xattrs: do_list_no_trusted. */
+static int do_list_no_trusted_nocaps(void *p)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return errno;
+	return do_list_no_trusted(p);
+}
+
+/* A uid-0 caller without capabilities gets none of the daemon's: it does
+ * not see trusted.* names, as natively. */
+static void test_root_without_caps(void)
+{
+	mount_shared();
+	root_file("shared/f", 0666);
+	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
+		SKIP_CASE("the backing filesystem has no trusted.* xattrs: %s",
+			  fs_errname(errno));
+	REQUIRE(fs_as_user(0, 0, 022, do_list_no_trusted_nocaps, (void *)BAK("shared/f")) == 0,
+		"natively root without capabilities sees trusted.* names");
+	CHECK_RC(fs_as_user(0, 0, 022, do_list_no_trusted_nocaps, (void *)MNT("shared/f")), 0);
+	CHECK_RC(fs_as_user(0, 0, 022, do_list_no_trusted, (void *)MNT("shared/f")), EEXIST);
+}
+
 /* Root in another group keeps root's rights (no capability dropped) and
  * creates with its own group. */
 static void test_root_other_group(void)
@@ -843,6 +872,7 @@ static const struct fs_case cases[] = {
 	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
 	{ "trusted_xattrs", test_trusted_xattrs, FS_NEEDS_ROOT, 0 },
 	{ "root_other_group", test_root_other_group, FS_NEEDS_ROOT, 0 },
+	{ "root_without_caps", test_root_without_caps, FS_NEEDS_ROOT, 0 },
 	{ "reserved_blocks", test_reserved_blocks, FS_NEEDS_ROOT, 300 },
 	{ "lease_blocks_no_worker", test_lease_blocks_no_worker, FS_NEEDS_ROOT, 0 },
 };
