@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "conn.h"
 #include "diofs.h"
 #include "ops.h"
+#include "proto/ctldir.h"
 #include "proto/errnames.h"
 #include "proto/escape.h"
 
@@ -477,10 +480,63 @@ static bool trace_file_on_own_mount(int fd)
 	return fstat(fd, &st) == 0 && conn_is_device(st.st_dev);
 }
 
-/* Open an existing file to overwrite it: never through a symbolic link,
- * never anything but a regular file (O_NONBLOCK: a FIFO would wait for a
- * reader), emptied and made 0600 only once it is known to be one. */
-static int open_existing(const char *path, char *why, size_t whylen)
+/* The directory that path's file goes in, opened without following a
+ * symbolic link anywhere on the way (O_NOFOLLOW guards only the last
+ * component), and fit to hold a file only the daemon's user may replace:
+ * owned by root or that user, not writable by others unless sticky
+ * (ctl_check_entry, as for the control socket's directory).  Its fd (and
+ * the file's name in *name), or -errno with why. */
+static int open_parent(const char *path, const char **name, char *why, size_t whylen)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	const char *slash = strrchr(path, '/');
+	size_t len = slash == path ? 1 : (size_t)(slash - path);
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd, ret;
+
+	if (!slash[1]) {
+		snprintf(why, whylen, "%s names no file", path);
+		return -EINVAL;
+	}
+	if (len >= sizeof(dir)) {
+		snprintf(why, whylen, "%s: %s", path, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ELOOP)
+			snprintf(why, whylen, "%s: a symbolic link on the way: refused", dir);
+		else
+			snprintf(why, whylen, "%s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(why, whylen, "%s: %s", dir, strerror(-ret));
+	} else {
+		ret = ctl_check_entry(dir, &st, geteuid(), false, why, whylen);
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*name = slash + 1;
+	return fd;
+}
+
+/* Open an existing file name in dirfd to overwrite it: never through a
+ * symbolic link, never anything but a regular file (O_NONBLOCK: a FIFO
+ * would wait for a reader), emptied and made 0600 only once it is known
+ * to be one. */
+static int open_existing(int dirfd, const char *name, const char *path, char *why,
+			 size_t whylen)
 {
 	struct stat st;
 	int fd, err;
@@ -488,11 +544,13 @@ static int open_existing(const char *path, char *why, size_t whylen)
 	/* Looked at first so that a FIFO or device is refused by name, not by
 	 * what opening it does; checked again on the fd, which is what
 	 * counts. */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISLNK(st.st_mode)) {
 		snprintf(why, whylen, "%s is not a regular file", path);
 		return -EINVAL;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = openat(dirfd, name,
+		    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
@@ -513,27 +571,33 @@ fail:
 
 int trace_create(const char *path, bool overwrite, char *why, size_t whylen)
 {
+	const char *name;
 	bool created;
-	int fd;
+	int dirfd, fd;
 
 	*why = '\0';
 	if (path[0] != '/') {
 		snprintf(why, whylen, "%s is not an absolute path", path);
 		return -EINVAL;
 	}
+	dirfd = open_parent(path, &name, why, whylen);
+	if (dirfd < 0)
+		return dirfd;
 	/* A new file, 0600 (the trace names every user's files): never one
 	 * that exists, nor through a link planted at path. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_NOCTTY |
-		  O_CLOEXEC, 0600);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_NOCTTY |
+		    O_CLOEXEC, 0600);
 	created = fd >= 0;
 	if (fd < 0 && errno == EEXIST && overwrite)
-		fd = open_existing(path, why, whylen);
+		fd = open_existing(dirfd, name, path, why, whylen);
 	else if (fd < 0)
 		fd = -errno;
 	if (fd < 0 && !*why) {
 		struct stat st;
 
-		if (fd == -ELOOP || (fd == -EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+		if (fd == -ELOOP || (fd == -EEXIST &&
+				     fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				     S_ISLNK(st.st_mode)))
 			snprintf(why, whylen, "%s is a symbolic link: refused", path);
 		else if (fd == -EEXIST)
 			snprintf(why, whylen, "%s exists (overwrite replaces it)", path);
@@ -546,9 +610,10 @@ int trace_create(const char *path, bool overwrite, char *why, size_t whylen)
 			 path);
 		close(fd);
 		if (created)
-			unlink(path);
-		return -EINVAL;
+			unlinkat(dirfd, name, 0);
+		fd = -EINVAL;
 	}
+	close(dirfd);
 	return fd;
 }
 

@@ -9,10 +9,33 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int ctl_check_entry(const char *path, const struct stat *st, uid_t uid, bool link_ok,
+		    char *why, size_t whylen)
+{
+	if (st->st_uid != 0 && st->st_uid != uid) {
+		snprintf(why, whylen, "%s is owned by uid %u, not by root or uid %u", path,
+			 (unsigned int)st->st_uid, (unsigned int)uid);
+		return -EPERM;
+	}
+	if (S_ISLNK(st->st_mode) && link_ok)
+		return 0; /* its owner's; where it leads is checked resolved */
+	if (!S_ISDIR(st->st_mode)) {
+		snprintf(why, whylen, "%s is not a directory", path);
+		return -EPERM;
+	}
+	if ((st->st_mode & 022) && !(st->st_mode & S_ISVTX)) {
+		snprintf(why, whylen, "%s is writable by others (mode %04o) and not sticky",
+			 path, (unsigned int)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* One path on the way; last: the directory the socket goes in. */
 static int check_one(const char *path, uid_t uid, bool last, char *why, size_t whylen)
 {
 	struct stat st;
+	int ret;
 
 	if (lstat(path, &st) < 0) {
 		int err = errno;
@@ -20,22 +43,9 @@ static int check_one(const char *path, uid_t uid, bool last, char *why, size_t w
 		snprintf(why, whylen, "%s: %s", path, strerror(err));
 		return -err;
 	}
-	if (st.st_uid != 0 && st.st_uid != uid) {
-		snprintf(why, whylen, "%s is owned by uid %u, not by root or uid %u", path,
-			 (unsigned int)st.st_uid, (unsigned int)uid);
-		return -EPERM;
-	}
-	if (S_ISLNK(st.st_mode) && !last)
-		return 0; /* its owner's; where it leads is checked resolved */
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whylen, "%s is not a directory", path);
-		return -EPERM;
-	}
-	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
-		snprintf(why, whylen, "%s is writable by others (mode %04o) and not sticky",
-			 path, (unsigned int)(st.st_mode & 07777));
-		return -EPERM;
-	}
+	ret = ctl_check_entry(path, &st, uid, !last, why, whylen);
+	if (ret || S_ISLNK(st.st_mode))
+		return ret;
 	if (last && (st.st_uid != uid || (st.st_mode & 077))) {
 		snprintf(why, whylen, "%s must be owned by uid %u with mode 0700 (it is uid %u, "
 			 "mode %04o)", path, (unsigned int)uid, (unsigned int)st.st_uid,

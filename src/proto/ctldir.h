@@ -8,11 +8,19 @@
 #ifndef DIOFS_PROTO_CTLDIR_H
 #define DIOFS_PROTO_CTLDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* 0, or -EPERM with why saying which path fails and how; -errno (and why)
  * if a path cannot be examined.  dir must be absolute. */
 int ctl_check_dir(const char *dir, uid_t uid, char *why, size_t whylen);
+
+/* One entry on such a path, as st describes it: owned by root or uid, a
+ * directory (or, if link_ok, a symbolic link) not writable by others
+ * unless sticky.  0, or -EPERM with why. */
+int ctl_check_entry(const char *path, const struct stat *st, uid_t uid, bool link_ok,
+		    char *why, size_t whylen);
 
 #endif

@@ -550,12 +550,14 @@ static bool trace_refused(struct diofsctl *c, const char *file, const char *over
 }
 
 /* The trace names every user's files: it is created 0600, never through a
- * link planted where it goes, never over a file that exists unless told
+ * link planted where it goes or on the way there, never in a directory
+ * others may write in, never over a file that exists unless told
  * (then only a regular file), and a FIFO does not make the daemon wait. */
 static void test_trace_file_safety(void)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	char secret[400], link[400], fresh[400], old[400], fifo[400], text[64];
+	char dir[400], dirlink[400], inside[450], via[450];
 	struct diofsctl *c;
 	struct stat st;
 
@@ -607,6 +609,31 @@ static void test_trace_file_safety(void)
 		      "wanted the INIT record alone, 0600", old, (long long)st.st_size,
 		      st.st_mode & 07777, first);
 	}
+
+	/* A symbolic link in the directory part (O_NOFOLLOW guards only the
+	 * last component): refused, with or without overwrite; the file it
+	 * leads to keeps its bytes and no file is created there. */
+	snprintf(dir, sizeof(dir), "%s/realdir", m->root);
+	snprintf(dirlink, sizeof(dirlink), "%s/dirlink", m->root);
+	REQUIRE(mkdir(dir, 0700) == 0 && symlink(dir, dirlink) == 0, "mkdir, symlink: %s",
+		strerror(errno));
+	snprintf(inside, sizeof(inside), "%s/secret", dir);
+	REQUIRE(make_text(inside, "keep me", 0600), "no file");
+	snprintf(via, sizeof(via), "%s/secret", dirlink);
+	trace_refused(c, via, " overwrite", "symbolic link on the way");
+	CHECK(itest_read_text(inside, text, sizeof(text)) && strcmp(text, "keep me") == 0,
+	      "%s after trace on %s overwrite: saw \"%s\", wanted \"keep me\"", inside, via,
+	      text);
+	snprintf(via, sizeof(via), "%s/new.jsonl", dirlink);
+	trace_refused(c, via, "", "symbolic link on the way");
+	snprintf(inside, sizeof(inside), "%s/new.jsonl", dir);
+	CHECK(lstat(inside, &st) == -1 && errno == ENOENT, "%s made through %s", inside, via);
+
+	/* A directory others may write in (not sticky): refused. */
+	snprintf(dir, sizeof(dir), "%s/opendir", m->root);
+	REQUIRE(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0, "mkdir: %s", strerror(errno));
+	snprintf(inside, sizeof(inside), "%s/t.jsonl", dir);
+	trace_refused(c, inside, "", "writable by others");
 
 	/* Not a regular file: a FIFO nobody reads (no wait), a directory. */
 	REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
