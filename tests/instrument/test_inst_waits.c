@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -542,6 +543,99 @@ static void test_trace_through_bind_mount(void)
 	CHECK(umount2(bind, MNT_DETACH) == 0, "umount %s: %s", bind, strerror(errno));
 }
 
+/* ---- a create that finds a leased file ---- */
+
+static int lease_ready[2] = { -1, -1 }, lease_go[2] = { -1, -1 };
+
+/* Hold a write lease on BACKING file arg until lease_go is written to or
+ * closed; one byte on lease_ready once it is taken.  SIGIO (the break)
+ * ignored: the lease goes when told. */
+static int child_hold_lease(const void *arg)
+{
+	char b;
+	int fd;
+
+	signal(SIGIO, SIG_IGN);
+	fd = open((const char *)arg, O_RDONLY);
+	if (fd < 0 || fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		return errno;
+	if (write(lease_ready[1], "l", 1) != 1)
+		return errno;
+	while (read(lease_go[0], &b, 1) < 0 && errno == EINTR)
+		;
+	return fcntl(fd, F_SETLEASE, F_UNLCK) < 0 ? errno : 0;
+}
+
+static int child_create(const void *arg)
+{
+	int fd = open((const char *)arg, O_CREAT | O_WRONLY, 0644);
+
+	return fd < 0 ? errno : 0;
+}
+
+/* A create whose name came to exist, leased, after the kernel looked it
+ * up: the backing open would wait in the kernel for the lease break (up to
+ * lease-break-time) on the thread that runs it, here the control server
+ * that releases the held create.  It parks instead: the release is
+ * answered at once, the mount serves, and the create completes once the
+ * lease is let go. */
+static void test_create_meets_lease(void)
+{
+	struct diofs_mount *m = waits_mount(NULL);
+	struct diofs_held h[2];
+	char path[400], bpath[400], text[32] = "", b;
+	struct diofsctl *c;
+	pid_t creator, holder;
+	uint64_t t0, took_ms;
+	int n;
+
+	REQUIRE(m, "no mount");
+	if (!itest_read_text("/proc/sys/fs/lease-break-time", text, sizeof(text)) ||
+	    atoi(text) < 10) {
+		itest_skip("lease-break-time is under 10 s: a blocked open would not show");
+		return;
+	}
+	text[strcspn(text, "\n")] = '\0';
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	REQUIRE(itest_rule(c, "hold op=create path=/c count=1") > 0, "no rule");
+	snprintf(path, sizeof(path), "%s/c", m->mnt);
+	snprintf(bpath, sizeof(bpath), "%s/c", m->backing);
+	creator = spawn(child_create, path);
+	REQUIRE(creator > 0 && itest_held(c, 1, h, 2) == 1, "the create was not held");
+
+	/* Meanwhile the name comes to exist in BACKING, leased. */
+	REQUIRE(itest_make_file(m, "c", 4, 1), "no file");
+	REQUIRE(pipe2(lease_ready, O_CLOEXEC) == 0 && pipe2(lease_go, O_CLOEXEC) == 0,
+		"pipe: %s", strerror(errno));
+	holder = spawn(child_hold_lease, bpath);
+	close(lease_ready[1]);
+	close(lease_go[0]);
+	n = (int)read(lease_ready[0], &b, 1);
+	close(lease_ready[0]);
+	if (n != 1) {
+		close(lease_go[1]);
+		n = kid_result(holder, NULL);
+		itest_skip(n > 0 ? itest_errname(n) : "no write lease: the holder died");
+		return;
+	}
+
+	t0 = itest_now_ns();
+	n = diofsctl_release(c, h[0].id, NULL);
+	took_ms = (itest_now_ns() - t0) / 1000000u;
+	CHECK(n == 1 && took_ms < 5000, "release of the create: saw %d (%s) after %ju ms, "
+	      "wanted 1 at once (lease-break-time %s s)", n, n < 0 ? diofsctl_error(c) : "",
+	      (uintmax_t)took_ms, text);
+	CHECK(round_trip(m), "statfs with a create waiting for a lease was not answered");
+	CHECK(blocked_in(creator, SYS_openat), "the create did not wait for the lease");
+
+	CHECK(write(lease_go[1], "u", 1) == 1, "write: %s", strerror(errno));
+	close(lease_go[1]);
+	CHECK(kid_result(holder, NULL) == 0, "the lease holder's unlock failed");
+	n = kid_result(creator, NULL);
+	CHECK(n == 0, "the create after the lease went: saw %d (%s), wanted 0", n,
+	      itest_errname(n > 0 ? n : 0));
+}
+
 #define WAITS_CASE(fn) static void case_##fn(void) { fn(); kids_end(); }
 WAITS_CASE(test_flock_storm)
 WAITS_CASE(test_flock_waiters_sigterm)
@@ -551,6 +645,7 @@ WAITS_CASE(test_signal_ends_waits)
 WAITS_CASE(test_fail_on_release_frees)
 WAITS_CASE(test_reply_errno_values)
 WAITS_CASE(test_trace_through_bind_mount)
+WAITS_CASE(test_create_meets_lease)
 
 int main(void)
 {
@@ -569,6 +664,8 @@ int main(void)
 		  case_test_reply_errno_values },
 		{ "trace file through a bind mount of the mount point refused",
 		  case_test_trace_through_bind_mount },
+		{ "a create that finds a leased file parks: release answered, served",
+		  case_test_create_meets_lease },
 	};
 
 	return itest_main("instrument waits", cases, sizeof(cases) / sizeof(cases[0]));
