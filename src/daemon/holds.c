@@ -35,7 +35,16 @@
  *    recorded by the engine, and setting the callback again calls it at
  *    once.
  * Whoever removes an entry under the mutex owns the call and answers it
- * after unlocking. */
+ * after unlocking.
+ *
+ * Ring entries.  Over io_uring a parked call keeps its ring entry, and a
+ * lock wait is one that any caller can cause: so a lock waiter takes a
+ * share of its queue's entries (uring_wait_begin, uring.c says why and how
+ * much) for as long as it is parked, and is answered ENOLCK when the share
+ * is used up.  A waiter that the timer runs again keeps its share while it
+ * runs: parking again, it takes it over instead of competing anew with
+ * callers that came later.  Holds and delays take no share: they are the
+ * operator's. */
 #include <config.h>
 #include "holds.h"
 
@@ -52,6 +61,7 @@
 #include "call_life.h"
 #include "engine.h"
 #include "reply_errno.h"
+#include "uring.h"
 #include "proto/held.h"
 
 enum park_kind { PARK_HOLD, PARK_DELAY, PARK_LOCK };
@@ -69,6 +79,7 @@ struct park {
 	uint64_t deadline_ns; /* timed calls: when to run (again) */
 	const char *path;     /* held calls: resolved when parked, for the list */
 	enum park_kind kind;
+	int ring_q;           /* lock waits: the queue whose share it took */
 	bool waiting;         /* false while RESERVED */
 	bool interrupted;     /* interrupted while RESERVED */
 };
@@ -87,6 +98,18 @@ static pthread_t timer_thread;
 static holds_resume_fn resume; /* set once, before any park */
 static _Atomic uint64_t lock_gen;
 static _Atomic unsigned int nlockwait; /* PARK_LOCK entries in timed_list */
+/* The lock waiter the timer thread is running again, and its share. */
+static __thread struct {
+	uint64_t unique;
+	int ring_q;
+	bool valid;
+} rerun;
+
+static void park_free(struct park *p)
+{
+	uring_wait_end(p->ring_q);
+	free(p);
+}
 
 static void list_add_before(struct park *pos, struct park *p)
 {
@@ -172,8 +195,18 @@ static void *timer_main(void *arg)
 		park_remove(p);
 		pthread_mutex_unlock(&mu);
 		c = p->c;
-		free(p);
+		if (p->kind == PARK_LOCK) {
+			rerun.unique = c->unique;
+			rerun.ring_q = p->ring_q;
+			rerun.valid = true;
+			p->ring_q = URING_NO_QUEUE;
+		}
+		park_free(p);
 		resume(c, RELEASE_RUN, 0);
+		if (rerun.valid) { /* answered, not parked again */
+			uring_wait_end(rerun.ring_q);
+			rerun.valid = false;
+		}
 		pthread_mutex_lock(&mu);
 	}
 	pthread_mutex_unlock(&mu);
@@ -227,7 +260,7 @@ static void on_interrupt(void *data)
 	if (p) {
 		struct diofs_call *c = p->c;
 
-		free(p);
+		park_free(p);
 		answer_interrupted(c);
 	}
 }
@@ -264,7 +297,7 @@ static void park_enter(struct park *p, uint64_t generation)
 		park_reserve(p, generation);
 	pthread_mutex_unlock(&mu);
 	if (err) {
-		free(p);
+		park_free(p);
 		resume(c, RELEASE_ERRNO, err);
 		return;
 	}
@@ -276,7 +309,7 @@ static void park_enter(struct park *p, uint64_t generation)
 	if (p->interrupted && !closing) {
 		park_remove(p);
 		pthread_mutex_unlock(&mu);
-		free(p);
+		park_free(p);
 		answer_interrupted(c);
 		return;
 	}
@@ -294,7 +327,7 @@ static void park_enter(struct park *p, uint64_t generation)
 	}
 	pthread_mutex_unlock(&mu);
 	if (err) {
-		free(p);
+		park_free(p);
 		resume(c, RELEASE_ERRNO, err);
 	}
 }
@@ -309,6 +342,7 @@ static struct park *park_new(struct diofs_call *c, enum park_kind kind)
 	}
 	p->c = c;
 	p->kind = kind;
+	p->ring_q = URING_NO_QUEUE;
 	return p;
 }
 
@@ -331,11 +365,26 @@ uint64_t holds_lock_generation(void)
 
 void holds_park_lock(struct diofs_call *c, uint64_t generation)
 {
-	struct park *p = park_new(c, PARK_LOCK);
 	unsigned int ms = c->lock_retry_ms;
+	struct park *p;
+	int ring_q;
 
-	if (!p)
+	if (rerun.valid && rerun.unique == c->unique) {
+		ring_q = rerun.ring_q;
+		rerun.valid = false;
+	} else {
+		ring_q = uring_wait_begin(c->unique);
+		if (ring_q == -ENOLCK) {
+			resume(c, RELEASE_ERRNO, ENOLCK);
+			return;
+		}
+	}
+	p = park_new(c, PARK_LOCK);
+	if (!p) {
+		uring_wait_end(ring_q);
 		return;
+	}
+	p->ring_q = ring_q;
 	ms = !ms ? LOCK_RETRY_MIN_MS : ms >= LOCK_RETRY_MAX_MS / 2 ? LOCK_RETRY_MAX_MS : 2 * ms;
 	c->lock_retry_ms = ms;
 	p->deadline_ns = now_ns() + (uint64_t)ms * 1000000u;
@@ -380,7 +429,7 @@ static int answer_all(struct park *head, enum release_how how, long arg)
 		struct diofs_call *c = p->c;
 
 		list_del(p);
-		free(p);
+		park_free(p);
 		resume(c, how, arg);
 		n++;
 	}

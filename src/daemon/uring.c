@@ -35,7 +35,18 @@
  * of the entries that await a reply): the reply paths stay the engine's,
  * and a reply to a unique no entry waits for (a second reply, one to a
  * unique the kernel never sent) goes to /dev/fuse, where the kernel
- * refuses it, instead of into an entry that serves another request now. */
+ * refuses it, instead of into an entry that serves another request now.
+ *
+ * The entry budget.  An entry that waits for its reply serves nobody else,
+ * and a queue whose entries all wait makes every further request from its
+ * CPU wait in the kernel, whoever sends it.  No unprivileged caller may
+ * exhaust what other users' requests need, so the waits a caller can cause
+ * (a blocking flock that finds the lock taken; later, lease waits) may
+ * keep at most a quarter of a queue's entries (uring_wait_begin); past
+ * that the wait is answered ENOLCK, flock(2)'s "out of lock records", as
+ * the kernel answers when it has no room to wait.  Over /dev/fuse a parked
+ * call keeps nothing and has no such cap.  Holds and delays are the
+ * operator's rules: they may use every entry (diofs(8) says so). */
 #include <config.h>
 #include "uring.h"
 
@@ -87,6 +98,7 @@ struct uring_queue {
 	pthread_mutex_t mu;
 	struct uring_ent *commits;        /* filled by other threads, under mu */
 	struct uring_ent *ents;
+	atomic_uint waits;                /* entries kept by caller-made waits */
 	char *mem;
 	size_t mem_len;
 	atomic_bool stop;
@@ -153,6 +165,38 @@ static struct uring_ent *hash_take(uint64_t unique)
 		}
 	pthread_mutex_unlock(&hash_mu);
 	return e;
+}
+
+/* ---- the share of entries that caller-made waits may keep ---- */
+
+int uring_wait_begin(uint64_t unique)
+{
+	struct uring_queue *q = NULL;
+	unsigned int n;
+
+	if (!queues)
+		return URING_NO_QUEUE;
+	pthread_mutex_lock(&hash_mu);
+	for (struct uring_ent *e = by_unique[bucket(unique)]; e; e = e->hash_next)
+		if (e->commit_id == unique) {
+			q = e->q;
+			break;
+		}
+	pthread_mutex_unlock(&hash_mu);
+	if (!q)
+		return URING_NO_QUEUE;
+	n = atomic_load(&q->waits);
+	do {
+		if (n >= depth / 4)
+			return -ENOLCK;
+	} while (!atomic_compare_exchange_weak(&q->waits, &n, n + 1));
+	return (int)q->qid;
+}
+
+void uring_wait_end(int qid)
+{
+	if (qid >= 0 && queues && (unsigned int)qid < nqueues)
+		atomic_fetch_sub(&queues[qid].waits, 1);
 }
 
 /* ---- submissions (the queue thread only) ---- */

@@ -29,6 +29,16 @@ int uring_start(int dev_fd, unsigned int q_depth, size_t payload);
  * entry and return 0; 1 if it is not (the reply goes to /dev/fuse). */
 int uring_reply(uint64_t unique, const struct iovec *iov, int n);
 
+/* Parked waits that a caller can cause (lock waits) keep their ring
+ * entry, so each queue lends them only a quarter of its entries (see
+ * uring.c).  Before such a wait parks request unique: the queue to give
+ * back with uring_wait_end (>= 0), URING_NO_QUEUE if unique did not come
+ * through a ring entry (nothing to count), or -ENOLCK if the queue's share
+ * is in use. */
+#define URING_NO_QUEUE (-1)
+int uring_wait_begin(uint64_t unique);
+void uring_wait_end(int qid);
+
 /* Stop the queue threads and close their rings (idempotent). */
 void uring_stop(void);
 
@@ -54,6 +64,15 @@ static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 {
 	(void)unique, (void)iov, (void)n;
 	return 1;
+}
+static inline int uring_wait_begin(uint64_t unique)
+{
+	(void)unique;
+	return -1;
+}
+static inline void uring_wait_end(int qid)
+{
+	(void)qid;
 }
 static inline void uring_stop(void) {}
 static inline void uring_describe(char *buf, size_t len)

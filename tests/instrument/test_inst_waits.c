@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_KIDS 8
+#define MAX_KIDS 24
 
 static pid_t kids[MAX_KIDS];
 static int nkids;
@@ -230,6 +231,119 @@ static void test_flock_storm(void)
 		      res, res > 0 ? itest_errname(res) : "no exit");
 	}
 	CHECK(round_trip(m), "the mount no longer answers");
+}
+
+/* ---- io_uring: lock waits do not use up a queue's ring entries ---- */
+
+#define URING_DEPTH 16
+#define URING_WAIT_SHARE (URING_DEPTH / 4) /* uring.c: a quarter of the entries */
+#define URING_WAITERS URING_DEPTH          /* enough to fill the queue */
+
+/* Onto CPU 0: over io_uring the kernel queues a request on the
+ * submitting CPU's ring queue, so all of these share queue 0. */
+static int pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? errno : 0;
+}
+
+static int child_flock_cpu0(const void *arg)
+{
+	int err = pin_cpu0();
+
+	return err ? err : child_flock_ex(arg);
+}
+
+static int child_statfs_cpu0(const void *arg)
+{
+	int err = pin_cpu0();
+
+	return err ? err : child_statfs(arg);
+}
+
+/* pid has exited (not reaped) or blocks in flock; waits for one of the two
+ * (failsafe limit). */
+static bool exited_or_in_flock(pid_t pid)
+{
+	char path[64], text[256] = "";
+	uint64_t t0 = itest_now_ns();
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	while (itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
+		struct timespec ts = { 0, 1000000 };
+		siginfo_t si = { 0 };
+
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			return true;
+		if (itest_read_text(path, text, sizeof(text)) && text[0] >= '0' &&
+		    text[0] <= '9' && atol(text) == SYS_flock)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return CHECK(false, "%d neither exited nor blocked in flock: %s says %.40s", (int)pid,
+		     path, text);
+}
+
+/* Over io_uring a parked call keeps its ring entry.  More blocking flock
+ * waiters on one CPU than its queue has entries: a quarter of the entries
+ * wait, the rest are answered ENOLCK, and another request from that CPU is
+ * still answered (before, the waiters took every entry and it hung). */
+static void test_uring_flock_storm_leaves_entries(void)
+{
+	char enable[8] = "", mnt[300];
+	struct diofs_mount *m;
+	pid_t w[URING_WAITERS];
+	int holder, fds[URING_WAITERS], res, got = 0, enolck = 0;
+	cpu_set_t mine;
+
+	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
+			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
+		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
+			   "/sys/module/fuse/parameters/enable_uring)");
+		return;
+	}
+	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
+		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
+		return;
+	}
+	m = waits_mount("io_uring,io_uring_q_depth=16");
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
+	snprintf(mnt, sizeof(mnt), "%s", m->mnt);
+	holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
+	for (int i = 0; i < URING_WAITERS; i++)
+		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
+	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
+
+	for (int i = 0; i < URING_WAITERS; i++) {
+		w[i] = spawn(child_flock_cpu0, &fds[i]);
+		REQUIRE(w[i] > 0 && exited_or_in_flock(w[i]), "flock waiter %d", i);
+	}
+	/* Queue 0 serves its requests in order: once this is answered, every
+	 * waiter's flock was parked or refused. */
+	REQUIRE(kid_result(spawn(child_statfs_cpu0, mnt), NULL) == 0, "statfs from CPU 0 with "
+		"%d flock waiters on CPU 0 was not answered in %d ms: the waits took every "
+		"ring entry of its queue (depth %d)", URING_WAITERS, ITEST_WAIT_MS, URING_DEPTH);
+
+	res = kid_result(spawn(child_unlock, &holder), NULL);
+	CHECK(res == 0, "holder's unlock: saw %d (%s), wanted 0", res,
+	      res > 0 ? itest_errname(res) : "no exit");
+	for (int i = 0; i < URING_WAITERS; i++) {
+		res = kid_result(w[i], NULL);
+		got += res == 0;
+		enolck += res == ENOLCK;
+		CHECK(res == 0 || res == ENOLCK, "waiter %d: saw %d (%s), wanted the lock (0) or "
+		      "ENOLCK", i, res, res > 0 ? itest_errname(res) : "no exit");
+	}
+	CHECK(got == URING_WAIT_SHARE && enolck == URING_WAITERS - URING_WAIT_SHARE,
+	      "waiters that got the lock: %d, answered ENOLCK: %d; wanted %d and %d (a quarter "
+	      "of the queue's %d entries may wait)", got, enolck, URING_WAIT_SHARE,
+	      URING_WAITERS - URING_WAIT_SHARE, URING_DEPTH);
 }
 
 /* SIGTERM stops the daemon while lock waiters are parked in it. */
@@ -639,6 +753,7 @@ static void test_create_meets_lease(void)
 #define WAITS_CASE(fn) static void case_##fn(void) { fn(); kids_end(); }
 WAITS_CASE(test_flock_storm)
 WAITS_CASE(test_flock_waiters_sigterm)
+WAITS_CASE(test_uring_flock_storm_leaves_entries)
 WAITS_CASE(test_delayed_flock_and_unlock)
 WAITS_CASE(test_kill_during_delay)
 WAITS_CASE(test_signal_ends_waits)
@@ -653,6 +768,8 @@ int main(void)
 		{ "flock: holder and workers+1 waiters, others served, SIGKILL, unlock",
 		  case_test_flock_storm },
 		{ "flock: SIGTERM stops the daemon with waiters parked", case_test_flock_waiters_sigterm },
+		{ "io_uring: flock waiters past the queue's share get ENOLCK, others served",
+		  case_test_uring_flock_storm_leaves_entries },
 		{ "delay: a delayed flock does not block the delayed unlock",
 		  case_test_delayed_flock_and_unlock },
 		{ "delay: a caller SIGKILLed during a long delay goes at once",
