@@ -1,0 +1,96 @@
+/* Unit tests of the engine's interrupt table (src/daemon/engine.c): an
+ * interrupt that comes before its call registers is remembered, however
+ * many others come meanwhile, and the call's reply forgets it.  Interrupts
+ * go in as FUSE_INTERRUPT messages through engine_handle, as the kernel
+ * sends them; no mount (a flood of interrupts for calls that have not
+ * parked yet cannot be ordered through a real mount). */
+#include <config.h>
+
+#include "daemon/engine.h"
+#include "daemon/fuse_proto.h"
+
+#include <CUnit/Basic.h>
+#include <string.h>
+
+/* main.c's, which the daemon's operations (linked, not run here) name. */
+int diofs_backing_fd = -1;
+
+/* More than the fixed table of 256 that lost the oldest. */
+#define FLOOD 1000
+
+static void send_interrupt(uint64_t target, uint64_t unique)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_interrupt_in ii;
+	} msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.h.len = sizeof(msg);
+	msg.h.opcode = FUSE_INTERRUPT;
+	msg.h.unique = unique;
+	msg.ii.unique = target;
+	engine_handle(&msg, sizeof(msg), 0);
+}
+
+static int fired;
+
+static void on_interrupt(void *data)
+{
+	(void)data;
+	fired++;
+}
+
+/* Requests' uniques are even; an interrupt's is its target's | 1. */
+static uint64_t unique_of(int i)
+{
+	return (uint64_t)(i + 1) * 2;
+}
+
+static void test_early_interrupts_flood(void)
+{
+	struct diofs_call c;
+
+	for (int i = 0; i < FLOOD; i++)
+		send_interrupt(unique_of(i), unique_of(i) | 1);
+	/* Every call registers after its interrupt: each is told at once. */
+	for (int i = 0; i < FLOOD; i++) {
+		memset(&c, 0, sizeof(c));
+		c.unique = unique_of(i);
+		fired = 0;
+		engine_interrupt_func(&c, on_interrupt, NULL);
+		CU_ASSERT_EQUAL(fired, 1);
+		engine_interrupt_done(&c);
+	}
+}
+
+static void test_reply_forgets_interrupt(void)
+{
+	struct diofs_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.unique = unique_of(FLOOD);
+	send_interrupt(c.unique, c.unique | 1);
+	engine_interrupt_done(&c); /* the call was answered without parking */
+	fired = 0;
+	engine_interrupt_func(&c, on_interrupt, NULL);
+	CU_ASSERT_EQUAL(fired, 0); /* a later registration is a new call's */
+	engine_interrupt_done(&c);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return CU_get_error();
+	s = CU_add_suite("interrupts", NULL, NULL);
+	CU_add_test(s, "early_interrupts_flood", test_early_interrupts_flood);
+	CU_add_test(s, "reply_forgets_interrupt", test_reply_forgets_interrupt);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
