@@ -73,6 +73,10 @@
  * a page, so that the payload (write data) stays page aligned. */
 #define FRONT_ROOM 4096
 #define HASH_BUCKETS 4096
+/* Payload memory given back (see trim_payload): what an entry keeps, and
+ * the least that is worth a madvise. */
+#define PAYLOAD_KEEP (64 * 1024)
+#define PAYLOAD_TRIM_MIN (256 * 1024)
 
 struct uring_queue;
 
@@ -82,6 +86,7 @@ struct uring_ent {
 	struct uring_queue *q;
 	char *payload;                    /* iov[1], FRONT_ROOM after its buffer */
 	uint64_t commit_id;               /* the request it serves */
+	size_t touched;                   /* payload bytes used since the last trim */
 	struct uring_ent *hash_next;      /* in by_unique while awaiting its reply */
 	struct uring_ent *commit_next;    /* on q->commits */
 	bool waiting;                     /* in by_unique */
@@ -199,6 +204,36 @@ void uring_wait_end(int qid)
 		atomic_fetch_sub(&queues[qid].waits, 1);
 }
 
+/* ---- payload memory ----
+ * An entry's payload pages stay resident once a large request or reply
+ * touched them, and the kernel may leave that entry idle for ever after: a
+ * burst of 1 MiB writes would keep up to max_write bytes of every entry.
+ * So whenever the entry is ours (the kernel writes into it only after our
+ * commit) and what it holds now (keep: the reply to commit, or the request
+ * just served) is far below what it touched, the rest is given back with
+ * MADV_FREE: free to reclaim under pressure, and no fault if it is used
+ * again first.  Small requests never get here: no system call for them. */
+static void trim_payload(struct uring_ent *e, size_t keep)
+{
+	size_t page;
+
+	if (keep < PAYLOAD_KEEP)
+		keep = PAYLOAD_KEEP;
+	if (e->touched < keep + PAYLOAD_TRIM_MIN)
+		return;
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	keep = (keep + page - 1) / page * page;
+	/* Before 4.5 there is no MADV_FREE (EINVAL): the pages then stay. */
+	madvise(e->payload + keep, e->touched - keep, MADV_FREE);
+	e->touched = keep;
+}
+
+static void payload_used(struct uring_ent *e, size_t len)
+{
+	if (len > e->touched)
+		e->touched = len;
+}
+
 /* ---- submissions (the queue thread only) ---- */
 
 static struct io_uring_sqe *get_sqe(struct uring_queue *q)
@@ -299,6 +334,8 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 	if (oh->error)
 		len = 0;
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
+	payload_used(e, len);
+	trim_payload(e, len);
 	commit(e);
 	return 0;
 }
@@ -316,6 +353,7 @@ static void serve(struct uring_ent *e)
 
 	memcpy(&h, e->hdr.in_out, sizeof(h));
 	e->commit_id = e->hdr.ring_ent_in_out.commit_id;
+	payload_used(e, payload_sz < payload_size ? payload_sz : payload_size);
 	hash_put(e);
 	if (h.len < sizeof(h) || payload_sz > payload_size ||
 	    h.len - sizeof(h) < payload_sz ||

@@ -405,6 +405,76 @@ out_of_loop:
 	CHECK(n == 0, "held after release all: saw %d, wanted 0", n);
 }
 
+/* A field of /proc/PID/smaps_rollup, kB; -1 if absent. */
+static long rollup_kb(pid_t pid, const char *field)
+{
+	char path[64], text[4096];
+	const char *at;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if (!itest_read_text(path, text, sizeof(text)) || !(at = strstr(text, field)))
+		return -1;
+	return atol(at + strlen(field));
+}
+
+#define BIG_WRITES 16
+#define BIG_WRITE (1024 * 1024)
+
+/* Over io_uring, 16 writes of 1 MiB held at once take 16 ring entries and
+ * fill their payload pages; once answered, those pages are given back
+ * (MADV_FREE: LazyFree, reclaimable at once) instead of staying resident
+ * for as long as the entries wait idle. */
+static void test_uring_payload_given_back(void)
+{
+	char enable[8] = "";
+	struct diofs_mount *m;
+	struct io *ios[BIG_WRITES];
+	struct diofsctl *c;
+	long lazy0, lazy1, rss1;
+	int fd, n;
+
+	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
+			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
+		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
+			   "/sys/module/fuse/parameters/enable_uring)");
+		return;
+	}
+	m = itest_mount("io_uring");
+	REQUIRE(m, "no mount");
+	lazy0 = rollup_kb(m->pid, "LazyFree:");
+	if (lazy0 < 0) {
+		itest_skip("no LazyFree in /proc/PID/smaps_rollup: cannot tell given-back pages");
+		return;
+	}
+	REQUIRE((c = itest_ctl(m)), "no control connection");
+	/* Sized already: writes that do not extend it run in parallel. */
+	REQUIRE(itest_make_file(m, "w", BIG_WRITES * BIG_WRITE, 1), "no file");
+	/* An unaligned buffer's write comes as a big request and a small
+	 * rest: only the big ones are held. */
+	REQUIRE(itest_rule(c, "hold op=write path=/w size=512k-1m") > 0, "no rule");
+	fd = itest_open(m, "w", O_RDWR);
+	REQUIRE(fd >= 0, "open w: %s", strerror(errno));
+	for (int i = 0; i < BIG_WRITES; i++)
+		REQUIRE((ios[i] = io_pwrite(fd, BIG_WRITE, (off_t)i * BIG_WRITE, 7)),
+			"writer %d not started", i);
+	n = itest_held(c, BIG_WRITES, NULL, 0);
+	REQUIRE(n == BIG_WRITES, "held: saw %d, wanted %d", n, BIG_WRITES);
+	n = diofsctl_release(c, 0, NULL);
+	REQUIRE(n == BIG_WRITES, "release all: saw %d (%s)", n, n < 0 ? diofsctl_error(c) : "");
+	for (int i = 0; i < BIG_WRITES; i++)
+		if (io_join(ios[i]))
+			CHECK(ios[i]->ret == BIG_WRITE, "write %d: saw %zd (%s), wanted %d", i,
+			      ios[i]->ret, itest_errname(ios[i]->err), BIG_WRITE);
+	/* Only diofs's payload trim makes pages lazily free (malloc, and a
+	 * sanitizer's allocator, give memory back with MADV_DONTNEED). */
+	lazy1 = rollup_kb(m->pid, "LazyFree:");
+	rss1 = rollup_kb(m->pid, "Rss:");
+	CHECK(lazy1 - lazy0 >= BIG_WRITES * (BIG_WRITE / 1024) / 2, "after %d held 1 MiB "
+	      "writes were answered the daemon gave back %ld kB of payload (LazyFree %ld -> "
+	      "%ld kB, Rss %ld kB), wanted at least %d kB", BIG_WRITES, lazy1 - lazy0, lazy0,
+	      lazy1, rss1, BIG_WRITES * (BIG_WRITE / 1024) / 2);
+}
+
 static volatile sig_atomic_t got_usr1;
 
 static void on_usr1(int sig)
@@ -752,6 +822,8 @@ int main(void)
 		{ "hold: release reply, errno=NAME, short=N, all", test_release_modes },
 		{ "hold: listing of a forked child's and a thread's reads", test_held_listing },
 		{ "hold: 300 at once while other files are served", test_many_holds },
+		{ "io_uring: payload pages of answered 1 MiB writes are given back",
+		  test_uring_payload_given_back },
 		{ "hold: a signal interrupts a held read (EINTR)", test_signal_interrupts_hold },
 		{ "delay: no completion before the delay", test_delay },
 		{ "fail=ERRNAME on read, write, open, mkdir, statfs", test_fail },
