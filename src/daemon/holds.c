@@ -39,12 +39,12 @@
  *
  * Ring entries.  Over io_uring a parked call keeps its ring entry, and a
  * lock wait is one that any caller can cause: so a lock waiter takes a
- * share of its queue's entries (uring_wait_begin, uring.c says why and how
- * much) for as long as it is parked, and is answered ENOLCK when the share
- * is used up.  A waiter that the timer runs again keeps its share while it
- * runs: parking again, it takes it over instead of competing anew with
- * callers that came later.  Holds and delays take no share: they are the
- * operator's. */
+ * share of its queue's entries, and of its user's part of it
+ * (uring_wait_begin; uring.c says why and how much), for as long as it is
+ * parked, and is answered ENOLCK when the share is used up.  A waiter that
+ * the timer runs again keeps its share while it runs: parking again, it
+ * takes it over instead of competing anew with callers that came later.
+ * Holds and delays take no share: they are the operator's. */
 #include <config.h>
 #include "holds.h"
 
@@ -80,6 +80,7 @@ struct park {
 	const char *path;     /* held calls: resolved when parked, for the list */
 	enum park_kind kind;
 	int ring_q;           /* lock waits: the queue whose share it took */
+	uid_t ring_uid;       /* ... for this caller */
 	bool waiting;         /* false while RESERVED */
 	bool interrupted;     /* interrupted while RESERVED */
 };
@@ -102,12 +103,13 @@ static _Atomic unsigned int nlockwait; /* PARK_LOCK entries in timed_list */
 static __thread struct {
 	uint64_t unique;
 	int ring_q;
+	uid_t ring_uid;
 	bool valid;
 } rerun;
 
 static void park_free(struct park *p)
 {
-	uring_wait_end(p->ring_q);
+	uring_wait_end(p->ring_q, p->ring_uid);
 	free(p);
 }
 
@@ -198,13 +200,14 @@ static void *timer_main(void *arg)
 		if (p->kind == PARK_LOCK) {
 			rerun.unique = c->unique;
 			rerun.ring_q = p->ring_q;
+			rerun.ring_uid = p->ring_uid;
 			rerun.valid = true;
 			p->ring_q = URING_NO_QUEUE;
 		}
 		park_free(p);
 		resume(c, RELEASE_RUN, 0);
 		if (rerun.valid) { /* answered, not parked again */
-			uring_wait_end(rerun.ring_q);
+			uring_wait_end(rerun.ring_q, rerun.ring_uid);
 			rerun.valid = false;
 		}
 		pthread_mutex_lock(&mu);
@@ -373,7 +376,7 @@ void holds_park_lock(struct diofs_call *c, uint64_t generation)
 		ring_q = rerun.ring_q;
 		rerun.valid = false;
 	} else {
-		ring_q = uring_wait_begin(c->unique);
+		ring_q = uring_wait_begin(c->unique, c->uid);
 		if (ring_q == -ENOLCK) {
 			resume(c, RELEASE_ERRNO, ENOLCK);
 			return;
@@ -381,10 +384,11 @@ void holds_park_lock(struct diofs_call *c, uint64_t generation)
 	}
 	p = park_new(c, PARK_LOCK);
 	if (!p) {
-		uring_wait_end(ring_q);
+		uring_wait_end(ring_q, c->uid);
 		return;
 	}
 	p->ring_q = ring_q;
+	p->ring_uid = c->uid;
 	ms = !ms ? LOCK_RETRY_MIN_MS : ms >= LOCK_RETRY_MAX_MS / 2 ? LOCK_RETRY_MAX_MS : 2 * ms;
 	c->lock_retry_ms = ms;
 	p->deadline_ns = now_ns() + (uint64_t)ms * 1000000u;

@@ -42,9 +42,11 @@
  * CPU wait in the kernel, whoever sends it.  No unprivileged caller may
  * exhaust what other users' requests need, so the waits a caller can cause
  * (a blocking flock that finds the lock taken; later, lease waits) may
- * keep at most a quarter of a queue's entries (uring_wait_begin); past
- * that the wait is answered ENOLCK, flock(2)'s "out of lock records", as
- * the kernel answers when it has no room to wait.  Over /dev/fuse a parked
+ * keep at most a quarter of a queue's entries (uring_wait_begin), and one
+ * user at most half of those, so that one user's waits cannot take all the
+ * room other users' waits need either; past that the wait is answered
+ * ENOLCK, flock(2)'s "out of lock records", as the kernel answers when it
+ * has no room to wait.  Over /dev/fuse a parked
  * call keeps nothing and has no such cap.  Holds and delays are the
  * operator's rules: they may use every entry (diofs(8) says so). */
 #include <config.h>
@@ -80,6 +82,11 @@
 
 struct uring_queue;
 
+struct wait_user {
+	uid_t uid;
+	unsigned int n;                   /* 0: slot free */
+};
+
 struct uring_ent {
 	struct fuse_uring_req_header hdr; /* iov[0] */
 	struct iovec iov[2];
@@ -103,7 +110,9 @@ struct uring_queue {
 	pthread_mutex_t mu;
 	struct uring_ent *commits;        /* filled by other threads, under mu */
 	struct uring_ent *ents;
-	atomic_uint waits;                /* entries kept by caller-made waits */
+	pthread_mutex_t wait_mu;
+	unsigned int waits;               /* entries kept by caller-made waits */
+	struct wait_user *wait_users;     /* their callers: wait_share() slots */
 	char *mem;
 	size_t mem_len;
 	atomic_bool stop;
@@ -174,10 +183,33 @@ static struct uring_ent *hash_take(uint64_t unique)
 
 /* ---- the share of entries that caller-made waits may keep ---- */
 
-int uring_wait_begin(uint64_t unique)
+static unsigned int wait_share(void)
 {
+	return depth / 4;
+}
+
+/* uid's slot among q's waiting users, or a free one (under wait_mu). */
+static struct wait_user *wait_user(struct uring_queue *q, uid_t uid)
+{
+	struct wait_user *free_slot = NULL;
+
+	for (unsigned int i = 0; i < wait_share(); i++) {
+		struct wait_user *w = &q->wait_users[i];
+
+		if (w->n && w->uid == uid)
+			return w;
+		if (!w->n && !free_slot)
+			free_slot = w;
+	}
+	return free_slot;
+}
+
+int uring_wait_begin(uint64_t unique, uid_t uid)
+{
+	unsigned int per_user = wait_share() / 2 ? wait_share() / 2 : 1;
 	struct uring_queue *q = NULL;
-	unsigned int n;
+	struct wait_user *w;
+	int ret = -ENOLCK;
 
 	if (!queues)
 		return URING_NO_QUEUE;
@@ -190,18 +222,33 @@ int uring_wait_begin(uint64_t unique)
 	pthread_mutex_unlock(&hash_mu);
 	if (!q)
 		return URING_NO_QUEUE;
-	n = atomic_load(&q->waits);
-	do {
-		if (n >= depth / 4)
-			return -ENOLCK;
-	} while (!atomic_compare_exchange_weak(&q->waits, &n, n + 1));
-	return (int)q->qid;
+	pthread_mutex_lock(&q->wait_mu);
+	/* Fewer users than waits: a slot is free whenever the share is. */
+	if (q->waits < wait_share() && (w = wait_user(q, uid)) && w->n < per_user) {
+		w->uid = uid;
+		w->n++;
+		q->waits++;
+		ret = (int)q->qid;
+	}
+	pthread_mutex_unlock(&q->wait_mu);
+	return ret;
 }
 
-void uring_wait_end(int qid)
+void uring_wait_end(int qid, uid_t uid)
 {
-	if (qid >= 0 && queues && (unsigned int)qid < nqueues)
-		atomic_fetch_sub(&queues[qid].waits, 1);
+	struct uring_queue *q;
+	struct wait_user *w;
+
+	if (qid < 0 || !queues || (unsigned int)qid >= nqueues)
+		return;
+	q = &queues[qid];
+	pthread_mutex_lock(&q->wait_mu);
+	w = wait_user(q, uid);
+	if (w && w->n && w->uid == uid) {
+		w->n--;
+		q->waits--;
+	}
+	pthread_mutex_unlock(&q->wait_mu);
 }
 
 /* ---- payload memory ----
@@ -467,6 +514,10 @@ static int queue_setup(struct uring_queue *q, unsigned int qid)
 
 	q->qid = qid;
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_mutex_init(&q->wait_mu, NULL);
+	q->wait_users = calloc(wait_share() ? wait_share() : 1, sizeof(*q->wait_users));
+	if (!q->wait_users)
+		return -ENOMEM;
 	q->efd = eventfd(0, EFD_CLOEXEC);
 	if (q->efd < 0)
 		return -errno;
@@ -548,7 +599,9 @@ void uring_stop(void)
 		if (q->mem)
 			munmap(q->mem, q->mem_len);
 		free(q->ents);
+		free(q->wait_users);
 		pthread_mutex_destroy(&q->mu);
+		pthread_mutex_destroy(&q->wait_mu);
 	}
 	free(queues);
 	queues = NULL;

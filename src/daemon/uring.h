@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #ifdef HAVE_LIBURING
@@ -30,14 +31,14 @@ int uring_start(int dev_fd, unsigned int q_depth, size_t payload);
 int uring_reply(uint64_t unique, const struct iovec *iov, int n);
 
 /* Parked waits that a caller can cause (lock waits) keep their ring
- * entry, so each queue lends them only a quarter of its entries (see
- * uring.c).  Before such a wait parks request unique: the queue to give
- * back with uring_wait_end (>= 0), URING_NO_QUEUE if unique did not come
- * through a ring entry (nothing to count), or -ENOLCK if the queue's share
- * is in use. */
+ * entry, so each queue lends them only a quarter of its entries, a user
+ * half of that (see uring.c).  Before such a wait of caller uid parks
+ * request unique: the queue to give back with uring_wait_end (>= 0),
+ * URING_NO_QUEUE if unique did not come through a ring entry (nothing to
+ * count), or -ENOLCK if the queue's or the user's share is in use. */
 #define URING_NO_QUEUE (-1)
-int uring_wait_begin(uint64_t unique);
-void uring_wait_end(int qid);
+int uring_wait_begin(uint64_t unique, uid_t uid);
+void uring_wait_end(int qid, uid_t uid);
 
 /* Stop the queue threads and close their rings (idempotent). */
 void uring_stop(void);
@@ -65,14 +66,14 @@ static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 	(void)unique, (void)iov, (void)n;
 	return 1;
 }
-static inline int uring_wait_begin(uint64_t unique)
+static inline int uring_wait_begin(uint64_t unique, uid_t uid)
 {
-	(void)unique;
+	(void)unique, (void)uid;
 	return -1;
 }
-static inline void uring_wait_end(int qid)
+static inline void uring_wait_end(int qid, uid_t uid)
 {
-	(void)qid;
+	(void)qid, (void)uid;
 }
 static inline void uring_stop(void) {}
 static inline void uring_describe(char *buf, size_t len)

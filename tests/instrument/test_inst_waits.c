@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -236,8 +237,10 @@ static void test_flock_storm(void)
 /* ---- io_uring: lock waits do not use up a queue's ring entries ---- */
 
 #define URING_DEPTH 16
-#define URING_WAIT_SHARE (URING_DEPTH / 4) /* uring.c: a quarter of the entries */
-#define URING_WAITERS URING_DEPTH          /* enough to fill the queue */
+#define URING_WAIT_SHARE (URING_DEPTH / 4)   /* uring.c: a quarter of the entries */
+#define URING_USER_SHARE (URING_WAIT_SHARE / 2) /* ... a user half of that */
+#define URING_WAITERS URING_DEPTH             /* enough to fill the queue */
+#define NOBODY 65534
 
 /* Onto CPU 0: over io_uring the kernel queues a request on the
  * submitting CPU's ring queue, so all of these share queue 0. */
@@ -257,11 +260,28 @@ static int child_flock_cpu0(const void *arg)
 	return err ? err : child_flock_ex(arg);
 }
 
+/* The same as an unprivileged user (the fd was opened by the test). */
+static int child_flock_cpu0_nobody(const void *arg)
+{
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY))
+		return errno;
+	return child_flock_cpu0(arg);
+}
+
 static int child_statfs_cpu0(const void *arg)
 {
 	int err = pin_cpu0();
 
 	return err ? err : child_statfs(arg);
+}
+
+static bool has_exited(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == pid;
 }
 
 /* pid has exited (not reaped) or blocks in flock; waits for one of the two
@@ -274,10 +294,8 @@ static bool exited_or_in_flock(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	while (itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
 		struct timespec ts = { 0, 1000000 };
-		siginfo_t si = { 0 };
 
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-		    si.si_pid == pid)
+		if (has_exited(pid))
 			return true;
 		if (itest_read_text(path, text, sizeof(text)) && text[0] >= '0' &&
 		    text[0] <= '9' && atol(text) == SYS_flock)
@@ -288,16 +306,17 @@ static bool exited_or_in_flock(pid_t pid)
 		     path, text);
 }
 
-/* Over io_uring a parked call keeps its ring entry.  More blocking flock
- * waiters on one CPU than its queue has entries: a quarter of the entries
- * wait, the rest are answered ENOLCK, and another request from that CPU is
- * still answered (before, the waiters took every entry and it hung). */
+/* Over io_uring a parked call keeps its ring entry.  An unprivileged user
+ * starts more blocking flock waiters on one CPU than its queue has entries:
+ * a user's part of the share waits, the rest are answered ENOLCK; root's
+ * flock waits still park there, and another request from that CPU is still
+ * answered (before, the waiters took every entry and it hung). */
 static void test_uring_flock_storm_leaves_entries(void)
 {
 	char enable[8] = "", mnt[300];
 	struct diofs_mount *m;
-	pid_t w[URING_WAITERS];
-	int holder, fds[URING_WAITERS], res, got = 0, enolck = 0;
+	pid_t w[URING_WAITERS], r[URING_USER_SHARE];
+	int holder, fds[URING_WAITERS], rfds[URING_USER_SHARE], res, got = 0, enolck = 0;
 	cpu_set_t mine;
 
 	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
@@ -306,11 +325,15 @@ static void test_uring_flock_storm_leaves_entries(void)
 			   "/sys/module/fuse/parameters/enable_uring)");
 		return;
 	}
+	if (geteuid() != 0) {
+		itest_skip("a second user needs root");
+		return;
+	}
 	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
 		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
 		return;
 	}
-	m = waits_mount("io_uring,io_uring_q_depth=16");
+	m = waits_mount("allow_other,io_uring,io_uring_q_depth=16");
 	REQUIRE(m, "no mount");
 	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
 	snprintf(mnt, sizeof(mnt), "%s", m->mnt);
@@ -318,21 +341,36 @@ static void test_uring_flock_storm_leaves_entries(void)
 	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
 	for (int i = 0; i < URING_WAITERS; i++)
 		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
+	for (int i = 0; i < URING_USER_SHARE; i++)
+		REQUIRE(waiter_open(m, "f", &rfds[i]), "no fd");
 	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
 
 	for (int i = 0; i < URING_WAITERS; i++) {
-		w[i] = spawn(child_flock_cpu0, &fds[i]);
+		w[i] = spawn(child_flock_cpu0_nobody, &fds[i]);
 		REQUIRE(w[i] > 0 && exited_or_in_flock(w[i]), "flock waiter %d", i);
+	}
+	for (int i = 0; i < URING_USER_SHARE; i++) {
+		r[i] = spawn(child_flock_cpu0, &rfds[i]);
+		REQUIRE(r[i] > 0 && exited_or_in_flock(r[i]), "root's flock waiter %d", i);
 	}
 	/* Queue 0 serves its requests in order: once this is answered, every
 	 * waiter's flock was parked or refused. */
 	REQUIRE(kid_result(spawn(child_statfs_cpu0, mnt), NULL) == 0, "statfs from CPU 0 with "
 		"%d flock waiters on CPU 0 was not answered in %d ms: the waits took every "
-		"ring entry of its queue (depth %d)", URING_WAITERS, ITEST_WAIT_MS, URING_DEPTH);
+		"ring entry of its queue (depth %d)", URING_WAITERS + URING_USER_SHARE,
+		ITEST_WAIT_MS, URING_DEPTH);
+	for (int i = 0; i < URING_USER_SHARE; i++)
+		CHECK(!has_exited(r[i]), "root's flock waiter %d was answered (%d waiters of user "
+		      "%d before it), wanted it to wait", i, URING_WAITERS, NOBODY);
 
 	res = kid_result(spawn(child_unlock, &holder), NULL);
 	CHECK(res == 0, "holder's unlock: saw %d (%s), wanted 0", res,
 	      res > 0 ? itest_errname(res) : "no exit");
+	for (int i = 0; i < URING_USER_SHARE; i++) {
+		res = kid_result(r[i], NULL);
+		CHECK(res == 0, "root's waiter %d: saw %d (%s), wanted the lock (0)", i, res,
+		      res > 0 ? itest_errname(res) : "no exit");
+	}
 	for (int i = 0; i < URING_WAITERS; i++) {
 		res = kid_result(w[i], NULL);
 		got += res == 0;
@@ -340,10 +378,10 @@ static void test_uring_flock_storm_leaves_entries(void)
 		CHECK(res == 0 || res == ENOLCK, "waiter %d: saw %d (%s), wanted the lock (0) or "
 		      "ENOLCK", i, res, res > 0 ? itest_errname(res) : "no exit");
 	}
-	CHECK(got == URING_WAIT_SHARE && enolck == URING_WAITERS - URING_WAIT_SHARE,
-	      "waiters that got the lock: %d, answered ENOLCK: %d; wanted %d and %d (a quarter "
-	      "of the queue's %d entries may wait)", got, enolck, URING_WAIT_SHARE,
-	      URING_WAITERS - URING_WAIT_SHARE, URING_DEPTH);
+	CHECK(got == URING_USER_SHARE && enolck == URING_WAITERS - URING_USER_SHARE,
+	      "user %d's waiters that got the lock: %d, answered ENOLCK: %d; wanted %d and %d "
+	      "(a user's waits may keep an eighth of the queue's %d entries)", NOBODY, got,
+	      enolck, URING_USER_SHARE, URING_WAITERS - URING_USER_SHARE, URING_DEPTH);
 }
 
 /* SIGTERM stops the daemon while lock waiters are parked in it. */
@@ -768,7 +806,7 @@ int main(void)
 		{ "flock: holder and workers+1 waiters, others served, SIGKILL, unlock",
 		  case_test_flock_storm },
 		{ "flock: SIGTERM stops the daemon with waiters parked", case_test_flock_waiters_sigterm },
-		{ "io_uring: flock waiters past the queue's share get ENOLCK, others served",
+		{ "io_uring: a user's flock waiters past its share get ENOLCK, others served",
 		  case_test_uring_flock_storm_leaves_entries },
 		{ "delay: a delayed flock does not block the delayed unlock",
 		  case_test_delayed_flock_and_unlock },
