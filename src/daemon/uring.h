@@ -14,6 +14,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/* uring_wait_begin's answer for a request that came over /dev/fuse. */
+#define URING_NO_QUEUE (-1)
+
 #ifdef HAVE_LIBURING
 /* The kernel's switch: 1 on, 0 off (why says how to turn it on), -1 no
  * FUSE-over-io_uring in this kernel (why says so).  Reads
@@ -36,7 +39,6 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n);
  * request unique: the queue to give back with uring_wait_end (>= 0),
  * URING_NO_QUEUE if unique did not come through a ring entry (nothing to
  * count), or -ENOLCK if the queue's or the user's share is in use. */
-#define URING_NO_QUEUE (-1)
 int uring_wait_begin(uint64_t unique, uid_t uid);
 void uring_wait_end(int qid, uid_t uid);
 
@@ -69,7 +71,7 @@ static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 static inline int uring_wait_begin(uint64_t unique, uid_t uid)
 {
 	(void)unique, (void)uid;
-	return -1;
+	return URING_NO_QUEUE;
 }
 static inline void uring_wait_end(int qid, uid_t uid)
 {
