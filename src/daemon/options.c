@@ -261,11 +261,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 }
 
 /* An absolute version of a path whose file may not exist yet (the daemon
- * changes directory when it goes to the background). */
+ * changes directory when it goes to the background): the working
+ * directory in front of a relative path, nothing resolved, so that a
+ * symbolic link on the way is still seen, and refused, where the file is
+ * opened (trace files: no link anywhere on the path). */
 static int absolutize(char **path, const char *what)
 {
-	char *dir, *base, *abs, *copy;
-	const char *slash;
+	char *cwd, *abs;
 
 	if (!*path)
 		return 0;
@@ -273,29 +275,16 @@ static int absolutize(char **path, const char *what)
 		fprintf(stderr, "diofs: %s: empty path\n", what);
 		return -1;
 	}
-	copy = strdup(*path);
-	slash = strrchr(copy, '/');
-	if (slash == copy) {
-		free(copy);
-		return 0; /* "/name" */
-	}
-	if (slash) {
-		copy[slash - copy] = '\0';
-		dir = realpath(copy, NULL);
-		base = copy + (slash - copy) + 1;
-	} else {
-		dir = realpath(".", NULL);
-		base = copy;
-	}
-	if (!dir) {
+	if (**path == '/')
+		return 0;
+	cwd = getcwd(NULL, 0);
+	if (!cwd) {
 		fprintf(stderr, "diofs: %s: %s: %s\n", what, *path, strerror(errno));
-		free(copy);
 		return -1;
 	}
-	if (asprintf(&abs, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+	if (asprintf(&abs, "%s/%s", strcmp(cwd, "/") ? cwd : "", *path) < 0)
 		abs = NULL;
-	free(dir);
-	free(copy);
+	free(cwd);
 	free(*path);
 	*path = abs;
 	return abs ? 0 : -1;

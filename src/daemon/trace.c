@@ -480,6 +480,33 @@ static bool trace_file_on_own_mount(int fd)
 	return fstat(fd, &st) == 0 && conn_is_device(st.st_dev);
 }
 
+/* openat2(RESOLVE_NO_SYMLINKS) for kernels before 5.6 and tools that do
+ * not know it (valgrind 3.19): the absolute directory dir opened one
+ * component at a time, none of them a symbolic link (ELOOP). */
+static int open_dir_no_symlinks(const char *dir)
+{
+	char copy[PATH_MAX], *comp, *save = NULL;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), next;
+
+	snprintf(copy, sizeof(copy), "%s", dir);
+	for (comp = strtok_r(copy, "/", &save); comp && fd >= 0;
+	     comp = strtok_r(NULL, "/", &save)) {
+		struct stat st;
+
+		/* O_PATH|O_NOFOLLOW opens a link itself (O_DIRECTORY does not
+		 * refuse it): look at what was opened. */
+		next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next >= 0 && fstat(next, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			close(next);
+			next = -1;
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+		}
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* The directory that path's file goes in, opened without following a
  * symbolic link anywhere on the way (O_NOFOLLOW guards only the last
  * component), and fit to hold a file only the daemon's user may replace:
@@ -509,6 +536,8 @@ static int open_parent(const char *path, const char **name, char *why, size_t wh
 	memcpy(dir, path, len);
 	dir[len] = '\0';
 	fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = open_dir_no_symlinks(dir);
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ELOOP)
