@@ -125,7 +125,7 @@ struct diofs_call {
 	/* Heap storage of a deferred call (names, value, write data). */
 	void *owned;
 	bool deferred;
-	bool interruptible;   /* registered with engine_interrupt_func */
+	bool interruptible;   /* registered with interrupt_func */
 };
 
 #endif

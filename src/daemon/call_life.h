@@ -1,9 +1,13 @@
 /* The life of a call below dispatch (call_life.c): what rules, holds and
  * replies need of it, so that none of them includes dispatch.h.  A request
- * goes one way: dispatch -> rules, holds, ops -> reply -> call_life ->
- * trace; holds.c reaches dispatch_resume only as the function holds_init
- * was given.  (Still to straighten: ops_file.c's lock waits call
- * dispatch_park_lock, and engine.c both calls dispatch and sends replies.) */
+ * goes one way, and so do the includes (tests/unit/include-circles checks
+ * that no module reaches back up): loop, uring -> engine -> dispatch ->
+ * rules, holds, ops -> reply -> proto_fault, send, interrupt, call_life ->
+ * trace.  What must call upwards is given a function at start: holds
+ * resumes a parked call through holds_init's dispatch_resume, the io_uring
+ * queues hand requests to the engine_handle that uring_start was given,
+ * and send.c commits a reply to a ring entry through the send_set_ring
+ * that the engine registered. */
 #ifndef DIOFS_CALL_LIFE_H
 #define DIOFS_CALL_LIFE_H
 
@@ -11,10 +15,14 @@
 
 #include "call.h"
 
-uint64_t now_ns(void); /* CLOCK_MONOTONIC */
-
 /* c's path relative to the root, resolved once and cached in the call. */
 const char *call_path(struct diofs_call *c);
+
+/* c itself if it is on the heap already (c->deferred), else a copy on the
+ * heap that outlives the request's thread (names, xattr value and write
+ * data with it; c is then done with); NULL, c untouched, if there is no
+ * memory.  Whoever keeps a call past its thread (holds.c) calls it. */
+struct diofs_call *call_to_heap(struct diofs_call *c);
 
 /* The end of a call, in two steps around the reply (reply.c): record it
  * (counters, trace) while the kernel still waits, so that the file it names

@@ -24,6 +24,7 @@
 
 #include "diofs.h"
 #include "call_life.h"
+#include "clock.h"
 #include "engine.h"
 #include "holds.h"
 #include "proto_fault.h"

@@ -9,9 +9,6 @@
 
 /* c lives on the caller's stack; it is copied if it must wait. */
 void dispatch(struct diofs_call *c);
-/* c could not take a file lock that it waits for: park it until a lock is
- * let go (holds_park_lock); generation as read before trying the lock. */
-void dispatch_park_lock(struct diofs_call *c, uint64_t generation);
 /* A parked (heap) call let go: holds.c calls it (holds_init). */
 void dispatch_resume(struct diofs_call *c, enum release_how how, long arg);
 

@@ -1,26 +1,27 @@
-/* The session's messages and the way out.  Operations go to dispatch();
- * INIT, DESTROY, FORGET and INTERRUPT are answered here. */
+/* The session's messages.  Operations go to dispatch(); INIT, DESTROY and
+ * FORGET are answered here, INTERRUPT goes to interrupt.c; every reply
+ * leaves through send.c. */
 #include <config.h>
 #include "engine.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "call_life.h"
 #include "diofs.h"
 #include "dispatch.h"
+#include "fuse_proto.h"
+#include "interrupt.h"
 #include "ops.h"
+#include "send.h"
 #include "trace.h"
 #include "uring.h"
 
-static int dev_fd = -1;
+static int dev_fd = -1;                     /* what the ring registers on */
 static atomic_bool initialized;
 static atomic_bool destroyed;
 static struct proto_init_result negotiated; /* written once, before initialized */
@@ -29,6 +30,7 @@ static atomic_bool over_uring;              /* likewise: the transport */
 void engine_set_fd(int fd)
 {
 	dev_fd = fd;
+	send_set_fd(fd);
 }
 
 static size_t page_size(void)
@@ -43,55 +45,12 @@ size_t engine_bufsize(void)
 	return PROTO_MAX_PAGES * page_size() + PROTO_HEADER_ROOM;
 }
 
-bool engine_parallel_direct_writes(void)
-{
-	return !diofs_cfg.no_parallel_direct_writes;
-}
-
-static void debug_reply(const struct proto_out *o)
-{
-	fprintf(stderr, "diofs:    unique=%" PRIu64 " error=%d len=%" PRIu32 "\n",
-		(uint64_t)o->h.unique, o->h.error, o->h.len);
-}
-
-int engine_send(struct proto_out *o)
-{
-	struct iovec iov[3];
-	int n = proto_out_iov(o, iov);
-	ssize_t res;
-
-	if (diofs_cfg.debug)
-		debug_reply(o);
-	/* The reply goes where its request came from: a ring entry (its
-	 * result, the commit's, is the ring's to see), else /dev/fuse. */
-	if (over_uring && uring_reply(o->h.unique, iov, n) == 0)
-		return 0;
-	res = writev(dev_fd, iov, n);
-	if (res == (ssize_t)o->h.len)
-		return 0;
-	if (res >= 0)
-		return -EIO;
-	/* ENOENT: the caller was interrupted and the kernel answered it;
-	 * ENODEV: unmounted or aborted.  Both are the kernel's to decide. */
-	if (errno != ENOENT && errno != ENODEV)
-		fprintf(stderr, "diofs: reply to request %" PRIu64 ": %s\n",
-			(uint64_t)o->h.unique, strerror(errno));
-	return -errno;
-}
-
-ssize_t engine_write_raw(const struct iovec *iov, int n)
-{
-	ssize_t res = writev(dev_fd, iov, n);
-
-	return res < 0 ? -errno : res;
-}
-
 static void send_error(uint64_t unique, int err)
 {
 	struct proto_out o;
 
 	proto_out_init(&o, unique, err);
-	engine_send(&o);
+	send_reply(&o);
 }
 
 /* ---- INIT ---- */
@@ -135,7 +94,7 @@ static void init_json(const struct proto_init_result *r, char *buf, size_t size)
 		 proto_init_flags_text(r->flags, flags, sizeof(flags)),
 		 proto_init_flags_text(r->offered, offered, sizeof(offered)),
 		 r->max_write, r->max_pages, r->max_background, r->congestion_threshold,
-		 r->max_readahead, engine_parallel_direct_writes() ? "true" : "false",
+		 r->max_readahead, !diofs_cfg.no_parallel_direct_writes ? "true" : "false",
 		 engine_transport(), uring_json);
 }
 
@@ -176,13 +135,13 @@ static void handle_init(const struct proto_in *in)
 	}
 	switch (proto_init(in, &cfg, &o, &r)) {
 	case PROTO_INIT_RETRY:
-		engine_send(&o);
+		send_reply(&o);
 		return;
 	case PROTO_INIT_REFUSED:
 		fprintf(stderr, "diofs: kernel FUSE protocol %" PRIu32 ".%" PRIu32
 			" not supported (need 7.%d or newer)\n", r.kernel_major,
 			r.kernel_minor, PROTO_MIN_MINOR);
-		engine_send(&o);
+		send_reply(&o);
 		return;
 	case PROTO_INIT_OK:
 		break;
@@ -202,13 +161,15 @@ static void handle_init(const struct proto_in *in)
 			"/dev/fuse\n", why);
 	}
 	atomic_store(&over_uring, (r.flags & FUSE_OVER_IO_URING) != 0);
+	if (over_uring)
+		send_set_ring(uring_reply);
 	negotiated = r;
 	atomic_store(&initialized, true);
 	init_json(&r, json, sizeof(json));
 	trace_set_header(json);
 	if (diofs_cfg.debug)
 		fprintf(stderr, "diofs: %s\n", json);
-	engine_send(&o);
+	send_reply(&o);
 	/* The kernel takes ring entries only once INIT is done. */
 	if (over_uring)
 		start_uring(&r);
@@ -216,7 +177,7 @@ static void handle_init(const struct proto_in *in)
 
 static void start_uring(const struct proto_init_result *r)
 {
-	int err = uring_start(dev_fd, uring_depth(), uring_payload(r));
+	int err = uring_start(dev_fd, uring_depth(), uring_payload(r), engine_handle);
 
 	if (err) {
 		fprintf(stderr, "diofs: io_uring: cannot start the queues: %s\n",
@@ -246,7 +207,7 @@ void engine_info(engine_line_fn fn, void *ctx)
 		 " congestion_threshold=%u max_readahead=%" PRIu32
 		 " parallel_direct_writes=%d transport=%s", r->kernel_major, r->kernel_minor,
 		 r->major, r->minor, r->max_write, r->max_pages, r->max_background,
-		 r->congestion_threshold, r->max_readahead, engine_parallel_direct_writes(),
+		 r->congestion_threshold, r->max_readahead, !diofs_cfg.no_parallel_direct_writes,
 		 engine_transport());
 	if (atomic_load(&over_uring))
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
@@ -289,165 +250,15 @@ static void handle_forget(const struct proto_in *in)
 	}
 }
 
-/* ---- INTERRUPT ----
- * A call that can be interrupted (a parked one) is registered by its
- * unique until its reply.  As in libfuse, an interrupt is remembered for
- * the rest of the call's life: a registration after it (the call parks
- * again, or was still on its way to being parked on another thread; the
- * kernel sends the INTERRUPT only after the request was read) calls the
- * callback at once.  An interrupt for a unique not registered (a call that
- * just runs, or has not parked yet) is kept as an unregistered entry, with
- * no limit on their number (a fixed table lost the oldest, and a call that
- * parked after that could not be interrupted any more): the call's reply
- * drops it.  An interrupt handled just after its call's reply (read
- * before it) would stay for ever, so unregistered entries older than
- * PENDING_MAX_AGE_S are dropped too: no call takes that long from its
- * request to parking. */
-
-struct intr_reg {
-	struct intr_reg *next;
-	uint64_t unique;
-	engine_interrupt_fn fn;   /* NULL: interrupted, not registered yet */
-	void *data;
-	bool interrupted;
-	uint64_t since_ns;        /* when an unregistered entry was made */
-};
-
-#define INTR_BUCKETS 1024
-#define PENDING_MAX_AGE_S 60
-
-static pthread_mutex_t intr_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct intr_reg *intr_regs[INTR_BUCKETS];
-static atomic_uint npending;      /* unregistered entries */
-static uint64_t last_prune_ns;
-
-static struct intr_reg **intr_bucket(uint64_t unique)
-{
-	return &intr_regs[(unique >> 1) % INTR_BUCKETS];
-}
-
-static struct intr_reg *intr_find(uint64_t unique)
-{
-	for (struct intr_reg *r = *intr_bucket(unique); r; r = r->next)
-		if (r->unique == unique)
-			return r;
-	return NULL;
-}
-
-/* Take unique's entry out; only if it is unregistered, with unregistered. */
-static struct intr_reg *intr_take(uint64_t unique, bool unregistered)
-{
-	for (struct intr_reg **pp = intr_bucket(unique); *pp; pp = &(*pp)->next) {
-		struct intr_reg *r = *pp;
-
-		if (r->unique != unique)
-			continue;
-		if (unregistered && r->fn)
-			return NULL;
-		*pp = r->next;
-		if (!r->fn)
-			atomic_fetch_sub(&npending, 1);
-		return r;
-	}
-	return NULL;
-}
-
-/* Drop unregistered entries older than PENDING_MAX_AGE_S (under intr_mu),
- * at most once in that time. */
-static void prune_pending(uint64_t now)
-{
-	uint64_t max_age = (uint64_t)PENDING_MAX_AGE_S * 1000000000u;
-
-	if (now - last_prune_ns < max_age)
-		return;
-	last_prune_ns = now;
-	for (unsigned int b = 0; b < INTR_BUCKETS; b++)
-		for (struct intr_reg **pp = &intr_regs[b]; *pp;) {
-			struct intr_reg *r = *pp;
-
-			if (r->fn || now - r->since_ns < max_age) {
-				pp = &r->next;
-				continue;
-			}
-			*pp = r->next;
-			atomic_fetch_sub(&npending, 1);
-			free(r);
-		}
-}
-
-void engine_interrupt_func(struct diofs_call *c, engine_interrupt_fn fn, void *data)
-{
-	struct intr_reg *fresh = malloc(sizeof(*fresh)), *r;
-	bool interrupted = false;
-
-	pthread_mutex_lock(&intr_mu);
-	r = intr_find(c->unique);
-	if (r && !r->fn)
-		atomic_fetch_sub(&npending, 1); /* registered from now on */
-	if (!r && fresh) {
-		struct intr_reg **head = intr_bucket(c->unique);
-
-		*fresh = (struct intr_reg){ .next = *head, .unique = c->unique };
-		*head = r = fresh;
-		fresh = NULL;
-	}
-	if (r) {
-		r->fn = fn;
-		r->data = data;
-		interrupted = r->interrupted;
-		c->interruptible = true;
-	}
-	pthread_mutex_unlock(&intr_mu);
-	free(fresh); /* not needed, or (out of memory) not registered */
-	if (interrupted)
-		fn(data);
-}
-
-void engine_interrupt_done(struct diofs_call *c)
-{
-	struct intr_reg *r;
-	bool registered = c->interruptible;
-
-	/* A call never registered has an entry only if it was interrupted. */
-	if (!registered && !atomic_load(&npending))
-		return;
-	c->interruptible = false;
-	pthread_mutex_lock(&intr_mu);
-	r = intr_take(c->unique, !registered);
-	pthread_mutex_unlock(&intr_mu);
-	free(r);
-}
-
+/* ---- INTERRUPT ---- */
 
 static void handle_interrupt(const struct proto_in *in)
 {
 	uint64_t target = proto_interrupt_target(in);
-	engine_interrupt_fn fn = NULL;
-	struct intr_reg *r;
-	void *data = NULL;
 
-	if (!target)
-		return;
-	pthread_mutex_lock(&intr_mu);
-	r = intr_find(target);
-	if (r && !r->interrupted) {
-		r->interrupted = true;
-		fn = r->fn;
-		data = r->data;
-	} else if (!r && (r = calloc(1, sizeof(*r)))) {
-		struct intr_reg **head = intr_bucket(target);
-		uint64_t now = now_ns();
-
-		prune_pending(now);
-		*r = (struct intr_reg){ .next = *head, .unique = target, .interrupted = true,
-					.since_ns = now };
-		*head = r;
-		atomic_fetch_add(&npending, 1);
-	}
-	pthread_mutex_unlock(&intr_mu);
-	if (fn)
-		fn(data);
-	/* An interrupt is not answered: the interrupted call's reply is. */
+	/* Not answered: the interrupted call's reply is. */
+	if (target)
+		interrupt_received(target);
 }
 
 /* ---- one request ---- */

@@ -19,20 +19,20 @@
  * then compares the generation (both sequentially consistent), so one of
  * the two sees the other and no wakeup is lost.
  *
- * Interrupts and lock order.  The engine calls our interrupt callback with
+ * Interrupts and lock order.  interrupt.c calls our interrupt callback with
  * no lock of its own held, either from the thread that read the
- * FUSE_INTERRUPT or from engine_interrupt_func() itself, when the interrupt
+ * FUSE_INTERRUPT or from interrupt_func() itself, when the interrupt
  * came before the callback was set.  So:
  *  - a call is first entered RESERVED (invisible to release, list and the
  *    timer), the callback is set outside our mutex, and only then is the
  *    call made WAITING.  While RESERVED, the callback only marks it
  *    interrupted and the parking thread answers EINTR itself once
- *    engine_interrupt_func() has returned; once WAITING, the callback
+ *    interrupt_func() has returned; once WAITING, the callback
  *    takes it out and answers EINTR.
  *  - the callback is given the park's key, not the call: a call answered
  *    meanwhile is simply no longer found.  A call that is run again and
  *    parks again gets a new key; an interrupt that came while it ran was
- *    recorded by the engine, and setting the callback again calls it at
+ *    recorded by interrupt.c, and setting the callback again calls it at
  *    once.
  * Whoever removes an entry under the mutex owns the call and answers it
  * after unlocking.
@@ -59,7 +59,8 @@
 #include <time.h>
 
 #include "call_life.h"
-#include "engine.h"
+#include "clock.h"
+#include "interrupt.h"
 #include "reply_errno.h"
 #include "uring.h"
 #include "proto/held.h"
@@ -306,7 +307,7 @@ static void park_enter(struct park *p, uint64_t generation)
 	}
 
 	/* Nobody else answers a RESERVED call: c is still ours here. */
-	engine_interrupt_func(c, on_interrupt, (void *)(uintptr_t)p->key);
+	interrupt_func(c, on_interrupt, (void *)(uintptr_t)p->key);
 
 	pthread_mutex_lock(&mu);
 	if (p->interrupted && !closing) {
@@ -349,11 +350,27 @@ static struct park *park_new(struct diofs_call *c, enum park_kind kind)
 	return p;
 }
 
+/* c itself, or its copy on the heap: a parked call outlives the thread
+ * that parks it.  NULL, c answered ENOMEM, if there is no memory. */
+static struct diofs_call *keep(struct diofs_call *c)
+{
+	struct diofs_call *d = call_to_heap(c);
+
+	if (!d)
+		resume(c, RELEASE_ERRNO, ENOMEM);
+	return d;
+}
+
 void holds_park(struct diofs_call *c, uint64_t deadline_ns)
 {
-	const char *path = deadline_ns ? NULL : call_path(c); /* not under mu */
-	struct park *p = park_new(c, deadline_ns ? PARK_DELAY : PARK_HOLD);
+	const char *path;
+	struct park *p;
 
+	c = keep(c);
+	if (!c)
+		return;
+	path = deadline_ns ? NULL : call_path(c); /* not under mu */
+	p = park_new(c, deadline_ns ? PARK_DELAY : PARK_HOLD);
 	if (!p)
 		return;
 	p->path = path;
@@ -368,10 +385,14 @@ uint64_t holds_lock_generation(void)
 
 void holds_park_lock(struct diofs_call *c, uint64_t generation)
 {
-	unsigned int ms = c->lock_retry_ms;
+	unsigned int ms;
 	struct park *p;
 	int ring_q;
 
+	c = keep(c);
+	if (!c)
+		return;
+	ms = c->lock_retry_ms;
 	if (rerun.valid && rerun.unique == c->unique) {
 		ring_q = rerun.ring_q;
 		rerun.valid = false;

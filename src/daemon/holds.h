@@ -16,14 +16,16 @@ enum release_how {
 	RELEASE_SHORT, /* run it with a short reply of the length given */
 };
 
-/* What lets a parked call go: dispatch_resume, given by the one above. */
+/* What lets a parked call go (and answers one that cannot park):
+ * dispatch_resume, given by the one above. */
 typedef void (*holds_resume_fn)(struct diofs_call *c, enum release_how how, long arg);
 
 int holds_init(holds_resume_fn resume);
 void holds_shutdown(int err); /* answer every parked call with err */
 
-/* Park heap call c.  deadline_ns 0: held until released; otherwise run at
- * deadline_ns (CLOCK_MONOTONIC). */
+/* Park call c (on the heap, or copied there: it may be on the caller's
+ * stack; ENOMEM answers it if there is no memory).  deadline_ns 0: held
+ * until released; otherwise run at deadline_ns (CLOCK_MONOTONIC). */
 void holds_park(struct diofs_call *c, uint64_t deadline_ns);
 
 /* File locks.  A worker never waits for a lock: it tries without blocking
@@ -31,7 +33,8 @@ void holds_park(struct diofs_call *c, uint64_t deadline_ns);
  * again) when a lock may have been let go through diofs (holds_locks_changed:
  * unlock, close) or, for locks held outside the mount, after a retry time
  * that grows from 10 ms to 1 s.  Read the generation before trying the lock:
- * a change since then runs the call again at once, so no wakeup is lost. */
+ * a change since then runs the call again at once, so no wakeup is lost.
+ * c is kept as holds_park keeps it. */
 uint64_t holds_lock_generation(void);
 void holds_park_lock(struct diofs_call *c, uint64_t generation);
 void holds_locks_changed(void);

@@ -1,8 +1,10 @@
 #include <config.h>
 
 #include "inode.h"
+#include "diofs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,4 +256,31 @@ size_t inode_count(void)
 	n = tab.count;
 	pthread_mutex_unlock(&tab.lock);
 	return n;
+}
+
+char *inode_path(fuse_ino_t ino)
+{
+	char proc[PROC_FD_LEN], buf[PATH_MAX];
+	const char *b = diofs_cfg.backing;
+	size_t blen;
+	ssize_t n;
+
+	if (ino == 0)
+		return NULL;
+	if (ino == FUSE_ROOT_ID)
+		return strdup("/");
+	proc_fd_path(proc, inode_fd(ino));
+	n = readlink(proc, buf, sizeof(buf) - 1);
+	if (n == -1)
+		return NULL;
+	buf[n] = '\0';
+	if (!b)
+		return strdup(buf);
+	blen = strlen(b);
+	while (blen > 0 && b[blen - 1] == '/')
+		blen--;
+	/* BACKING "/" leaves blen 0: every path is already relative. */
+	if (strncmp(buf, b, blen) == 0 && (buf[blen] == '/' || buf[blen] == '\0'))
+		return strdup(buf[blen] ? buf + blen : "/");
+	return strdup(buf); /* moved out of BACKING behind our back */
 }

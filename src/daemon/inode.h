@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -41,6 +42,19 @@ struct diofs_inode *inode_add(int fd, const struct stat *st);
 void inode_ref(struct diofs_inode *in);
 /* The kernel forgot n lookups; the last one frees the inode. */
 void inode_unref(fuse_ino_t ino, uint64_t n);
+
+/* The path of ino relative to the root ("/" for the root), malloc'ed, or
+ * NULL, read back from its O_PATH fd.  Informational only (trace, rule
+ * matching): the daemon itself never resolves a string path. */
+char *inode_path(fuse_ino_t ino);
+
+/* "/proc/self/fd/N": how an O_PATH fd is reopened or handed to the few
+ * syscalls that take no fd (xattrs, truncate, chmod, access). */
+#define PROC_FD_LEN 32
+static inline void proc_fd_path(char buf[PROC_FD_LEN], int fd)
+{
+	snprintf(buf, PROC_FD_LEN, "/proc/self/fd/%d", fd);
+}
 
 /* Number of inodes in the table, the root included (tests). */
 size_t inode_count(void);

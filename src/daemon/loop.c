@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "call_life.h"
+#include "clock.h"
 #include "engine.h"
 
 struct loop {

@@ -1,6 +1,6 @@
 /* The worker threads: the /dev/fuse transport.  Each reads one request at
  * a time into its own buffer and hands it to the engine; replies are
- * written by whichever thread answers the call (engine_send).  The pool
+ * written by whichever thread answers the call (send.c).  The pool
  * has a fixed size: a held request keeps no thread. */
 #ifndef DIOFS_LOOP_H
 #define DIOFS_LOOP_H

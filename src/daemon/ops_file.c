@@ -5,8 +5,8 @@
 
 #include "ops_internal.h"
 #include "diofs.h"
-#include "dispatch.h"
 #include "holds.h"
+#include "identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +52,7 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	f->fd = fd;
 	f->open_flags = c->fi.flags;
 	f->fopen_direct = dio;
-	f->path = ops_path_of(ino);
+	f->path = inode_path(ino);
 	f->opener = identity_keep(); /* opened as the caller (ops_run) */
 
 	c->fi.fh = (uintptr_t)f;
@@ -97,7 +97,7 @@ void ops_files_close_all(void)
 int ops_lease_wait(struct diofs_call *c, int fd, int flags, uint64_t generation)
 {
 	if (fd == -1 && errno == EWOULDBLOCK && !(flags & O_NONBLOCK)) {
-		dispatch_park_lock(c, generation);
+		holds_park_lock(c, generation);
 		return 1;
 	}
 	return 0;
@@ -429,7 +429,7 @@ void op_flock(struct diofs_call *c)
 	int res = flock(diofs_file_of(&c->fi)->fd, op | LOCK_NB);
 
 	if (res == -1 && errno == EWOULDBLOCK && !(c->lock_op & LOCK_NB)) {
-		dispatch_park_lock(c, generation);
+		holds_park_lock(c, generation);
 		return;
 	}
 	/* An unlock, or a conversion (which lets go of the lock held before

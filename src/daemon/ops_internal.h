@@ -4,25 +4,16 @@
 #define DIOFS_OPS_INTERNAL_H
 
 #include "call.h"
+#include "file.h"
 #include "inode.h"
 #include "ops.h"
 #include "reply.h"
-
-#include <stdio.h>
 
 /* Attributes and entries are cached by the kernel for this long: real
  * caching, so that tests can make the kernel's idea of a file's size stale
  * by changing the backing file behind its back. */
 #define ATTR_TIMEOUT 1.0
 #define ENTRY_TIMEOUT 1.0
-
-/* "/proc/self/fd/N": how an O_PATH fd is reopened or handed to the few
- * syscalls that take no fd (xattrs, truncate, chmod, access). */
-#define PROC_FD_LEN 32
-static inline void proc_fd_path(char buf[PROC_FD_LEN], int fd)
-{
-	snprintf(buf, PROC_FD_LEN, "/proc/self/fd/%d", fd);
-}
 
 /* Look name up in parent, counting one lookup of the result; e is filled
  * for reply_entry.  0 or an errno (EXDEV: the entry is on another mount). */

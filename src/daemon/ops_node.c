@@ -473,30 +473,3 @@ void ops_forget(fuse_ino_t ino, uint64_t nlookup)
 {
 	inode_unref(ino, nlookup);
 }
-
-char *ops_path_of(fuse_ino_t ino)
-{
-	char proc[PROC_FD_LEN], buf[PATH_MAX];
-	const char *b = diofs_cfg.backing;
-	size_t blen;
-	ssize_t n;
-
-	if (ino == 0)
-		return NULL;
-	if (ino == FUSE_ROOT_ID)
-		return strdup("/");
-	proc_fd_path(proc, inode_fd(ino));
-	n = readlink(proc, buf, sizeof(buf) - 1);
-	if (n == -1)
-		return NULL;
-	buf[n] = '\0';
-	if (!b)
-		return strdup(buf);
-	blen = strlen(b);
-	while (blen > 0 && b[blen - 1] == '/')
-		blen--;
-	/* BACKING "/" leaves blen 0: every path is already relative. */
-	if (strncmp(buf, b, blen) == 0 && (buf[blen] == '/' || buf[blen] == '\0'))
-		return strdup(buf[blen] ? buf + blen : "/");
-	return strdup(buf); /* moved out of BACKING behind our back */
-}

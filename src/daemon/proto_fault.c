@@ -1,5 +1,5 @@
 /* The faulty messages.  Each is the call's real reply with one thing
- * wrong, written with engine_write_raw so that any transport's replies can
+ * wrong, written with send_raw so that any transport's replies can
  * be faulted the same way.  The kernel (fs/fuse/dev.c, fuse_dev_do_write)
  * checks a reply's size, header length and error before it looks for the
  * request, so a refused message leaves the request waiting: the real reply
@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "call_life.h"
-#include "engine.h"
+#include "send.h"
 
 /* Flipped in a unique for "unknown-unique": the kernel counts uniques up
  * from 1 in steps of 2, it will not reach this one. */
@@ -65,7 +65,7 @@ static int write_faulty(const struct diofs_call *c, struct proto_out *o)
 	default: /* double: the reply as it is */
 		break;
 	}
-	res = engine_write_raw(iov, n);
+	res = send_raw(iov, n);
 	if (res < 0)
 		return (int)res;
 	return (size_t)res == total ? 0 : -EIO;
@@ -77,11 +77,11 @@ int proto_fault_reply(struct diofs_call *c, struct proto_out *o)
 
 	switch (c->proto_fault) {
 	case PROTO_FAULT_DOUBLE:
-		res = engine_send(o);
+		res = send_reply(o);
 		c->proto_write = write_faulty(c, o);
 		break;
 	case PROTO_FAULT_LATE:
-		res = engine_send(o);
+		res = send_reply(o);
 		c->proto_write = res;
 		break;
 	default:
@@ -92,7 +92,7 @@ int proto_fault_reply(struct diofs_call *c, struct proto_out *o)
 	count(c->proto_fault, c->proto_write);
 	call_record(c);
 	if (res == 1)
-		res = engine_send(o);
+		res = send_reply(o);
 	return res;
 }
 

@@ -1,6 +1,6 @@
 /* Protocol faults (rule action proto=, rules.h): the reply of a call whose
  * rule set c->proto_fault goes out through proto_fault_reply instead of
- * engine_send.  It writes the faulty message the kernel must refuse, notes
+ * send_reply.  It writes the faulty message the kernel must refuse, notes
  * what write(2) said (trace, stats), and writes the real reply where the
  * kernel still waits for one, so that the caller never hangs. */
 #ifndef DIOFS_PROTO_FAULT_H
@@ -9,7 +9,7 @@
 #include "call.h"
 #include "fuse_proto.h"
 
-/* Record c (call_record) and send o with c's fault; engine_send's result
+/* Record c (call_record) and send o with c's fault; send_reply's result
  * for the real reply. */
 int proto_fault_reply(struct diofs_call *c, struct proto_out *o);
 

@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "call_life.h"
-#include "engine.h"
-#include "identity.h"
+#include "diofs.h"
 #include "fuse_proto.h"
+#include "identity.h"
+#include "interrupt.h"
 #include "proto_fault.h"
+#include "send.h"
 
 /* Back to the daemon's identity (the op ran as the caller), record c,
  * send o (with its protocol fault, if a rule gave it one), free c; the
@@ -19,12 +21,12 @@ static int reply(struct diofs_call *c, struct proto_out *o)
 	int res;
 
 	identity_restore();
-	engine_interrupt_done(c);
+	interrupt_done(c);
 	if (c->proto_fault) {
 		res = proto_fault_reply(c, o);
 	} else {
 		call_record(c);
-		res = engine_send(o);
+		res = send_reply(o);
 	}
 	call_free(c);
 	return res;
@@ -56,7 +58,7 @@ int reply_create(struct diofs_call *c, const struct fuse_entry_param *e,
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
 	proto_out_init(&o, c->unique, 0);
-	proto_put_create(&o, e, fi->fh, proto_open_flags(fi, engine_parallel_direct_writes()));
+	proto_put_create(&o, e, fi->fh, proto_open_flags(fi, !diofs_cfg.no_parallel_direct_writes));
 	return reply(c, &o);
 }
 
@@ -85,7 +87,7 @@ int reply_open(struct diofs_call *c, const struct fuse_file_info *fi)
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
 	proto_out_init(&o, c->unique, 0);
-	proto_put_open(&o, fi->fh, proto_open_flags(fi, engine_parallel_direct_writes()));
+	proto_put_open(&o, fi->fh, proto_open_flags(fi, !diofs_cfg.no_parallel_direct_writes));
 	return reply(c, &o);
 }
 

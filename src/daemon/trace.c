@@ -25,7 +25,7 @@
 
 #include "conn.h"
 #include "diofs.h"
-#include "ops.h"
+#include "file.h"
 #include "proto/ctldir.h"
 #include "proto/errnames.h"
 #include "proto/escape.h"

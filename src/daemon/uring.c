@@ -32,7 +32,7 @@
  * at once, submitted with the next wait: one system call per request.
  *
  * Which entry a reply belongs to is found by the request's unique (a hash
- * of the entries that await a reply): the reply paths stay the engine's,
+ * of the entries that await a reply): the reply paths stay send.c's,
  * and a reply to a unique no entry waits for (a second reply, one to a
  * unique the kernel never sent) goes to /dev/fuse, where the kernel
  * refuses it, instead of into an entry that serves another request now.
@@ -66,9 +66,9 @@
 #include <unistd.h>
 
 #include "diofs.h"
-#include "call_life.h"
-#include "engine.h"
+#include "clock.h"
 #include "fuse_proto.h"
+#include "send.h"
 
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
 /* Room in front of each payload for the header and the op's argument;
@@ -125,6 +125,7 @@ static struct uring_queue *queues;
 static unsigned int nqueues, depth;
 static size_t payload_size;
 static int fuse_fd = -1;
+static uring_request_fn handle_request; /* the engine's */
 static __thread struct uring_queue *this_queue;
 
 static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -426,14 +427,14 @@ static void serve(struct uring_ent *e)
 			" fit its entry (payload %u)\n", e->q->qid,
 			(unsigned long long)e->commit_id, h.len, payload_sz);
 		proto_out_init(&o, e->commit_id, EIO);
-		engine_send(&o);
+		send_reply(&o);
 		return;
 	}
 	op_len = h.len - sizeof(h) - payload_sz;
 	start = e->payload - op_len - sizeof(h);
 	memcpy(start, &h, sizeof(h));
 	memcpy(start + sizeof(h), e->hdr.op_in, op_len);
-	engine_handle(start, h.len, now_ns());
+	handle_request(start, h.len, now_ns());
 }
 
 static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
@@ -558,7 +559,7 @@ static int queue_setup(struct uring_queue *q, unsigned int qid)
 	return 0;
 }
 
-int uring_start(int dev_fd, unsigned int q_depth, size_t payload)
+int uring_start(int dev_fd, unsigned int q_depth, size_t payload, uring_request_fn handle)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF); /* the kernel: num_possible_cpus() */
 	int err;
@@ -566,6 +567,7 @@ int uring_start(int dev_fd, unsigned int q_depth, size_t payload)
 	if (queues)
 		return -EALREADY;
 	fuse_fd = dev_fd;
+	handle_request = handle;
 	depth = q_depth;
 	payload_size = payload;
 	nqueues = ncpu > 0 ? (unsigned int)ncpu : 1;

@@ -1,9 +1,10 @@
 /* The io_uring transport (FUSE-over-io_uring, kernel 6.14+): after INIT,
  * one thread per CPU queue of the kernel's ring, pinned to that CPU, with
  * an io_uring of its own holding q_depth ring entries registered on the
- * /dev/fuse fd.  Requests arrive as completions and go to engine_handle;
- * replies are committed to the entry the request came in (and the entry
- * fetches the next request).  Interrupts and forgets still come over
+ * /dev/fuse fd.  Requests arrive as completions and go to engine_handle
+ * (given to uring_start); replies (send.c, through uring_reply) are
+ * committed to the entry the request came in (and the entry fetches the
+ * next request).  Interrupts and forgets still come over
  * /dev/fuse (loop.c).  See uring.c for who may submit. */
 #ifndef DIOFS_URING_H
 #define DIOFS_URING_H
@@ -17,6 +18,10 @@
 /* uring_wait_begin's answer for a request that came over /dev/fuse. */
 #define URING_NO_QUEUE (-1)
 
+/* Where a request read from a ring entry goes: len bytes at buf, read at
+ * start_ns, as engine_handle takes them. */
+typedef void (*uring_request_fn)(const void *buf, size_t len, uint64_t start_ns);
+
 #ifdef HAVE_LIBURING
 /* The kernel's switch: 1 on, 0 off (why says how to turn it on), -1 no
  * FUSE-over-io_uring in this kernel (why says so).  Reads
@@ -25,8 +30,9 @@ int uring_available(char *why, size_t len);
 
 /* Register the queues on /dev/fuse fd dev_fd (after the INIT reply): one
  * per possible CPU, q_depth entries each with payload bytes of buffer.
- * 0 or -errno; the threads report their own errors later. */
-int uring_start(int dev_fd, unsigned int q_depth, size_t payload);
+ * Each request is handed to handle (engine_handle).  0 or -errno; the
+ * threads report their own errors later. */
+int uring_start(int dev_fd, unsigned int q_depth, size_t payload, uring_request_fn handle);
 
 /* Is unique a request that came through a ring entry and awaits its
  * reply?  If so, commit the reply (iov as proto_out_iov made it) to its
@@ -58,9 +64,10 @@ static inline int uring_available(char *why, size_t len)
 		 "rebuild)");
 	return -1;
 }
-static inline int uring_start(int dev_fd, unsigned int q_depth, size_t payload)
+static inline int uring_start(int dev_fd, unsigned int q_depth, size_t payload,
+			      uring_request_fn handle)
 {
-	(void)dev_fd, (void)q_depth, (void)payload;
+	(void)dev_fd, (void)q_depth, (void)payload, (void)handle;
 	return -ENOSYS;
 }
 static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)

@@ -1,4 +1,4 @@
-/* Unit tests of the engine's interrupt table (src/daemon/engine.c): an
+/* Unit tests of the interrupt table (src/daemon/interrupt.c): an
  * interrupt that comes before its call registers is remembered, however
  * many others come meanwhile, and the call's reply forgets it.  Interrupts
  * go in as FUSE_INTERRUPT messages through engine_handle, as the kernel
@@ -8,6 +8,7 @@
 
 #include "daemon/engine.h"
 #include "daemon/fuse_proto.h"
+#include "daemon/interrupt.h"
 
 #include <CUnit/Basic.h>
 #include <string.h>
@@ -58,9 +59,9 @@ static void test_early_interrupts_flood(void)
 		memset(&c, 0, sizeof(c));
 		c.unique = unique_of(i);
 		fired = 0;
-		engine_interrupt_func(&c, on_interrupt, NULL);
+		interrupt_func(&c, on_interrupt, NULL);
 		CU_ASSERT_EQUAL(fired, 1);
-		engine_interrupt_done(&c);
+		interrupt_done(&c);
 	}
 }
 
@@ -71,11 +72,11 @@ static void test_reply_forgets_interrupt(void)
 	memset(&c, 0, sizeof(c));
 	c.unique = unique_of(FLOOD);
 	send_interrupt(c.unique, c.unique | 1);
-	engine_interrupt_done(&c); /* the call was answered without parking */
+	interrupt_done(&c); /* the call was answered without parking */
 	fired = 0;
-	engine_interrupt_func(&c, on_interrupt, NULL);
+	interrupt_func(&c, on_interrupt, NULL);
 	CU_ASSERT_EQUAL(fired, 0); /* a later registration is a new call's */
-	engine_interrupt_done(&c);
+	interrupt_done(&c);
 }
 
 int main(void)
