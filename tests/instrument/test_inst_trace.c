@@ -6,8 +6,9 @@
  * trace off/on/on FILE; a trace that cannot be written (removed, or its
  * file system full): one message, tracing stops, the daemon keeps
  * serving; the trace file is new and 0600, never reached
- * through a symbolic link, an existing one replaced only with overwrite
- * (and only a regular file), for "trace on" and -o trace= alike. */
+ * through a symbolic link (at the file or on the way to it), an existing
+ * one replaced only with overwrite (and only a regular file), for "trace
+ * on" and -o trace= alike. */
 #include <config.h>
 #include "itest.h"
 
@@ -684,6 +685,71 @@ static void test_trace_option_file(void)
 	diofs_remove_tree(base);
 }
 
+/* One run of diofs -o opts that must be refused before mounting: exit 1,
+ * stderr naming want (reported otherwise). */
+static void option_refused(const char *opts, const char *want)
+{
+	struct own_daemon *d;
+	char log[2048] = "";
+	int status = 0;
+
+	d = own_start(opts, false, true, &status);
+	if (!d)
+		return;
+	itest_read_text(d->log, log, sizeof(log));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(log, want),
+	      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"%s\"", opts, status,
+	      log, want);
+	own_stop(d);
+}
+
+/* -o trace=FILE whose directory is reached through a symbolic link: refused
+ * before mounting, with or without trace_overwrite, also when the path is
+ * relative (made absolute without resolving the link); the file the link
+ * leads to keeps its bytes and no file is made there.  The same directory
+ * named without the link is accepted: the link is what was refused. */
+static void test_trace_option_dirlink(void)
+{
+	char base[] = "/tmp/diofs-test-tracedir-XXXXXX", dir[64], dirlink[64], inside[96];
+	char fresh[96], opts[200], text[64];
+	struct own_daemon *d;
+	struct stat st;
+	int cwd;
+
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/realdir", base);
+	snprintf(dirlink, sizeof(dirlink), "%s/dirlink", base);
+	snprintf(inside, sizeof(inside), "%s/secret", dir);
+	snprintf(fresh, sizeof(fresh), "%s/new.jsonl", dir);
+	if (!CHECK(mkdir(dir, 0700) == 0 && symlink(dir, dirlink) == 0, "mkdir, symlink: %s",
+		   strerror(errno)) || !make_text(inside, "keep me", 0600))
+		goto out;
+
+	snprintf(opts, sizeof(opts), "trace=%s/secret,trace_overwrite", dirlink);
+	option_refused(opts, "a symbolic link on the way: refused");
+	CHECK(itest_read_text(inside, text, sizeof(text)) && strcmp(text, "keep me") == 0,
+	      "%s after -o %s: saw \"%s\", wanted \"keep me\"", inside, opts, text);
+
+	snprintf(opts, sizeof(opts), "trace=%s/new.jsonl", dirlink);
+	option_refused(opts, "a symbolic link on the way: refused");
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (CHECK(cwd >= 0 && chdir(base) == 0, "chdir %s: %s", base, strerror(errno)))
+		option_refused("trace=dirlink/new.jsonl", "a symbolic link on the way: refused");
+	CHECK(cwd >= 0 && fchdir(cwd) == 0, "back to the working directory: %s",
+	      strerror(errno));
+	if (cwd >= 0)
+		close(cwd);
+	CHECK(lstat(fresh, &st) == -1 && errno == ENOENT, "%s made through %s", fresh, dirlink);
+
+	snprintf(opts, sizeof(opts), "trace=%s", fresh);
+	d = own_start(opts, false, false, NULL);
+	CHECK(d && lstat(fresh, &st) == 0 && S_ISREG(st.st_mode), "-o %s: wanted a mount and "
+	      "the trace file (%s)", opts, d ? strerror(errno) : "no mount");
+	own_stop(d);
+out:
+	diofs_remove_tree(base);
+}
+
 /* A name holding an escape sequence and a byte that is not UTF-8: the
  * trace file has no raw control byte, and the path parses back to the
  * name. */
@@ -725,6 +791,8 @@ int main(void)
 		  test_trace_file_safety },
 		{ "-o trace=: no link followed, no file overwritten unasked",
 		  test_trace_option_file },
+		{ "-o trace= through a linked directory: refused before mounting",
+		  test_trace_option_dirlink },
 		{ "names with control bytes: escaped in the file, parsed back",
 		  test_trace_control_names },
 	};
