@@ -4,14 +4,25 @@
 #include <string.h>
 
 static const char *const op_names[DIOFS_OP_COUNT] = {
-#define DIOFS_OP_NAME(e, s, opc) [DIOFS_OP_##e] = #s,
+#define DIOFS_OP_NAME(e, s, opc, h) [DIOFS_OP_##e] = #s,
 	DIOFS_OPS(DIOFS_OP_NAME)
 #undef DIOFS_OP_NAME
+};
+
+static const enum diofs_handle op_handles[DIOFS_OP_COUNT] = {
+#define DIOFS_OP_HANDLE(e, s, opc, h) [DIOFS_OP_##e] = HANDLE_##h,
+	DIOFS_OPS(DIOFS_OP_HANDLE)
+#undef DIOFS_OP_HANDLE
 };
 
 const char *diofs_op_name(enum diofs_op op)
 {
 	return (unsigned int)op < DIOFS_OP_COUNT ? op_names[op] : "?";
+}
+
+enum diofs_handle diofs_op_handle(enum diofs_op op)
+{
+	return (unsigned int)op < DIOFS_OP_COUNT ? op_handles[op] : HANDLE_NONE;
 }
 
 int diofs_op_from_name(const char *name)

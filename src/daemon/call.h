@@ -12,37 +12,50 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* X(enum suffix, name used in rules and the trace, FUSE opcode suffix):
- * the one table of operations.  From it come the enum, the names
- * (call.c), the request decoders (fuse_proto.c: decode_NAME for opcode
- * FUSE_OPCODE) and the operations that run them (ops_node.c: op_NAME).
- * FLOCK also serves FUSE_SETLK, RENAME also FUSE_RENAME. */
+/* X(enum suffix, name used in rules and the trace, FUSE opcode suffix,
+ *   handle): the one table of operations.  From it come the enum, the
+ * names and handles (call.c), the request decoders (fuse_proto.c:
+ * decode_NAME for opcode FUSE_OPCODE) and the operations that run them
+ * (ops_node.c: op_NAME).  FLOCK also serves FUSE_SETLK, RENAME also
+ * FUSE_RENAME.  handle: the open handle (fuse_file_info.fh) the operation
+ * runs on: NONE, FILE an open file, FILES two (fi and fi_out), DIR an open
+ * directory. */
 #define DIOFS_OPS(X)                                                            \
-	X(LOOKUP, lookup, LOOKUP) X(GETATTR, getattr, GETATTR)                  \
-	X(SETATTR, setattr, SETATTR) X(READLINK, readlink, READLINK)            \
-	X(MKNOD, mknod, MKNOD) X(MKDIR, mkdir, MKDIR) X(UNLINK, unlink, UNLINK) \
-	X(RMDIR, rmdir, RMDIR) X(SYMLINK, symlink, SYMLINK)                     \
-	X(RENAME, rename, RENAME2) X(LINK, link, LINK) X(OPEN, open, OPEN)      \
-	X(CREATE, create, CREATE) X(READ, read, READ) X(WRITE, write, WRITE)    \
-	X(FLUSH, flush, FLUSH) X(RELEASE, release, RELEASE)                     \
-	X(FSYNC, fsync, FSYNC) X(OPENDIR, opendir, OPENDIR)                     \
-	X(READDIR, readdir, READDIR) X(READDIRPLUS, readdirplus, READDIRPLUS)   \
-	X(RELEASEDIR, releasedir, RELEASEDIR) X(FSYNCDIR, fsyncdir, FSYNCDIR)   \
-	X(STATFS, statfs, STATFS) X(SETXATTR, setxattr, SETXATTR)               \
-	X(GETXATTR, getxattr, GETXATTR) X(LISTXATTR, listxattr, LISTXATTR)      \
-	X(REMOVEXATTR, removexattr, REMOVEXATTR) X(ACCESS, access, ACCESS)      \
-	X(FALLOCATE, fallocate, FALLOCATE) X(LSEEK, lseek, LSEEK)               \
-	X(COPY_FILE_RANGE, copy_file_range, COPY_FILE_RANGE)                    \
-	X(FLOCK, flock, SETLKW)
+	X(LOOKUP, lookup, LOOKUP, NONE) X(GETATTR, getattr, GETATTR, NONE)      \
+	X(SETATTR, setattr, SETATTR, NONE)                                      \
+	X(READLINK, readlink, READLINK, NONE) X(MKNOD, mknod, MKNOD, NONE)      \
+	X(MKDIR, mkdir, MKDIR, NONE) X(UNLINK, unlink, UNLINK, NONE)            \
+	X(RMDIR, rmdir, RMDIR, NONE) X(SYMLINK, symlink, SYMLINK, NONE)         \
+	X(RENAME, rename, RENAME2, NONE) X(LINK, link, LINK, NONE)              \
+	X(OPEN, open, OPEN, NONE) X(CREATE, create, CREATE, NONE)               \
+	X(READ, read, READ, FILE) X(WRITE, write, WRITE, FILE)                  \
+	X(FLUSH, flush, FLUSH, FILE) X(RELEASE, release, RELEASE, FILE)         \
+	X(FSYNC, fsync, FSYNC, FILE) X(OPENDIR, opendir, OPENDIR, NONE)         \
+	X(READDIR, readdir, READDIR, DIR)                                       \
+	X(READDIRPLUS, readdirplus, READDIRPLUS, DIR)                           \
+	X(RELEASEDIR, releasedir, RELEASEDIR, DIR)                              \
+	X(FSYNCDIR, fsyncdir, FSYNCDIR, DIR) X(STATFS, statfs, STATFS, NONE)    \
+	X(SETXATTR, setxattr, SETXATTR, NONE)                                   \
+	X(GETXATTR, getxattr, GETXATTR, NONE)                                   \
+	X(LISTXATTR, listxattr, LISTXATTR, NONE)                                \
+	X(REMOVEXATTR, removexattr, REMOVEXATTR, NONE)                          \
+	X(ACCESS, access, ACCESS, NONE)                                         \
+	X(FALLOCATE, fallocate, FALLOCATE, FILE) X(LSEEK, lseek, LSEEK, FILE)   \
+	X(COPY_FILE_RANGE, copy_file_range, COPY_FILE_RANGE, FILES)             \
+	X(FLOCK, flock, SETLKW, FILE)
+
+/* What an operation's fh is (the handle column above). */
+enum diofs_handle { HANDLE_NONE, HANDLE_FILE, HANDLE_FILES, HANDLE_DIR };
 
 enum diofs_op {
-#define DIOFS_OP_ENUM(e, s, opc) DIOFS_OP_##e,
+#define DIOFS_OP_ENUM(e, s, opc, h) DIOFS_OP_##e,
 	DIOFS_OPS(DIOFS_OP_ENUM)
 #undef DIOFS_OP_ENUM
 	DIOFS_OP_COUNT
 };
 
 const char *diofs_op_name(enum diofs_op op);
+enum diofs_handle diofs_op_handle(enum diofs_op op);
 /* -1 if NAME is not an operation. */
 int diofs_op_from_name(const char *name);
 

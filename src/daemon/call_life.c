@@ -23,14 +23,9 @@ static _Atomic uint64_t negative_lookups;
 
 static bool op_has_file(enum diofs_op op)
 {
-	switch (op) {
-	case DIOFS_OP_READ: case DIOFS_OP_WRITE: case DIOFS_OP_FLUSH:
-	case DIOFS_OP_RELEASE: case DIOFS_OP_FSYNC: case DIOFS_OP_FALLOCATE:
-	case DIOFS_OP_LSEEK: case DIOFS_OP_COPY_FILE_RANGE: case DIOFS_OP_FLOCK:
-		return true;
-	default:
-		return false;
-	}
+	enum diofs_handle h = diofs_op_handle(op);
+
+	return h == HANDLE_FILE || h == HANDLE_FILES;
 }
 
 static char *join_path(const char *dir, const char *name)

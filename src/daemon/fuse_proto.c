@@ -436,7 +436,7 @@ struct opcode_entry {
 #define OPCODE_MAX (FUSE_COPY_FILE_RANGE + 1)
 
 static const struct opcode_entry opcodes[OPCODE_MAX] = {
-#define DIOFS_OP_DECODER(e, s, opc) [FUSE_##opc] = { decode_##s, DIOFS_OP_##e },
+#define DIOFS_OP_DECODER(e, s, opc, h) [FUSE_##opc] = { decode_##s, DIOFS_OP_##e },
 	DIOFS_OPS(DIOFS_OP_DECODER)
 #undef DIOFS_OP_DECODER
 	/* Older forms of two operations. */

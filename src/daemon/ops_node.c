@@ -367,17 +367,16 @@ void op_access(struct diofs_call *c)
  * no_opendir); diofs never answers open so, but never dereferences it. */
 static bool handle_present(const struct diofs_call *c)
 {
-	switch (c->op) {
-	case DIOFS_OP_COPY_FILE_RANGE:
+	switch (diofs_op_handle(c->op)) {
+	case HANDLE_FILES:
 		return c->fi.fh && c->fi_out.fh;
-	case DIOFS_OP_READ: case DIOFS_OP_WRITE: case DIOFS_OP_FLUSH:
-	case DIOFS_OP_RELEASE: case DIOFS_OP_FSYNC: case DIOFS_OP_FALLOCATE:
-	case DIOFS_OP_LSEEK: case DIOFS_OP_FLOCK: case DIOFS_OP_READDIR:
-	case DIOFS_OP_READDIRPLUS: case DIOFS_OP_RELEASEDIR: case DIOFS_OP_FSYNCDIR:
+	case HANDLE_FILE:
+	case HANDLE_DIR:
 		return c->has_fi && c->fi.fh;
-	default:
-		return true;
+	case HANDLE_NONE:
+		break;
 	}
+	return true;
 }
 
 void ops_drop_handle(struct diofs_call *c)
@@ -391,7 +390,7 @@ void ops_drop_handle(struct diofs_call *c)
 typedef void (*op_fn)(struct diofs_call *c);
 
 static const op_fn op_table[DIOFS_OP_COUNT] = {
-#define DIOFS_OP_RUNNER(e, s, opc) [DIOFS_OP_##e] = op_##s,
+#define DIOFS_OP_RUNNER(e, s, opc, h) [DIOFS_OP_##e] = op_##s,
 	DIOFS_OPS(DIOFS_OP_RUNNER)
 #undef DIOFS_OP_RUNNER
 };
