@@ -644,47 +644,6 @@ static void test_trace_file_safety(void)
 	      diofsctl_error(c));
 }
 
-/* -o trace=FILE: the same rules, said before anything is mounted. */
-static void test_trace_option_file(void)
-{
-	char base[] = "/tmp/diofs-test-traceopt-XXXXXX", secret[64], link[64], opts[128];
-	char log[2048], text[64];
-	struct own_daemon *d;
-	int status;
-
-	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
-	snprintf(secret, sizeof(secret), "%s/secret", base);
-	snprintf(link, sizeof(link), "%s/link.jsonl", base);
-	if (make_text(secret, "keep me", 0600) &&
-	    CHECK(symlink(secret, link) == 0, "symlink: %s", strerror(errno))) {
-		for (int over = 0; over < 2; over++) {
-			snprintf(opts, sizeof(opts), "trace=%s%s", link, over ? ",trace_overwrite" : "");
-			d = own_start(opts, false, true, &status);
-			if (d) {
-				itest_read_text(d->log, log, sizeof(log));
-				CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
-				      strstr(log, "symbolic link"), "-o %s: saw status %#x, stderr "
-				      "\"%s\"; wanted exit 1 naming the symbolic link", opts, status, log);
-				own_stop(d);
-			}
-			CHECK(itest_read_text(secret, text, sizeof(text)) &&
-			      strcmp(text, "keep me") == 0, "the link's target after -o %s: saw "
-			      "\"%s\", wanted \"keep me\"", opts, text);
-		}
-		/* Without overwrite an existing file is refused too. */
-		snprintf(opts, sizeof(opts), "trace=%s", secret);
-		d = own_start(opts, false, true, &status);
-		if (d) {
-			itest_read_text(d->log, log, sizeof(log));
-			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(log, "exists"),
-			      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"exists\"", opts,
-			      status, log);
-			own_stop(d);
-		}
-	}
-	diofs_remove_tree(base);
-}
-
 /* One run of diofs -o opts that must be refused before mounting: exit 1,
  * stderr naming want (reported otherwise). */
 static void option_refused(const char *opts, const char *want)
@@ -701,6 +660,31 @@ static void option_refused(const char *opts, const char *want)
 	      "-o %s: saw status %#x, stderr \"%s\"; wanted exit 1, \"%s\"", opts, status,
 	      log, want);
 	own_stop(d);
+}
+
+/* -o trace=FILE: the same rules, said before anything is mounted. */
+static void test_trace_option_file(void)
+{
+	char base[] = "/tmp/diofs-test-traceopt-XXXXXX", secret[64], link[64], opts[128];
+	char text[64];
+
+	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	snprintf(secret, sizeof(secret), "%s/secret", base);
+	snprintf(link, sizeof(link), "%s/link.jsonl", base);
+	if (make_text(secret, "keep me", 0600) &&
+	    CHECK(symlink(secret, link) == 0, "symlink: %s", strerror(errno))) {
+		for (int over = 0; over < 2; over++) {
+			snprintf(opts, sizeof(opts), "trace=%s%s", link, over ? ",trace_overwrite" : "");
+			option_refused(opts, "symbolic link");
+			CHECK(itest_read_text(secret, text, sizeof(text)) &&
+			      strcmp(text, "keep me") == 0, "the link's target after -o %s: saw "
+			      "\"%s\", wanted \"keep me\"", opts, text);
+		}
+		/* Without overwrite an existing file is refused too. */
+		snprintf(opts, sizeof(opts), "trace=%s", secret);
+		option_refused(opts, "exists");
+	}
+	diofs_remove_tree(base);
 }
 
 /* -o trace=FILE whose directory is reached through a symbolic link: refused
