@@ -1,13 +1,13 @@
 /* The life of a call below dispatch (call_life.c): what rules, holds and
  * replies need of it, so that none of them includes dispatch.h.  A request
  * goes one way, and so do the includes (tests/unit/include-circles checks
- * that no module reaches back up): loop, uring -> engine -> dispatch ->
- * rules, holds, ops -> reply -> proto_fault, send, interrupt, call_life ->
- * trace.  What must call upwards is given a function at start: holds
- * resumes a parked call through holds_init's dispatch_resume, the io_uring
- * queues hand requests to the engine_handle that uring_start was given,
- * and send.c commits a reply to a ring entry through the send_set_ring
- * that the engine registered. */
+ * that no module reaches back up): loop -> engine -> dispatch -> rules,
+ * holds, ops -> reply -> proto_fault, send, interrupt, call_life -> trace.
+ * What must call back up is given a function at start: holds resumes a
+ * parked call through the dispatch_resume that holds_init was given; the
+ * io_uring queues (uring.c, started by the engine) hand their requests to
+ * the engine_handle that uring_start was given, and send.c commits a reply
+ * to its ring entry through the uring_reply that the engine set. */
 #ifndef DIOFS_CALL_LIFE_H
 #define DIOFS_CALL_LIFE_H
 
