@@ -511,7 +511,7 @@ static void test_mount8(void)
 	CHECK_EQ(fs_mounted_at(d.mnt, NULL, NULL), 0);
 }
 
-static const struct fs_case cases[] = {
+static const struct test_case cases[] = {
 	{ "help", test_help, 0, 0 },
 	{ "version", test_version, 0, 0 },
 	{ "other_programs_version_bad_option", test_other_programs, 0, 0 },
@@ -523,11 +523,11 @@ static const struct fs_case cases[] = {
 	{ "mountpoint_missing", test_mountpoint_missing, 0, 0 },
 	{ "mountpoint_not_directory", test_mountpoint_not_directory, 0, 0 },
 	{ "missing_arguments", test_missing_arguments, 0, 0 },
-	{ "mountpoint_already_mounted", test_mountpoint_already_mounted, FS_NEEDS_MOUNT, 0 },
-	{ "mount8_fuse_diofs", test_mount8, FS_NEEDS_ROOT, 0 },
+	{ "mountpoint_already_mounted", test_mountpoint_already_mounted, TEST_NEEDS_MOUNT, 0 },
+	{ "mount8_fuse_diofs", test_mount8, TEST_NEEDS_ROOT, 0 },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
-	return fs_main("fs_cli", cases, sizeof(cases) / sizeof(*cases));
+	return test_main(argc, argv, "test_cli", cases, TEST_COUNT(cases));
 }

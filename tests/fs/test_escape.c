@@ -78,7 +78,7 @@ static void test_symlink_to_root(void)
 	      before.st_mode, root.st_mode);
 	CHECK(r == -1 && (e == EOPNOTSUPP || e == ENOTSUP),
 	      "fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink: got %d (%s), want EOPNOTSUPP", r,
-	      fs_errname(e));
+	      expect_errname(e));
 	r = lsetxattr(MNT("root"), "trusted.diofs-escape", "x", 1, 0);
 	CHECK(r == -1, "lsetxattr on the link through the mount succeeded");
 	CHECK_ERR(getxattr("/", "trusted.diofs-escape", buf, sizeof(buf)), ENODATA);
@@ -114,7 +114,7 @@ static void test_symlink_ops_stay_on_link(void)
 	int e = errno;
 	CHECK(r == -1 && (e == EOPNOTSUPP || e == ENOTSUP),
 	      "fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink: got %d (%s), want EOPNOTSUPP", r,
-	      fs_errname(e));
+	      expect_errname(e));
 	REQUIRE_OK(stat(target, &t));
 	CHECK((t.st_mode & 07777) == 0600, "the outside target's mode became %#o", t.st_mode);
 
@@ -368,7 +368,7 @@ static void test_bind_mount_same_fs(void)
 	int e = errno;
 	CHECK(r == -1 && e == EXDEV,
 	      "lstat of a bind mount (same filesystem) inside BACKING: got %d (%s), want EXDEV", r,
-	      r == -1 ? fs_errname(e) : "success");
+	      r == -1 ? expect_errname(e) : "success");
 	check_mount_hidden("bsub", outside("elsewhere"),
 			   "a bind mount of ROOT/elsewhere on BACKING/bsub");
 	CHECK_OK(fs_untrack_mount(dir));
@@ -413,7 +413,7 @@ static void test_long_paths(void)
 	for (int i = 1; i <= DEPTH; i++) {
 		name[0] = (char)('a' + i % 26);
 		int next = openat(bfd, name, O_RDONLY | O_DIRECTORY);
-		REQUIRE(next >= 0, "backing level %d: %s", i, fs_errname(errno));
+		REQUIRE(next >= 0, "backing level %d: %s", i, expect_errname(errno));
 		close(bfd);
 		bfd = next;
 	}
@@ -439,19 +439,19 @@ static void test_long_paths(void)
 	CHECK(diofs_mount_alive(M), "the daemon died");
 }
 
-static const struct fs_case cases[] = {
-	{ "symlink_to_root", test_symlink_to_root, FS_NEEDS_ROOT, 0 },
-	{ "symlink_ops_stay_on_link", test_symlink_ops_stay_on_link, FS_NEEDS_ROOT, 0 },
-	{ "dotdot_at_root", test_dotdot_at_root, FS_NEEDS_MOUNT, 0 },
-	{ "rename_out", test_rename_out, FS_NEEDS_MOUNT, 0 },
-	{ "link_out", test_link_out, FS_NEEDS_MOUNT, 0 },
-	{ "mount_inside_other_fs", test_mount_inside_other_fs, FS_NEEDS_ROOT, 0 },
-	{ "mount_inside_after_lookup", test_mount_inside_after_lookup, FS_NEEDS_ROOT, 0 },
-	{ "bind_mount_same_fs", test_bind_mount_same_fs, FS_NEEDS_ROOT, 0 },
-	{ "long_paths", test_long_paths, FS_NEEDS_MOUNT, 0 },
+static const struct test_case cases[] = {
+	{ "symlink_to_root", test_symlink_to_root, TEST_NEEDS_ROOT, 0 },
+	{ "symlink_ops_stay_on_link", test_symlink_ops_stay_on_link, TEST_NEEDS_ROOT, 0 },
+	{ "dotdot_at_root", test_dotdot_at_root, TEST_NEEDS_MOUNT, 0 },
+	{ "rename_out", test_rename_out, TEST_NEEDS_MOUNT, 0 },
+	{ "link_out", test_link_out, TEST_NEEDS_MOUNT, 0 },
+	{ "mount_inside_other_fs", test_mount_inside_other_fs, TEST_NEEDS_ROOT, 0 },
+	{ "mount_inside_after_lookup", test_mount_inside_after_lookup, TEST_NEEDS_ROOT, 0 },
+	{ "bind_mount_same_fs", test_bind_mount_same_fs, TEST_NEEDS_ROOT, 0 },
+	{ "long_paths", test_long_paths, TEST_NEEDS_MOUNT, 0 },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
-	return fs_main("fs_escape", cases, sizeof(cases) / sizeof(*cases));
+	return test_main(argc, argv, "test_escape", cases, TEST_COUNT(cases));
 }

@@ -248,7 +248,7 @@ static void test_setattr_truncate(void)
 	int fd;
 
 	mount_default();
-	fs_pattern(want, sizeof(want), 1, 0);
+	pattern_fill(want, sizeof(want), 0, 1);
 	REQUIRE_OK(fs_put(MNT("t"), want, 5000, 0644));
 	/* shrink by path */
 	REQUIRE_OK(truncate(MNT("t"), 1234));
@@ -346,13 +346,13 @@ static void test_readlink_symlink(void)
 	/* made in the backing directory, read through the mount */
 	REQUIRE_OK(symlink("../some/where", BAK("b2m")));
 	n = readlink(MNT("b2m"), buf, sizeof(buf));
-	REQUIRE(n >= 0, "readlink through the mount: %s", fs_errname(errno));
+	REQUIRE(n >= 0, "readlink through the mount: %s", expect_errname(errno));
 	buf[n] = '\0';
 	CHECK_STR(buf, "../some/where");
 	/* made through the mount, read in the backing directory */
 	REQUIRE_OK(symlink("/an/absolute/target", MNT("m2b")));
 	n = readlink(BAK("m2b"), buf, sizeof(buf));
-	REQUIRE(n >= 0, "readlink of the backing link: %s", fs_errname(errno));
+	REQUIRE(n >= 0, "readlink of the backing link: %s", expect_errname(errno));
 	buf[n] = '\0';
 	CHECK_STR(buf, "/an/absolute/target");
 	/* the longest target a link may have */
@@ -647,7 +647,7 @@ static void test_read_write(void)
 	int fd;
 
 	mount_default();
-	fs_pattern(w, SZ, 7, 0);
+	pattern_fill(w, SZ, 0, 7);
 	fd = REQUIRE_OK(open(MNT("f"), O_CREAT | O_RDWR, 0644));
 	/* sequential writes of odd sizes */
 	for (size_t off = 0; off < SZ;) {
@@ -656,7 +656,7 @@ static void test_read_write(void)
 			n = SZ - off;
 		ssize_t got = write(fd, w + off, n);
 		REQUIRE(got == (ssize_t)n, "write of %zu at %zu: got %zd (%s)", n, off, got,
-			fs_errname(errno));
+			expect_errname(errno));
 		off += n;
 	}
 	REQUIRE_OK(stat(BAK("f"), &st));
@@ -668,7 +668,7 @@ static void test_read_write(void)
 	memset(r, 0, SZ);
 	for (size_t off = 0; off < SZ;) {
 		ssize_t got = read(fd, r + off, off % 4099 + 1);
-		REQUIRE(got > 0, "read at %zu: got %zd (%s)", off, got, fs_errname(errno));
+		REQUIRE(got > 0, "read at %zu: got %zd (%s)", off, got, expect_errname(errno));
 		off += (size_t)got;
 	}
 	CHECK_EQ(read(fd, r, 10), 0);
@@ -761,7 +761,7 @@ static size_t list_dir(const char *path, struct dent *out, size_t max)
 	struct dirent *e;
 	size_t n = 0;
 
-	REQUIRE(d != NULL, "opendir %s: %s", path, fs_errname(errno));
+	REQUIRE(d != NULL, "opendir %s: %s", path, expect_errname(errno));
 	errno = 0;
 	while ((e = readdir(d))) {
 		if (n < max) {
@@ -771,7 +771,7 @@ static size_t list_dir(const char *path, struct dent *out, size_t max)
 		}
 		n++;
 	}
-	CHECK(errno == 0, "readdir %s: %s", path, fs_errname(errno));
+	CHECK(errno == 0, "readdir %s: %s", path, expect_errname(errno));
 	closedir(d);
 	if (n <= max)
 		qsort(out, n, sizeof(*out), dent_cmp);
@@ -854,7 +854,7 @@ static void test_readdir_seek(void)
 		REQUIRE_OK(fs_put(BAK(name), "", 0, 0644));
 	}
 	d = opendir(M->mnt);
-	REQUIRE(d != NULL, "opendir: %s", fs_errname(errno));
+	REQUIRE(d != NULL, "opendir: %s", expect_errname(errno));
 	while ((e = readdir(d))) {
 		if (++count == N / 2) {
 			pos = telldir(d);
@@ -942,7 +942,7 @@ static void test_xattr(void)
 	CHECK(n == 7 && !memcmp(buf, "value-1", 7), "backing user.one: %zd bytes", n);
 	n = getxattr(MNT("f"), "user.one", buf, sizeof(buf));
 	CHECK(n == 7 && !memcmp(buf, "value-1", 7), "user.one through the mount: %zd bytes (%s)",
-	      n, n < 0 ? fs_errname(errno) : "");
+	      n, n < 0 ? expect_errname(errno) : "");
 	/* set in the backing file, read through the mount */
 	REQUIRE_OK(setxattr(BAK("f"), "user.two", "2", 1, 0));
 	n = getxattr(MNT("f"), "user.two", buf, sizeof(buf));
@@ -965,7 +965,7 @@ static void test_xattr(void)
 	CHECK_EQ(getxattr(MNT("f"), "user.empty", buf, sizeof(buf)), 0);
 	/* list */
 	n = listxattr(MNT("f"), buf, sizeof(buf));
-	REQUIRE(n > 0, "listxattr: %zd (%s)", n, fs_errname(errno));
+	REQUIRE(n > 0, "listxattr: %zd (%s)", n, expect_errname(errno));
 	char want[256];
 	ssize_t wn = listxattr(BAK("f"), want, sizeof(want));
 	CHECK(n == wn && !memcmp(buf, want, (size_t)n),
@@ -993,7 +993,7 @@ static void test_xattr(void)
 	}
 	/* a large value */
 	char *big = fs_alloc(4000), *back = fs_alloc(4000);
-	fs_pattern(big, 4000, 3, 0);
+	pattern_fill(big, 4000, 0, 3);
 	CHECK_OK(setxattr(MNT("f"), "user.big", big, 4000, 0));
 	CHECK_EQ(getxattr(BAK("f"), "user.big", back, 4000), 4000);
 	CHECK_MEM(back, big, 4000, "a 4000-byte xattr value in the backing file");
@@ -1024,7 +1024,7 @@ static void test_fallocate(void)
 	CHECK(b.st_blocks * 512 >= 2 << 20, "KEEP_SIZE 1 MiB more: backing has %jd blocks",
 	      (intmax_t)b.st_blocks);
 	/* punch a hole: zeros there */
-	fs_pattern(want, 65536, 9, 0);
+	pattern_fill(want, 65536, 0, 9);
 	REQUIRE_OK(pwrite(fd, want, 65536, 0) == 65536 ? 0 : -1);
 	REQUIRE_OK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8192, 16384));
 	memset(want + 8192, 0, 16384);
@@ -1056,7 +1056,7 @@ static void test_lseek_data_hole(void)
 
 	mount_default();
 	/* data at [0, 64K) and [1M, 1M+64K): a hole between */
-	fs_pattern(data, 65536, 4, 0);
+	pattern_fill(data, 65536, 0, 4);
 	bfd = REQUIRE_OK(open(BAK("sparse"), O_CREAT | O_RDWR, 0644));
 	REQUIRE_OK(pwrite(bfd, data, 65536, 0) == 65536 ? 0 : -1);
 	REQUIRE_OK(pwrite(bfd, data, 65536, 1 << 20) == 65536 ? 0 : -1);
@@ -1074,8 +1074,8 @@ static void test_lseek_data_hole(void)
 			CHECK(got == want && (want != -1 || got_err == want_err),
 			      "lseek(%jd, %s): got %jd (%s) through the mount, %jd (%s) in the backing file",
 			      (intmax_t)at, whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE",
-			      (intmax_t)got, fs_errname(got_err), (intmax_t)want,
-			      fs_errname(want_err));
+			      (intmax_t)got, expect_errname(got_err), (intmax_t)want,
+			      expect_errname(want_err));
 		}
 	}
 	/* at and past the end: ENXIO */
@@ -1103,7 +1103,7 @@ static void test_copy_file_range(void)
 	ssize_t n;
 
 	M = fs_mount("trace");
-	fs_pattern(src, SZ, 11, 0);
+	pattern_fill(src, SZ, 0, 11);
 	REQUIRE_OK(fs_put(MNT("src"), src, SZ, 0644));
 	in = REQUIRE_OK(open(MNT("src"), O_RDONLY));
 	out = REQUIRE_OK(open(MNT("dst"), O_CREAT | O_WRONLY, 0644));
@@ -1112,7 +1112,7 @@ static void test_copy_file_range(void)
 	while (done < SZ - 1000) {
 		n = copy_file_range(in, &off_in, out, &off_out, SZ - 1000 - done, 0);
 		REQUIRE(n > 0, "copy_file_range after %zu bytes: %zd (%s)", done, n,
-			fs_errname(errno));
+			expect_errname(errno));
 		done += (size_t)n;
 	}
 	CHECK_EQ(off_in, SZ);
@@ -1174,42 +1174,42 @@ static void test_flock(void)
 		statvfs(M->mnt, &sv);
 		sched_yield();
 	}
-	CHECK(c == 0, "the lock of a closed open still holds: %s", fs_errname(errno));
+	CHECK(c == 0, "the lock of a closed open still holds: %s", expect_errname(errno));
 	close(b);
 	close(bak);
 }
 
-static const struct fs_case cases[] = {
-	{ "getattr_matches_backing", test_getattr_matches_backing, FS_NEEDS_ROOT, 0 },
-	{ "lookup_missing", test_lookup_missing, FS_NEEDS_MOUNT, 0 },
-	{ "lookup_sees_new_entries", test_lookup_sees_new_backing_entries, FS_NEEDS_MOUNT, 0 },
-	{ "forget_releases_inodes", test_forget_releases_inodes, FS_NEEDS_MOUNT, 0 },
-	{ "setattr_chmod_chown", test_setattr_chmod_chown, FS_NEEDS_ROOT, 0 },
-	{ "setattr_truncate", test_setattr_truncate, FS_NEEDS_MOUNT, 0 },
-	{ "setattr_utimens", test_setattr_utimens, FS_NEEDS_MOUNT, 0 },
-	{ "readlink_symlink", test_readlink_symlink, FS_NEEDS_MOUNT, 0 },
-	{ "mknod_fifo_socket", test_mknod_fifo_socket, FS_NEEDS_MOUNT, 0 },
-	{ "mkdir_rmdir", test_mkdir_rmdir, FS_NEEDS_MOUNT, 0 },
-	{ "unlink", test_unlink, FS_NEEDS_MOUNT, 0 },
-	{ "rename", test_rename, FS_NEEDS_MOUNT, 0 },
-	{ "rename_noreplace", test_rename_noreplace, FS_NEEDS_MOUNT, 0 },
-	{ "rename_exchange", test_rename_exchange, FS_NEEDS_MOUNT, 0 },
-	{ "link", test_link, FS_NEEDS_MOUNT, 0 },
-	{ "open_create", test_open_create, FS_NEEDS_MOUNT, 0 },
-	{ "read_write", test_read_write, FS_NEEDS_MOUNT, 0 },
-	{ "flush_release", test_flush_release, FS_NEEDS_MOUNT, 0 },
-	{ "readdir", test_readdir, FS_NEEDS_MOUNT, 0 },
-	{ "readdir_seek", test_readdir_seek, FS_NEEDS_MOUNT, 0 },
-	{ "fsyncdir_releasedir", test_fsyncdir_releasedir, FS_NEEDS_MOUNT, 0 },
-	{ "statfs", test_statfs, FS_NEEDS_MOUNT, 0 },
-	{ "xattr", test_xattr, FS_NEEDS_MOUNT, 0 },
-	{ "fallocate", test_fallocate, FS_NEEDS_MOUNT, 0 },
-	{ "lseek_data_hole", test_lseek_data_hole, FS_NEEDS_MOUNT, 0 },
-	{ "copy_file_range", test_copy_file_range, FS_NEEDS_MOUNT, 0 },
-	{ "flock", test_flock, FS_NEEDS_MOUNT, 0 },
+static const struct test_case cases[] = {
+	{ "getattr_matches_backing", test_getattr_matches_backing, TEST_NEEDS_ROOT, 0 },
+	{ "lookup_missing", test_lookup_missing, TEST_NEEDS_MOUNT, 0 },
+	{ "lookup_sees_new_entries", test_lookup_sees_new_backing_entries, TEST_NEEDS_MOUNT, 0 },
+	{ "forget_releases_inodes", test_forget_releases_inodes, TEST_NEEDS_MOUNT, 0 },
+	{ "setattr_chmod_chown", test_setattr_chmod_chown, TEST_NEEDS_ROOT, 0 },
+	{ "setattr_truncate", test_setattr_truncate, TEST_NEEDS_MOUNT, 0 },
+	{ "setattr_utimens", test_setattr_utimens, TEST_NEEDS_MOUNT, 0 },
+	{ "readlink_symlink", test_readlink_symlink, TEST_NEEDS_MOUNT, 0 },
+	{ "mknod_fifo_socket", test_mknod_fifo_socket, TEST_NEEDS_MOUNT, 0 },
+	{ "mkdir_rmdir", test_mkdir_rmdir, TEST_NEEDS_MOUNT, 0 },
+	{ "unlink", test_unlink, TEST_NEEDS_MOUNT, 0 },
+	{ "rename", test_rename, TEST_NEEDS_MOUNT, 0 },
+	{ "rename_noreplace", test_rename_noreplace, TEST_NEEDS_MOUNT, 0 },
+	{ "rename_exchange", test_rename_exchange, TEST_NEEDS_MOUNT, 0 },
+	{ "link", test_link, TEST_NEEDS_MOUNT, 0 },
+	{ "open_create", test_open_create, TEST_NEEDS_MOUNT, 0 },
+	{ "read_write", test_read_write, TEST_NEEDS_MOUNT, 0 },
+	{ "flush_release", test_flush_release, TEST_NEEDS_MOUNT, 0 },
+	{ "readdir", test_readdir, TEST_NEEDS_MOUNT, 0 },
+	{ "readdir_seek", test_readdir_seek, TEST_NEEDS_MOUNT, 0 },
+	{ "fsyncdir_releasedir", test_fsyncdir_releasedir, TEST_NEEDS_MOUNT, 0 },
+	{ "statfs", test_statfs, TEST_NEEDS_MOUNT, 0 },
+	{ "xattr", test_xattr, TEST_NEEDS_MOUNT, 0 },
+	{ "fallocate", test_fallocate, TEST_NEEDS_MOUNT, 0 },
+	{ "lseek_data_hole", test_lseek_data_hole, TEST_NEEDS_MOUNT, 0 },
+	{ "copy_file_range", test_copy_file_range, TEST_NEEDS_MOUNT, 0 },
+	{ "flock", test_flock, TEST_NEEDS_MOUNT, 0 },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
-	return fs_main("fs_ops", cases, sizeof(cases) / sizeof(*cases));
+	return test_main(argc, argv, "test_ops", cases, TEST_COUNT(cases));
 }

@@ -129,7 +129,7 @@ static void check_owner(const char *name, uid_t uid, gid_t gid, mode_t type, mod
 	struct stat b, m;
 
 	if (lstat(BAK(name), &b) < 0) {
-		CHECK(false, "lstat BACKING/%s: %s", name, fs_errname(errno));
+		CHECK(false, "lstat BACKING/%s: %s", name, expect_errname(errno));
 		return;
 	}
 	CHECK(b.st_uid == uid && b.st_gid == gid, "BACKING/%s belongs to %u:%u, want %u:%u",
@@ -366,17 +366,17 @@ static void test_write_clears_setid(void)
 	      b.st_mode & 07777);
 }
 
-static const struct fs_case cases[] = {
-	{ "created_by_made_up_uid", test_created_by_made_up_uid, FS_NEEDS_ROOT, 0 },
-	{ "created_by_nobody", test_created_by_nobody, FS_NEEDS_ROOT, 0 },
-	{ "umask", test_umask, FS_NEEDS_ROOT, 0 },
-	{ "setgid_directory", test_setgid_directory, FS_NEEDS_ROOT, 0 },
-	{ "permissions", test_permissions, FS_NEEDS_ROOT, 0 },
-	{ "supplementary_groups", test_supplementary_groups, FS_NEEDS_ROOT, 0 },
-	{ "write_clears_setid", test_write_clears_setid, FS_NEEDS_ROOT, 0 },
+static const struct test_case cases[] = {
+	{ "created_by_made_up_uid", test_created_by_made_up_uid, TEST_NEEDS_ROOT, 0 },
+	{ "created_by_nobody", test_created_by_nobody, TEST_NEEDS_ROOT, 0 },
+	{ "umask", test_umask, TEST_NEEDS_ROOT, 0 },
+	{ "setgid_directory", test_setgid_directory, TEST_NEEDS_ROOT, 0 },
+	{ "permissions", test_permissions, TEST_NEEDS_ROOT, 0 },
+	{ "supplementary_groups", test_supplementary_groups, TEST_NEEDS_ROOT, 0 },
+	{ "write_clears_setid", test_write_clears_setid, TEST_NEEDS_ROOT, 0 },
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
-	return fs_main("fs_owner", cases, sizeof(cases) / sizeof(*cases));
+	return test_main(argc, argv, "test_owner", cases, TEST_COUNT(cases));
 }
