@@ -157,33 +157,34 @@ bool expect_err(long long result, int err, int want, const char *expr,
 	return false;
 }
 
+/* The text of a SKIP or a NOTE. */
+#define FORMAT(buf, fmt) do {                   \
+	va_list ap_;                            \
+	va_start(ap_, fmt);                     \
+	vsnprintf(buf, sizeof(buf), fmt, ap_);  \
+	va_end(ap_);                            \
+} while (0)
+
 void expect_skip(const char *fmt, ...)
 {
 	char why[512];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (!test_in_case()) {
-		fprintf(stderr, "SKIP: %s\n", why);
-		exit(77);
+	FORMAT(why, fmt);
+	if (test_in_case()) {
+		test_record_skip(why);
+		test_end_case();
 	}
-	test_record_skip(why);
-	test_end_case();
+	fprintf(stderr, "SKIP: %s\n", why);
+	exit(77);
 }
 
 void expect_note(const char *fmt, ...)
 {
 	char msg[MSG_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!test_in_case()) {
+	FORMAT(msg, fmt);
+	if (test_in_case())
+		test_record_note(msg);
+	else
 		fprintf(stderr, "NOTE: %s\n", msg);
-		return;
-	}
-	test_record_note(msg);
 }

@@ -67,21 +67,15 @@ size_t pattern_count_bad(const void *buf, size_t len, uint64_t off, uint64_t see
 			 size_t *zeros)
 {
 	const uint8_t *p = buf;
-	uint8_t want[CHUNK];
+	ssize_t first = pattern_mismatch(buf, len, off, seed);
 	size_t bad = 0, zero = 0;
 
-	for (size_t at = 0; at < len; at += CHUNK) {
-		size_t n = len - at < CHUNK ? len - at : CHUNK;
-
-		pattern_fill(want, n, off + at, seed);
-		if (!memcmp(p + at, want, n))
-			continue;
-		for (size_t i = 0; i < n; i++)
-			if (p[at + i] != want[i]) {
-				bad++;
-				zero += p[at + i] == 0;
-			}
-	}
+	/* a failure's figures: byte by byte from the first difference on */
+	for (size_t i = first < 0 ? len : (size_t)first; i < len; i++)
+		if (p[i] != pattern_byte(off + i, seed)) {
+			bad++;
+			zero += p[i] == 0;
+		}
 	if (zeros)
 		*zeros = zero;
 	return bad;

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_REGISTERED 256
 #define MAX_TRACKED 16
 #define MAX_DEFERRED 64
 #define REAP_TIMEOUT_MS 10000
@@ -409,6 +410,30 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 		r->status = TEST_PASS;
 	if (why && why != ETIMEDOUT)
 		raise(why);     /* the caller's handlers, or the default action */
+}
+
+/* ---- TEST's registry ---------------------------------------------------- */
+
+static struct test_case registered[MAX_REGISTERED];
+static size_t nregistered;
+
+void test_register(const struct test_case *c)
+{
+	if (nregistered == MAX_REGISTERED) {
+		fprintf(stderr, "runner: more than %d TESTs in one program\n", MAX_REGISTERED);
+		abort();
+	}
+	registered[nregistered++] = *c;
+}
+
+const struct test_case *test_registered(void)
+{
+	return registered;
+}
+
+size_t test_registered_count(void)
+{
+	return nregistered;
 }
 
 /* ---- test_main ---------------------------------------------------------- */

@@ -2,15 +2,15 @@
  * (tools/testing/selftests/kselftest_harness.h): a table of cases, each run
  * in a forked child under a timeout, the results written as KTAP.
  *
- *     static void unlink_keeps_open_file_readable(void) { ...CHECK, REQUIRE... }
- *     static const struct test_case cases[] = {
- *             { "unlink_keeps_open_file_readable", unlink_keeps_open_file_readable,
- *               TEST_NEEDS_MOUNT },
- *     };
- *     int main(int argc, char **argv)
+ *     TEST(unlinked_file_stays_readable, .needs = TEST_NEEDS_MOUNT)
  *     {
- *             return test_main(argc, argv, "test_ops", cases, TEST_COUNT(cases));
+ *             ...CHECK, REQUIRE, SKIP (expect.h)...
  *     }
+ *     TEST_MAIN("test_ops")
+ *
+ * TEST defines the case and registers it before main (in the order of the
+ * file), as kselftest's TEST does; a program can also hand test_main a
+ * table of its own (struct test_case[]).
  *
  * A case's child is a process group of its own.  When it runs out of time
  * or dies by a signal, the parent aborts the FUSE connection of every mount
@@ -52,6 +52,35 @@ struct test_case {
 };
 
 #define TEST_COUNT(cases) (sizeof(cases) / sizeof((cases)[0]))
+
+/* Define and register case name (an identifier that says the behaviour);
+ * the options are the rest of struct test_case, designated:
+ *     TEST(huge_write_is_split, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
+ * The case's function is test_NAME. */
+#define TEST(name_, ...)                                                      \
+	static void test_##name_(void);                                       \
+	__attribute__((constructor)) static void test_register_##name_(void)  \
+	{                                                                     \
+		static const struct test_case c = {                           \
+			.name = #name_, .fn = test_##name_, __VA_ARGS__       \
+		};                                                            \
+		test_register(&c);                                            \
+	}                                                                     \
+	static void test_##name_(void)
+
+/* main() of a program whose cases are TESTs. */
+#define TEST_MAIN(suite)                                                      \
+	int main(int argc, char **argv)                                       \
+	{                                                                     \
+		return test_main(argc, argv, (suite), test_registered(),  \
+				 test_registered_count());                   \
+	}
+
+/* TEST's registry: add c; the cases so far, in the order registered, and
+ * their number. */
+void test_register(const struct test_case *c);
+const struct test_case *test_registered(void);
+size_t test_registered_count(void);
 
 /* Parse the command line, run the chosen cases, print KTAP on stdout;
  * returns the exit status (above).  suite names the program in messages. */

@@ -247,62 +247,62 @@ static void run_matrix(const struct dio_config *cfg)
 	use_aio = false;
 }
 
-static void test_matrix_all_plain(void)
+TEST(matrix_all_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all", 0, "without O_DIRECT (FOPEN_DIRECT_IO)",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_odirect(void)
+TEST(matrix_all_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all", O_DIRECT, "with O_DIRECT", false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_sync_odirect(void)
+TEST(matrix_all_sync_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=0", O_DIRECT, "with O_DIRECT",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_aio_odirect(void)
+TEST(matrix_all_aio_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=1", O_DIRECT, "with O_DIRECT",
 					     true };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_aio_plain(void)
+TEST(matrix_all_aio_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=1", 0,
 					     "without O_DIRECT (FOPEN_DIRECT_IO)", true };
 	run_matrix(&c);
 }
 
-static void test_matrix_none_aio_odirect(void)
+TEST(matrix_none_aio_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=none,async_dio=1", O_DIRECT,
 					     "with O_DIRECT (a_ops->direct_IO)", true };
 	run_matrix(&c);
 }
 
-static void test_matrix_odirect_odirect(void)
+TEST(matrix_odirect_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=odirect", O_DIRECT,
 					     "with O_DIRECT (FOPEN_DIRECT_IO)", false };
 	run_matrix(&c);
 }
 
-static void test_matrix_odirect_plain(void)
+TEST(matrix_odirect_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=odirect", 0, "without O_DIRECT (page cache)",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_none_odirect(void)
+TEST(matrix_none_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=none", O_DIRECT,
 					     "with O_DIRECT (a_ops->direct_IO)", false };
@@ -310,7 +310,7 @@ static void test_matrix_none_odirect(void)
 }
 
 /* preadv/pwritev of many small unaligned segments, O_DIRECT. */
-static void test_vectors_unaligned(void)
+TEST(vectors_unaligned, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SEGS = 37 };
 	struct iovec iov[SEGS];
@@ -455,7 +455,7 @@ static void expect_cached(int fd, const char *what)
 }
 
 /* dio=all: a file opened without O_DIRECT bypasses the page cache. */
-static void test_mode_all_bypasses_cache(void)
+TEST(mode_all_bypasses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
@@ -506,7 +506,7 @@ static void test_mode_all_bypasses_cache(void)
 }
 
 /* dio=odirect: a plain open uses the page cache; O_DIRECT bypasses it. */
-static void test_mode_odirect_plain_uses_cache(void)
+TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
@@ -547,7 +547,7 @@ static void test_mode_odirect_plain_uses_cache(void)
 
 /* dio=none: no FOPEN_DIRECT_IO, yet O_DIRECT works (a_ops->direct_IO),
  * unaligned too, and bypasses the cache a plain open uses. */
-static void test_mode_none_odirect_works(void)
+TEST(mode_none_odirect_works, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
@@ -579,7 +579,7 @@ static void test_mode_none_odirect_works(void)
 }
 
 /* A create (O_CREAT through the mount) is answered like an open. */
-static void test_mode_create_follows_policy(void)
+TEST(mode_create_follows_policy, .needs = TEST_NEEDS_MOUNT)
 {
 	char opens[4][64];
 
@@ -608,7 +608,7 @@ static void test_mode_create_follows_policy(void)
  * through the mapping and msync'ed is what an O_DIRECT read returns, and
  * what an O_DIRECT write wrote is what the mapping shows next.  On a
  * kernel without it the map fails with ENODEV, the kernel's answer. */
-static void test_mmap_shared_coherent(void)
+TEST(mmap_shared_coherent, .needs = TEST_NEEDS_MOUNT)
 {
 	const size_t n = 64 * KiB;
 	unsigned char *want = fs_alloc(n), *got = fs_alloc(n);
@@ -652,7 +652,7 @@ static void test_mmap_shared_coherent(void)
 
 /* -o init_off=direct_io_allow_mmap: INIT does not ask for it, and the
  * kernel refuses shared maps of FOPEN_DIRECT_IO files as before 6.6. */
-static void test_mmap_shared_switched_off(void)
+TEST(mmap_shared_switched_off, .needs = TEST_NEEDS_MOUNT)
 {
 	M = fs_mount("dio=all,init_off=direct_io_allow_mmap");
 	CHECK(!fs_init_flag(M, "flags", "direct_io_allow_mmap"),
@@ -670,7 +670,7 @@ static void test_mmap_shared_switched_off(void)
 
 /* SQLite in WAL mode maps its -shm file MAP_SHARED: under dio=all that
  * needs FUSE_DIRECT_IO_ALLOW_MMAP ("disk I/O error" without it). */
-static void test_sqlite_wal(void)
+TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 {
 	struct fs_run *r = calloc(1, sizeof(*r));
 	char db[PATH_MAX];
@@ -702,27 +702,4 @@ static void test_sqlite_wal(void)
 	free(r);
 }
 
-static const struct test_case cases[] = {
-	{ "matrix_all_plain", test_matrix_all_plain, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_all_odirect", test_matrix_all_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_all_sync_odirect", test_matrix_all_sync_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_all_aio_odirect", test_matrix_all_aio_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_all_aio_plain", test_matrix_all_aio_plain, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_none_aio_odirect", test_matrix_none_aio_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_odirect_odirect", test_matrix_odirect_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_odirect_plain", test_matrix_odirect_plain, TEST_NEEDS_MOUNT, 300 },
-	{ "matrix_none_odirect", test_matrix_none_odirect, TEST_NEEDS_MOUNT, 300 },
-	{ "vectors_unaligned", test_vectors_unaligned, TEST_NEEDS_MOUNT, 0 },
-	{ "mode_all_bypasses_cache", test_mode_all_bypasses_cache, TEST_NEEDS_MOUNT, 0 },
-	{ "mode_odirect_plain_uses_cache", test_mode_odirect_plain_uses_cache, TEST_NEEDS_MOUNT, 0 },
-	{ "mode_none_odirect_works", test_mode_none_odirect_works, TEST_NEEDS_MOUNT, 0 },
-	{ "mode_create_follows_policy", test_mode_create_follows_policy, TEST_NEEDS_MOUNT, 0 },
-	{ "mmap_shared_coherent", test_mmap_shared_coherent, TEST_NEEDS_MOUNT, 0 },
-	{ "mmap_shared_switched_off", test_mmap_shared_switched_off, TEST_NEEDS_MOUNT, 0 },
-	{ "sqlite_wal", test_sqlite_wal, TEST_NEEDS_MOUNT, 0 },
-};
-
-int main(int argc, char **argv)
-{
-	return test_main(argc, argv, "test_dio", cases, TEST_COUNT(cases));
-}
+TEST_MAIN("test_dio")

@@ -82,7 +82,7 @@ static int trace_count_reaching(const char *op, const char *path, int want)
 
 /* ---- lookup, forget, getattr ---- */
 
-static void test_getattr_matches_backing(void)
+TEST(getattr_matches_backing, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat m, b;
 
@@ -120,7 +120,7 @@ static void test_getattr_matches_backing(void)
 	close(fd);
 }
 
-static void test_lookup_missing(void)
+TEST(lookup_missing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char name[300];
@@ -138,7 +138,7 @@ static void test_lookup_missing(void)
 
 /* Names made in the backing directory are found through the mount, and
  * names made through the mount are in the backing directory. */
-static void test_lookup_sees_new_backing_entries(void)
+TEST(lookup_sees_new_entries, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 
@@ -152,7 +152,7 @@ static void test_lookup_sees_new_backing_entries(void)
 
 /* Each inode the kernel looks up costs the daemon an O_PATH fd; the
  * kernel's forgets (here: of unlinked files) must give them back. */
-static void test_forget_releases_inodes(void)
+TEST(forget_releases_inodes, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 300 };
 	char name[32];
@@ -192,7 +192,7 @@ static void test_forget_releases_inodes(void)
 
 /* ---- setattr ---- */
 
-static void test_setattr_chmod_chown(void)
+TEST(setattr_chmod_chown, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat m, b;
 
@@ -241,7 +241,7 @@ static void test_setattr_chmod_chown(void)
 	CHECK_ERR(chmod(MNT("missing"), 0600), ENOENT);
 }
 
-static void test_setattr_truncate(void)
+TEST(setattr_truncate, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8192], want[8192];
 	struct stat b;
@@ -281,7 +281,7 @@ static void test_setattr_truncate(void)
 	CHECK_ERR(truncate(MNT("d"), 0), EISDIR);
 }
 
-static void test_setattr_utimens(void)
+TEST(setattr_utimens, .needs = TEST_NEEDS_MOUNT)
 {
 	struct timespec ts[2] = {
 		{ .tv_sec = 1000000000, .tv_nsec = 123456789 },
@@ -337,7 +337,7 @@ static void test_setattr_utimens(void)
 
 /* ---- readlink, symlink ---- */
 
-static void test_readlink_symlink(void)
+TEST(readlink_symlink, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[PATH_MAX + 1], target[PATH_MAX];
 	ssize_t n;
@@ -381,7 +381,7 @@ static void test_readlink_symlink(void)
 
 /* ---- mknod, mkdir, unlink, rmdir ---- */
 
-static void test_mknod_fifo_socket(void)
+TEST(mknod_fifo_socket, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -423,7 +423,7 @@ static void test_mknod_fifo_socket(void)
 	close(rfd);
 }
 
-static void test_mkdir_rmdir(void)
+TEST(mkdir_rmdir, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -452,7 +452,7 @@ static void test_mkdir_rmdir(void)
 	CHECK_ERR(lstat(MNT("d"), &m), ENOENT);
 }
 
-static void test_unlink(void)
+TEST(unlink, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char buf[8];
@@ -482,7 +482,7 @@ static void test_unlink(void)
 
 /* ---- rename ---- */
 
-static void test_rename(void)
+TEST(rename, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st, before;
 	char buf[16];
@@ -517,7 +517,7 @@ static void test_rename(void)
 	CHECK_ERR(rename(MNT("d"), MNT("d/sub")), EINVAL);
 }
 
-static void test_rename_noreplace(void)
+TEST(rename_noreplace, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat st;
@@ -535,7 +535,7 @@ static void test_rename_noreplace(void)
 	CHECK(buf[0] == 'A', "c holds '%c' after RENAME_NOREPLACE a -> c", buf[0]);
 }
 
-static void test_rename_exchange(void)
+TEST(rename_exchange, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat a0, d0, st;
@@ -565,7 +565,7 @@ static void test_rename_exchange(void)
 
 /* ---- link ---- */
 
-static void test_link(void)
+TEST(link, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b, orig;
 	char buf[8];
@@ -600,7 +600,7 @@ static void test_link(void)
 
 /* ---- open, create, read, write, flush, release, fsync ---- */
 
-static void test_open_create(void)
+TEST(open_create, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	int fd;
@@ -639,7 +639,7 @@ static void test_open_create(void)
 	CHECK_MEM(buf, "keep-end", 8, "backing file after an O_APPEND write");
 }
 
-static void test_read_write(void)
+TEST(read_write, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 300000 };
 	char *w = fs_alloc(SZ), *r = fs_alloc(SZ);
@@ -697,7 +697,7 @@ static void test_read_write(void)
 
 /* Each open is its own file in the daemon: the daemon's fds come back
  * when the files are closed (release). */
-static void test_flush_release(void)
+TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 64 };
 	int fds[N], base, open_n, now = -1;
@@ -802,7 +802,7 @@ static void compare_listing(const char *what, const char *mnt, const char *bak, 
 	}
 }
 
-static void test_readdir(void)
+TEST(readdir, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 1500 };
 	char name[300];
@@ -838,7 +838,7 @@ static void test_readdir(void)
 
 /* rewinddir, and seekdir to a position telldir gave, resume where they
  * said (the readdir offsets the daemon hands out must work). */
-static void test_readdir_seek(void)
+TEST(readdir_seek, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 400 };
 	char name[64];
@@ -876,7 +876,7 @@ static void test_readdir_seek(void)
 	closedir(d);
 }
 
-static void test_fsyncdir_releasedir(void)
+TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
 {
 	int base, now = -1;
 
@@ -906,7 +906,7 @@ static void test_fsyncdir_releasedir(void)
 
 /* ---- statfs ---- */
 
-static void test_statfs(void)
+TEST(statfs, .needs = TEST_NEEDS_MOUNT)
 {
 	struct statvfs m, b;
 
@@ -930,7 +930,7 @@ static void test_statfs(void)
 
 /* ---- xattrs ---- */
 
-static void test_xattr(void)
+TEST(xattr, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[256];
 	ssize_t n;
@@ -1001,7 +1001,7 @@ static void test_xattr(void)
 
 /* ---- fallocate, lseek, copy_file_range, flock ---- */
 
-static void test_fallocate(void)
+TEST(fallocate, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat b;
 	char *buf = fs_alloc(65536), *want = fs_alloc(65536);
@@ -1047,7 +1047,7 @@ static void test_fallocate(void)
 	close(fd);
 }
 
-static void test_lseek_data_hole(void)
+TEST(lseek_data_hole, .needs = TEST_NEEDS_MOUNT)
 {
 	char *data = fs_alloc(65536);
 	int fd, bfd;
@@ -1095,7 +1095,7 @@ static void test_lseek_data_hole(void)
 	close(bfd);
 }
 
-static void test_copy_file_range(void)
+TEST(copy_file_range, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 200000 };
 	char *src = fs_alloc(SZ), *got = fs_alloc(SZ + 5000);
@@ -1137,7 +1137,7 @@ static void test_copy_file_range(void)
 	close(out);
 }
 
-static void test_flock(void)
+TEST(flock, .needs = TEST_NEEDS_MOUNT)
 {
 	int a, b, bak;
 
@@ -1179,37 +1179,4 @@ static void test_flock(void)
 	close(bak);
 }
 
-static const struct test_case cases[] = {
-	{ "getattr_matches_backing", test_getattr_matches_backing, TEST_NEEDS_ROOT, 0 },
-	{ "lookup_missing", test_lookup_missing, TEST_NEEDS_MOUNT, 0 },
-	{ "lookup_sees_new_entries", test_lookup_sees_new_backing_entries, TEST_NEEDS_MOUNT, 0 },
-	{ "forget_releases_inodes", test_forget_releases_inodes, TEST_NEEDS_MOUNT, 0 },
-	{ "setattr_chmod_chown", test_setattr_chmod_chown, TEST_NEEDS_ROOT, 0 },
-	{ "setattr_truncate", test_setattr_truncate, TEST_NEEDS_MOUNT, 0 },
-	{ "setattr_utimens", test_setattr_utimens, TEST_NEEDS_MOUNT, 0 },
-	{ "readlink_symlink", test_readlink_symlink, TEST_NEEDS_MOUNT, 0 },
-	{ "mknod_fifo_socket", test_mknod_fifo_socket, TEST_NEEDS_MOUNT, 0 },
-	{ "mkdir_rmdir", test_mkdir_rmdir, TEST_NEEDS_MOUNT, 0 },
-	{ "unlink", test_unlink, TEST_NEEDS_MOUNT, 0 },
-	{ "rename", test_rename, TEST_NEEDS_MOUNT, 0 },
-	{ "rename_noreplace", test_rename_noreplace, TEST_NEEDS_MOUNT, 0 },
-	{ "rename_exchange", test_rename_exchange, TEST_NEEDS_MOUNT, 0 },
-	{ "link", test_link, TEST_NEEDS_MOUNT, 0 },
-	{ "open_create", test_open_create, TEST_NEEDS_MOUNT, 0 },
-	{ "read_write", test_read_write, TEST_NEEDS_MOUNT, 0 },
-	{ "flush_release", test_flush_release, TEST_NEEDS_MOUNT, 0 },
-	{ "readdir", test_readdir, TEST_NEEDS_MOUNT, 0 },
-	{ "readdir_seek", test_readdir_seek, TEST_NEEDS_MOUNT, 0 },
-	{ "fsyncdir_releasedir", test_fsyncdir_releasedir, TEST_NEEDS_MOUNT, 0 },
-	{ "statfs", test_statfs, TEST_NEEDS_MOUNT, 0 },
-	{ "xattr", test_xattr, TEST_NEEDS_MOUNT, 0 },
-	{ "fallocate", test_fallocate, TEST_NEEDS_MOUNT, 0 },
-	{ "lseek_data_hole", test_lseek_data_hole, TEST_NEEDS_MOUNT, 0 },
-	{ "copy_file_range", test_copy_file_range, TEST_NEEDS_MOUNT, 0 },
-	{ "flock", test_flock, TEST_NEEDS_MOUNT, 0 },
-};
-
-int main(int argc, char **argv)
-{
-	return test_main(argc, argv, "test_ops", cases, TEST_COUNT(cases));
-}
+TEST_MAIN("test_ops")

@@ -233,7 +233,7 @@ static void deny_by_acl(const char *name, mode_t mode, unsigned int perm,
 }
 
 /* An ACL entry denying the user reading a file others may read. */
-static void test_acl_deny_read(void)
+TEST(acl_deny_read, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0644);
@@ -246,7 +246,7 @@ static void test_acl_deny_read(void)
 
 /* An ACL entry letting the user read but not write a file others may
  * write. */
-static void test_acl_deny_write(void)
+TEST(acl_deny_write, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
@@ -264,7 +264,7 @@ static void test_acl_deny_write(void)
 
 /* An ACL entry denying the user writing a directory others may write:
  * no unlink, rename, create or mkdir in it. */
-static void test_acl_deny_dir(void)
+TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t = { NULL, NULL };
 	struct stat b;
@@ -289,7 +289,7 @@ static void test_acl_deny_dir(void)
 
 /* An ACL entry letting the user through a directory (--x) but not list
  * it. */
-static void test_acl_deny_opendir(void)
+TEST(acl_deny_opendir, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
@@ -302,7 +302,7 @@ static void test_acl_deny_opendir(void)
 
 /* An ACL entry granting the user more than the mode's bits show: as
  * natively, it applies (the kernel's check reads the ACL too). */
-static void test_acl_grant(void)
+TEST(acl_grant, .needs = TEST_NEEDS_ROOT)
 {
 	int err;
 
@@ -321,7 +321,7 @@ static void test_acl_grant(void)
 
 /* In a directory with a default ACL the umask does not apply: what the
  * user creates there gets the same mode through the mount as natively. */
-static void test_default_acl_umask(void)
+TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 {
 	static const char *const names[] = { "file", "dir" };
 	char path[64];
@@ -357,7 +357,7 @@ static void test_default_acl_umask(void)
 /* chmod 600 of a file the user may write, then at once (within the
  * kernel's one-second attribute cache) an open for writing by the user:
  * refused, whether the chmod went through the mount or behind it. */
-static void test_chmod_then_open(void)
+TEST(chmod_then_open, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0666);
@@ -378,7 +378,7 @@ static void test_chmod_then_open(void)
 /* A directory closed to others behind the kernel's back (it still caches
  * 0777 or 0755): what the user does inside it is refused as it would be
  * natively, lookups (search permission) included. */
-static void test_stale_directory_mode(void)
+TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t;
 	struct stat b;
@@ -417,7 +417,7 @@ static void test_stale_directory_mode(void)
 
 /* Modes and sticky directories, pjdfstest-like: what the user may and may
  * not do to root's files and its own. */
-static void test_modes_and_sticky(void)
+TEST(modes_and_sticky, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t;
 
@@ -472,7 +472,7 @@ static void test_modes_and_sticky(void)
 /* trusted.* needs CAP_SYS_ADMIN: the user does not see the names, cannot
  * read or set them; security.* likewise cannot be set.  Root does see
  * them. */
-static void test_trusted_xattrs(void)
+TEST(trusted_xattrs, .needs = TEST_NEEDS_ROOT)
 {
 	char names[4096];
 	ssize_t n;
@@ -512,7 +512,7 @@ static int do_list_no_trusted_nocaps(void *p)
 
 /* A uid-0 caller without capabilities gets none of the daemon's: it does
  * not see trusted.* names, as natively. */
-static void test_root_without_caps(void)
+TEST(root_without_caps, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0666);
@@ -527,7 +527,7 @@ static void test_root_without_caps(void)
 
 /* Root in another group keeps root's rights (no capability dropped) and
  * creates with its own group. */
-static void test_root_other_group(void)
+TEST(root_other_group, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
@@ -604,7 +604,7 @@ static void settle(const char *path)
  * exceed 2 MiB for the case to tell the two apart. */
 #define FILL_SLACK (1LL << 20)
 
-static void test_reserved_blocks(void)
+TEST(reserved_blocks, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
 {
 	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "5", NULL, NULL };
 	char *mnt_argv[] = { "mount", "-o", "loop", NULL, NULL, NULL };
@@ -767,7 +767,7 @@ static void lease_cleanup(void)
  * opener goes away, and once the leases are let go the others succeed.  (A backing open that waited for the lease break
  * would keep a worker for lease-break-time, every worker with enough
  * openers.) */
-static void test_lease_blocks_no_worker(void)
+TEST(lease_blocks_no_worker, .needs = TEST_NEEDS_ROOT)
 {
 	struct fs_run r;
 	char *stat_argv[] = { "stat", NULL, NULL };
@@ -851,24 +851,4 @@ static void test_lease_blocks_no_worker(void)
 	lease_cleanup();
 }
 
-static const struct test_case cases[] = {
-	{ "acl_deny_read", test_acl_deny_read, TEST_NEEDS_ROOT, 0 },
-	{ "acl_deny_write", test_acl_deny_write, TEST_NEEDS_ROOT, 0 },
-	{ "acl_deny_dir", test_acl_deny_dir, TEST_NEEDS_ROOT, 0 },
-	{ "acl_deny_opendir", test_acl_deny_opendir, TEST_NEEDS_ROOT, 0 },
-	{ "acl_grant", test_acl_grant, TEST_NEEDS_ROOT, 0 },
-	{ "default_acl_umask", test_default_acl_umask, TEST_NEEDS_ROOT, 0 },
-	{ "chmod_then_open", test_chmod_then_open, TEST_NEEDS_ROOT, 0 },
-	{ "stale_directory_mode", test_stale_directory_mode, TEST_NEEDS_ROOT, 0 },
-	{ "modes_and_sticky", test_modes_and_sticky, TEST_NEEDS_ROOT, 0 },
-	{ "trusted_xattrs", test_trusted_xattrs, TEST_NEEDS_ROOT, 0 },
-	{ "root_other_group", test_root_other_group, TEST_NEEDS_ROOT, 0 },
-	{ "root_without_caps", test_root_without_caps, TEST_NEEDS_ROOT, 0 },
-	{ "reserved_blocks", test_reserved_blocks, TEST_NEEDS_ROOT, 300 },
-	{ "lease_blocks_no_worker", test_lease_blocks_no_worker, TEST_NEEDS_ROOT, 0 },
-};
-
-int main(int argc, char **argv)
-{
-	return test_main(argc, argv, "test_perms", cases, TEST_COUNT(cases));
-}
+TEST_MAIN("test_perms")
