@@ -51,6 +51,9 @@ struct shared {
 static struct shared *shared;
 static bool in_case;                /* this process is a case's child */
 static bool echo;
+/* Where the child's diagnostics go: the KTAP stream (the parent's stdout).
+ * The case's own stdout goes to stderr: a printf must not break a line. */
+static FILE *ktap_out;
 static pthread_mutex_t record_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	void (*fn)(void *arg);
@@ -85,7 +88,7 @@ static void append_log(const char *prefix, const char *text)
 	else
 		r->log_full = true;
 	if (echo)
-		ktap_diag(stdout, "%s%s", prefix, text);
+		ktap_diag(ktap_out ? ktap_out : stdout, "%s%s", prefix, text);
 }
 
 void test_record_failure(const char *text)
@@ -370,6 +373,12 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 	fflush(NULL);
 	child = fork();
 	if (child == 0) {
+		int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+
+		if (fd >= 0 && (ktap_out = fdopen(fd, "w"))) {
+			setvbuf(ktap_out, NULL, _IOLBF, 0);
+			dup2(STDERR_FILENO, STDOUT_FILENO);
+		}
 		setpgid(0, 0);
 		in_case = true;
 		diofs_mount_forget_parent();

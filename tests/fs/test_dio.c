@@ -241,7 +241,7 @@ static void run_matrix(const struct dio_config *cfg)
 	      (intmax_t)st.st_size, (intmax_t)m.size);
 	close(fd);
 	close(bfd);
-	printf("[%d writes, file %jd bytes] ", step, (intmax_t)m.size);
+	NOTE("%s: %d writes, file %jd bytes", what, step, (intmax_t)m.size);
 	if (use_aio)
 		io_destroy(aio_ctx);
 	use_aio = false;
@@ -623,8 +623,8 @@ TEST(mmap_shared_coherent, .needs = TEST_NEEDS_MOUNT)
 		CHECK(p == MAP_FAILED && e == ENODEV,
 		      "mmap MAP_SHARED on a kernel without DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
 		      p == MAP_FAILED ? expect_errname(e) : "a mapping");
-		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: ENODEV checked, "
-		       "coherence not testable here)\n");
+		NOTE("the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: ENODEV checked, "
+		     "coherence not testable here");
 		close(fd);
 		return;
 	}
@@ -677,12 +677,9 @@ TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 
 	REQUIRE(r, "out of memory");
 	M = fs_mount("dio=all");
-	if (!fs_init_flag(M, "flags", "direct_io_allow_mmap")) {
-		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: SQLite WAL "
-		       "needs shared maps, not testable here)\n");
-		free(r);
-		return;
-	}
+	if (!fs_init_flag(M, "flags", "direct_io_allow_mmap"))
+		SKIP("the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: SQLite WAL needs "
+		     "shared maps");
 	snprintf(db, sizeof(db), "%s", MNT("db"));
 	char *write_argv[] = { "sqlite3", db,
 		"PRAGMA journal_mode=WAL; CREATE TABLE t(x); BEGIN; "

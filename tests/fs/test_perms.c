@@ -669,7 +669,8 @@ TEST(reserved_blocks, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
 	through = f->bytes;
 	CHECK(f->err == ENOSPC, "through diofs the writes ended with %s, want ENOSPC",
 	      expect_errname(f->err));
-	printf("[native %lld, diofs %lld bytes, reserve %lld] ", native, through, reserve);
+	NOTE("written natively %lld, through diofs %lld bytes; reserve %lld", native, through,
+	     reserve);
 	CHECK(through <= native + FILL_SLACK,
 	      "through diofs the user wrote %lld bytes, natively %lld: %lld more, "
 	      "the reserve is %lld", through, native, through - native, reserve);
