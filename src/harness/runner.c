@@ -42,6 +42,7 @@ struct tracked {
 };
 
 struct shared {
+	pthread_mutex_t mu;     /* process-shared: the case may fork helpers */
 	struct test_result result;
 	bool skipped;
 	char skip_reason[sizeof(((struct test_result *)0)->reason)];
@@ -49,12 +50,12 @@ struct shared {
 };
 
 static struct shared *shared;
-static bool in_case;                /* this process is a case's child */
+static bool in_case;                /* this process is a case's child, or its fork */
+static pid_t case_pid;              /* the case's child */
 static bool echo;
 /* Where the child's diagnostics go: the KTAP stream (the parent's stdout).
  * The case's own stdout goes to stderr: a printf must not break a line. */
 static FILE *ktap_out;
-static pthread_mutex_t record_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	void (*fn)(void *arg);
 	void *arg;
@@ -93,28 +94,28 @@ static void append_log(const char *prefix, const char *text)
 
 void test_record_failure(const char *text)
 {
-	pthread_mutex_lock(&record_mu);
+	pthread_mutex_lock(&shared->mu);
 	if (!shared->result.failures++)
 		snprintf(shared->result.reason, sizeof(shared->result.reason), "%s", text);
 	append_log("", text);
-	pthread_mutex_unlock(&record_mu);
+	pthread_mutex_unlock(&shared->mu);
 }
 
 void test_record_note(const char *text)
 {
-	pthread_mutex_lock(&record_mu);
+	pthread_mutex_lock(&shared->mu);
 	append_log("NOTE: ", text);
-	pthread_mutex_unlock(&record_mu);
+	pthread_mutex_unlock(&shared->mu);
 }
 
 void test_record_skip(const char *reason)
 {
-	pthread_mutex_lock(&record_mu);
+	pthread_mutex_lock(&shared->mu);
 	if (!shared->skipped) {
 		shared->skipped = true;
 		snprintf(shared->skip_reason, sizeof(shared->skip_reason), "%s", reason);
 	}
-	pthread_mutex_unlock(&record_mu);
+	pthread_mutex_unlock(&shared->mu);
 }
 
 void test_defer(void (*fn)(void *arg), void *arg)
@@ -139,6 +140,11 @@ void test_end_case(void)
 
 	if (!in_case)
 		exit(shared && shared->result.failures ? 1 : 0);
+	if (getpid() != case_pid) {
+		/* a process the case forked: only it ends, its failure counted */
+		fflush(NULL);
+		_exit(255);
+	}
 	if (atomic_exchange(&ending, true) && !pthread_equal(ender, pthread_self()))
 		for (;;)
 			pause();
@@ -354,6 +360,7 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s :
 			       c->timeout_s ? c->timeout_s : TEST_DEFAULT_TIMEOUT_S;
 	double start = now_s();
+	pthread_mutexattr_t attr;
 	sigset_t set, old;
 	int status = 0, why;
 	pid_t child;
@@ -364,6 +371,10 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 		return;
 	}
 	memset(shared, 0, sizeof(*shared));
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&shared->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
 	echo = opts && opts->echo;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -381,6 +392,7 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 		}
 		setpgid(0, 0);
 		in_case = true;
+		case_pid = getpid();
 		diofs_mount_forget_parent();
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		c->fn();

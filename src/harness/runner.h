@@ -19,6 +19,8 @@
  * removes the directories, and fails the case ("timed out after N s").
  * The assertions (expect.h) end the case through the same path: REQUIRE and
  * SKIP run the case's deferred cleanups (test_defer) and exit the child.
+ * In a process the case forked (another uid, say) a failure counts for the
+ * case too; REQUIRE and SKIP there end only that process (exit 255).
  *
  * Command line of a test program:
  *     --list           the case names, one a line
