@@ -5,6 +5,7 @@
 #include <config.h>
 #endif
 #include "harness/mount.h"
+#include "harness/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -375,39 +376,58 @@ bool diofs_mount_alive(struct diofs_mount *m)
 	return statfs(m->mnt, &st) == 0;
 }
 
-bool diofs_fuse_mounted_at(const char *mnt)
+/* mountinfo escapes space, tab, newline and backslash in octal */
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; w++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+			*w = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
+			r += 4;
+		} else {
+			*w = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+int diofs_mountinfo_at(const char *path, struct diofs_mountinfo *top)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
+	char *line = NULL, point[PATH_MAX];
+	struct diofs_mountinfo e;
 	size_t cap = 0;
-	bool found = false;
+	int n = 0;
 
 	if (!f)
-		return false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char point[PATH_MAX], fstype[64];
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
+
+		if (!sep || sscanf(line, "%*s %*s %u:%u %*s %4095s", &e.major, &e.minor, point) != 3 ||
+		    sscanf(sep + 3, "%63s %4095s", e.fstype, e.source) != 2)
 			continue;
-		/* mountinfo escapes space, tab, newline and backslash in octal */
-		char *w = point;
-		for (const char *r = point; *r; w++) {
-			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
-				*w = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
-				r += 4;
-			} else {
-				*w = *r++;
-			}
-		}
-		*w = '\0';
-		/* "fuse.diofs" normally; any FUSE type lets a wrapper stand in */
-		found = !strcmp(point, mnt) &&
-			(!strcmp(fstype, "fuse") || !strncmp(fstype, "fuse.", 5));
+		unescape_mountinfo(point);
+		if (strcmp(point, path))
+			continue;
+		unescape_mountinfo(e.source);
+		n++;
+		if (top)
+			*top = e;       /* later lines are mounted on top */
 	}
 	free(line);
 	fclose(f);
-	return found;
+	return n;
+}
+
+bool diofs_fuse_mounted_at(const char *mnt)
+{
+	struct diofs_mountinfo top;
+
+	/* "fuse.diofs" normally; any FUSE type lets a wrapper stand in */
+	return diofs_mountinfo_at(mnt, &top) > 0 &&
+	       (!strcmp(top.fstype, "fuse") || !strncmp(top.fstype, "fuse.", 5));
 }
 
 static bool is_socket(const char *path)
@@ -652,6 +672,9 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		goto out;
 	}
 	ret = wait_ready(m, mountinfo, inotify, err, errlen);
+	/* the runner's safety net, should the case hang or die */
+	if (ret == 0)
+		test_track_mount(m->mnt, m->pid, m->root);
 out:
 	if (mountinfo >= 0)
 		close(mountinfo);
@@ -664,8 +687,12 @@ out:
 
 void diofs_mount_stop(struct diofs_mount *m)
 {
+	char mnt[sizeof(m->mnt)];
+
 	/* Stopped while still registered: a signal meanwhile only repeats
 	 * harmless steps. */
+	snprintf(mnt, sizeof(mnt), "%s", m->mnt);
 	stop_mount(m);
 	unregister_live(m);
+	test_untrack_mount(mnt);
 }

@@ -48,7 +48,17 @@ void diofs_mount_set_extra_opts(const char *opts);
  * NULL); false if it is still running.  Async-signal-safe. */
 bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status);
 
-/* Is a FUSE filesystem (fuse, fuse.*) mounted exactly at mnt? */
+/* The mounts at exactly path (/proc/self/mountinfo): how many are stacked
+ * there (0: none; -1: the table cannot be read), and the topmost one's
+ * type, source and device in *top (if not NULL). */
+struct diofs_mountinfo {
+	char fstype[64];
+	char source[4096];
+	unsigned int major, minor;  /* a FUSE mount's minor is its connection */
+};
+int diofs_mountinfo_at(const char *path, struct diofs_mountinfo *top);
+
+/* Is a FUSE filesystem (fuse, fuse.*) mounted exactly at mnt (on top)? */
 bool diofs_fuse_mounted_at(const char *mnt);
 
 /* Unmount, stop the daemon by PID, remove the directories.  Idempotent. */

@@ -1,21 +1,20 @@
-/* The filesystem tests' runner and helpers (see fstest.h). */
+/* The filesystem tests' helpers (see fstest.h).  Each case runs in a
+ * child of its own (the harness's runner): what the case set up is taken
+ * down by one deferred cleanup, fs_case_cleanup, on every path; the mounts
+ * and directories are also tracked with the runner, whose parent takes
+ * them down if the case hangs or dies. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "fstest.h"
 #include "lib/diofsctl.h"
 
-#include <CUnit/TestDB.h>
-#include <CUnit/TestRun.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
@@ -24,95 +23,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_TIMEOUT_S 120
 #define MAX_CASE_MOUNTS 8
 #define MAX_EXTRA 8
-#define MAX_ALLOCS 64
+#define MAX_TEMPDIRS 4
 
-/* ---- state of the running case ---- */
+/* ---- what the running case set up (this process is the case's child) ---- */
 
-static const struct fs_case *cases_;
-static size_t ncases_;
-static const struct fs_case *current;          /* the running case */
 static struct diofs_mount case_mounts[MAX_CASE_MOUNTS];
 static bool case_mount_used[MAX_CASE_MOUNTS];
-
-/* Extra mounts: paths and daemons, read by the signal hook. */
 static char extra_path[MAX_EXTRA][PATH_MAX];
-static volatile pid_t extra_pid[MAX_EXTRA];
-static volatile sig_atomic_t extra_used[MAX_EXTRA];
+static pid_t extra_pid[MAX_EXTRA];
+static bool extra_used[MAX_EXTRA];
+static char tempdirs[MAX_TEMPDIRS][PATH_MAX];
 
-static char skip_why[256];                     /* fs_skip in the running case */
-static unsigned int skipped_at_run;
+static void fs_case_cleanup(void *arg);
 
-static void *allocs[MAX_ALLOCS];
-static char tempdirs[4][PATH_MAX];
-static bool fds_at_start[1024];
-
-/* The watchdog: a case that runs past its time is reported and the
- * process is stopped through the harness's SIGALRM cleanup. */
-static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wd_cv;
-static unsigned long wd_gen;        /* bumped at each case start and end */
-static bool wd_armed;
-static struct timespec wd_deadline;
-
-static void say(const char *s)
+/* The cleanup is deferred once, at the case's first mount or directory. */
+static void defer_cleanup(void)
 {
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
-	(void)r;
-}
+	static bool deferred;
 
-const char *fs_errname(int err)
-{
-	static __thread char buf[32];
-	const char *n = err ? strerrorname_np(err) : "0";
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "errno %d", err);
-	return buf;
-}
-
-void fs_check(bool ok, bool fatal, const char *file, unsigned int line,
-	      const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "", file, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
-}
-
-bool fs_check_mem(const void *got, const void *want, size_t n,
-		  const char *file, unsigned int line, const char *fmt, ...)
-{
-	const unsigned char *g = got, *w = want;
-	char what[1024];
-	va_list ap;
-	size_t i, bad = 0;
-
-	for (i = 0; i < n && g[i] == w[i]; i++)
-		;
-	if (i == n) {
-		CU_assertImplementation(CU_TRUE, line, "", file, "", CU_FALSE);
-		return true;
-	}
-	for (size_t j = i; j < n; j++)
-		bad += g[j] != w[j];
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	fs_check(false, false, file, line,
-		 "%s: %zu of %zu bytes differ, the first at offset %zu: got %#04x, want %#04x",
-		 what, bad, n, i, g[i], w[i]);
-	return false;
+	if (!deferred)
+		test_defer(fs_case_cleanup, NULL);
+	deferred = true;
 }
 
 void *fs_alloc(size_t n)
@@ -120,20 +53,14 @@ void *fs_alloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	REQUIRE(p != NULL, "malloc(%zu) failed", n);
-	for (int i = 0; i < MAX_ALLOCS; i++)
-		if (!allocs[i]) {
-			allocs[i] = p;
-			return p;
-		}
-	REQUIRE(false, "more than %d fs_alloc blocks in one case", MAX_ALLOCS);
-	return NULL;
+	return p;
 }
 
 const char *fs_tempdir(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < MAX_TEMPDIRS; i++) {
 		if (tempdirs[i][0])
 			continue;
 		snprintf(tempdirs[i], sizeof(tempdirs[i]), "%s/diofs-fstest.XXXXXX",
@@ -141,11 +68,13 @@ const char *fs_tempdir(void)
 		if (!mkdtemp(tempdirs[i])) {
 			int e = errno;
 			tempdirs[i][0] = '\0';
-			REQUIRE(false, "mkdtemp: %s", fs_errname(e));
+			REQUIRE(false, "mkdtemp: %s", expect_errname(e));
 		}
+		defer_cleanup();
+		test_track_dir(tempdirs[i]);
 		return tempdirs[i];
 	}
-	REQUIRE(false, "more than 4 temporary directories in one case");
+	REQUIRE(false, "more than %d temporary directories in one case", MAX_TEMPDIRS);
 	return NULL;
 }
 
@@ -162,7 +91,7 @@ int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path
 	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
 	diofsctl_close(ctl);
 	text = fs_slurp(m->trace, &len);
-	REQUIRE(text != NULL, "reading %s: %s", m->trace, fs_errname(errno));
+	REQUIRE(text != NULL, "reading %s: %s", m->trace, expect_errname(errno));
 	snprintf(want_op, sizeof(want_op), "\"op\":\"%s\"", op);
 	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path ? path : "");
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
@@ -182,7 +111,7 @@ bool fs_init_flag(const struct diofs_mount *m, const char *which, const char *fl
 	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
 	/* INIT is answered after mount(2) returned; a request waits for it */
 	struct stat st;
-	REQUIRE(stat(m->mnt, &st) == 0, "stat %s: %s", m->mnt, fs_errname(errno));
+	REQUIRE(stat(m->mnt, &st) == 0, "stat %s: %s", m->mnt, expect_errname(errno));
 	REQUIRE(diofsctl_cmd(ctl, &lines, "info") >= 0, "info: %s", diofsctl_error(ctl));
 	diofsctl_close(ctl);
 	snprintf(key, sizeof(key), "init %s=", which);
@@ -212,6 +141,7 @@ struct diofs_mount *fs_mount(const char *opts)
 		if (case_mount_used[i])
 			continue;
 		case_mount_used[i] = true;
+		defer_cleanup();
 		if (diofs_mount_start(&case_mounts[i], opts, err, sizeof(err)) < 0) {
 			case_mount_used[i] = false;
 			REQUIRE(false, "mounting diofs -o %s: %s", opts ? opts : "(none)", err);
@@ -237,13 +167,14 @@ void fs_track_mount(const char *path, pid_t daemon)
 		if (!extra_used[i]) {
 			snprintf(extra_path[i], sizeof(extra_path[i]), "%s", path);
 			extra_pid[i] = daemon;
-			extra_used[i] = 1;
+			extra_used[i] = true;
+			defer_cleanup();
+			test_track_mount(path, daemon, NULL);
 			return;
 		}
 	REQUIRE(false, "more than %d extra mounts in one case", MAX_EXTRA);
 }
 
-/* Async-signal-safe: the signal hook runs it. */
 static int detach_extra(int i)
 {
 	int ret = 0;
@@ -257,7 +188,8 @@ static int detach_extra(int i)
 		ret = -errno;
 	if (extra_pid[i] > 0)
 		kill(extra_pid[i], SIGTERM);
-	extra_used[i] = 0;
+	extra_used[i] = false;
+	test_untrack_mount(extra_path[i]);
 	return ret;
 }
 
@@ -271,65 +203,19 @@ int fs_untrack_mount(const char *path)
 	return ret;
 }
 
-static void unescape_mountinfo(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r; w++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
-			*w = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
-			r += 4;
-		} else {
-			*w = *r++;
-		}
-	}
-	*w = '\0';
-}
-
 int fs_mounted_at(const char *path, char *fstype, char *source)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, point[PATH_MAX], type[64], src[PATH_MAX];
-	size_t cap = 0;
-	int n = 0;
+	struct diofs_mountinfo top;
+	int n = diofs_mountinfo_at(path, &top);
 
-	if (!f)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", type, src) != 2)
-			continue;
-		unescape_mountinfo(point);
-		unescape_mountinfo(src);
-		if (strcmp(point, path))
-			continue;
-		n++;
-		if (fstype)
-			snprintf(fstype, 64, "%s", type);
-		if (source)
-			snprintf(source, PATH_MAX, "%s", src);
-	}
-	free(line);
-	fclose(f);
+	if (n > 0 && fstype)
+		snprintf(fstype, 64, "%s", top.fstype);
+	if (n > 0 && source)
+		snprintf(source, PATH_MAX, "%s", top.source);
 	return n;
 }
 
 /* ---- helpers ---- */
-
-void fs_pattern(void *buf, size_t n, uint64_t seed, uint64_t pos)
-{
-	unsigned char *p = buf;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t x = (pos + i) * 0x9e3779b97f4a7c15ULL ^ seed * 0xbf58476d1ce4e5b9ULL;
-
-		x ^= x >> 31;
-		x *= 0x94d049bb133111ebULL;
-		p[i] = (unsigned char)(x >> 40);
-	}
-}
 
 int fs_put(const char *path, const void *buf, size_t n, mode_t mode)
 {
@@ -567,28 +453,10 @@ int fs_run(char *const argv[], char *const env[], int timeout_ms, struct fs_run 
 
 int fs_wait_child(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	int pidfd = -1, st;
-	pid_t got;
+	int st = -1;    /* not an exit status: a child reaped elsewhere is "dead" */
 
-#ifdef SYS_pidfd_open
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-#endif
-	while ((got = waitpid(pid, &st, WNOHANG)) == 0) {
-		int64_t left = deadline - now_ms();
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-		if (left <= 0)
-			break;
-		/* pidfd: wakes at the exit; without it, a bounded poll */
-		poll(&p, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? (int)left : (int)(left < 20 ? left : 20));
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	if (got == 0)
+	if (!diofs_wait_exit(pid, timeout_ms, &st))
 		return -ETIMEDOUT;
-	if (got < 0)
-		return -1;
 	if (status)
 		*status = st;
 	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
@@ -612,36 +480,13 @@ int fs_count_fds(pid_t pid)
 	return n;
 }
 
-void fs_skip(const char *fmt, ...)
+/* ---- the end of the case ---- */
+
+/* Deferred at the case's first mount or directory (test_defer): detach
+ * the extra mounts, stop ours, remove the temporary directories. */
+static void fs_case_cleanup(void *arg)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(skip_why, sizeof(skip_why), fmt, ap);
-	va_end(ap);
-}
-
-/* ---- the runner ---- */
-
-static void note_fds(void)
-{
-	memset(fds_at_start, 0, sizeof(fds_at_start));
-	for (int fd = 0; fd < (int)(sizeof(fds_at_start) / sizeof(*fds_at_start)); fd++)
-		fds_at_start[fd] = fcntl(fd, F_GETFD) != -1;
-}
-
-/* Close what the case left open (a fatal assertion skips its closes):
- * an fd in a mount must not outlive the case. */
-static void close_new_fds(void)
-{
-	for (int fd = 0; fd < (int)(sizeof(fds_at_start) / sizeof(*fds_at_start)); fd++)
-		if (!fds_at_start[fd] && fcntl(fd, F_GETFD) != -1)
-			close(fd);
-}
-
-static void case_cleanup(void)
-{
-	close_new_fds();
+	(void)arg;
 	for (int i = 0; i < MAX_EXTRA; i++)
 		detach_extra(i);
 	for (int i = 0; i < MAX_CASE_MOUNTS; i++)
@@ -649,184 +494,11 @@ static void case_cleanup(void)
 			diofs_mount_stop(&case_mounts[i]);
 			case_mount_used[i] = false;
 		}
-	for (int i = 0; i < MAX_ALLOCS; i++) {
-		free(allocs[i]);
-		allocs[i] = NULL;
-	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_TEMPDIRS; i++)
 		if (tempdirs[i][0]) {
 			if (diofs_remove_tree(tempdirs[i]) < 0)
 				fprintf(stderr, "fstest: could not remove %s\n", tempdirs[i]);
+			test_untrack_dir(tempdirs[i]);
 			tempdirs[i][0] = '\0';
 		}
-}
-
-static void on_signal_hook(int sig)
-{
-	const struct fs_case *c = current;
-
-	say("fstest: ");
-	say(sig == SIGALRM ? "timeout" : strsignal(sig));
-	if (c) {
-		say(" in case ");
-		say(c->name);
-	}
-	say(": cleaning up\n");
-	for (int i = 0; i < MAX_EXTRA; i++)
-		detach_extra(i);
-}
-
-static const struct fs_case *case_of(const CU_pTest t)
-{
-	for (size_t i = 0; i < ncases_; i++)
-		if (!strcmp(cases_[i].name, t->pName))
-			return &cases_[i];
-	return NULL;
-}
-
-static void on_start(const CU_pTest t, const CU_pSuite s)
-{
-	const struct fs_case *c = case_of(t);
-	unsigned int secs = c && c->timeout_s ? c->timeout_s : DEFAULT_TIMEOUT_S;
-
-	(void)s;
-	printf("  %-40s ", t->pName);
-	fflush(stdout);
-	note_fds();
-	skip_why[0] = '\0';
-	current = c;
-	pthread_mutex_lock(&wd_mu);
-	clock_gettime(CLOCK_MONOTONIC, &wd_deadline);
-	wd_deadline.tv_sec += secs;
-	wd_armed = true;
-	wd_gen++;
-	pthread_cond_signal(&wd_cv);
-	pthread_mutex_unlock(&wd_mu);
-}
-
-static void on_complete(const CU_pTest t, const CU_pSuite s, const CU_pFailureRecord f)
-{
-	(void)s;
-	pthread_mutex_lock(&wd_mu);
-	wd_armed = false;
-	wd_gen++;
-	pthread_cond_signal(&wd_cv);
-	pthread_mutex_unlock(&wd_mu);
-	case_cleanup();
-	current = NULL;
-	if ((!f || f->pTest != t) && skip_why[0]) {
-		printf("SKIP (%s)\n", skip_why);
-		skipped_at_run++;
-	} else if (!f || f->pTest != t) {
-		printf("ok\n");
-	} else {
-		printf("FAILED\n");
-		for (CU_pFailureRecord r = f; r && r->pTest == t; r = r->pNext)
-			printf("      %s:%u: %s\n", r->strFileName, r->uiLineNumber,
-			       r->strCondition);
-	}
-	fflush(stdout);
-}
-
-static void *watchdog(void *arg)
-{
-	sigset_t set;
-
-	(void)arg;
-	/* This thread takes the process's cleanup signals: the main thread
-	 * may sit in an uninterruptible FUSE request. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGALRM);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	pthread_mutex_lock(&wd_mu);
-	for (;;) {
-		unsigned long gen = wd_gen;
-
-		if (!wd_armed) {
-			pthread_cond_wait(&wd_cv, &wd_mu);
-			continue;
-		}
-		if (pthread_cond_timedwait(&wd_cv, &wd_mu, &wd_deadline) == ETIMEDOUT &&
-		    wd_armed && gen == wd_gen) {
-			pthread_mutex_unlock(&wd_mu);
-			say("fstest: the case ran out of time\n");
-			kill(getpid(), SIGALRM); /* only this thread takes it */
-			for (;;)
-				pause();
-		}
-	}
-	return NULL;
-}
-
-int fs_main(const char *suite_name, const struct fs_case *cases, size_t n)
-{
-	const char *no_mount = diofs_mount_unavailable();
-	bool root = geteuid() == 0;
-	unsigned int skipped = 0, failed;
-	pthread_condattr_t ca;
-	pthread_t wd;
-	sigset_t set;
-	CU_pSuite suite;
-
-	cases_ = cases;
-	ncases_ = n;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	diofs_mount_install_handlers(on_signal_hook);
-
-	/* Cleanup signals go to the watchdog thread only. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGALRM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&wd_cv, &ca);
-	if (pthread_create(&wd, NULL, watchdog, NULL) != 0) {
-		fprintf(stderr, "%s: cannot start the watchdog thread\n", suite_name);
-		return 1;
-	}
-	pthread_detach(wd);
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite(suite_name, NULL, NULL);
-	if (!suite)
-		return 1;
-	printf("%s:\n", suite_name);
-	for (size_t i = 0; i < n; i++) {
-		const char *why = NULL;
-
-		if ((cases[i].needs & (FS_NEEDS_MOUNT | FS_NEEDS_ROOT)) && no_mount)
-			why = no_mount;
-		else if ((cases[i].needs & FS_NEEDS_ROOT) && !root)
-			why = "needs root";
-		if (why) {
-			printf("  %-40s SKIP (%s)\n", cases[i].name, why);
-			skipped++;
-			continue;
-		}
-		if (!CU_add_test(suite, cases[i].name, cases[i].fn))
-			return 1;
-	}
-	CU_set_test_start_handler(on_start);
-	CU_set_test_complete_handler(on_complete);
-	CU_run_all_tests();
-	failed = CU_get_number_of_tests_failed();
-	skipped += skipped_at_run;
-	printf("%s: %u cases, %u failed, %u skipped\n", suite_name, (unsigned)n, failed,
-	       skipped);
-	CU_cleanup_registry();
-	if (failed)
-		return 1;
-	if (skipped) {
-		printf("%s: skipped cases: %s\n", suite_name,
-		       no_mount ? no_mount : !root ? "not root" : "see above");
-		return 77;
-	}
-	return 0;
 }

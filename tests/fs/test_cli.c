@@ -95,7 +95,7 @@ static void check_rejected(const char *what, int status, const struct fs_run *r,
 
 /* ---- help and version ---- */
 
-static void test_help(void)
+TEST(help, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-h", "--help" };
@@ -124,7 +124,7 @@ static void test_help(void)
 	}
 }
 
-static void test_version(void)
+TEST(version, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-V", "--version" };
@@ -147,7 +147,7 @@ static void test_version(void)
 /* The other programs: -V and --version print "NAME VERSION" and exit 0; an
  * unknown option gets one line naming it and "try --help" (exit 2), not the
  * whole help. */
-static void test_other_programs(void)
+TEST(other_programs_version_bad_option, .needs = 0)
 {
 	static const char *const names[] = { "src/ctl/diofsctl", "src/check/diofs-check",
 					     "src/demo/diofs-demo" };
@@ -182,7 +182,7 @@ static void test_other_programs(void)
 
 /* ---- bad input ---- */
 
-static void test_backing_missing(void)
+TEST(backing_missing, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -195,7 +195,7 @@ static void test_backing_missing(void)
 	check_rejected("BACKING missing", status, r, missing, d.mnt);
 }
 
-static void test_backing_not_directory(void)
+TEST(backing_not_directory, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -210,7 +210,7 @@ static void test_backing_not_directory(void)
 	CHECK(strstr(r->err, "not a directory") != NULL, "stderr does not say why: \"%s\"", r->err);
 }
 
-static void test_unknown_option(void)
+TEST(unknown_option, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -225,7 +225,7 @@ static void test_unknown_option(void)
 	check_rejected("--no-such-flag", status, r, "no-such-flag", d.mnt);
 }
 
-static void test_bad_option_values(void)
+TEST(bad_option_values, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -259,7 +259,7 @@ static void test_bad_option_values(void)
 	}
 }
 
-static void test_rules_file_missing(void)
+TEST(rules_file_missing, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -273,7 +273,7 @@ static void test_rules_file_missing(void)
 	check_rejected("-o rules=MISSING", status, r, "no-rules", d.mnt);
 }
 
-static void test_mountpoint_missing(void)
+TEST(mountpoint_missing, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -286,7 +286,7 @@ static void test_mountpoint_missing(void)
 	check_rejected("MOUNTPOINT missing", status, r, missing, missing);
 }
 
-static void test_mountpoint_not_directory(void)
+TEST(mountpoint_not_directory, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -300,7 +300,7 @@ static void test_mountpoint_not_directory(void)
 	check_rejected("MOUNTPOINT not a directory", status, r, file, file);
 }
 
-static void test_missing_arguments(void)
+TEST(missing_arguments, .needs = 0)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -316,7 +316,7 @@ static void test_missing_arguments(void)
 
 /* A mount point that is already a mount: refused, the mount there left
  * as it was (still one, still working). */
-static void test_mountpoint_already_mounted(void)
+TEST(mountpoint_already_mounted, .needs = TEST_NEEDS_MOUNT)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct diofs_mount *m = fs_mount(NULL);
@@ -472,7 +472,7 @@ static int mount8_child(const struct dirs *d, int report)
 	return 0;
 }
 
-static void test_mount8(void)
+TEST(mount8_fuse_diofs, .needs = TEST_NEEDS_ROOT)
 {
 	struct dirs d;
 	int p[2], status;
@@ -511,23 +511,4 @@ static void test_mount8(void)
 	CHECK_EQ(fs_mounted_at(d.mnt, NULL, NULL), 0);
 }
 
-static const struct fs_case cases[] = {
-	{ "help", test_help, 0, 0 },
-	{ "version", test_version, 0, 0 },
-	{ "other_programs_version_bad_option", test_other_programs, 0, 0 },
-	{ "backing_missing", test_backing_missing, 0, 0 },
-	{ "backing_not_directory", test_backing_not_directory, 0, 0 },
-	{ "unknown_option", test_unknown_option, 0, 0 },
-	{ "bad_option_values", test_bad_option_values, 0, 0 },
-	{ "rules_file_missing", test_rules_file_missing, 0, 0 },
-	{ "mountpoint_missing", test_mountpoint_missing, 0, 0 },
-	{ "mountpoint_not_directory", test_mountpoint_not_directory, 0, 0 },
-	{ "missing_arguments", test_missing_arguments, 0, 0 },
-	{ "mountpoint_already_mounted", test_mountpoint_already_mounted, FS_NEEDS_MOUNT, 0 },
-	{ "mount8_fuse_diofs", test_mount8, FS_NEEDS_ROOT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_cli", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_cli")

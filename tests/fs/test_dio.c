@@ -120,7 +120,7 @@ static bool check_range(int fd, const struct model *m, off_t off, size_t n, size
 		ssize_t r = io_pread(fd, buf + got, n - got, off + (off_t)got);
 		if (r < 0) {
 			CHECK(false, "%s: read(%zu at %jd) failed: %s", what, n - got,
-			      (intmax_t)(off + (off_t)got), fs_errname(errno));
+			      (intmax_t)(off + (off_t)got), expect_errname(errno));
 			return false;
 		}
 		if (r == 0)
@@ -168,16 +168,16 @@ static void run_matrix(const struct dio_config *cfg)
 	if (use_aio) {
 		memset(&aio_ctx, 0, sizeof(aio_ctx));
 		int r = io_setup(4, &aio_ctx);
-		REQUIRE(r == 0, "io_setup: %s", fs_errname(-r));
+		REQUIRE(r == 0, "io_setup: %s", expect_errname(-r));
 	}
 
 	/* The starting file, made in the backing dir: data in [0, 256K),
 	 * a hole to 2M, data in [2M, 3M). */
 	bfd = REQUIRE_OK(open(BAK("f"), O_CREAT | O_RDWR, 0644));
-	fs_pattern(wbuf, 256 * KiB, 1000, 0);
+	pattern_fill(wbuf, 256 * KiB, 0, 1000);
 	REQUIRE_EQ(pwrite(bfd, wbuf, 256 * KiB, 0), 256 * KiB);
 	model_write(&m, 0, wbuf, 256 * KiB);
-	fs_pattern(wbuf, MiB, 1001, 2 * MiB);
+	pattern_fill(wbuf, MiB, 2 * MiB, 1001);
 	REQUIRE_EQ(pwrite(bfd, wbuf, MiB, 2 * MiB), MiB);
 	model_write(&m, 2 * MiB, wbuf, MiB);
 	REQUIRE_EQ(m.size, init_end);
@@ -202,11 +202,11 @@ static void run_matrix(const struct dio_config *cfg)
 
 			if (off + (off_t)n > MODEL_MAX)
 				continue;
-			fs_pattern(buf, n, (uint64_t)step + 1, (uint64_t)off);
+			pattern_fill(buf, n, (uint64_t)off, (uint64_t)step + 1);
 			w = io_pwrite(fd, buf, n, off);
 			if (w != (ssize_t)n) {
 				CHECK(false, "%s: pwrite(%zu at %jd, buffer +%zu): got %zd (%s)", what, n,
-				      (intmax_t)off, shift, w, w < 0 ? fs_errname(errno) : "short");
+				      (intmax_t)off, shift, w, w < 0 ? expect_errname(errno) : "short");
 				return;
 			}
 			model_write(&m, off, buf, n);
@@ -220,7 +220,7 @@ static void run_matrix(const struct dio_config *cfg)
 	}
 	/* a write past EOF leaves a hole that reads as zeros */
 	off_t far = m.size + 8192 + 7;
-	fs_pattern(wbuf + 1, 1000, 999, (uint64_t)far);
+	pattern_fill(wbuf + 1, 1000, (uint64_t)far, 999);
 	CHECK_EQ(io_pwrite(fd, wbuf + 1, 1000, far), 1000);
 	model_write(&m, far, wbuf + 1, 1000);
 	check_range(fd, &m, far - 9000, 12000, 3, rbuf, what);
@@ -241,68 +241,68 @@ static void run_matrix(const struct dio_config *cfg)
 	      (intmax_t)st.st_size, (intmax_t)m.size);
 	close(fd);
 	close(bfd);
-	printf("[%d writes, file %jd bytes] ", step, (intmax_t)m.size);
+	NOTE("%s: %d writes, file %jd bytes", what, step, (intmax_t)m.size);
 	if (use_aio)
 		io_destroy(aio_ctx);
 	use_aio = false;
 }
 
-static void test_matrix_all_plain(void)
+TEST(matrix_all_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all", 0, "without O_DIRECT (FOPEN_DIRECT_IO)",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_odirect(void)
+TEST(matrix_all_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all", O_DIRECT, "with O_DIRECT", false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_sync_odirect(void)
+TEST(matrix_all_sync_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=0", O_DIRECT, "with O_DIRECT",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_aio_odirect(void)
+TEST(matrix_all_aio_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=1", O_DIRECT, "with O_DIRECT",
 					     true };
 	run_matrix(&c);
 }
 
-static void test_matrix_all_aio_plain(void)
+TEST(matrix_all_aio_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=all,async_dio=1", 0,
 					     "without O_DIRECT (FOPEN_DIRECT_IO)", true };
 	run_matrix(&c);
 }
 
-static void test_matrix_none_aio_odirect(void)
+TEST(matrix_none_aio_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=none,async_dio=1", O_DIRECT,
 					     "with O_DIRECT (a_ops->direct_IO)", true };
 	run_matrix(&c);
 }
 
-static void test_matrix_odirect_odirect(void)
+TEST(matrix_odirect_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=odirect", O_DIRECT,
 					     "with O_DIRECT (FOPEN_DIRECT_IO)", false };
 	run_matrix(&c);
 }
 
-static void test_matrix_odirect_plain(void)
+TEST(matrix_odirect_plain, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=odirect", 0, "without O_DIRECT (page cache)",
 					     false };
 	run_matrix(&c);
 }
 
-static void test_matrix_none_odirect(void)
+TEST(matrix_none_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 {
 	static const struct dio_config c = { "dio=none", O_DIRECT,
 					     "with O_DIRECT (a_ops->direct_IO)", false };
@@ -310,7 +310,7 @@ static void test_matrix_none_odirect(void)
 }
 
 /* preadv/pwritev of many small unaligned segments, O_DIRECT. */
-static void test_vectors_unaligned(void)
+TEST(vectors_unaligned, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SEGS = 37 };
 	struct iovec iov[SEGS];
@@ -319,7 +319,7 @@ static void test_vectors_unaligned(void)
 
 	M = fs_mount("dio=all");
 	int fd = REQUIRE_OK(open(MNT("v"), O_CREAT | O_RDWR | O_DIRECT, 0644));
-	fs_pattern(w, 64 * KiB, 77, 0);
+	pattern_fill(w, 64 * KiB, 0, 77);
 	for (int i = 0; i < SEGS; i++) {
 		size_t len = (size_t)(i * 97 % 1500) + 1;
 		iov[i] = (struct iovec){ .iov_base = w + total + (size_t)i, .iov_len = len };
@@ -379,7 +379,7 @@ static int trace_opens(const char *path, char out[][64], int max)
 	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
 	diofsctl_close(ctl);
 	text = fs_slurp(M->trace, &len);
-	REQUIRE(text != NULL, "reading %s: %s", M->trace, fs_errname(errno));
+	REQUIRE(text != NULL, "reading %s: %s", M->trace, expect_errname(errno));
 	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		const char *start = strstr(line, "\"start\":");
@@ -406,7 +406,7 @@ static void backing_rewrite(const char *name, uint64_t seed)
 	unsigned char buf[SZ];
 	int fd = REQUIRE_OK(open(BAK(name), O_WRONLY));
 
-	fs_pattern(buf, SZ, seed, 0);
+	pattern_fill(buf, SZ, 0, seed);
 	REQUIRE_EQ(pwrite(fd, buf, SZ, 0), SZ);
 	close(fd);
 }
@@ -415,7 +415,7 @@ static void read_expect(int fd, uint64_t seed, const char *what)
 {
 	unsigned char got[SZ], want[SZ];
 
-	fs_pattern(want, SZ, seed, 0);
+	pattern_fill(want, SZ, 0, seed);
 	CHECK_EQ(pread(fd, got, SZ, 0), SZ);
 	CHECK_MEM(got, want, SZ, "%s (want the data of seed %ju)", what, (uintmax_t)seed);
 }
@@ -438,7 +438,7 @@ static void expect_cached(int fd, const char *what)
 {
 	unsigned char got[SZ], want[SZ];
 
-	fs_pattern(want, SZ, 1, 0);
+	pattern_fill(want, SZ, 0, 1);
 	for (int attempt = 0; attempt < 5; attempt++) {
 		int64_t t0 = now_ms();
 
@@ -455,20 +455,20 @@ static void expect_cached(int fd, const char *what)
 }
 
 /* dio=all: a file opened without O_DIRECT bypasses the page cache. */
-static void test_mode_all_bypasses_cache(void)
+TEST(mode_all_bypasses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
 
 	M = fs_mount("dio=all,trace");
-	fs_pattern(buf, SZ, 1, 0);
+	pattern_fill(buf, SZ, 0, 1);
 	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
 	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
 	read_expect(fd, 1, "first read");
 	backing_rewrite("f", 2);
 	read_expect(fd, 2, "dio=all, plain open: a read after the backing file changed");
 	/* written through the mount, seen in the backing file at once */
-	fs_pattern(buf, SZ, 3, 0);
+	pattern_fill(buf, SZ, 0, 3);
 	CHECK_EQ(pwrite(fd, buf, SZ, 0), SZ);
 	unsigned char back[SZ];
 	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
@@ -483,17 +483,17 @@ static void test_mode_all_bypasses_cache(void)
 	int e = errno;
 	if (allow_mmap)
 		CHECK(p != MAP_FAILED, "mmap MAP_SHARED with DIRECT_IO_ALLOW_MMAP: %s",
-		      fs_errname(e));
+		      expect_errname(e));
 	else
 		CHECK(p == MAP_FAILED && e == ENODEV,
 		      "mmap MAP_SHARED of an FOPEN_DIRECT_IO file on a kernel without "
 		      "DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
-		      p == MAP_FAILED ? fs_errname(e) : "a mapping");
+		      p == MAP_FAILED ? expect_errname(e) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	/* a private map is allowed, and shows the current data */
 	p = mmap(NULL, SZ, PROT_READ, MAP_PRIVATE, fd, 0);
-	CHECK(p != MAP_FAILED, "mmap MAP_PRIVATE: %s", fs_errname(errno));
+	CHECK(p != MAP_FAILED, "mmap MAP_PRIVATE: %s", expect_errname(errno));
 	if (p != MAP_FAILED) {
 		CHECK_MEM(p, buf, SZ, "a private map of the file");
 		munmap(p, SZ);
@@ -506,20 +506,20 @@ static void test_mode_all_bypasses_cache(void)
 }
 
 /* dio=odirect: a plain open uses the page cache; O_DIRECT bypasses it. */
-static void test_mode_odirect_plain_uses_cache(void)
+TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
 
 	M = fs_mount("dio=odirect,trace");
-	fs_pattern(buf, SZ, 1, 0);
+	pattern_fill(buf, SZ, 0, 1);
 	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
 	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
 	/* served from the page cache: the old data */
 	expect_cached(fd, "dio=odirect, plain open");
 	/* a shared map works (page cache) */
 	void *p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED, "mmap MAP_SHARED of a cached file: %s", fs_errname(errno));
+	CHECK(p != MAP_FAILED, "mmap MAP_SHARED of a cached file: %s", expect_errname(errno));
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	/* an O_DIRECT open goes to the daemon: the new data */
@@ -530,11 +530,11 @@ static void test_mode_odirect_plain_uses_cache(void)
 	p = mmap(NULL, SZ, PROT_READ, MAP_SHARED, dfd, 0);
 	if (fs_init_flag(M, "flags", "direct_io_allow_mmap"))
 		CHECK(p != MAP_FAILED, "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) "
-		      "open with DIRECT_IO_ALLOW_MMAP: %s", fs_errname(errno));
+		      "open with DIRECT_IO_ALLOW_MMAP: %s", expect_errname(errno));
 	else
 		CHECK(p == MAP_FAILED && errno == ENODEV,
 		      "mmap MAP_SHARED of the O_DIRECT (FOPEN_DIRECT_IO) open: got %s, want ENODEV",
-		      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+		      p == MAP_FAILED ? expect_errname(errno) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, SZ);
 	close(dfd);
@@ -547,13 +547,13 @@ static void test_mode_odirect_plain_uses_cache(void)
 
 /* dio=none: no FOPEN_DIRECT_IO, yet O_DIRECT works (a_ops->direct_IO),
  * unaligned too, and bypasses the cache a plain open uses. */
-static void test_mode_none_odirect_works(void)
+TEST(mode_none_odirect_works, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
 
 	M = fs_mount("dio=none,trace");
-	fs_pattern(buf, SZ, 1, 0);
+	pattern_fill(buf, SZ, 0, 1);
 	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
 	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
 	read_expect(fd, 1, "first read");
@@ -566,7 +566,7 @@ static void test_mode_none_odirect_works(void)
 	memcpy(odd, "xyz", 3);
 	CHECK_EQ(pwrite(dfd, odd, 3, 1), 3);
 	unsigned char back[SZ], want[SZ];
-	fs_pattern(want, SZ, 2, 0);
+	pattern_fill(want, SZ, 0, 2);
 	memcpy(want + 1, "xyz", 3);
 	CHECK_EQ(fs_get(BAK("f"), back, SZ), SZ);
 	CHECK_MEM(back, want, SZ, "backing after an unaligned O_DIRECT write under dio=none");
@@ -579,7 +579,7 @@ static void test_mode_none_odirect_works(void)
 }
 
 /* A create (O_CREAT through the mount) is answered like an open. */
-static void test_mode_create_follows_policy(void)
+TEST(mode_create_follows_policy, .needs = TEST_NEEDS_MOUNT)
 {
 	char opens[4][64];
 
@@ -589,7 +589,7 @@ static void test_mode_create_follows_policy(void)
 	CHECK_EQ(pwrite(b, "abc", 3, 1), 3);
 	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, a, 0);
 	CHECK(p != MAP_FAILED, "mmap MAP_SHARED of a plain create under dio=odirect: %s",
-	      fs_errname(errno));
+	      expect_errname(errno));
 	if (p != MAP_FAILED)
 		munmap(p, 4096);
 	close(a);
@@ -608,13 +608,13 @@ static void test_mode_create_follows_policy(void)
  * through the mapping and msync'ed is what an O_DIRECT read returns, and
  * what an O_DIRECT write wrote is what the mapping shows next.  On a
  * kernel without it the map fails with ENODEV, the kernel's answer. */
-static void test_mmap_shared_coherent(void)
+TEST(mmap_shared_coherent, .needs = TEST_NEEDS_MOUNT)
 {
 	const size_t n = 64 * KiB;
 	unsigned char *want = fs_alloc(n), *got = fs_alloc(n);
 
 	M = fs_mount("dio=all");
-	fs_pattern(want, n, 1, 0);
+	pattern_fill(want, n, 0, 1);
 	REQUIRE_OK(fs_put(BAK("f"), want, n, 0644));
 	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
 	unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -622,19 +622,19 @@ static void test_mmap_shared_coherent(void)
 	if (!fs_init_flag(M, "offered", "direct_io_allow_mmap")) {
 		CHECK(p == MAP_FAILED && e == ENODEV,
 		      "mmap MAP_SHARED on a kernel without DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
-		      p == MAP_FAILED ? fs_errname(e) : "a mapping");
-		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: ENODEV checked, "
-		       "coherence not testable here)\n");
+		      p == MAP_FAILED ? expect_errname(e) : "a mapping");
+		NOTE("the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: ENODEV checked, "
+		     "coherence not testable here");
 		close(fd);
 		return;
 	}
-	REQUIRE(p != MAP_FAILED, "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: %s", fs_errname(e));
+	REQUIRE(p != MAP_FAILED, "mmap MAP_SHARED of an FOPEN_DIRECT_IO file: %s", expect_errname(e));
 	CHECK_MEM(p, want, n, "the shared mapping of a file written in the backing directory");
 
 	/* mapping, msync -> O_DIRECT read, and the backing file */
-	fs_pattern(p, n, 2, 0);
+	pattern_fill(p, n, 0, 2);
 	REQUIRE_OK(msync(p, n, MS_SYNC));
-	fs_pattern(want, n, 2, 0);
+	pattern_fill(want, n, 0, 2);
 	int dfd = REQUIRE_OK(open(MNT("f"), O_RDWR | O_DIRECT));
 	CHECK_EQ(pread(dfd, got, n, 0), (ssize_t)n);
 	CHECK_MEM(got, want, n, "an O_DIRECT read after writing the mapping and msync");
@@ -642,7 +642,7 @@ static void test_mmap_shared_coherent(void)
 	CHECK_MEM(got, want, n, "the backing file after writing the mapping and msync");
 
 	/* O_DIRECT write -> the mapping */
-	fs_pattern(want, n, 3, 0);
+	pattern_fill(want, n, 0, 3);
 	CHECK_EQ(pwrite(dfd, want, n, 0), (ssize_t)n);
 	CHECK_MEM(p, want, n, "the shared mapping after an O_DIRECT write");
 	munmap(p, n);
@@ -652,7 +652,7 @@ static void test_mmap_shared_coherent(void)
 
 /* -o init_off=direct_io_allow_mmap: INIT does not ask for it, and the
  * kernel refuses shared maps of FOPEN_DIRECT_IO files as before 6.6. */
-static void test_mmap_shared_switched_off(void)
+TEST(mmap_shared_switched_off, .needs = TEST_NEEDS_MOUNT)
 {
 	M = fs_mount("dio=all,init_off=direct_io_allow_mmap");
 	CHECK(!fs_init_flag(M, "flags", "direct_io_allow_mmap"),
@@ -662,7 +662,7 @@ static void test_mmap_shared_switched_off(void)
 	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK(p == MAP_FAILED && errno == ENODEV,
 	      "mmap MAP_SHARED without DIRECT_IO_ALLOW_MMAP: got %s, want ENODEV",
-	      p == MAP_FAILED ? fs_errname(errno) : "a mapping");
+	      p == MAP_FAILED ? expect_errname(errno) : "a mapping");
 	if (p != MAP_FAILED)
 		munmap(p, 4096);
 	close(fd);
@@ -670,19 +670,16 @@ static void test_mmap_shared_switched_off(void)
 
 /* SQLite in WAL mode maps its -shm file MAP_SHARED: under dio=all that
  * needs FUSE_DIRECT_IO_ALLOW_MMAP ("disk I/O error" without it). */
-static void test_sqlite_wal(void)
+TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 {
 	struct fs_run *r = calloc(1, sizeof(*r));
 	char db[PATH_MAX];
 
 	REQUIRE(r, "out of memory");
 	M = fs_mount("dio=all");
-	if (!fs_init_flag(M, "flags", "direct_io_allow_mmap")) {
-		printf("    (the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: SQLite WAL "
-		       "needs shared maps, not testable here)\n");
-		free(r);
-		return;
-	}
+	if (!fs_init_flag(M, "flags", "direct_io_allow_mmap"))
+		SKIP("the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: SQLite WAL needs "
+		     "shared maps");
 	snprintf(db, sizeof(db), "%s", MNT("db"));
 	char *write_argv[] = { "sqlite3", db,
 		"PRAGMA journal_mode=WAL; CREATE TABLE t(x); BEGIN; "
@@ -702,27 +699,4 @@ static void test_sqlite_wal(void)
 	free(r);
 }
 
-static const struct fs_case cases[] = {
-	{ "matrix_all_plain", test_matrix_all_plain, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_all_odirect", test_matrix_all_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_all_sync_odirect", test_matrix_all_sync_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_all_aio_odirect", test_matrix_all_aio_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_all_aio_plain", test_matrix_all_aio_plain, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_none_aio_odirect", test_matrix_none_aio_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_odirect_odirect", test_matrix_odirect_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_odirect_plain", test_matrix_odirect_plain, FS_NEEDS_MOUNT, 300 },
-	{ "matrix_none_odirect", test_matrix_none_odirect, FS_NEEDS_MOUNT, 300 },
-	{ "vectors_unaligned", test_vectors_unaligned, FS_NEEDS_MOUNT, 0 },
-	{ "mode_all_bypasses_cache", test_mode_all_bypasses_cache, FS_NEEDS_MOUNT, 0 },
-	{ "mode_odirect_plain_uses_cache", test_mode_odirect_plain_uses_cache, FS_NEEDS_MOUNT, 0 },
-	{ "mode_none_odirect_works", test_mode_none_odirect_works, FS_NEEDS_MOUNT, 0 },
-	{ "mode_create_follows_policy", test_mode_create_follows_policy, FS_NEEDS_MOUNT, 0 },
-	{ "mmap_shared_coherent", test_mmap_shared_coherent, FS_NEEDS_MOUNT, 0 },
-	{ "mmap_shared_switched_off", test_mmap_shared_switched_off, FS_NEEDS_MOUNT, 0 },
-	{ "sqlite_wal", test_sqlite_wal, FS_NEEDS_MOUNT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_dio", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_dio")

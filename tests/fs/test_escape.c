@@ -40,7 +40,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
 
 /* A link to / in BACKING: the kernel follows it in the caller's view
  * (correct); nothing the daemon does on the link's name reaches /. */
-static void test_symlink_to_root(void)
+TEST(symlink_to_root, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat st, root;
 	char buf[64];
@@ -78,7 +78,7 @@ static void test_symlink_to_root(void)
 	      before.st_mode, root.st_mode);
 	CHECK(r == -1 && (e == EOPNOTSUPP || e == ENOTSUP),
 	      "fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink: got %d (%s), want EOPNOTSUPP", r,
-	      fs_errname(e));
+	      expect_errname(e));
 	r = lsetxattr(MNT("root"), "trusted.diofs-escape", "x", 1, 0);
 	CHECK(r == -1, "lsetxattr on the link through the mount succeeded");
 	CHECK_ERR(getxattr("/", "trusted.diofs-escape", buf, sizeof(buf)), ENODATA);
@@ -87,7 +87,7 @@ static void test_symlink_to_root(void)
 /* A link to a file outside: lchown, fchmodat, xattrs, utimensat with
  * AT_SYMLINK_NOFOLLOW, rename, link and unlink act on the link, never on
  * the target. */
-static void test_symlink_ops_stay_on_link(void)
+TEST(symlink_ops_stay_on_link, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat t0, t, l;
 	struct timespec ts[2] = { { .tv_sec = 1111111111 }, { .tv_sec = 1222222222 } };
@@ -114,7 +114,7 @@ static void test_symlink_ops_stay_on_link(void)
 	int e = errno;
 	CHECK(r == -1 && (e == EOPNOTSUPP || e == ENOTSUP),
 	      "fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink: got %d (%s), want EOPNOTSUPP", r,
-	      fs_errname(e));
+	      expect_errname(e));
 	REQUIRE_OK(stat(target, &t));
 	CHECK((t.st_mode & 07777) == 0600, "the outside target's mode became %#o", t.st_mode);
 
@@ -164,7 +164,7 @@ static void test_symlink_ops_stay_on_link(void)
 /* ".." from the mount root is the mount point's parent in the caller's
  * view, never BACKING's parent.  BACKING is moved under ROOT/hidden (the
  * daemon holds it by fd) so that the two parents differ. */
-static void test_dotdot_at_root(void)
+TEST(dotdot_at_root, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st, root, hidden;
 	char hidden_backing[PATH_MAX];
@@ -224,7 +224,7 @@ static void test_dotdot_at_root(void)
 
 /* ---- rename and link out ---- */
 
-static void test_rename_out(void)
+TEST(rename_out, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char buf[8];
@@ -251,7 +251,7 @@ static void test_rename_out(void)
 	CHECK_OK(lstat(BAK("d/f"), &st));
 }
 
-static void test_link_out(void)
+TEST(link_out, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 
@@ -302,7 +302,7 @@ static void check_mount_hidden(const char *name, const char *marker_in_mount,
 
 /* Another filesystem (a tmpfs) mounted on BACKING/sub: looking it up
  * through the mount fails (EXDEV: the daemon does not cross mounts). */
-static void test_mount_inside_other_fs(void)
+TEST(mount_inside_other_fs, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat st;
 	char dir[PATH_MAX];
@@ -330,7 +330,7 @@ static void test_mount_inside_other_fs(void)
 
 /* A tmpfs mounted on BACKING/sub after the kernel looked sub up: the
  * daemon's handle is the covered directory, and the tmpfs stays unseen. */
-static void test_mount_inside_after_lookup(void)
+TEST(mount_inside_after_lookup, .needs = TEST_NEEDS_ROOT)
 {
 	char dir[PATH_MAX];
 
@@ -352,7 +352,7 @@ static void test_mount_inside_after_lookup(void)
 /* A bind mount of a directory outside BACKING, on the same filesystem
  * (same st_dev), on BACKING/bsub: the man page says no path leaves
  * BACKING "not through a mount inside BACKING". */
-static void test_bind_mount_same_fs(void)
+TEST(bind_mount_same_fs, .needs = TEST_NEEDS_ROOT)
 {
 	char dir[PATH_MAX];
 	struct stat st;
@@ -368,7 +368,7 @@ static void test_bind_mount_same_fs(void)
 	int e = errno;
 	CHECK(r == -1 && e == EXDEV,
 	      "lstat of a bind mount (same filesystem) inside BACKING: got %d (%s), want EXDEV", r,
-	      r == -1 ? fs_errname(e) : "success");
+	      r == -1 ? expect_errname(e) : "success");
 	check_mount_hidden("bsub", outside("elsewhere"),
 			   "a bind mount of ROOT/elsewhere on BACKING/bsub");
 	CHECK_OK(fs_untrack_mount(dir));
@@ -378,7 +378,7 @@ static void test_bind_mount_same_fs(void)
 
 /* A tree deeper than PATH_MAX in total, made through the mount with
  * mkdirat on relative fds (names of 255 characters). */
-static void test_long_paths(void)
+TEST(long_paths, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { DEPTH = 24 };
 	char name[256];
@@ -413,7 +413,7 @@ static void test_long_paths(void)
 	for (int i = 1; i <= DEPTH; i++) {
 		name[0] = (char)('a' + i % 26);
 		int next = openat(bfd, name, O_RDONLY | O_DIRECTORY);
-		REQUIRE(next >= 0, "backing level %d: %s", i, fs_errname(errno));
+		REQUIRE(next >= 0, "backing level %d: %s", i, expect_errname(errno));
 		close(bfd);
 		bfd = next;
 	}
@@ -439,19 +439,4 @@ static void test_long_paths(void)
 	CHECK(diofs_mount_alive(M), "the daemon died");
 }
 
-static const struct fs_case cases[] = {
-	{ "symlink_to_root", test_symlink_to_root, FS_NEEDS_ROOT, 0 },
-	{ "symlink_ops_stay_on_link", test_symlink_ops_stay_on_link, FS_NEEDS_ROOT, 0 },
-	{ "dotdot_at_root", test_dotdot_at_root, FS_NEEDS_MOUNT, 0 },
-	{ "rename_out", test_rename_out, FS_NEEDS_MOUNT, 0 },
-	{ "link_out", test_link_out, FS_NEEDS_MOUNT, 0 },
-	{ "mount_inside_other_fs", test_mount_inside_other_fs, FS_NEEDS_ROOT, 0 },
-	{ "mount_inside_after_lookup", test_mount_inside_after_lookup, FS_NEEDS_ROOT, 0 },
-	{ "bind_mount_same_fs", test_bind_mount_same_fs, FS_NEEDS_ROOT, 0 },
-	{ "long_paths", test_long_paths, FS_NEEDS_MOUNT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_escape", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_escape")

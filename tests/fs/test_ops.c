@@ -82,7 +82,7 @@ static int trace_count_reaching(const char *op, const char *path, int want)
 
 /* ---- lookup, forget, getattr ---- */
 
-static void test_getattr_matches_backing(void)
+TEST(getattr_matches_backing, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat m, b;
 
@@ -120,7 +120,7 @@ static void test_getattr_matches_backing(void)
 	close(fd);
 }
 
-static void test_lookup_missing(void)
+TEST(lookup_missing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char name[300];
@@ -138,7 +138,7 @@ static void test_lookup_missing(void)
 
 /* Names made in the backing directory are found through the mount, and
  * names made through the mount are in the backing directory. */
-static void test_lookup_sees_new_backing_entries(void)
+TEST(lookup_sees_new_entries, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 
@@ -152,7 +152,7 @@ static void test_lookup_sees_new_backing_entries(void)
 
 /* Each inode the kernel looks up costs the daemon an O_PATH fd; the
  * kernel's forgets (here: of unlinked files) must give them back. */
-static void test_forget_releases_inodes(void)
+TEST(forget_releases_inodes, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 300 };
 	char name[32];
@@ -192,7 +192,7 @@ static void test_forget_releases_inodes(void)
 
 /* ---- setattr ---- */
 
-static void test_setattr_chmod_chown(void)
+TEST(setattr_chmod_chown, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat m, b;
 
@@ -241,14 +241,14 @@ static void test_setattr_chmod_chown(void)
 	CHECK_ERR(chmod(MNT("missing"), 0600), ENOENT);
 }
 
-static void test_setattr_truncate(void)
+TEST(setattr_truncate, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8192], want[8192];
 	struct stat b;
 	int fd;
 
 	mount_default();
-	fs_pattern(want, sizeof(want), 1, 0);
+	pattern_fill(want, sizeof(want), 0, 1);
 	REQUIRE_OK(fs_put(MNT("t"), want, 5000, 0644));
 	/* shrink by path */
 	REQUIRE_OK(truncate(MNT("t"), 1234));
@@ -281,7 +281,7 @@ static void test_setattr_truncate(void)
 	CHECK_ERR(truncate(MNT("d"), 0), EISDIR);
 }
 
-static void test_setattr_utimens(void)
+TEST(setattr_utimens, .needs = TEST_NEEDS_MOUNT)
 {
 	struct timespec ts[2] = {
 		{ .tv_sec = 1000000000, .tv_nsec = 123456789 },
@@ -337,7 +337,7 @@ static void test_setattr_utimens(void)
 
 /* ---- readlink, symlink ---- */
 
-static void test_readlink_symlink(void)
+TEST(readlink_symlink, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[PATH_MAX + 1], target[PATH_MAX];
 	ssize_t n;
@@ -346,13 +346,13 @@ static void test_readlink_symlink(void)
 	/* made in the backing directory, read through the mount */
 	REQUIRE_OK(symlink("../some/where", BAK("b2m")));
 	n = readlink(MNT("b2m"), buf, sizeof(buf));
-	REQUIRE(n >= 0, "readlink through the mount: %s", fs_errname(errno));
+	REQUIRE(n >= 0, "readlink through the mount: %s", expect_errname(errno));
 	buf[n] = '\0';
 	CHECK_STR(buf, "../some/where");
 	/* made through the mount, read in the backing directory */
 	REQUIRE_OK(symlink("/an/absolute/target", MNT("m2b")));
 	n = readlink(BAK("m2b"), buf, sizeof(buf));
-	REQUIRE(n >= 0, "readlink of the backing link: %s", fs_errname(errno));
+	REQUIRE(n >= 0, "readlink of the backing link: %s", expect_errname(errno));
 	buf[n] = '\0';
 	CHECK_STR(buf, "/an/absolute/target");
 	/* the longest target a link may have */
@@ -381,7 +381,7 @@ static void test_readlink_symlink(void)
 
 /* ---- mknod, mkdir, unlink, rmdir ---- */
 
-static void test_mknod_fifo_socket(void)
+TEST(mknod_fifo_socket, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -423,7 +423,7 @@ static void test_mknod_fifo_socket(void)
 	close(rfd);
 }
 
-static void test_mkdir_rmdir(void)
+TEST(mkdir_rmdir, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -452,7 +452,7 @@ static void test_mkdir_rmdir(void)
 	CHECK_ERR(lstat(MNT("d"), &m), ENOENT);
 }
 
-static void test_unlink(void)
+TEST(unlink, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char buf[8];
@@ -482,7 +482,7 @@ static void test_unlink(void)
 
 /* ---- rename ---- */
 
-static void test_rename(void)
+TEST(rename, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st, before;
 	char buf[16];
@@ -517,7 +517,7 @@ static void test_rename(void)
 	CHECK_ERR(rename(MNT("d"), MNT("d/sub")), EINVAL);
 }
 
-static void test_rename_noreplace(void)
+TEST(rename_noreplace, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat st;
@@ -535,7 +535,7 @@ static void test_rename_noreplace(void)
 	CHECK(buf[0] == 'A', "c holds '%c' after RENAME_NOREPLACE a -> c", buf[0]);
 }
 
-static void test_rename_exchange(void)
+TEST(rename_exchange, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat a0, d0, st;
@@ -565,7 +565,7 @@ static void test_rename_exchange(void)
 
 /* ---- link ---- */
 
-static void test_link(void)
+TEST(link, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b, orig;
 	char buf[8];
@@ -600,7 +600,7 @@ static void test_link(void)
 
 /* ---- open, create, read, write, flush, release, fsync ---- */
 
-static void test_open_create(void)
+TEST(open_create, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	int fd;
@@ -639,7 +639,7 @@ static void test_open_create(void)
 	CHECK_MEM(buf, "keep-end", 8, "backing file after an O_APPEND write");
 }
 
-static void test_read_write(void)
+TEST(read_write, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 300000 };
 	char *w = fs_alloc(SZ), *r = fs_alloc(SZ);
@@ -647,7 +647,7 @@ static void test_read_write(void)
 	int fd;
 
 	mount_default();
-	fs_pattern(w, SZ, 7, 0);
+	pattern_fill(w, SZ, 0, 7);
 	fd = REQUIRE_OK(open(MNT("f"), O_CREAT | O_RDWR, 0644));
 	/* sequential writes of odd sizes */
 	for (size_t off = 0; off < SZ;) {
@@ -656,7 +656,7 @@ static void test_read_write(void)
 			n = SZ - off;
 		ssize_t got = write(fd, w + off, n);
 		REQUIRE(got == (ssize_t)n, "write of %zu at %zu: got %zd (%s)", n, off, got,
-			fs_errname(errno));
+			expect_errname(errno));
 		off += n;
 	}
 	REQUIRE_OK(stat(BAK("f"), &st));
@@ -668,7 +668,7 @@ static void test_read_write(void)
 	memset(r, 0, SZ);
 	for (size_t off = 0; off < SZ;) {
 		ssize_t got = read(fd, r + off, off % 4099 + 1);
-		REQUIRE(got > 0, "read at %zu: got %zd (%s)", off, got, fs_errname(errno));
+		REQUIRE(got > 0, "read at %zu: got %zd (%s)", off, got, expect_errname(errno));
 		off += (size_t)got;
 	}
 	CHECK_EQ(read(fd, r, 10), 0);
@@ -697,7 +697,7 @@ static void test_read_write(void)
 
 /* Each open is its own file in the daemon: the daemon's fds come back
  * when the files are closed (release). */
-static void test_flush_release(void)
+TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 64 };
 	int fds[N], base, open_n, now = -1;
@@ -761,7 +761,7 @@ static size_t list_dir(const char *path, struct dent *out, size_t max)
 	struct dirent *e;
 	size_t n = 0;
 
-	REQUIRE(d != NULL, "opendir %s: %s", path, fs_errname(errno));
+	REQUIRE(d != NULL, "opendir %s: %s", path, expect_errname(errno));
 	errno = 0;
 	while ((e = readdir(d))) {
 		if (n < max) {
@@ -771,7 +771,7 @@ static size_t list_dir(const char *path, struct dent *out, size_t max)
 		}
 		n++;
 	}
-	CHECK(errno == 0, "readdir %s: %s", path, fs_errname(errno));
+	CHECK(errno == 0, "readdir %s: %s", path, expect_errname(errno));
 	closedir(d);
 	if (n <= max)
 		qsort(out, n, sizeof(*out), dent_cmp);
@@ -802,7 +802,7 @@ static void compare_listing(const char *what, const char *mnt, const char *bak, 
 	}
 }
 
-static void test_readdir(void)
+TEST(readdir, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 1500 };
 	char name[300];
@@ -838,7 +838,7 @@ static void test_readdir(void)
 
 /* rewinddir, and seekdir to a position telldir gave, resume where they
  * said (the readdir offsets the daemon hands out must work). */
-static void test_readdir_seek(void)
+TEST(readdir_seek, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 400 };
 	char name[64];
@@ -854,7 +854,7 @@ static void test_readdir_seek(void)
 		REQUIRE_OK(fs_put(BAK(name), "", 0, 0644));
 	}
 	d = opendir(M->mnt);
-	REQUIRE(d != NULL, "opendir: %s", fs_errname(errno));
+	REQUIRE(d != NULL, "opendir: %s", expect_errname(errno));
 	while ((e = readdir(d))) {
 		if (++count == N / 2) {
 			pos = telldir(d);
@@ -876,7 +876,7 @@ static void test_readdir_seek(void)
 	closedir(d);
 }
 
-static void test_fsyncdir_releasedir(void)
+TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
 {
 	int base, now = -1;
 
@@ -906,7 +906,7 @@ static void test_fsyncdir_releasedir(void)
 
 /* ---- statfs ---- */
 
-static void test_statfs(void)
+TEST(statfs, .needs = TEST_NEEDS_MOUNT)
 {
 	struct statvfs m, b;
 
@@ -930,7 +930,7 @@ static void test_statfs(void)
 
 /* ---- xattrs ---- */
 
-static void test_xattr(void)
+TEST(xattr, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[256];
 	ssize_t n;
@@ -942,7 +942,7 @@ static void test_xattr(void)
 	CHECK(n == 7 && !memcmp(buf, "value-1", 7), "backing user.one: %zd bytes", n);
 	n = getxattr(MNT("f"), "user.one", buf, sizeof(buf));
 	CHECK(n == 7 && !memcmp(buf, "value-1", 7), "user.one through the mount: %zd bytes (%s)",
-	      n, n < 0 ? fs_errname(errno) : "");
+	      n, n < 0 ? expect_errname(errno) : "");
 	/* set in the backing file, read through the mount */
 	REQUIRE_OK(setxattr(BAK("f"), "user.two", "2", 1, 0));
 	n = getxattr(MNT("f"), "user.two", buf, sizeof(buf));
@@ -965,7 +965,7 @@ static void test_xattr(void)
 	CHECK_EQ(getxattr(MNT("f"), "user.empty", buf, sizeof(buf)), 0);
 	/* list */
 	n = listxattr(MNT("f"), buf, sizeof(buf));
-	REQUIRE(n > 0, "listxattr: %zd (%s)", n, fs_errname(errno));
+	REQUIRE(n > 0, "listxattr: %zd (%s)", n, expect_errname(errno));
 	char want[256];
 	ssize_t wn = listxattr(BAK("f"), want, sizeof(want));
 	CHECK(n == wn && !memcmp(buf, want, (size_t)n),
@@ -993,7 +993,7 @@ static void test_xattr(void)
 	}
 	/* a large value */
 	char *big = fs_alloc(4000), *back = fs_alloc(4000);
-	fs_pattern(big, 4000, 3, 0);
+	pattern_fill(big, 4000, 0, 3);
 	CHECK_OK(setxattr(MNT("f"), "user.big", big, 4000, 0));
 	CHECK_EQ(getxattr(BAK("f"), "user.big", back, 4000), 4000);
 	CHECK_MEM(back, big, 4000, "a 4000-byte xattr value in the backing file");
@@ -1001,7 +1001,7 @@ static void test_xattr(void)
 
 /* ---- fallocate, lseek, copy_file_range, flock ---- */
 
-static void test_fallocate(void)
+TEST(fallocate, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat b;
 	char *buf = fs_alloc(65536), *want = fs_alloc(65536);
@@ -1024,7 +1024,7 @@ static void test_fallocate(void)
 	CHECK(b.st_blocks * 512 >= 2 << 20, "KEEP_SIZE 1 MiB more: backing has %jd blocks",
 	      (intmax_t)b.st_blocks);
 	/* punch a hole: zeros there */
-	fs_pattern(want, 65536, 9, 0);
+	pattern_fill(want, 65536, 0, 9);
 	REQUIRE_OK(pwrite(fd, want, 65536, 0) == 65536 ? 0 : -1);
 	REQUIRE_OK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8192, 16384));
 	memset(want + 8192, 0, 16384);
@@ -1047,7 +1047,7 @@ static void test_fallocate(void)
 	close(fd);
 }
 
-static void test_lseek_data_hole(void)
+TEST(lseek_data_hole, .needs = TEST_NEEDS_MOUNT)
 {
 	char *data = fs_alloc(65536);
 	int fd, bfd;
@@ -1056,7 +1056,7 @@ static void test_lseek_data_hole(void)
 
 	mount_default();
 	/* data at [0, 64K) and [1M, 1M+64K): a hole between */
-	fs_pattern(data, 65536, 4, 0);
+	pattern_fill(data, 65536, 0, 4);
 	bfd = REQUIRE_OK(open(BAK("sparse"), O_CREAT | O_RDWR, 0644));
 	REQUIRE_OK(pwrite(bfd, data, 65536, 0) == 65536 ? 0 : -1);
 	REQUIRE_OK(pwrite(bfd, data, 65536, 1 << 20) == 65536 ? 0 : -1);
@@ -1074,8 +1074,8 @@ static void test_lseek_data_hole(void)
 			CHECK(got == want && (want != -1 || got_err == want_err),
 			      "lseek(%jd, %s): got %jd (%s) through the mount, %jd (%s) in the backing file",
 			      (intmax_t)at, whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE",
-			      (intmax_t)got, fs_errname(got_err), (intmax_t)want,
-			      fs_errname(want_err));
+			      (intmax_t)got, expect_errname(got_err), (intmax_t)want,
+			      expect_errname(want_err));
 		}
 	}
 	/* at and past the end: ENXIO */
@@ -1095,7 +1095,7 @@ static void test_lseek_data_hole(void)
 	close(bfd);
 }
 
-static void test_copy_file_range(void)
+TEST(copy_file_range, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 200000 };
 	char *src = fs_alloc(SZ), *got = fs_alloc(SZ + 5000);
@@ -1103,7 +1103,7 @@ static void test_copy_file_range(void)
 	ssize_t n;
 
 	M = fs_mount("trace");
-	fs_pattern(src, SZ, 11, 0);
+	pattern_fill(src, SZ, 0, 11);
 	REQUIRE_OK(fs_put(MNT("src"), src, SZ, 0644));
 	in = REQUIRE_OK(open(MNT("src"), O_RDONLY));
 	out = REQUIRE_OK(open(MNT("dst"), O_CREAT | O_WRONLY, 0644));
@@ -1112,7 +1112,7 @@ static void test_copy_file_range(void)
 	while (done < SZ - 1000) {
 		n = copy_file_range(in, &off_in, out, &off_out, SZ - 1000 - done, 0);
 		REQUIRE(n > 0, "copy_file_range after %zu bytes: %zd (%s)", done, n,
-			fs_errname(errno));
+			expect_errname(errno));
 		done += (size_t)n;
 	}
 	CHECK_EQ(off_in, SZ);
@@ -1137,7 +1137,7 @@ static void test_copy_file_range(void)
 	close(out);
 }
 
-static void test_flock(void)
+TEST(flock, .needs = TEST_NEEDS_MOUNT)
 {
 	int a, b, bak;
 
@@ -1174,42 +1174,9 @@ static void test_flock(void)
 		statvfs(M->mnt, &sv);
 		sched_yield();
 	}
-	CHECK(c == 0, "the lock of a closed open still holds: %s", fs_errname(errno));
+	CHECK(c == 0, "the lock of a closed open still holds: %s", expect_errname(errno));
 	close(b);
 	close(bak);
 }
 
-static const struct fs_case cases[] = {
-	{ "getattr_matches_backing", test_getattr_matches_backing, FS_NEEDS_ROOT, 0 },
-	{ "lookup_missing", test_lookup_missing, FS_NEEDS_MOUNT, 0 },
-	{ "lookup_sees_new_entries", test_lookup_sees_new_backing_entries, FS_NEEDS_MOUNT, 0 },
-	{ "forget_releases_inodes", test_forget_releases_inodes, FS_NEEDS_MOUNT, 0 },
-	{ "setattr_chmod_chown", test_setattr_chmod_chown, FS_NEEDS_ROOT, 0 },
-	{ "setattr_truncate", test_setattr_truncate, FS_NEEDS_MOUNT, 0 },
-	{ "setattr_utimens", test_setattr_utimens, FS_NEEDS_MOUNT, 0 },
-	{ "readlink_symlink", test_readlink_symlink, FS_NEEDS_MOUNT, 0 },
-	{ "mknod_fifo_socket", test_mknod_fifo_socket, FS_NEEDS_MOUNT, 0 },
-	{ "mkdir_rmdir", test_mkdir_rmdir, FS_NEEDS_MOUNT, 0 },
-	{ "unlink", test_unlink, FS_NEEDS_MOUNT, 0 },
-	{ "rename", test_rename, FS_NEEDS_MOUNT, 0 },
-	{ "rename_noreplace", test_rename_noreplace, FS_NEEDS_MOUNT, 0 },
-	{ "rename_exchange", test_rename_exchange, FS_NEEDS_MOUNT, 0 },
-	{ "link", test_link, FS_NEEDS_MOUNT, 0 },
-	{ "open_create", test_open_create, FS_NEEDS_MOUNT, 0 },
-	{ "read_write", test_read_write, FS_NEEDS_MOUNT, 0 },
-	{ "flush_release", test_flush_release, FS_NEEDS_MOUNT, 0 },
-	{ "readdir", test_readdir, FS_NEEDS_MOUNT, 0 },
-	{ "readdir_seek", test_readdir_seek, FS_NEEDS_MOUNT, 0 },
-	{ "fsyncdir_releasedir", test_fsyncdir_releasedir, FS_NEEDS_MOUNT, 0 },
-	{ "statfs", test_statfs, FS_NEEDS_MOUNT, 0 },
-	{ "xattr", test_xattr, FS_NEEDS_MOUNT, 0 },
-	{ "fallocate", test_fallocate, FS_NEEDS_MOUNT, 0 },
-	{ "lseek_data_hole", test_lseek_data_hole, FS_NEEDS_MOUNT, 0 },
-	{ "copy_file_range", test_copy_file_range, FS_NEEDS_MOUNT, 0 },
-	{ "flock", test_flock, FS_NEEDS_MOUNT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_ops", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_ops")

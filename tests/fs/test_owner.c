@@ -129,7 +129,7 @@ static void check_owner(const char *name, uid_t uid, gid_t gid, mode_t type, mod
 	struct stat b, m;
 
 	if (lstat(BAK(name), &b) < 0) {
-		CHECK(false, "lstat BACKING/%s: %s", name, fs_errname(errno));
+		CHECK(false, "lstat BACKING/%s: %s", name, expect_errname(errno));
 		return;
 	}
 	CHECK(b.st_uid == uid && b.st_gid == gid, "BACKING/%s belongs to %u:%u, want %u:%u",
@@ -195,20 +195,20 @@ static void created_as(uid_t uid, gid_t gid)
 #undef AS
 }
 
-static void test_created_by_made_up_uid(void)
+TEST(created_by_made_up_uid, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	created_as(UID, GID);
 }
 
-static void test_created_by_nobody(void)
+TEST(created_by_nobody, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	created_as(NOBODY, NOBODY);
 }
 
 /* The caller's umask is applied (by the kernel) once, the daemon's never. */
-static void test_umask(void)
+TEST(umask, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	CHECK_RC(fs_as_user(UID, GID, 027, do_mkdir, (void *)MNT("shared/d027")), 0);
@@ -227,7 +227,7 @@ static void test_umask(void)
 
 /* A setgid directory: new entries take its group, new directories its
  * setgid bit. */
-static void test_setgid_directory(void)
+TEST(setgid_directory, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
@@ -252,7 +252,7 @@ static void test_setgid_directory(void)
 }
 
 /* Permission checks as on a local filesystem. */
-static void test_permissions(void)
+TEST(permissions, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	REQUIRE_OK(fs_put(MNT("shared/root644"), "r", 1, 0644));
@@ -297,7 +297,7 @@ static void test_permissions(void)
 
 /* Write access through a supplementary group only: the daemon must create
  * with the caller's groups as well as its uid and gid. */
-static void test_supplementary_groups(void)
+TEST(supplementary_groups, .needs = TEST_NEEDS_ROOT)
 {
 	const gid_t groups[] = { 5555 };
 
@@ -337,7 +337,7 @@ static int do_append(void *p)
 
 /* A write or truncate by someone else clears set-user-ID and set-group-ID
  * (group executable), as on a local filesystem. */
-static void test_write_clears_setid(void)
+TEST(write_clears_setid, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
@@ -366,17 +366,4 @@ static void test_write_clears_setid(void)
 	      b.st_mode & 07777);
 }
 
-static const struct fs_case cases[] = {
-	{ "created_by_made_up_uid", test_created_by_made_up_uid, FS_NEEDS_ROOT, 0 },
-	{ "created_by_nobody", test_created_by_nobody, FS_NEEDS_ROOT, 0 },
-	{ "umask", test_umask, FS_NEEDS_ROOT, 0 },
-	{ "setgid_directory", test_setgid_directory, FS_NEEDS_ROOT, 0 },
-	{ "permissions", test_permissions, FS_NEEDS_ROOT, 0 },
-	{ "supplementary_groups", test_supplementary_groups, FS_NEEDS_ROOT, 0 },
-	{ "write_clears_setid", test_write_clears_setid, FS_NEEDS_ROOT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_owner", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_owner")

@@ -216,34 +216,28 @@ static int default_acl_rwx(const char *dir)
 }
 
 /* Deny the other user part of what mode grants (an ACL on BACKING/name),
- * and check natively that fn on BACKING/probe gives want then.  false
- * (the case skipped, the reason said) where the backing filesystem has no
- * ACLs or does not enforce them. */
-static bool deny_by_acl(const char *name, mode_t mode, unsigned int perm,
+ * and check natively that fn on BACKING/probe gives want then.  The case
+ * is skipped, saying why, where the backing filesystem has no ACLs or does
+ * not enforce them. */
+static void deny_by_acl(const char *name, mode_t mode, unsigned int perm,
 			int (*fn)(void *), const char *probe, int want)
 {
 	int err = acl_for_user(BAK(name), mode, UID, perm);
 
-	if (err == -EOPNOTSUPP) {
-		fs_skip("the backing filesystem has no POSIX ACLs");
-		return false;
-	}
-	REQUIRE(err == 0, "setting an ACL on BACKING/%s: %s", name, fs_errname(-err));
+	if (err == -EOPNOTSUPP)
+		SKIP("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting an ACL on BACKING/%s: %s", name, expect_errname(-err));
 	err = AS_USER(fn, BAK(probe));
-	if (err != want) {
-		fs_skip("natively the ACL gives %s, not %s", fs_errname(err), fs_errname(want));
-		return false;
-	}
-	return true;
+	if (err != want)
+		SKIP("natively the ACL gives %s, not %s", expect_errname(err), expect_errname(want));
 }
 
 /* An ACL entry denying the user reading a file others may read. */
-static void test_acl_deny_read(void)
+TEST(acl_deny_read, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0644);
-	if (!deny_by_acl("shared/f", 0644, 0, do_open_r, "shared/f", EACCES))
-		return;
+	deny_by_acl("shared/f", 0644, 0, do_open_r, "shared/f", EACCES);
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/f")), EACCES);
 	CHECK_RC(AS_USER(do_read, MNT("shared/f")), EACCES);
 	/* root is not concerned */
@@ -252,14 +246,13 @@ static void test_acl_deny_read(void)
 
 /* An ACL entry letting the user read but not write a file others may
  * write. */
-static void test_acl_deny_write(void)
+TEST(acl_deny_write, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
 	mount_shared();
 	root_file("shared/f", 0666);
-	if (!deny_by_acl("shared/f", 0666, 4, do_open_w, "shared/f", EACCES))
-		return;
+	deny_by_acl("shared/f", 0666, 4, do_open_w, "shared/f", EACCES);
 	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), EACCES);
 	CHECK_RC(AS_USER(do_truncate, MNT("shared/f")), EACCES);
 	CHECK_RC(AS_USER(do_setxattr_user, MNT("shared/f")), EACCES);
@@ -271,7 +264,7 @@ static void test_acl_deny_write(void)
 
 /* An ACL entry denying the user writing a directory others may write:
  * no unlink, rename, create or mkdir in it. */
-static void test_acl_deny_dir(void)
+TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t = { NULL, NULL };
 	struct stat b;
@@ -280,8 +273,7 @@ static void test_acl_deny_dir(void)
 	REQUIRE_OK(mkdir(MNT("shared/d"), 0777));
 	REQUIRE_OK(chmod(MNT("shared/d"), 0777));
 	root_file("shared/d/victim", 0666);
-	if (!deny_by_acl("shared/d", 0777, 5, do_unlink, "shared/d/victim", EACCES))
-		return;
+	deny_by_acl("shared/d", 0777, 5, do_unlink, "shared/d/victim", EACCES);
 	CHECK_RC(AS_USER(do_unlink, MNT("shared/d/victim")), EACCES);
 	t.from = MNT("shared/d/victim");
 	t.to = MNT("shared/moved");
@@ -297,21 +289,20 @@ static void test_acl_deny_dir(void)
 
 /* An ACL entry letting the user through a directory (--x) but not list
  * it. */
-static void test_acl_deny_opendir(void)
+TEST(acl_deny_opendir, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
 	REQUIRE_OK(chmod(MNT("shared/d"), 0755));
 	root_file("shared/d/f", 0644);
-	if (!deny_by_acl("shared/d", 0755, 1, do_list, "shared/d", EACCES))
-		return;
+	deny_by_acl("shared/d", 0755, 1, do_list, "shared/d", EACCES);
 	CHECK_RC(AS_USER(do_list, MNT("shared/d")), EACCES);
 	CHECK_RC(AS_USER(do_read, MNT("shared/d/f")), 0);
 }
 
 /* An ACL entry granting the user more than the mode's bits show: as
  * natively, it applies (the kernel's check reads the ACL too). */
-static void test_acl_grant(void)
+TEST(acl_grant, .needs = TEST_NEEDS_ROOT)
 {
 	int err;
 
@@ -319,8 +310,8 @@ static void test_acl_grant(void)
 	root_file("shared/f", 0600);
 	err = acl_for_user(BAK("shared/f"), 0600, UID, 6);
 	if (err == -EOPNOTSUPP)
-		SKIP_CASE("the backing filesystem has no POSIX ACLs");
-	REQUIRE(err == 0, "setting an ACL on BACKING/shared/f: %s", fs_errname(-err));
+		SKIP("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting an ACL on BACKING/shared/f: %s", expect_errname(-err));
 	REQUIRE(AS_USER(do_open_w, BAK("shared/f")) == 0, "natively the ACL does not grant");
 	CHECK_RC(AS_USER(do_read, MNT("shared/f")), 0);
 	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), 0);
@@ -330,7 +321,7 @@ static void test_acl_grant(void)
 
 /* In a directory with a default ACL the umask does not apply: what the
  * user creates there gets the same mode through the mount as natively. */
-static void test_default_acl_umask(void)
+TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 {
 	static const char *const names[] = { "file", "dir" };
 	char path[64];
@@ -342,8 +333,8 @@ static void test_default_acl_umask(void)
 	REQUIRE_OK(chmod(MNT("shared/inherit"), 0777));
 	err = default_acl_rwx(BAK("shared/inherit"));
 	if (err == -EOPNOTSUPP)
-		SKIP_CASE("the backing filesystem has no POSIX ACLs");
-	REQUIRE(err == 0, "setting a default ACL: %s", fs_errname(-err));
+		SKIP("the backing filesystem has no POSIX ACLs");
+	REQUIRE(err == 0, "setting a default ACL: %s", expect_errname(-err));
 	for (int i = 0; i < 2; i++) {
 		int (*make)(void *) = i ? do_mkdir_777 : do_create_666;
 
@@ -366,7 +357,7 @@ static void test_default_acl_umask(void)
 /* chmod 600 of a file the user may write, then at once (within the
  * kernel's one-second attribute cache) an open for writing by the user:
  * refused, whether the chmod went through the mount or behind it. */
-static void test_chmod_then_open(void)
+TEST(chmod_then_open, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0666);
@@ -387,7 +378,7 @@ static void test_chmod_then_open(void)
 /* A directory closed to others behind the kernel's back (it still caches
  * 0777 or 0755): what the user does inside it is refused as it would be
  * natively, lookups (search permission) included. */
-static void test_stale_directory_mode(void)
+TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t;
 	struct stat b;
@@ -426,7 +417,7 @@ static void test_stale_directory_mode(void)
 
 /* Modes and sticky directories, pjdfstest-like: what the user may and may
  * not do to root's files and its own. */
-static void test_modes_and_sticky(void)
+TEST(modes_and_sticky, .needs = TEST_NEEDS_ROOT)
 {
 	struct two t;
 
@@ -481,7 +472,7 @@ static void test_modes_and_sticky(void)
 /* trusted.* needs CAP_SYS_ADMIN: the user does not see the names, cannot
  * read or set them; security.* likewise cannot be set.  Root does see
  * them. */
-static void test_trusted_xattrs(void)
+TEST(trusted_xattrs, .needs = TEST_NEEDS_ROOT)
 {
 	char names[4096];
 	ssize_t n;
@@ -490,8 +481,8 @@ static void test_trusted_xattrs(void)
 	mount_shared();
 	root_file("shared/f", 0666);
 	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
-		SKIP_CASE("the backing filesystem has no trusted.* xattrs: %s",
-			  fs_errname(errno));
+		SKIP("the backing filesystem has no trusted.* xattrs: %s",
+			  expect_errname(errno));
 	REQUIRE(AS_USER(do_list_no_trusted, BAK("shared/f")) == 0,
 		"natively the user sees trusted.* names");
 	CHECK_RC(AS_USER(do_list_no_trusted, MNT("shared/f")), 0);
@@ -500,7 +491,7 @@ static void test_trusted_xattrs(void)
 	CHECK_RC(AS_USER(do_setxattr_security, MNT("shared/f")), EPERM);
 	CHECK_RC(AS_USER(do_setxattr_user, MNT("shared/f")), 0);
 	n = listxattr(MNT("shared/f"), names, sizeof(names));
-	REQUIRE(n >= 0, "listxattr as root: %s", fs_errname(errno));
+	REQUIRE(n >= 0, "listxattr as root: %s", expect_errname(errno));
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1)
 		seen |= !strcmp(names + i, "trusted.diofs");
 	CHECK(seen, "root does not see trusted.diofs through the mount");
@@ -521,13 +512,13 @@ static int do_list_no_trusted_nocaps(void *p)
 
 /* A uid-0 caller without capabilities gets none of the daemon's: it does
  * not see trusted.* names, as natively. */
-static void test_root_without_caps(void)
+TEST(root_without_caps, .needs = TEST_NEEDS_ROOT)
 {
 	mount_shared();
 	root_file("shared/f", 0666);
 	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
-		SKIP_CASE("the backing filesystem has no trusted.* xattrs: %s",
-			  fs_errname(errno));
+		SKIP("the backing filesystem has no trusted.* xattrs: %s",
+			  expect_errname(errno));
 	REQUIRE(fs_as_user(0, 0, 022, do_list_no_trusted_nocaps, (void *)BAK("shared/f")) == 0,
 		"natively root without capabilities sees trusted.* names");
 	CHECK_RC(fs_as_user(0, 0, 022, do_list_no_trusted_nocaps, (void *)MNT("shared/f")), 0);
@@ -536,7 +527,7 @@ static void test_root_without_caps(void)
 
 /* Root in another group keeps root's rights (no capability dropped) and
  * creates with its own group. */
-static void test_root_other_group(void)
+TEST(root_other_group, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
@@ -597,7 +588,7 @@ static void settle(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	REQUIRE(fd >= 0, "open %s: %s", path, fs_errname(errno));
+	REQUIRE(fd >= 0, "open %s: %s", path, expect_errname(errno));
 	REQUIRE_OK(syncfs(fd));
 	close(fd);
 }
@@ -613,7 +604,7 @@ static void settle(const char *path)
  * exceed 2 MiB for the case to tell the two apart. */
 #define FILL_SLACK (1LL << 20)
 
-static void test_reserved_blocks(void)
+TEST(reserved_blocks, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
 {
 	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "5", NULL, NULL };
 	char *mnt_argv[] = { "mount", "-o", "loop", NULL, NULL, NULL };
@@ -626,29 +617,29 @@ static void test_reserved_blocks(void)
 	int fd;
 
 	if (access("/dev/loop-control", F_OK) < 0)
-		SKIP_CASE("no loop devices (/dev/loop-control: %s)", fs_errname(errno));
+		SKIP("no loop devices (/dev/loop-control: %s)", expect_errname(errno));
 	t = fs_tempdir();
 	REQUIRE_OK(chmod(t, 0755));
 	snprintf(img, sizeof(img), "%s/ext4.img", t);
 	snprintf(ext, sizeof(ext), "%s/ext4", t);
 	fd = open(img, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-	REQUIRE(fd >= 0, "create %s: %s", img, fs_errname(errno));
+	REQUIRE(fd >= 0, "create %s: %s", img, expect_errname(errno));
 	REQUIRE_OK(ftruncate(fd, 64 << 20));
 	close(fd);
 	mkfs[5] = img;
 	if (run_quiet(mkfs, r) != 0)
-		SKIP_CASE("mkfs.ext4 did not run: %.200s", r->err[0] ? r->err : "not found?");
+		SKIP("mkfs.ext4 did not run: %.200s", r->err[0] ? r->err : "not found?");
 	REQUIRE_OK(mkdir(ext, 0755));
 	mnt_argv[3] = img;
 	mnt_argv[4] = ext;
 	fs_track_mount(ext, 0); /* before: a mount that half-worked goes too */
 	if (run_quiet(mnt_argv, r) != 0)
-		SKIP_CASE("cannot mount the ext4 image on a loop device: %.200s", r->err);
+		SKIP("cannot mount the ext4 image on a loop device: %.200s", r->err);
 	REQUIRE_OK(chmod(ext, 0755));
 	REQUIRE_OK(statvfs(ext, &sv));
 	reserve = (long long)(sv.f_bfree - sv.f_bavail) * (long long)sv.f_frsize;
 	if (reserve <= 2 * FILL_SLACK)
-		SKIP_CASE("mkfs.ext4 -m 5 reserved only %lld bytes", reserve);
+		SKIP("mkfs.ext4 -m 5 reserved only %lld bytes", reserve);
 
 	/* async_dio=0: a write cut short by ENOSPC returns its count, as
 	 * natively (the async path turns it into EIO). */
@@ -661,14 +652,14 @@ static void test_reserved_blocks(void)
 	REQUIRE_OK(chown(BAK("fuse"), UID, GID));
 
 	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	REQUIRE(f != MAP_FAILED, "mmap: %s", fs_errname(errno));
+	REQUIRE(f != MAP_FAILED, "mmap: %s", expect_errname(errno));
 	snprintf(path, sizeof(path), "%s", BAK("native/fill"));
 	*f = (struct fill){ .path = path };
 	settle(ext);
 	CHECK_RC(AS_USER(do_fill, f), 0);
 	native = f->bytes;
 	CHECK(f->err == ENOSPC, "natively the writes ended with %s, want ENOSPC",
-	      fs_errname(f->err));
+	      expect_errname(f->err));
 	REQUIRE_OK(unlink(BAK("native/fill")));
 	settle(ext);
 
@@ -677,8 +668,9 @@ static void test_reserved_blocks(void)
 	CHECK_RC(AS_USER(do_fill, f), 0);
 	through = f->bytes;
 	CHECK(f->err == ENOSPC, "through diofs the writes ended with %s, want ENOSPC",
-	      fs_errname(f->err));
-	printf("[native %lld, diofs %lld bytes, reserve %lld] ", native, through, reserve);
+	      expect_errname(f->err));
+	NOTE("written natively %lld, through diofs %lld bytes; reserve %lld", native, through,
+	     reserve);
 	CHECK(through <= native + FILL_SLACK,
 	      "through diofs the user wrote %lld bytes, natively %lld: %lld more, "
 	      "the reserve is %lld", through, native, through - native, reserve);
@@ -776,7 +768,7 @@ static void lease_cleanup(void)
  * opener goes away, and once the leases are let go the others succeed.  (A backing open that waited for the lease break
  * would keep a worker for lease-break-time, every worker with enough
  * openers.) */
-static void test_lease_blocks_no_worker(void)
+TEST(lease_blocks_no_worker, .needs = TEST_NEEDS_ROOT)
 {
 	struct fs_run r;
 	char *stat_argv[] = { "stat", NULL, NULL };
@@ -805,14 +797,14 @@ static void test_lease_blocks_no_worker(void)
 	lease_pids[0] = fs_spawn_as_user(UID, GID, 022, do_hold_lease, NULL);
 	close(lease_ready[1]);
 	close(lease_release[0]);
-	REQUIRE(lease_pids[0] > 0, "fork: %s", fs_errname(errno));
+	REQUIRE(lease_pids[0] > 0, "fork: %s", expect_errname(errno));
 	if (read(lease_ready[0], &b, 1) != 1) {
 		int err = fs_wait_child(lease_pids[0], 5000, NULL);
 
 		lease_pids[0] = 0;
 		close(lease_ready[0]);
-		SKIP_CASE("no write lease on BACKING as uid %d: %s", UID,
-			  err > 0 ? fs_errname(err) : "the holder died");
+		SKIP("no write lease on BACKING as uid %d: %s", UID,
+			  err > 0 ? expect_errname(err) : "the holder died");
 	}
 	close(lease_ready[0]);
 
@@ -821,7 +813,7 @@ static void test_lease_blocks_no_worker(void)
 						 lease_mnt[i]);
 		if (lease_pids[i] < 0) {
 			lease_cleanup();
-			REQUIRE(false, "fork: %s", fs_errname(errno));
+			REQUIRE(false, "fork: %s", expect_errname(errno));
 		}
 	}
 	/* Every open sent: they are queued (FIFO) before root's lookup. */
@@ -860,24 +852,4 @@ static void test_lease_blocks_no_worker(void)
 	lease_cleanup();
 }
 
-static const struct fs_case cases[] = {
-	{ "acl_deny_read", test_acl_deny_read, FS_NEEDS_ROOT, 0 },
-	{ "acl_deny_write", test_acl_deny_write, FS_NEEDS_ROOT, 0 },
-	{ "acl_deny_dir", test_acl_deny_dir, FS_NEEDS_ROOT, 0 },
-	{ "acl_deny_opendir", test_acl_deny_opendir, FS_NEEDS_ROOT, 0 },
-	{ "acl_grant", test_acl_grant, FS_NEEDS_ROOT, 0 },
-	{ "default_acl_umask", test_default_acl_umask, FS_NEEDS_ROOT, 0 },
-	{ "chmod_then_open", test_chmod_then_open, FS_NEEDS_ROOT, 0 },
-	{ "stale_directory_mode", test_stale_directory_mode, FS_NEEDS_ROOT, 0 },
-	{ "modes_and_sticky", test_modes_and_sticky, FS_NEEDS_ROOT, 0 },
-	{ "trusted_xattrs", test_trusted_xattrs, FS_NEEDS_ROOT, 0 },
-	{ "root_other_group", test_root_other_group, FS_NEEDS_ROOT, 0 },
-	{ "root_without_caps", test_root_without_caps, FS_NEEDS_ROOT, 0 },
-	{ "reserved_blocks", test_reserved_blocks, FS_NEEDS_ROOT, 300 },
-	{ "lease_blocks_no_worker", test_lease_blocks_no_worker, FS_NEEDS_ROOT, 0 },
-};
-
-int main(void)
-{
-	return fs_main("fs_perms", cases, sizeof(cases) / sizeof(*cases));
-}
+TEST_MAIN("test_perms")
