@@ -27,6 +27,8 @@
 #define MAX_EXTRA 8
 #define MAX_TEMPDIRS 4
 
+struct diofs_mount *M;
+
 /* ---- what the running case set up (this process is the case's child) ---- */
 
 static struct diofs_mount case_mounts[MAX_CASE_MOUNTS];
@@ -155,6 +157,16 @@ struct diofs_mount *fs_mount(const char *opts)
 	}
 	REQUIRE(false, "more than %d mounts in one case", MAX_CASE_MOUNTS);
 	return NULL;
+}
+
+struct diofs_mount *fs_mount_shared(void)
+{
+	struct diofs_mount *m = fs_mount("allow_other");
+
+	REQUIRE_OK(chmod(m->root, 0755));
+	REQUIRE_OK(mkdir(diofs_mnt_path(m, "shared"), 0777));
+	REQUIRE_OK(chmod(diofs_mnt_path(m, "shared"), 0777));
+	return m;
 }
 
 void fs_unmount(struct diofs_mount *m)
@@ -294,6 +306,24 @@ char *fs_slurp(const char *path, size_t *n)
 int fs_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg)
 {
 	return fs_as_user_groups(uid, gid, 0, NULL, mask, fn, arg);
+}
+
+int fs_rc(int r)
+{
+	return r < 0 ? errno : 0;
+}
+
+int fs_do_mkdir(void *path) { return fs_rc(mkdir(path, 0777)); }
+int fs_do_rmdir(void *path) { return fs_rc(rmdir(path)); }
+int fs_do_unlink(void *path) { return fs_rc(unlink(path)); }
+int fs_do_truncate(void *path) { return fs_rc(truncate(path, 0)); }
+int fs_do_symlink(void *path) { return fs_rc(symlink("target", path)); }
+
+int fs_do_open_w(void *path)
+{
+	int fd = open(path, O_WRONLY);
+
+	return fd < 0 ? errno : fs_rc(close(fd));
 }
 
 /* Fork a child that becomes uid, gid, groups with umask mask and exits

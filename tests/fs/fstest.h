@@ -20,9 +20,19 @@
 
 /* ---- mounts ---- */
 
+/* The mount a case works on (M = fs_mount(...)); MNT("f") and BAK("f")
+ * name f in it and in its backing directory. */
+extern struct diofs_mount *M;
+#define MNT(name) diofs_mnt_path(M, name)
+#define BAK(name) diofs_backing_path(M, name)
+
 /* Mount diofs with the harness (opts as for diofs_mount_start); the case
  * fails (fatally) if it cannot.  Stopped at the end of the case. */
 struct diofs_mount *fs_mount(const char *opts);
+/* Mount diofs with allow_other for other users' calls: the test root
+ * (mkdtemp: 0700) opened so that they reach MNT, and a 0777 directory
+ * "shared" in the mount for them to work in. */
+struct diofs_mount *fs_mount_shared(void);
 /* Stop it now (also done at the end of the case). */
 void fs_unmount(struct diofs_mount *m);
 /* A mount the case made by other means (a bind mount, a tmpfs, mount(8)):
@@ -68,6 +78,16 @@ int fs_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg);
 /* The same with supplementary groups. */
 int fs_as_user_groups(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
 		      int (*fn)(void *), void *arg);
+
+/* What another user does, as fs_as_user's fn on the path arg: 0 or the
+ * errno.  fs_rc(r) is 0 for r >= 0, else errno. */
+int fs_rc(int r);
+int fs_do_mkdir(void *path);            /* mode 0777 (less the umask) */
+int fs_do_rmdir(void *path);
+int fs_do_unlink(void *path);
+int fs_do_truncate(void *path);         /* to 0 bytes */
+int fs_do_symlink(void *path);          /* to "target" */
+int fs_do_open_w(void *path);           /* open O_WRONLY, close */
 
 /* The same without waiting: the child's pid (-1: fork failed), for
  * fs_wait_child. */

@@ -43,6 +43,15 @@ static void make_dirs(struct dirs *d)
 	REQUIRE_OK(mkdir(d->mnt, 0755));
 }
 
+/* Directories for a run of diofs that must not mount (detached at the
+ * end of the case should it mount after all); the run's output buffer. */
+static struct fs_run *dirs_for_bad_input(struct dirs *d)
+{
+	make_dirs(d);
+	fs_track_mount(d->mnt, 0);
+	return fs_alloc(sizeof(struct fs_run));
+}
+
 /* Run diofs with args (NULL-terminated, after the program name). */
 static int run_diofs(struct fs_run *r, const char *a0, ...)
 {
@@ -95,7 +104,7 @@ static void check_rejected(const char *what, int status, const struct fs_run *r,
 
 /* ---- help and version ---- */
 
-TEST(help, .needs = 0)
+TEST(help)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-h", "--help" };
@@ -124,7 +133,7 @@ TEST(help, .needs = 0)
 	}
 }
 
-TEST(version, .needs = 0)
+TEST(version)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-V", "--version" };
@@ -147,7 +156,7 @@ TEST(version, .needs = 0)
 /* The other programs: -V and --version print "NAME VERSION" and exit 0; an
  * unknown option gets one line naming it and "try --help" (exit 2), not the
  * whole help. */
-TEST(other_programs_version_bad_option, .needs = 0)
+TEST(other_programs_version_bad_option)
 {
 	static const char *const names[] = { "src/ctl/diofsctl", "src/check/diofs-check",
 					     "src/demo/diofs-demo" };
@@ -182,27 +191,23 @@ TEST(other_programs_version_bad_option, .needs = 0)
 
 /* ---- bad input ---- */
 
-TEST(backing_missing, .needs = 0)
+TEST(backing_missing)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct fs_run *r = dirs_for_bad_input(&d);
 	char missing[PATH_MAX + 16];
 
-	make_dirs(&d);
-	fs_track_mount(d.mnt, 0);
 	snprintf(missing, sizeof(missing), "%s/no-such-dir", d.root);
 	int status = run_diofs(r, "-f", missing, d.mnt, NULL);
 	check_rejected("BACKING missing", status, r, missing, d.mnt);
 }
 
-TEST(backing_not_directory, .needs = 0)
+TEST(backing_not_directory)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct fs_run *r = dirs_for_bad_input(&d);
 	char file[PATH_MAX + 16];
 
-	make_dirs(&d);
-	fs_track_mount(d.mnt, 0);
 	snprintf(file, sizeof(file), "%s/a-file", d.root);
 	REQUIRE_OK(fs_put(file, "x", 1, 0644));
 	int status = run_diofs(r, "-f", file, d.mnt, NULL);
@@ -210,13 +215,11 @@ TEST(backing_not_directory, .needs = 0)
 	CHECK(strstr(r->err, "not a directory") != NULL, "stderr does not say why: \"%s\"", r->err);
 }
 
-TEST(unknown_option, .needs = 0)
+TEST(unknown_option)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct fs_run *r = dirs_for_bad_input(&d);
 
-	make_dirs(&d);
-	fs_track_mount(d.mnt, 0);
 	int status = run_diofs(r, "-f", "-o", "nosuchopt", d.backing, d.mnt, NULL);
 	check_rejected("-o nosuchopt", status, r, "nosuchopt", d.mnt);
 	status = run_diofs(r, "-f", "-o", "dio=all,nosuchopt=3", d.backing, d.mnt, NULL);
@@ -225,10 +228,10 @@ TEST(unknown_option, .needs = 0)
 	check_rejected("--no-such-flag", status, r, "no-such-flag", d.mnt);
 }
 
-TEST(bad_option_values, .needs = 0)
+TEST(bad_option_values)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct fs_run *r = dirs_for_bad_input(&d);
 	static const struct {
 		const char *opt, *mention;
 	} bad[] = {
@@ -249,8 +252,6 @@ TEST(bad_option_values, .needs = 0)
 		{ "clone_fd", "clone_fd" },
 	};
 
-	make_dirs(&d);
-	fs_track_mount(d.mnt, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char what[64];
 		snprintf(what, sizeof(what), "-o %s", bad[i].opt);
@@ -259,21 +260,19 @@ TEST(bad_option_values, .needs = 0)
 	}
 }
 
-TEST(rules_file_missing, .needs = 0)
+TEST(rules_file_missing)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct fs_run *r = dirs_for_bad_input(&d);
 	char opt[PATH_MAX + 32], missing[PATH_MAX + 16];
 
-	make_dirs(&d);
-	fs_track_mount(d.mnt, 0);
 	snprintf(missing, sizeof(missing), "%s/no-rules", d.root);
 	snprintf(opt, sizeof(opt), "rules=%s", missing);
 	int status = run_diofs(r, "-f", "-o", opt, d.backing, d.mnt, NULL);
 	check_rejected("-o rules=MISSING", status, r, "no-rules", d.mnt);
 }
 
-TEST(mountpoint_missing, .needs = 0)
+TEST(mountpoint_missing)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -286,7 +285,7 @@ TEST(mountpoint_missing, .needs = 0)
 	check_rejected("MOUNTPOINT missing", status, r, missing, missing);
 }
 
-TEST(mountpoint_not_directory, .needs = 0)
+TEST(mountpoint_not_directory)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
@@ -300,7 +299,7 @@ TEST(mountpoint_not_directory, .needs = 0)
 	check_rejected("MOUNTPOINT not a directory", status, r, file, file);
 }
 
-TEST(missing_arguments, .needs = 0)
+TEST(missing_arguments)
 {
 	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;

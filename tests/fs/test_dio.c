@@ -24,11 +24,6 @@
 #define KiB 1024L
 #define MiB (1024L * 1024)
 
-static struct diofs_mount *M;
-
-#define MNT(name) diofs_mnt_path(M, name)
-#define BAK(name) diofs_backing_path(M, name)
-
 /* ---- the byte-for-byte matrix ---- */
 
 #define MODEL_MAX (16 * MiB)
@@ -454,16 +449,22 @@ static void expect_cached(int fd, const char *what)
 	}
 }
 
+/* Mount with opts, make BACKING/f (SZ bytes of pattern 1, also in buf)
+ * and open it through the mount with flags. */
+static int mount_with_file(const char *opts, int flags, unsigned char *buf)
+{
+	M = fs_mount(opts);
+	pattern_fill(buf, SZ, 0, 1);
+	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
+	return REQUIRE_OK(open(MNT("f"), flags));
+}
+
 /* dio=all: a file opened without O_DIRECT bypasses the page cache. */
 TEST(mode_all_bypasses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
-
-	M = fs_mount("dio=all,trace");
-	pattern_fill(buf, SZ, 0, 1);
-	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
-	int fd = REQUIRE_OK(open(MNT("f"), O_RDWR));
+	int fd = mount_with_file("dio=all,trace", O_RDWR, buf);
 	read_expect(fd, 1, "first read");
 	backing_rewrite("f", 2);
 	read_expect(fd, 2, "dio=all, plain open: a read after the backing file changed");
@@ -510,11 +511,7 @@ TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
-
-	M = fs_mount("dio=odirect,trace");
-	pattern_fill(buf, SZ, 0, 1);
-	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
-	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
+	int fd = mount_with_file("dio=odirect,trace", O_RDONLY, buf);
 	/* served from the page cache: the old data */
 	expect_cached(fd, "dio=odirect, plain open");
 	/* a shared map works (page cache) */
@@ -551,11 +548,7 @@ TEST(mode_none_odirect_works, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
 	char opens[4][64];
-
-	M = fs_mount("dio=none,trace");
-	pattern_fill(buf, SZ, 0, 1);
-	REQUIRE_OK(fs_put(BAK("f"), buf, SZ, 0644));
-	int fd = REQUIRE_OK(open(MNT("f"), O_RDONLY));
+	int fd = mount_with_file("dio=none,trace", O_RDONLY, buf);
 	read_expect(fd, 1, "first read");
 	int dfd = REQUIRE_OK(open(MNT("f"), O_RDWR | O_DIRECT));
 	/* (the O_DIRECT open invalidated the cache: expect_cached fills it) */

@@ -15,11 +15,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static struct diofs_mount *M;
-
-#define MNT(name) diofs_mnt_path(M, name)
-#define BAK(name) diofs_backing_path(M, name)
-
 /* ROOT/name: beside BACKING and MNT, outside the mount. */
 static const char *outside(const char *name)
 {

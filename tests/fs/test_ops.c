@@ -20,11 +20,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static struct diofs_mount *M;
-
-#define MNT(name) diofs_mnt_path(M, name)
-#define BAK(name) diofs_backing_path(M, name)
-
 static void mount_default(void)
 {
 	M = fs_mount(NULL);
@@ -695,6 +690,23 @@ TEST(read_write, .needs = TEST_NEEDS_MOUNT)
 	CHECK_EQ(fs_get(MNT("empty"), r, 10), 0);
 }
 
+/* The daemon's count of fds once it is down to base again, or after 2000
+ * round trips: a release is sent asynchronously on close, and round trips
+ * (statfs) let it by. */
+static int daemon_fds_back_to(int base)
+{
+	int now = fs_count_fds(M->pid);
+
+	for (int i = 0; i < 2000 && now > base; i++) {
+		struct statvfs sv;
+
+		statvfs(M->mnt, &sv);
+		sched_yield();
+		now = fs_count_fds(M->pid);
+	}
+	return now;
+}
+
 /* Each open is its own file in the daemon: the daemon's fds come back
  * when the files are closed (release). */
 TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
@@ -720,16 +732,7 @@ TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
 	CHECK_EQ(pwrite(fds[0], "y", 1, 0), 1);
 	for (int i = 0; i < N; i++)
 		CHECK_OK(close(fds[i]));
-	/* release is sent asynchronously on close: round trips let it by */
-	for (int i = 0; i < 2000; i++) {
-		struct statvfs sv;
-
-		now = fs_count_fds(M->pid);
-		if (now <= base)
-			break;
-		statvfs(M->mnt, &sv);
-		sched_yield();
-	}
+	now = daemon_fds_back_to(base);
 	CHECK(now <= base, "after closing %d opens the daemon has %d fds, %d before", N, now,
 	      base);
 	/* every close flushed (the dup's too), every last close released */
@@ -888,15 +891,7 @@ TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
 	CHECK_OK(fdatasync(fd));
 	CHECK(fs_count_fds(M->pid) > base, "opendir gave the daemon no fd (%d before)", base);
 	CHECK_OK(close(fd));
-	for (int i = 0; i < 2000; i++) {
-		struct statvfs sv;
-
-		now = fs_count_fds(M->pid);
-		if (now <= base)
-			break;
-		statvfs(M->mnt, &sv);
-		sched_yield();
-	}
+	now = daemon_fds_back_to(base);
 	CHECK(now <= base, "after closedir the daemon has %d fds, %d before", now, base);
 	/* (the trace is read through the control socket: only now, when the
 	 * daemon's fds have been counted) */

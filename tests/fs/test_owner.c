@@ -18,31 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct diofs_mount *M;
-
-#define MNT(name) diofs_mnt_path(M, name)
-#define BAK(name) diofs_backing_path(M, name)
-
 #define UID 4242
 #define GID 4343
 #define NOBODY 65534
 
-/* Mount with allow_other and a 0777 directory "shared" for the callers;
- * the test root (mkdtemp: 0700) opened so that they can reach MNT. */
-static void mount_shared(void)
-{
-	M = fs_mount("allow_other");
-	REQUIRE_OK(chmod(M->root, 0755));
-	REQUIRE_OK(mkdir(MNT("shared"), 0777));
-	REQUIRE_OK(chmod(MNT("shared"), 0777));
-}
-
 /* ---- what a child does: 0 or an errno ---- */
-
-static int rc(int r)
-{
-	return r < 0 ? errno : 0;
-}
 
 static int do_create(void *p)
 {
@@ -52,20 +32,15 @@ static int do_create(void *p)
 		return errno;
 	if (write(fd, "mine", 4) != 4)
 		return EIO;
-	return rc(close(fd));
+	return fs_rc(close(fd));
 }
 
-static int do_mkdir(void *p) { return rc(mkdir(p, 0777)); }
-static int do_mkfifo(void *p) { return rc(mkfifo(p, 0666)); }
-static int do_mknod_sock(void *p) { return rc(mknod(p, S_IFSOCK | 0666, 0)); }
-static int do_symlink(void *p) { return rc(symlink("target", p)); }
-static int do_rmdir(void *p) { return rc(rmdir(p)); }
-static int do_unlink(void *p) { return rc(unlink(p)); }
-static int do_chmod(void *p) { return rc(chmod(p, 0600)); }
-static int do_chown_root(void *p) { return rc(chown(p, 0, (gid_t)-1)); }
-static int do_chgrp_5555(void *p) { return rc(chown(p, (uid_t)-1, 5555)); }
-static int do_truncate(void *p) { return rc(truncate(p, 0)); }
-static int do_setxattr(void *p) { return rc(setxattr(p, "user.x", "1", 1, 0)); }
+static int do_mkfifo(void *p) { return fs_rc(mkfifo(p, 0666)); }
+static int do_mknod_sock(void *p) { return fs_rc(mknod(p, S_IFSOCK | 0666, 0)); }
+static int do_chmod(void *p) { return fs_rc(chmod(p, 0600)); }
+static int do_chown_root(void *p) { return fs_rc(chown(p, 0, (gid_t)-1)); }
+static int do_chgrp_5555(void *p) { return fs_rc(chown(p, (uid_t)-1, 5555)); }
+static int do_setxattr(void *p) { return fs_rc(setxattr(p, "user.x", "1", 1, 0)); }
 
 static int do_bind(void *p)
 {
@@ -76,16 +51,9 @@ static int do_bind(void *p)
 	if (s < 0)
 		return errno;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)p);
-	r = rc(bind(s, (struct sockaddr *)&sa, sizeof(sa)));
+	r = fs_rc(bind(s, (struct sockaddr *)&sa, sizeof(sa)));
 	close(s);
 	return r;
-}
-
-static int do_open_w(void *p)
-{
-	int fd = open(p, O_WRONLY);
-
-	return fd < 0 ? errno : rc(close(fd));
 }
 
 static int do_open_r(void *p)
@@ -97,19 +65,19 @@ static int do_open_r(void *p)
 		return errno;
 	if (read(fd, &c, 1) < 0)
 		return errno;
-	return rc(close(fd));
+	return fs_rc(close(fd));
 }
 
 static int do_set_times(void *p)
 {
 	struct timespec ts[2] = { { .tv_sec = 1000 }, { .tv_sec = 2000 } };
 
-	return rc(utimensat(AT_FDCWD, p, ts, 0));
+	return fs_rc(utimensat(AT_FDCWD, p, ts, 0));
 }
 
 static int do_touch_now(void *p)
 {
-	return rc(utimensat(AT_FDCWD, p, NULL, 0));
+	return fs_rc(utimensat(AT_FDCWD, p, NULL, 0));
 }
 
 /* Things a caller's own file allows: chmod, utimens, truncate, chgrp to
@@ -145,6 +113,24 @@ static void check_owner(const char *name, uid_t uid, gid_t gid, mode_t type, mod
 		      m.st_mode, b.st_uid, b.st_gid, b.st_mode);
 }
 
+/* What created_as makes: with fn, leaf in the caller's directory, of type
+ * and mode ((mode_t)-1: any). */
+static const struct made {
+	int (*fn)(void *);
+	const char *leaf;
+	mode_t type, perm;
+} made[] = {
+	{ do_create, "file", S_IFREG, 0644 },
+	{ fs_do_mkdir, "dir", S_IFDIR, 0755 },
+	{ do_mkfifo, "fifo", S_IFIFO, 0644 },
+	{ do_mknod_sock, "sock", S_IFSOCK, 0644 },
+	{ fs_do_symlink, "link", S_IFLNK, (mode_t)-1 },
+	/* a socket made by bind(2), if the path fits in sun_path */
+	{ do_bind, "bound", S_IFSOCK, (mode_t)-1 },
+	/* inside the caller's own new directory too */
+	{ do_create, "dir/inner", S_IFREG, 0644 },
+};
+
 /* Files, directories, fifos, sockets and symlinks made by a non-root
  * caller belong to it, with its umask applied once. */
 static void created_as(uid_t uid, gid_t gid)
@@ -158,31 +144,14 @@ static void created_as(uid_t uid, gid_t gid)
 	snprintf(name, sizeof(name), "%s/%s", dir, leaf);                         \
 	CHECK_RC(fs_as_user(uid, gid, 022, fn, (void *)MNT(name)), want);        \
 } while (0)
-	AS(do_create, "file", 0);
-	snprintf(name, sizeof(name), "%s/file", dir);
-	check_owner(name, uid, gid, S_IFREG, 0644);
-	AS(do_mkdir, "dir", 0);
-	snprintf(name, sizeof(name), "%s/dir", dir);
-	check_owner(name, uid, gid, S_IFDIR, 0755);
-	AS(do_mkfifo, "fifo", 0);
-	snprintf(name, sizeof(name), "%s/fifo", dir);
-	check_owner(name, uid, gid, S_IFIFO, 0644);
-	AS(do_mknod_sock, "sock", 0);
-	snprintf(name, sizeof(name), "%s/sock", dir);
-	check_owner(name, uid, gid, S_IFSOCK, 0644);
-	AS(do_symlink, "link", 0);
-	snprintf(name, sizeof(name), "%s/link", dir);
-	check_owner(name, uid, gid, S_IFLNK, (mode_t)-1);
-	/* a socket made by bind(2), if the path fits in sun_path */
-	snprintf(name, sizeof(name), "%s/bound", dir);
-	if (strlen(MNT(name)) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		AS(do_bind, "bound", 0);
-		check_owner(name, uid, gid, S_IFSOCK, (mode_t)-1);
+	for (size_t i = 0; i < sizeof(made) / sizeof(*made); i++) {
+		snprintf(name, sizeof(name), "%s/%s", dir, made[i].leaf);
+		if (made[i].fn == do_bind &&
+		    strlen(MNT(name)) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			continue;
+		AS(made[i].fn, made[i].leaf, 0);
+		check_owner(name, uid, gid, made[i].type, made[i].perm);
 	}
-	/* inside the caller's own new directory too */
-	AS(do_create, "dir/inner", 0);
-	snprintf(name, sizeof(name), "%s/dir/inner", dir);
-	check_owner(name, uid, gid, S_IFREG, 0644);
 	/* and what it owns it may administer */
 	snprintf(name, sizeof(name), "%s/file", dir);
 	CHECK_RC(fs_as_user(uid, gid, 022, do_own_file_admin, (void *)MNT(name)), 0);
@@ -190,32 +159,32 @@ static void created_as(uid_t uid, gid_t gid)
 	/* but not give away */
 	CHECK_RC(fs_as_user(uid, gid, 022, do_chown_root, (void *)MNT(name)), EPERM);
 	CHECK_RC(fs_as_user(uid, gid, 022, do_chgrp_5555, (void *)MNT(name)), EPERM);
-	AS(do_unlink, "file", 0);
-	AS(do_rmdir, "dir", ENOTEMPTY);
+	AS(fs_do_unlink, "file", 0);
+	AS(fs_do_rmdir, "dir", ENOTEMPTY);
 #undef AS
 }
 
 TEST(created_by_made_up_uid, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	created_as(UID, GID);
 }
 
 TEST(created_by_nobody, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	created_as(NOBODY, NOBODY);
 }
 
 /* The caller's umask is applied (by the kernel) once, the daemon's never. */
 TEST(umask, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
-	CHECK_RC(fs_as_user(UID, GID, 027, do_mkdir, (void *)MNT("shared/d027")), 0);
+	M = fs_mount_shared();
+	CHECK_RC(fs_as_user(UID, GID, 027, fs_do_mkdir, (void *)MNT("shared/d027")), 0);
 	check_owner("shared/d027", UID, GID, S_IFDIR, 0750);
 	CHECK_RC(fs_as_user(UID, GID, 027, do_create, (void *)MNT("shared/f027")), 0);
 	check_owner("shared/f027", UID, GID, S_IFREG, 0640);
-	CHECK_RC(fs_as_user(UID, GID, 0, do_mkdir, (void *)MNT("shared/d000")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 0, fs_do_mkdir, (void *)MNT("shared/d000")), 0);
 	check_owner("shared/d000", UID, GID, S_IFDIR, 0777);
 	CHECK_RC(fs_as_user(UID, GID, 0, do_create, (void *)MNT("shared/f000")), 0);
 	check_owner("shared/f000", UID, GID, S_IFREG, 0666);
@@ -231,7 +200,7 @@ TEST(setgid_directory, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/sg"), 0777));
 	REQUIRE_OK(chown(MNT("shared/sg"), 0, 777));
 	REQUIRE_OK(chmod(MNT("shared/sg"), 02777));
@@ -240,11 +209,11 @@ TEST(setgid_directory, .needs = TEST_NEEDS_ROOT)
 		"the setgid dir in BACKING: %u %#o", b.st_gid, b.st_mode);
 	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/sg/file")), 0);
 	check_owner("shared/sg/file", UID, 777, S_IFREG, 0644);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_mkdir, (void *)MNT("shared/sg/sub")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_mkdir, (void *)MNT("shared/sg/sub")), 0);
 	check_owner("shared/sg/sub", UID, 777, S_IFDIR, 02755);
 	CHECK_RC(fs_as_user(UID, GID, 022, do_mkfifo, (void *)MNT("shared/sg/fifo")), 0);
 	check_owner("shared/sg/fifo", UID, 777, S_IFIFO, 0644);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_symlink, (void *)MNT("shared/sg/link")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_symlink, (void *)MNT("shared/sg/link")), 0);
 	check_owner("shared/sg/link", UID, 777, S_IFLNK, (mode_t)-1);
 	/* and on down */
 	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/sg/sub/deeper")), 0);
@@ -254,7 +223,7 @@ TEST(setgid_directory, .needs = TEST_NEEDS_ROOT)
 /* Permission checks as on a local filesystem. */
 TEST(permissions, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(fs_put(MNT("shared/root644"), "r", 1, 0644));
 	REQUIRE_OK(chmod(MNT("shared/root644"), 0644));
 	REQUIRE_OK(fs_put(MNT("shared/root600"), "r", 1, 0600));
@@ -267,9 +236,9 @@ TEST(permissions, .needs = TEST_NEEDS_ROOT)
 	REQUIRE_OK(chmod(MNT("shared/sticky/roots"), 0666));
 
 	/* a non-owner cannot write a 0644 file, can read it */
-	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/root644")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_open_w, (void *)MNT("shared/root644")), EACCES);
 	CHECK_RC(fs_as_user(UID, GID, 022, do_open_r, (void *)MNT("shared/root644")), 0);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_truncate, (void *)MNT("shared/root644")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_truncate, (void *)MNT("shared/root644")), EACCES);
 	CHECK_RC(fs_as_user(UID, GID, 022, do_setxattr, (void *)MNT("shared/root644")), EACCES);
 	/* nor read a 0600 one */
 	CHECK_RC(fs_as_user(UID, GID, 022, do_open_r, (void *)MNT("shared/root600")), EACCES);
@@ -279,12 +248,12 @@ TEST(permissions, .needs = TEST_NEEDS_ROOT)
 	CHECK_RC(fs_as_user(UID, GID, 022, do_touch_now, (void *)MNT("shared/root644")), EACCES);
 	/* nor create in, or delete from, a 0755 root directory */
 	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("rootdir/new")), EACCES);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_mkdir, (void *)MNT("rootdir/newdir")), EACCES);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_unlink, (void *)MNT("rootdir/inside")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_mkdir, (void *)MNT("rootdir/newdir")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_unlink, (void *)MNT("rootdir/inside")), EACCES);
 	/* a sticky directory protects others' files */
-	CHECK_RC(fs_as_user(UID, GID, 022, do_unlink, (void *)MNT("shared/sticky/roots")), EPERM);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_unlink, (void *)MNT("shared/sticky/roots")), EPERM);
 	/* yet a 0666 file is writable by anyone */
-	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/sticky/roots")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_open_w, (void *)MNT("shared/sticky/roots")), 0);
 	/* nothing of it happened in BACKING */
 	struct stat b;
 	CHECK_ERR(lstat(BAK("rootdir/new"), &b), ENOENT);
@@ -301,7 +270,7 @@ TEST(supplementary_groups, .needs = TEST_NEEDS_ROOT)
 {
 	const gid_t groups[] = { 5555 };
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/grp"), 0770));
 	REQUIRE_OK(chown(MNT("shared/grp"), 0, 5555));
 	REQUIRE_OK(chmod(MNT("shared/grp"), 0770));
@@ -311,17 +280,17 @@ TEST(supplementary_groups, .needs = TEST_NEEDS_ROOT)
 	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_create,
 				   (void *)MNT("shared/grp/made")), 0);
 	check_owner("shared/grp/made", UID, GID, S_IFREG, 0644);
-	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_mkdir,
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, fs_do_mkdir,
 				   (void *)MNT("shared/grp/madedir")), 0);
 	check_owner("shared/grp/madedir", UID, GID, S_IFDIR, 0755);
-	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_open_w,
+	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, fs_do_open_w,
 				   (void *)MNT("shared/grp/data")), 0);
 	CHECK_RC(fs_as_user_groups(UID, GID, 1, groups, 022, do_chgrp_5555,
 				   (void *)MNT("shared/grp/made")), 0);
 	check_owner("shared/grp/made", UID, 5555, S_IFREG, 0644);
 	/* without the group: refused */
 	CHECK_RC(fs_as_user(UID, GID, 022, do_create, (void *)MNT("shared/grp/nope")), EACCES);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_open_w, (void *)MNT("shared/grp/data")), EACCES);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_open_w, (void *)MNT("shared/grp/data")), EACCES);
 }
 
 static int do_append(void *p)
@@ -332,7 +301,7 @@ static int do_append(void *p)
 		return errno;
 	if (write(fd, "w", 1) != 1)
 		return errno ? errno : EIO;
-	return rc(close(fd));
+	return fs_rc(close(fd));
 }
 
 /* A write or truncate by someone else clears set-user-ID and set-group-ID
@@ -341,7 +310,7 @@ TEST(write_clears_setid, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(fs_put(MNT("shared/setid"), "x", 1, 0777));
 	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
 	REQUIRE_OK(stat(BAK("shared/setid"), &b));
@@ -358,7 +327,7 @@ TEST(write_clears_setid, .needs = TEST_NEEDS_ROOT)
 	      "after another user's write the mount shows mode %#o", m.st_mode & 07777);
 	/* and a truncate likewise */
 	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
-	CHECK_RC(fs_as_user(UID, GID, 022, do_truncate, (void *)MNT("shared/setid")), 0);
+	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_truncate, (void *)MNT("shared/setid")), 0);
 	REQUIRE_OK(stat(BAK("shared/setid"), &b));
 	CHECK(b.st_size == 0, "backing size %jd after the truncate, want 0", (intmax_t)b.st_size);
 	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,

@@ -26,24 +26,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static struct diofs_mount *M;
-
-#define MNT(name) diofs_mnt_path(M, name)
-#define BAK(name) diofs_backing_path(M, name)
-
 #define UID 4242
 #define GID 4242
-
-/* Mount with allow_other and a 0777 directory "shared"; the test root
- * (mkdtemp: 0700) opened so that the other user can reach MNT and
- * BACKING. */
-static void mount_shared(void)
-{
-	M = fs_mount("allow_other");
-	REQUIRE_OK(chmod(M->root, 0755));
-	REQUIRE_OK(mkdir(MNT("shared"), 0777));
-	REQUIRE_OK(chmod(MNT("shared"), 0777));
-}
 
 /* A root-owned file with mode (umask aside). */
 static void root_file(const char *name, mode_t mode)
@@ -54,29 +38,18 @@ static void root_file(const char *name, mode_t mode)
 
 /* ---- what the other user does: 0 or an errno ---- */
 
-static int rc(int r)
-{
-	return r < 0 ? errno : 0;
-}
-
 static int open_close(const char *p, int flags)
 {
 	int fd = open(p, flags);
 
-	return fd < 0 ? errno : rc(close(fd));
+	return fd < 0 ? errno : fs_rc(close(fd));
 }
 
 static int do_open_r(void *p) { return open_close(p, O_RDONLY); }
-static int do_open_w(void *p) { return open_close(p, O_WRONLY); }
-static int do_stat(void *p) { struct stat st; return rc(stat(p, &st)); }
-static int do_unlink(void *p) { return rc(unlink(p)); }
-static int do_rmdir(void *p) { return rc(rmdir(p)); }
-static int do_mkdir(void *p) { return rc(mkdir(p, 0755)); }
-static int do_truncate(void *p) { return rc(truncate(p, 0)); }
-static int do_symlink(void *p) { return rc(symlink("target", p)); }
-static int do_setxattr_user(void *p) { return rc(setxattr(p, "user.u", "1", 1, 0)); }
-static int do_setxattr_trusted(void *p) { return rc(setxattr(p, "trusted.t", "1", 1, 0)); }
-static int do_setxattr_security(void *p) { return rc(setxattr(p, "security.s", "1", 1, 0)); }
+static int do_stat(void *p) { struct stat st; return fs_rc(stat(p, &st)); }
+static int do_setxattr_user(void *p) { return fs_rc(setxattr(p, "user.u", "1", 1, 0)); }
+static int do_setxattr_trusted(void *p) { return fs_rc(setxattr(p, "trusted.t", "1", 1, 0)); }
+static int do_setxattr_security(void *p) { return fs_rc(setxattr(p, "security.s", "1", 1, 0)); }
 
 /* opendir and read every entry */
 static int do_list(void *p)
@@ -94,20 +67,19 @@ static int do_list(void *p)
 	return err;
 }
 
-static int do_mkdir_777(void *p) { return rc(mkdir(p, 0777)); }
 
 static int do_create_666(void *p)
 {
 	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0666);
 
-	return fd < 0 ? errno : rc(close(fd));
+	return fd < 0 ? errno : fs_rc(close(fd));
 }
 
 static int do_create(void *p)
 {
 	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
 
-	return fd < 0 ? errno : rc(close(fd));
+	return fd < 0 ? errno : fs_rc(close(fd));
 }
 
 static int do_read(void *p)
@@ -126,7 +98,7 @@ static int do_getxattr_trusted(void *p)
 {
 	char v[16];
 
-	return rc((int)getxattr(p, "trusted.diofs", v, sizeof(v)));
+	return fs_rc((int)getxattr(p, "trusted.diofs", v, sizeof(v)));
 }
 
 /* Two paths: from and to. */
@@ -138,14 +110,14 @@ static int do_rename(void *p)
 {
 	const struct two *t = p;
 
-	return rc(rename(t->from, t->to));
+	return fs_rc(rename(t->from, t->to));
 }
 
 static int do_link(void *p)
 {
 	const struct two *t = p;
 
-	return rc(link(t->from, t->to));
+	return fs_rc(link(t->from, t->to));
 }
 
 /* listxattr of p; EEXIST if a trusted.* name is among the names. */
@@ -163,6 +135,14 @@ static int do_list_no_trusted(void *p)
 }
 
 #define AS_USER(fn, path) fs_as_user(UID, GID, 022, fn, (void *)(path))
+
+/* fn (do_rename, do_link) from one path to another as the user. */
+static int as_user_two(int (*fn)(void *), const char *from, const char *to)
+{
+	struct two t = { from, to };
+
+	return AS_USER(fn, &t);
+}
 
 /* ---- ACLs, set on BACKING with the raw xattr (no libacl needed) ---- */
 
@@ -235,7 +215,7 @@ static void deny_by_acl(const char *name, mode_t mode, unsigned int perm,
 /* An ACL entry denying the user reading a file others may read. */
 TEST(acl_deny_read, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0644);
 	deny_by_acl("shared/f", 0644, 0, do_open_r, "shared/f", EACCES);
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/f")), EACCES);
@@ -250,11 +230,11 @@ TEST(acl_deny_write, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0666);
-	deny_by_acl("shared/f", 0666, 4, do_open_w, "shared/f", EACCES);
-	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), EACCES);
-	CHECK_RC(AS_USER(do_truncate, MNT("shared/f")), EACCES);
+	deny_by_acl("shared/f", 0666, 4, fs_do_open_w, "shared/f", EACCES);
+	CHECK_RC(AS_USER(fs_do_open_w, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(fs_do_truncate, MNT("shared/f")), EACCES);
 	CHECK_RC(AS_USER(do_setxattr_user, MNT("shared/f")), EACCES);
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/f")), 0);
 	REQUIRE_OK(stat(BAK("shared/f"), &b));
@@ -266,20 +246,17 @@ TEST(acl_deny_write, .needs = TEST_NEEDS_ROOT)
  * no unlink, rename, create or mkdir in it. */
 TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
 {
-	struct two t = { NULL, NULL };
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/d"), 0777));
 	REQUIRE_OK(chmod(MNT("shared/d"), 0777));
 	root_file("shared/d/victim", 0666);
-	deny_by_acl("shared/d", 0777, 5, do_unlink, "shared/d/victim", EACCES);
-	CHECK_RC(AS_USER(do_unlink, MNT("shared/d/victim")), EACCES);
-	t.from = MNT("shared/d/victim");
-	t.to = MNT("shared/moved");
-	CHECK_RC(AS_USER(do_rename, &t), EACCES);
+	deny_by_acl("shared/d", 0777, 5, fs_do_unlink, "shared/d/victim", EACCES);
+	CHECK_RC(AS_USER(fs_do_unlink, MNT("shared/d/victim")), EACCES);
+	CHECK_RC(as_user_two(do_rename, MNT("shared/d/victim"), MNT("shared/moved")), EACCES);
 	CHECK_RC(AS_USER(do_create, MNT("shared/d/new")), EACCES);
-	CHECK_RC(AS_USER(do_mkdir, MNT("shared/d/newdir")), EACCES);
+	CHECK_RC(AS_USER(fs_do_mkdir, MNT("shared/d/newdir")), EACCES);
 	CHECK_OK(lstat(BAK("shared/d/victim"), &b));
 	CHECK_ERR(lstat(BAK("shared/d/new"), &b), ENOENT);
 	/* reading it is still allowed (r-x) */
@@ -291,7 +268,7 @@ TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
  * it. */
 TEST(acl_deny_opendir, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
 	REQUIRE_OK(chmod(MNT("shared/d"), 0755));
 	root_file("shared/d/f", 0644);
@@ -306,15 +283,15 @@ TEST(acl_grant, .needs = TEST_NEEDS_ROOT)
 {
 	int err;
 
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0600);
 	err = acl_for_user(BAK("shared/f"), 0600, UID, 6);
 	if (err == -EOPNOTSUPP)
 		SKIP("the backing filesystem has no POSIX ACLs");
 	REQUIRE(err == 0, "setting an ACL on BACKING/shared/f: %s", expect_errname(-err));
-	REQUIRE(AS_USER(do_open_w, BAK("shared/f")) == 0, "natively the ACL does not grant");
+	REQUIRE(AS_USER(fs_do_open_w, BAK("shared/f")) == 0, "natively the ACL does not grant");
 	CHECK_RC(AS_USER(do_read, MNT("shared/f")), 0);
-	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), 0);
+	CHECK_RC(AS_USER(fs_do_open_w, MNT("shared/f")), 0);
 	/* and others stay out */
 	CHECK_RC(fs_as_user(UID + 1, GID + 1, 022, do_read, (void *)MNT("shared/f")), EACCES);
 }
@@ -328,7 +305,7 @@ TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 	struct stat n, m;
 	int err;
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/inherit"), 0777));
 	REQUIRE_OK(chmod(MNT("shared/inherit"), 0777));
 	err = default_acl_rwx(BAK("shared/inherit"));
@@ -336,7 +313,7 @@ TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 		SKIP("the backing filesystem has no POSIX ACLs");
 	REQUIRE(err == 0, "setting a default ACL: %s", expect_errname(-err));
 	for (int i = 0; i < 2; i++) {
-		int (*make)(void *) = i ? do_mkdir_777 : do_create_666;
+		int (*make)(void *) = i ? fs_do_mkdir : do_create_666;
 
 		snprintf(path, sizeof(path), "shared/inherit/native-%s", names[i]);
 		REQUIRE_OK(fs_as_user(UID, GID, 077, make, (void *)BAK(path)));
@@ -359,19 +336,19 @@ TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
  * refused, whether the chmod went through the mount or behind it. */
 TEST(chmod_then_open, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0666);
 	root_file("shared/g", 0666);
 	/* the kernel caches both as 0666 */
-	REQUIRE(AS_USER(do_open_w, MNT("shared/f")) == 0, "the user cannot write a 0666 file");
-	REQUIRE(AS_USER(do_open_w, MNT("shared/g")) == 0, "the user cannot write a 0666 file");
+	REQUIRE(AS_USER(fs_do_open_w, MNT("shared/f")) == 0, "the user cannot write a 0666 file");
+	REQUIRE(AS_USER(fs_do_open_w, MNT("shared/g")) == 0, "the user cannot write a 0666 file");
 
 	REQUIRE_OK(chmod(MNT("shared/f"), 0600));
-	CHECK_RC(AS_USER(do_open_w, MNT("shared/f")), EACCES);
+	CHECK_RC(AS_USER(fs_do_open_w, MNT("shared/f")), EACCES);
 	/* behind the kernel's back: its cached mode still says 0666; open
 	 * always reaches diofs, which opens as the caller */
 	REQUIRE_OK(chmod(BAK("shared/g"), 0600));
-	CHECK_RC(AS_USER(do_open_w, MNT("shared/g")), EACCES);
+	CHECK_RC(AS_USER(fs_do_open_w, MNT("shared/g")), EACCES);
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/g")), EACCES);
 }
 
@@ -380,10 +357,9 @@ TEST(chmod_then_open, .needs = TEST_NEEDS_ROOT)
  * natively, lookups (search permission) included. */
 TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
 {
-	struct two t;
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	REQUIRE_OK(mkdir(MNT("shared/pub"), 0777));
 	REQUIRE_OK(chmod(MNT("shared/pub"), 0777));
 	REQUIRE_OK(mkdir(MNT("shared/pub/sub"), 0755));
@@ -395,15 +371,11 @@ TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
 
 	/* no longer writable by others */
 	REQUIRE_OK(chmod(BAK("shared/pub"), 0755));
-	CHECK_RC(AS_USER(do_unlink, MNT("shared/pub/victim")), EACCES);
-	CHECK_RC(AS_USER(do_rmdir, MNT("shared/pub/sub")), EACCES);
+	CHECK_RC(AS_USER(fs_do_unlink, MNT("shared/pub/victim")), EACCES);
+	CHECK_RC(AS_USER(fs_do_rmdir, MNT("shared/pub/sub")), EACCES);
 	CHECK_RC(AS_USER(do_create, MNT("shared/pub/new")), EACCES);
-	t.from = MNT("shared/pub/victim");
-	t.to = MNT("shared/pub/renamed");
-	CHECK_RC(AS_USER(do_rename, &t), EACCES);
-	t.from = MNT("shared/pub/victim");
-	t.to = MNT("shared/pub/hardlink");
-	CHECK_RC(AS_USER(do_link, &t), EACCES);
+	CHECK_RC(as_user_two(do_rename, MNT("shared/pub/victim"), MNT("shared/pub/renamed")), EACCES);
+	CHECK_RC(as_user_two(do_link, MNT("shared/pub/victim"), MNT("shared/pub/hardlink")), EACCES);
 	CHECK_OK(lstat(BAK("shared/pub/victim"), &b));
 	CHECK_OK(lstat(BAK("shared/pub/sub"), &b));
 
@@ -419,9 +391,8 @@ TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
  * not do to root's files and its own. */
 TEST(modes_and_sticky, .needs = TEST_NEEDS_ROOT)
 {
-	struct two t;
 
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/r600", 0600);
 	root_file("shared/r644", 0644);
 	REQUIRE_OK(mkdir(MNT("shared/sticky"), 01777));
@@ -441,32 +412,24 @@ TEST(modes_and_sticky, .needs = TEST_NEEDS_ROOT)
 	CHECK_RC(AS_USER(do_list, MNT("shared/r700")), EACCES);
 
 	CHECK_RC(AS_USER(do_open_r, MNT("shared/r600")), EACCES);
-	CHECK_RC(AS_USER(do_open_w, MNT("shared/r644")), EACCES);
+	CHECK_RC(AS_USER(fs_do_open_w, MNT("shared/r644")), EACCES);
 	CHECK_RC(AS_USER(do_read, MNT("shared/r644")), 0);
-	CHECK_RC(AS_USER(do_truncate, MNT("shared/r644")), EACCES);
+	CHECK_RC(AS_USER(fs_do_truncate, MNT("shared/r644")), EACCES);
 	/* the sticky bit keeps others' entries */
-	CHECK_RC(AS_USER(do_unlink, MNT("shared/sticky/roots")), EPERM);
-	CHECK_RC(AS_USER(do_rmdir, MNT("shared/sticky/rootdir")), EPERM);
-	t.from = MNT("shared/sticky/roots");
-	t.to = MNT("shared/sticky/mine");
-	CHECK_RC(AS_USER(do_rename, &t), EPERM);
+	CHECK_RC(AS_USER(fs_do_unlink, MNT("shared/sticky/roots")), EPERM);
+	CHECK_RC(AS_USER(fs_do_rmdir, MNT("shared/sticky/rootdir")), EPERM);
+	CHECK_RC(as_user_two(do_rename, MNT("shared/sticky/roots"), MNT("shared/sticky/mine")), EPERM);
 	/* a hard link to a file the user may not read (protected_hardlinks) */
-	t.from = MNT("shared/r600");
-	t.to = MNT("shared/link600");
-	CHECK_RC(AS_USER(do_link, &t), EPERM);
+	CHECK_RC(as_user_two(do_link, MNT("shared/r600"), MNT("shared/link600")), EPERM);
 	/* its own entries in the sticky directory are its to remove */
 	CHECK_RC(AS_USER(do_create, MNT("shared/sticky/own")), 0);
-	t.from = MNT("shared/sticky/own");
-	t.to = MNT("shared/sticky/own2");
-	CHECK_RC(AS_USER(do_rename, &t), 0);
-	CHECK_RC(AS_USER(do_unlink, MNT("shared/sticky/own2")), 0);
-	CHECK_RC(AS_USER(do_mkdir, MNT("shared/sticky/owndir")), 0);
-	CHECK_RC(AS_USER(do_rmdir, MNT("shared/sticky/owndir")), 0);
+	CHECK_RC(as_user_two(do_rename, MNT("shared/sticky/own"), MNT("shared/sticky/own2")), 0);
+	CHECK_RC(AS_USER(fs_do_unlink, MNT("shared/sticky/own2")), 0);
+	CHECK_RC(AS_USER(fs_do_mkdir, MNT("shared/sticky/owndir")), 0);
+	CHECK_RC(AS_USER(fs_do_rmdir, MNT("shared/sticky/owndir")), 0);
 	/* a hard link to its own symlink (made from an O_PATH fd) */
-	CHECK_RC(AS_USER(do_symlink, MNT("shared/ownlink")), 0);
-	t.from = MNT("shared/ownlink");
-	t.to = MNT("shared/ownlink2");
-	CHECK_RC(AS_USER(do_link, &t), 0);
+	CHECK_RC(AS_USER(fs_do_symlink, MNT("shared/ownlink")), 0);
+	CHECK_RC(as_user_two(do_link, MNT("shared/ownlink"), MNT("shared/ownlink2")), 0);
 }
 
 /* trusted.* needs CAP_SYS_ADMIN: the user does not see the names, cannot
@@ -478,7 +441,7 @@ TEST(trusted_xattrs, .needs = TEST_NEEDS_ROOT)
 	ssize_t n;
 	bool seen = false;
 
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0666);
 	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
 		SKIP("the backing filesystem has no trusted.* xattrs: %s",
@@ -514,7 +477,7 @@ static int do_list_no_trusted_nocaps(void *p)
  * not see trusted.* names, as natively. */
 TEST(root_without_caps, .needs = TEST_NEEDS_ROOT)
 {
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/f", 0666);
 	if (setxattr(BAK("shared/f"), "trusted.diofs", "secret", 6, 0) < 0)
 		SKIP("the backing filesystem has no trusted.* xattrs: %s",
@@ -531,9 +494,9 @@ TEST(root_other_group, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat b;
 
-	mount_shared();
+	M = fs_mount_shared();
 	root_file("shared/r000", 0);
-	CHECK_RC(fs_as_user(0, 5555, 022, do_open_w, (void *)MNT("shared/r000")), 0);
+	CHECK_RC(fs_as_user(0, 5555, 022, fs_do_open_w, (void *)MNT("shared/r000")), 0);
 	CHECK_RC(fs_as_user(0, 5555, 022, do_setxattr_trusted, (void *)MNT("shared/r000")), 0);
 	CHECK_RC(fs_as_user(0, 5555, 022, do_create, (void *)MNT("shared/made")), 0);
 	REQUIRE_OK(stat(BAK("shared/made"), &b));
@@ -694,7 +657,7 @@ static int lease_ready[2] = { -1, -1 }, lease_release[2] = { -1, -1 };
  * until lease_release is written to or closed.  SIGIO (the lease break)
  * ignored: the holder gives the lease up when told, not before. */
 /* Opener i: an open or a truncate, and its system call. */
-static int (*const lease_kind[2])(void *) = { do_truncate, do_open_r };
+static int (*const lease_kind[2])(void *) = { fs_do_truncate, do_open_r };
 static const long lease_syscall[2] = { SYS_truncate, SYS_openat };
 
 static char lease_bak[1 + LEASE_OPENERS][PATH_MAX], lease_mnt[1 + LEASE_OPENERS][PATH_MAX];
@@ -716,7 +679,7 @@ static int do_hold_lease(void *p)
 	while (read(lease_release[0], &b, 1) < 0 && errno == EINTR)
 		;
 	for (int i = 1; i <= LEASE_OPENERS; i++)
-		err = err ?: rc(fcntl(fd[i], F_SETLEASE, F_UNLCK)) ?: rc(close(fd[i]));
+		err = err ?: fs_rc(fcntl(fd[i], F_SETLEASE, F_UNLCK)) ?: fs_rc(close(fd[i]));
 	return err;
 }
 
