@@ -5,6 +5,7 @@
 #include <config.h>
 #endif
 #include "harness/mount.h"
+#include "harness/proc.h"
 #include "harness/runner.h"
 
 #include <errno.h>
@@ -53,19 +54,11 @@ static void say(const char *s)
 	(void)r;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reap pid within timeout_ms; true if it is gone.  A pidfd makes this a
  * wait for the event, not a sleep loop (polling remains for old kernels). */
 bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = diofs_now_ms() + timeout_ms;
 	int pidfd = -1;
 	bool gone = false;
 
@@ -78,7 +71,7 @@ bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status)
 			gone = true;
 			break;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		if (left <= 0)
 			break;
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -584,7 +577,7 @@ static pid_t spawn_daemon(struct diofs_mount *m, const char *options)
 static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
 		      char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + START_TIMEOUT_MS;
+	int64_t deadline = diofs_now_ms() + START_TIMEOUT_MS;
 	int pidfd = -1;
 	char why[256], tail[600];
 	int status;
@@ -607,7 +600,7 @@ static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
 				close(pidfd);
 			return 0;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		if (left <= 0) {
 			log_tail(m, tail, sizeof(tail));
 			snprintf(err, errlen, "%s did not %s within %d s: %s", diofs_binary(),

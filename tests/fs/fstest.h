@@ -16,6 +16,7 @@
 
 #include "harness/mount.h"
 #include "harness/pattern.h"
+#include "harness/proc.h"
 #include "harness/runner.h"
 
 /* ---- mounts ---- */
@@ -103,21 +104,6 @@ int fs_wait_child(pid_t pid, int timeout_ms, int *status);
 	CHECK(g_ == w_, "%s: got %s, want %s", #got,                         \
 	      g_ < 0 ? "a dead child" : expect_errname(g_), expect_errname(w_)); \
 } while (0)
-
-/* Run argv with extra environment (NULL or "NAME=VALUE" strings,
- * NULL-terminated), stdin from /dev/null, capturing stdout and stderr
- * (each NUL-terminated, at most 64 KiB, kept).  Waits at most timeout_ms;
- * a program still running then is killed (its PID) and *timed_out set.
- * Returns the wait status, or -1 if it could not run. */
-struct fs_run {
-	char out[65536];
-	char err[65536];
-	bool timed_out;
-};
-int fs_run(char *const argv[], char *const env[], int timeout_ms, struct fs_run *r);
-
-/* Number of fds the process pid has open (-1 if unknown). */
-int fs_count_fds(pid_t pid);
 
 /* malloc that ends the case failed when out of memory (the case's child
  * exits: nothing to free). */

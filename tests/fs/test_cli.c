@@ -45,15 +45,15 @@ static void make_dirs(struct dirs *d)
 
 /* Directories for a run of diofs that must not mount (detached at the
  * end of the case should it mount after all); the run's output buffer. */
-static struct fs_run *dirs_for_bad_input(struct dirs *d)
+static struct diofs_run *dirs_for_bad_input(struct dirs *d)
 {
 	make_dirs(d);
 	fs_track_mount(d->mnt, 0);
-	return fs_alloc(sizeof(struct fs_run));
+	return fs_alloc(sizeof(struct diofs_run));
 }
 
 /* Run diofs with args (NULL-terminated, after the program name). */
-static int run_diofs(struct fs_run *r, const char *a0, ...)
+static int run_diofs(struct diofs_run *r, const char *a0, ...)
 {
 	char *argv[16];
 	va_list ap;
@@ -65,7 +65,7 @@ static int run_diofs(struct fs_run *r, const char *a0, ...)
 		argv[n++] = (char *)a;
 	va_end(ap);
 	argv[n] = NULL;
-	int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
+	int status = diofs_run(argv, NULL, RUN_TIMEOUT_MS, r);
 	REQUIRE(status != -1, "cannot run %s", argv[0]);
 	return status;
 }
@@ -83,7 +83,7 @@ static int count_lines(const char *s)
 
 /* The verdict on a bad input: a non-zero exit, one line on stderr that
  * names mention, nothing mounted at mnt. */
-static void check_rejected(const char *what, int status, const struct fs_run *r,
+static void check_rejected(const char *what, int status, const struct diofs_run *r,
 			   const char *mention, const char *mnt)
 {
 	CHECK(!r->timed_out, "%s: diofs was still running after %d s (it mounted?)", what,
@@ -106,7 +106,7 @@ static void check_rejected(const char *what, int status, const struct fs_run *r,
 
 TEST(help)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct diofs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-h", "--help" };
 
 	for (int i = 0; i < 2; i++) {
@@ -135,7 +135,7 @@ TEST(help)
 
 TEST(version)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct diofs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-V", "--version" };
 	char want[64];
 
@@ -160,7 +160,7 @@ TEST(other_programs_version_bad_option)
 {
 	static const char *const names[] = { "src/ctl/diofsctl", "src/check/diofs-check",
 					     "src/demo/diofs-demo" };
-	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct diofs_run *r = fs_alloc(sizeof(*r));
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *name = strrchr(names[i], '/') + 1;
@@ -171,7 +171,7 @@ TEST(other_programs_version_bad_option)
 		snprintf(want, sizeof(want), "%s %s\n", name, PACKAGE_VERSION);
 		for (int f = 0; f < 3; f++) {
 			char *argv[] = { path, (char *)flags[f], NULL };
-			int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
+			int status = diofs_run(argv, NULL, RUN_TIMEOUT_MS, r);
 
 			REQUIRE(status != -1, "cannot run %s", path);
 			if (f < 2) {
@@ -194,7 +194,7 @@ TEST(other_programs_version_bad_option)
 TEST(backing_missing)
 {
 	struct dirs d;
-	struct fs_run *r = dirs_for_bad_input(&d);
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	char missing[PATH_MAX + 16];
 
 	snprintf(missing, sizeof(missing), "%s/no-such-dir", d.root);
@@ -205,7 +205,7 @@ TEST(backing_missing)
 TEST(backing_not_directory)
 {
 	struct dirs d;
-	struct fs_run *r = dirs_for_bad_input(&d);
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	char file[PATH_MAX + 16];
 
 	snprintf(file, sizeof(file), "%s/a-file", d.root);
@@ -218,7 +218,7 @@ TEST(backing_not_directory)
 TEST(unknown_option)
 {
 	struct dirs d;
-	struct fs_run *r = dirs_for_bad_input(&d);
+	struct diofs_run *r = dirs_for_bad_input(&d);
 
 	int status = run_diofs(r, "-f", "-o", "nosuchopt", d.backing, d.mnt, NULL);
 	check_rejected("-o nosuchopt", status, r, "nosuchopt", d.mnt);
@@ -231,7 +231,7 @@ TEST(unknown_option)
 TEST(bad_option_values)
 {
 	struct dirs d;
-	struct fs_run *r = dirs_for_bad_input(&d);
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	static const struct {
 		const char *opt, *mention;
 	} bad[] = {
@@ -263,7 +263,7 @@ TEST(bad_option_values)
 TEST(rules_file_missing)
 {
 	struct dirs d;
-	struct fs_run *r = dirs_for_bad_input(&d);
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	char opt[PATH_MAX + 32], missing[PATH_MAX + 16];
 
 	snprintf(missing, sizeof(missing), "%s/no-rules", d.root);
@@ -274,11 +274,10 @@ TEST(rules_file_missing)
 
 TEST(mountpoint_missing)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	char missing[PATH_MAX + 16];
 
-	make_dirs(&d);
 	snprintf(missing, sizeof(missing), "%s/no-such-mnt", d.root);
 	fs_track_mount(missing, 0);
 	int status = run_diofs(r, "-f", d.backing, missing, NULL);
@@ -287,11 +286,10 @@ TEST(mountpoint_missing)
 
 TEST(mountpoint_not_directory)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct diofs_run *r = dirs_for_bad_input(&d);
 	char file[PATH_MAX + 16];
 
-	make_dirs(&d);
 	snprintf(file, sizeof(file), "%s/a-file", d.root);
 	REQUIRE_OK(fs_put(file, "x", 1, 0644));
 	fs_track_mount(file, 0);
@@ -301,10 +299,9 @@ TEST(mountpoint_not_directory)
 
 TEST(missing_arguments)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
 	struct dirs d;
+	struct diofs_run *r = dirs_for_bad_input(&d);
 
-	make_dirs(&d);
 	int status = run_diofs(r, NULL);
 	check_rejected("no arguments", status, r, "BACKING", NULL);
 	status = run_diofs(r, "-f", d.backing, NULL);
@@ -317,7 +314,7 @@ TEST(missing_arguments)
  * as it was (still one, still working). */
 TEST(mountpoint_already_mounted, .needs = TEST_NEEDS_MOUNT)
 {
-	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct diofs_run *r = fs_alloc(sizeof(*r));
 	struct diofs_mount *m = fs_mount(NULL);
 	struct dirs d;
 	struct stat st;
@@ -400,7 +397,7 @@ static bool wait_gone(pid_t pid, int ms)
 static int mount8_child(const struct dirs *d, int report)
 {
 	char opt[PATH_MAX + 64], ctl[PATH_MAX + 16], target[PATH_MAX], file[PATH_MAX + 32];
-	struct fs_run *r = malloc(sizeof(*r));
+	struct diofs_run *r = malloc(sizeof(*r));
 	const char *bin = diofs_binary();
 	char type[64], source[PATH_MAX];
 
@@ -430,7 +427,7 @@ static int mount8_child(const struct dirs *d, int report)
 	snprintf(opt, sizeof(opt), "dio=all,init_off=direct_io_allow_mmap,ctl=%s", ctl);
 	char *argv[] = { "mount", "-t", "fuse.diofs", (char *)d->backing, (char *)d->mnt, "-o",
 			 opt, NULL };
-	int status = fs_run(argv, NULL, RUN_TIMEOUT_MS, r);
+	int status = diofs_run(argv, NULL, RUN_TIMEOUT_MS, r);
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		say_to(report, "mount -t fuse.diofs %s %s -o %s: status %#x, stderr \"%s\"",
 		       d->backing, d->mnt, opt, status, r->err);

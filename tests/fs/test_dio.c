@@ -449,6 +449,19 @@ static void expect_cached(int fd, const char *what)
 	}
 }
 
+/* The trace's opens of /f, in order: the first as first, the second (if
+ * not NULL) as second ("o_direct=X fopen_direct_io=Y"). */
+static void check_opens_of_f(const char *first, const char *second)
+{
+	char opens[4][64];
+	int n = trace_opens("/f", opens, 4), want = second ? 2 : 1;
+
+	REQUIRE(n >= want, "%d opens of /f in the trace, want %d", n, want);
+	CHECK_STR(opens[0], first);
+	if (second)
+		CHECK_STR(opens[1], second);
+}
+
 /* Mount with opts, make BACKING/f (SZ bytes of pattern 1, also in buf)
  * and open it through the mount with flags. */
 static int mount_with_file(const char *opts, int flags, unsigned char *buf)
@@ -463,8 +476,8 @@ static int mount_with_file(const char *opts, int flags, unsigned char *buf)
 TEST(mode_all_bypasses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
-	char opens[4][64];
 	int fd = mount_with_file("dio=all,trace", O_RDWR, buf);
+
 	read_expect(fd, 1, "first read");
 	backing_rewrite("f", 2);
 	read_expect(fd, 2, "dio=all, plain open: a read after the backing file changed");
@@ -501,17 +514,15 @@ TEST(mode_all_bypasses_cache, .needs = TEST_NEEDS_MOUNT)
 	}
 	close(fd);
 	/* the daemon said FOPEN_DIRECT_IO for the plain open */
-	int n = trace_opens("/f", opens, 4);
-	REQUIRE(n >= 1, "no open of /f in the trace");
-	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=true");
+	check_opens_of_f("o_direct=false fopen_direct_io=true", NULL);
 }
 
 /* dio=odirect: a plain open uses the page cache; O_DIRECT bypasses it. */
 TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
-	char opens[4][64];
 	int fd = mount_with_file("dio=odirect,trace", O_RDONLY, buf);
+
 	/* served from the page cache: the old data */
 	expect_cached(fd, "dio=odirect, plain open");
 	/* a shared map works (page cache) */
@@ -536,10 +547,7 @@ TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 		munmap(p, SZ);
 	close(dfd);
 	close(fd);
-	int n = trace_opens("/f", opens, 4);
-	REQUIRE(n >= 2, "%d opens of /f in the trace, want 2", n);
-	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=false");
-	CHECK_STR(opens[1], "o_direct=true fopen_direct_io=true");
+	check_opens_of_f("o_direct=false fopen_direct_io=false", "o_direct=true fopen_direct_io=true");
 }
 
 /* dio=none: no FOPEN_DIRECT_IO, yet O_DIRECT works (a_ops->direct_IO),
@@ -547,8 +555,8 @@ TEST(mode_odirect_plain_uses_cache, .needs = TEST_NEEDS_MOUNT)
 TEST(mode_none_odirect_works, .needs = TEST_NEEDS_MOUNT)
 {
 	unsigned char buf[SZ];
-	char opens[4][64];
 	int fd = mount_with_file("dio=none,trace", O_RDONLY, buf);
+
 	read_expect(fd, 1, "first read");
 	int dfd = REQUIRE_OK(open(MNT("f"), O_RDWR | O_DIRECT));
 	/* (the O_DIRECT open invalidated the cache: expect_cached fills it) */
@@ -565,10 +573,7 @@ TEST(mode_none_odirect_works, .needs = TEST_NEEDS_MOUNT)
 	CHECK_MEM(back, want, SZ, "backing after an unaligned O_DIRECT write under dio=none");
 	close(dfd);
 	close(fd);
-	int n = trace_opens("/f", opens, 4);
-	REQUIRE(n >= 2, "%d opens of /f in the trace, want 2", n);
-	CHECK_STR(opens[0], "o_direct=false fopen_direct_io=false");
-	CHECK_STR(opens[1], "o_direct=true fopen_direct_io=false");
+	check_opens_of_f("o_direct=false fopen_direct_io=false", "o_direct=true fopen_direct_io=false");
 }
 
 /* A create (O_CREAT through the mount) is answered like an open. */
@@ -665,7 +670,7 @@ TEST(mmap_shared_switched_off, .needs = TEST_NEEDS_MOUNT)
  * needs FUSE_DIRECT_IO_ALLOW_MMAP ("disk I/O error" without it). */
 TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 {
-	struct fs_run *r = calloc(1, sizeof(*r));
+	struct diofs_run *r = calloc(1, sizeof(*r));
 	char db[PATH_MAX];
 
 	REQUIRE(r, "out of memory");
@@ -677,7 +682,7 @@ TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 	char *write_argv[] = { "sqlite3", db,
 		"PRAGMA journal_mode=WAL; CREATE TABLE t(x); BEGIN; "
 		"INSERT INTO t VALUES(1),(2),(3); COMMIT; SELECT count(*) FROM t;", NULL };
-	int status = fs_run(write_argv, NULL, 60000, r);
+	int status = diofs_run(write_argv, NULL, 60000, r);
 	REQUIRE(status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 127),
 		"cannot run sqlite3 (tests/install-deps installs it)");
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strcmp(r->out, "wal\n3\n"),
@@ -685,7 +690,7 @@ TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
 	      r->out, r->err);
 	/* a second connection sees the committed rows */
 	char *read_argv[] = { "sqlite3", db, "SELECT sum(x) FROM t;", NULL };
-	status = fs_run(read_argv, NULL, 60000, r);
+	status = diofs_run(read_argv, NULL, 60000, r);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strcmp(r->out, "6\n"),
 	      "sqlite3 reading the WAL database: status %#x, stdout \"%s\", stderr \"%s\"",
 	      status, r->out, r->err);

@@ -155,14 +155,14 @@ TEST(forget_releases_inodes, .needs = TEST_NEEDS_MOUNT)
 	int base, peak, now = -1;
 
 	mount_default();
-	base = fs_count_fds(M->pid);
+	base = diofs_count_fds(M->pid);
 	REQUIRE(base > 0, "cannot count the daemon's fds (pid %d)", (int)M->pid);
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "f%03d", i);
 		REQUIRE_OK(fs_put(BAK(name), "x", 1, 0644));
 		REQUIRE_OK(lstat(MNT(name), &st));
 	}
-	peak = fs_count_fds(M->pid);
+	peak = diofs_count_fds(M->pid);
 	CHECK(peak >= base + N, "after %d lookups the daemon has %d fds, want >= %d", N, peak,
 	      base + N);
 	for (int i = 0; i < N; i++) {
@@ -174,7 +174,7 @@ TEST(forget_releases_inodes, .needs = TEST_NEEDS_MOUNT)
 	for (int i = 0; i < 2000; i++) {
 		struct statvfs sv;
 
-		now = fs_count_fds(M->pid);
+		now = diofs_count_fds(M->pid);
 		if (now < base + N / 10)
 			break;
 		statvfs(M->mnt, &sv);
@@ -695,14 +695,14 @@ TEST(read_write, .needs = TEST_NEEDS_MOUNT)
  * (statfs) let it by. */
 static int daemon_fds_back_to(int base)
 {
-	int now = fs_count_fds(M->pid);
+	int now = diofs_count_fds(M->pid);
 
 	for (int i = 0; i < 2000 && now > base; i++) {
 		struct statvfs sv;
 
 		statvfs(M->mnt, &sv);
 		sched_yield();
-		now = fs_count_fds(M->pid);
+		now = diofs_count_fds(M->pid);
 	}
 	return now;
 }
@@ -719,11 +719,11 @@ TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
 	REQUIRE_OK(fs_put(BAK("f"), "x", 1, 0644));
 	struct stat st;
 	REQUIRE_OK(lstat(MNT("f"), &st));
-	base = fs_count_fds(M->pid);
+	base = diofs_count_fds(M->pid);
 	REQUIRE(base > 0, "cannot count the daemon's fds");
 	for (int i = 0; i < N; i++)
 		fds[i] = REQUIRE_OK(open(MNT("f"), O_RDWR));
-	open_n = fs_count_fds(M->pid);
+	open_n = diofs_count_fds(M->pid);
 	CHECK(open_n >= base + N, "%d opens: the daemon has %d fds, %d before", N, open_n,
 	      base);
 	/* a dup shares the open: closing it flushes but does not release */
@@ -885,11 +885,11 @@ TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
 
 	M = fs_mount("trace");
 	REQUIRE_OK(mkdir(MNT("d"), 0755));
-	base = fs_count_fds(M->pid);
+	base = diofs_count_fds(M->pid);
 	int fd = REQUIRE_OK(open(MNT("d"), O_RDONLY | O_DIRECTORY));
 	CHECK_OK(fsync(fd));
 	CHECK_OK(fdatasync(fd));
-	CHECK(fs_count_fds(M->pid) > base, "opendir gave the daemon no fd (%d before)", base);
+	CHECK(diofs_count_fds(M->pid) > base, "opendir gave the daemon no fd (%d before)", base);
 	CHECK_OK(close(fd));
 	now = daemon_fds_back_to(base);
 	CHECK(now <= base, "after closedir the daemon has %d fds, %d before", now, base);

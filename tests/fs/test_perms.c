@@ -29,6 +29,13 @@
 #define UID 4242
 #define GID 4242
 
+/* A root-owned directory with mode (umask aside). */
+static void root_dir(const char *name, mode_t mode)
+{
+	REQUIRE_OK(mkdir(MNT(name), mode));
+	REQUIRE_OK(chmod(MNT(name), mode));
+}
+
 /* A root-owned file with mode (umask aside). */
 static void root_file(const char *name, mode_t mode)
 {
@@ -249,8 +256,7 @@ TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
 	struct stat b;
 
 	M = fs_mount_shared();
-	REQUIRE_OK(mkdir(MNT("shared/d"), 0777));
-	REQUIRE_OK(chmod(MNT("shared/d"), 0777));
+	root_dir("shared/d", 0777);
 	root_file("shared/d/victim", 0666);
 	deny_by_acl("shared/d", 0777, 5, fs_do_unlink, "shared/d/victim", EACCES);
 	CHECK_RC(AS_USER(fs_do_unlink, MNT("shared/d/victim")), EACCES);
@@ -269,8 +275,7 @@ TEST(acl_deny_dir, .needs = TEST_NEEDS_ROOT)
 TEST(acl_deny_opendir, .needs = TEST_NEEDS_ROOT)
 {
 	M = fs_mount_shared();
-	REQUIRE_OK(mkdir(MNT("shared/d"), 0755));
-	REQUIRE_OK(chmod(MNT("shared/d"), 0755));
+	root_dir("shared/d", 0755);
 	root_file("shared/d/f", 0644);
 	deny_by_acl("shared/d", 0755, 1, do_list, "shared/d", EACCES);
 	CHECK_RC(AS_USER(do_list, MNT("shared/d")), EACCES);
@@ -306,8 +311,7 @@ TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 	int err;
 
 	M = fs_mount_shared();
-	REQUIRE_OK(mkdir(MNT("shared/inherit"), 0777));
-	REQUIRE_OK(chmod(MNT("shared/inherit"), 0777));
+	root_dir("shared/inherit", 0777);
 	err = default_acl_rwx(BAK("shared/inherit"));
 	if (err == -EOPNOTSUPP)
 		SKIP("the backing filesystem has no POSIX ACLs");
@@ -360,12 +364,10 @@ TEST(stale_directory_mode, .needs = TEST_NEEDS_ROOT)
 	struct stat b;
 
 	M = fs_mount_shared();
-	REQUIRE_OK(mkdir(MNT("shared/pub"), 0777));
-	REQUIRE_OK(chmod(MNT("shared/pub"), 0777));
+	root_dir("shared/pub", 0777);
 	REQUIRE_OK(mkdir(MNT("shared/pub/sub"), 0755));
 	root_file("shared/pub/victim", 0666);
-	REQUIRE_OK(mkdir(MNT("shared/srch"), 0755));
-	REQUIRE_OK(chmod(MNT("shared/srch"), 0755));
+	root_dir("shared/srch", 0755);
 	REQUIRE(AS_USER(do_stat, MNT("shared/pub/victim")) == 0, "the user cannot stat it");
 	REQUIRE(AS_USER(do_stat, MNT("shared/srch")) == 0, "the user cannot stat it");
 
@@ -395,16 +397,13 @@ TEST(modes_and_sticky, .needs = TEST_NEEDS_ROOT)
 	M = fs_mount_shared();
 	root_file("shared/r600", 0600);
 	root_file("shared/r644", 0644);
-	REQUIRE_OK(mkdir(MNT("shared/sticky"), 01777));
-	REQUIRE_OK(chmod(MNT("shared/sticky"), 01777));
+	root_dir("shared/sticky", 01777);
 	root_file("shared/sticky/roots", 0666);
-	REQUIRE_OK(mkdir(MNT("shared/sticky/rootdir"), 0777));
-	REQUIRE_OK(chmod(MNT("shared/sticky/rootdir"), 0777));
+	root_dir("shared/sticky/rootdir", 0777);
 
 	/* a directory others may read but not search lists (names only),
 	 * one they may not read does not */
-	REQUIRE_OK(mkdir(MNT("shared/r704"), 0704));
-	REQUIRE_OK(chmod(MNT("shared/r704"), 0704));
+	root_dir("shared/r704", 0704);
 	root_file("shared/r704/f", 0644);
 	REQUIRE_OK(mkdir(MNT("shared/r700"), 0700));
 	CHECK_RC(AS_USER(do_list, MNT("shared/r704")), 0);
@@ -539,9 +538,9 @@ static int do_fill(void *p)
 	return 0;
 }
 
-static int run_quiet(char *const argv[], struct fs_run *r)
+static int run_quiet(char *const argv[], struct diofs_run *r)
 {
-	int st = fs_run(argv, NULL, 60000, r);
+	int st = diofs_run(argv, NULL, 60000, r);
 
 	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -572,7 +571,7 @@ TEST(reserved_blocks, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
 	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "5", NULL, NULL };
 	char *mnt_argv[] = { "mount", "-o", "loop", NULL, NULL, NULL };
 	char img[PATH_MAX], ext[PATH_MAX - 64], opts[PATH_MAX], path[PATH_MAX];
-	struct fs_run *r = fs_alloc(sizeof(*r));
+	struct diofs_run *r = fs_alloc(sizeof(*r));
 	struct fill *f;
 	struct statvfs sv;
 	long long reserve, native, through;
@@ -733,7 +732,7 @@ static void lease_cleanup(void)
  * openers.) */
 TEST(lease_blocks_no_worker, .needs = TEST_NEEDS_ROOT)
 {
-	struct fs_run r;
+	struct diofs_run r;
 	char *stat_argv[] = { "stat", NULL, NULL };
 	char b;
 	int st;
@@ -795,7 +794,7 @@ TEST(lease_blocks_no_worker, .needs = TEST_NEEDS_ROOT)
 	}
 
 	stat_argv[1] = (char *)MNT("shared/other");
-	st = fs_run(stat_argv, NULL, 5000, &r);
+	st = diofs_run(stat_argv, NULL, 5000, &r);
 	CHECK(!r.timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "root's stat of another file while the opens wait: %s%s",
 	      r.timed_out ? "no answer in 5 s" : "failed: ", r.err);
