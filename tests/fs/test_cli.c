@@ -104,7 +104,7 @@ static void check_rejected(const char *what, int status, const struct diofs_run 
 
 /* ---- help and version ---- */
 
-TEST(help)
+TEST(help_lists_options)
 {
 	struct diofs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-h", "--help" };
@@ -133,7 +133,7 @@ TEST(help)
 	}
 }
 
-TEST(version)
+TEST(version_comes_first)
 {
 	struct diofs_run *r = fs_alloc(sizeof(*r));
 	const char *flags[] = { "-V", "--version" };
@@ -191,7 +191,7 @@ TEST(other_programs_version_bad_option)
 
 /* ---- bad input ---- */
 
-TEST(backing_missing)
+TEST(missing_backing_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -202,7 +202,7 @@ TEST(backing_missing)
 	check_rejected("BACKING missing", status, r, missing, d.mnt);
 }
 
-TEST(backing_not_directory)
+TEST(backing_not_directory_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -215,7 +215,7 @@ TEST(backing_not_directory)
 	CHECK(strstr(r->err, "not a directory") != NULL, "stderr does not say why: \"%s\"", r->err);
 }
 
-TEST(unknown_option)
+TEST(unknown_option_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -228,7 +228,7 @@ TEST(unknown_option)
 	check_rejected("--no-such-flag", status, r, "no-such-flag", d.mnt);
 }
 
-TEST(bad_option_values)
+TEST(bad_option_values_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -260,7 +260,7 @@ TEST(bad_option_values)
 	}
 }
 
-TEST(rules_file_missing)
+TEST(missing_rules_file_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -272,7 +272,7 @@ TEST(rules_file_missing)
 	check_rejected("-o rules=MISSING", status, r, "no-rules", d.mnt);
 }
 
-TEST(mountpoint_missing)
+TEST(missing_mountpoint_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -284,7 +284,7 @@ TEST(mountpoint_missing)
 	check_rejected("MOUNTPOINT missing", status, r, missing, missing);
 }
 
-TEST(mountpoint_not_directory)
+TEST(mountpoint_not_directory_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -297,7 +297,7 @@ TEST(mountpoint_not_directory)
 	check_rejected("MOUNTPOINT not a directory", status, r, file, file);
 }
 
-TEST(missing_arguments)
+TEST(missing_arguments_refused)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
@@ -312,7 +312,7 @@ TEST(missing_arguments)
 
 /* A mount point that is already a mount: refused, the mount there left
  * as it was (still one, still working). */
-TEST(mountpoint_already_mounted, .needs = TEST_NEEDS_MOUNT)
+TEST(mountpoint_already_mounted_refused, .needs = TEST_NEEDS_MOUNT)
 {
 	struct diofs_run *r = fs_alloc(sizeof(*r));
 	struct diofs_mount *m = fs_mount(NULL);
@@ -468,7 +468,7 @@ static int mount8_child(const struct dirs *d, int report)
 	return 0;
 }
 
-TEST(mount8_fuse_diofs, .needs = TEST_NEEDS_ROOT)
+TEST(mount8_mounts_fuse_diofs, .needs = TEST_NEEDS_ROOT)
 {
 	struct dirs d;
 	int p[2], status;

@@ -305,7 +305,7 @@ TEST(matrix_none_odirect, .needs = TEST_NEEDS_MOUNT, .timeout_s = 300)
 }
 
 /* preadv/pwritev of many small unaligned segments, O_DIRECT. */
-TEST(vectors_unaligned, .needs = TEST_NEEDS_MOUNT)
+TEST(unaligned_vectors_odirect_round_trip, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SEGS = 37 };
 	struct iovec iov[SEGS];
@@ -668,7 +668,7 @@ TEST(mmap_shared_switched_off, .needs = TEST_NEEDS_MOUNT)
 
 /* SQLite in WAL mode maps its -shm file MAP_SHARED: under dio=all that
  * needs FUSE_DIRECT_IO_ALLOW_MMAP ("disk I/O error" without it). */
-TEST(sqlite_wal, .needs = TEST_NEEDS_MOUNT)
+TEST(sqlite_wal_works_under_dio_all, .needs = TEST_NEEDS_MOUNT)
 {
 	struct diofs_run *r = calloc(1, sizeof(*r));
 	char db[PATH_MAX];

@@ -219,7 +219,7 @@ TEST(dotdot_at_root, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- rename and link out ---- */
 
-TEST(rename_out, .needs = TEST_NEEDS_MOUNT)
+TEST(rename_out_of_backing_refused, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char buf[8];
@@ -246,7 +246,7 @@ TEST(rename_out, .needs = TEST_NEEDS_MOUNT)
 	CHECK_OK(lstat(BAK("d/f"), &st));
 }
 
-TEST(link_out, .needs = TEST_NEEDS_MOUNT)
+TEST(link_out_of_backing_refused, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 
@@ -373,7 +373,7 @@ TEST(bind_mount_same_fs, .needs = TEST_NEEDS_ROOT)
 
 /* A tree deeper than PATH_MAX in total, made through the mount with
  * mkdirat on relative fds (names of 255 characters). */
-TEST(long_paths, .needs = TEST_NEEDS_MOUNT)
+TEST(paths_beyond_path_max_work, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { DEPTH = 24 };
 	char name[256];

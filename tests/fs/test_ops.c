@@ -115,7 +115,7 @@ TEST(getattr_matches_backing, .needs = TEST_NEEDS_ROOT)
 	close(fd);
 }
 
-TEST(lookup_missing, .needs = TEST_NEEDS_MOUNT)
+TEST(lookup_errors_as_on_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char name[300];
@@ -187,7 +187,7 @@ TEST(forget_releases_inodes, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- setattr ---- */
 
-TEST(setattr_chmod_chown, .needs = TEST_NEEDS_ROOT)
+TEST(chmod_chown_reach_backing, .needs = TEST_NEEDS_ROOT)
 {
 	struct stat m, b;
 
@@ -236,7 +236,7 @@ TEST(setattr_chmod_chown, .needs = TEST_NEEDS_ROOT)
 	CHECK_ERR(chmod(MNT("missing"), 0600), ENOENT);
 }
 
-TEST(setattr_truncate, .needs = TEST_NEEDS_MOUNT)
+TEST(truncate_shrinks_and_grows_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8192], want[8192];
 	struct stat b;
@@ -276,7 +276,7 @@ TEST(setattr_truncate, .needs = TEST_NEEDS_MOUNT)
 	CHECK_ERR(truncate(MNT("d"), 0), EISDIR);
 }
 
-TEST(setattr_utimens, .needs = TEST_NEEDS_MOUNT)
+TEST(utimens_sets_backing_times, .needs = TEST_NEEDS_MOUNT)
 {
 	struct timespec ts[2] = {
 		{ .tv_sec = 1000000000, .tv_nsec = 123456789 },
@@ -332,7 +332,7 @@ TEST(setattr_utimens, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- readlink, symlink ---- */
 
-TEST(readlink_symlink, .needs = TEST_NEEDS_MOUNT)
+TEST(symlinks_read_both_ways, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[PATH_MAX + 1], target[PATH_MAX];
 	ssize_t n;
@@ -376,7 +376,7 @@ TEST(readlink_symlink, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- mknod, mkdir, unlink, rmdir ---- */
 
-TEST(mknod_fifo_socket, .needs = TEST_NEEDS_MOUNT)
+TEST(mknod_makes_fifos_sockets_files, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -418,7 +418,7 @@ TEST(mknod_fifo_socket, .needs = TEST_NEEDS_MOUNT)
 	close(rfd);
 }
 
-TEST(mkdir_rmdir, .needs = TEST_NEEDS_MOUNT)
+TEST(mkdir_rmdir_as_on_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b;
 
@@ -447,7 +447,7 @@ TEST(mkdir_rmdir, .needs = TEST_NEEDS_MOUNT)
 	CHECK_ERR(lstat(MNT("d"), &m), ENOENT);
 }
 
-TEST(unlink, .needs = TEST_NEEDS_MOUNT)
+TEST(unlink_removes_entry_open_file_stays, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	char buf[8];
@@ -477,7 +477,7 @@ TEST(unlink, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- rename ---- */
 
-TEST(rename, .needs = TEST_NEEDS_MOUNT)
+TEST(rename_moves_and_replaces, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st, before;
 	char buf[16];
@@ -512,7 +512,7 @@ TEST(rename, .needs = TEST_NEEDS_MOUNT)
 	CHECK_ERR(rename(MNT("d"), MNT("d/sub")), EINVAL);
 }
 
-TEST(rename_noreplace, .needs = TEST_NEEDS_MOUNT)
+TEST(rename_noreplace_keeps_target, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat st;
@@ -530,7 +530,7 @@ TEST(rename_noreplace, .needs = TEST_NEEDS_MOUNT)
 	CHECK(buf[0] == 'A', "c holds '%c' after RENAME_NOREPLACE a -> c", buf[0]);
 }
 
-TEST(rename_exchange, .needs = TEST_NEEDS_MOUNT)
+TEST(rename_exchange_swaps_entries, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[8];
 	struct stat a0, d0, st;
@@ -560,7 +560,7 @@ TEST(rename_exchange, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- link ---- */
 
-TEST(link, .needs = TEST_NEEDS_MOUNT)
+TEST(hard_links_share_the_inode, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat m, b, orig;
 	char buf[8];
@@ -595,7 +595,7 @@ TEST(link, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- open, create, read, write, flush, release, fsync ---- */
 
-TEST(open_create, .needs = TEST_NEEDS_MOUNT)
+TEST(open_flags_as_on_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat st;
 	int fd;
@@ -634,7 +634,7 @@ TEST(open_create, .needs = TEST_NEEDS_MOUNT)
 	CHECK_MEM(buf, "keep-end", 8, "backing file after an O_APPEND write");
 }
 
-TEST(read_write, .needs = TEST_NEEDS_MOUNT)
+TEST(data_written_reads_back_both_ways, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 300000 };
 	char *w = fs_alloc(SZ), *r = fs_alloc(SZ);
@@ -709,7 +709,7 @@ static int daemon_fds_back_to(int base)
 
 /* Each open is its own file in the daemon: the daemon's fds come back
  * when the files are closed (release). */
-TEST(flush_release, .needs = TEST_NEEDS_MOUNT)
+TEST(every_close_flushes_last_releases, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 64 };
 	int fds[N], base, open_n, now = -1;
@@ -805,7 +805,7 @@ static void compare_listing(const char *what, const char *mnt, const char *bak, 
 	}
 }
 
-TEST(readdir, .needs = TEST_NEEDS_MOUNT)
+TEST(readdir_lists_backing_entries, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 1500 };
 	char name[300];
@@ -841,7 +841,7 @@ TEST(readdir, .needs = TEST_NEEDS_MOUNT)
 
 /* rewinddir, and seekdir to a position telldir gave, resume where they
  * said (the readdir offsets the daemon hands out must work). */
-TEST(readdir_seek, .needs = TEST_NEEDS_MOUNT)
+TEST(seekdir_resumes_at_telldir, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { N = 400 };
 	char name[64];
@@ -879,7 +879,7 @@ TEST(readdir_seek, .needs = TEST_NEEDS_MOUNT)
 	closedir(d);
 }
 
-TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
+TEST(fsyncdir_and_closedir_reach_daemon, .needs = TEST_NEEDS_MOUNT)
 {
 	int base, now = -1;
 
@@ -901,7 +901,7 @@ TEST(fsyncdir_releasedir, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- statfs ---- */
 
-TEST(statfs, .needs = TEST_NEEDS_MOUNT)
+TEST(statfs_reports_backing_fs, .needs = TEST_NEEDS_MOUNT)
 {
 	struct statvfs m, b;
 
@@ -925,7 +925,7 @@ TEST(statfs, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- xattrs ---- */
 
-TEST(xattr, .needs = TEST_NEEDS_MOUNT)
+TEST(xattrs_as_on_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	char buf[256];
 	ssize_t n;
@@ -996,7 +996,7 @@ TEST(xattr, .needs = TEST_NEEDS_MOUNT)
 
 /* ---- fallocate, lseek, copy_file_range, flock ---- */
 
-TEST(fallocate, .needs = TEST_NEEDS_MOUNT)
+TEST(fallocate_modes_reach_backing, .needs = TEST_NEEDS_MOUNT)
 {
 	struct stat b;
 	char *buf = fs_alloc(65536), *want = fs_alloc(65536);
@@ -1042,7 +1042,7 @@ TEST(fallocate, .needs = TEST_NEEDS_MOUNT)
 	close(fd);
 }
 
-TEST(lseek_data_hole, .needs = TEST_NEEDS_MOUNT)
+TEST(seek_data_hole_find_backing_holes, .needs = TEST_NEEDS_MOUNT)
 {
 	char *data = fs_alloc(65536);
 	int fd, bfd;
@@ -1090,7 +1090,7 @@ TEST(lseek_data_hole, .needs = TEST_NEEDS_MOUNT)
 	close(bfd);
 }
 
-TEST(copy_file_range, .needs = TEST_NEEDS_MOUNT)
+TEST(copy_file_range_done_by_daemon, .needs = TEST_NEEDS_MOUNT)
 {
 	enum { SZ = 200000 };
 	char *src = fs_alloc(SZ), *got = fs_alloc(SZ + 5000);
@@ -1132,7 +1132,7 @@ TEST(copy_file_range, .needs = TEST_NEEDS_MOUNT)
 	close(out);
 }
 
-TEST(flock, .needs = TEST_NEEDS_MOUNT)
+TEST(flock_locks_backing_file, .needs = TEST_NEEDS_MOUNT)
 {
 	int a, b, bak;
 

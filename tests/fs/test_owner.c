@@ -177,7 +177,7 @@ TEST(created_by_nobody, .needs = TEST_NEEDS_ROOT)
 }
 
 /* The caller's umask is applied (by the kernel) once, the daemon's never. */
-TEST(umask, .needs = TEST_NEEDS_ROOT)
+TEST(umask_applied_once, .needs = TEST_NEEDS_ROOT)
 {
 	M = fs_mount_shared();
 	CHECK_RC(fs_as_user(UID, GID, 027, fs_do_mkdir, (void *)MNT("shared/d027")), 0);
@@ -221,7 +221,7 @@ TEST(setgid_directory, .needs = TEST_NEEDS_ROOT)
 }
 
 /* Permission checks as on a local filesystem. */
-TEST(permissions, .needs = TEST_NEEDS_ROOT)
+TEST(permission_checks_as_local, .needs = TEST_NEEDS_ROOT)
 {
 	M = fs_mount_shared();
 	REQUIRE_OK(fs_put(MNT("shared/root644"), "r", 1, 0644));

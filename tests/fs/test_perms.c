@@ -338,7 +338,7 @@ TEST(default_acl_umask, .needs = TEST_NEEDS_ROOT)
 /* chmod 600 of a file the user may write, then at once (within the
  * kernel's one-second attribute cache) an open for writing by the user:
  * refused, whether the chmod went through the mount or behind it. */
-TEST(chmod_then_open, .needs = TEST_NEEDS_ROOT)
+TEST(chmod_refuses_next_open_at_once, .needs = TEST_NEEDS_ROOT)
 {
 	M = fs_mount_shared();
 	root_file("shared/f", 0666);
@@ -566,7 +566,7 @@ static void settle(const char *path)
  * exceed 2 MiB for the case to tell the two apart. */
 #define FILL_SLACK (1LL << 20)
 
-TEST(reserved_blocks, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
+TEST(reserved_blocks_kept_from_users, .needs = TEST_NEEDS_ROOT, .timeout_s = 300)
 {
 	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-m", "5", NULL, NULL };
 	char *mnt_argv[] = { "mount", "-o", "loop", NULL, NULL, NULL };
