@@ -9,18 +9,14 @@
 #include "fstest.h"
 #include "lib/diofsctl.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_CASE_MOUNTS 8
