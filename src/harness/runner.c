@@ -10,6 +10,7 @@
 #include "harness/runner.h"
 #include "harness/ktap.h"
 #include "harness/mount.h"
+#include "harness/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_REGISTERED 256
@@ -63,14 +63,6 @@ static struct {
 static int ndeferred;
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- in the child ------------------------------------------------------ */
 
@@ -295,26 +287,32 @@ static void remove_case_leftovers(const char *name)
 	}
 }
 
+/* A stop signal the process ignores (a background job's SIGINT) is no
+ * reason to stop the case. */
+static bool ignored(int sig)
+{
+	struct sigaction sa;
+
+	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
 /* Wait for the child to end (not reaping it), the time to run out or a
  * stop signal: 0, ETIMEDOUT, or the signal. */
-static int wait_case(pid_t child, double deadline, const sigset_t *set)
+static int wait_case(pid_t child, int64_t deadline_ms, const sigset_t *set)
 {
 	for (;;) {
 		siginfo_t si = { 0 };
-		double left;
-		struct timespec ts;
+		int64_t left = deadline_ms - diofs_now_ms();
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = left % 1000 * 1000000 };
 		int sig;
 
 		if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    si.si_pid == child)
 			return 0;
-		left = deadline - now_s();
 		if (left <= 0)
 			return ETIMEDOUT;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		sig = sigtimedwait(set, NULL, &ts);
-		if (sig > 0 && sig != SIGCHLD)
+		if (sig > 0 && sig != SIGCHLD && !ignored(sig))
 			return sig;
 	}
 }
@@ -329,19 +327,6 @@ static void describe_exit(int status, char *out, size_t len)
 		snprintf(out, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-static bool make_shared(void)
-{
-	void *p;
-
-	if (shared)
-		return true;
-	p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	shared = p;
-	return true;
-}
-
 static void fail_result(struct test_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void fail_result(struct test_result *r, const char *fmt, ...)
@@ -354,27 +339,87 @@ static void fail_result(struct test_result *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
-		   struct test_result *r)
+/* A clean region for the next case (its lock shared with the processes
+ * the case may fork). */
+static bool reset_shared(void)
 {
-	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s :
-			       c->timeout_s ? c->timeout_s : TEST_DEFAULT_TIMEOUT_S;
-	double start = now_s();
 	pthread_mutexattr_t attr;
-	sigset_t set, old;
-	int status = 0, why;
-	pid_t child;
+	void *p;
 
-	memset(r, 0, sizeof(*r));
-	if (!make_shared()) {
-		fail_result(r, "mmap of the shared region: %s", strerror(errno));
-		return;
+	if (!shared) {
+		p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
+		shared = p;
 	}
 	memset(shared, 0, sizeof(*shared));
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(&shared->mu, &attr);
 	pthread_mutexattr_destroy(&attr);
+	return true;
+}
+
+/* The case's child: a process group of its own, the parent's mounts not
+ * its to stop, its stdout on stderr (its diagnostics on a copy of the
+ * KTAP stream), the caller's signal mask back. */
+static void run_child(const struct test_case *c, const sigset_t *mask)
+	__attribute__((noreturn));
+static void run_child(const struct test_case *c, const sigset_t *mask)
+{
+	int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+
+	if (fd >= 0 && (ktap_out = fdopen(fd, "w"))) {
+		setvbuf(ktap_out, NULL, _IOLBF, 0);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	}
+	setpgid(0, 0);
+	in_case = true;
+	case_pid = getpid();
+	diofs_mount_forget_parent();
+	pthread_sigmask(SIG_SETMASK, mask, NULL);
+	c->fn();
+	test_end_case();
+}
+
+/* What the case came to: why the wait ended (0, ETIMEDOUT, a signal),
+ * how the child ended, what it recorded. */
+static void judge(struct test_result *r, int why, int status, unsigned int timeout)
+{
+	*r = shared->result;
+	r->status = TEST_FAIL;
+	if (why == ETIMEDOUT)
+		fail_result(r, "timed out after %u s", timeout);
+	else if (why)
+		fail_result(r, "stopped by SIG%s", sigabbrev_np(why));
+	else if (WIFSIGNALED(status) || WEXITSTATUS(status))
+		describe_exit(status, r->reason, sizeof(r->reason));
+	else if (r->failures)
+		return;         /* the reason: the first failure */
+	else if (shared->skipped) {
+		r->status = TEST_SKIP;
+		snprintf(r->reason, sizeof(r->reason), "%s", shared->skip_reason);
+	} else {
+		r->status = TEST_PASS;
+	}
+}
+
+void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
+		   struct test_result *r)
+{
+	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s :
+			       c->timeout_s ? c->timeout_s : TEST_DEFAULT_TIMEOUT_S;
+	int64_t start = diofs_now_ms();
+	sigset_t set, old;
+	int status = 0, why;
+	pid_t child;
+
+	memset(r, 0, sizeof(*r));
+	if (!reset_shared()) {
+		fail_result(r, "mmap of the shared region: %s", strerror(errno));
+		return;
+	}
 	echo = opts && opts->echo;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -383,28 +428,15 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	fflush(NULL);
 	child = fork();
-	if (child == 0) {
-		int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-
-		if (fd >= 0 && (ktap_out = fdopen(fd, "w"))) {
-			setvbuf(ktap_out, NULL, _IOLBF, 0);
-			dup2(STDERR_FILENO, STDOUT_FILENO);
-		}
-		setpgid(0, 0);
-		in_case = true;
-		case_pid = getpid();
-		diofs_mount_forget_parent();
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		c->fn();
-		test_end_case();
-	}
+	if (child == 0)
+		run_child(c, &old);
 	if (child < 0) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		fail_result(r, "fork: %s", strerror(errno));
 		return;
 	}
 	setpgid(child, child);  /* either of us may get there first */
-	why = wait_case(child, start + timeout, &set);
+	why = wait_case(child, start + (int64_t)timeout * 1000, &set);
 	/* Nothing of the case outlives it: after a hang or a crash this is
 	 * the cleanup; after a normal end, the safety net. */
 	stop_case_processes(child);
@@ -413,22 +445,8 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 			  (int)child, REAP_TIMEOUT_MS / 1000);
 	remove_case_leftovers(c->name);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	*r = shared->result;
-	r->seconds = now_s() - start;
-	if (why == ETIMEDOUT)
-		fail_result(r, "timed out after %u s", timeout);
-	else if (why)
-		fail_result(r, "stopped by SIG%s", sigabbrev_np(why));
-	else if (WIFSIGNALED(status) || WEXITSTATUS(status))
-		describe_exit(status, r->reason, sizeof(r->reason)), r->status = TEST_FAIL;
-	else if (r->failures)
-		r->status = TEST_FAIL;
-	else if (shared->skipped)
-		r->status = TEST_SKIP, snprintf(r->reason, sizeof(r->reason), "%s",
-						shared->skip_reason);
-	else
-		r->status = TEST_PASS;
+	judge(r, why, status, timeout);
+	r->seconds = (double)(diofs_now_ms() - start) / 1000;
 	if (why && why != ETIMEDOUT)
 		raise(why);     /* the caller's handlers, or the default action */
 }
