@@ -340,19 +340,23 @@ static void fail_result(struct test_result *r, const char *fmt, ...)
 }
 
 /* A clean region for the next case (its lock shared with the processes
- * the case may fork). */
+ * the case may fork): the top one, or in a case that runs a case of its
+ * own (the runner's own tests) a second one. */
 static bool reset_shared(void)
 {
+	static struct shared *regions[2];
+	struct shared **region = &regions[in_case];
 	pthread_mutexattr_t attr;
 	void *p;
 
-	if (!shared) {
+	if (!*region) {
 		p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return false;
-		shared = p;
+		*region = p;
 	}
+	shared = *region;
 	memset(shared, 0, sizeof(*shared));
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -377,6 +381,7 @@ static void run_child(const struct test_case *c, const sigset_t *mask)
 	setpgid(0, 0);
 	in_case = true;
 	case_pid = getpid();
+	ndeferred = 0;          /* a case run by a case: not the outer's */
 	diofs_mount_forget_parent();
 	pthread_sigmask(SIG_SETMASK, mask, NULL);
 	c->fn();
@@ -411,11 +416,17 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 	unsigned int timeout = opts && opts->timeout_s ? opts->timeout_s :
 			       c->timeout_s ? c->timeout_s : TEST_DEFAULT_TIMEOUT_S;
 	int64_t start = diofs_now_ms();
+	struct shared *outer = shared;  /* in a case that runs a case */
+	bool outer_echo = echo;
 	sigset_t set, old;
 	int status = 0, why;
 	pid_t child;
 
 	memset(r, 0, sizeof(*r));
+	if (in_case && getpid() != case_pid) {
+		fail_result(r, "a case runs a case only from its own process");
+		return;
+	}
 	if (!reset_shared()) {
 		fail_result(r, "mmap of the shared region: %s", strerror(errno));
 		return;
@@ -447,6 +458,10 @@ void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	judge(r, why, status, timeout);
 	r->seconds = (double)(diofs_now_ms() - start) / 1000;
+	if (in_case) {
+		shared = outer;
+		echo = outer_echo;
+	}
 	if (why && why != ETIMEDOUT)
 		raise(why);     /* the caller's handlers, or the default action */
 }
