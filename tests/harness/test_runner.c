@@ -121,29 +121,30 @@ static void check_mount_gone(const char *mnt)
 	CHECK_ERR(stat(root, &st), ENOENT);
 }
 
-TEST(hung_case_times_out_and_its_mount_goes, .needs = TEST_NEEDS_MOUNT)
+/* Run fn as a case (timeout_s): it fails for reason, and the mount it made
+ * is gone. */
+static void check_fails_leaving_nothing(void (*fn)(void), unsigned int timeout_s,
+					const char *reason)
 {
-	const struct test_case c = { "hangs", inner_hangs_in_fuse, 0, 2 };
+	const struct test_case c = { "inner", fn, 0, timeout_s };
 	char mnt[PATH_MAX];
 	struct test_result r;
 
 	test_run_case(&c, NULL, &r);
 	CHECK_EQ(r.status, TEST_FAIL);
-	CHECK_STR(r.reason, "timed out after 2 s");
+	CHECK_STR(r.reason, reason);
 	CHECK(!strstr(r.log, "held read returned"), "the case ran on: %s", r.log);
 	check_mount_gone(noted_mnt(&r, mnt, sizeof(mnt)));
 }
 
+TEST(hung_case_times_out_and_its_mount_goes, .needs = TEST_NEEDS_MOUNT)
+{
+	check_fails_leaving_nothing(inner_hangs_in_fuse, 2, "timed out after 2 s");
+}
+
 TEST(killed_case_fails_and_its_mount_goes, .needs = TEST_NEEDS_MOUNT)
 {
-	const struct test_case c = { "killed", inner_killed_with_a_mount, 0, 0 };
-	char mnt[PATH_MAX];
-	struct test_result r;
-
-	test_run_case(&c, NULL, &r);
-	CHECK_EQ(r.status, TEST_FAIL);
-	CHECK_STR(r.reason, "killed by SIGKILL (Killed)");
-	check_mount_gone(noted_mnt(&r, mnt, sizeof(mnt)));
+	check_fails_leaving_nothing(inner_killed_with_a_mount, 0, "killed by SIGKILL (Killed)");
 }
 
 TEST(require_runs_deferred_cleanups_and_ends_the_case)
