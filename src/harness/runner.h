@@ -118,7 +118,9 @@ const char *test_unmet_needs(const struct test_case *c);
 /* Run c in a forked child (its needs are not checked: test_unmet_needs)
  * and clean up after it; the outcome in *r.  A SIGINT, SIGTERM or SIGHUP
  * that arrives meanwhile stops the case, cleans up, and is then raised
- * again in the caller (its handlers, or the default action). */
+ * again in the caller (its handlers, or the default action).  A case may
+ * run one more level of cases so, from its own process (the runner's own
+ * tests do: tests/harness). */
 void test_run_case(const struct test_case *c, const struct test_run_opts *opts,
 		   struct test_result *r);
 
