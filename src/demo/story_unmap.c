@@ -271,7 +271,7 @@ int story_unmap(struct demo *d)
 	{
 		/* The last reference may be a per-CPU batch's, dropped a little
 		 * later: look again for a while before saying what is left. */
-		uint64_t t_done = x.r.t_done, waited;
+		uint64_t t_done = x.t_done, waited;
 
 		for (int i = 0; i < FREE_WAIT_MS / 20; i++) {
 			look(d, &old_after, true, NULL, NULL);
