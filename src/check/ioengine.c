@@ -18,56 +18,71 @@
 #include <time.h>
 #include <unistd.h>
 
-static const struct dio_engine *const engines[ROUTE_COUNT] = {
-	[ROUTE_PREAD] = &dio_engine_pread,
-	[ROUTE_PREADV] = &dio_engine_preadv,
-	[ROUTE_AIO] = &dio_engine_libaio,
-	[ROUTE_URING] = &dio_engine_uring,
-	[ROUTE_URING_FIXED] = &dio_engine_uring_fixed,
-	[ROUTE_SPLICE] = &dio_engine_splice,
-	[ROUTE_SENDFILE] = &dio_engine_sendfile,
+/* The route table: each route's names, whether it hands the kernel user
+ * memory, and its engine. */
+static const struct route {
+	const char *name, *label, *key, *call_name[2];
+	bool user_pages;
+	const struct dio_engine *e;
+} routes[DIO_NROUTES] = {
+	[ROUTE_PREAD] = { "pread", "pread", "pread", { "pread", "pwrite" }, true,
+			  &dio_engine_pread },
+	[ROUTE_PREADV] = { "preadv", "preadv", "preadv", { "preadv", "pwritev" }, true,
+			   &dio_engine_preadv },
+	[ROUTE_AIO] = { "aio", "libaio", "libaio",
+			{ "io_submit(IOCB_CMD_PREAD)", "io_submit(IOCB_CMD_PWRITE)" }, true,
+			&dio_engine_libaio },
+	[ROUTE_URING] = { "uring", "io_uring", "io_uring", { "IORING_OP_READ", "IORING_OP_WRITE" },
+			  true, &dio_engine_uring },
+	[ROUTE_URING_FIXED] = { "uring-fixed", "io_uring fixed", "io_uring_fixed",
+				{ "IORING_OP_READ_FIXED", "IORING_OP_WRITE_FIXED" }, false,
+				&dio_engine_uring_fixed },
+	[ROUTE_SPLICE] = { "splice", "splice", "splice", { "splice", "splice" }, false,
+			   &dio_engine_splice },
+	[ROUTE_SENDFILE] = { "sendfile", "sendfile", "sendfile", { "sendfile", "sendfile" }, false,
+			     &dio_engine_sendfile },
 };
 
-static const struct dio_engine *engine(enum io_route r)
+static const struct route *route(enum io_route r)
 {
-	return (unsigned int)r < ROUTE_COUNT ? engines[r] : NULL;
+	return (unsigned int)r < DIO_NROUTES ? &routes[r] : NULL;
 }
 
 const char *dio_route_name(enum io_route r)
 {
-	return engine(r) ? engine(r)->name : "?";
+	return route(r) ? route(r)->name : "?";
 }
 
 const char *dio_route_label(enum io_route r)
 {
-	return engine(r) ? engine(r)->label : "?";
+	return route(r) ? route(r)->label : "?";
 }
 
 const char *dio_route_key(enum io_route r)
 {
-	return engine(r) ? engine(r)->key : "?";
+	return route(r) ? route(r)->key : "?";
 }
 
 const char *dio_call_name(enum io_route r, enum io_dir dir)
 {
-	return engine(r) ? engine(r)->call_name[dir == IO_WRITE] : "?";
+	return route(r) ? route(r)->call_name[dir == IO_WRITE] : "?";
 }
 
 bool dio_route_async(enum io_route r)
 {
-	return engine(r) && engine(r)->async;
+	return route(r) && route(r)->e->reap;
 }
 
 bool dio_route_user_pages(enum io_route r)
 {
-	return engine(r) && engine(r)->user_pages;
+	return route(r) && route(r)->user_pages;
 }
 
 const char *dio_route_unavailable(enum io_route r)
 {
-	if (!engine(r))
+	if (!route(r))
 		return "no such route";
-	return engine(r)->unavailable ? engine(r)->unavailable() : NULL;
+	return route(r)->e->unavailable ? route(r)->e->unavailable() : NULL;
 }
 
 /* ---- time ------------------------------------------------------------- */
@@ -284,7 +299,7 @@ int dio_prepare(struct dio *io, char *why, size_t len)
 		return dio_fail_errno(why, len, "dio_prepare", ENOMEM);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->e = engine(io->route);
+	s->e = route(io->route) ? route(io->route)->e : NULL;
 	if (!s->e) {
 		snprintf(why, len, "no route %d", (int)io->route);
 		return -1;
@@ -356,6 +371,19 @@ int dio_start(struct dio *io, char *why, size_t len)
 	return 0;
 }
 
+ssize_t dio_do(struct dio *io, char *why, size_t len)
+{
+	if (dio_prepare(io, why, len) == 0) {
+		dio_run(io);
+		dio_join(io);
+	} else if (!io->err) {
+		io->err = EINVAL;
+	}
+	dio_cleanup(io);
+	errno = io->err;
+	return io->ret;
+}
+
 /* Has a thread ever run the call? */
 static bool started(struct dio_state *s)
 {
@@ -413,7 +441,7 @@ bool dio_wait(struct dio *io, int timeout_ms, ssize_t *res)
 	}
 	if (!started(s))
 		return false;
-	if (!s->e->async) {             /* the call is the completion */
+	if (!s->e->reap) {              /* the call is the completion */
 		if (!dio_call_wait(io, timeout_ms))
 			return false;
 		complete(io, s->call_ret < 0 ? -s->call_err : s->call_ret);
@@ -513,7 +541,7 @@ static bool busy(struct dio_state *s)
 		return false;
 	if (!dio_state_wait(s, is_thread_done, 0))
 		return true;
-	if (s->completed || s->submit_err || !s->e->ctx_alive || !s->e->ctx_alive(s))
+	if (s->completed || s->submit_err || !s->ctx_up)
 		return false;
 	return !(dio_state_wait(s, is_call_done, 0) && s->call_ret < 0);
 }

@@ -54,7 +54,7 @@ enum io_route {
 				 * buffer registered by dio_prepare */
 	ROUTE_SPLICE,           /* splice file -> pipe / pipe -> file */
 	ROUTE_SENDFILE,         /* sendfile file -> memfd / memfd -> file */
-	ROUTE_COUNT
+	DIO_NROUTES
 };
 
 enum io_dir { IO_READ, IO_WRITE };
@@ -132,6 +132,10 @@ int dio_start(struct dio *io, char *why, size_t len);
  * own making (the runner's held_call): arg is the struct dio.  The call,
  * and for io_uring the wait for the CQE; its result, errno set. */
 ssize_t dio_run(void *arg);
+/* Prepare, make the call in the calling thread, wait for the completion,
+ * clean up: io->ret (bytes, or -1 with errno = io->err).  For a thread
+ * that is itself the I/O's (-1 with why also when it cannot be set up). */
+ssize_t dio_do(struct dio *io, char *why, size_t len);
 /* Wait until dio_run runs (after a caller started it itself). */
 void dio_wait_running(struct dio *io);
 

@@ -16,7 +16,6 @@
 struct aio {
 	io_context_t ctx;
 	struct iocb iocb;
-	bool up;
 };
 
 static const char *libaio_unavailable(void)
@@ -49,7 +48,7 @@ static int libaio_prepare(struct dio *io, struct dio_state *s, char *why, size_t
 	err = io_setup(4, &a->ctx);
 	if (err)
 		return dio_fail_errno(why, len, "io_setup", -err);
-	a->up = true;
+	s->ctx_up = true;
 	if (io->dir == IO_READ)
 		io_prep_pread(&a->iocb, io->fd, io->buf, io->len, io->off);
 	else
@@ -80,7 +79,7 @@ static bool libaio_reap(struct dio_state *s, int timeout_ms, ssize_t *res)
 	struct io_event ev;
 	int n;
 
-	if (!a->up)
+	if (!s->ctx_up)
 		return false;
 	do
 		n = io_getevents(a->ctx, timeout_ms ? 1 : 0, 1, &ev, timeout_ms < 0 ? NULL : &ts);
@@ -110,15 +109,10 @@ static int libaio_ctx_destroy(struct dio_state *s)
 {
 	struct aio *a = s->ctx;
 
-	if (!a->up)
+	if (!s->ctx_up)
 		return 0;
-	a->up = false;
+	s->ctx_up = false;
 	return io_destroy(a->ctx);
-}
-
-static bool libaio_ctx_alive(struct dio_state *s)
-{
-	return s->ctx && ((struct aio *)s->ctx)->up;
 }
 
 static void libaio_cleanup(struct dio *io, struct dio_state *s)
@@ -131,16 +125,7 @@ static void libaio_cleanup(struct dio *io, struct dio_state *s)
 }
 
 const struct dio_engine dio_engine_libaio = {
-	.name = "aio", .label = "libaio", .key = "libaio",
-	.call_name = { "io_submit(IOCB_CMD_PREAD)", "io_submit(IOCB_CMD_PWRITE)" },
-	.async = true,
-	.user_pages = true,
-	.unavailable = libaio_unavailable,
-	.prepare = libaio_prepare,
-	.call = libaio_call,
-	.reap = libaio_reap,
-	.extra = libaio_extra,
-	.ctx_destroy = libaio_ctx_destroy,
-	.ctx_alive = libaio_ctx_alive,
+	.unavailable = libaio_unavailable, .prepare = libaio_prepare, .call = libaio_call,
+	.reap = libaio_reap, .extra = libaio_extra, .ctx_destroy = libaio_ctx_destroy,
 	.cleanup = libaio_cleanup,
 };

@@ -11,11 +11,10 @@
 
 struct dio_state;
 
+/* What a route does; its names are in the route table (ioengine.c).  An
+ * engine with reap is async: the kernel sees an async kiocb, the call
+ * submits, the completion comes later. */
 struct dio_engine {
-	const char *name, *label, *key;         /* see dio_route_name... */
-	const char *call_name[2];               /* [IO_READ], [IO_WRITE] */
-	bool async;                             /* the kernel sees an async kiocb */
-	bool user_pages;                        /* see dio_route_user_pages */
 	/* why the route cannot run here, or NULL (may be NULL: always can) */
 	const char *(*unavailable)(void);
 	/* set up what the call needs (dio_prepare); 0, -1, DIO_PREMISE_FALSE */
@@ -32,8 +31,6 @@ struct dio_engine {
 	unsigned int (*extra)(struct dio_state *s);
 	/* async: tear the context down under the I/O; 0 or -errno */
 	int (*ctx_destroy)(struct dio_state *s);
-	/* async: is the context alive (the kernel may complete into buf)? */
-	bool (*ctx_alive)(struct dio_state *s);
 	/* once completed with res > 0, in the caller: the bytes back into
 	 * buf; the final result (may be NULL) */
 	ssize_t (*finish)(struct dio *io, struct dio_state *s, ssize_t res);
@@ -61,6 +58,8 @@ struct dio_state {
 	struct dio_thread *own;         /* dio_start's */
 	/* a submission refused before any call (a fixed buffer): errno */
 	int submit_err;
+	/* an async context is up: the kernel may complete into buf */
+	bool ctx_up;
 	/* the completion (the caller's thread) */
 	bool completed;
 	ssize_t res;

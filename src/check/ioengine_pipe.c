@@ -124,19 +124,11 @@ static void pipe_cleanup(struct dio *io, struct dio_state *s)
 }
 
 const struct dio_engine dio_engine_splice = {
-	.name = "splice", .label = "splice", .key = "splice",
-	.call_name = { "splice", "splice" },
-	.prepare = splice_prepare,
-	.call = splice_call,
-	.finish = pipe_finish,
+	.prepare = splice_prepare, .call = splice_call, .finish = pipe_finish,
 	.cleanup = pipe_cleanup,
 };
 
 const struct dio_engine dio_engine_sendfile = {
-	.name = "sendfile", .label = "sendfile", .key = "sendfile",
-	.call_name = { "sendfile", "sendfile" },
-	.prepare = sendfile_prepare,
-	.call = sendfile_call,
-	.finish = pipe_finish,
+	.prepare = sendfile_prepare, .call = sendfile_call, .finish = pipe_finish,
 	.cleanup = pipe_cleanup,
 };

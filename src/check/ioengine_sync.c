@@ -20,12 +20,7 @@ static ssize_t pread_call(struct dio *io, struct dio_state *s)
 				  : pwrite(io->fd, io->buf, io->len, io->off);
 }
 
-const struct dio_engine dio_engine_pread = {
-	.name = "pread", .label = "pread", .key = "pread",
-	.call_name = { "pread", "pwrite" },
-	.user_pages = true,
-	.call = pread_call,
-};
+const struct dio_engine dio_engine_pread = { .call = pread_call };
 
 /* ---- preadv/pwritev --------------------------------------------------- */
 
@@ -181,11 +176,6 @@ static void preadv_cleanup(struct dio *io, struct dio_state *s)
 }
 
 const struct dio_engine dio_engine_preadv = {
-	.name = "preadv", .label = "preadv", .key = "preadv",
-	.call_name = { "preadv", "pwritev" },
-	.user_pages = true,
-	.prepare = preadv_prepare,
-	.call = preadv_call,
-	.finish = preadv_finish,
+	.prepare = preadv_prepare, .call = preadv_call, .finish = preadv_finish,
 	.cleanup = preadv_cleanup,
 };

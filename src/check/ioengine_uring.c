@@ -29,7 +29,6 @@
 
 struct ring {
 	struct io_uring ring;
-	bool up;
 	int cq_efd, quit_efd;
 	bool cqe_done;          /* under the state's lock */
 	ssize_t cqe_res;
@@ -102,7 +101,7 @@ static int uring_prepare(struct dio *io, struct dio_state *s, char *why, size_t 
 			return DIO_PREMISE_FALSE;
 		return dio_fail_errno(why, len, "io_uring_queue_init", -err);
 	}
-	r->up = true;
+	s->ctx_up = true;
 	r->cq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->quit_efd = eventfd(0, EFD_CLOEXEC);
 	if (r->cq_efd < 0 || r->quit_efd < 0)
@@ -193,7 +192,7 @@ static bool uring_reap(struct dio_state *s, int timeout_ms, ssize_t *res)
 	/* A CQE in the ring is a completion, reaped or not yet: the
 	 * submitting thread takes it at once (reading the tail from here is
 	 * safe while it consumes) */
-	if (!timeout_ms && r->up && io_uring_cq_ready(&r->ring))
+	if (!timeout_ms && s->ctx_up && io_uring_cq_ready(&r->ring))
 		timeout_ms = CQE_TAKE_MS;
 	dio_state_wait(s, cqe_or_gone, timeout_ms);
 	pthread_mutex_lock(&s->lock);
@@ -210,7 +209,7 @@ static unsigned int uring_extra(struct dio_state *s)
 	struct io_uring_cqe *cqe;
 	unsigned int n = 0;
 
-	if (!r->up)
+	if (!s->ctx_up)
 		return 0;
 	if (s->running)
 		dio_state_wait(s, thread_gone, DIO_FOREVER);
@@ -226,19 +225,14 @@ static int uring_ctx_destroy(struct dio_state *s)
 	struct ring *r = s->ctx;
 	uint64_t one = 1;
 
-	if (!r->up)
+	if (!s->ctx_up)
 		return 0;
 	/* the submitting thread stops reading the CQ ring, and ends */
 	if (s->running && write(r->quit_efd, &one, sizeof(one)) == sizeof(one))
 		dio_state_wait(s, thread_gone, DIO_FOREVER);
-	r->up = false;
+	s->ctx_up = false;
 	io_uring_queue_exit(&r->ring);
 	return 0;
-}
-
-static bool uring_ctx_alive(struct dio_state *s)
-{
-	return s->ctx && ((struct ring *)s->ctx)->up;
 }
 
 static void uring_cleanup(struct dio *io, struct dio_state *s)
@@ -247,14 +241,14 @@ static void uring_cleanup(struct dio *io, struct dio_state *s)
 
 	if (!r)
 		return;
-	if (r->up) {
+	if (s->ctx_up) {
 		struct pin_counts a, b;
 		bool counted = io->reg_measured && pins_read(&a) == 0;
 
 		if (io->reg_measured)
 			io_uring_unregister_buffers(&r->ring);
 		io_uring_queue_exit(&r->ring);
-		r->up = false;
+		s->ctx_up = false;
 		if (counted && pins_read(&b) == 0) {
 			io->unreg_left = io->reg_pins + pins_in_flight(&b) - pins_in_flight(&a);
 			io->unreg_measured = true;
@@ -268,33 +262,10 @@ static void uring_cleanup(struct dio *io, struct dio_state *s)
 	s->ctx = NULL;
 }
 
-const struct dio_engine dio_engine_uring = {
-	.name = "uring", .label = "io_uring", .key = "io_uring",
-	.call_name = { "IORING_OP_READ", "IORING_OP_WRITE" },
-	.async = true,
-	.user_pages = true,
-	.unavailable = uring_unavailable,
-	.prepare = uring_prepare,
-	.call = uring_call,
-	.after_call = uring_after_call,
-	.reap = uring_reap,
-	.extra = uring_extra,
-	.ctx_destroy = uring_ctx_destroy,
-	.ctx_alive = uring_ctx_alive,
-	.cleanup = uring_cleanup,
-};
+#define URING_OPS .prepare = uring_prepare, .call = uring_call, \
+	.after_call = uring_after_call, .reap = uring_reap, .extra = uring_extra, \
+	.ctx_destroy = uring_ctx_destroy, .cleanup = uring_cleanup
 
-const struct dio_engine dio_engine_uring_fixed = {
-	.name = "uring-fixed", .label = "io_uring fixed", .key = "io_uring_fixed",
-	.call_name = { "IORING_OP_READ_FIXED", "IORING_OP_WRITE_FIXED" },
-	.async = true,
-	.unavailable = uring_fixed_unavailable,
-	.prepare = uring_prepare,
-	.call = uring_call,
-	.after_call = uring_after_call,
-	.reap = uring_reap,
-	.extra = uring_extra,
-	.ctx_destroy = uring_ctx_destroy,
-	.ctx_alive = uring_ctx_alive,
-	.cleanup = uring_cleanup,
-};
+const struct dio_engine dio_engine_uring = { .unavailable = uring_unavailable, URING_OPS };
+const struct dio_engine dio_engine_uring_fixed = { .unavailable = uring_fixed_unavailable,
+						   URING_OPS };
