@@ -85,6 +85,23 @@ const char *dio_route_unavailable(enum io_route r)
 	return route(r)->e->unavailable ? route(r)->e->unavailable() : NULL;
 }
 
+bool dio_full(int fd, void *buf, size_t len, enum io_dir dir)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = dir == IO_READ ? read(fd, p, len) : write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
 /* ---- time ------------------------------------------------------------- */
 
 uint64_t dio_now_ns(void)
@@ -139,32 +156,41 @@ struct dio_thread {
 	pthread_cond_t cond;
 	bool running, returned;
 	pid_t tid;
-	ssize_t ret;
-	int err;
-	uint64_t t0, t1;
+	uint64_t t0;
+	struct dio_call_end end;
 };
+
+/* *flag = true under lock (taken by the caller), waking the waiters;
+ * unlocks. */
+static void raise_flag(pthread_mutex_t *lock, pthread_cond_t *cond, bool *flag)
+{
+	*flag = true;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+}
+
+/* The call returned r with err: recorded, *flag raised. */
+static void end_call(pthread_mutex_t *lock, pthread_cond_t *cond, struct dio_call_end *end,
+		     ssize_t r, int err, bool *flag)
+{
+	pthread_mutex_lock(lock);
+	end->t = dio_now_ns();
+	end->ret = r;
+	end->err = err;
+	raise_flag(lock, cond, flag);
+}
 
 static void *thread_main(void *arg)
 {
 	struct dio_thread *t = arg;
 	ssize_t r;
-	int err;
 
 	pthread_mutex_lock(&t->lock);
 	t->tid = gettid();
 	t->t0 = dio_now_ns();
-	t->running = true;
-	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	raise_flag(&t->lock, &t->cond, &t->running);
 	r = t->fn(t->arg);
-	err = r < 0 ? errno : 0;
-	pthread_mutex_lock(&t->lock);
-	t->t1 = dio_now_ns();
-	t->ret = r;
-	t->err = err;
-	t->returned = true;
-	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	end_call(&t->lock, &t->cond, &t->end, r, r < 0 ? errno : 0, &t->returned);
 	return NULL;
 }
 
@@ -218,9 +244,9 @@ bool dio_thread_wait(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *er
 	if (!cond_wait_until(&t->lock, &t->cond, thread_returned, t, timeout_ms))
 		return false;
 	if (ret)
-		*ret = t->ret;
+		*ret = t->end.ret;
 	if (err)
-		*err = t->err;
+		*err = t->end.err;
 	return true;
 }
 
@@ -236,7 +262,7 @@ uint64_t dio_thread_start_ns(const struct dio_thread *t)
 
 uint64_t dio_thread_end_ns(const struct dio_thread *t)
 {
-	return t->t1;
+	return t->end.t;
 }
 
 bool dio_thread_join(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *err)
@@ -318,26 +344,14 @@ ssize_t dio_run(void *arg)
 	s->thread = pthread_self();
 	s->tid = gettid();
 	s->t_call = dio_now_ns();
-	s->running = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-
+	raise_flag(&s->lock, &s->cond, &s->running);
 	r = s->e->call(io, s);
 	err = r < 0 ? errno : 0;
-
-	pthread_mutex_lock(&s->lock);
-	s->t_return = dio_now_ns();
-	s->call_ret = r;
-	s->call_err = err;
-	s->call_done = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	end_call(&s->lock, &s->cond, &s->end, r, err, &s->call_done);
 	if (r >= 0 && s->e->after_call)
 		s->e->after_call(io, s);
 	pthread_mutex_lock(&s->lock);
-	s->thread_done = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	raise_flag(&s->lock, &s->cond, &s->thread_done);
 	errno = err;
 	return r;
 }
@@ -408,7 +422,7 @@ int dio_submit_err(struct dio *io)
 
 	if (s->submit_err)
 		return s->submit_err;
-	return started(s) && dio_call_wait(io, 0) && s->call_ret < 0 ? s->call_err : 0;
+	return started(s) && dio_call_wait(io, 0) && s->end.ret < 0 ? s->end.err : 0;
 }
 
 static void complete(struct dio *io, ssize_t res)
@@ -444,7 +458,7 @@ bool dio_wait(struct dio *io, int timeout_ms, ssize_t *res)
 	if (!s->e->reap) {              /* the call is the completion */
 		if (!dio_call_wait(io, timeout_ms))
 			return false;
-		complete(io, s->call_ret < 0 ? -s->call_err : s->call_ret);
+		complete(io, s->end.ret < 0 ? -s->end.err : s->end.ret);
 		goto done;
 	}
 	/* an async completion can be there while the submitting call is
@@ -456,8 +470,8 @@ bool dio_wait(struct dio *io, int timeout_ms, ssize_t *res)
 	}
 	if (!dio_call_wait(io, timeout_ms))
 		return false;
-	if (s->call_ret < 0) {
-		complete(io, -s->call_err);
+	if (s->end.ret < 0) {
+		complete(io, -s->end.err);
 		goto done;
 	}
 	if (timeout_ms > 0) {
@@ -527,7 +541,7 @@ uint64_t dio_call_start_ns(struct dio *io)
 
 uint64_t dio_call_end_ns(struct dio *io)
 {
-	return dio_call_returned(io) ? io->s->t_return : 0;
+	return dio_call_returned(io) ? io->s->end.t : 0;
 }
 
 int dio_ctx_destroy(struct dio *io)
@@ -543,7 +557,7 @@ static bool busy(struct dio_state *s)
 		return true;
 	if (s->completed || s->submit_err || !s->ctx_up)
 		return false;
-	return !(dio_state_wait(s, is_call_done, 0) && s->call_ret < 0);
+	return !(dio_state_wait(s, is_call_done, 0) && s->end.ret < 0);
 }
 
 bool dio_busy(struct dio *io)

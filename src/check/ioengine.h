@@ -217,6 +217,13 @@ uint64_t dio_thread_end_ns(const struct dio_thread *t);
  * with its result and errno; false (nothing freed) on timeout. */
 bool dio_thread_join(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *err);
 
+/* ---- whole transfers -------------------------------------------------- */
+
+/* Read (IO_READ) or write exactly len bytes from or to a pipe or socket,
+ * as long as it takes, past EINTR; false on an error or an early end.
+ * Async-signal-safe (a forked child of a threaded process may use it). */
+bool dio_full(int fd, void *buf, size_t len, enum io_dir dir);
+
 /* ---- time ------------------------------------------------------------- */
 
 /* CLOCK_MONOTONIC in ms and in ns. */

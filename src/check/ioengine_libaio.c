@@ -121,7 +121,6 @@ static void libaio_cleanup(struct dio *io, struct dio_state *s)
 	if (s->ctx)
 		libaio_ctx_destroy(s);
 	free(s->ctx);
-	s->ctx = NULL;
 }
 
 const struct dio_engine dio_engine_libaio = {

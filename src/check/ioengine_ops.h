@@ -34,7 +34,7 @@ struct dio_engine {
 	/* once completed with res > 0, in the caller: the bytes back into
 	 * buf; the final result (may be NULL) */
 	ssize_t (*finish)(struct dio *io, struct dio_state *s, ssize_t res);
-	/* tear down what prepare set up (may be NULL) */
+	/* tear down what prepare set up, free ctx (may be NULL) */
 	void (*cleanup)(struct dio *io, struct dio_state *s);
 };
 
@@ -42,6 +42,13 @@ struct dio_engine {
  * ioengine_pipe.c). */
 extern const struct dio_engine dio_engine_pread, dio_engine_preadv, dio_engine_libaio,
 	dio_engine_uring, dio_engine_uring_fixed, dio_engine_splice, dio_engine_sendfile;
+
+/* How a call ended: when (CLOCK_MONOTONIC ns), its result, its errno. */
+struct dio_call_end {
+	uint64_t t;
+	ssize_t ret;
+	int err;
+};
 
 struct dio_state {
 	const struct dio_engine *e;
@@ -52,9 +59,8 @@ struct dio_state {
 	bool running, call_done, thread_done;
 	pthread_t thread;
 	pid_t tid;
-	ssize_t call_ret;
-	int call_err;
-	uint64_t t_call, t_return;
+	uint64_t t_call;
+	struct dio_call_end end;
 	struct dio_thread *own;         /* dio_start's */
 	/* a submission refused before any call (a fixed buffer): errno */
 	int submit_err;

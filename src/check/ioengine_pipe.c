@@ -120,7 +120,6 @@ static void pipe_cleanup(struct dio *io, struct dio_state *s)
 	if (p->memfd >= 0)
 		close(p->memfd);
 	free(p);
-	s->ctx = NULL;
 }
 
 const struct dio_engine dio_engine_splice = {

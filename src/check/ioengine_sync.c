@@ -172,7 +172,6 @@ static void preadv_cleanup(struct dio *io, struct dio_state *s)
 	if (v)
 		free(v->area);
 	free(v);
-	s->ctx = NULL;
 }
 
 const struct dio_engine dio_engine_preadv = {

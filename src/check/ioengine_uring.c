@@ -259,7 +259,6 @@ static void uring_cleanup(struct dio *io, struct dio_state *s)
 	if (r->quit_efd >= 0)
 		close(r->quit_efd);
 	free(r);
-	s->ctx = NULL;
 }
 
 #define URING_OPS .prepare = uring_prepare, .call = uring_call, \

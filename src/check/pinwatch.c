@@ -384,23 +384,6 @@ size_t pw_pages_matching(const void *buf, size_t len, uint64_t off, unsigned int
 	return good;
 }
 
-/* Read exactly len bytes, waiting as long as it takes. */
-static bool read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* The child: wait for the word, count its pages holding the data, say how
  * many, exit.  Async-signal-safe only (the parent has other threads). */
 static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
@@ -409,7 +392,7 @@ static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
 	char go;
 	uint64_t got = 0;
 
-	if (read_full(in, &go, 1))
+	if (dio_full(in, &go, 1, IO_READ))
 		got = pw_pages_matching(buf, len, 0, seed);
 	if (write(out, &got, sizeof(got)) < 0)
 		_exit(1);
@@ -482,7 +465,7 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *pr
 	if (pw_sample(&r->after, why, whylen) < 0)
 		goto out;
 	r->parent_kept = pw_pages_matching(buf, len, 0, seed);
-	if (write(to_child[1], "g", 1) == 1 && read_full(from_child[0], &got, sizeof(got))) {
+	if (write(to_child[1], "g", 1) == 1 && dio_full(from_child[0], &got, sizeof(got), IO_READ)) {
 		r->child_got = (size_t)got;
 		r->child_ok = true;
 	}

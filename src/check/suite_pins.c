@@ -160,16 +160,19 @@ static void route_case(enum io_route r, bool write)
 		SKIP("%s", skip);
 }
 
+/* case (read, write), route */
 #define ROUTE_CASES(X) \
-	X(pread, ROUTE_PREAD, false) X(pwrite, ROUTE_PREAD, true) \
-	X(preadv, ROUTE_PREADV, false) X(pwritev, ROUTE_PREADV, true) \
-	X(libaio_read, ROUTE_AIO, false) X(libaio_write, ROUTE_AIO, true) \
-	X(io_uring_read, ROUTE_URING, false) X(io_uring_write, ROUTE_URING, true) \
-	X(io_uring_fixed_read, ROUTE_URING_FIXED, false) X(io_uring_fixed_write, ROUTE_URING_FIXED, true) \
-	X(splice_read, ROUTE_SPLICE, false) X(splice_write, ROUTE_SPLICE, true) \
-	X(sendfile_read, ROUTE_SENDFILE, false) X(sendfile_write, ROUTE_SENDFILE, true)
+	X(pread, pwrite, ROUTE_PREAD) \
+	X(preadv, pwritev, ROUTE_PREADV) \
+	X(libaio_read, libaio_write, ROUTE_AIO) \
+	X(io_uring_read, io_uring_write, ROUTE_URING) \
+	X(io_uring_fixed_read, io_uring_fixed_write, ROUTE_URING_FIXED) \
+	X(splice_read, splice_write, ROUTE_SPLICE) \
+	X(sendfile_read, sendfile_write, ROUTE_SENDFILE)
 
-#define DEF_ROUTE(nm, r, w) static void case_##nm(void) { route_case(r, w); }
+#define DEF_ROUTE(rd, wr, r) \
+	static void case_##rd(void) { route_case(r, false); } \
+	static void case_##wr(void) { route_case(r, true); }
 ROUTE_CASES(DEF_ROUTE)
 
 /* A buffer 512 bytes into a page spans one page more. */
@@ -315,9 +318,10 @@ static void uring_register(void)
 		check_note("%s", figs);
 }
 
-#define ROUTE_ENTRY(nm, r, w) \
+#define ROUTE_ENTRY1(nm, r) \
 	{ .name = #nm, .fn = case_##nm, .desc = "a held " #nm ": " ROUTE_DESC_##r \
 	  " [premises: " LT_PREMISES ROUTE_PREMISE_##r "]" },
+#define ROUTE_ENTRY(rd, wr, r) ROUTE_ENTRY1(rd, r) ROUTE_ENTRY1(wr, r)
 #define ROUTE_PREMISE_ROUTE_PREAD ""
 #define ROUTE_PREMISE_ROUTE_PREADV ""
 #define ROUTE_PREMISE_ROUTE_AIO "; AIO available (io_setup)"

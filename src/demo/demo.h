@@ -110,6 +110,10 @@ void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 /* Release the read and wait for it; steps "release", "reply" (from diofs's
  * trace), "complete" and "unpinned".  -1 after saying why. */
 int demo_read_reply(struct demo *d, struct demo_read *x);
+/* The result record's members about the read: pages, ret, pins (held,
+ * acquired, released, after); j is started here. */
+struct jbuf;
+void demo_read_result(struct demo *d, const struct demo_read *x, struct jbuf *j);
 /* On a failure path: fail the held read with EIO and wait for it. */
 void demo_read_abort(struct demo *d, struct demo_read *x);
 

@@ -133,6 +133,18 @@ void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 	x->last = *now;
 }
 
+void demo_read_result(struct demo *d, const struct demo_read *x, struct jbuf *j)
+{
+	jb_init(j);
+	jb_u64(j, "pages", d->pages);
+	jb_i64(j, "ret", x->ret);
+	jb_bool(j, "pins", x->have_pins);
+	jb_i64(j, "pins_held", pins_in_flight(&x->held) - pins_in_flight(&x->base));
+	jb_i64(j, "acquired", (int64_t)(x->after.acquired - x->base.acquired));
+	jb_i64(j, "released", (int64_t)(x->after.released - x->base.released));
+	jb_i64(j, "pins_after", pins_in_flight(&x->after) - pins_in_flight(&x->base));
+}
+
 /* The sentence about the pins while the read is held. */
 static void held_pins_sentence(struct demo *d, struct demo_read *x, char *out, size_t len)
 {

@@ -154,14 +154,7 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 			       "page (other I/O moves these machine-wide counters).", held);
 	}
 
-	jb_init(&j);
-	jb_u64(&j, "pages", d->pages);
-	jb_i64(&j, "ret", x->ret);
-	jb_bool(&j, "pins", x->have_pins);
-	jb_i64(&j, "pins_held", pins_in_flight(&x->held) - pins_in_flight(&x->base));
-	jb_i64(&j, "acquired", (int64_t)(x->after.acquired - x->base.acquired));
-	jb_i64(&j, "released", (int64_t)(x->after.released - x->base.released));
-	jb_i64(&j, "pins_after", pins_in_flight(&x->after) - pins_in_flight(&x->base));
+	demo_read_result(d, x, &j);
 	jb_u64(&j, "new_untouched", n_untouched);
 	jb_u64(&j, "new_with_data", n_data);
 	jb_u64(&j, "new_frames_differ", new_moved);
