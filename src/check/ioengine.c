@@ -68,6 +68,11 @@ const char *dio_call_name(enum io_route r, enum io_dir dir)
 	return route(r) ? route(r)->call_name[dir == IO_WRITE] : "?";
 }
 
+const char *dio_dir_name(enum io_dir dir)
+{
+	return dir == IO_WRITE ? "write" : "read";
+}
+
 bool dio_route_async(enum io_route r)
 {
 	return route(r) && route(r)->e->reap;

@@ -70,6 +70,8 @@ const char *dio_route_key(enum io_route r);
 /* The call that makes the I/O: "pwritev", "io_submit(IOCB_CMD_PREAD)",
  * "IORING_OP_WRITE_FIXED"... */
 const char *dio_call_name(enum io_route r, enum io_dir dir);
+/* "read", "write" */
+const char *dio_dir_name(enum io_dir dir);
 /* Does the kernel see an async kiocb (!is_sync_kiocb)?  AIO and io_uring. */
 bool dio_route_async(enum io_route r);
 /* Does the route hand the kernel user memory (pinned per I/O once FUSE

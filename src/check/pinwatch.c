@@ -124,7 +124,7 @@ static int one_request(struct dio *const *ios, size_t nios, const uint64_t *size
 		if (sizes[i] < ios[0]->len) {
 			snprintf(why, len, "the kernel split a %zu-byte %s into FUSE requests: diofs "
 				 "holds one of %" PRIu64 " bytes (max_pages below %zu pages?)",
-				 ios[0]->len, ios[0]->dir == IO_WRITE ? "write" : "read", sizes[i],
+				 ios[0]->len, dio_dir_name(ios[0]->dir), sizes[i],
 				 pw_pages(ios[0]->buf, ios[0]->len));
 			return -1;
 		}
@@ -153,7 +153,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 		for (size_t i = 0; i < nios; i++)
 			if (ios[i] && dio_poll(ios[i], NULL)) {
 				snprintf(why, len, "the %s %s returned %zd%s%s instead of being held",
-					 dio_route_label(ios[i]->route), ios[i]->dir == IO_WRITE ? "write" : "read",
+					 dio_route_label(ios[i]->route), dio_dir_name(ios[i]->dir),
 					 ios[i]->ret, ios[i]->ret < 0 ? " " : "",
 					 ios[i]->ret < 0 ? errno_name(ios[i]->err) : "");
 				return -1;
@@ -233,6 +233,28 @@ static int64_t consistent_leak(const struct pw_result *r)
 	return -1;
 }
 
+/* Sample before, start io (prepared), wait until diofs holds it on path,
+ * sample held: 0 with its id, or -1 with why (whatever was held
+ * released with EIO, so that the I/O ends). */
+static int start_held(struct diofsctl *ctl, const char *path, struct dio *io,
+		      struct pin_counts *before, struct pin_counts *held, uint64_t *id, char *why,
+		      size_t len)
+{
+	struct dio *ios[1] = { io };
+
+	if (pw_sample(before, why, len) < 0 || dio_start(io, why, len) < 0)
+		return -1;
+	if (pw_wait_held(ctl, path, 1, id, PW_HELD_TIMEOUT_MS, ios, 1, why, len) < 0) {
+		diofsctl_release(ctl, 0, "errno=EIO");
+		return -1;
+	}
+	if (pw_sample(held, why, len) < 0) {
+		diofsctl_release(ctl, *id, "errno=EIO");
+		return -1;
+	}
+	return 0;
+}
+
 int pw_measure(struct diofsctl *ctl, const char *path, const struct dio *proto,
 	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 	       struct pw_result *r, char *why, size_t len)
@@ -262,7 +284,7 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct dio *proto
 	r->pages = pw_pages(proto->buf, proto->len);
 	for (int i = 0; i < attempts; i++) {
 		struct pw_attempt *a = &r->a[i];
-		struct dio io = *proto, *ios[1] = { &io };
+		struct dio io = *proto;
 		uint64_t id;
 		int ret = -1, prepared;
 
@@ -273,17 +295,8 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct dio *proto
 			dio_cleanup(&io);
 			return prepared;
 		}
-		if (pw_sample(&a->before, why, len) < 0 || dio_start(&io, why, len) < 0)
+		if (start_held(ctl, path, &io, &a->before, &a->held, &id, why, len) < 0)
 			goto out;
-		if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, len) < 0) {
-			/* release whatever it was, so that the thread ends */
-			diofsctl_release(ctl, 0, "errno=EIO");
-			goto out;
-		}
-		if (pw_sample(&a->held, why, len) < 0) {
-			diofsctl_release(ctl, id, "errno=EIO");
-			goto out;
-		}
 		if (pw_release(ctl, &id, 1, NULL, why, len) < 0)
 			goto out;
 		dio_join(&io);
@@ -310,11 +323,12 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct dio *proto
 			r->balanced_at = i;
 		if (io.ret != (ssize_t)io.len) {
 			if (io.ret < 0)
-				snprintf(why, len, "the %s %s failed: %s", dio_route_label(io.route),
-					 io.dir == IO_WRITE ? "write" : "read", errno_name(io.err));
+				snprintf(why, len, "the %s %s failed: %s",
+					 dio_route_label(io.route), dio_dir_name(io.dir),
+					 errno_name(io.err));
 			else
 				snprintf(why, len, "the %s %s returned %zd, want %zu",
-					 dio_route_label(io.route), io.dir == IO_WRITE ? "write" : "read",
+					 dio_route_label(io.route), dio_dir_name(io.dir),
 					 io.ret, io.len);
 			goto out;
 		}
@@ -411,8 +425,7 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *pr
 		    unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
 {
 	struct dio io = { .route = ROUTE_PREAD, .fd = proto->fd, .buf = proto->buf,
-			    .len = proto->len, .off = proto->off, .indirect = proto->indirect },
-		*ios[1] = { &io };
+			  .len = proto->len, .off = proto->off, .indirect = proto->indirect };
 	void *buf = io.buf;
 	size_t len = io.len;
 	int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
@@ -427,21 +440,13 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *pr
 	/* fault every page in with something that is not the data */
 	memset(buf, 0x5a, len);
 	if (dio_prepare(&io, why, whylen) < 0)
-		return -1;
+		goto out;
 	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
 		fail_errno(why, whylen, "pipe2", errno);
 		goto out;
 	}
-	if (pw_sample(&r->before, why, whylen) < 0 || dio_start(&io, why, whylen) < 0)
+	if (start_held(ctl, path, &io, &r->before, &r->held, &id, why, whylen) < 0)
 		goto out;
-	if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, whylen) < 0) {
-		diofsctl_release(ctl, 0, "errno=EIO");
-		goto out;
-	}
-	if (pw_sample(&r->held, why, whylen) < 0) {
-		diofsctl_release(ctl, id, "errno=EIO");
-		goto out;
-	}
 	pid = fork();
 	if (pid < 0) {
 		fail_errno(why, whylen, "fork", errno);
@@ -465,7 +470,8 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *pr
 	if (pw_sample(&r->after, why, whylen) < 0)
 		goto out;
 	r->parent_kept = pw_pages_matching(buf, len, 0, seed);
-	if (write(to_child[1], "g", 1) == 1 && dio_full(from_child[0], &got, sizeof(got), IO_READ)) {
+	if (write(to_child[1], "g", 1) == 1 &&
+	    dio_full(from_child[0], &got, sizeof(got), IO_READ)) {
 		r->child_got = (size_t)got;
 		r->child_ok = true;
 	}

@@ -260,9 +260,9 @@ struct attempt {
 static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t off,
 					 struct attempt *a, char *why, size_t len)
 {
-	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ, .fd = write ? p->wfd : p->fd,
-			    .buf = p->buf, .len = STK_LEN, .off = write ? p->woff : 0,
-			    .indirect = true },
+	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ,
+			  .fd = write ? p->wfd : p->fd, .buf = p->buf, .len = STK_LEN,
+			  .off = write ? p->woff : 0, .indirect = true },
 		*ios[1] = { &io };
 	struct pin_counts before, held, after;
 	struct diofs_held h = { 0 };
@@ -467,7 +467,7 @@ static int abort_held(struct probe *p, char *why, size_t len)
 {
 	struct stk_report *r = p->r;
 	struct dio io = { .route = ROUTE_PREAD, .fd = p->fd, .buf = p->buf, .len = STK_LEN,
-			    .indirect = true }, *ios[1] = { &io };
+			  .indirect = true }, *ios[1] = { &io };
 	int tfd = open(diofs_backing_path(&p->s.mount, TRIGGER), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	char c;
 	uint64_t id;

@@ -288,8 +288,8 @@ static void stale_size(const struct cfg *c)
 			 * a_ops the buffered fallback finds EOF too, and
 			 * fuse_short_read() then fixes i_size) */
 			if (uring_sync_fdio(&e, rt)) {
-				note("%s on %s, file shrunk: left to %s", dio_route_name(rt), modes[mi].name,
-				     uring_short_retry_case(&modes[mi], IO_READ));
+				note("%s on %s, file shrunk: left to %s", dio_route_name(rt),
+				     modes[mi].name, uring_short_retry_case(&modes[mi], IO_READ));
 				continue;
 			}
 			snprintf(name, sizeof(name), "s%d.%d", mi, r);

@@ -155,7 +155,8 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 {
 	struct pin_counts before, held, mid, after;
 	struct buf b;
-	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ, .len = LT_LEN }, *ios[1] = { &io };
+	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ, .len = LT_LEN },
+		*ios[1] = { &io };
 	char *nm = MAP_FAILED;
 	char err[512];
 	uint64_t id;

@@ -66,7 +66,8 @@ static int verify_write(struct dio *io, void *arg, char *why, size_t len)
 		good = pw_pages_matching(got, io->len, v->foff, v->seed);
 		if (good != pages) {
 			snprintf(why, len, "the %s write returned its count but %zu of %zu pages of "
-				 "the file hold its bytes", dio_route_label(io->route), good, pages);
+				 "the file hold its bytes", dio_route_label(io->route), good,
+				 pages);
 			ret = -1;
 		}
 		/* the next attempt must write them again (in the backing
@@ -92,7 +93,8 @@ static const char *measure(enum io_route r, bool write, void *buf, size_t len, i
 	static char skip_why[512];
 	struct pw_result res;
 	struct verify_arg v = { .seed = write ? WRITE_SEED : FILE_SEED, .foff = 0 };
-	struct dio proto = { .route = r, .dir = write ? IO_WRITE : IO_READ, .buf = buf, .len = len };
+	struct dio proto = { .route = r, .dir = write ? IO_WRITE : IO_READ, .buf = buf,
+			     .len = len };
 	int64_t accept[1] = { want };
 	char why[512], figs[4096];
 	const char *no = dio_route_unavailable(r);
@@ -126,8 +128,8 @@ static const char *measure(enum io_route r, bool write, void *buf, size_t len, i
 		CHECK_FAILF("pins in flight for a %zu-page %s %s held in diofs (%s): want %+" PRId64
 			    " while held (%s), +0 after completion, each in one attempt at least "
 			    "(held against before or after); %s", res.pages,
-			    dio_route_label(r), write ? "write" : "read", what, want, lt_expect_why(),
-			    figs);
+			    dio_route_label(r), write ? "write" : "read", what, want,
+			    lt_expect_why(), figs);
 		return NULL;
 	}
 	if (r == ROUTE_URING_FIXED)

@@ -38,7 +38,8 @@ static const char *const state_words[] = {
 };
 
 static const enum io_route verdict_routes[] = {
-	ROUTE_PREAD, ROUTE_PREADV, ROUTE_AIO, ROUTE_URING, ROUTE_URING_FIXED, ROUTE_SPLICE, ROUTE_SENDFILE,
+	ROUTE_PREAD, ROUTE_PREADV, ROUTE_AIO, ROUTE_URING, ROUTE_URING_FIXED, ROUTE_SPLICE,
+	ROUTE_SENDFILE,
 };
 #define NROUTES (sizeof(verdict_routes) / sizeof(*verdict_routes))
 
