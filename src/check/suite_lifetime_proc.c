@@ -365,14 +365,38 @@ void lt_child_exit_uring(void)
 static const enum io_route conn_routes[] = { ROUTE_PREAD, ROUTE_AIO, ROUTE_URING };
 #define CONN_N 3
 
+/* Start the prepared reads io[CONN_N] on "f" (a hold rule in place) and
+ * wait until diofs holds them all, with the pins in flight before and
+ * while held.  Ends the case if they are not held. */
+static void hold_conn_reads(struct dio *io, struct pin_counts *before, struct pin_counts *held)
+{
+	struct dio *ios[CONN_N];
+	uint64_t ids[CONN_N];
+	char why[512];
+
+	pw_sample(before, why, sizeof(why));
+	for (int i = 0; i < CONN_N; i++) {
+		ios[i] = &io[i];
+		if (dio_start(&io[i], why, sizeof(why)) < 0)
+			CHECK_FATALF("%s", why);
+	}
+	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
+			 CONN_N, why, sizeof(why)) < 0) {
+		diofsctl_release(check_ctl(), 0, "errno=EIO");
+		for (int i = 0; i < CONN_N; i++)
+			dio_cleanup(&io[i]);
+		CHECK_FATALF("%s", why);
+	}
+	pw_sample(held, why, sizeof(why));
+}
+
 /* One attempt: hold a read of each route, make diofs abort or crash with
  * another read.  0 done (errnos in errs), -1 failed (recorded). */
 static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 {
-	struct dio io[CONN_N], trig, *ios[CONN_N];
+	struct dio io[CONN_N], trig;
 	struct pin_counts before, held, after;
 	char *bufs[CONN_N], *tbuf;
-	uint64_t ids[CONN_N];
 	char why[512];
 	int fd, tfd, ret = 0, prepared;
 
@@ -384,8 +408,7 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 	for (int i = 0; i < CONN_N; i++) {
 		bufs[i] = check_buf_alloc(LT_LEN, 0);
 		io[i] = (struct dio){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
-					.len = LT_LEN, .off = (off_t)i * LT_LEN };
-		ios[i] = &io[i];
+				      .len = LT_LEN, .off = (off_t)i * LT_LEN };
 		prepared = dio_prepare(&io[i], why, sizeof(why));
 		if (prepared == DIO_PREMISE_FALSE) {
 			for (int j = 0; j <= i; j++) {
@@ -402,18 +425,7 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 	tbuf = check_buf_alloc(4096, 0);
 	trig = (struct dio){ .route = ROUTE_PREAD, .fd = tfd, .buf = tbuf, .len = 4096 };
 	dio_prepare(&trig, why, sizeof(why));
-	pw_sample(&before, why, sizeof(why));
-	for (int i = 0; i < CONN_N; i++)
-		if (dio_start(&io[i], why, sizeof(why)) < 0)
-			CHECK_FATALF("%s", why);
-	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
-			 CONN_N, why, sizeof(why)) < 0) {
-		diofsctl_release(check_ctl(), 0, "errno=EIO");
-		for (int i = 0; i < CONN_N; i++)
-			dio_cleanup(&io[i]);
-		CHECK_FATALF("%s", why);
-	}
-	pw_sample(&held, why, sizeof(why));
+	hold_conn_reads(io, &before, &held);
 
 	/* another read sets it off */
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "%s op=read path=%s", crash ? "crash" : "abort",
@@ -505,10 +517,9 @@ void lt_crash_held(void)
  * failed (recorded). */
 static int unmount_once(struct proc_figures *fig)
 {
-	struct dio io[CONN_N], *ios[CONN_N];
+	struct dio io[CONN_N];
 	struct pin_counts before, held, after;
 	char *bufs[CONN_N];
-	uint64_t ids[CONN_N];
 	char why[512];
 	int fd, ret = 0;
 
@@ -518,23 +529,11 @@ static int unmount_once(struct proc_figures *fig)
 	for (int i = 0; i < CONN_N; i++) {
 		bufs[i] = check_buf_alloc(LT_LEN, 0);
 		io[i] = (struct dio){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
-					.len = LT_LEN, .off = (off_t)i * LT_LEN };
-		ios[i] = &io[i];
+				      .len = LT_LEN, .off = (off_t)i * LT_LEN };
 		if (dio_prepare(&io[i], why, sizeof(why)) < 0)
 			CHECK_FATALF("%s", why);
 	}
-	pw_sample(&before, why, sizeof(why));
-	for (int i = 0; i < CONN_N; i++)
-		if (dio_start(&io[i], why, sizeof(why)) < 0)
-			CHECK_FATALF("%s", why);
-	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
-			 CONN_N, why, sizeof(why)) < 0) {
-		diofsctl_release(check_ctl(), 0, "errno=EIO");
-		for (int i = 0; i < CONN_N; i++)
-			dio_cleanup(&io[i]);
-		CHECK_FATALF("%s", why);
-	}
-	pw_sample(&held, why, sizeof(why));
+	hold_conn_reads(io, &before, &held);
 	if (umount2(check_mnt(), MNT_DETACH) < 0) {
 		CHECK_FAILF("umount -l %s with reads held: %s", check_mnt(), strerror(errno));
 		ret = -1;
