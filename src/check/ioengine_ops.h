@@ -29,10 +29,11 @@ struct dio_engine {
 	bool (*reap)(struct dio_state *s, int timeout_ms, ssize_t *res);
 	/* async: completions visible beyond the first */
 	unsigned int (*extra)(struct dio_state *s);
-	/* async: tear the context down under the I/O; 0 or -errno */
+	/* async: tear the context down under the I/O (s->ctx_up false
+	 * after); 0 or -errno */
 	int (*ctx_destroy)(struct dio_state *s);
-	/* once completed with res > 0, in the caller: the bytes back into
-	 * buf; the final result (may be NULL) */
+	/* once completed, in the caller: what must follow the result (bytes
+	 * back into buf, checks); the final result (may be NULL) */
 	ssize_t (*finish)(struct dio *io, struct dio_state *s, ssize_t res);
 	/* tear down what prepare set up, free ctx (may be NULL) */
 	void (*cleanup)(struct dio *io, struct dio_state *s);
