@@ -22,7 +22,7 @@
  * from the completion; route_submit_err() says which.
  *
  * Call everything from the case's thread (CUnit is not thread-safe), except
- * route_ctx_destroy, which a case may run in a route_call because
+ * route_ctx_destroy, which a case may run in a held_call because
  * io_destroy waits for the I/O in flight. */
 #ifndef DIOFS_CHECK_ROUTE_H
 #define DIOFS_CHECK_ROUTE_H
@@ -82,7 +82,7 @@ bool route_thread(struct route_io *io, pthread_t *thread);
 pid_t route_tid(struct route_io *io);
 
 /* Tear down the async context with the I/O possibly in flight: io_destroy
- * (which waits for the I/O in flight: run it in a route_call), or, for
+ * (which waits for the I/O in flight: run it in a held_call), or, for
  * io_uring, end the submitting thread (io_uring cancels what that task has
  * in io-wq) and io_uring_queue_exit (a request in FUSE's background queue
  * stays in flight until the server answers).  Not while io_uring_submit is
