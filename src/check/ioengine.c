@@ -425,6 +425,8 @@ int dio_submit_err(struct dio *io)
 {
 	struct dio_state *s = io->s;
 
+	if (!s)
+		return 0;
 	if (s->submit_err)
 		return s->submit_err;
 	return started(s) && dio_call_wait(io, 0) && s->end.ret < 0 ? s->end.err : 0;

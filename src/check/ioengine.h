@@ -41,9 +41,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The route names stay what diofs-check's suites and known-kernel-bugs
- * use (dio_route_name: "pread", "aio", "uring-fixed"; dio_route_label:
- * "libaio", "io_uring fixed"; dio_route_key: "io_uring_fixed"). */
+/* Each route has the names diofs-check's messages, the verdict's keys and
+ * tests/known-kernel-bugs use (dio_route_name: "pread", "aio",
+ * "uring-fixed"; dio_route_label: "libaio", "io_uring fixed";
+ * dio_route_key: "io_uring_fixed"). */
 enum io_route {
 	ROUTE_PREAD,            /* pread(2) / pwrite(2) */
 	ROUTE_PREADV,           /* preadv(2) / pwritev(2): two halves, or
