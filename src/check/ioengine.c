@@ -161,7 +161,6 @@ struct dio_thread {
 	pthread_cond_t cond;
 	bool running, returned;
 	pid_t tid;
-	uint64_t t0;
 	struct dio_call_end end;
 };
 
@@ -192,7 +191,6 @@ static void *thread_main(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	t->tid = gettid();
-	t->t0 = dio_now_ns();
 	raise_flag(&t->lock, &t->cond, &t->running);
 	r = t->fn(t->arg);
 	end_call(&t->lock, &t->cond, &t->end, r, r < 0 ? errno : 0, &t->returned);
@@ -258,16 +256,6 @@ bool dio_thread_wait(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *er
 int dio_thread_kill(struct dio_thread *t, int sig)
 {
 	return pthread_kill(t->thread, sig);
-}
-
-uint64_t dio_thread_start_ns(const struct dio_thread *t)
-{
-	return t->t0;
-}
-
-uint64_t dio_thread_end_ns(const struct dio_thread *t)
-{
-	return t->end.t;
 }
 
 bool dio_thread_join(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *err)

@@ -213,9 +213,6 @@ bool dio_thread_returned(struct dio_thread *t);
 bool dio_thread_wait(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *err);
 /* Send sig to the thread; 0 or an errno. */
 int dio_thread_kill(struct dio_thread *t, int sig);
-/* CLOCK_MONOTONIC ns just before fn and just after it returned. */
-uint64_t dio_thread_start_ns(const struct dio_thread *t);
-uint64_t dio_thread_end_ns(const struct dio_thread *t);
 /* Wait up to timeout_ms for fn to return, join and free the thread: true
  * with its result and errno; false (nothing freed) on timeout. */
 bool dio_thread_join(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *err);
