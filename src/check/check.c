@@ -4,6 +4,7 @@
 #endif
 #include "check/check.h"
 #include "check/runner.h"
+#include "check/ioengine.h"
 #include "harness/mount.h"
 #include "proto/errnames.h"
 
@@ -12,7 +13,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,100 +354,79 @@ void check_buf_free(void *buf)
 
 /* ---- the hold pattern ------------------------------------------------- */
 
+/* A held call: any call (held_call), or a pread/pwrite by the I/O
+ * engine, in a dio_thread the runner joins at the case's end. */
 struct held_io {
-	ssize_t (*run)(struct held_io *h);
-	ssize_t (*fn)(void *arg);
-	void *arg;
-	int fd;
-	void *buf;
-	size_t len;
-	off_t off;
-	atomic_int tid;                 /* the thread diofs sees as the caller */
-	atomic_bool returned;
-	ssize_t ret;
-	int err;
+	struct dio_thread *t;
+	struct dio io;                  /* held_pread, held_pwrite */
 	uint64_t held_id;
-	pthread_t thread;
 	struct held_io *next;
 };
 
-static ssize_t run_pread(struct held_io *h)
-{
-	return pread(h->fd, h->buf, h->len, h->off);
-}
-
-static ssize_t run_pwrite(struct held_io *h)
-{
-	return pwrite(h->fd, h->buf, h->len, h->off);
-}
-
-static ssize_t run_fn(struct held_io *h)
-{
-	return h->fn(h->arg);
-}
-
-static void *held_io_thread(void *arg)
-{
-	struct held_io *h = arg;
-
-	atomic_store(&h->tid, gettid());
-	ssize_t r = h->run(h);
-	h->err = r < 0 ? errno : 0;
-	h->ret = r;
-	atomic_store(&h->returned, true);
-	return NULL;
-}
-
 /* Heap-held and listed, so a case that ends early (a fatal failure, SKIP)
  * leaves nothing for the thread to write into; the teardown joins it. */
-static struct held_io *held_start(struct held_io proto)
+static struct held_io *held_start(struct held_io *h, ssize_t (*fn)(void *arg), void *arg)
 {
-	struct held_io *h = malloc(sizeof(*h));
-	int err;
+	char why[256];
 
-	if (!h)
-		check_failf(__FILE__, __LINE__, true, "held_io: out of memory");
-	*h = proto;
-	atomic_init(&h->tid, 0);
-	atomic_init(&h->returned, false);
-	err = pthread_create(&h->thread, NULL, held_io_thread, h);
-	if (err) {
+	h->t = dio_thread_start(fn, arg, why, sizeof(why));
+	if (!h->t) {
+		dio_cleanup(&h->io);
 		free(h);
-		check_failf(__FILE__, __LINE__, true, "held_io: pthread_create: %s", strerror(err));
+		check_failf(__FILE__, __LINE__, true, "held_io: %s", why);
 	}
 	h->next = ctx.held;
 	ctx.held = h;
 	return h;
 }
 
+static struct held_io *held_new(void)
+{
+	struct held_io *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		check_failf(__FILE__, __LINE__, true, "held_io: out of memory");
+	return h;
+}
+
+static struct held_io *held_rw(enum io_dir dir, int fd, void *buf, size_t len, off_t off)
+{
+	struct held_io *h = held_new();
+	char why[256];
+
+	h->io = (struct dio){ .route = ROUTE_PREAD, .dir = dir, .fd = fd, .buf = buf,
+			      .len = len, .off = off };
+	if (dio_prepare(&h->io, why, sizeof(why)) < 0) {
+		dio_cleanup(&h->io);
+		free(h);
+		check_failf(__FILE__, __LINE__, true, "held_io: %s", why);
+	}
+	return held_start(h, dio_run, &h->io);
+}
+
 struct held_io *held_pread(int fd, void *buf, size_t len, off_t off)
 {
-	return held_start((struct held_io){ .run = run_pread, .fd = fd, .buf = buf,
-					    .len = len, .off = off });
+	return held_rw(IO_READ, fd, buf, len, off);
 }
 
 struct held_io *held_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return held_start((struct held_io){ .run = run_pwrite, .fd = fd, .buf = (void *)buf,
-					    .len = len, .off = off });
+	return held_rw(IO_WRITE, fd, (void *)buf, len, off);
 }
 
 struct held_io *held_call(ssize_t (*fn)(void *arg), void *arg)
 {
-	return held_start((struct held_io){ .run = run_fn, .fn = fn, .arg = arg });
+	return held_start(held_new(), fn, arg);
+}
+
+struct dio_thread *held_io_thread(struct held_io *h)
+{
+	return h->t;
 }
 
 bool held_io_returned(const struct held_io *h)
 {
-	return atomic_load(&((struct held_io *)h)->returned);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return dio_thread_returned(h->t);
 }
 
 bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
@@ -455,13 +434,15 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 {
 	struct diofsctl *ctl = check_ctl_at(file, line);
 	struct diofs_held list[64];
-	int64_t deadline = now_ms() + HELD_TIMEOUT_MS;
+	int64_t deadline = dio_now_ms() + HELD_TIMEOUT_MS;
 	unsigned int want = 1;
+	ssize_t ret;
+	int err;
 
 	/* Wait for one more held call each round until one is our thread's;
 	 * in slices, to stop early if the call returns instead. */
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - dio_now_ms();
 		int n = -1;
 		if (left > 0 && !held_io_returned(h))
 			n = diofsctl_held(ctl, want, left < HELD_SLICE_MS ? (int)left : HELD_SLICE_MS,
@@ -470,24 +451,24 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 		    strstr(diofsctl_error(ctl), "timeout"))
 			continue;       /* only this slice timed out */
 		if (n < 0) {
-			if (held_io_returned(h))
+			if (dio_thread_wait(h->t, 0, &ret, &err))
 				check_failf(file, line, false, "the call returned %zd (%s) instead of "
-					    "being held", h->ret, h->ret < 0 ? errno_name(h->err) : "ok");
+					    "being held", ret, ret < 0 ? errno_name(err) : "ok");
 			else
 				check_failf(file, line, false, "diofs held no call of thread %d within "
-					    "%d ms: %s", atomic_load(&h->tid), HELD_TIMEOUT_MS,
+					    "%d ms: %s", dio_thread_tid(h->t), HELD_TIMEOUT_MS,
 					    diofsctl_error(ctl));
 			return false;
 		}
 		for (int i = 0; i < n && i < 64; i++) {
-			if (list[i].pid != atomic_load(&h->tid))
+			if (list[i].pid != dio_thread_tid(h->t))
 				continue;
 			h->held_id = list[i].id;
 			if (held)
 				*held = list[i];
-			if (held_io_returned(h)) {
+			if (dio_thread_wait(h->t, 0, &ret, NULL)) {
 				check_failf(file, line, false, "the call returned %zd while diofs "
-					    "held it (id %ju)", h->ret, (uintmax_t)h->held_id);
+					    "held it (id %ju)", ret, (uintmax_t)h->held_id);
 				return false;
 			}
 			CU_assertImplementation(CU_TRUE, line, "held_io_wait", file, "", CU_FALSE);
@@ -519,17 +500,18 @@ bool held_io_release_at(struct held_io *h, const char *how,
 ssize_t held_io_join(struct held_io *h, int *err)
 {
 	ssize_t ret;
+	int e;
 
-	pthread_join(h->thread, NULL);
+	dio_thread_join(h->t, DIO_FOREVER, &ret, &e);
 	for (struct held_io **p = &ctx.held; *p; p = &(*p)->next)
 		if (*p == h) {
 			*p = h->next;
 			break;
 		}
-	ret = h->ret;
+	dio_cleanup(&h->io);
 	if (err)
-		*err = h->err;
-	errno = h->err;
+		*err = e;
+	errno = e;
 	free(h);
 	return ret;
 }

@@ -190,6 +190,8 @@ struct held_io *held_pread(int fd, void *buf, size_t len, off_t off);
 struct held_io *held_pwrite(int fd, const void *buf, size_t len, off_t off);
 /* Any call: fn returns a syscall-style result and leaves errno. */
 struct held_io *held_call(ssize_t (*fn)(void *arg), void *arg);
+/* The thread it runs in (ioengine.h: timed waits, its tid, signals). */
+struct dio_thread *held_io_thread(struct held_io *h);
 /* Wait (10 s) until diofs holds the call; true with it in *held (may be
  * NULL).  Records a failure if it is not held or has already returned. */
 #define held_io_wait(h, held) held_io_wait_at((h), (held), __FILE__, __LINE__)

@@ -1,6 +1,7 @@
 /* Measuring FOLL_PIN accounting around a request that diofs holds: the
- * routes, the wait for a held request by path, the attempts, the fork
- * experiment.  No CUnit here (see pinwatch.h). */
+ * wait for a held request by path, the attempts, the fork experiment; the
+ * I/O itself is the engine's (ioengine.h).  No CUnit here (see
+ * pinwatch.h). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -12,19 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libaio.h>
-#include <liburing.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
-#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static size_t page_size(void)
@@ -56,62 +49,7 @@ bool pw_expect_converted(char *why, size_t len)
 	return conv;
 }
 
-/* ---- routes ----------------------------------------------------------- */
-
-static const char *const route_names[PW_NROUTES] = {
-	[PW_PREAD] = "pread", [PW_PREADV] = "preadv", [PW_LIBAIO] = "libaio",
-	[PW_URING] = "io_uring", [PW_URING_FIXED] = "io_uring fixed",
-	[PW_SPLICE] = "splice", [PW_SENDFILE] = "sendfile",
-};
-static const char *const route_keys[PW_NROUTES] = {
-	[PW_PREAD] = "pread", [PW_PREADV] = "preadv", [PW_LIBAIO] = "libaio",
-	[PW_URING] = "io_uring", [PW_URING_FIXED] = "io_uring_fixed",
-	[PW_SPLICE] = "splice", [PW_SENDFILE] = "sendfile",
-};
-
-const char *pw_route_name(enum pw_route r)
-{
-	return r < PW_NROUTES ? route_names[r] : "?";
-}
-
-const char *pw_route_key(enum pw_route r)
-{
-	return r < PW_NROUTES ? route_keys[r] : "?";
-}
-
-bool pw_route_user_pages(enum pw_route r)
-{
-	return r == PW_PREAD || r == PW_PREADV || r == PW_LIBAIO || r == PW_URING;
-}
-
-/* The largest fixed buffer a case or the verdict registers (64 KiB). */
-#define PW_FIXED_LEN (64 * 1024)
-
-const char *pw_route_unavailable(enum pw_route r)
-{
-	static char why[PW_NROUTES][512];
-	static bool probed[PW_NROUTES];
-
-	if (r >= PW_NROUTES)
-		return "no such route";
-	if (!probed[r]) {
-		probed[r] = true;
-		if (r == PW_LIBAIO) {
-			io_context_t ctx = 0;
-			int err = io_setup(1, &ctx);
-			if (err < 0)
-				snprintf(why[r], sizeof(why[r]), "io_setup: %s (no AIO here)",
-					 errno_name(-err));
-			else
-				io_destroy(ctx);
-		} else if (r == PW_URING || r == PW_URING_FIXED) {
-			if (premise_io_uring(NULL, NULL, why[r], sizeof(why[r])) == PREMISE_HOLDS &&
-			    r == PW_URING_FIXED)
-				premise_memlock(PW_FIXED_LEN, why[r], sizeof(why[r]));
-		}
-	}
-	return why[r][0] ? why[r] : NULL;
-}
+/* ---- measuring one I/O ----------------------------------------------- */
 
 size_t pw_pages(const void *buf, size_t len)
 {
@@ -170,320 +108,15 @@ static int fail_errno(char *why, size_t len, const char *what, int err)
 	return -1;
 }
 
-int pw_io_prepare(struct pw_io *io, char *why, size_t len)
-{
-	io->pipe[0] = io->pipe[1] = io->memfd = -1;
-	io->ctx = NULL;
-	io->started = false;
-	io->reg_measured = io->unreg_measured = false;
-	io->reg_pins = io->unreg_left = 0;
-	atomic_init(&io->returned, false);
-	io->ret = -1;
-	io->err = 0;
-
-	switch (io->route) {
-	case PW_PREAD:
-	case PW_PREADV:
-		break;
-	case PW_LIBAIO: {
-		io_context_t *ctx = calloc(1, sizeof(*ctx));
-		int err;
-
-		if (!ctx)
-			return fail_errno(why, len, "libaio", ENOMEM);
-		err = io_setup(1, ctx);
-		if (err < 0) {
-			free(ctx);
-			return fail_errno(why, len, "io_setup", -err);
-		}
-		io->ctx = ctx;
-		break;
-	}
-	case PW_URING:
-	case PW_URING_FIXED: {
-		struct io_uring *ring = calloc(1, sizeof(*ring));
-		int err;
-
-		if (!ring)
-			return fail_errno(why, len, "io_uring", ENOMEM);
-		err = io_uring_queue_init(4, ring, 0);
-		if (err < 0) {
-			free(ring);
-			if (premise_memlock_refused(err, "a 4-entry ring", why, len) == PREMISE_FALSE)
-				return PW_PREMISE_FALSE;
-			return fail_errno(why, len, "io_uring_queue_init", -err);
-		}
-		io->ctx = ring;
-		if (io->route == PW_URING_FIXED) {
-			struct iovec iov = { .iov_base = io->buf, .iov_len = io->len };
-			struct pin_counts a, b;
-			bool counted = pins_read(&a) == 0;
-
-			err = io_uring_register_buffers(ring, &iov, 1);
-			if (err < 0) {
-				char what[64];
-
-				io_uring_queue_exit(ring);
-				free(ring);
-				io->ctx = NULL;
-				snprintf(what, sizeof(what), "%zu bytes of fixed buffers", io->len);
-				if (premise_memlock_refused(err, what, why, len) == PREMISE_FALSE)
-					return PW_PREMISE_FALSE;
-				return fail_errno(why, len, "io_uring_register_buffers", -err);
-			}
-			if (counted && pins_read(&b) == 0) {
-				io->reg_pins = pw_inflight_delta(&a, &b);
-				io->reg_measured = true;
-			}
-		}
-		break;
-	}
-	case PW_SPLICE:
-		if (pipe2(io->pipe, O_CLOEXEC) < 0)
-			return fail_errno(why, len, "pipe2", errno);
-		if (io->len > 65536) {
-			size_t want = (io->len + page_size() - 1) & ~(page_size() - 1);
-			if (fcntl(io->pipe[1], F_SETPIPE_SZ, (int)want) < 0)
-				return fail_errno(why, len, "F_SETPIPE_SZ", errno);
-		}
-		if (io->write) {
-			/* the data waits in the pipe: copied, no user page left */
-			ssize_t w = write(io->pipe[1], io->buf, io->len);
-			if (w != (ssize_t)io->len)
-				return fail_errno(why, len, "filling the pipe", w < 0 ? errno : EIO);
-		}
-		break;
-	case PW_SENDFILE:
-		io->memfd = memfd_create("diofs-check-sendfile", MFD_CLOEXEC);
-		if (io->memfd < 0)
-			return fail_errno(why, len, "memfd_create", errno);
-		if (io->write && pwrite(io->memfd, io->buf, io->len, 0) != (ssize_t)io->len)
-			return fail_errno(why, len, "filling the memfd", errno ? errno : EIO);
-		break;
-	default:
-		snprintf(why, len, "no route %d", (int)io->route);
-		return -1;
-	}
-	io->prepared = true;
-	return 0;
-}
-
-static ssize_t run_libaio(struct pw_io *io)
-{
-	io_context_t ctx = *(io_context_t *)io->ctx;
-	struct iocb cb, *cbs[1] = { &cb };
-	struct io_event ev;
-	int r;
-
-	if (io->write)
-		io_prep_pwrite(&cb, io->fd, io->buf, io->len, io->off);
-	else
-		io_prep_pread(&cb, io->fd, io->buf, io->len, io->off);
-	r = io_submit(ctx, 1, cbs);
-	if (r != 1) {
-		errno = r < 0 ? -r : EAGAIN;
-		return -1;
-	}
-	do
-		r = io_getevents(ctx, 1, 1, &ev, NULL);
-	while (r == -EINTR);
-	if (r != 1) {
-		errno = r < 0 ? -r : EIO;
-		return -1;
-	}
-	if ((long)ev.res < 0) {
-		errno = (int)-(long)ev.res;
-		return -1;
-	}
-	return (ssize_t)ev.res;
-}
-
-static ssize_t run_uring(struct pw_io *io)
-{
-	struct io_uring *ring = io->ctx;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_cqe *cqe;
-	int r;
-
-	if (!sqe) {
-		errno = EBUSY;
-		return -1;
-	}
-	if (io->route == PW_URING_FIXED) {
-		if (io->write)
-			io_uring_prep_write_fixed(sqe, io->fd, io->buf, (unsigned int)io->len,
-						  (uint64_t)io->off, 0);
-		else
-			io_uring_prep_read_fixed(sqe, io->fd, io->buf, (unsigned int)io->len,
-						 (uint64_t)io->off, 0);
-	} else {
-		if (io->write)
-			io_uring_prep_write(sqe, io->fd, io->buf, (unsigned int)io->len,
-					    (uint64_t)io->off);
-		else
-			io_uring_prep_read(sqe, io->fd, io->buf, (unsigned int)io->len,
-					   (uint64_t)io->off);
-	}
-	r = io_uring_submit(ring);
-	if (r != 1) {
-		errno = r < 0 ? -r : EIO;
-		return -1;
-	}
-	do
-		r = io_uring_wait_cqe(ring, &cqe);
-	while (r == -EINTR);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	r = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
-}
-
-static ssize_t run_io(struct pw_io *io)
-{
-	switch (io->route) {
-	case PW_PREAD:
-		return io->write ? pwrite(io->fd, io->buf, io->len, io->off)
-				 : pread(io->fd, io->buf, io->len, io->off);
-	case PW_PREADV: {
-		size_t half = io->len / 2;
-		struct iovec iov[2] = {
-			{ .iov_base = io->buf, .iov_len = half },
-			{ .iov_base = (char *)io->buf + half, .iov_len = io->len - half },
-		};
-		return io->write ? pwritev(io->fd, iov, 2, io->off) : preadv(io->fd, iov, 2, io->off);
-	}
-	case PW_LIBAIO:
-		return run_libaio(io);
-	case PW_URING:
-	case PW_URING_FIXED:
-		return run_uring(io);
-	case PW_SPLICE: {
-		loff_t off = io->off;
-		if (io->write)
-			return splice(io->pipe[0], NULL, io->fd, &off, io->len, 0);
-		return splice(io->fd, &off, io->pipe[1], NULL, io->len, 0);
-	}
-	case PW_SENDFILE: {
-		off_t off = io->off, zero = 0;
-		if (io->write) {
-			if (lseek(io->fd, io->off, SEEK_SET) < 0)
-				return -1;
-			return sendfile(io->fd, io->memfd, &zero, io->len);
-		}
-		return sendfile(io->memfd, io->fd, &off, io->len);
-	}
-	default:
-		errno = EINVAL;
-		return -1;
-	}
-}
-
-static void *io_thread(void *arg)
-{
-	struct pw_io *io = arg;
-	ssize_t r = run_io(io);
-
-	io->err = r < 0 ? errno : 0;
-	io->ret = r;
-	atomic_store(&io->returned, true);
-	return NULL;
-}
-
-int pw_io_start(struct pw_io *io, char *why, size_t len)
-{
-	int err;
-
-	atomic_store(&io->returned, false);
-	err = pthread_create(&io->thread, NULL, io_thread, io);
-	if (err)
-		return fail_errno(why, len, "pthread_create", err);
-	io->started = true;
-	return 0;
-}
-
-bool pw_io_returned(struct pw_io *io)
-{
-	return atomic_load(&io->returned);
-}
-
-ssize_t pw_io_join(struct pw_io *io)
-{
-	if (!io->started)
-		return io->ret;
-	pthread_join(io->thread, NULL);
-	io->started = false;
-	if (!io->write && io->ret > 0) {
-		ssize_t got = -1;
-		/* where the bytes went: into buf for the caller to look at */
-		if (io->route == PW_SPLICE)
-			got = read(io->pipe[0], io->buf, (size_t)io->ret);
-		else if (io->route == PW_SENDFILE)
-			got = pread(io->memfd, io->buf, (size_t)io->ret, 0);
-		if ((io->route == PW_SPLICE || io->route == PW_SENDFILE) && got != io->ret) {
-			io->err = got < 0 ? errno : EIO;
-			io->ret = -1;
-		}
-	}
-	errno = io->err;
-	return io->ret;
-}
-
-void pw_io_cleanup(struct pw_io *io)
-{
-	if (!io->prepared)
-		return;
-	if (io->started)
-		pw_io_join(io);
-	if (io->ctx && io->route == PW_LIBAIO) {
-		io_destroy(*(io_context_t *)io->ctx);
-		free(io->ctx);
-	} else if (io->ctx) {
-		struct pin_counts a, b;
-		bool counted = io->route == PW_URING_FIXED && pins_read(&a) == 0;
-
-		if (io->route == PW_URING_FIXED)
-			io_uring_unregister_buffers(io->ctx);
-		io_uring_queue_exit(io->ctx);
-		free(io->ctx);
-		if (counted && pins_read(&b) == 0) {
-			io->unreg_left = io->reg_pins + pw_inflight_delta(&a, &b);
-			io->unreg_measured = true;
-		}
-	}
-	io->ctx = NULL;
-	for (int i = 0; i < 2; i++)
-		if (io->pipe[i] >= 0)
-			close(io->pipe[i]);
-	if (io->memfd >= 0)
-		close(io->memfd);
-	io->pipe[0] = io->pipe[1] = io->memfd = -1;
-	io->prepared = false;
-}
-
 /* ---- held requests ---------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Every figure counts the pages of one FUSE request: a user-memory I/O of
  * one len must reach diofs whole, not split (max_pages below its pages). */
-static int one_request(struct pw_io *const *ios, size_t nios, const uint64_t *sizes,
+static int one_request(struct dio *const *ios, size_t nios, const uint64_t *sizes,
 		       unsigned int n, char *why, size_t len)
 {
 	for (size_t i = 0; i < nios; i++) {
-		if (!ios[i] || !pw_route_user_pages(ios[i]->route) || ios[i]->len != ios[0]->len ||
+		if (!ios[i] || !dio_route_user_pages(ios[i]->route) || ios[i]->len != ios[0]->len ||
 		    ios[i]->indirect)
 			return 0;
 	}
@@ -491,7 +124,7 @@ static int one_request(struct pw_io *const *ios, size_t nios, const uint64_t *si
 		if (sizes[i] < ios[0]->len) {
 			snprintf(why, len, "the kernel split a %zu-byte %s into FUSE requests: diofs "
 				 "holds one of %" PRIu64 " bytes (max_pages below %zu pages?)",
-				 ios[0]->len, ios[0]->write ? "write" : "read", sizes[i],
+				 ios[0]->len, dio_dir_name(ios[0]->dir), sizes[i],
 				 pw_pages(ios[0]->buf, ios[0]->len));
 			return -1;
 		}
@@ -499,11 +132,11 @@ static int one_request(struct pw_io *const *ios, size_t nios, const uint64_t *si
 }
 
 int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_t *ids,
-		 int timeout_ms, struct pw_io *const *ios, size_t nios, char *why, size_t len)
+		 int timeout_ms, struct dio *const *ios, size_t nios, char *why, size_t len)
 {
 	struct diofs_held list[128];
 	uint64_t sizes[128];
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = dio_now_ms() + timeout_ms;
 	unsigned int want = 1, seen = 0;
 
 	if (n > 128) {
@@ -512,21 +145,21 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 	}
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - dio_now_ms();
 		unsigned int found = 0;
 		int got = left > 0 ? diofsctl_held(ctl, want, (int)(left > 500 ? 500 : left),
 						   list, 128) : -1;
 
 		for (size_t i = 0; i < nios; i++)
-			if (ios[i] && pw_io_returned(ios[i])) {
+			if (ios[i] && dio_poll(ios[i], NULL)) {
 				snprintf(why, len, "the %s %s returned %zd%s%s instead of being held",
-					 pw_route_name(ios[i]->route), ios[i]->write ? "write" : "read",
+					 dio_route_label(ios[i]->route), dio_dir_name(ios[i]->dir),
 					 ios[i]->ret, ios[i]->ret < 0 ? " " : "",
 					 ios[i]->ret < 0 ? errno_name(ios[i]->err) : "");
 				return -1;
 			}
 		if (got < 0) {
-			if (now_ms() < deadline)
+			if (dio_now_ms() < deadline)
 				continue;       /* a slice of the wait ended */
 			snprintf(why, len, "diofs held %u of %u calls on %s within %d ms (%s)",
 				 seen, n, path, timeout_ms, diofsctl_error(ctl));
@@ -600,14 +233,36 @@ static int64_t consistent_leak(const struct pw_result *r)
 	return -1;
 }
 
-int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+/* Sample before, start io (prepared), wait until diofs holds it on path,
+ * sample held: 0 with its id, or -1 with why (whatever was held
+ * released with EIO, so that the I/O ends). */
+static int start_held(struct diofsctl *ctl, const char *path, struct dio *io,
+		      struct pin_counts *before, struct pin_counts *held, uint64_t *id, char *why,
+		      size_t len)
+{
+	struct dio *ios[1] = { io };
+
+	if (pw_sample(before, why, len) < 0 || dio_start(io, why, len) < 0)
+		return -1;
+	if (pw_wait_held(ctl, path, 1, id, PW_HELD_TIMEOUT_MS, ios, 1, why, len) < 0) {
+		diofsctl_release(ctl, 0, "errno=EIO");
+		return -1;
+	}
+	if (pw_sample(held, why, len) < 0) {
+		diofsctl_release(ctl, *id, "errno=EIO");
+		return -1;
+	}
+	return 0;
+}
+
+int pw_measure(struct diofsctl *ctl, const char *path, const struct dio *proto,
 	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 	       struct pw_result *r, char *why, size_t len)
 {
 	return pw_measure_n(ctl, path, proto, accept, naccept, verify, arg, 0, r, why, len);
 }
 
-int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+int pw_measure_n(struct diofsctl *ctl, const char *path, const struct dio *proto,
 		 const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 		 int attempts, struct pw_result *r, char *why, size_t len)
 {
@@ -629,31 +284,22 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *pro
 	r->pages = pw_pages(proto->buf, proto->len);
 	for (int i = 0; i < attempts; i++) {
 		struct pw_attempt *a = &r->a[i];
-		struct pw_io io = *proto, *ios[1] = { &io };
+		struct dio io = *proto;
 		uint64_t id;
 		int ret = -1, prepared;
 
-		if (!io.write)
+		if (io.dir == IO_READ)
 			memset(io.buf, 0x5a, io.len);
-		prepared = pw_io_prepare(&io, why, len);
+		prepared = dio_prepare(&io, why, len);
 		if (prepared < 0) {
-			pw_io_cleanup(&io);
+			dio_cleanup(&io);
 			return prepared;
 		}
-		if (pw_sample(&a->before, why, len) < 0 || pw_io_start(&io, why, len) < 0)
+		if (start_held(ctl, path, &io, &a->before, &a->held, &id, why, len) < 0)
 			goto out;
-		if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, len) < 0) {
-			/* release whatever it was, so that the thread ends */
-			diofsctl_release(ctl, 0, "errno=EIO");
-			goto out;
-		}
-		if (pw_sample(&a->held, why, len) < 0) {
-			diofsctl_release(ctl, id, "errno=EIO");
-			goto out;
-		}
 		if (pw_release(ctl, &id, 1, NULL, why, len) < 0)
 			goto out;
-		pw_io_join(&io);
+		dio_join(&io);
 		if (pw_sample(&a->after, why, len) < 0)
 			goto out;
 		r->nattempts = i + 1;
@@ -677,11 +323,12 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *pro
 			r->balanced_at = i;
 		if (io.ret != (ssize_t)io.len) {
 			if (io.ret < 0)
-				snprintf(why, len, "the %s %s failed: %s", pw_route_name(io.route),
-					 io.write ? "write" : "read", errno_name(io.err));
+				snprintf(why, len, "the %s %s failed: %s",
+					 dio_route_label(io.route), dio_dir_name(io.dir),
+					 errno_name(io.err));
 			else
 				snprintf(why, len, "the %s %s returned %zd, want %zu",
-					 pw_route_name(io.route), io.write ? "write" : "read",
+					 dio_route_label(io.route), dio_dir_name(io.dir),
 					 io.ret, io.len);
 			goto out;
 		}
@@ -689,8 +336,8 @@ int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *pro
 			goto out;
 		ret = 0;
 out:
-		pw_io_cleanup(&io);
-		if (io.route == PW_URING_FIXED) {
+		dio_cleanup(&io);
+		if (io.route == ROUTE_URING_FIXED) {
 			r->reg_pins = io.reg_pins;
 			r->unreg_left = io.unreg_left;
 		}
@@ -751,23 +398,6 @@ size_t pw_pages_matching(const void *buf, size_t len, uint64_t off, unsigned int
 	return good;
 }
 
-/* Read exactly len bytes, waiting as long as it takes. */
-static bool read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* The child: wait for the word, count its pages holding the data, say how
  * many, exit.  Async-signal-safe only (the parent has other threads). */
 static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
@@ -776,7 +406,7 @@ static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
 	char go;
 	uint64_t got = 0;
 
-	if (read_full(in, &go, 1))
+	if (dio_full(in, &go, 1, IO_READ))
 		got = pw_pages_matching(buf, len, 0, seed);
 	if (write(out, &got, sizeof(got)) < 0)
 		_exit(1);
@@ -786,17 +416,16 @@ static _Noreturn void fork_child(int in, int out, const void *buf, size_t len,
 int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
 		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
 {
-	struct pw_io proto = { .route = PW_PREAD, .fd = fd, .buf = buf, .len = len };
+	struct dio proto = { .route = ROUTE_PREAD, .fd = fd, .buf = buf, .len = len };
 
 	return pw_fork_read_io(ctl, path, &proto, seed, r, why, whylen);
 }
 
-int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *proto,
 		    unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen)
 {
-	struct pw_io io = { .route = PW_PREAD, .fd = proto->fd, .buf = proto->buf,
-			    .len = proto->len, .off = proto->off, .indirect = proto->indirect },
-		*ios[1] = { &io };
+	struct dio io = { .route = ROUTE_PREAD, .fd = proto->fd, .buf = proto->buf,
+			  .len = proto->len, .off = proto->off, .indirect = proto->indirect };
 	void *buf = io.buf;
 	size_t len = io.len;
 	int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
@@ -810,22 +439,14 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *
 	r->ret = -1;
 	/* fault every page in with something that is not the data */
 	memset(buf, 0x5a, len);
-	if (pw_io_prepare(&io, why, whylen) < 0)
-		return -1;
+	if (dio_prepare(&io, why, whylen) < 0)
+		goto out;
 	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
 		fail_errno(why, whylen, "pipe2", errno);
 		goto out;
 	}
-	if (pw_sample(&r->before, why, whylen) < 0 || pw_io_start(&io, why, whylen) < 0)
+	if (start_held(ctl, path, &io, &r->before, &r->held, &id, why, whylen) < 0)
 		goto out;
-	if (pw_wait_held(ctl, path, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why, whylen) < 0) {
-		diofsctl_release(ctl, 0, "errno=EIO");
-		goto out;
-	}
-	if (pw_sample(&r->held, why, whylen) < 0) {
-		diofsctl_release(ctl, id, "errno=EIO");
-		goto out;
-	}
 	pid = fork();
 	if (pid < 0) {
 		fail_errno(why, whylen, "fork", errno);
@@ -843,13 +464,14 @@ int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *
 		*(volatile uint8_t *)p ^= 0xff;
 	if (pw_release(ctl, &id, 1, NULL, why, whylen) < 0)
 		goto out;
-	pw_io_join(&io);
+	dio_join(&io);
 	r->ret = io.ret;
 	r->err = io.err;
 	if (pw_sample(&r->after, why, whylen) < 0)
 		goto out;
 	r->parent_kept = pw_pages_matching(buf, len, 0, seed);
-	if (write(to_child[1], "g", 1) == 1 && read_full(from_child[0], &got, sizeof(got))) {
+	if (write(to_child[1], "g", 1) == 1 &&
+	    dio_full(from_child[0], &got, sizeof(got), IO_READ)) {
 		r->child_got = (size_t)got;
 		r->child_ok = true;
 	}
@@ -863,7 +485,7 @@ out:
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
-	pw_io_cleanup(&io);
+	dio_cleanup(&io);
 	for (int i = 0; i < 2; i++) {
 		if (to_child[i] >= 0)
 			close(to_child[i]);

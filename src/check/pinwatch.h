@@ -2,7 +2,7 @@
  *
  * Nothing here uses CUnit: the lifetime and pins suites wrap it in
  * assertions, diofs-check --verdict uses it bare.  Every function that can
- * fail returns -1 and says why in a caller's buffer, or PW_PREMISE_FALSE
+ * fail returns -1 and says why in a caller's buffer, or DIO_PREMISE_FALSE
  * when a premise the caller does not control did not hold: io_uring refused
  * a ring or a fixed buffer with ENOMEM for the locked-memory limit
  * (premise_memlock_refused: no CAP_IPC_LOCK, RLIMIT_MEMLOCK used up by this
@@ -19,13 +19,12 @@
 #ifndef DIOFS_CHECK_PINWATCH_H
 #define DIOFS_CHECK_PINWATCH_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "check/ioengine.h"
 #include "harness/pins.h"
 #include "lib/diofsctl.h"
 
@@ -36,73 +35,11 @@
  * from uname -r; why says which ("uname -r 6.1.0-47-cloud-amd64 < 6.9"). */
 bool pw_expect_converted(char *why, size_t len);
 
-/* ---- the I/O routes --------------------------------------------------- */
+/* ---- the I/O -------------------------------------------------------- */
 
-enum pw_route {
-	PW_PREAD,        /* pread / pwrite */
-	PW_PREADV,       /* preadv / pwritev, two iovecs */
-	PW_LIBAIO,       /* io_submit IOCB_CMD_PREAD / PWRITE */
-	PW_URING,        /* io_uring READ / WRITE */
-	PW_URING_FIXED,  /* io_uring READ_FIXED / WRITE_FIXED, buffer registered */
-	PW_SPLICE,       /* splice file -> pipe / pipe -> file */
-	PW_SENDFILE,     /* sendfile file -> memfd / memfd -> file */
-	PW_NROUTES
-};
-
-const char *pw_route_name(enum pw_route r);      /* "io_uring fixed" */
-const char *pw_route_key(enum pw_route r);       /* "io_uring_fixed" */
-/* Does the route hand the kernel user memory (pinned per I/O once
- * converted)?  False: fixed buffers (pinned at registration) and
- * splice/sendfile (ITER_BVEC: pages listed, not pinned). */
-bool pw_route_user_pages(enum pw_route r);
-
-/* Why route r cannot run here (io_uring disabled, no AIO), or NULL. */
-const char *pw_route_unavailable(enum pw_route r);
-
-/* One I/O of a route, run to completion in a thread of its own (so that a
- * route that blocks in its submission still lets the caller see it held).
- * The caller fills the first fields, then prepare, start, (the held
- * request), join, cleanup.  Prepare does what must not fall inside a
- * measurement: rings, contexts, pipes, buffer registration. */
-struct pw_io {
-	enum pw_route route;
-	bool write;
-	int fd;                 /* the FUSE file, opened O_DIRECT */
-	void *buf;
-	size_t len;
-	off_t off;
-	/* The held request is not this I/O's own but one it caused (a loop
-	 * device's, for a filesystem stacked on diofs): its size may be any. */
-	bool indirect;
-
-	/* after join: the syscall-style result (bytes, or -1 and err) */
-	ssize_t ret;
-	int err;
-	/* PW_URING_FIXED: pins in flight added by the registration, and
-	 * what remained of them after unregistering (cleanup) */
-	int64_t reg_pins, unreg_left;
-	bool reg_measured, unreg_measured;
-
-	/* private */
-	pthread_t thread;
-	bool started, prepared;
-	atomic_bool returned;
-	void *ctx;              /* io_context_t or struct io_uring * */
-	int pipe[2];
-	int memfd;
-};
-
-/* Not a failure: a premise was false (see the top); why says which. */
-#define PW_PREMISE_FALSE (-2)
-
-/* 0, -1, or PW_PREMISE_FALSE (rings, fixed buffers). */
-int pw_io_prepare(struct pw_io *io, char *why, size_t len);
-int pw_io_start(struct pw_io *io, char *why, size_t len);
-bool pw_io_returned(struct pw_io *io);
-/* Wait for the I/O (no time limit: release it first).  For splice and
- * sendfile reads, the bytes that arrived are then copied into buf. */
-ssize_t pw_io_join(struct pw_io *io);
-void pw_io_cleanup(struct pw_io *io);
+/* The I/Os measured are the engine's (ioengine.h): a struct dio with
+ * route, dir, fd, buf, len, off (and indirect), prepared outside the
+ * measurement; DIO_PREMISE_FALSE as above. */
 
 /* Pages of user memory [buf, buf+len) spans. */
 size_t pw_pages(const void *buf, size_t len);
@@ -114,7 +51,7 @@ size_t pw_pages(const void *buf, size_t len);
  * given, are watched: one that returns meanwhile is named in why.
  * 0, or -1 with why. */
 int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_t *ids,
-		 int timeout_ms, struct pw_io *const *ios, size_t nios, char *why, size_t len);
+		 int timeout_ms, struct dio *const *ios, size_t nios, char *why, size_t len);
 /* Release each of ids (how: NULL reply, "errno=EIO"...); 0 or -1. */
 int pw_release(struct diofsctl *ctl, const uint64_t *ids, unsigned int n, const char *how,
 	       char *why, size_t len);
@@ -152,7 +89,7 @@ struct pw_result {
 	 * noise does not); -1 if they disagree (cannot tell). */
 	int64_t leak;
 	size_t pages;           /* of the request */
-	int64_t reg_pins;       /* PW_URING_FIXED: at registration (last attempt) */
+	int64_t reg_pins;       /* ROUTE_URING_FIXED: at registration (last attempt) */
 	int64_t unreg_left;
 };
 
@@ -163,7 +100,7 @@ int pw_attempts(void);
 
 /* Called after each attempt's I/O returned its full count; 0, or -1 with
  * why (bad data is a failure, not noise: no more attempts). */
-typedef int (*pw_verify_fn)(struct pw_io *io, void *arg, char *why, size_t len);
+typedef int (*pw_verify_fn)(struct dio *io, void *arg, char *why, size_t len);
 
 /* Measure io (a prototype: route, direction, fd, buf, len, off) on the
  * file diofs calls path; a hold rule for it must be in place.  Wanted: an
@@ -173,12 +110,12 @@ typedef int (*pw_verify_fn)(struct pw_io *io, void *arg, char *why, size_t len);
  * attempt buf is overwritten with 0x5a, so verify sees only that attempt's
  * data.  0: measured (r->clean < 0 if every attempt was disturbed); -1: the
  * I/O itself misbehaved (not held, failed, short, bad data), with why;
- * PW_PREMISE_FALSE: its ring or fixed buffer was refused (see the top). */
-int pw_measure(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+ * DIO_PREMISE_FALSE: its ring or fixed buffer was refused (see the top). */
+int pw_measure(struct diofsctl *ctl, const char *path, const struct dio *proto,
 	       const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 	       struct pw_result *r, char *why, size_t len);
 /* The same with attempts attempts at most (<= 0: pw_attempts()). */
-int pw_measure_n(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+int pw_measure_n(struct diofsctl *ctl, const char *path, const struct dio *proto,
 		 const int64_t *accept, size_t naccept, pw_verify_fn verify, void *arg,
 		 int attempts, struct pw_result *r, char *why, size_t len);
 
@@ -225,9 +162,9 @@ struct pw_fork_result {
  * rule for op=read on path must be in place.  0, or -1 with why. */
 int pw_fork_read(struct diofsctl *ctl, const char *path, int fd, void *buf, size_t len,
 		 unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen);
-/* The same for a read described by proto (route PW_PREAD; fd, buf, len,
+/* The same for a read described by proto (route ROUTE_PREAD; fd, buf, len,
  * off, indirect). */
-int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct pw_io *proto,
+int pw_fork_read_io(struct diofsctl *ctl, const char *path, const struct dio *proto,
 		    unsigned int seed, struct pw_fork_result *r, char *why, size_t whylen);
 
 /* Does page i of buf (page-aligned start: pages of page size; else of

@@ -1,6 +1,7 @@
-/* The I/O routes into a file, for the suites that drive one read or write
- * at a time and watch it complete: pread/pwrite, preadv/pwritev with many
- * iovecs, libaio, io_uring READ/WRITE and READ_FIXED/WRITE_FIXED.
+/* The I/O engine (ioengine.h) in a case: the suites that drive one read
+ * or write at a time and watch it complete, with the case's assertions.
+ * Routes pread/pwrite, preadv/pwritev over many uneven iovecs with guard
+ * gaps (DIO_SCATTER), libaio, io_uring READ/WRITE and READ_FIXED/WRITE_FIXED.
  *
  *   struct route_io *io = route_submit(ROUTE_AIO, fd, IO_READ, buf, len, off);
  *   route_held_wait(check_fuse_path("f"), "read", 1, &held, 1);
@@ -10,28 +11,18 @@
  *   CHECK_EQ(route_more_completions(io), 0);
  *   route_free(io);
  *
- * route_submit never blocks on the I/O: every route makes its call in a
- * thread of its own (held_call): pread and friends, io_submit (which the
- * kernel completes inline when it takes a synchronous path), and
- * io_uring_submit (a FUSE read or write issued inline from io_uring_enter
- * blocks it on a synchronous path: seen on 6.18).  The io_uring thread then
- * stays until the CQE, reaping it through an eventfd: io_uring ties a
- * request to its submitting task and cancels an exiting task's io-wq work
- * (a held FUSE request would be interrupted).  Every async I/O has a context
- * of its own (an io_context_t, a ring): completions are counted per I/O,
- * and destroying the context with the I/O in flight is one call.
+ * route_submit never blocks on the I/O: the call is made in a thread of
+ * its own the runner joins at the case's end (held_call).  A route that
+ * cannot run here SKIPs the case, so does a ring or fixed buffer refused
+ * for the locked-memory limit; what the engine sees go wrong at completion
+ * (dio_failure) is recorded as a failure.
  *
  * Results are syscall-style: bytes (>= 0) or -errno, whether the error came
  * from the submission (io_submit, io_uring_submit, buffer registration) or
  * from the completion; route_submit_err() says which.
  *
- * preadv/pwritev scatter the buffer over up to 64 iovecs of uneven lengths
- * in an area of their own, with guard gaps between them that the kernel
- * must not touch (checked at completion), and copy back after a read; an
- * unmapped buffer (EFAULT checks) is covered by the iovecs directly.
- *
  * Call everything from the case's thread (CUnit is not thread-safe), except
- * route_ctx_destroy, which a case may run in a route_call because
+ * route_ctx_destroy, which a case may run in a held_call because
  * io_destroy waits for the I/O in flight. */
 #ifndef DIOFS_CHECK_ROUTE_H
 #define DIOFS_CHECK_ROUTE_H
@@ -41,31 +32,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "check/ioengine.h"
 #include "lib/diofsctl.h"
 
-enum io_route {
-	ROUTE_PREAD,            /* pread(2) / pwrite(2) */
-	ROUTE_PREADV,           /* preadv(2) / pwritev(2), many uneven iovecs */
-	ROUTE_AIO,              /* libaio io_submit IOCB_CMD_PREAD/PWRITE */
-	ROUTE_URING,            /* io_uring IORING_OP_READ / WRITE */
-	ROUTE_URING_FIXED,      /* io_uring IORING_OP_READ_FIXED / WRITE_FIXED */
-	ROUTE_COUNT
-};
-
-enum io_dir { IO_READ, IO_WRITE };
+/* The routes the completion suites run each case over: the first five of
+ * enum io_route, the ones through the caller's buffer. */
+#define ROUTE_COUNT (ROUTE_URING_FIXED + 1)
 
 /* How long route_wait and route_held_wait wait when told ROUTE_WAIT_MS. */
 #define ROUTE_WAIT_MS 10000
-
-/* "pread", "preadv", "aio", "uring", "uring-fixed" */
-const char *route_name(enum io_route r);
-/* The call that makes the I/O: "pwritev", "io_submit(IOCB_CMD_PREAD)",
- * "IORING_OP_WRITE_FIXED"... */
-const char *route_call_name(enum io_route r, enum io_dir dir);
-/* Does the kernel see an async kiocb (!is_sync_kiocb)?  AIO and io_uring. */
-bool route_is_async(enum io_route r);
-/* Why route r cannot run on this machine (io_uring disabled...), or NULL. */
-const char *route_unavailable(enum io_route r);
 
 /* ---- one I/O ---------------------------------------------------------- */
 
@@ -107,7 +82,7 @@ bool route_thread(struct route_io *io, pthread_t *thread);
 pid_t route_tid(struct route_io *io);
 
 /* Tear down the async context with the I/O possibly in flight: io_destroy
- * (which waits for the I/O in flight: run it in a route_call), or, for
+ * (which waits for the I/O in flight: run it in a held_call), or, for
  * io_uring, end the submitting thread (io_uring cancels what that task has
  * in io-wq) and io_uring_queue_exit (a request in FUSE's background queue
  * stays in flight until the server answers).  Not while io_uring_submit is
@@ -127,15 +102,14 @@ ssize_t route_rw(enum io_route r, int fd, enum io_dir dir, void *buf, size_t len
 
 /* ---- any call in a thread ---------------------------------------------- */
 
-/* fn(arg) in a thread of its own (held_call), with a timed wait: for the
- * calls that may block on a held request (close, io_destroy, fsync...). */
-struct route_call;
-struct route_call *route_call_start(ssize_t (*fn)(void *arg), void *arg);
-/* true once fn returned, with its result and errno; false on timeout. */
-bool route_call_wait(struct route_call *c, int timeout_ms, ssize_t *ret, int *err);
-pid_t route_call_tid(struct route_call *c);
+/* For a call started with held_call (check.h), in a thread of its own:
+ * the calls that may block on a held request (close, io_destroy, fsync...).
+ * true once fn returned, with its result and errno; false on timeout. */
+struct held_io;
+bool route_call_wait(struct held_io *c, int timeout_ms, ssize_t *ret, int *err);
+pid_t route_call_tid(struct held_io *c);
 /* Free c once fn returned (else leave it to the runner's teardown). */
-void route_call_free(struct route_call *c);
+void route_call_free(struct held_io *c);
 
 /* The state letter of thread tid of this process (/proc/self/task/TID/stat:
  * 'R', 'S' interruptible sleep, 'D' uninterruptible...), '?' if gone. */

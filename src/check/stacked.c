@@ -260,9 +260,9 @@ struct attempt {
 static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t off,
 					 struct attempt *a, char *why, size_t len)
 {
-	struct pw_io io = { .route = PW_PREAD, .write = write, .fd = write ? p->wfd : p->fd,
-			    .buf = p->buf, .len = STK_LEN, .off = write ? p->woff : 0,
-			    .indirect = true },
+	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ,
+			  .fd = write ? p->wfd : p->fd, .buf = p->buf, .len = STK_LEN,
+			  .off = write ? p->woff : 0, .indirect = true },
 		*ios[1] = { &io };
 	struct pin_counts before, held, after;
 	struct diofs_held h = { 0 };
@@ -278,20 +278,20 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 		say(why, len, "rule add: %s", diofsctl_error(p->ctl));
 		return AT_FAILED;
 	}
-	if (pw_io_prepare(&io, why, len) < 0 || pw_sample(&before, why, len) < 0 ||
-	    pw_io_start(&io, why, len) < 0) {
+	if (dio_prepare(&io, why, len) < 0 || pw_sample(&before, why, len) < 0 ||
+	    dio_start(&io, why, len) < 0) {
 		unhold(p, rule, "errno=EIO");
-		pw_io_cleanup(&io);
+		dio_cleanup(&io);
 		return AT_FAILED;
 	}
 	if (pw_wait_held(p->ctl, DIOFS_STACK_IMAGE, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why,
 			 len) < 0) {
 		/* returned before being held, or nothing held in time */
-		bool returned = pw_io_returned(&io);
+		bool returned = dio_poll(&io, NULL);
 
 		unhold(p, rule, "errno=EIO");
-		pw_io_join(&io);
-		pw_io_cleanup(&io);
+		dio_join(&io);
+		dio_cleanup(&io);
 		if (returned && io.ret == STK_LEN)
 			return AT_NOT_HELD;     /* done without diofs holding it */
 		return AT_FAILED;       /* why: pw_wait_held's */
@@ -300,9 +300,9 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 	a->cached = write ? cached_pages(p->wfile, p->woff) : cached_pages(p->file, 0);
 	held_entry(p->ctl, id, &h);
 	unhold(p, rule, NULL);
-	pw_io_join(&io);
+	dio_join(&io);
 	pw_sample(&after, why, len);
-	pw_io_cleanup(&io);
+	dio_cleanup(&io);
 	a->held = pw_inflight_delta(&before, &held);
 	a->after = pw_inflight_delta(&before, &after);
 	a->acquired = (int64_t)(held.acquired - before.acquired);
@@ -416,7 +416,7 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 {
 	struct stk_report *r = p->r;
 	char *buf = mmap(NULL, STK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .len = STK_LEN, .indirect = true },
+	struct dio io = { .route = ROUTE_PREAD, .fd = p->fd, .len = STK_LEN, .indirect = true },
 		*ios[1] = { &io };
 	struct pin_counts before, mid, after;
 	void *nm = MAP_FAILED;
@@ -428,8 +428,8 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 	memset(buf, 0x5a, STK_LEN);
 	io.buf = buf;
 	rule = hold_rule(p, false, (int64_t)r->phys);
-	if (rule < 0 || pw_io_prepare(&io, why, len) < 0 || pw_sample(&before, why, len) < 0 ||
-	    pw_io_start(&io, why, len) < 0)
+	if (rule < 0 || dio_prepare(&io, why, len) < 0 || pw_sample(&before, why, len) < 0 ||
+	    dio_start(&io, why, len) < 0)
 		goto out;
 	if (pw_wait_held(p->ctl, DIOFS_STACK_IMAGE, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why,
 			 len) < 0)
@@ -442,7 +442,7 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 	pw_sample(&mid, why, len);
 	unhold(p, rule, NULL);
 	rule = -1;
-	pw_io_join(&io);
+	dio_join(&io);
 	pw_sample(&after, why, len);
 	r->munmap_done = true;
 	r->munmap_ret = io.ret;
@@ -456,7 +456,7 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 	ret = 0;
 out:
 	unhold(p, rule, "errno=EIO");
-	pw_io_cleanup(&io);
+	dio_cleanup(&io);
 	munmap(nm != MAP_FAILED ? nm : buf, STK_LEN);
 	return ret;
 }
@@ -466,8 +466,8 @@ out:
 static int abort_held(struct probe *p, char *why, size_t len)
 {
 	struct stk_report *r = p->r;
-	struct pw_io io = { .route = PW_PREAD, .fd = p->fd, .buf = p->buf, .len = STK_LEN,
-			    .indirect = true }, *ios[1] = { &io };
+	struct dio io = { .route = ROUTE_PREAD, .fd = p->fd, .buf = p->buf, .len = STK_LEN,
+			  .indirect = true }, *ios[1] = { &io };
 	int tfd = open(diofs_backing_path(&p->s.mount, TRIGGER), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	char c;
 	uint64_t id;
@@ -482,7 +482,7 @@ static int abort_held(struct probe *p, char *why, size_t len)
 		say(why, len, "rule add: %s", diofsctl_error(p->ctl));
 		return -1;
 	}
-	if (pw_io_prepare(&io, why, len) < 0 || pw_io_start(&io, why, len) < 0)
+	if (dio_prepare(&io, why, len) < 0 || dio_start(&io, why, len) < 0)
 		goto out;
 	if (pw_wait_held(p->ctl, DIOFS_STACK_IMAGE, 1, &id, PW_HELD_TIMEOUT_MS, ios, 1, why,
 			 len) < 0) {
@@ -501,24 +501,24 @@ static int abort_held(struct probe *p, char *why, size_t len)
 	}
 	/* a bounded wait for the held read to come back with its error */
 	deadline = now_ms() + RETURN_TIMEOUT_MS;
-	while (!pw_io_returned(&io) && now_ms() < deadline) {
+	while (!dio_poll(&io, NULL) && now_ms() < deadline) {
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 	}
 	r->abort_done = true;
-	r->abort_returned = pw_io_returned(&io);
+	r->abort_returned = dio_poll(&io, NULL);
 	if (!r->abort_returned) {
 		say(why, len, "the held upper read did not return within %d s of diofs aborting",
 		    RETURN_TIMEOUT_MS / 1000);
 		/* the teardown stops the daemon; the read is then failed */
 		return -1;
 	}
-	pw_io_join(&io);
+	dio_join(&io);
 	r->abort_ret = io.ret;
 	r->abort_err = io.err;
 	ret = 0;
 out:
-	pw_io_cleanup(&io);
+	dio_cleanup(&io);
 	return ret;
 }
 
@@ -622,7 +622,7 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 	rule = hold_rule(&p, false, (int64_t)r->phys);
 	if (rule < 0)
 		snprintf(r->step_why, sizeof(r->step_why), "rule add: %s", diofsctl_error(p.ctl));
-	else if (pw_fork_read_io(p.ctl, DIOFS_STACK_IMAGE, &(struct pw_io){ .route = PW_PREAD,
+	else if (pw_fork_read_io(p.ctl, DIOFS_STACK_IMAGE, &(struct dio){ .route = ROUTE_PREAD,
 				 .fd = p.fd, .buf = p.buf, .len = STK_LEN, .indirect = true },
 				 FILE_SEED, &r->fork, why, sizeof(why)) == 0)
 		r->fork_done = true;

@@ -68,31 +68,31 @@ void expect_of(const struct cfg *c, const struct mode *m, enum io_route r, enum 
 	       bool extending, struct expect *e)
 {
 	const char *iter = dir == IO_READ ? "fuse_direct_read_iter" : "fuse_direct_write_iter";
-	bool async_kiocb = route_is_async(r);
+	bool async_kiocb = dio_route_async(r);
 
 	e->aops = !m->fdio;
 	if (m->fdio && !async_kiocb) {
 		e->path = KP_SYNC;
 		snprintf(e->why, sizeof(e->why), "%s on FOPEN_DIRECT_IO: a sync kiocb takes %s()'s "
-			 "FUSE_IO_PRIV_SYNC branch", route_call_name(r, dir), iter);
+			 "FUSE_IO_PRIV_SYNC branch", dio_call_name(r, dir), iter);
 	} else if (m->fdio && !m->odirect && !kernel_at_least(6, 13)) {
 		e->path = KP_SYNC;
 		snprintf(e->why, sizeof(e->why), "%s on FOPEN_DIRECT_IO without O_DIRECT: before "
 			 "6.13 %s() sends an async kiocb to fuse_direct_IO() only with IOCB_DIRECT, "
-			 "else runs it synchronously (running %s)", route_call_name(r, dir), iter,
+			 "else runs it synchronously (running %s)", dio_call_name(r, dir), iter,
 			 kernel_release());
 	} else if (m->fdio) {
 		e->path = c->async_dio ? KP_ASYNC : KP_DIO_SYNC;
 		snprintf(e->why, sizeof(e->why), "%s on %s: %s() sends the async kiocb to "
 			 "fuse_direct_IO()%s, io->async = fc->async_dio = %d",
-			 route_call_name(r, dir), m->name, iter,
+			 dio_call_name(r, dir), m->name, iter,
 			 m->odirect ? "" : " (without O_DIRECT too since 6.13; before, only with "
 			 "IOCB_DIRECT)", c->async_dio);
 	} else {
 		e->path = !c->async_dio ? KP_DIO_SYNC : async_kiocb ? KP_ASYNC : KP_ASYNC_WAIT;
 		snprintf(e->why, sizeof(e->why), "%s with O_DIRECT, no FOPEN_DIRECT_IO: %s() calls "
 			 "a_ops->direct_IO = fuse_direct_IO(), io->async = fc->async_dio = %d, "
-			 "io->blocking = is_sync_kiocb() = %d", route_call_name(r, dir),
+			 "io->blocking = is_sync_kiocb() = %d", dio_call_name(r, dir),
 			 dir == IO_READ ? "generic_file_read_iter" : "generic_file_direct_write",
 			 c->async_dio, !async_kiocb);
 	}
@@ -307,7 +307,7 @@ const char *io_ctx(enum io_route r, enum io_dir dir, size_t len, off_t off, cons
 	char *s = ring[next++ % 4];
 	size_t mis = (uintptr_t)buf & 4095;
 
-	snprintf(s, 256, "%s of %zu at %jd (buffer at page+%zu) on %s", route_call_name(r, dir),
+	snprintf(s, 256, "%s of %zu at %jd (buffer at page+%zu) on %s", dio_call_name(r, dir),
 		 len, (intmax_t)off, mis, m->name);
 	return s;
 }

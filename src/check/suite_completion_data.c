@@ -252,7 +252,7 @@ static void grown_read(enum io_route r, const struct mode *m, int fd, const char
 		note("%s: the attribute cache ran out (1 s) around the read; again", name);
 	}
 	CHECK_FAILF("%s: the cached i_size of %s did not stay stale over three tries "
-		    "(attribute timeout 1 s)", route_name(r), name);
+		    "(attribute timeout 1 s)", dio_route_name(r), name);
 }
 
 static void stale_size(const struct cfg *c)
@@ -288,8 +288,8 @@ static void stale_size(const struct cfg *c)
 			 * a_ops the buffered fallback finds EOF too, and
 			 * fuse_short_read() then fixes i_size) */
 			if (uring_sync_fdio(&e, rt)) {
-				note("%s on %s, file shrunk: left to %s", route_name(rt), modes[mi].name,
-				     uring_short_retry_case(&modes[mi], IO_READ));
+				note("%s on %s, file shrunk: left to %s", dio_route_name(rt),
+				     modes[mi].name, uring_short_retry_case(&modes[mi], IO_READ));
 				continue;
 			}
 			snprintf(name, sizeof(name), "s%d.%d", mi, r);

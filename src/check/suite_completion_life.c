@@ -151,7 +151,7 @@ static void append(const struct cfg *c)
 			backing_check(name, 1000, 0, SEED_FILE, "the file's first 1000 bytes after the "
 				      "appends");
 			snprintf(what, sizeof(what), "%s appends with O_APPEND on %s",
-				 route_call_name(rt, IO_WRITE), modes[mi].name);
+				 dio_call_name(rt, IO_WRITE), modes[mi].name);
 			sizes_are(name, end, what);
 			close(fd);
 			ran++;
@@ -234,7 +234,7 @@ static void close_in_flight(const struct cfg *c)
 				char *buf = check_buf_alloc(len, 0);
 				const char *ctx = io_ctx(rt, dir, len, 0, buf, &modes[mi]);
 				struct diofs_held held, rel;
-				struct route_call *cl;
+				struct held_io *cl;
 				struct route_io *io;
 				struct expect e;
 				char name[32];
@@ -259,7 +259,7 @@ static void close_in_flight(const struct cfg *c)
 
 				/* close: FUSE_FLUSH, not a wait for the I/O; the file
 				 * stays open for the I/O, so no FUSE_RELEASE yet */
-				cl = route_call_start(call_close, &fd);
+				cl = held_call(call_close, &fd);
 				if (!close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
 					CHECK_FAILF("%s: close did not return within %d ms while the I/O "
 						    "is held", ctx, ROUTE_WAIT_MS);
@@ -410,7 +410,7 @@ void aio_destroy_in_flight(void)
 	char *buf = check_buf_alloc(len, 0);
 	const char *ctx = io_ctx(ROUTE_AIO, IO_READ, len, 0, buf, &m);
 	struct diofs_held held;
-	struct route_call *dc;
+	struct held_io *dc;
 	struct route_io *io;
 	ssize_t ret;
 	int fd, err = 0;
@@ -425,7 +425,7 @@ void aio_destroy_in_flight(void)
 		CHECK_FATALF("%s: io_submit did not return while the read is held (want it queued: "
 			     "fuse_direct_IO() async)", ctx);
 
-	dc = route_call_start(call_ctx_destroy, io);
+	dc = held_call(call_ctx_destroy, io);
 	/* io_destroy sleeps in wait_for_completion(): 'D' */
 	if (!task_wait_state(route_call_tid(dc), 'D', ROUTE_WAIT_MS, call_done, dc))
 		CHECK_FAILF("%s: io_destroy %s while the read is held, want it to wait for the "

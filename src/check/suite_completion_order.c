@@ -99,7 +99,7 @@ static void held_order(const struct cfg *c)
 						    "want one of %zu", ctx, n, n ? (uintmax_t)held[0].size : 0,
 						    len);
 				no_completion(io, rt, ctx, "while diofs holds the request");
-				if (!route_is_async(rt) && route_submit_returned(io))
+				if (!dio_route_async(rt) && route_submit_returned(io))
 					CHECK_FAILF("%s: returned while diofs holds its request", ctx);
 				/* io_submit: the async path queues the request and
 				 * returns (-EIOCBQUEUED); every other path makes it wait

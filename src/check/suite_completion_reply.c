@@ -52,9 +52,9 @@ static ssize_t second_request(enum io_route r, int fd, enum io_dir dir, const ch
 		CHECK_CTL(diofsctl_release(check_ctl(), held.id, how));
 	}
 	if (!route_wait(io, ROUTE_WAIT_MS, &res))
-		CHECK_FAILF("%s: no completion after the release", route_call_name(r, dir));
+		CHECK_FAILF("%s: no completion after the release", dio_call_name(r, dir));
 	else if (route_more_completions(io))
-		CHECK_FAILF("%s: more than one completion", route_call_name(r, dir));
+		CHECK_FAILF("%s: more than one completion", dio_call_name(r, dir));
 	route_free(io);
 	diofsctl_rule_del(check_ctl(), rule);
 	return res;

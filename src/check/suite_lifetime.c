@@ -155,7 +155,8 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 {
 	struct pin_counts before, held, mid, after;
 	struct buf b;
-	struct pw_io io = { .route = PW_PREAD, .write = write, .len = LT_LEN }, *ios[1] = { &io };
+	struct dio io = { .route = ROUTE_PREAD, .dir = write ? IO_WRITE : IO_READ, .len = LT_LEN },
+		*ios[1] = { &io };
 	char *nm = MAP_FAILED;
 	char err[512];
 	uint64_t id;
@@ -183,8 +184,8 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 	io.fd = fd;
 	io.buf = b.addr;
 	r = -1;
-	if (pw_io_prepare(&io, err, sizeof(err)) < 0 || pw_sample(&before, err, sizeof(err)) < 0 ||
-	    pw_io_start(&io, err, sizeof(err)) < 0) {
+	if (dio_prepare(&io, err, sizeof(err)) < 0 || pw_sample(&before, err, sizeof(err)) < 0 ||
+	    dio_start(&io, err, sizeof(err)) < 0) {
 		CHECK_FAILF("%s", err);
 		goto out;
 	}
@@ -234,7 +235,7 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 		CHECK_FAILF("%s", err);
 		goto out;
 	}
-	pw_io_join(&io);
+	dio_join(&io);
 	pw_sample(&after, err, sizeof(err));
 	diofsctl_rule_del(check_ctl(), rule);
 	rule = -1;
@@ -298,7 +299,7 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 out:
 	if (rule >= 0)
 		diofsctl_rule_del(check_ctl(), rule);
-	pw_io_cleanup(&io);
+	dio_cleanup(&io);
 	if (nm != MAP_FAILED)
 		munmap(nm, LT_LEN);
 	buf_free(&b);

@@ -320,8 +320,8 @@ static void child_exit_case(bool uring)
 	bool clean = false;
 
 	lt_require_premises();
-	if (pw_route_unavailable(uring ? PW_URING : PW_LIBAIO))
-		SKIP("%s", pw_route_unavailable(uring ? PW_URING : PW_LIBAIO));
+	if (dio_route_unavailable(uring ? ROUTE_URING : ROUTE_AIO))
+		SKIP("%s", dio_route_unavailable(uring ? ROUTE_URING : ROUTE_AIO));
 	/* async requests held at once: diofs asks for 1024 in the background,
 	 * but a mount it did not make (--mount) may be capped lower */
 	if (!check_backing_path("f"))
@@ -362,17 +362,41 @@ void lt_child_exit_uring(void)
 
 /* ---- diofs aborting or dying with requests held ------------------------- */
 
-static const enum pw_route conn_routes[] = { PW_PREAD, PW_LIBAIO, PW_URING };
+static const enum io_route conn_routes[] = { ROUTE_PREAD, ROUTE_AIO, ROUTE_URING };
 #define CONN_N 3
+
+/* Start the prepared reads io[CONN_N] on "f" (a hold rule in place) and
+ * wait until diofs holds them all, with the pins in flight before and
+ * while held.  Ends the case if they are not held. */
+static void hold_conn_reads(struct dio *io, struct pin_counts *before, struct pin_counts *held)
+{
+	struct dio *ios[CONN_N];
+	uint64_t ids[CONN_N];
+	char why[512];
+
+	pw_sample(before, why, sizeof(why));
+	for (int i = 0; i < CONN_N; i++) {
+		ios[i] = &io[i];
+		if (dio_start(&io[i], why, sizeof(why)) < 0)
+			CHECK_FATALF("%s", why);
+	}
+	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
+			 CONN_N, why, sizeof(why)) < 0) {
+		diofsctl_release(check_ctl(), 0, "errno=EIO");
+		for (int i = 0; i < CONN_N; i++)
+			dio_cleanup(&io[i]);
+		CHECK_FATALF("%s", why);
+	}
+	pw_sample(held, why, sizeof(why));
+}
 
 /* One attempt: hold a read of each route, make diofs abort or crash with
  * another read.  0 done (errnos in errs), -1 failed (recorded). */
 static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 {
-	struct pw_io io[CONN_N], trig, *ios[CONN_N];
+	struct dio io[CONN_N], trig;
 	struct pin_counts before, held, after;
 	char *bufs[CONN_N], *tbuf;
-	uint64_t ids[CONN_N];
 	char why[512];
 	int fd, tfd, ret = 0, prepared;
 
@@ -383,13 +407,12 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
 	for (int i = 0; i < CONN_N; i++) {
 		bufs[i] = check_buf_alloc(LT_LEN, 0);
-		io[i] = (struct pw_io){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
-					.len = LT_LEN, .off = (off_t)i * LT_LEN };
-		ios[i] = &io[i];
-		prepared = pw_io_prepare(&io[i], why, sizeof(why));
-		if (prepared == PW_PREMISE_FALSE) {
+		io[i] = (struct dio){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
+				      .len = LT_LEN, .off = (off_t)i * LT_LEN };
+		prepared = dio_prepare(&io[i], why, sizeof(why));
+		if (prepared == DIO_PREMISE_FALSE) {
 			for (int j = 0; j <= i; j++) {
-				pw_io_cleanup(&io[j]);
+				dio_cleanup(&io[j]);
 				check_buf_free(bufs[j]);
 			}
 			close(fd);
@@ -400,27 +423,16 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 			CHECK_FATALF("%s", why);
 	}
 	tbuf = check_buf_alloc(4096, 0);
-	trig = (struct pw_io){ .route = PW_PREAD, .fd = tfd, .buf = tbuf, .len = 4096 };
-	pw_io_prepare(&trig, why, sizeof(why));
-	pw_sample(&before, why, sizeof(why));
-	for (int i = 0; i < CONN_N; i++)
-		if (pw_io_start(&io[i], why, sizeof(why)) < 0)
-			CHECK_FATALF("%s", why);
-	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
-			 CONN_N, why, sizeof(why)) < 0) {
-		diofsctl_release(check_ctl(), 0, "errno=EIO");
-		for (int i = 0; i < CONN_N; i++)
-			pw_io_cleanup(&io[i]);
-		CHECK_FATALF("%s", why);
-	}
-	pw_sample(&held, why, sizeof(why));
+	trig = (struct dio){ .route = ROUTE_PREAD, .fd = tfd, .buf = tbuf, .len = 4096 };
+	dio_prepare(&trig, why, sizeof(why));
+	hold_conn_reads(io, &before, &held);
 
 	/* another read sets it off */
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "%s op=read path=%s", crash ? "crash" : "abort",
 				      check_fuse_path("trigger")));
-	if (pw_io_start(&trig, why, sizeof(why)) < 0)
+	if (dio_start(&trig, why, sizeof(why)) < 0)
 		CHECK_FAILF("%s", why);
-	pw_io_join(&trig);
+	dio_join(&trig);
 	if (trig.ret >= 0 || (trig.err != ECONNABORTED && trig.err != ENOTCONN)) {
 		CHECK_FAILF("the read that made diofs %s returned %zd %s, want ECONNABORTED or "
 			    "ENOTCONN", crash ? "crash" : "abort", trig.ret,
@@ -428,11 +440,11 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 		ret = -1;
 	}
 	for (int i = 0; i < CONN_N; i++) {
-		pw_io_join(&io[i]);
+		dio_join(&io[i]);
 		errs[i] = io[i].ret < 0 ? io[i].err : 0;
 		if (io[i].ret >= 0 || (io[i].err != ECONNABORTED && io[i].err != ENOTCONN)) {
 			CHECK_FAILF("the held %s read returned %zd %s when diofs %s, want "
-				    "ECONNABORTED or ENOTCONN", pw_route_name(conn_routes[i]),
+				    "ECONNABORTED or ENOTCONN", dio_route_label(conn_routes[i]),
 				    io[i].ret, io[i].ret < 0 ? errno_name(io[i].err) : "",
 				    crash ? "died" : "aborted the connection");
 			ret = -1;
@@ -440,10 +452,10 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 	}
 	pw_sample(&after, why, sizeof(why));
 	for (int i = 0; i < CONN_N; i++) {
-		pw_io_cleanup(&io[i]);
+		dio_cleanup(&io[i]);
 		check_buf_free(bufs[i]);
 	}
-	pw_io_cleanup(&trig);
+	dio_cleanup(&trig);
 	check_buf_free(tbuf);
 	close(fd);
 	close(tfd);
@@ -465,8 +477,8 @@ static void conn_end_case(bool crash)
 
 	lt_require_premises();
 	for (int i = 0; i < CONN_N; i++)
-		if (pw_route_unavailable(conn_routes[i]))
-			SKIP("%s", pw_route_unavailable(conn_routes[i]));
+		if (dio_route_unavailable(conn_routes[i]))
+			SKIP("%s", dio_route_unavailable(conn_routes[i]));
 	if (!check_backing_path("f"))
 		SKIP("makes diofs %s: needs its own mount (not with --mount)",
 		     crash ? "crash" : "abort");
@@ -505,10 +517,9 @@ void lt_crash_held(void)
  * failed (recorded). */
 static int unmount_once(struct proc_figures *fig)
 {
-	struct pw_io io[CONN_N], *ios[CONN_N];
+	struct dio io[CONN_N];
 	struct pin_counts before, held, after;
 	char *bufs[CONN_N];
-	uint64_t ids[CONN_N];
 	char why[512];
 	int fd, ret = 0;
 
@@ -517,24 +528,12 @@ static int unmount_once(struct proc_figures *fig)
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
 	for (int i = 0; i < CONN_N; i++) {
 		bufs[i] = check_buf_alloc(LT_LEN, 0);
-		io[i] = (struct pw_io){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
-					.len = LT_LEN, .off = (off_t)i * LT_LEN };
-		ios[i] = &io[i];
-		if (pw_io_prepare(&io[i], why, sizeof(why)) < 0)
+		io[i] = (struct dio){ .route = conn_routes[i], .fd = fd, .buf = bufs[i],
+				      .len = LT_LEN, .off = (off_t)i * LT_LEN };
+		if (dio_prepare(&io[i], why, sizeof(why)) < 0)
 			CHECK_FATALF("%s", why);
 	}
-	pw_sample(&before, why, sizeof(why));
-	for (int i = 0; i < CONN_N; i++)
-		if (pw_io_start(&io[i], why, sizeof(why)) < 0)
-			CHECK_FATALF("%s", why);
-	if (pw_wait_held(check_ctl(), check_fuse_path("f"), CONN_N, ids, PW_HELD_TIMEOUT_MS, ios,
-			 CONN_N, why, sizeof(why)) < 0) {
-		diofsctl_release(check_ctl(), 0, "errno=EIO");
-		for (int i = 0; i < CONN_N; i++)
-			pw_io_cleanup(&io[i]);
-		CHECK_FATALF("%s", why);
-	}
-	pw_sample(&held, why, sizeof(why));
+	hold_conn_reads(io, &before, &held);
 	if (umount2(check_mnt(), MNT_DETACH) < 0) {
 		CHECK_FAILF("umount -l %s with reads held: %s", check_mnt(), strerror(errno));
 		ret = -1;
@@ -546,10 +545,10 @@ static int unmount_once(struct proc_figures *fig)
 		ret = -1;
 	}
 	for (int i = 0; i < CONN_N; i++) {
-		pw_io_join(&io[i]);
+		dio_join(&io[i]);
 		if (io[i].ret != LT_LEN) {
 			CHECK_FAILF("the held %s read returned %zd %s after umount -l and release, "
-				    "want %d", pw_route_name(conn_routes[i]), io[i].ret,
+				    "want %d", dio_route_label(conn_routes[i]), io[i].ret,
 				    io[i].ret < 0 ? errno_name(io[i].err) : "", LT_LEN);
 			ret = -1;
 		} else if (!CHECK_PATTERN(bufs[i], LT_LEN, (uint64_t)i * LT_LEN, FILE_SEED)) {
@@ -558,7 +557,7 @@ static int unmount_once(struct proc_figures *fig)
 	}
 	pw_sample(&after, why, sizeof(why));
 	for (int i = 0; i < CONN_N; i++) {
-		pw_io_cleanup(&io[i]);
+		dio_cleanup(&io[i]);
 		check_buf_free(bufs[i]);
 	}
 	close(fd);
@@ -583,8 +582,8 @@ void lt_unmount_held(void)
 
 	lt_require_premises();
 	for (int i = 0; i < CONN_N; i++)
-		if (pw_route_unavailable(conn_routes[i]))
-			SKIP("%s", pw_route_unavailable(conn_routes[i]));
+		if (dio_route_unavailable(conn_routes[i]))
+			SKIP("%s", dio_route_unavailable(conn_routes[i]));
 	if (!check_backing_path("f"))
 		SKIP("unmounts diofs: needs its own mount (not with --mount)");
 	while (n < attempts && !clean) {

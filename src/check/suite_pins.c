@@ -35,7 +35,7 @@ struct verify_arg {
 	uint64_t foff;          /* at this pattern offset */
 };
 
-static int verify_read(struct pw_io *io, void *arg, char *why, size_t len)
+static int verify_read(struct dio *io, void *arg, char *why, size_t len)
 {
 	const struct verify_arg *v = arg;
 	size_t pages = pw_pages(io->buf, io->len);
@@ -44,11 +44,11 @@ static int verify_read(struct pw_io *io, void *arg, char *why, size_t len)
 	if (good == pages)
 		return 0;
 	snprintf(why, len, "the %s read returned its count but %zu of %zu pages of the buffer "
-		 "hold the file's data", pw_route_name(io->route), good, pages);
+		 "hold the file's data", dio_route_label(io->route), good, pages);
 	return -1;
 }
 
-static int verify_write(struct pw_io *io, void *arg, char *why, size_t len)
+static int verify_write(struct dio *io, void *arg, char *why, size_t len)
 {
 	const struct verify_arg *v = arg;
 	const char *path = check_backing_path("f");
@@ -66,7 +66,8 @@ static int verify_write(struct pw_io *io, void *arg, char *why, size_t len)
 		good = pw_pages_matching(got, io->len, v->foff, v->seed);
 		if (good != pages) {
 			snprintf(why, len, "the %s write returned its count but %zu of %zu pages of "
-				 "the file hold its bytes", pw_route_name(io->route), good, pages);
+				 "the file hold its bytes", dio_route_label(io->route), good,
+				 pages);
 			ret = -1;
 		}
 		/* the next attempt must write them again (in the backing
@@ -86,16 +87,17 @@ static int verify_write(struct pw_io *io, void *arg, char *why, size_t len)
 /* Measure one held request of route r into/from buf and check the figures
  * against what this kernel is expected to do.  NULL, or why the case is to
  * be skipped (a premise did not hold): the caller frees buf, then skips. */
-static const char *measure(enum pw_route r, bool write, void *buf, size_t len, int64_t want,
+static const char *measure(enum io_route r, bool write, void *buf, size_t len, int64_t want,
 			   const char *what)
 {
 	static char skip_why[512];
 	struct pw_result res;
 	struct verify_arg v = { .seed = write ? WRITE_SEED : FILE_SEED, .foff = 0 };
-	struct pw_io proto = { .route = r, .write = write, .buf = buf, .len = len };
+	struct dio proto = { .route = r, .dir = write ? IO_WRITE : IO_READ, .buf = buf,
+			     .len = len };
 	int64_t accept[1] = { want };
 	char why[512], figs[4096];
-	const char *no = pw_route_unavailable(r);
+	const char *no = dio_route_unavailable(r);
 	int measured;
 
 	if (no)
@@ -108,7 +110,7 @@ static const char *measure(enum pw_route r, bool write, void *buf, size_t len, i
 				      check_fuse_path("f")));
 	measured = pw_measure(check_ctl(), check_fuse_path("f"), &proto, accept, 1,
 			      write ? verify_write : verify_read, &v, &res, why, sizeof(why));
-	if (measured == PW_PREMISE_FALSE) {
+	if (measured == DIO_PREMISE_FALSE) {
 		close(proto.fd);
 		snprintf(skip_why, sizeof(skip_why), "%s", why);
 		return skip_why;
@@ -126,21 +128,21 @@ static const char *measure(enum pw_route r, bool write, void *buf, size_t len, i
 		CHECK_FAILF("pins in flight for a %zu-page %s %s held in diofs (%s): want %+" PRId64
 			    " while held (%s), +0 after completion, each in one attempt at least "
 			    "(held against before or after); %s", res.pages,
-			    pw_route_name(r), write ? "write" : "read", what, want, lt_expect_why(),
-			    figs);
+			    dio_route_label(r), write ? "write" : "read", what, want,
+			    lt_expect_why(), figs);
 		return NULL;
 	}
-	if (r == PW_URING_FIXED)
+	if (r == ROUTE_URING_FIXED)
 		check_note("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
 			PRId64, figs, res.reg_pins, res.unreg_left);
-	else if (!lt_converted() && pw_route_user_pages(r))
+	else if (!lt_converted() && dio_route_user_pages(r))
 		check_note("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
 		check_note("%s", figs);
 	return NULL;
 }
 
-static void route_case(enum pw_route r, bool write)
+static void route_case(enum io_route r, bool write)
 {
 	char *buf;
 	size_t pages;
@@ -150,26 +152,29 @@ static void route_case(enum pw_route r, bool write)
 	lt_require_premises();
 	buf = check_buf_alloc(LT_LEN, 0);
 	pages = pw_pages(buf, LT_LEN);
-	want = pw_route_user_pages(r) ? lt_user_pins(pages) : 0;
+	want = dio_route_user_pages(r) ? lt_user_pins(pages) : 0;
 	skip = measure(r, write, buf, LT_LEN, want,
-		       pw_route_user_pages(r) ? "user memory, pinned per I/O once converted"
-		       : r == PW_URING_FIXED ? "a fixed buffer, pinned at registration"
+		       dio_route_user_pages(r) ? "user memory, pinned per I/O once converted"
+		       : r == ROUTE_URING_FIXED ? "a fixed buffer, pinned at registration"
 					     : "kernel pages (ITER_BVEC), never pinned");
 	check_buf_free(buf);
 	if (skip)
 		SKIP("%s", skip);
 }
 
+/* case (read, write), route */
 #define ROUTE_CASES(X) \
-	X(pread, PW_PREAD, false) X(pwrite, PW_PREAD, true) \
-	X(preadv, PW_PREADV, false) X(pwritev, PW_PREADV, true) \
-	X(libaio_read, PW_LIBAIO, false) X(libaio_write, PW_LIBAIO, true) \
-	X(io_uring_read, PW_URING, false) X(io_uring_write, PW_URING, true) \
-	X(io_uring_fixed_read, PW_URING_FIXED, false) X(io_uring_fixed_write, PW_URING_FIXED, true) \
-	X(splice_read, PW_SPLICE, false) X(splice_write, PW_SPLICE, true) \
-	X(sendfile_read, PW_SENDFILE, false) X(sendfile_write, PW_SENDFILE, true)
+	X(pread, pwrite, ROUTE_PREAD) \
+	X(preadv, pwritev, ROUTE_PREADV) \
+	X(libaio_read, libaio_write, ROUTE_AIO) \
+	X(io_uring_read, io_uring_write, ROUTE_URING) \
+	X(io_uring_fixed_read, io_uring_fixed_write, ROUTE_URING_FIXED) \
+	X(splice_read, splice_write, ROUTE_SPLICE) \
+	X(sendfile_read, sendfile_write, ROUTE_SENDFILE)
 
-#define DEF_ROUTE(nm, r, w) static void case_##nm(void) { route_case(r, w); }
+#define DEF_ROUTE(rd, wr, r) \
+	static void case_##rd(void) { route_case(r, false); } \
+	static void case_##wr(void) { route_case(r, true); }
 ROUTE_CASES(DEF_ROUTE)
 
 /* A buffer 512 bytes into a page spans one page more. */
@@ -183,7 +188,7 @@ static void pread_unaligned(void)
 	buf = check_buf_alloc(LT_LEN, 512);
 	pages = pw_pages(buf, LT_LEN);
 	CHECK_EQ(pages, LT_LEN / 4096 + 1);
-	skip = measure(PW_PREAD, false, buf, LT_LEN, lt_user_pins(pages),
+	skip = measure(ROUTE_PREAD, false, buf, LT_LEN, lt_user_pins(pages),
 		       "a buffer 512 bytes into a page: one page more");
 	check_buf_free(buf);
 	if (skip)
@@ -195,7 +200,7 @@ static void pread_unaligned(void)
 static void pwrite_zero_page(void)
 {
 	struct pw_result res;
-	struct pw_io proto = { .route = PW_PREAD, .write = true, .len = LT_LEN };
+	struct dio proto = { .route = ROUTE_PREAD, .dir = IO_WRITE, .len = LT_LEN };
 	int64_t accept[1] = { 0 };
 	char why[512], figs[4096];
 	char *buf, *got;
@@ -263,8 +268,8 @@ static void uring_register(void)
 	int r;
 
 	lt_require_premises();
-	if (pw_route_unavailable(PW_URING_FIXED))
-		SKIP("%s", pw_route_unavailable(PW_URING_FIXED));
+	if (dio_route_unavailable(ROUTE_URING_FIXED))
+		SKIP("%s", dio_route_unavailable(ROUTE_URING_FIXED));
 	r = buf_new(&mem, BUF_ANON, LT_LEN, 1, why, sizeof(why));
 	if (r > 0)
 		SKIP("%s", why);
@@ -315,26 +320,27 @@ static void uring_register(void)
 		check_note("%s", figs);
 }
 
-#define ROUTE_ENTRY(nm, r, w) \
+#define ROUTE_ENTRY1(nm, r) \
 	{ .name = #nm, .fn = case_##nm, .desc = "a held " #nm ": " ROUTE_DESC_##r \
 	  " [premises: " LT_PREMISES ROUTE_PREMISE_##r "]" },
-#define ROUTE_PREMISE_PW_PREAD ""
-#define ROUTE_PREMISE_PW_PREADV ""
-#define ROUTE_PREMISE_PW_LIBAIO "; AIO available (io_setup)"
-#define ROUTE_PREMISE_PW_URING LT_PREMISE_URING
-#define ROUTE_PREMISE_PW_URING_FIXED LT_PREMISE_FIXED
-#define ROUTE_PREMISE_PW_SPLICE ""
-#define ROUTE_PREMISE_PW_SENDFILE ""
-#define ROUTE_DESC_PW_PREAD \
+#define ROUTE_ENTRY(rd, wr, r) ROUTE_ENTRY1(rd, r) ROUTE_ENTRY1(wr, r)
+#define ROUTE_PREMISE_ROUTE_PREAD ""
+#define ROUTE_PREMISE_ROUTE_PREADV ""
+#define ROUTE_PREMISE_ROUTE_AIO "; AIO available (io_setup)"
+#define ROUTE_PREMISE_ROUTE_URING LT_PREMISE_URING
+#define ROUTE_PREMISE_ROUTE_URING_FIXED LT_PREMISE_FIXED
+#define ROUTE_PREMISE_ROUTE_SPLICE ""
+#define ROUTE_PREMISE_ROUTE_SENDFILE ""
+#define ROUTE_DESC_ROUTE_PREAD \
 	"pins in flight equal its pages while held (converted, 6.9+; none before), balance after"
-#define ROUTE_DESC_PW_PREADV ROUTE_DESC_PW_PREAD
-#define ROUTE_DESC_PW_LIBAIO ROUTE_DESC_PW_PREAD
-#define ROUTE_DESC_PW_URING ROUTE_DESC_PW_PREAD
-#define ROUTE_DESC_PW_URING_FIXED \
+#define ROUTE_DESC_ROUTE_PREADV ROUTE_DESC_ROUTE_PREAD
+#define ROUTE_DESC_ROUTE_AIO ROUTE_DESC_ROUTE_PREAD
+#define ROUTE_DESC_ROUTE_URING ROUTE_DESC_ROUTE_PREAD
+#define ROUTE_DESC_ROUTE_URING_FIXED \
 	"no pin per I/O (the buffer was pinned at registration), balance after"
-#define ROUTE_DESC_PW_SPLICE \
+#define ROUTE_DESC_ROUTE_SPLICE \
 	"no pin per I/O (kernel pages, ITER_BVEC), balance after"
-#define ROUTE_DESC_PW_SENDFILE ROUTE_DESC_PW_SPLICE
+#define ROUTE_DESC_ROUTE_SENDFILE ROUTE_DESC_ROUTE_SPLICE
 
 static const struct check_case cases[] = {
 	ROUTE_CASES(ROUTE_ENTRY)

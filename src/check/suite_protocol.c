@@ -172,11 +172,11 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	unsigned int failures = CU_get_number_of_failures();
 
 	*delta = 0;
-	if (route_unavailable(r)) {
-		check_note("%s: %s", route_name(r), route_unavailable(r));
+	if (dio_route_unavailable(r)) {
+		check_note("%s: %s", dio_route_name(r), dio_route_unavailable(r));
 		return true;
 	}
-	snprintf(ctx, sizeof(ctx), "%s of %zu bytes with proto=%s", route_call_name(r, dir),
+	snprintf(ctx, sizeof(ctx), "%s of %zu bytes with proto=%s", dio_call_name(r, dir),
 		 LEN, f->rule);
 	snprintf(name, sizeof(name), "f%d", n);
 	check_file_create(name, LEN, SEED_FILE);
@@ -266,7 +266,7 @@ static void fault_repeat(const struct fault *f, enum io_route r, enum io_dir dir
 		if (fault_io(f, r, dir, (*n)++, &delta))
 			return;
 	CHECK_FAILF("%s of %zu bytes with proto=%s: %+" PRId64 " pins in flight after the "
-		    "I/O (the last of %d attempts), want +0", route_call_name(r, dir), LEN,
+		    "I/O (the last of %d attempts), want +0", dio_call_name(r, dir), LEN,
 		    f->rule, delta, PIN_ATTEMPTS);
 }
 

@@ -37,13 +37,14 @@ static const char *const state_words[] = {
 	[RS_DISTURBED] = "disturbed", [RS_ERROR] = "error", [RS_PREMISE] = "not-measured",
 };
 
-static const enum pw_route verdict_routes[] = {
-	PW_PREAD, PW_PREADV, PW_LIBAIO, PW_URING, PW_URING_FIXED, PW_SPLICE, PW_SENDFILE,
+static const enum io_route verdict_routes[] = {
+	ROUTE_PREAD, ROUTE_PREADV, ROUTE_AIO, ROUTE_URING, ROUTE_URING_FIXED, ROUTE_SPLICE,
+	ROUTE_SENDFILE,
 };
 #define NROUTES (sizeof(verdict_routes) / sizeof(*verdict_routes))
 
 struct route_verdict {
-	enum pw_route route;
+	enum io_route route;
 	enum route_state state;
 	struct pw_result res;
 	int64_t held, after;    /* as accepted, else the last attempt's */
@@ -224,7 +225,7 @@ static int make_file(const char *name, size_t len, char *why, size_t whylen)
 
 /* ---- measurements -------------------------------------------------------- */
 
-static int verify_read(struct pw_io *io, void *arg, char *why, size_t len)
+static int verify_read(struct dio *io, void *arg, char *why, size_t len)
 {
 	size_t pages = pw_pages(io->buf, io->len);
 	size_t good = pw_pages_matching(io->buf, io->len, (uint64_t)io->off, SEED);
@@ -260,15 +261,15 @@ static char *alloc_buf(size_t len, char *why, size_t whylen)
 
 static void measure_route(struct route_verdict *rv)
 {
-	const char *key = pw_route_key(rv->route);
-	struct pw_io proto = { .route = rv->route, .len = LEN, .fd = -1 };
+	const char *key = dio_route_key(rv->route);
+	struct dio proto = { .route = rv->route, .len = LEN, .fd = -1 };
 	char *buf = NULL;
 	int rule = -1;
 	int64_t accept[2] = { 0, 0 };
 
 	rv->state = RS_PREMISE;
-	if (pw_route_unavailable(rv->route)) {
-		snprintf(rv->why, sizeof(rv->why), "%s", pw_route_unavailable(rv->route));
+	if (dio_route_unavailable(rv->route)) {
+		snprintf(rv->why, sizeof(rv->why), "%s", dio_route_unavailable(rv->route));
 		return;
 	}
 	buf = alloc_buf(LEN, rv->why, sizeof(rv->why));
@@ -301,7 +302,7 @@ static void measure_route(struct route_verdict *rv)
 		if (rv->held > 0)
 			rv->state = RS_PINNED;
 		else
-			rv->state = pw_route_user_pages(rv->route) ? RS_NOT_PINNED : RS_NO_PIN;
+			rv->state = dio_route_user_pages(rv->route) ? RS_NOT_PINNED : RS_NO_PIN;
 	} else {
 		rv->held = rv->res.a[rv->res.nattempts - 1].held_delta;
 		rv->state = RS_DISTURBED;
@@ -354,7 +355,7 @@ static int measure_fork(struct pw_fork_result *fr, char *why, size_t len)
 
 static void route_line(const struct route_verdict *rv)
 {
-	const char *name = pw_route_name(rv->route), *word = state_words[rv->state];
+	const char *name = dio_route_label(rv->route), *word = state_words[rv->state];
 	char figs[2048], fig[512];
 	size_t pages = LEN / 4096;
 
@@ -378,7 +379,7 @@ static void route_line(const struct route_verdict *rv)
 		snprintf(fig, sizeof(fig), "%s", rv->why);
 		break;
 	}
-	if (rv->route == PW_URING_FIXED && rv->state != RS_ERROR && rv->state != RS_PREMISE) {
+	if (rv->route == ROUTE_URING_FIXED && rv->state != RS_ERROR && rv->state != RS_PREMISE) {
 		size_t at = strlen(fig);
 		snprintf(fig + at, sizeof(fig) - at, "; pinned at registration: %+" PRId64
 			 ", %+" PRId64 " left after unregistering", rv->res.reg_pins,
@@ -392,7 +393,7 @@ static void route_line(const struct route_verdict *rv)
 		fprintf(V.out, "  %-15s %-15s %s\n", "", "", figs);
 	{
 		char value[64];
-		snprintf(value, sizeof(value), "%s=%s", pw_route_key(rv->route), word);
+		snprintf(value, sizeof(value), "%s=%s", dio_route_key(rv->route), word);
 		tsv("route", value, "%s; attempts: %s", fig, rv->res.nattempts ? figs : "none");
 	}
 }
@@ -453,7 +454,7 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 	/* converted: every user-memory route pinned its pages */
 	for (size_t i = 0; i < NROUTES; i++) {
 		char *list;
-		if (!pw_route_user_pages(rv[i].route))
+		if (!dio_route_user_pages(rv[i].route))
 			continue;
 		if (rv[i].state == RS_PINNED)
 			list = list_pinned, npinned++;
@@ -462,7 +463,7 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 		else
 			list = list_bad, nbad++;
 		snprintf(list + strlen(list), 256 - strlen(list), "%s%s", *list ? ", " : "",
-			 pw_route_name(rv[i].route));
+			 dio_route_label(rv[i].route));
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (rv[i].state == RS_ERROR || rv[i].state == RS_PREMISE)
@@ -472,12 +473,12 @@ int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg
 		if (rv[i].leak < 0) {
 			leak_unknown = true;
 			snprintf(list_unknown + strlen(list_unknown), 256 - strlen(list_unknown),
-				 "%s%s", *list_unknown ? ", " : "", pw_route_name(rv[i].route));
+				 "%s%s", *list_unknown ? ", " : "", dio_route_label(rv[i].route));
 		}
 	}
 	if (!npinned && !nnot) {
 		const struct route_verdict *r0 = &rv[0];
-		return untestable("no route could be measured (%s: %s)", pw_route_name(r0->route),
+		return untestable("no route could be measured (%s: %s)", dio_route_label(r0->route),
 				  r0->state == RS_ERROR || r0->state == RS_PREMISE ? r0->why
 				  : "disturbed by other activity");
 	}

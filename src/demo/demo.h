@@ -16,14 +16,13 @@
 #ifndef DIOFS_DEMO_DEMO_H
 #define DIOFS_DEMO_DEMO_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "harness/mount.h"
+#include "check/ioengine.h"
 #include "harness/pins.h"
 #include "lib/diofsctl.h"
 
@@ -75,31 +74,6 @@ void demo_pin_phrase(const struct demo *d, const struct pin_counts *base,
 		     const struct pin_counts *now, bool have, char *out, size_t len);
 void demo_pause(const struct demo *d);
 
-/* ---- the read diofs holds (heldread.c) ---------------------------------- */
-
-/* One pread in a thread of its own, so that the client can act while diofs
- * holds it.  The thread stamps when it submitted and when pread returned. */
-struct held_read {
-	int fd;
-	void *buf;
-	size_t len;
-	off_t off;
-	/* set by the thread */
-	_Atomic uint64_t t_submit, t_done;
-	pid_t tid;
-	ssize_t ret;
-	int err;
-	/* private */
-	bool started;
-	atomic_bool returned;
-	pthread_t thread;
-};
-
-int held_read_start(struct held_read *r);
-bool held_read_returned(struct held_read *r);
-/* Wait for the pread (release it first); its result, errno in r->err. */
-ssize_t held_read_join(struct held_read *r);
-
 /* ---- the narrated life of the read (request.c) -------------------------- */
 
 /* One held read: its submission, hold, release, reply and completion, each
@@ -109,7 +83,9 @@ struct demo_read {
 	const char *file;       /* as the client names it; NULL: path */
 	const char *carried;    /* NULL, or "ext4": diofs holds the loop device's
 				 * read of path, which carries ext4's read */
-	struct held_read r;
+	struct dio r;           /* the pread, in a thread of its own */
+	pid_t tid;              /* that thread */
+	uint64_t t_submit, t_done;      /* just before pread, just after */
 	struct diofs_held h;    /* what diofs holds */
 	bool have_pins;
 	struct pin_counts base, held, after;
@@ -134,6 +110,10 @@ void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 /* Release the read and wait for it; steps "release", "reply" (from diofs's
  * trace), "complete" and "unpinned".  -1 after saying why. */
 int demo_read_reply(struct demo *d, struct demo_read *x);
+/* The result record's members about the read: pages, ret, pins (held,
+ * acquired, released, after); j is started here. */
+struct jbuf;
+void demo_read_result(struct demo *d, const struct demo_read *x, struct jbuf *j);
 /* On a failure path: fail the held read with EIO and wait for it. */
 void demo_read_abort(struct demo *d, struct demo_read *x);
 

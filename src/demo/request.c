@@ -35,7 +35,7 @@ static int wait_held(struct demo *d, struct demo_read *x)
 			ev_say("Asking diofs what it holds failed: %s.", diofsctl_error(d->ctl));
 			return -1;
 		}
-		if (held_read_returned(&x->r)) {
+		if (dio_poll(&x->r, NULL)) {
 			ev_say("The read returned (%zd%s%s) before diofs held it.", x->r.ret,
 			       x->r.ret < 0 ? ", " : "", x->r.ret < 0 ? strerror(x->r.err) : "");
 			return -1;
@@ -93,10 +93,20 @@ static int trace_line(struct demo *d, uint64_t unique, char *line, size_t len,
 	return found ? 0 : -1;
 }
 
+/* Wait for the read (released); its result and end into x. */
+static void read_end(struct demo_read *x)
+{
+	dio_join(&x->r);
+	x->ret = x->r.ret;
+	x->err = x->r.err;
+	x->t_done = dio_call_end_ns(&x->r);
+	dio_cleanup(&x->r);
+}
+
 void demo_read_abort(struct demo *d, struct demo_read *x)
 {
 	diofsctl_release(d->ctl, 0, "errno=EIO");
-	held_read_join(&x->r);
+	read_end(x);
 }
 
 void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
@@ -121,6 +131,18 @@ void demo_read_pins(struct demo *d, struct demo_read *x, struct pin_counts *now,
 			 (int64_t)(now->acquired - x->last.acquired),
 			 (int64_t)(now->released - x->last.released));
 	x->last = *now;
+}
+
+void demo_read_result(struct demo *d, const struct demo_read *x, struct jbuf *j)
+{
+	jb_init(j);
+	jb_u64(j, "pages", d->pages);
+	jb_i64(j, "ret", x->ret);
+	jb_bool(j, "pins", x->have_pins);
+	jb_i64(j, "pins_held", pins_in_flight(&x->held) - pins_in_flight(&x->base));
+	jb_i64(j, "acquired", (int64_t)(x->after.acquired - x->base.acquired));
+	jb_i64(j, "released", (int64_t)(x->after.released - x->base.released));
+	jb_i64(j, "pins_after", pins_in_flight(&x->after) - pins_in_flight(&x->base));
 }
 
 /* The sentence about the pins while the read is held. */
@@ -151,12 +173,18 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 {
 	char sentence[768];
 
-	x->r = (struct held_read){ .fd = fd, .buf = buf, .len = d->len, .off = 0 };
+	char why[256];
+
+	x->r = (struct dio){ .route = ROUTE_PREAD, .dir = IO_READ, .fd = fd, .buf = buf,
+			     .len = d->len, .off = 0 };
 	x->have_pins = demo_pins(d, &x->base);
-	if (held_read_start(&x->r) < 0) {
-		ev_say("Cannot start the reading thread: %s.", strerror(errno));
+	if (dio_prepare(&x->r, why, sizeof(why)) < 0 || dio_start(&x->r, why, sizeof(why)) < 0) {
+		ev_say("Cannot start the reading thread: %s.", why);
+		dio_cleanup(&x->r);
 		return -1;
 	}
+	x->t_submit = dio_call_start_ns(&x->r);
+	x->tid = dio_tid(&x->r);
 	if (wait_held(d, x) < 0) {
 		demo_read_abort(d, x);
 		return -1;
@@ -164,10 +192,10 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 	if (x->have_pins)
 		x->have_pins = demo_pins(d, &x->held);
 	x->last = x->held;
-	ev_step("submit", x->r.t_submit, x->have_pins ? &x->base : NULL, NULL,
+	ev_step("submit", x->t_submit, x->have_pins ? &x->base : NULL, NULL,
 		"Request submitted: the client calls pread(fd, buf=%p, %zu, offset 0) on %s "
 		"(opened with O_DIRECT) from its thread %d.", buf, d->len,
-		x->file ? x->file : x->path, (int)x->r.tid);
+		x->file ? x->file : x->path, (int)x->tid);
 	held_pins_sentence(d, x, sentence, sizeof(sentence));
 	{
 		struct jbuf j;
@@ -183,14 +211,14 @@ int demo_read_hold(struct demo *d, struct demo_read *x, int fd, void *buf)
 				" bytes of %s at offset %" PRIu64 " (request %" PRIu64 ", from the loop "
 				"driver's thread %d), which carries the %s read; pread has %s. %s",
 				x->carried, x->h.size, x->path, x->h.off, x->h.unique, (int)x->h.pid,
-				x->carried, held_read_returned(&x->r) ? "returned (unexpected)" :
+				x->carried, dio_poll(&x->r, NULL) ? "returned (unexpected)" :
 				"not returned", sentence);
 		else
 			ev_step("held", 0, x->have_pins ? &x->held : NULL, &j,
 				"Held in the filesystem: diofs holds the FUSE_READ of %" PRIu64
 				" bytes at offset %" PRIu64 " (request %" PRIu64 ", from thread %d); "
 				"pread has %s. %s", x->h.size, x->h.off, x->h.unique, (int)x->h.pid,
-				held_read_returned(&x->r) ? "returned (unexpected)" : "not returned",
+				dio_poll(&x->r, NULL) ? "returned (unexpected)" : "not returned",
 				sentence);
 	}
 	return 0;
@@ -235,8 +263,7 @@ int demo_read_reply(struct demo *d, struct demo_read *x)
 		demo_read_abort(d, x);
 		return -1;
 	}
-	x->ret = held_read_join(&x->r);
-	x->err = x->r.err;
+	read_end(x);
 	if (x->have_pins)
 		x->have_pins = demo_pins(d, &x->after);
 
@@ -254,20 +281,20 @@ int demo_read_reply(struct demo *d, struct demo_read *x)
 			x->h.unique, replied ? (size_t)strtoull(replied + 10, NULL, 10) : 0,
 			failed ? ", error " : "", failed ? (int)strcspn(err + 7, "\"") : 0,
 			failed ? err + 7 : "",
-			x->trace_start >= x->r.t_submit ?
-				(double)(x->trace_start - x->r.t_submit) / 1e6 : 0.0);
+			x->trace_start >= x->t_submit ?
+				(double)(x->trace_start - x->t_submit) / 1e6 : 0.0);
 		jb_init(&j);
 		jb_raw(&j, "line", x->trace);
 		ev_record("trace", &j);
 	}
 	if (x->ret == (ssize_t)d->len)
-		ev_step("complete", x->r.t_done, NULL, NULL,
+		ev_step("complete", x->t_done, NULL, NULL,
 			"Completion: pread returned %zd, the whole request.", x->ret);
 	else if (x->ret >= 0)
-		ev_step("complete", x->r.t_done, NULL, NULL,
+		ev_step("complete", x->t_done, NULL, NULL,
 			"Completion: pread returned %zd of %zu bytes.", x->ret, d->len);
 	else
-		ev_step("complete", x->r.t_done, NULL, NULL,
+		ev_step("complete", x->t_done, NULL, NULL,
 			"Completion: pread failed: %s.", strerror(x->err));
 	after_pins_sentence(d, x, sentence, sizeof(sentence));
 	ev_step("unpinned", 0, x->have_pins ? &x->after : NULL, NULL, "%s", sentence);

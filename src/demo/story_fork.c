@@ -36,40 +36,6 @@ struct child_report {
 	uint8_t bytes[16];              /* the first bytes of SHOW_PAGE */
 };
 
-static bool read_full(int fd, void *p, size_t n)
-{
-	char *b = p;
-
-	while (n) {
-		ssize_t r = read(fd, b, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		b += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-static bool write_full(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n) {
-		ssize_t r = write(fd, b, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		b += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
 /* The child: report the frames of its buffer at once, then, told that the
  * read completed, what its buffer holds.  Touches its buffer only to read. */
 static void __attribute__((noreturn))
@@ -81,12 +47,12 @@ child(struct demo *d, const unsigned char *buf, int in, int out)
 
 	if (!d->pfn_why)
 		pfns_read_raw(buf, d->page, d->pages, pfn);
-	if (!write_full(out, pfn, sizeof(pfn)) || !read_full(in, &go, 1))
+	if (!dio_full(out, pfn, sizeof(pfn), IO_WRITE) || !dio_full(in, &go, 1, IO_READ))
 		_exit(1);
 	for (size_t i = 0; i < d->pages; i++)
 		rep.data_ok[i] = data_matches(buf + i * d->page, d->page, i * d->page);
 	memcpy(rep.bytes, buf + SHOW_PAGE * d->page, sizeof(rep.bytes));
-	_exit(write_full(out, &rep, sizeof(rep)) ? 0 : 1);
+	_exit(dio_full(out, &rep, sizeof(rep), IO_WRITE) ? 0 : 1);
 }
 
 /* Does page i hold what the parent left there: its byte, then FILL? */
@@ -150,14 +116,7 @@ static void outcome(struct demo *d, struct demo_read *x, const unsigned char *bu
 	if (child_ok)
 		ev_say("child   %s  \"%s\"", chex, ctext);
 
-	jb_init(&j);
-	jb_u64(&j, "pages", d->pages);
-	jb_i64(&j, "ret", x->ret);
-	jb_bool(&j, "pins", x->have_pins);
-	jb_i64(&j, "pins_held", pins_in_flight(&x->held) - pins_in_flight(&x->base));
-	jb_i64(&j, "acquired", (int64_t)(x->after.acquired - x->base.acquired));
-	jb_i64(&j, "released", (int64_t)(x->after.released - x->base.released));
-	jb_i64(&j, "pins_after", pins_in_flight(&x->after) - pins_in_flight(&x->base));
+	demo_read_result(d, x, &j);
 	jb_u64(&j, "parent_data", n_parent);
 	jb_u64(&j, "parent_own", n_own);
 	jb_bool(&j, "child_reported", child_ok);
@@ -222,7 +181,7 @@ int story_fork_at(struct demo *d, const struct fork_place *p)
 	to_child[0] = from_child[1] = -1;
 	{
 		struct pin_counts now;
-		bool got = read_full(from_child[0], pfn_child, sizeof(pfn_child));
+		bool got = dio_full(from_child[0], pfn_child, sizeof(pfn_child), IO_READ);
 
 		demo_read_pins(d, &x, &now, ph, sizeof(ph));
 		shared = pfns_same(pfn0, pfn_child, d->pages);
@@ -271,7 +230,8 @@ int story_fork_at(struct demo *d, const struct fork_place *p)
 
 	if (demo_read_reply(d, &x) < 0)
 		goto out;
-	child_ok = write_full(to_child[1], "g", 1) && read_full(from_child[0], &rep, sizeof(rep));
+	child_ok = dio_full(to_child[1], "g", 1, IO_WRITE) &&
+		   dio_full(from_child[0], &rep, sizeof(rep), IO_READ);
 	outcome(d, &x, buf, &rep, child_ok, shared, moved);
 	ret = 0;
 out:

@@ -154,14 +154,7 @@ static void outcome(struct demo *d, struct demo_read *x, unsigned char *newbuf,
 			       "page (other I/O moves these machine-wide counters).", held);
 	}
 
-	jb_init(&j);
-	jb_u64(&j, "pages", d->pages);
-	jb_i64(&j, "ret", x->ret);
-	jb_bool(&j, "pins", x->have_pins);
-	jb_i64(&j, "pins_held", pins_in_flight(&x->held) - pins_in_flight(&x->base));
-	jb_i64(&j, "acquired", (int64_t)(x->after.acquired - x->base.acquired));
-	jb_i64(&j, "released", (int64_t)(x->after.released - x->base.released));
-	jb_i64(&j, "pins_after", pins_in_flight(&x->after) - pins_in_flight(&x->base));
+	demo_read_result(d, x, &j);
 	jb_u64(&j, "new_untouched", n_untouched);
 	jb_u64(&j, "new_with_data", n_data);
 	jb_u64(&j, "new_frames_differ", new_moved);
@@ -271,7 +264,7 @@ int story_unmap(struct demo *d)
 	{
 		/* The last reference may be a per-CPU batch's, dropped a little
 		 * later: look again for a while before saying what is left. */
-		uint64_t t_done = x.r.t_done, waited;
+		uint64_t t_done = x.t_done, waited;
 
 		for (int i = 0; i < FREE_WAIT_MS / 20; i++) {
 			look(d, &old_after, true, NULL, NULL);

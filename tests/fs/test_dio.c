@@ -8,7 +8,6 @@
 #include "fstest.h"
 
 #include <fcntl.h>
-#include <libaio.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check/ioengine.h"
 #include "lib/diofsctl.h"
 
 #define KiB 1024L
@@ -42,48 +42,28 @@ static void model_write(struct model *m, off_t off, const void *buf, size_t n)
 		m->size = off + (off_t)n;
 }
 
-/* The I/O calls of the matrix: pread/pwrite (the kernel's synchronous
- * direct-I/O path), or libaio (its asynchronous path, with async_dio). */
-static io_context_t aio_ctx;
+/* The I/O calls of the matrix, by the I/O engine (check/ioengine.h):
+ * pread/pwrite (the kernel's synchronous direct-I/O path), or libaio (its
+ * asynchronous path, with async_dio). */
 static bool use_aio;
 
-static ssize_t aio_rw(bool write, int fd, void *buf, size_t n, off_t off)
+static ssize_t engine_rw(enum io_dir dir, int fd, void *buf, size_t n, off_t off)
 {
-	struct iocb cb, *cbs[1] = { &cb };
-	struct io_event ev;
-	int r;
+	struct dio io = { .route = use_aio ? ROUTE_AIO : ROUTE_PREAD, .dir = dir, .fd = fd,
+			  .buf = buf, .len = n, .off = off };
+	char why[256];
 
-	if (write)
-		io_prep_pwrite(&cb, fd, buf, n, off);
-	else
-		io_prep_pread(&cb, fd, buf, n, off);
-	r = io_submit(aio_ctx, 1, cbs);
-	if (r != 1) {
-		errno = r < 0 ? -r : EAGAIN;
-		return -1;
-	}
-	do
-		r = io_getevents(aio_ctx, 1, 1, &ev, NULL);
-	while (r == -EINTR);
-	if (r != 1) {
-		errno = r < 0 ? -r : EIO;
-		return -1;
-	}
-	if ((long)ev.res < 0) {
-		errno = -(long)ev.res;
-		return -1;
-	}
-	return (ssize_t)ev.res;
+	return dio_do(&io, why, sizeof(why));
 }
 
 static ssize_t io_pread(int fd, void *buf, size_t n, off_t off)
 {
-	return use_aio ? aio_rw(false, fd, buf, n, off) : pread(fd, buf, n, off);
+	return engine_rw(IO_READ, fd, buf, n, off);
 }
 
 static ssize_t io_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	return use_aio ? aio_rw(true, fd, (void *)buf, n, off) : pwrite(fd, buf, n, off);
+	return engine_rw(IO_WRITE, fd, (void *)buf, n, off);
 }
 
 /* A buffer at the given misalignment from a page boundary. */
@@ -161,9 +141,9 @@ static void run_matrix(const struct dio_config *cfg)
 		 cfg->aio ? ", libaio" : "");
 	use_aio = cfg->aio;
 	if (use_aio) {
-		memset(&aio_ctx, 0, sizeof(aio_ctx));
-		int r = io_setup(4, &aio_ctx);
-		REQUIRE(r == 0, "io_setup: %s", expect_errname(-r));
+		const char *no = dio_route_unavailable(ROUTE_AIO);
+
+		REQUIRE(!no, "%s", no);
 	}
 
 	/* The starting file, made in the backing dir: data in [0, 256K),
@@ -237,8 +217,6 @@ static void run_matrix(const struct dio_config *cfg)
 	close(fd);
 	close(bfd);
 	NOTE("%s: %d writes, file %jd bytes", what, step, (intmax_t)m.size);
-	if (use_aio)
-		io_destroy(aio_ctx);
 	use_aio = false;
 }
 

@@ -136,11 +136,7 @@ static void case_cleanup(void)
 		struct io *io = cur.ios[i];
 
 		if (io->started && !io->joined) {
-			struct timespec dl;
-
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_sec += ITEST_WAIT_MS / 1000;
-			if (pthread_timedjoin_np(io->th, NULL, &dl) != 0) {
+			if (!dio_thread_join(io->th, ITEST_WAIT_MS, NULL, NULL)) {
 				/* Nothing more can be done: leave it, say so. */
 				fprintf(stderr, "  [%s] an I/O thread is still blocked after its "
 					"daemon stopped\n", case_name);
@@ -519,9 +515,13 @@ struct io *io_new(enum io_op op, int fd, size_t len, off_t off)
 	return io;
 }
 
-static void *io_main(void *arg)
+/* The call, in the io's thread: a read or write by the I/O engine. */
+static ssize_t io_main(void *arg)
 {
 	struct io *io = arg;
+	struct dio rw = { .route = ROUTE_PREAD, .dir = io->op == IO_PWRITE ? IO_WRITE : IO_READ,
+			  .fd = io->fd, .buf = io->buf, .len = io->len, .off = io->off };
+	char why[256];
 	ssize_t ret = -1;
 	struct stat st;
 
@@ -529,10 +529,8 @@ static void *io_main(void *arg)
 	io->t0 = itest_now_ns();
 	switch (io->op) {
 	case IO_PREAD:
-		ret = pread(io->fd, io->buf, io->len, io->off);
-		break;
 	case IO_PWRITE:
-		ret = pwrite(io->fd, io->buf, io->len, io->off);
+		ret = dio_do(&rw, why, sizeof(why));
 		break;
 	case IO_OPEN:
 		ret = open(io->path, io->flags | O_CLOEXEC, 0644);
@@ -545,21 +543,17 @@ static void *io_main(void *arg)
 	io->t1 = itest_now_ns();
 	io->ret = ret;
 	atomic_store(&io->done, true);
-	return NULL;
+	return ret;
 }
 
 bool io_start(struct io *io)
 {
-	pthread_attr_t attr;
-	int err;
+	char why[256];
 
 	if (!io)
 		return false;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	err = pthread_create(&io->th, &attr, io_main, io);
-	pthread_attr_destroy(&attr);
-	if (!CHECK(err == 0, "pthread_create: %s", strerror(err)))
+	io->th = dio_thread_start(io_main, io, why, sizeof(why));
+	if (!CHECK(io->th, "%s", why))
 		return false;
 	io->started = true;
 	return true;
@@ -584,19 +578,13 @@ struct io *io_pwrite(int fd, size_t len, off_t off, unsigned int seed)
 
 bool io_join(struct io *io)
 {
-	struct timespec dl;
-	int err;
-
 	if (!io || !io->started)
 		return false;
 	if (io->joined)
 		return true;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ITEST_WAIT_MS / 1000;
-	err = pthread_timedjoin_np(io->th, NULL, &dl);
-	if (!CHECK(err == 0, "the I/O thread (op %d off %jd) still blocked after %d ms: "
-		   "saw no completion, wanted one", (int)io->op, (intmax_t)io->off,
-		   ITEST_WAIT_MS))
+	if (!CHECK(dio_thread_join(io->th, ITEST_WAIT_MS, NULL, NULL), "the I/O thread (op %d "
+		   "off %jd) still blocked after %d ms: saw no completion, wanted one",
+		   (int)io->op, (intmax_t)io->off, ITEST_WAIT_MS))
 		return false;
 	io->joined = true;
 	return true;
@@ -604,7 +592,7 @@ bool io_join(struct io *io)
 
 int io_kill(struct io *io, int sig)
 {
-	return pthread_kill(io->th, sig);
+	return dio_thread_kill(io->th, sig);
 }
 
 /* ---- the control channel ---- */

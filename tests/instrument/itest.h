@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "check/ioengine.h"
 #include "harness/mount.h"
 #include "lib/diofsctl.h"
 
@@ -105,8 +106,8 @@ struct io {
 	ssize_t ret;             /* its result (the fd for IO_OPEN) */
 	int err;                 /* errno when ret < 0 */
 	uint64_t t0, t1;         /* CLOCK_MONOTONIC around the call */
-	/* bookkeeping */
-	pthread_t th;
+	/* bookkeeping: the I/O engine's thread (check/ioengine.h) */
+	struct dio_thread *th;
 	bool started, joined;
 };
 

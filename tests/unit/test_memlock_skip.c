@@ -1,6 +1,6 @@
 /* A pins case whose io_uring fixed buffer is refused mid-case for the
  * locked-memory limit SKIPs with the limit instead of failing
- * (PW_PREMISE_FALSE, src/check/pinwatch.c).
+ * (DIO_PREMISE_FALSE, src/check/ioengine_uring.c).
  *
  * Runs diofs-check --case pins.io_uring_fixed_read without CAP_IPC_LOCK
  * (dropped from the bounding set too, so that exec does not give it back)
