@@ -528,6 +528,18 @@ void rule_free(struct rule *r)
 	r->path = NULL;
 }
 
+bool rule_equal(const struct rule *a, const struct rule *b)
+{
+	if (!!a->path != !!b->path || (a->path && strcmp(a->path, b->path)))
+		return false;
+	return a->action == b->action && a->arg == b->arg && a->ops == b->ops &&
+	       a->off_min == b->off_min && a->off_max == b->off_max &&
+	       a->size_min == b->size_min && a->size_max == b->size_max &&
+	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
+	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng &&
+	       a->proto_arg == b->proto_arg;
+}
+
 /* Appends like snprintf: writes what fits, counts all. */
 struct text {
 	char *buf;
