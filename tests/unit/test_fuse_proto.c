@@ -644,7 +644,8 @@ struct init_answer {
 	struct fuse_init_out io;  /* and what follows it */
 };
 
-static struct init_answer init(uint32_t major, uint32_t minor, uint64_t flags, size_t arglen)
+static struct init_answer init(uint32_t major, uint32_t minor, uint64_t flags,
+			       size_t arglen)
 {
 	struct fuse_init_in ii = {
 		.major = major, .minor = minor, .max_readahead = 131072,
