@@ -37,10 +37,19 @@ static inline void open_list_del(struct open_list *l, struct open_link *e)
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* The oldest entry, or NULL: for closing them all once no worker runs. */
+/* The oldest entry, or NULL. */
 static inline struct open_link *open_list_first(const struct open_list *l)
 {
 	return l->head.next == &l->head ? NULL : l->head.next;
 }
+
+/* close(entry) for every entry left in list, entries of type (link
+ * first); close takes each off the list.  Once no worker runs. */
+#define open_list_close_all(list, type, close) do {			\
+	struct open_link *l_;						\
+									\
+	while ((l_ = open_list_first(list)))				\
+		close((type *)l_);					\
+} while (0)
 
 #endif

@@ -32,10 +32,7 @@ static void free_dir(struct diofs_dir *d)
 
 void ops_dirs_close_all(void)
 {
-	struct open_link *l;
-
-	while ((l = open_list_first(&open_dirs)))
-		free_dir((struct diofs_dir *)l);
+	open_list_close_all(&open_dirs, struct diofs_dir, free_dir);
 }
 
 static struct diofs_dir *dir_of(const struct fuse_file_info *fi)

@@ -73,10 +73,7 @@ static void free_file(struct diofs_file *f)
 
 void ops_files_close_all(void)
 {
-	struct open_link *l;
-
-	while ((l = open_list_first(&open_files)))
-		free_file((struct diofs_file *)l);
+	open_list_close_all(&open_files, struct diofs_file, free_file);
 }
 
 /* Another process's lease on the backing file makes an open wait in the
