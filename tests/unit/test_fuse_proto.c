@@ -5,14 +5,15 @@
 #include <config.h>
 
 #include "daemon/fuse_proto.h"
+#include "harness/runner.h"
 
-#include <CUnit/Basic.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 /* ---- building requests ---- */
 
@@ -57,8 +58,8 @@ static void check_truncations(const struct req *r)
 
 		memcpy(copy, r->buf, len);
 		((struct fuse_in_header *)copy)->len = (uint32_t)len;
-		CU_ASSERT_EQUAL(proto_in_parse(copy, len, &in), 0);
-		CU_ASSERT_EQUAL(proto_decode(&in, &c), EIO);
+		CHECK_EQ(proto_in_parse(copy, len, &in), 0);
+		CHECK_EQ(proto_decode(&in, &c), EIO);
 		free(copy);
 	}
 }
@@ -81,7 +82,7 @@ static const struct proto_in *parsed(uint32_t opcode, uint64_t nodeid,
 
 	free_req(&last);
 	last = make_req(opcode, 1, nodeid, a, alen, b, blen);
-	CU_ASSERT_EQUAL_FATAL(proto_in_parse(last.buf, last.len, &in), 0);
+	REQUIRE_EQ(proto_in_parse(last.buf, last.len, &in), 0);
 	return &in;
 }
 
@@ -93,8 +94,8 @@ static const struct diofs_call *decoded(uint32_t opcode, enum diofs_op op,
 {
 	static struct diofs_call c;
 
-	CU_ASSERT_EQUAL_FATAL(proto_decode(parsed(opcode, 2, a, alen, b, blen), &c), 0);
-	CU_ASSERT_EQUAL(c.op, op);
+	REQUIRE_EQ(proto_decode(parsed(opcode, 2, a, alen, b, blen), &c), 0);
+	CHECK_EQ(c.op, op);
 	check_truncations(&last);
 	return &c;
 }
@@ -109,7 +110,7 @@ static int refused(uint32_t opcode, const void *a, size_t alen, const void *b, s
 
 /* ---- requests ---- */
 
-static void test_parse_header(void)
+TEST(header_length_must_match_bytes_read)
 {
 	struct fuse_in_header h = { .len = 40, .opcode = FUSE_GETATTR, .unique = 7 };
 	char buf[64] = { 0 };
@@ -117,55 +118,56 @@ static void test_parse_header(void)
 
 	memcpy(buf, &h, sizeof(h));
 	/* shorter than a header: nothing to answer */
-	CU_ASSERT_EQUAL(proto_in_parse(buf, 10, &in), -EIO);
-	CU_ASSERT_EQUAL(in.h.unique, 0);
+	CHECK_EQ(proto_in_parse(buf, 10, &in), -EIO);
+	CHECK_EQ(in.h.unique, 0);
 	/* the header's length disagrees with what was read: answerable */
-	CU_ASSERT_EQUAL(proto_in_parse(buf, 48, &in), -EIO);
-	CU_ASSERT_EQUAL(in.h.unique, 7);
-	CU_ASSERT_EQUAL(proto_in_parse(buf, 40, &in), 0);
-	CU_ASSERT_EQUAL(in.arglen, 0);
+	CHECK_EQ(proto_in_parse(buf, 48, &in), -EIO);
+	CHECK_EQ(in.h.unique, 7);
+	CHECK_EQ(proto_in_parse(buf, 40, &in), 0);
+	CHECK_EQ(in.arglen, 0);
 	/* extensions (8-byte units) are not arguments */
 	h.total_extlen = 1;
 	h.len = 48;
 	memcpy(buf, &h, sizeof(h));
-	CU_ASSERT_EQUAL(proto_in_parse(buf, 48, &in), 0);
-	CU_ASSERT_EQUAL(in.arglen, 0);
+	CHECK_EQ(proto_in_parse(buf, 48, &in), 0);
+	CHECK_EQ(in.arglen, 0);
 	/* longer than what follows the header */
 	h.total_extlen = 2;
 	memcpy(buf, &h, sizeof(h));
-	CU_ASSERT_EQUAL(proto_in_parse(buf, 48, &in), -EIO);
+	CHECK_EQ(proto_in_parse(buf, 48, &in), -EIO);
 }
 
-static void test_unknown_opcodes(void)
+TEST(opcodes_not_served_answer_enosys)
 {
 	uint32_t ops[] = { FUSE_INIT, FUSE_FORGET, FUSE_INTERRUPT, FUSE_DESTROY, FUSE_IOCTL,
 			   FUSE_POLL, FUSE_BMAP, FUSE_GETLK, 52 /* STATX */, 4096, 0xffffffff };
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		CU_ASSERT_EQUAL(refused(ops[i], NULL, 0, NULL, 0), ENOSYS);
+		CHECK_EQ(refused(ops[i], NULL, 0, NULL, 0), ENOSYS);
 }
 
-static void test_lookup(void)
+TEST(lookup_carries_caller_and_nul_terminated_name)
 {
 	const struct diofs_call *c = decoded(FUSE_LOOKUP, DIOFS_OP_LOOKUP, "name", 5, NULL, 0);
 
-	CU_ASSERT_EQUAL(c->unique, 1);
-	CU_ASSERT_EQUAL(c->ino, 2);
-	CU_ASSERT_EQUAL(c->uid, 1000);
-	CU_ASSERT_EQUAL(c->gid, 100);
-	CU_ASSERT_EQUAL(c->pid, 4242);
-	CU_ASSERT_STRING_EQUAL(c->name, "name");
-	CU_ASSERT_PTR_EQUAL(c->name, last.buf + sizeof(struct fuse_in_header));
+	CHECK_EQ(c->unique, 1);
+	CHECK_EQ(c->ino, 2);
+	CHECK_EQ(c->uid, 1000);
+	CHECK_EQ(c->gid, 100);
+	CHECK_EQ(c->pid, 4242);
+	CHECK_STR(c->name, "name");
+	CHECK(c->name == last.buf + sizeof(struct fuse_in_header),
+	      "c->name == last.buf + sizeof(struct fuse_in_header)");
 	/* no NUL: EIO */
-	CU_ASSERT_EQUAL(refused(FUSE_LOOKUP, "name", 4, NULL, 0), EIO);
-	CU_ASSERT_EQUAL(refused(FUSE_UNLINK, NULL, 0, NULL, 0), EIO);
+	CHECK_EQ(refused(FUSE_LOOKUP, "name", 4, NULL, 0), EIO);
+	CHECK_EQ(refused(FUSE_UNLINK, NULL, 0, NULL, 0), EIO);
 	c = decoded(FUSE_UNLINK, DIOFS_OP_UNLINK, "gone", 5, NULL, 0);
-	CU_ASSERT_STRING_EQUAL(c->name, "gone");
+	CHECK_STR(c->name, "gone");
 	c = decoded(FUSE_RMDIR, DIOFS_OP_RMDIR, "dir", 4, NULL, 0);
-	CU_ASSERT_STRING_EQUAL(c->name, "dir");
+	CHECK_STR(c->name, "dir");
 }
 
-static void test_getattr_setattr(void)
+TEST(getattr_and_setattr_arguments_decoded)
 {
 	struct fuse_getattr_in g = { .getattr_flags = FUSE_GETATTR_FH, .fh = 77 };
 	struct fuse_setattr_in s = {
@@ -176,26 +178,26 @@ static void test_getattr_setattr(void)
 	const struct diofs_call *c = decoded(FUSE_GETATTR, DIOFS_OP_GETATTR, &g, sizeof(g),
 					     NULL, 0);
 
-	CU_ASSERT(c->has_fi);
-	CU_ASSERT_EQUAL(c->fi.fh, 77);
+	CHECK(c->has_fi, "c->has_fi");
+	CHECK_EQ(c->fi.fh, 77);
 	g.getattr_flags = 0;
 	c = decoded(FUSE_GETATTR, DIOFS_OP_GETATTR, &g, sizeof(g), NULL, 0);
-	CU_ASSERT(!c->has_fi);
+	CHECK(!c->has_fi, "!c->has_fi");
 
 	c = decoded(FUSE_SETATTR, DIOFS_OP_SETATTR, &s, sizeof(s), NULL, 0);
 	/* FATTR_FH and FATTR_LOCKOWNER are not for the operation */
-	CU_ASSERT_EQUAL(c->to_set, FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME);
-	CU_ASSERT(c->has_fi);
-	CU_ASSERT_EQUAL(c->fi.fh, 88);
-	CU_ASSERT_EQUAL(c->attr.st_size, 4096);
-	CU_ASSERT_EQUAL(c->attr.st_mode, 0640);
-	CU_ASSERT_EQUAL(c->attr.st_uid, 3);
-	CU_ASSERT_EQUAL(c->attr.st_gid, 4);
-	CU_ASSERT_EQUAL(c->attr.st_mtim.tv_sec, 1000);
-	CU_ASSERT_EQUAL(c->attr.st_mtim.tv_nsec, 5);
+	CHECK_EQ(c->to_set, FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME);
+	CHECK(c->has_fi, "c->has_fi");
+	CHECK_EQ(c->fi.fh, 88);
+	CHECK_EQ(c->attr.st_size, 4096);
+	CHECK_EQ(c->attr.st_mode, 0640);
+	CHECK_EQ(c->attr.st_uid, 3);
+	CHECK_EQ(c->attr.st_gid, 4);
+	CHECK_EQ(c->attr.st_mtim.tv_sec, 1000);
+	CHECK_EQ(c->attr.st_mtim.tv_nsec, 5);
 }
 
-static void test_names(void)
+TEST(entry_operations_decode_names_and_parents)
 {
 	struct fuse_mknod_in mk = { .mode = S_IFIFO | 0600, .rdev = 0, .umask = 022 };
 	struct fuse_mkdir_in md = { .mode = 0755, .umask = 022 };
@@ -205,34 +207,37 @@ static void test_names(void)
 	const struct diofs_call *c;
 
 	c = decoded(FUSE_MKNOD, DIOFS_OP_MKNOD, &mk, sizeof(mk), "fifo", 5);
-	CU_ASSERT(c->mode == (S_IFIFO | 0600) && c->umask == 022);
-	CU_ASSERT_STRING_EQUAL(c->name, "fifo");
+	CHECK(c->mode == (S_IFIFO | 0600) && c->umask == 022,
+	      "c->mode == (S_IFIFO | 0600) && c->umask == 022");
+	CHECK_STR(c->name, "fifo");
 
 	c = decoded(FUSE_MKDIR, DIOFS_OP_MKDIR, &md, sizeof(md), "d", 2);
-	CU_ASSERT(c->mode == 0755 && c->umask == 022);
-	CU_ASSERT_STRING_EQUAL(c->name, "d");
+	CHECK(c->mode == 0755 && c->umask == 022, "c->mode == 0755 && c->umask == 022");
+	CHECK_STR(c->name, "d");
 
 	/* symlink: the entry's name, then the target */
 	c = decoded(FUSE_SYMLINK, DIOFS_OP_SYMLINK, "link\0", 5, "../target", 10);
-	CU_ASSERT_STRING_EQUAL(c->name, "link");
-	CU_ASSERT_STRING_EQUAL(c->newname, "../target");
+	CHECK_STR(c->name, "link");
+	CHECK_STR(c->newname, "../target");
 
 	c = decoded(FUSE_RENAME2, DIOFS_OP_RENAME, &rn2, sizeof(rn2), "a\0b", 4);
-	CU_ASSERT(c->ino == 2 && c->newparent == 9 && c->flags == 1);
-	CU_ASSERT(strcmp(c->name, "a") == 0 && strcmp(c->newname, "b") == 0);
+	CHECK(c->ino == 2 && c->newparent == 9 && c->flags == 1,
+	      "c->ino == 2 && c->newparent == 9 && c->flags == 1");
+	CHECK(strcmp(c->name, "a") == 0 && strcmp(c->newname, "b") == 0,
+	      "strcmp(c->name, \"a\") == 0 && strcmp(c->newname, \"b\") == 0");
 
 	c = decoded(FUSE_RENAME, DIOFS_OP_RENAME, &rn, sizeof(rn), "a\0b", 4);
-	CU_ASSERT_EQUAL(c->newparent, 10);
-	CU_ASSERT_EQUAL(c->flags, 0);
-	CU_ASSERT_STRING_EQUAL(c->newname, "b");
+	CHECK_EQ(c->newparent, 10);
+	CHECK_EQ(c->flags, 0);
+	CHECK_STR(c->newname, "b");
 
 	/* link: the request's node is the new parent */
 	c = decoded(FUSE_LINK, DIOFS_OP_LINK, &ln, sizeof(ln), "new", 4);
-	CU_ASSERT(c->ino == 33 && c->newparent == 2);
-	CU_ASSERT_STRING_EQUAL(c->newname, "new");
+	CHECK(c->ino == 33 && c->newparent == 2, "c->ino == 33 && c->newparent == 2");
+	CHECK_STR(c->newname, "new");
 }
 
-static void test_open_create(void)
+TEST(open_and_create_flags_decoded)
 {
 	struct fuse_open_in o = { .flags = O_RDWR | O_DIRECT };
 	struct fuse_create_in cr = { .flags = O_WRONLY | O_CREAT, .mode = S_IFREG | 0644,
@@ -242,18 +247,19 @@ static void test_open_create(void)
 
 	for (int i = 0; i < 2; i++) {
 		c = decoded(i ? FUSE_OPENDIR : FUSE_OPEN, ops[i], &o, sizeof(o), NULL, 0);
-		CU_ASSERT_EQUAL(c->fi.flags, O_RDWR | O_DIRECT);
-		CU_ASSERT_EQUAL(c->flags, (unsigned int)(O_RDWR | O_DIRECT));
-		CU_ASSERT(c->has_fi);
+		CHECK_EQ(c->fi.flags, O_RDWR | O_DIRECT);
+		CHECK_EQ(c->flags, (unsigned int)(O_RDWR | O_DIRECT));
+		CHECK(c->has_fi, "c->has_fi");
 	}
 
 	c = decoded(FUSE_CREATE, DIOFS_OP_CREATE, &cr, sizeof(cr), "new", 4);
-	CU_ASSERT_EQUAL(c->fi.flags, O_WRONLY | O_CREAT);
-	CU_ASSERT(c->mode == (S_IFREG | 0644) && c->umask == 027);
-	CU_ASSERT_STRING_EQUAL(c->name, "new");
+	CHECK_EQ(c->fi.flags, O_WRONLY | O_CREAT);
+	CHECK(c->mode == (S_IFREG | 0644) && c->umask == 027,
+	      "c->mode == (S_IFREG | 0644) && c->umask == 027");
+	CHECK_STR(c->name, "new");
 }
 
-static void test_read_write(void)
+TEST(read_and_write_arguments_and_data_decoded)
 {
 	struct fuse_read_in rd = { .fh = 5, .offset = 1 << 20, .size = 65536, .flags = O_RDONLY,
 				   .read_flags = FUSE_READ_LOCKOWNER, .lock_owner = 98 };
@@ -266,22 +272,24 @@ static void test_read_write(void)
 
 	for (int i = 0; i < 3; i++) {
 		c = decoded(reads[i], read_ops[i], &rd, sizeof(rd), NULL, 0);
-		CU_ASSERT(c->fi.fh == 5 && c->off == 1 << 20 && c->size == 65536);
-		CU_ASSERT_EQUAL(c->fi.lock_owner, 98);
+		CHECK(c->fi.fh == 5 && c->off == 1 << 20 && c->size == 65536,
+		      "c->fi.fh == 5 && c->off == 1 << 20 && c->size == 65536");
+		CHECK_EQ(c->fi.lock_owner, 98);
 	}
 
 	c = decoded(FUSE_WRITE, DIOFS_OP_WRITE, &wr, sizeof(wr), "abcdef", 6);
-	CU_ASSERT(c->fi.fh == 6 && c->off == 4096 && c->size == 6);
-	CU_ASSERT_EQUAL(c->fi.lock_owner, 99);
-	CU_ASSERT_PTR_EQUAL(c->in_buf, &c->write_buf);
-	CU_ASSERT_EQUAL(c->in_buf->buf[0].size, 6);
-	CU_ASSERT_EQUAL(memcmp(c->in_buf->buf[0].mem, "abcdef", 6), 0);
+	CHECK(c->fi.fh == 6 && c->off == 4096 && c->size == 6,
+	      "c->fi.fh == 6 && c->off == 4096 && c->size == 6");
+	CHECK_EQ(c->fi.lock_owner, 99);
+	CHECK(c->in_buf == &c->write_buf, "c->in_buf == &c->write_buf");
+	CHECK_EQ(c->in_buf->buf[0].size, 6);
+	CHECK_EQ(memcmp(c->in_buf->buf[0].mem, "abcdef", 6), 0);
 	/* a size beyond what was sent */
 	wr.size = 0xffffffff;
-	CU_ASSERT_EQUAL(refused(FUSE_WRITE, &wr, sizeof(wr), "abcdef", 6), EIO);
+	CHECK_EQ(refused(FUSE_WRITE, &wr, sizeof(wr), "abcdef", 6), EIO);
 }
 
-static void test_file_ops(void)
+TEST(file_operations_arguments_decoded)
 {
 	struct fuse_release_in rel = { .fh = 1, .flags = O_RDONLY,
 				       .release_flags = FUSE_RELEASE_FLUSH |
@@ -297,38 +305,41 @@ static void test_file_ops(void)
 	const struct diofs_call *c;
 
 	c = decoded(FUSE_RELEASE, DIOFS_OP_RELEASE, &rel, sizeof(rel), NULL, 0);
-	CU_ASSERT(c->fi.flush && c->fi.flock_release && c->fi.fh == 1);
-	CU_ASSERT_EQUAL(c->fi.lock_owner, 4);
+	CHECK(c->fi.flush && c->fi.flock_release && c->fi.fh == 1,
+	      "c->fi.flush && c->fi.flock_release && c->fi.fh == 1");
+	CHECK_EQ(c->fi.lock_owner, 4);
 	c = decoded(FUSE_RELEASEDIR, DIOFS_OP_RELEASEDIR, &rel, sizeof(rel), NULL, 0);
-	CU_ASSERT_EQUAL(c->fi.lock_owner, 4);
+	CHECK_EQ(c->fi.lock_owner, 4);
 
 	c = decoded(FUSE_FSYNC, DIOFS_OP_FSYNC, &fs, sizeof(fs), NULL, 0);
-	CU_ASSERT(c->datasync == 1 && c->fi.fh == 2);
+	CHECK(c->datasync == 1 && c->fi.fh == 2, "c->datasync == 1 && c->fi.fh == 2");
 	c = decoded(FUSE_FSYNCDIR, DIOFS_OP_FSYNCDIR, &fs, sizeof(fs), NULL, 0);
-	CU_ASSERT(c->datasync == 1 && c->fi.fh == 2);
+	CHECK(c->datasync == 1 && c->fi.fh == 2, "c->datasync == 1 && c->fi.fh == 2");
 
 	c = decoded(FUSE_FLUSH, DIOFS_OP_FLUSH, &fl, sizeof(fl), NULL, 0);
-	CU_ASSERT(c->fi.flush && c->fi.fh == 3);
-	CU_ASSERT_EQUAL(c->fi.lock_owner, 5);
+	CHECK(c->fi.flush && c->fi.fh == 3, "c->fi.flush && c->fi.fh == 3");
+	CHECK_EQ(c->fi.lock_owner, 5);
 
 	c = decoded(FUSE_FALLOCATE, DIOFS_OP_FALLOCATE, &fa, sizeof(fa), NULL, 0);
-	CU_ASSERT(c->off == 10 && c->size == 20 && c->mode == 1 && c->fi.fh == 4);
+	CHECK(c->off == 10 && c->size == 20 && c->mode == 1 && c->fi.fh == 4,
+	      "c->off == 10 && c->size == 20 && c->mode == 1 && c->fi.fh == 4");
 
 	c = decoded(FUSE_LSEEK, DIOFS_OP_LSEEK, &ls, sizeof(ls), NULL, 0);
-	CU_ASSERT(c->off == 30 && c->whence == SEEK_DATA && c->fi.fh == 5);
+	CHECK(c->off == 30 && c->whence == SEEK_DATA && c->fi.fh == 5,
+	      "c->off == 30 && c->whence == SEEK_DATA && c->fi.fh == 5");
 
 	c = decoded(FUSE_COPY_FILE_RANGE, DIOFS_OP_COPY_FILE_RANGE, &cf, sizeof(cf), NULL, 0);
-	CU_ASSERT(c->fi.fh == 6 && c->off == 1 && c->ino_out == 7 && c->fi_out.fh == 8 &&
-		  c->off_out == 2 && c->size == 3);
+	CHECK(c->fi.fh == 6 && c->off == 1 && c->ino_out == 7 && c->fi_out.fh == 8 &&
+	      c->off_out == 2 && c->size == 3, "copy_file_range's arguments");
 
 	c = decoded(FUSE_ACCESS, DIOFS_OP_ACCESS, &ac, sizeof(ac), NULL, 0);
-	CU_ASSERT_EQUAL(c->mode, 4);
+	CHECK_EQ(c->mode, 4);
 
 	decoded(FUSE_STATFS, DIOFS_OP_STATFS, NULL, 0, NULL, 0);
 	decoded(FUSE_READLINK, DIOFS_OP_READLINK, NULL, 0, NULL, 0);
 }
 
-static void test_xattrs(void)
+TEST(xattr_names_and_values_decoded)
 {
 	struct { uint32_t size, flags; } sx = { 3, 1 /* XATTR_CREATE */ };
 	struct fuse_getxattr_in gx = { .size = 100 };
@@ -336,22 +347,22 @@ static void test_xattrs(void)
 
 	/* compat setxattr_in (8 bytes), name, value */
 	c = decoded(FUSE_SETXATTR, DIOFS_OP_SETXATTR, &sx, sizeof(sx), "user.a\0xyz", 10);
-	CU_ASSERT_STRING_EQUAL(c->name, "user.a");
-	CU_ASSERT(c->size == 3 && c->flags == 1);
-	CU_ASSERT_EQUAL(memcmp(c->value, "xyz", 3), 0);
+	CHECK_STR(c->name, "user.a");
+	CHECK(c->size == 3 && c->flags == 1, "c->size == 3 && c->flags == 1");
+	CHECK_EQ(memcmp(c->value, "xyz", 3), 0);
 
 	c = decoded(FUSE_GETXATTR, DIOFS_OP_GETXATTR, &gx, sizeof(gx), "user.a", 7);
-	CU_ASSERT_EQUAL(c->size, 100);
-	CU_ASSERT_STRING_EQUAL(c->name, "user.a");
+	CHECK_EQ(c->size, 100);
+	CHECK_STR(c->name, "user.a");
 
 	c = decoded(FUSE_LISTXATTR, DIOFS_OP_LISTXATTR, &gx, sizeof(gx), NULL, 0);
-	CU_ASSERT_EQUAL(c->size, 100);
+	CHECK_EQ(c->size, 100);
 
 	c = decoded(FUSE_REMOVEXATTR, DIOFS_OP_REMOVEXATTR, "user.a", 7, NULL, 0);
-	CU_ASSERT_STRING_EQUAL(c->name, "user.a");
+	CHECK_STR(c->name, "user.a");
 }
 
-static void test_flock(void)
+TEST(flock_decoded_posix_locks_refused)
 {
 	struct fuse_lk_in lk = { .fh = 3, .owner = 8, .lk = { .type = F_WRLCK },
 				 .lk_flags = FUSE_LK_FLOCK };
@@ -369,19 +380,20 @@ static void test_flock(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		lk.lk.type = cases[i].type;
 		c = decoded(cases[i].opcode, DIOFS_OP_FLOCK, &lk, sizeof(lk), NULL, 0);
-		CU_ASSERT_EQUAL(c->lock_op, cases[i].lock_op);
-		CU_ASSERT(c->fi.fh == 3 && c->fi.lock_owner == 8);
+		CHECK_EQ(c->lock_op, cases[i].lock_op);
+		CHECK(c->fi.fh == 3 && c->fi.lock_owner == 8,
+		      "c->fi.fh == 3 && c->fi.lock_owner == 8");
 	}
 
 	lk.lk.type = 77;
-	CU_ASSERT_EQUAL(refused(FUSE_SETLK, &lk, sizeof(lk), NULL, 0), EINVAL);
+	CHECK_EQ(refused(FUSE_SETLK, &lk, sizeof(lk), NULL, 0), EINVAL);
 	/* POSIX locks are not diofs's */
 	lk.lk.type = F_WRLCK;
 	lk.lk_flags = 0;
-	CU_ASSERT_EQUAL(refused(FUSE_SETLKW, &lk, sizeof(lk), NULL, 0), ENOSYS);
+	CHECK_EQ(refused(FUSE_SETLKW, &lk, sizeof(lk), NULL, 0), ENOSYS);
 }
 
-static void test_forget_interrupt(void)
+TEST(forget_and_interrupt_bounded_by_bytes_sent)
 {
 	struct fuse_forget_in f = { .nlookup = 3 };
 	struct {
@@ -392,22 +404,25 @@ static void test_forget_interrupt(void)
 	const struct proto_in *in;
 
 	in = parsed(FUSE_FORGET, 7, &f, sizeof(f), NULL, 0);
-	CU_ASSERT_EQUAL_FATAL(proto_forget_count(in), 1);
-	CU_ASSERT(proto_forget_at(in, 0).nodeid == 7 && proto_forget_at(in, 0).nlookup == 3);
+	REQUIRE_EQ(proto_forget_count(in), 1);
+	CHECK(proto_forget_at(in, 0).nodeid == 7 && proto_forget_at(in, 0).nlookup == 3,
+	      "proto_forget_at(in, 0).nodeid == 7 && proto_forget_at(in, 0).nlookup == 3");
 	in = parsed(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, 0);
-	CU_ASSERT_EQUAL_FATAL(proto_forget_count(in), 2);
-	CU_ASSERT(proto_forget_at(in, 0).nodeid == 10 && proto_forget_at(in, 0).nlookup == 1);
-	CU_ASSERT(proto_forget_at(in, 1).nodeid == 11 && proto_forget_at(in, 1).nlookup == 2);
+	REQUIRE_EQ(proto_forget_count(in), 2);
+	CHECK(proto_forget_at(in, 0).nodeid == 10 && proto_forget_at(in, 0).nlookup == 1,
+	      "proto_forget_at(in, 0).nodeid == 10 && proto_forget_at(in, 0).nlookup == 1");
+	CHECK(proto_forget_at(in, 1).nodeid == 11 && proto_forget_at(in, 1).nlookup == 2,
+	      "proto_forget_at(in, 1).nodeid == 11 && proto_forget_at(in, 1).nlookup == 2");
 
 	/* a count beyond the entries sent; a forget without its struct */
 	bf.b.count = 3;
 	in = parsed(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, 0);
-	CU_ASSERT_EQUAL(proto_forget_count(in), -EIO);
-	CU_ASSERT_EQUAL(proto_forget_count(parsed(FUSE_FORGET, 7, &f, 4, NULL, 0)), -EIO);
+	CHECK_EQ(proto_forget_count(in), -EIO);
+	CHECK_EQ(proto_forget_count(parsed(FUSE_FORGET, 7, &f, 4, NULL, 0)), -EIO);
 
 	in = parsed(FUSE_INTERRUPT, 0, &ii, sizeof(ii), NULL, 0);
-	CU_ASSERT_EQUAL(proto_interrupt_target(in), 1234);
-	CU_ASSERT_EQUAL(proto_interrupt_target(parsed(FUSE_INTERRUPT, 0, &ii, 4, NULL, 0)), 0);
+	CHECK_EQ(proto_interrupt_target(in), 1234);
+	CHECK_EQ(proto_interrupt_target(parsed(FUSE_INTERRUPT, 0, &ii, 4, NULL, 0)), 0);
 }
 
 /* ---- replies ---- */
@@ -423,7 +438,7 @@ static size_t flatten(struct proto_out *o, char *out)
 		memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	CU_ASSERT_EQUAL(len, o->h.len);
+	CHECK_EQ(len, o->h.len);
 	return len;
 }
 
@@ -432,11 +447,11 @@ static void check_reply(struct proto_out *o, const void *want, size_t len)
 {
 	char out[512];
 
-	CU_ASSERT_EQUAL_FATAL(flatten(o, out), len);
-	CU_ASSERT_EQUAL(memcmp(out, want, len), 0);
+	REQUIRE_EQ(flatten(o, out), len);
+	CHECK_EQ(memcmp(out, want, len), 0);
 }
 
-static void test_reply_error(void)
+TEST(error_reply_is_a_bare_header)
 {
 	struct fuse_out_header want = { .len = 16, .error = -ENOENT, .unique = 42 };
 	struct proto_out o;
@@ -445,8 +460,8 @@ static void test_reply_error(void)
 	proto_out_init(&o, 42, ENOENT);
 	check_reply(&o, &want, sizeof(want));
 	proto_out_init(&o, 43, 0);
-	CU_ASSERT_EQUAL(flatten(&o, out), 16);
-	CU_ASSERT_EQUAL(((struct fuse_out_header *)out)->error, 0);
+	CHECK_EQ(flatten(&o, out), 16);
+	CHECK_EQ(((struct fuse_out_header *)out)->error, 0);
 }
 
 static struct stat sample_stat(void)
@@ -478,7 +493,7 @@ static struct fuse_attr sample_attr(void)
 	};
 }
 
-static void test_reply_entry_attr(void)
+TEST(entry_and_attr_replies_byte_for_byte)
 {
 	struct fuse_entry_param e = { .ino = 77, .generation = 3, .attr = sample_stat(),
 				      .attr_timeout = 1.5, .entry_timeout = 2.0 };
@@ -507,7 +522,7 @@ static void test_reply_entry_attr(void)
 	check_reply(&o, &want_attr, sizeof(want_attr));
 }
 
-static void test_reply_open_create(void)
+TEST(open_and_create_replies_byte_for_byte)
 {
 	struct fuse_file_info fi = { .direct_io = 1, .fh = 0xdeadbeef };
 	struct fuse_entry_param e = { .ino = 9, .attr = sample_stat(), .attr_timeout = 1,
@@ -539,10 +554,10 @@ static void test_reply_open_create(void)
 	/* no FOPEN_DIRECT_IO: no parallel direct writes either */
 	fi.direct_io = 0;
 	fi.keep_cache = 1;
-	CU_ASSERT_EQUAL(proto_open_flags(&fi, true), FOPEN_KEEP_CACHE);
+	CHECK_EQ(proto_open_flags(&fi, true), FOPEN_KEEP_CACHE);
 }
 
-static void test_reply_small(void)
+TEST(statfs_write_xattr_lseek_data_replies_byte_for_byte)
 {
 	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_blocks = 100,
 			      .f_bfree = 50, .f_bavail = 40, .f_files = 30, .f_ffree = 20,
@@ -581,12 +596,12 @@ static void test_reply_small(void)
 
 	/* data replies: the header, then the bytes as given */
 	proto_put_data(&o[4], "hello", 5);
-	CU_ASSERT_EQUAL_FATAL(flatten(&o[4], out), 21);
-	CU_ASSERT_EQUAL(((struct fuse_out_header *)out)->len, 21);
-	CU_ASSERT_EQUAL(memcmp(out + 16, "hello", 5), 0);
+	REQUIRE_EQ(flatten(&o[4], out), 21);
+	CHECK_EQ(((struct fuse_out_header *)out)->len, 21);
+	CHECK_EQ(memcmp(out + 16, "hello", 5), 0);
 }
 
-static void test_dirents(void)
+TEST(dirents_padded_and_never_past_the_buffer)
 {
 	struct stat st = sample_stat();
 	struct fuse_entry_param e = { .ino = 55, .attr = sample_stat(), .attr_timeout = 1,
@@ -603,13 +618,13 @@ static void test_dirents(void)
 	memcpy(want, &de, FUSE_NAME_OFFSET);
 	memcpy(want + FUSE_NAME_OFFSET, "ab", 2);
 	n = proto_add_dirent(buf, sizeof(buf), "ab", &st, 7);
-	CU_ASSERT_EQUAL_FATAL(n, 32);
-	CU_ASSERT_EQUAL(memcmp(buf, want, 32), 0);
-	CU_ASSERT_EQUAL((unsigned char)buf[32], 0x5a); /* nothing past it */
+	REQUIRE_EQ(n, 32);
+	CHECK_EQ(memcmp(buf, want, 32), 0);
+	CHECK_EQ((unsigned char)buf[32], 0x5a); /* nothing past it */
 	/* no room: the size it needs, nothing written */
 	memset(buf, 0x5a, sizeof(buf));
-	CU_ASSERT_EQUAL(proto_add_dirent(buf, 31, "ab", &st, 7), 32);
-	CU_ASSERT_EQUAL((unsigned char)buf[0], 0x5a);
+	CHECK_EQ(proto_add_dirent(buf, 31, "ab", &st, 7), 32);
+	CHECK_EQ((unsigned char)buf[0], 0x5a);
 
 	/* direntplus: the entry, then the dirent */
 	memset(buf, 0x5a, sizeof(buf));
@@ -620,9 +635,9 @@ static void test_dirents(void)
 	memcpy(want + sizeof(eo), &de, FUSE_NAME_OFFSET);
 	memcpy(want + sizeof(eo) + FUSE_NAME_OFFSET, "abc", 3);
 	n = proto_add_direntplus(buf, sizeof(buf), "abc", &e, 7);
-	CU_ASSERT_EQUAL_FATAL(n, FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + 3));
-	CU_ASSERT_EQUAL(memcmp(buf, want, n), 0);
-	CU_ASSERT_EQUAL(proto_add_direntplus(buf, n - 1, "abc", &e, 7), n);
+	REQUIRE_EQ(n, FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + 3));
+	CHECK_EQ(memcmp(buf, want, n), 0);
+	CHECK_EQ(proto_add_direntplus(buf, n - 1, "abc", &e, 7), n);
 }
 
 /* ---- INIT ---- */
@@ -662,7 +677,7 @@ static struct init_answer init(uint32_t major, uint32_t minor, uint64_t flags,
 }
 
 /* Debian 6.1: 7.38, flags2 present (INIT_EXT), no DIRECT_IO_ALLOW_MMAP. */
-static void test_init_6_1(void)
+TEST(init_with_linux_6_1_answered_byte_for_byte)
 {
 	uint64_t offered = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_MAX_PAGES |
 			   FUSE_ASYNC_DIO | FUSE_INIT_EXT | FUSE_SECURITY_CTX;
@@ -676,117 +691,83 @@ static void test_init_6_1(void)
 		     .max_background = 1024, .congestion_threshold = 768,
 		     .max_write = 1 << 20, .time_gran = 1, .max_pages = 256, .flags2 = 0 } };
 
-	CU_ASSERT_EQUAL_FATAL(a.verdict, PROTO_INIT_OK);
-	CU_ASSERT_EQUAL(memcmp(a.out, &want, sizeof(want)), 0);
-	CU_ASSERT_EQUAL(a.res.offered, offered);
-	CU_ASSERT_EQUAL(a.res.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_ASYNC_DIO);
-	CU_ASSERT_EQUAL(a.res.minor, 38);
+	REQUIRE_EQ(a.verdict, PROTO_INIT_OK);
+	CHECK_EQ(memcmp(a.out, &want, sizeof(want)), 0);
+	CHECK_EQ(a.res.offered, offered);
+	CHECK_EQ(a.res.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_ASYNC_DIO);
+	CHECK_EQ(a.res.minor, 38);
 }
 
 /* 6.18 (7.45): DIRECT_IO_ALLOW_MMAP in flags2, the reply capped at 7.41. */
-static void test_init_new_kernel(void)
+TEST(init_with_a_newer_kernel_capped_at_our_minor)
 {
 	uint64_t offered = FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_INIT_EXT |
 			   FUSE_DIRECT_IO_ALLOW_MMAP | FUSE_OVER_IO_URING;
 	struct init_answer a = init(7, 45, offered, sizeof(struct fuse_init_in));
 
-	CU_ASSERT_EQUAL_FATAL(a.verdict, PROTO_INIT_OK);
-	CU_ASSERT_EQUAL(a.io.minor, PROTO_MINOR);
-	CU_ASSERT_EQUAL(a.io.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_INIT_EXT);
-	CU_ASSERT_EQUAL(a.io.flags2, FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
-	CU_ASSERT_EQUAL(a.res.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_DIRECT_IO_ALLOW_MMAP);
+	REQUIRE_EQ(a.verdict, PROTO_INIT_OK);
+	CHECK_EQ(a.io.minor, PROTO_MINOR);
+	CHECK_EQ(a.io.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_INIT_EXT);
+	CHECK_EQ(a.io.flags2, FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+	CHECK_EQ(a.res.flags, FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_DIRECT_IO_ALLOW_MMAP);
 }
 
 /* A kernel without INIT_EXT: flags2 neither read nor written, and without
  * MAX_PAGES the kernel's 32 pages bound max_write. */
-static void test_init_no_ext(void)
+TEST(init_without_init_ext_keeps_32_pages)
 {
 	/* the 7.31-era init_in: 16 bytes */
 	struct init_answer a = init(7, 31, FUSE_ASYNC_READ | FUSE_DIRECT_IO_ALLOW_MMAP, 16);
 
-	CU_ASSERT_EQUAL_FATAL(a.verdict, PROTO_INIT_OK);
-	CU_ASSERT_EQUAL(a.io.flags, FUSE_ASYNC_READ);
-	CU_ASSERT_EQUAL(a.io.flags2, 0);
-	CU_ASSERT_EQUAL(a.io.max_pages, 0);
-	CU_ASSERT_EQUAL(a.io.max_write, 32 * 4096);
-	CU_ASSERT_EQUAL(a.res.max_pages, 32);
+	REQUIRE_EQ(a.verdict, PROTO_INIT_OK);
+	CHECK_EQ(a.io.flags, FUSE_ASYNC_READ);
+	CHECK_EQ(a.io.flags2, 0);
+	CHECK_EQ(a.io.max_pages, 0);
+	CHECK_EQ(a.io.max_write, 32 * 4096);
+	CHECK_EQ(a.res.max_pages, 32);
 }
 
-static void test_init_versions(void)
+TEST(init_refuses_other_versions_and_short_requests)
 {
 	struct init_answer a;
 
 	/* a newer major: say 7, expect INIT again */
 	a = init(8, 0, 0, sizeof(struct fuse_init_in));
-	CU_ASSERT_EQUAL(a.verdict, PROTO_INIT_RETRY);
-	CU_ASSERT_EQUAL(a.h.error, 0);
-	CU_ASSERT_EQUAL(a.io.major, 7);
+	CHECK_EQ(a.verdict, PROTO_INIT_RETRY);
+	CHECK_EQ(a.h.error, 0);
+	CHECK_EQ(a.io.major, 7);
 	/* too old */
 	a = init(7, PROTO_MIN_MINOR - 1, 0, sizeof(struct fuse_init_in));
-	CU_ASSERT_EQUAL(a.verdict, PROTO_INIT_REFUSED);
-	CU_ASSERT_EQUAL(a.h.error, -EPROTO);
-	CU_ASSERT_EQUAL(a.h.len, 16);
+	CHECK_EQ(a.verdict, PROTO_INIT_REFUSED);
+	CHECK_EQ(a.h.error, -EPROTO);
+	CHECK_EQ(a.h.len, 16);
 	a = init(6, 99, 0, sizeof(struct fuse_init_in));
-	CU_ASSERT_EQUAL(a.verdict, PROTO_INIT_REFUSED);
+	CHECK_EQ(a.verdict, PROTO_INIT_REFUSED);
 	/* truncated */
 	a = init(7, 38, 0, 12);
-	CU_ASSERT_EQUAL(a.verdict, PROTO_INIT_REFUSED);
-	CU_ASSERT_EQUAL(a.h.error, -EIO);
+	CHECK_EQ(a.verdict, PROTO_INIT_REFUSED);
+	CHECK_EQ(a.h.error, -EIO);
 }
 
-static void test_init_flag_names(void)
+TEST(init_flag_names_both_ways)
 {
 	char buf[64];
 
-	CU_ASSERT_EQUAL(proto_init_flag_bit("direct_io_allow_mmap"), 1ULL << 36);
-	CU_ASSERT_EQUAL(proto_init_flag_bit("async_dio"), FUSE_ASYNC_DIO);
+	CHECK_EQ(proto_init_flag_bit("direct_io_allow_mmap"), 1ULL << 36);
+	CHECK_EQ(proto_init_flag_bit("async_dio"), FUSE_ASYNC_DIO);
 	/* names diofs never asks for cannot be switched off */
-	CU_ASSERT_EQUAL(proto_init_flag_bit("posix_locks"), 0);
-	CU_ASSERT_EQUAL(proto_init_flag_bit("nonsense"), 0);
-	CU_ASSERT_STRING_EQUAL(proto_init_flag_name(FUSE_OVER_IO_URING), "over_io_uring");
-	CU_ASSERT_STRING_EQUAL(proto_init_flags_text(FUSE_ASYNC_READ | (1ULL << 63), buf,
-						     sizeof(buf)), "async_read,bit63");
-	CU_ASSERT_STRING_EQUAL(proto_init_flags_text(0, buf, sizeof(buf)), "");
+	CHECK_EQ(proto_init_flag_bit("posix_locks"), 0);
+	CHECK_EQ(proto_init_flag_bit("nonsense"), 0);
+	CHECK_STR(proto_init_flag_name(FUSE_OVER_IO_URING), "over_io_uring");
+	CHECK_STR(proto_init_flags_text(FUSE_ASYNC_READ | (1ULL << 63), buf,
+					sizeof(buf)), "async_read,bit63");
+	CHECK_STR(proto_init_flags_text(0, buf, sizeof(buf)), "");
 	/* cut at a name, never in one */
-	CU_ASSERT_STRING_EQUAL(proto_init_flags_text(FUSE_ASYNC_READ | FUSE_ASYNC_DIO, buf,
-						     15), "async_read");
-	CU_ASSERT(!(proto_init_wanted_all() & (FUSE_POSIX_LOCKS | FUSE_WRITEBACK_CACHE |
-					       FUSE_SPLICE_READ | FUSE_PASSTHROUGH |
-					       FUSE_HANDLE_KILLPRIV | FUSE_EXPORT_SUPPORT)));
+	CHECK_STR(proto_init_flags_text(FUSE_ASYNC_READ | FUSE_ASYNC_DIO, buf,
+					15), "async_read");
+	CHECK(!(proto_init_wanted_all() & (FUSE_POSIX_LOCKS | FUSE_WRITEBACK_CACHE |
+					   FUSE_SPLICE_READ | FUSE_PASSTHROUGH |
+					   FUSE_HANDLE_KILLPRIV | FUSE_EXPORT_SUPPORT)), "INIT may ask for none of these");
 }
 
-int main(void)
-{
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("fuse_proto", NULL, NULL);
-	CU_add_test(s, "parse_header", test_parse_header);
-	CU_add_test(s, "unknown_opcodes", test_unknown_opcodes);
-	CU_add_test(s, "lookup", test_lookup);
-	CU_add_test(s, "getattr_setattr", test_getattr_setattr);
-	CU_add_test(s, "names", test_names);
-	CU_add_test(s, "open_create", test_open_create);
-	CU_add_test(s, "read_write", test_read_write);
-	CU_add_test(s, "file_ops", test_file_ops);
-	CU_add_test(s, "xattrs", test_xattrs);
-	CU_add_test(s, "flock", test_flock);
-	CU_add_test(s, "forget_interrupt", test_forget_interrupt);
-	CU_add_test(s, "reply_error", test_reply_error);
-	CU_add_test(s, "reply_entry_attr", test_reply_entry_attr);
-	CU_add_test(s, "reply_open_create", test_reply_open_create);
-	CU_add_test(s, "reply_small", test_reply_small);
-	CU_add_test(s, "dirents", test_dirents);
-	CU_add_test(s, "init_6_1", test_init_6_1);
-	CU_add_test(s, "init_new_kernel", test_init_new_kernel);
-	CU_add_test(s, "init_no_ext", test_init_no_ext);
-	CU_add_test(s, "init_versions", test_init_versions);
-	CU_add_test(s, "init_flag_names", test_init_flag_names);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned int failed = CU_get_number_of_failures();
-
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+TEST_MAIN("test_fuse_proto")
