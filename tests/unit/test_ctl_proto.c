@@ -369,12 +369,14 @@ TEST(terminal_escaping_random_bytes)
 
 static char dirbase[64];
 
-/* base/name made with mode and owner; false (said) if it cannot be. */
-static bool plant(const char *name, mode_t mode, uid_t uid, char *path, size_t len)
+/* dir/name made with mode and owner, into path; the case ends if it
+ * cannot be. */
+static void plant(const char *dir, const char *name, mode_t mode, uid_t uid, char *path,
+		  size_t len)
 {
-	snprintf(path, len, "%s/%s", dirbase, name);
-	return CHECK(mkdir(path, mode) == 0 && chmod(path, mode) == 0 &&
-		     chown(path, uid, uid) == 0, "planting %s: %s", path, strerror(errno));
+	snprintf(path, len, "%s/%s", dir, name);
+	REQUIRE(mkdir(path, mode) == 0 && chmod(path, mode) == 0 &&
+		chown(path, uid, uid) == 0, "planting %s: %s", path, strerror(errno));
 }
 
 static void check_dir(const char *path, int want, const char *want_why)
@@ -398,36 +400,25 @@ TEST(socket_directory_owners_and_modes_checked_on_the_way, .needs = TEST_NEEDS_R
 	REQUIRE(chmod(dirbase, 0755) == 0, "chmod(dirbase, 0755) == 0");
 
 	/* The user's own 0700 directory under root's: fit. */
-	REQUIRE(plant("good", 0700, USER, good, sizeof(good)),
-	        "plant(\"good\", 0700, USER, good, sizeof(good))");
+	plant(dirbase, "good", 0700, USER, good, sizeof(good));
 	check_dir(good, 0, NULL);
 	/* What /tmp/diofs-UID becomes when another user makes it first: the
 	 * socket's directory inside it, however private, is theirs to move. */
-	REQUIRE(plant("planted", 0755, OTHER, planted, sizeof(planted)),
-	        "plant(\"planted\", 0755, OTHER, planted, sizeof(planted))");
-	snprintf(sub, sizeof(sub), "%s/diofs", planted);
-	REQUIRE(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0,
-	        "mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0");
+	plant(dirbase, "planted", 0755, OTHER, planted, sizeof(planted));
+	plant(planted, "diofs", 0700, USER, sub, sizeof(sub));
 	check_dir(sub, -EPERM, "is owned by uid 4243, not by root or uid 4242");
 	check_dir(planted, -EPERM, "owned by uid 4243");
 	/* Writable by others, not sticky: anyone may rename what is in it. */
-	REQUIRE(plant("open", 0777, 0, open_, sizeof(open_)),
-	        "plant(\"open\", 0777, 0, open_, sizeof(open_))");
-	snprintf(sub, sizeof(sub), "%s/d", open_);
-	REQUIRE(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0,
-	        "mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0");
+	plant(dirbase, "open", 0777, 0, open_, sizeof(open_));
+	plant(open_, "d", 0700, USER, sub, sizeof(sub));
 	check_dir(sub, -EPERM, "writable by others (mode 0777) and not sticky");
 	/* Sticky like /tmp: fine on the way, not as the socket's directory. */
-	REQUIRE(plant("sticky", 01777, 0, sticky, sizeof(sticky)),
-	        "plant(\"sticky\", 01777, 0, sticky, sizeof(sticky))");
-	snprintf(sub, sizeof(sub), "%s/d", sticky);
-	REQUIRE(mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0,
-	        "mkdir(sub, 0700) == 0 && chown(sub, USER, USER) == 0");
+	plant(dirbase, "sticky", 01777, 0, sticky, sizeof(sticky));
+	plant(sticky, "d", 0700, USER, sub, sizeof(sub));
 	check_dir(sub, 0, NULL);
 	check_dir(sticky, -EPERM, "must be owned by uid 4242 with mode 0700");
 	/* The user's, but open to the group. */
-	REQUIRE(plant("loose", 0750, USER, loose, sizeof(loose)),
-	        "plant(\"loose\", 0750, USER, loose, sizeof(loose))");
+	plant(dirbase, "loose", 0750, USER, loose, sizeof(loose));
 	check_dir(loose, -EPERM, "mode 0750");
 	/* A symbolic link on the way is its owner's to turn elsewhere. */
 	snprintf(link, sizeof(link), "%s/link", sticky);

@@ -62,64 +62,68 @@ static const char *why_on(const char *release, const char *name, const char *fac
 	return b ? b->why : NULL;
 }
 
-TEST(entry_applies_within_its_kernel_range)
+/* A case, the kernel it ran on, what it states and the mount's options,
+ * and the known bug's why that applies (NULL: none). */
+struct why_case {
+	const char *release, *name, *facts, *opts, *why;
+};
+
+static void check_whys(const struct why_case *w, size_t n)
 {
 	char err[256];
 
 	REQUIRE_EQ(load(ENTRIES, err, sizeof(err)), 0);
-	/* O_DIRECT reads: from 6.1, open-ended (7.x too) */
-	CHECK(why_on("6.0.9", "c.retry_r", READ_ODIRECT, FDIO_SYNC) == NULL,
-	      "why_on(\"6.0.9\", \"c.retry_r\", READ_ODIRECT, FDIO_SYNC) is NULL");
-	CHECK_STR(why_on("6.1.0-57-cloud-amd64", "c.retry_r", READ_ODIRECT, FDIO_SYNC),
-		  "read bug");
-	CHECK_STR(why_on("6.12.117+deb12-amd64", "c.retry_r", READ_ODIRECT, FDIO_SYNC),
-		  "read bug");
-	CHECK_STR(why_on("7.3.0-rc7", "c.retry_r", READ_ODIRECT, FDIO_SYNC),
-		  "read bug");
-	/* reads without O_DIRECT: from 6.13 */
-	CHECK(why_on("6.12.117", "c.retry_r", READ_PLAIN, FDIO_SYNC) == NULL,
-	      "why_on(\"6.12.117\", \"c.retry_r\", READ_PLAIN, FDIO_SYNC) is NULL");
-	CHECK_STR(why_on("6.13", "c.retry_r", READ_PLAIN, FDIO_SYNC),
-		  "read bug, no O_DIRECT");
-	CHECK_STR(why_on("6.18.44", "c.retry_r", READ_PLAIN, FDIO_SYNC),
-		  "read bug, no O_DIRECT");
-	/* kernel<6.9: fixed there */
-	CHECK(why_on("5.4", "old", NULL, NULL) == NULL,
-	      "why_on(\"5.4\", \"old\", NULL, NULL) is NULL");
-	CHECK_STR(why_on("6.1.0", "old", NULL, NULL), "not pinned");
-	CHECK_STR(why_on("6.8.12", "old", NULL, NULL), "not pinned");
-	CHECK(why_on("6.9", "old", NULL, NULL) == NULL,
-	      "why_on(\"6.9\", \"old\", NULL, NULL) is NULL");
+	for (size_t i = 0; i < n; i++) {
+		const char *why = why_on(w[i].release, w[i].name, w[i].facts, w[i].opts);
+
+		CHECK(w[i].why ? why && strcmp(why, w[i].why) == 0 : !why,
+		      "%s on %s (%s; %s): %s, want %s", w[i].name, w[i].release,
+		      w[i].facts ? w[i].facts : "no facts", w[i].opts ? w[i].opts : "no options",
+		      why ? why : "none", w[i].why ? w[i].why : "none");
+	}
 	known_set_release(NULL);
+}
+
+TEST(entry_applies_within_its_kernel_range)
+{
+	static const struct why_case whys[] = {
+		/* O_DIRECT reads: from 6.1, open-ended (7.x too) */
+		{ "6.0.9", "c.retry_r", READ_ODIRECT, FDIO_SYNC, NULL },
+		{ "6.1.0-57-cloud-amd64", "c.retry_r", READ_ODIRECT, FDIO_SYNC, "read bug" },
+		{ "6.12.117+deb12-amd64", "c.retry_r", READ_ODIRECT, FDIO_SYNC, "read bug" },
+		{ "7.3.0-rc7", "c.retry_r", READ_ODIRECT, FDIO_SYNC, "read bug" },
+		/* reads without O_DIRECT: from 6.13 */
+		{ "6.12.117", "c.retry_r", READ_PLAIN, FDIO_SYNC, NULL },
+		{ "6.13", "c.retry_r", READ_PLAIN, FDIO_SYNC, "read bug, no O_DIRECT" },
+		{ "6.18.44", "c.retry_r", READ_PLAIN, FDIO_SYNC, "read bug, no O_DIRECT" },
+		/* kernel<6.9: fixed there */
+		{ "5.4", "old", NULL, NULL, NULL },
+		{ "6.1.0", "old", NULL, NULL, "not pinned" },
+		{ "6.8.12", "old", NULL, NULL, "not pinned" },
+		{ "6.9", "old", NULL, NULL, NULL },
+	};
+
+	check_whys(whys, sizeof(whys) / sizeof(whys[0]));
 }
 
 TEST(entry_applies_by_case_facts_and_name_glob)
 {
-	char err[256];
+	static const struct why_case whys[] = {
+		/* the mount gives fopen_direct_io and async_dio */
+		{ "6.18", "c.retry_r", READ_ODIRECT, "dio=none,async_dio=0", NULL },
+		{ "6.18", "c.retry_r", READ_ODIRECT, "dio=all,async_dio=1", NULL },
+		{ "6.18", "c.retry_r", READ_ODIRECT, "dio=all", NULL },
+		{ "6.18", "c.retry_r", READ_ODIRECT, "async_dio=0,dio=odirect", "read bug" },
+		{ "6.18", "c.retry_r", READ_PLAIN, "async_dio=0,dio=odirect", NULL },
+		/* a fact the case does not state matches no condition on it */
+		{ "6.18", "c.retry_r", "route=io_uring io=read", FDIO_SYNC, NULL },
+		{ "6.18", "c.retry_w", "route=io_uring io=write o_direct=yes", FDIO_SYNC, NULL },
+		{ "6.18", "c.retry_r", "route=libaio io=read o_direct=yes", FDIO_SYNC, NULL },
+		/* the name glob */
+		{ "6.18", "c.other", READ_ODIRECT, FDIO_SYNC, NULL },
+	};
 
-	REQUIRE_EQ(load(ENTRIES, err, sizeof(err)), 0);
-	/* the mount gives fopen_direct_io and async_dio */
-	CHECK(why_on("6.18", "c.retry_r", READ_ODIRECT, "dio=none,async_dio=0") == NULL,
-	      "why_on(\"6.18\", \"c.retry_r\", READ_ODIRECT, \"dio=none,async_dio=0\") is NULL");
-	CHECK(why_on("6.18", "c.retry_r", READ_ODIRECT, "dio=all,async_dio=1") == NULL,
-	      "why_on(\"6.18\", \"c.retry_r\", READ_ODIRECT, \"dio=all,async_dio=1\") is NULL");
-	CHECK(why_on("6.18", "c.retry_r", READ_ODIRECT, "dio=all") == NULL,
-	      "why_on(\"6.18\", \"c.retry_r\", READ_ODIRECT, \"dio=all\") is NULL");
-	CHECK(why_on("6.18", "c.retry_r", READ_ODIRECT,
-		     "async_dio=0,dio=odirect") != NULL, "c.retry_r known, async_dio=0");
-	CHECK(why_on("6.18", "c.retry_r", READ_PLAIN, "async_dio=0,dio=odirect") == NULL,
-	      "why_on(\"6.18\", \"c.retry_r\", READ_PLAIN, \"async_dio=0,dio=odirect\") is NULL");
-	/* a fact the case does not state matches no condition on it */
-	CHECK(why_on("6.18", "c.retry_r", "route=io_uring io=read", FDIO_SYNC) == NULL,
-	      "why_on(\"6.18\", \"c.retry_r\", \"route=io_uring io=read\", FDIO_SYNC) is NULL");
-	CHECK(why_on("6.18", "c.retry_w", "route=io_uring io=write o_direct=yes",
-		     FDIO_SYNC) == NULL, "c.retry_w, io_uring write: not known");
-	CHECK(why_on("6.18", "c.retry_r", "route=libaio io=read o_direct=yes",
-		     FDIO_SYNC) == NULL, "c.retry_r, libaio read: not known");
-	/* the name glob */
-	CHECK(why_on("6.18", "c.other", READ_ODIRECT, FDIO_SYNC) == NULL,
-	      "why_on(\"6.18\", \"c.other\", READ_ODIRECT, FDIO_SYNC) is NULL");
-	known_set_release(NULL);
+	check_whys(whys, sizeof(whys) / sizeof(whys[0]));
 }
 
 TEST(entry_knows_its_file_and_line)
