@@ -84,12 +84,11 @@ enum arg {
 	ARG_INO_OUT,
 	ARG_FH_OUT,
 	ARG_OFF_OUT,
-	ARG_COUNT
 };
 
-/* Where an argument stands in the struct; width 0: not there. */
+/* Where an argument stands in the struct, and which it is. */
 struct field {
-	uint8_t at, width;
+	uint8_t arg, at, width; /* width 0: the end of the list */
 };
 
 /* An opcode's request: its struct (size bytes, the args copied from it),
@@ -98,13 +97,13 @@ struct field {
 struct layout {
 	uint8_t size;
 	uint8_t names;
-	struct field args[ARG_COUNT];
+	struct field args[8];
 	int (*finish)(struct diofs_call *c, const void *in, struct cursor *cur);
 };
 
 #define STRUCT(type) .size = sizeof(struct type)
-#define FIELD(type, member) \
-	{ offsetof(struct type, member), sizeof(((struct type *)0)->member) }
+#define FIELD(type, member, arg) \
+	{ arg, offsetof(struct type, member), sizeof(((struct type *)0)->member) }
 
 static uint64_t field_value(const char *in, struct field f)
 {
@@ -147,7 +146,6 @@ static void store_arg(struct diofs_call *c, enum arg a, uint64_t v)
 	case ARG_INO_OUT: c->ino_out = v; break;
 	case ARG_FH_OUT: c->fi_out.fh = v; break;
 	case ARG_OFF_OUT: c->off_out = (off_t)v; break;
-	case ARG_COUNT: break;
 	}
 }
 
@@ -305,24 +303,24 @@ static int finish_setlk(struct diofs_call *c, const void *raw, struct cursor *cu
 
 /* Layouts two opcodes share. */
 #define OPEN_LAYOUT { STRUCT(fuse_open_in), .args = {			\
-	[ARG_FILE_FLAGS] = FIELD(fuse_open_in, flags),			\
-	[ARG_FLAGS] = FIELD(fuse_open_in, flags) } }
+	FIELD(fuse_open_in, flags, ARG_FILE_FLAGS),			\
+	FIELD(fuse_open_in, flags, ARG_FLAGS) } }
 #define READ_LAYOUT { STRUCT(fuse_read_in), .finish = finish_read, .args = { \
-	[ARG_FH] = FIELD(fuse_read_in, fh),				\
-	[ARG_FILE_FLAGS] = FIELD(fuse_read_in, flags),			\
-	[ARG_OFF] = FIELD(fuse_read_in, offset),			\
-	[ARG_SIZE] = FIELD(fuse_read_in, size) } }
+	FIELD(fuse_read_in, fh, ARG_FH),				\
+	FIELD(fuse_read_in, flags, ARG_FILE_FLAGS),			\
+	FIELD(fuse_read_in, offset, ARG_OFF),			\
+	FIELD(fuse_read_in, size, ARG_SIZE) } }
 #define RELEASE_LAYOUT { STRUCT(fuse_release_in), .finish = finish_release, .args = { \
-	[ARG_FH] = FIELD(fuse_release_in, fh),				\
-	[ARG_FILE_FLAGS] = FIELD(fuse_release_in, flags),		\
-	[ARG_LOCK_OWNER] = FIELD(fuse_release_in, lock_owner) } }
+	FIELD(fuse_release_in, fh, ARG_FH),				\
+	FIELD(fuse_release_in, flags, ARG_FILE_FLAGS),		\
+	FIELD(fuse_release_in, lock_owner, ARG_LOCK_OWNER) } }
 #define FSYNC_LAYOUT { STRUCT(fuse_fsync_in), .finish = finish_fsync, .args = { \
-	[ARG_FH] = FIELD(fuse_fsync_in, fh) } }
+	FIELD(fuse_fsync_in, fh, ARG_FH) } }
 #define LOCK_LAYOUT(finish_fn) { STRUCT(fuse_lk_in), .finish = finish_fn, .args = { \
-	[ARG_FH] = FIELD(fuse_lk_in, fh),				\
-	[ARG_LOCK_OWNER] = FIELD(fuse_lk_in, owner) } }
+	FIELD(fuse_lk_in, fh, ARG_FH),				\
+	FIELD(fuse_lk_in, owner, ARG_LOCK_OWNER) } }
 #define GETXATTR_LAYOUT(n) { STRUCT(fuse_getxattr_in), .names = n, .args = { \
-	[ARG_SIZE] = FIELD(fuse_getxattr_in, size) } }
+	FIELD(fuse_getxattr_in, size, ARG_SIZE) } }
 
 /* Indexed by opcode; an opcode diofs runs (opcode_op) without an entry
  * carries nothing. */
@@ -331,38 +329,38 @@ static const struct layout layouts[OPCODE_MAX] = {
 	[FUSE_GETATTR] = { STRUCT(fuse_getattr_in), .finish = finish_getattr },
 	[FUSE_SETATTR] = { STRUCT(fuse_setattr_in), .finish = finish_setattr },
 	[FUSE_MKNOD] = { STRUCT(fuse_mknod_in), .names = 1, .args = {
-		[ARG_MODE] = FIELD(fuse_mknod_in, mode),
-		[ARG_RDEV] = FIELD(fuse_mknod_in, rdev),
-		[ARG_UMASK] = FIELD(fuse_mknod_in, umask) } },
+		FIELD(fuse_mknod_in, mode, ARG_MODE),
+		FIELD(fuse_mknod_in, rdev, ARG_RDEV),
+		FIELD(fuse_mknod_in, umask, ARG_UMASK) } },
 	[FUSE_MKDIR] = { STRUCT(fuse_mkdir_in), .names = 1, .args = {
-		[ARG_MODE] = FIELD(fuse_mkdir_in, mode),
-		[ARG_UMASK] = FIELD(fuse_mkdir_in, umask) } },
+		FIELD(fuse_mkdir_in, mode, ARG_MODE),
+		FIELD(fuse_mkdir_in, umask, ARG_UMASK) } },
 	[FUSE_UNLINK] = { .names = 1 },
 	[FUSE_RMDIR] = { .names = 1 },
 	/* The entry's name, then the link's target. */
 	[FUSE_SYMLINK] = { .names = 2 },
 	[FUSE_RENAME2] = { STRUCT(fuse_rename2_in), .names = 2, .args = {
-		[ARG_NEWPARENT] = FIELD(fuse_rename2_in, newdir),
-		[ARG_FLAGS] = FIELD(fuse_rename2_in, flags) } },
+		FIELD(fuse_rename2_in, newdir, ARG_NEWPARENT),
+		FIELD(fuse_rename2_in, flags, ARG_FLAGS) } },
 	[FUSE_RENAME] = { STRUCT(fuse_rename_in), .names = 2, .args = {
-		[ARG_NEWPARENT] = FIELD(fuse_rename_in, newdir) } },
+		FIELD(fuse_rename_in, newdir, ARG_NEWPARENT) } },
 	[FUSE_LINK] = { STRUCT(fuse_link_in), .finish = finish_link },
 	[FUSE_OPEN] = OPEN_LAYOUT,
 	[FUSE_OPENDIR] = OPEN_LAYOUT,
 	[FUSE_CREATE] = { STRUCT(fuse_create_in), .names = 1, .args = {
-		[ARG_FILE_FLAGS] = FIELD(fuse_create_in, flags),
-		[ARG_FLAGS] = FIELD(fuse_create_in, flags),
-		[ARG_MODE] = FIELD(fuse_create_in, mode),
-		[ARG_UMASK] = FIELD(fuse_create_in, umask) } },
+		FIELD(fuse_create_in, flags, ARG_FILE_FLAGS),
+		FIELD(fuse_create_in, flags, ARG_FLAGS),
+		FIELD(fuse_create_in, mode, ARG_MODE),
+		FIELD(fuse_create_in, umask, ARG_UMASK) } },
 	[FUSE_READ] = READ_LAYOUT,
 	[FUSE_WRITE] = { STRUCT(fuse_write_in), .finish = finish_write, .args = {
-		[ARG_FH] = FIELD(fuse_write_in, fh),
-		[ARG_FILE_FLAGS] = FIELD(fuse_write_in, flags),
-		[ARG_OFF] = FIELD(fuse_write_in, offset),
-		[ARG_SIZE] = FIELD(fuse_write_in, size) } },
+		FIELD(fuse_write_in, fh, ARG_FH),
+		FIELD(fuse_write_in, flags, ARG_FILE_FLAGS),
+		FIELD(fuse_write_in, offset, ARG_OFF),
+		FIELD(fuse_write_in, size, ARG_SIZE) } },
 	[FUSE_FLUSH] = { STRUCT(fuse_flush_in), .finish = finish_flush, .args = {
-		[ARG_FH] = FIELD(fuse_flush_in, fh),
-		[ARG_LOCK_OWNER] = FIELD(fuse_flush_in, lock_owner) } },
+		FIELD(fuse_flush_in, fh, ARG_FH),
+		FIELD(fuse_flush_in, lock_owner, ARG_LOCK_OWNER) } },
 	[FUSE_RELEASE] = RELEASE_LAYOUT,
 	[FUSE_FSYNC] = FSYNC_LAYOUT,
 	[FUSE_READDIR] = READ_LAYOUT,
@@ -370,30 +368,30 @@ static const struct layout layouts[OPCODE_MAX] = {
 	[FUSE_RELEASEDIR] = RELEASE_LAYOUT,
 	[FUSE_FSYNCDIR] = FSYNC_LAYOUT,
 	[FUSE_SETXATTR] = { STRUCT(setxattr_compat_in), .names = 1, .finish = finish_setxattr,
-		.args = { [ARG_SIZE] = FIELD(setxattr_compat_in, size),
-			  [ARG_FLAGS] = FIELD(setxattr_compat_in, flags) } },
+		.args = { FIELD(setxattr_compat_in, size, ARG_SIZE),
+			  FIELD(setxattr_compat_in, flags, ARG_FLAGS) } },
 	[FUSE_GETXATTR] = GETXATTR_LAYOUT(1),
 	[FUSE_LISTXATTR] = GETXATTR_LAYOUT(0),
 	[FUSE_REMOVEXATTR] = { .names = 1 },
 	[FUSE_ACCESS] = { STRUCT(fuse_access_in), .args = {
-		[ARG_MODE] = FIELD(fuse_access_in, mask) } },
+		FIELD(fuse_access_in, mask, ARG_MODE) } },
 	[FUSE_FALLOCATE] = { STRUCT(fuse_fallocate_in), .args = {
-		[ARG_FH] = FIELD(fuse_fallocate_in, fh),
-		[ARG_OFF] = FIELD(fuse_fallocate_in, offset),
-		[ARG_SIZE] = FIELD(fuse_fallocate_in, length),
-		[ARG_MODE] = FIELD(fuse_fallocate_in, mode) } },
+		FIELD(fuse_fallocate_in, fh, ARG_FH),
+		FIELD(fuse_fallocate_in, offset, ARG_OFF),
+		FIELD(fuse_fallocate_in, length, ARG_SIZE),
+		FIELD(fuse_fallocate_in, mode, ARG_MODE) } },
 	[FUSE_LSEEK] = { STRUCT(fuse_lseek_in), .args = {
-		[ARG_FH] = FIELD(fuse_lseek_in, fh),
-		[ARG_OFF] = FIELD(fuse_lseek_in, offset),
-		[ARG_WHENCE] = FIELD(fuse_lseek_in, whence) } },
+		FIELD(fuse_lseek_in, fh, ARG_FH),
+		FIELD(fuse_lseek_in, offset, ARG_OFF),
+		FIELD(fuse_lseek_in, whence, ARG_WHENCE) } },
 	[FUSE_COPY_FILE_RANGE] = { STRUCT(fuse_copy_file_range_in), .args = {
-		[ARG_FH] = FIELD(fuse_copy_file_range_in, fh_in),
-		[ARG_OFF] = FIELD(fuse_copy_file_range_in, off_in),
-		[ARG_INO_OUT] = FIELD(fuse_copy_file_range_in, nodeid_out),
-		[ARG_FH_OUT] = FIELD(fuse_copy_file_range_in, fh_out),
-		[ARG_OFF_OUT] = FIELD(fuse_copy_file_range_in, off_out),
-		[ARG_SIZE] = FIELD(fuse_copy_file_range_in, len),
-		[ARG_FLAGS] = FIELD(fuse_copy_file_range_in, flags) } },
+		FIELD(fuse_copy_file_range_in, fh_in, ARG_FH),
+		FIELD(fuse_copy_file_range_in, off_in, ARG_OFF),
+		FIELD(fuse_copy_file_range_in, nodeid_out, ARG_INO_OUT),
+		FIELD(fuse_copy_file_range_in, fh_out, ARG_FH_OUT),
+		FIELD(fuse_copy_file_range_in, off_out, ARG_OFF_OUT),
+		FIELD(fuse_copy_file_range_in, len, ARG_SIZE),
+		FIELD(fuse_copy_file_range_in, flags, ARG_FLAGS) } },
 	[FUSE_SETLKW] = LOCK_LAYOUT(finish_flock),
 	[FUSE_SETLK] = LOCK_LAYOUT(finish_setlk),
 };
@@ -428,9 +426,8 @@ int proto_decode(const struct proto_in *in, struct diofs_call *c)
 	args = take(&cur, l->size);
 	if (!args)
 		return EIO;
-	for (int a = 0; a < ARG_COUNT; a++)
-		if (l->args[a].width)
-			store_arg(c, (enum arg)a, field_value(args, l->args[a]));
+	for (const struct field *f = l->args; f->width; f++)
+		store_arg(c, (enum arg)f->arg, field_value(args, *f));
 	if (l->names >= 1 && !(c->name = take_name(&cur)))
 		return EIO;
 	if (l->names >= 2 && !(c->newname = take_name(&cur)))
