@@ -14,12 +14,12 @@
 
 /* X(enum suffix, name used in rules and the trace, FUSE opcode suffix,
  *   handle): the one table of operations.  From it come the enum, the
- * names and handles (call.c), the request decoders (fuse_proto.c:
- * decode_NAME for opcode FUSE_OPCODE) and the operations that run them
- * (ops_node.c: op_NAME).  FLOCK also serves FUSE_SETLK, RENAME also
- * FUSE_RENAME.  handle: the open handle (fuse_file_info.fh) the operation
- * runs on: NONE, FILE an open file, FILES two (fi and fi_out), DIR an open
- * directory. */
+ * names and handles (call.c), the opcode each is decoded from
+ * (fuse_proto.c, which reads FUSE_OPCODE's arguments by its layout) and
+ * the operations that run them (ops_node.c: op_NAME).  FLOCK also serves
+ * FUSE_SETLK, RENAME also FUSE_RENAME.  handle: the open handle
+ * (fuse_file_info.fh) the operation runs on: NONE, FILE an open file,
+ * FILES two (fi and fi_out), DIR an open directory. */
 #define DIOFS_OPS(X)                                                            \
 	X(LOOKUP, lookup, LOOKUP, NONE) X(GETATTR, getattr, GETATTR, NONE)      \
 	X(SETATTR, setattr, SETATTR, NONE)                                      \
@@ -53,6 +53,13 @@ enum diofs_op {
 #undef DIOFS_OP_ENUM
 	DIOFS_OP_COUNT
 };
+
+/* A set of operations: DIOFS_OP_BIT(READ) | DIOFS_OP_BIT(WRITE). */
+#define DIOFS_OP_BIT(e) (UINT64_C(1) << DIOFS_OP_##e)
+static inline bool diofs_op_in(enum diofs_op op, uint64_t set)
+{
+	return (set >> op) & 1;
+}
 
 const char *diofs_op_name(enum diofs_op op);
 enum diofs_handle diofs_op_handle(enum diofs_op op);

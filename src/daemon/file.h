@@ -8,10 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "open_list.h"
+
 struct caller_ids; /* identity.h */
 
 struct diofs_file {
-	struct diofs_file *prev, *next; /* every open file, freed at exit */
+	struct open_link link; /* every open file, freed at exit */
 	int fd;
 	int open_flags;       /* the caller's flags, O_DIRECT included */
 	bool fopen_direct;    /* answered with FOPEN_DIRECT_IO */

@@ -65,19 +65,58 @@ static const char *take_name(struct cursor *cur)
 	return name;
 }
 
-/* Copy the struct at the cursor into a local, aligned, or fail EIO. */
-#define TAKE(cur, var) do {                                   \
-	const void *src_ = take(cur, sizeof(var));           \
-	if (!src_)                                            \
-		return EIO;                                   \
-	memcpy(&(var), src_, sizeof(var));                    \
-} while (0)
+/* ---- what each opcode carries ---- */
 
-#define TAKE_NAME(cur, dst) do {                              \
-	(dst) = take_name(cur);                               \
-	if (!(dst))                                           \
-		return EIO;                                   \
-} while (0)
+/* The arguments a request's fuse_*_in struct may hold, by where they go in
+ * the call (store_arg). */
+enum arg {
+	ARG_FH,         /* c->fi.fh (the call has a file) */
+	ARG_FILE_FLAGS, /* c->fi.flags (the call has a file) */
+	ARG_FLAGS,      /* c->flags */
+	ARG_MODE,
+	ARG_UMASK,
+	ARG_RDEV,
+	ARG_OFF,
+	ARG_SIZE,
+	ARG_WHENCE,
+	ARG_LOCK_OWNER,
+	ARG_NEWPARENT,
+	ARG_INO_OUT,
+	ARG_FH_OUT,
+	ARG_OFF_OUT,
+};
+
+/* Where an argument stands in the struct, and which it is. */
+struct field {
+	uint8_t arg, at, width; /* width 0: the end of the list */
+};
+
+/* An opcode's request: its struct (size bytes, the args copied from it),
+ * then names NUL-terminated names (c->name, then c->newname), then what
+ * finish, if any, reads or decides beyond that. */
+struct layout {
+	uint8_t size;
+	uint8_t names;
+	struct field args[8];
+	int (*finish)(struct diofs_call *c, const void *in, struct cursor *cur);
+};
+
+#define STRUCT(type) .size = sizeof(struct type)
+#define FIELD(type, member, arg) \
+	{ arg, offsetof(struct type, member), sizeof(((struct type *)0)->member) }
+
+static uint64_t field_value(const char *in, struct field f)
+{
+	uint32_t v32;
+	uint64_t v64;
+
+	if (f.width == sizeof(v32)) {
+		memcpy(&v32, in + f.at, sizeof(v32));
+		return v32;
+	}
+	memcpy(&v64, in + f.at, sizeof(v64));
+	return v64;
+}
 
 static void set_fh(struct diofs_call *c, uint64_t fh)
 {
@@ -85,23 +124,46 @@ static void set_fh(struct diofs_call *c, uint64_t fh)
 	c->has_fi = true;
 }
 
-static int decode_lookup(struct diofs_call *c, struct cursor *cur)
+static void store_arg(struct diofs_call *c, enum arg a, uint64_t v)
 {
-	TAKE_NAME(cur, c->name);
-	return 0;
+	switch (a) {
+	case ARG_FH:
+		set_fh(c, v);
+		break;
+	case ARG_FILE_FLAGS:
+		c->fi.flags = (int)v;
+		c->has_fi = true;
+		break;
+	case ARG_FLAGS: c->flags = (unsigned int)v; break;
+	case ARG_MODE: c->mode = (mode_t)v; break;
+	case ARG_UMASK: c->umask = (mode_t)v; break;
+	case ARG_RDEV: c->rdev = (dev_t)v; break;
+	case ARG_OFF: c->off = (off_t)v; break;
+	case ARG_SIZE: c->size = (size_t)v; break;
+	case ARG_WHENCE: c->whence = (int)v; break;
+	case ARG_LOCK_OWNER: c->fi.lock_owner = v; break;
+	case ARG_NEWPARENT: c->newparent = v; break;
+	case ARG_INO_OUT: c->ino_out = v; break;
+	case ARG_FH_OUT: c->fi_out.fh = v; break;
+	case ARG_OFF_OUT: c->off_out = (off_t)v; break;
+	}
 }
 
-static int decode_getattr(struct diofs_call *c, struct cursor *cur)
+/* The struct at in, copied to an aligned local. */
+#define STRUCT_AT(var, in) memcpy(&(var), in, sizeof(var))
+
+static int finish_getattr(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_getattr_in in;
 
-	TAKE(cur, in);
+	(void)cur;
+	STRUCT_AT(in, raw);
 	if (in.getattr_flags & FUSE_GETATTR_FH)
 		set_fh(c, in.fh);
 	return 0;
 }
 
-static int decode_setattr(struct diofs_call *c, struct cursor *cur)
+static int finish_setattr(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	const unsigned int known = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 		FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
@@ -109,7 +171,8 @@ static int decode_setattr(struct diofs_call *c, struct cursor *cur)
 		FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
 	struct fuse_setattr_in in;
 
-	TAKE(cur, in);
+	(void)cur;
+	STRUCT_AT(in, raw);
 	c->to_set = (int)(in.valid & known);
 	if (in.valid & FATTR_FH)
 		set_fh(c, in.fh);
@@ -117,349 +180,259 @@ static int decode_setattr(struct diofs_call *c, struct cursor *cur)
 	c->attr.st_uid = in.uid;
 	c->attr.st_gid = in.gid;
 	c->attr.st_size = (off_t)in.size;
-	c->attr.st_atim.tv_sec = (time_t)in.atime;
-	c->attr.st_atim.tv_nsec = in.atimensec;
-	c->attr.st_mtim.tv_sec = (time_t)in.mtime;
-	c->attr.st_mtim.tv_nsec = in.mtimensec;
-	c->attr.st_ctim.tv_sec = (time_t)in.ctime;
-	c->attr.st_ctim.tv_nsec = in.ctimensec;
-	return 0;
-}
-
-static int decode_none(struct diofs_call *c, struct cursor *cur)
-{
-	(void)c;
-	(void)cur;
-	return 0;
-}
-#define decode_readlink decode_none
-#define decode_statfs decode_none
-
-static int decode_mknod(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_mknod_in in;
-
-	TAKE(cur, in);
-	c->mode = in.mode;
-	c->rdev = in.rdev;
-	c->umask = in.umask;
-	TAKE_NAME(cur, c->name);
-	return 0;
-}
-
-static int decode_mkdir(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_mkdir_in in;
-
-	TAKE(cur, in);
-	c->mode = in.mode;
-	c->umask = in.umask;
-	TAKE_NAME(cur, c->name);
-	return 0;
-}
-
-#define decode_unlink decode_lookup
-#define decode_rmdir decode_lookup
-#define decode_removexattr decode_lookup
-
-/* The entry's name, then the link's target. */
-static int decode_symlink(struct diofs_call *c, struct cursor *cur)
-{
-	TAKE_NAME(cur, c->name);
-	TAKE_NAME(cur, c->newname);
-	return 0;
-}
-
-static int decode_rename(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_rename2_in in;
-
-	TAKE(cur, in);
-	c->newparent = in.newdir;
-	c->flags = in.flags;
-	TAKE_NAME(cur, c->name);
-	TAKE_NAME(cur, c->newname);
-	return 0;
-}
-
-/* FUSE_RENAME: the same without flags. */
-static int decode_rename1(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_rename_in in;
-
-	TAKE(cur, in);
-	c->newparent = in.newdir;
-	TAKE_NAME(cur, c->name);
-	TAKE_NAME(cur, c->newname);
+	c->attr.st_atim = (struct timespec){ (time_t)in.atime, in.atimensec };
+	c->attr.st_mtim = (struct timespec){ (time_t)in.mtime, in.mtimensec };
+	c->attr.st_ctim = (struct timespec){ (time_t)in.ctime, in.ctimensec };
 	return 0;
 }
 
 /* The request's node is the new parent; the inode linked is in the struct. */
-static int decode_link(struct diofs_call *c, struct cursor *cur)
+static int finish_link(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_link_in in;
 
-	TAKE(cur, in);
+	STRUCT_AT(in, raw);
 	c->newparent = c->ino;
 	c->ino = in.oldnodeid;
-	TAKE_NAME(cur, c->newname);
-	return 0;
+	c->newname = take_name(cur);
+	return c->newname ? 0 : EIO;
 }
 
-static int decode_open(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_open_in in;
-
-	TAKE(cur, in);
-	c->fi.flags = (int)in.flags;
-	c->flags = in.flags;
-	c->has_fi = true;
-	return 0;
-}
-#define decode_opendir decode_open
-
-static int decode_create(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_create_in in;
-
-	TAKE(cur, in);
-	c->fi.flags = (int)in.flags;
-	c->flags = in.flags;
-	c->has_fi = true;
-	c->mode = in.mode;
-	c->umask = in.umask;
-	TAKE_NAME(cur, c->name);
-	return 0;
-}
-
-static int decode_read(struct diofs_call *c, struct cursor *cur)
+static int finish_read(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_read_in in;
 
-	TAKE(cur, in);
-	set_fh(c, in.fh);
-	c->fi.flags = (int)in.flags;
+	(void)cur;
+	STRUCT_AT(in, raw);
 	if (in.read_flags & FUSE_READ_LOCKOWNER)
 		c->fi.lock_owner = in.lock_owner;
-	c->off = (off_t)in.offset;
-	c->size = in.size;
 	return 0;
 }
 
-static int decode_write(struct diofs_call *c, struct cursor *cur)
+/* The data follows the struct, all of it. */
+static int finish_write(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_write_in in;
 	const void *data;
 
-	TAKE(cur, in);
+	STRUCT_AT(in, raw);
 	data = take(cur, in.size);
 	if (!data)
 		return EIO;
-	set_fh(c, in.fh);
-	c->fi.flags = (int)in.flags;
 	c->fi.writepage = !!(in.write_flags & FUSE_WRITE_CACHE);
 	if (in.write_flags & FUSE_WRITE_LOCKOWNER)
 		c->fi.lock_owner = in.lock_owner;
-	c->off = (off_t)in.offset;
-	c->size = in.size;
 	c->write_buf = (struct fuse_bufvec)FUSE_BUFVEC_INIT(in.size);
 	c->write_buf.buf[0].mem = (void *)data;
 	c->in_buf = &c->write_buf;
 	return 0;
 }
 
-static int decode_flush(struct diofs_call *c, struct cursor *cur)
+static int finish_flush(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
-	struct fuse_flush_in in;
-
-	TAKE(cur, in);
-	set_fh(c, in.fh);
+	(void)raw;
+	(void)cur;
 	c->fi.flush = 1;
-	c->fi.lock_owner = in.lock_owner;
 	return 0;
 }
 
-static int decode_release(struct diofs_call *c, struct cursor *cur)
+static int finish_release(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_release_in in;
 
-	TAKE(cur, in);
-	set_fh(c, in.fh);
-	c->fi.flags = (int)in.flags;
+	(void)cur;
+	STRUCT_AT(in, raw);
 	c->fi.flush = !!(in.release_flags & FUSE_RELEASE_FLUSH);
 	c->fi.flock_release = !!(in.release_flags & FUSE_RELEASE_FLOCK_UNLOCK);
-	c->fi.lock_owner = in.lock_owner;
 	return 0;
 }
-#define decode_releasedir decode_release
 
-static int decode_fsync(struct diofs_call *c, struct cursor *cur)
+static int finish_fsync(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_fsync_in in;
 
-	TAKE(cur, in);
-	set_fh(c, in.fh);
+	(void)cur;
+	STRUCT_AT(in, raw);
 	c->datasync = in.fsync_flags & FUSE_FSYNC_FDATASYNC;
 	return 0;
 }
-#define decode_fsyncdir decode_fsync
-
-static int decode_readdir(struct diofs_call *c, struct cursor *cur)
-{
-	return decode_read(c, cur);
-}
-#define decode_readdirplus decode_readdir
 
 /* Without FUSE_SETXATTR_EXT (diofs does not ask for it) the struct is the
- * 8-byte compat one. */
-static int decode_setxattr(struct diofs_call *c, struct cursor *cur)
+ * 8-byte compat one: size and flags, then the name, then the value. */
+struct setxattr_compat_in {
+	uint32_t size, flags;
+};
+_Static_assert(sizeof(struct setxattr_compat_in) == FUSE_COMPAT_SETXATTR_IN_SIZE,
+	       "setxattr_in");
+
+static int finish_setxattr(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
-	struct {
-		uint32_t size, flags;
-	} in;
-
-	_Static_assert(sizeof(in) == FUSE_COMPAT_SETXATTR_IN_SIZE, "setxattr_in");
-	TAKE(cur, in);
-	TAKE_NAME(cur, c->name);
-	c->value = take(cur, in.size);
-	if (!c->value)
-		return EIO;
-	c->size = in.size;
-	c->flags = in.flags;
-	return 0;
-}
-
-static int decode_getxattr(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_getxattr_in in;
-
-	TAKE(cur, in);
-	c->size = in.size;
-	TAKE_NAME(cur, c->name);
-	return 0;
-}
-
-static int decode_listxattr(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_getxattr_in in;
-
-	TAKE(cur, in);
-	c->size = in.size;
-	return 0;
-}
-
-static int decode_access(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_access_in in;
-
-	TAKE(cur, in);
-	c->mode = in.mask;
-	return 0;
-}
-
-static int decode_fallocate(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_fallocate_in in;
-
-	TAKE(cur, in);
-	set_fh(c, in.fh);
-	c->off = (off_t)in.offset;
-	c->size = in.length;
-	c->mode = in.mode;
-	return 0;
-}
-
-static int decode_lseek(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_lseek_in in;
-
-	TAKE(cur, in);
-	set_fh(c, in.fh);
-	c->off = (off_t)in.offset;
-	c->whence = (int)in.whence;
-	return 0;
-}
-
-static int decode_copy_file_range(struct diofs_call *c, struct cursor *cur)
-{
-	struct fuse_copy_file_range_in in;
-
-	TAKE(cur, in);
-	set_fh(c, in.fh_in);
-	c->off = (off_t)in.off_in;
-	c->ino_out = in.nodeid_out;
-	c->fi_out.fh = in.fh_out;
-	c->off_out = (off_t)in.off_out;
-	c->size = in.len;
-	c->flags = (unsigned int)in.flags;
-	return 0;
+	(void)raw;
+	c->value = take(cur, c->size);
+	return c->value ? 0 : EIO;
 }
 
 /* BSD locks only (FUSE_FLOCK_LOCKS): POSIX locks stay the kernel's. */
-static int decode_flock_common(struct diofs_call *c, struct cursor *cur, bool wait)
+static int finish_flock(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
 	struct fuse_lk_in in;
 
-	TAKE(cur, in);
+	(void)cur;
+	STRUCT_AT(in, raw);
 	if (!(in.lk_flags & FUSE_LK_FLOCK))
 		return ENOSYS;
-	set_fh(c, in.fh);
-	c->fi.lock_owner = in.owner;
 	switch (in.lk.type) {
 	case F_RDLCK: c->lock_op = LOCK_SH; break;
 	case F_WRLCK: c->lock_op = LOCK_EX; break;
 	case F_UNLCK: c->lock_op = LOCK_UN; break;
 	default: return EINVAL;
 	}
-	if (!wait)
-		c->lock_op |= LOCK_NB;
 	return 0;
 }
 
-static int decode_flock(struct diofs_call *c, struct cursor *cur)
+/* FUSE_SETLK: the same, without waiting. */
+static int finish_setlk(struct diofs_call *c, const void *raw, struct cursor *cur)
 {
-	return decode_flock_common(c, cur, true);
+	int err = finish_flock(c, raw, cur);
+
+	c->lock_op |= LOCK_NB;
+	return err;
 }
-
-static int decode_setlk(struct diofs_call *c, struct cursor *cur)
-{
-	return decode_flock_common(c, cur, false);
-}
-
-typedef int (*decode_fn)(struct diofs_call *c, struct cursor *cur);
-
-struct opcode_entry {
-	decode_fn decode; /* NULL: not an operation diofs runs */
-	enum diofs_op op;
-};
 
 #define OPCODE_MAX (FUSE_COPY_FILE_RANGE + 1)
 
-static const struct opcode_entry opcodes[OPCODE_MAX] = {
-#define DIOFS_OP_DECODER(e, s, opc, h) [FUSE_##opc] = { decode_##s, DIOFS_OP_##e },
-	DIOFS_OPS(DIOFS_OP_DECODER)
-#undef DIOFS_OP_DECODER
+/* Layouts two opcodes share. */
+#define OPEN_LAYOUT { STRUCT(fuse_open_in), .args = {			\
+	FIELD(fuse_open_in, flags, ARG_FILE_FLAGS),			\
+	FIELD(fuse_open_in, flags, ARG_FLAGS) } }
+#define READ_LAYOUT { STRUCT(fuse_read_in), .finish = finish_read, .args = { \
+	FIELD(fuse_read_in, fh, ARG_FH),				\
+	FIELD(fuse_read_in, flags, ARG_FILE_FLAGS),			\
+	FIELD(fuse_read_in, offset, ARG_OFF),			\
+	FIELD(fuse_read_in, size, ARG_SIZE) } }
+#define RELEASE_LAYOUT { STRUCT(fuse_release_in), .finish = finish_release, .args = { \
+	FIELD(fuse_release_in, fh, ARG_FH),				\
+	FIELD(fuse_release_in, flags, ARG_FILE_FLAGS),		\
+	FIELD(fuse_release_in, lock_owner, ARG_LOCK_OWNER) } }
+#define FSYNC_LAYOUT { STRUCT(fuse_fsync_in), .finish = finish_fsync, .args = { \
+	FIELD(fuse_fsync_in, fh, ARG_FH) } }
+#define LOCK_LAYOUT(finish_fn) { STRUCT(fuse_lk_in), .finish = finish_fn, .args = { \
+	FIELD(fuse_lk_in, fh, ARG_FH),				\
+	FIELD(fuse_lk_in, owner, ARG_LOCK_OWNER) } }
+#define GETXATTR_LAYOUT(n) { STRUCT(fuse_getxattr_in), .names = n, .args = { \
+	FIELD(fuse_getxattr_in, size, ARG_SIZE) } }
+
+/* Indexed by opcode; an opcode diofs runs (opcode_op) without an entry
+ * carries nothing. */
+static const struct layout layouts[OPCODE_MAX] = {
+	[FUSE_LOOKUP] = { .names = 1 },
+	[FUSE_GETATTR] = { STRUCT(fuse_getattr_in), .finish = finish_getattr },
+	[FUSE_SETATTR] = { STRUCT(fuse_setattr_in), .finish = finish_setattr },
+	[FUSE_MKNOD] = { STRUCT(fuse_mknod_in), .names = 1, .args = {
+		FIELD(fuse_mknod_in, mode, ARG_MODE),
+		FIELD(fuse_mknod_in, rdev, ARG_RDEV),
+		FIELD(fuse_mknod_in, umask, ARG_UMASK) } },
+	[FUSE_MKDIR] = { STRUCT(fuse_mkdir_in), .names = 1, .args = {
+		FIELD(fuse_mkdir_in, mode, ARG_MODE),
+		FIELD(fuse_mkdir_in, umask, ARG_UMASK) } },
+	[FUSE_UNLINK] = { .names = 1 },
+	[FUSE_RMDIR] = { .names = 1 },
+	/* The entry's name, then the link's target. */
+	[FUSE_SYMLINK] = { .names = 2 },
+	[FUSE_RENAME2] = { STRUCT(fuse_rename2_in), .names = 2, .args = {
+		FIELD(fuse_rename2_in, newdir, ARG_NEWPARENT),
+		FIELD(fuse_rename2_in, flags, ARG_FLAGS) } },
+	[FUSE_RENAME] = { STRUCT(fuse_rename_in), .names = 2, .args = {
+		FIELD(fuse_rename_in, newdir, ARG_NEWPARENT) } },
+	[FUSE_LINK] = { STRUCT(fuse_link_in), .finish = finish_link },
+	[FUSE_OPEN] = OPEN_LAYOUT,
+	[FUSE_OPENDIR] = OPEN_LAYOUT,
+	[FUSE_CREATE] = { STRUCT(fuse_create_in), .names = 1, .args = {
+		FIELD(fuse_create_in, flags, ARG_FILE_FLAGS),
+		FIELD(fuse_create_in, flags, ARG_FLAGS),
+		FIELD(fuse_create_in, mode, ARG_MODE),
+		FIELD(fuse_create_in, umask, ARG_UMASK) } },
+	[FUSE_READ] = READ_LAYOUT,
+	[FUSE_WRITE] = { STRUCT(fuse_write_in), .finish = finish_write, .args = {
+		FIELD(fuse_write_in, fh, ARG_FH),
+		FIELD(fuse_write_in, flags, ARG_FILE_FLAGS),
+		FIELD(fuse_write_in, offset, ARG_OFF),
+		FIELD(fuse_write_in, size, ARG_SIZE) } },
+	[FUSE_FLUSH] = { STRUCT(fuse_flush_in), .finish = finish_flush, .args = {
+		FIELD(fuse_flush_in, fh, ARG_FH),
+		FIELD(fuse_flush_in, lock_owner, ARG_LOCK_OWNER) } },
+	[FUSE_RELEASE] = RELEASE_LAYOUT,
+	[FUSE_FSYNC] = FSYNC_LAYOUT,
+	[FUSE_READDIR] = READ_LAYOUT,
+	[FUSE_READDIRPLUS] = READ_LAYOUT,
+	[FUSE_RELEASEDIR] = RELEASE_LAYOUT,
+	[FUSE_FSYNCDIR] = FSYNC_LAYOUT,
+	[FUSE_SETXATTR] = { STRUCT(setxattr_compat_in), .names = 1, .finish = finish_setxattr,
+		.args = { FIELD(setxattr_compat_in, size, ARG_SIZE),
+			  FIELD(setxattr_compat_in, flags, ARG_FLAGS) } },
+	[FUSE_GETXATTR] = GETXATTR_LAYOUT(1),
+	[FUSE_LISTXATTR] = GETXATTR_LAYOUT(0),
+	[FUSE_REMOVEXATTR] = { .names = 1 },
+	[FUSE_ACCESS] = { STRUCT(fuse_access_in), .args = {
+		FIELD(fuse_access_in, mask, ARG_MODE) } },
+	[FUSE_FALLOCATE] = { STRUCT(fuse_fallocate_in), .args = {
+		FIELD(fuse_fallocate_in, fh, ARG_FH),
+		FIELD(fuse_fallocate_in, offset, ARG_OFF),
+		FIELD(fuse_fallocate_in, length, ARG_SIZE),
+		FIELD(fuse_fallocate_in, mode, ARG_MODE) } },
+	[FUSE_LSEEK] = { STRUCT(fuse_lseek_in), .args = {
+		FIELD(fuse_lseek_in, fh, ARG_FH),
+		FIELD(fuse_lseek_in, offset, ARG_OFF),
+		FIELD(fuse_lseek_in, whence, ARG_WHENCE) } },
+	[FUSE_COPY_FILE_RANGE] = { STRUCT(fuse_copy_file_range_in), .args = {
+		FIELD(fuse_copy_file_range_in, fh_in, ARG_FH),
+		FIELD(fuse_copy_file_range_in, off_in, ARG_OFF),
+		FIELD(fuse_copy_file_range_in, nodeid_out, ARG_INO_OUT),
+		FIELD(fuse_copy_file_range_in, fh_out, ARG_FH_OUT),
+		FIELD(fuse_copy_file_range_in, off_out, ARG_OFF_OUT),
+		FIELD(fuse_copy_file_range_in, len, ARG_SIZE),
+		FIELD(fuse_copy_file_range_in, flags, ARG_FLAGS) } },
+	[FUSE_SETLKW] = LOCK_LAYOUT(finish_flock),
+	[FUSE_SETLK] = LOCK_LAYOUT(finish_setlk),
+};
+
+/* The operation each opcode diofs runs is, plus one (0: not served). */
+static const uint8_t opcode_op[OPCODE_MAX] = {
+#define DIOFS_OP_OPCODE(e, s, opc, h) [FUSE_##opc] = DIOFS_OP_##e + 1,
+	DIOFS_OPS(DIOFS_OP_OPCODE)
+#undef DIOFS_OP_OPCODE
 	/* Older forms of two operations. */
-	[FUSE_RENAME] = { decode_rename1, DIOFS_OP_RENAME },
-	[FUSE_SETLK] = { decode_setlk, DIOFS_OP_FLOCK },
+	[FUSE_RENAME] = DIOFS_OP_RENAME + 1,
+	[FUSE_SETLK] = DIOFS_OP_FLOCK + 1,
 };
 
 int proto_decode(const struct proto_in *in, struct diofs_call *c)
 {
 	struct cursor cur = { in->arg, in->arglen };
-	const struct opcode_entry *ent;
+	const struct layout *l;
+	const char *args;
 
-	if (in->h.opcode >= OPCODE_MAX || !opcodes[in->h.opcode].decode)
+	if (in->h.opcode >= OPCODE_MAX || !opcode_op[in->h.opcode])
 		return ENOSYS;
-	ent = &opcodes[in->h.opcode];
+	l = &layouts[in->h.opcode];
 	memset(c, 0, sizeof(*c));
-	c->op = ent->op;
+	c->op = (enum diofs_op)(opcode_op[in->h.opcode] - 1);
 	c->unique = in->h.unique;
 	c->ino = in->h.nodeid;
 	c->pid = (pid_t)in->h.pid;
 	c->uid = in->h.uid;
 	c->gid = in->h.gid;
-	return ent->decode(c, &cur);
+
+	args = take(&cur, l->size);
+	if (!args)
+		return EIO;
+	for (const struct field *f = l->args; f->width; f++)
+		store_arg(c, (enum arg)f->arg, field_value(args, *f));
+	if (l->names >= 1 && !(c->name = take_name(&cur)))
+		return EIO;
+	if (l->names >= 2 && !(c->newname = take_name(&cur)))
+		return EIO;
+	return l->finish ? l->finish(c, args, &cur) : 0;
 }
 
 int proto_forget_count(const struct proto_in *in)
@@ -844,18 +817,17 @@ enum proto_init_verdict proto_init(const struct proto_in *in,
 	r->max_background = cfg->max_background;
 	r->congestion_threshold = cfg->congestion_threshold;
 
-	io->major = r->major;
-	io->minor = r->minor;
-	io->max_readahead = r->max_readahead;
-	io->flags = (uint32_t)r->flags;
+	*io = (struct fuse_init_out){
+		.major = r->major, .minor = r->minor,
+		.max_readahead = r->max_readahead, .flags = (uint32_t)r->flags,
+		.max_background = r->max_background,
+		.congestion_threshold = r->congestion_threshold,
+		.max_write = r->max_write, .time_gran = 1,
+	};
 	if (r->offered & FUSE_INIT_EXT) {
 		io->flags |= FUSE_INIT_EXT;
 		io->flags2 = (uint32_t)(r->flags >> 32);
 	}
-	io->max_background = r->max_background;
-	io->congestion_threshold = r->congestion_threshold;
-	io->max_write = r->max_write;
-	io->time_gran = 1;
 	if (r->flags & FUSE_MAX_PAGES)
 		io->max_pages = r->max_pages;
 	else

@@ -15,39 +15,24 @@
 /* Per opendir, in fuse_file_info.fh.  The kernel does not run two readdirs
  * of one open directory at once (f_pos lock), so no lock here. */
 struct diofs_dir {
-	struct diofs_dir *prev, *next; /* every open directory, freed at exit */
+	struct open_link link; /* every open directory, freed at exit */
 	DIR *dp;
 	struct dirent *entry; /* read but not yet sent (it did not fit) */
 	off_t offset;         /* where dp stands, in the kernel's terms */
 };
 
-static struct diofs_dir open_dirs = { .prev = &open_dirs, .next = &open_dirs };
-static pthread_mutex_t open_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void link_dir(struct diofs_dir *d)
-{
-	pthread_mutex_lock(&open_dirs_lock);
-	d->next = &open_dirs;
-	d->prev = open_dirs.prev;
-	open_dirs.prev->next = d;
-	open_dirs.prev = d;
-	pthread_mutex_unlock(&open_dirs_lock);
-}
+static struct open_list open_dirs = OPEN_LIST_INIT(open_dirs);
 
 static void free_dir(struct diofs_dir *d)
 {
-	pthread_mutex_lock(&open_dirs_lock);
-	d->prev->next = d->next;
-	d->next->prev = d->prev;
-	pthread_mutex_unlock(&open_dirs_lock);
+	open_list_del(&open_dirs, &d->link);
 	closedir(d->dp);
 	free(d);
 }
 
 void ops_dirs_close_all(void)
 {
-	while (open_dirs.next != &open_dirs)
-		free_dir(open_dirs.next);
+	open_list_close_all(&open_dirs, struct diofs_dir, free_dir);
 }
 
 static struct diofs_dir *dir_of(const struct fuse_file_info *fi)
@@ -79,7 +64,7 @@ void op_opendir(struct diofs_call *c)
 		goto fail;
 	}
 	c->fi.fh = (uintptr_t)d;
-	link_dir(d);
+	open_list_add(&open_dirs, &d->link);
 	if (reply_open(c, &c->fi))
 		free_dir(d);
 	return;

@@ -34,10 +34,7 @@ static bool want_direct_io(int flags)
 	}
 }
 
-/* Open files, so that those still open when the session ends (an abort, a
- * crash rule, an unmount with files open) are closed and freed. */
-static struct diofs_file open_files = { .prev = &open_files, .next = &open_files };
-static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_list open_files = OPEN_LIST_INIT(open_files);
 
 /* The open file for c (fd taken), answered with the configured direct I/O
  * policy in c->fi.  NULL if out of memory (fd then still the caller's). */
@@ -60,21 +57,13 @@ static struct diofs_file *new_file(struct diofs_call *c, fuse_ino_t ino, int fd)
 	c->fi.keep_cache = 0;
 	c->fopen_direct = dio;
 
-	pthread_mutex_lock(&open_files_lock);
-	f->next = &open_files;
-	f->prev = open_files.prev;
-	open_files.prev->next = f;
-	open_files.prev = f;
-	pthread_mutex_unlock(&open_files_lock);
+	open_list_add(&open_files, &f->link);
 	return f;
 }
 
 static void free_file(struct diofs_file *f)
 {
-	pthread_mutex_lock(&open_files_lock);
-	f->prev->next = f->next;
-	f->next->prev = f->prev;
-	pthread_mutex_unlock(&open_files_lock);
+	open_list_del(&open_files, &f->link);
 	close(f->fd);
 	holds_locks_changed(); /* the close let go of its flock locks */
 	free(f->path);
@@ -84,8 +73,7 @@ static void free_file(struct diofs_file *f)
 
 void ops_files_close_all(void)
 {
-	while (open_files.next != &open_files)
-		free_file(open_files.next);
+	open_list_close_all(&open_files, struct diofs_file, free_file);
 }
 
 /* Another process's lease on the backing file makes an open wait in the

@@ -88,15 +88,21 @@ int do_lookup(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 	return 0;
 }
 
+/* e for c, or err if not 0.  The lookup counted for e is given back if the
+ * kernel did not get it (the caller was interrupted). */
+static void reply_lookup(struct diofs_call *c, int err, const struct fuse_entry_param *e)
+{
+	if (err)
+		reply_err(c, err);
+	else if (reply_entry(c, e))
+		inode_unref(e->ino, 1);
+}
+
 void op_lookup(struct diofs_call *c)
 {
 	struct fuse_entry_param e;
-	int err = do_lookup(c->ino, c->name, &e);
 
-	if (err)
-		reply_err(c, err);
-	else if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	reply_lookup(c, do_lookup(c->ino, c->name, &e), &e);
 }
 
 void op_getattr(struct diofs_call *c)
@@ -255,10 +261,7 @@ static void make_node(struct diofs_call *c)
 	err = res == -1 ? errno : 0;
 	if (!err)
 		err = do_lookup(c->ino, c->name, &e);
-	if (err)
-		reply_err(c, err);
-	else if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	reply_lookup(c, err, &e);
 }
 
 void op_mknod(struct diofs_call *c)
@@ -331,13 +334,9 @@ void op_link(struct diofs_call *c)
 		return;
 	}
 	err = fill_entry(in, &e);
-	if (err) {
-		reply_err(c, err);
-		return;
-	}
-	inode_ref(in);
-	if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	if (!err)
+		inode_ref(in);
+	reply_lookup(c, err, &e);
 }
 
 void op_statfs(struct diofs_call *c)
@@ -401,18 +400,11 @@ static const op_fn op_table[DIOFS_OP_COUNT] = {
  * space nor change attributes.  They keep the daemon's identity: read is
  * the hot path, and a switch for a non-root caller costs about 18 system
  * calls, the caller's groups read from /proc among them. */
-static bool checks_nothing(enum diofs_op op)
-{
-	switch (op) {
-	case DIOFS_OP_GETATTR: case DIOFS_OP_READLINK: case DIOFS_OP_STATFS:
-	case DIOFS_OP_READ: case DIOFS_OP_FLUSH: case DIOFS_OP_RELEASE:
-	case DIOFS_OP_FSYNC: case DIOFS_OP_LSEEK: case DIOFS_OP_FLOCK:
-	case DIOFS_OP_READDIR: case DIOFS_OP_RELEASEDIR: case DIOFS_OP_FSYNCDIR:
-		return true;
-	default:
-		return false;
-	}
-}
+#define CHECKS_NOTHING (DIOFS_OP_BIT(GETATTR) | DIOFS_OP_BIT(READLINK) |		\
+			DIOFS_OP_BIT(STATFS) | DIOFS_OP_BIT(READ) | DIOFS_OP_BIT(FLUSH) |	\
+			DIOFS_OP_BIT(RELEASE) | DIOFS_OP_BIT(FSYNC) | DIOFS_OP_BIT(LSEEK) |	\
+			DIOFS_OP_BIT(FLOCK) | DIOFS_OP_BIT(READDIR) |			\
+			DIOFS_OP_BIT(RELEASEDIR) | DIOFS_OP_BIT(FSYNCDIR))
 
 /* A write through an open file takes the groups read when it was opened,
  * if the writer has the opener's uid and gid: reading them from /proc is
@@ -444,7 +436,7 @@ void ops_run(struct diofs_call *c)
 		reply_err(c, release ? 0 : EBADF);
 		return;
 	}
-	err = checks_nothing(c->op) ? 0 : identity_become(c, known_ids(c));
+	err = diofs_op_in(c->op, CHECKS_NOTHING) ? 0 : identity_become(c, known_ids(c));
 	if (err) {
 		reply_err(c, err);
 		return;

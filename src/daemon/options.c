@@ -107,33 +107,51 @@ static int parse_init_off(const char *arg, const char *val)
 	return ret;
 }
 
-/* -o io_uring (on), io_uring=on|fallback|off. */
-static int parse_io_uring(const char *arg)
-{
-	const char *val = strchr(arg, '=');
+/* A value that is a word: the words, what each sets. */
+struct choice {
+	const char *word;
+	int value;
+};
 
-	if (!val || !strcmp(val, "=on"))
-		diofs_cfg.io_uring = URING_REQUIRE;
-	else if (!strcmp(val, "=fallback"))
-		diofs_cfg.io_uring = URING_FALLBACK;
-	else if (!strcmp(val, "=off"))
-		diofs_cfg.io_uring = URING_OFF;
-	else {
-		fprintf(stderr, "diofs: -o %s: expected io_uring, io_uring=on, "
-			"io_uring=fallback or io_uring=off\n", arg);
-		return -1;
-	}
-	return 0;
+static const struct choice dio_policies[] = {
+	{ "all", DIO_ALL }, { "odirect", DIO_ODIRECT }, { "none", DIO_NONE }, { NULL, 0 },
+};
+
+static const struct choice uring_modes[] = {
+	{ "on", URING_REQUIRE }, { "fallback", URING_FALLBACK }, { "off", URING_OFF },
+	{ NULL, 0 },
+};
+
+/* The value of val among choices, or -1 with the message (expected: the
+ * forms the option takes). */
+static int parse_choice(const char *arg, const char *val, const struct choice *choices,
+			const char *expected)
+{
+	for (const struct choice *c = choices; c->word; c++)
+		if (!strcmp(val, c->word))
+			return c->value;
+	fprintf(stderr, "diofs: -o %s: expected %s\n", arg, expected);
+	return -1;
 }
 
 static int parse_value(const char *arg)
 {
-	const char *val;
+	const char *val = strchr(arg, '=');
 	long v;
 
-	if (!strcmp(arg, "io_uring") || !strncmp(arg, "io_uring=", 9))
-		return parse_io_uring(arg);
-	val = strchr(arg, '=') + 1;
+	if (!val) { /* -o io_uring: on */
+		diofs_cfg.io_uring = URING_REQUIRE;
+		return 0;
+	}
+	val++;
+	if (!strncmp(arg, "io_uring=", 9)) {
+		v = parse_choice(arg, val, uring_modes, "io_uring, io_uring=on, "
+				 "io_uring=fallback or io_uring=off");
+		if (v < 0)
+			return -1;
+		diofs_cfg.io_uring = (enum diofs_uring_mode)v;
+		return 0;
+	}
 	if (!strncmp(arg, "io_uring_q_depth=", 17)) {
 		v = parse_number(val, 1, 65536);
 		if (v < 0) {
@@ -142,16 +160,10 @@ static int parse_value(const char *arg)
 		}
 		diofs_cfg.io_uring_q_depth = (unsigned int)v;
 	} else if (!strncmp(arg, "dio=", 4)) {
-		if (!strcmp(val, "all"))
-			diofs_cfg.dio = DIO_ALL;
-		else if (!strcmp(val, "odirect"))
-			diofs_cfg.dio = DIO_ODIRECT;
-		else if (!strcmp(val, "none"))
-			diofs_cfg.dio = DIO_NONE;
-		else {
-			fprintf(stderr, "diofs: -o %s: expected all, odirect or none\n", arg);
+		v = parse_choice(arg, val, dio_policies, "all, odirect or none");
+		if (v < 0)
 			return -1;
-		}
+		diofs_cfg.dio = (enum diofs_dio_policy)v;
 	} else if (!strncmp(arg, "init_off=", 9)) {
 		return parse_init_off(arg, val);
 	} else if (!strncmp(arg, "async_dio=", 10)) {

@@ -91,14 +91,21 @@ int reply_open(struct diofs_call *c, const struct fuse_file_info *fi)
 	return reply(c, &o);
 }
 
-void reply_write(struct diofs_call *c, size_t count)
+/* A reply that is a byte count (put with put): a write's, an xattr's size. */
+static void reply_count(struct diofs_call *c, size_t count,
+			void (*put)(struct proto_out *o, size_t count))
 {
 	struct proto_out o;
 
 	c->replied = count;
 	proto_out_init(&o, c->unique, 0);
-	proto_put_write(&o, count);
+	put(&o, count);
 	reply(c, &o);
+}
+
+void reply_write(struct diofs_call *c, size_t count)
+{
+	reply_count(c, count, proto_put_write);
 }
 
 void reply_buf(struct diofs_call *c, const char *buf, size_t size)
@@ -122,12 +129,7 @@ void reply_statfs(struct diofs_call *c, const struct statvfs *st)
 
 void reply_xattr(struct diofs_call *c, size_t size)
 {
-	struct proto_out o;
-
-	c->replied = size;
-	proto_out_init(&o, c->unique, 0);
-	proto_put_xattr_size(&o, size);
-	reply(c, &o);
+	reply_count(c, size, proto_put_xattr_size);
 }
 
 void reply_lseek(struct diofs_call *c, off_t off)

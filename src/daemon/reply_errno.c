@@ -6,7 +6,7 @@
 
 #include "call.h"
 
-#define OPENS ((UINT64_C(1) << DIOFS_OP_OPEN) | (UINT64_C(1) << DIOFS_OP_OPENDIR))
+#define OPENS (DIOFS_OP_BIT(OPEN) | DIOFS_OP_BIT(OPENDIR))
 
 const char *reply_errno_refusal(uint64_t ops, int err)
 {

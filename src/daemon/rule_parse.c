@@ -16,7 +16,7 @@
 
 _Static_assert(DIOFS_OP_COUNT <= 64, "struct rule keeps operations in a uint64_t");
 
-#define READ_WRITE ((UINT64_C(1) << DIOFS_OP_READ) | (UINT64_C(1) << DIOFS_OP_WRITE))
+#define READ_WRITE (DIOFS_OP_BIT(READ) | DIOFS_OP_BIT(WRITE))
 #define ALL_OPS (~UINT64_C(0) >> (64 - DIOFS_OP_COUNT))
 #define OVERLONG_DEFAULT 4096
 /* The daemon allocates the whole overlong reply. */
@@ -132,6 +132,32 @@ static int number_arg(const char *key, const char *val, uint64_t max,
 	if (*out > max)
 		return fault(err, errlen, "%s: %s is more than %" PRIu64, key,
 			     quote(&q, val), max);
+	return 0;
+}
+
+/* A number for key from 1 to max. */
+static int positive_arg(const char *key, const char *val, uint64_t max,
+			uint64_t *out, char *err, size_t errlen)
+{
+	if (number_arg(key, val, max, out, err, errlen))
+		return -1;
+	if (*out == 0)
+		return fault(err, errlen, "%s: must be at least 1", key);
+	return 0;
+}
+
+/* An action's value, which it needs (what: how the message names it): a
+ * number up to max. */
+static int needed_number(const char *key, const char *val, const char *what,
+			 uint64_t max, long *out, char *err, size_t errlen)
+{
+	uint64_t n;
+
+	if (!val || !*val)
+		return fault(err, errlen, "%s: needs %s", key, what);
+	if (number_arg(key, val, max, &n, err, errlen))
+		return -1;
+	*out = (long)n;
 	return 0;
 }
 
@@ -262,9 +288,7 @@ static int proto_arg(struct rule *r, const char *val, char *err, size_t errlen)
 	case PROTO_FAULT_DOUBLE:
 	case PROTO_FAULT_UNKNOWN_UNIQUE:
 	case PROTO_FAULT_LATE:
-		if (num)
-			return fault(err, errlen, "proto=%s: takes no :N", name);
-		return 0;
+		return num ? fault(err, errlen, "proto=%s: takes no :N", name) : 0;
 	case PROTO_FAULT_NONE:
 	case PROTO_FAULT_COUNT:
 		break;
@@ -283,16 +307,10 @@ static int action_arg(struct rule *r, const char *word, const char *val,
 	case ACT_HOLD:
 	case ACT_ABORT:
 	case ACT_CRASH:
-		if (val)
-			return fault(err, errlen, "%s: takes no value", word);
-		return 0;
+		return val ? fault(err, errlen, "%s: takes no value", word) : 0;
 	case ACT_DELAY:
-		if (!val || !*val)
-			return fault(err, errlen, "delay: needs a time in milliseconds");
-		if (number_arg(word, val, DELAY_MAX_MS, &n, err, errlen))
-			return -1;
-		r->arg = (long)n;
-		return 0;
+		return needed_number(word, val, "a time in milliseconds", DELAY_MAX_MS,
+				     &r->arg, err, errlen);
 	case ACT_FAIL:
 		if (!val || !*val)
 			return fault(err, errlen, "fail: needs an errno name");
@@ -302,12 +320,7 @@ static int action_arg(struct rule *r, const char *word, const char *val,
 		r->arg = e;
 		return 0;
 	case ACT_SHORT:
-		if (!val || !*val)
-			return fault(err, errlen, "short: needs a byte count");
-		if (number_arg(word, val, LONG_MAX, &n, err, errlen))
-			return -1;
-		r->arg = (long)n;
-		return 0;
+		return needed_number(word, val, "a byte count", LONG_MAX, &r->arg, err, errlen);
 	case ACT_OVERLONG:
 		r->arg = OVERLONG_DEFAULT;
 		if (!val)
@@ -347,23 +360,14 @@ static int match_arg(struct rule *r, enum match_key key, char *val,
 	case M_SIZE:
 		return range_arg(word, val, &r->size_min, &r->size_max, err, errlen);
 	case M_PID:
-		if (number_arg(word, val, INT_MAX, &n, err, errlen))
+		if (positive_arg(word, val, INT_MAX, &n, err, errlen))
 			return -1;
-		if (n == 0)
-			return fault(err, errlen, "pid: must be at least 1");
 		r->pid = (pid_t)n;
 		return 0;
 	case M_NTH:
+		return positive_arg(word, val, UINT64_MAX, &r->nth, err, errlen);
 	case M_COUNT:
-		if (number_arg(word, val, UINT64_MAX, &n, err, errlen))
-			return -1;
-		if (n == 0)
-			return fault(err, errlen, "%s: must be at least 1", word);
-		if (key == M_NTH)
-			r->nth = n;
-		else
-			r->count = n;
-		return 0;
+		return positive_arg(word, val, UINT64_MAX, &r->count, err, errlen);
 	case M_PROB:
 		return prob_arg(val, &r->prob, err, errlen);
 	case M_SEED:
@@ -467,12 +471,10 @@ static int parse_words(char *p, struct rule *r, char *err, size_t errlen)
 	quote(&first, word);
 	val = split_value(word);
 	a = find_action(word);
-	if (a < 0) {
-		if (find_match(word) >= 0)
-			return fault(err, errlen, "a rule starts with its action, not %s",
-				     first.s);
-		return fault(err, errlen, "unknown action %s", first.s);
-	}
+	if (a < 0)
+		return fault(err, errlen, find_match(word) >= 0 ?
+			     "a rule starts with its action, not %s" : "unknown action %s",
+			     first.s);
 	r->action = (enum rule_action)a;
 	if (action_arg(r, word, val, err, errlen))
 		return -1;
@@ -524,6 +526,18 @@ void rule_free(struct rule *r)
 {
 	free(r->path);
 	r->path = NULL;
+}
+
+bool rule_equal(const struct rule *a, const struct rule *b)
+{
+	if (!!a->path != !!b->path || (a->path && strcmp(a->path, b->path)))
+		return false;
+	return a->action == b->action && a->arg == b->arg && a->ops == b->ops &&
+	       a->off_min == b->off_min && a->off_max == b->off_max &&
+	       a->size_min == b->size_min && a->size_max == b->size_max &&
+	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
+	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng &&
+	       a->proto_arg == b->proto_arg;
 }
 
 /* Appends like snprintf: writes what fits, counts all. */

@@ -83,6 +83,9 @@ int rule_parse(const char *text, struct rule *out, char *err, size_t errlen);
  * text's length as snprintf does: len or more means it was cut. */
 int rule_format(const struct rule *r, char *buf, size_t len);
 void rule_free(struct rule *r);
+/* The same rule, its state (id, counts) aside: what parse(format(r)) must
+ * give back. */
+bool rule_equal(const struct rule *a, const struct rule *b);
 
 /* Does r match c, ignoring nth/count/prob?  Pure, for unit tests. */
 bool rule_matches(const struct rule *r, struct diofs_call *c);

@@ -34,17 +34,6 @@ static void check(bool ok)
 		abort();
 }
 
-static bool same_rule(const struct rule *a, const struct rule *b)
-{
-	if (!!a->path != !!b->path || (a->path && strcmp(a->path, b->path)))
-		return false;
-	return a->action == b->action && a->arg == b->arg && a->ops == b->ops &&
-	       a->off_min == b->off_min && a->off_max == b->off_max &&
-	       a->size_min == b->size_min && a->size_max == b->size_max &&
-	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
-	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng;
-}
-
 static void match_some_calls(const struct rule *r)
 {
 	static const char *const paths[] = { "/", "/a", "/d/f.txt", "/d/e/f", "/.x", NULL };
@@ -86,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(out != NULL);
 	check(rule_format(&a, out, (size_t)n + 1) == n && strlen(out) == (size_t)n);
 	check(rule_parse(out, &b, err, sizeof(err)) == 0);
-	check(same_rule(&a, &b));
+	check(rule_equal(&a, &b));
 
 	rule_free(&a);
 	rule_free(&b);

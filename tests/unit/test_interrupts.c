@@ -9,8 +9,8 @@
 #include "daemon/engine.h"
 #include "daemon/fuse_proto.h"
 #include "daemon/interrupt.h"
+#include "harness/runner.h"
 
-#include <CUnit/Basic.h>
 #include <string.h>
 
 /* main.c's, which the daemon's operations (linked, not run here) name. */
@@ -48,7 +48,7 @@ static uint64_t unique_of(int i)
 	return (uint64_t)(i + 1) * 2;
 }
 
-static void test_early_interrupts_flood(void)
+TEST(interrupts_before_registration_all_kept)
 {
 	struct diofs_call c;
 
@@ -60,12 +60,12 @@ static void test_early_interrupts_flood(void)
 		c.unique = unique_of(i);
 		fired = 0;
 		interrupt_func(&c, on_interrupt, NULL);
-		CU_ASSERT_EQUAL(fired, 1);
+		CHECK_EQ(fired, 1);
 		interrupt_done(&c);
 	}
 }
 
-static void test_reply_forgets_interrupt(void)
+TEST(reply_forgets_its_early_interrupt)
 {
 	struct diofs_call c;
 
@@ -75,23 +75,8 @@ static void test_reply_forgets_interrupt(void)
 	interrupt_done(&c); /* the call was answered without parking */
 	fired = 0;
 	interrupt_func(&c, on_interrupt, NULL);
-	CU_ASSERT_EQUAL(fired, 0); /* a later registration is a new call's */
+	CHECK_EQ(fired, 0); /* a later registration is a new call's */
 	interrupt_done(&c);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("interrupts", NULL, NULL);
-	CU_add_test(s, "early_interrupts_flood", test_early_interrupts_flood);
-	CU_add_test(s, "reply_forgets_interrupt", test_reply_forgets_interrupt);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+TEST_MAIN("test_interrupts")

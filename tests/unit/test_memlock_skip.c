@@ -12,10 +12,11 @@
  * against the registering process's limit.  This is how a case meets the
  * limit in real life: other processes of the same user use it up.
  *
- * Exit: 0 the case skipped and named the limit, 1 it did not, 77 cannot
- * run here (not root, no FUSE, no io_uring, or the child could not
- * register its buffers). */
+ * Skipped where it cannot run: not root, no FUSE, no io_uring, or the
+ * child could not register its buffers. */
 #include <config.h>
+
+#include "harness/runner.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -36,12 +37,6 @@
 #define HOGGED (LIMIT - 48 * 1024)
 #define CASE_SUITE "pins"
 #define CASE_NAME "io_uring_fixed_read"
-
-static int skip(const char *why)
-{
-	printf("SKIP: %s\n", why);
-	return 77;
-}
 
 /* No CAP_IPC_LOCK from here on, for us and what we exec. */
 static int drop_ipc_lock(void)
@@ -134,49 +129,44 @@ static int run_case(char *line, size_t len)
 	return 0;
 }
 
-int main(void)
+/* The hog, stopped when the case ends (EOF on its pipe), and reaped. */
+static int hog_done = -1;
+static pid_t hog;
+
+static void stop_hog(void *arg)
+{
+	close(hog_done);
+	waitpid(hog, NULL, 0);
+}
+
+TEST(pins_case_skips_when_memlock_limit_is_used_up,
+     .needs = TEST_NEEDS_ROOT | TEST_NEEDS_MOUNT)
 {
 	struct rlimit rl = { LIMIT, LIMIT };
 	char line[4096];
-	int done[2], err = 0, ok;
-	pid_t hog;
+	int done[2], err = 0;
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
-		return skip("needs root and /dev/fuse (the case mounts diofs)");
 	if (drop_ipc_lock() < 0)
-		return skip("cannot drop CAP_IPC_LOCK");
+		SKIP("cannot drop CAP_IPC_LOCK");
 	hog = start_hog(done, &err);
 	if (hog < 0)
-		return skip("cannot start the child that holds locked memory");
-	if (err) {
-		close(done[1]);
-		waitpid(hog, NULL, 0);
-		printf("SKIP: registering %d bytes of fixed buffers without CAP_IPC_LOCK: %s "
-		       "(io_uring off, or RLIMIT_MEMLOCK too small already)\n", HOGGED,
-		       strerror(-err));
-		return 77;
-	}
-	if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0) {
-		close(done[1]);
-		waitpid(hog, NULL, 0);
-		return skip("cannot set RLIMIT_MEMLOCK");
-	}
-	if (run_case(line, sizeof(line)) < 0) {
-		kill(hog, SIGKILL);
-		waitpid(hog, NULL, 0);
-		printf("FAIL: could not run diofs-check\n");
-		return 1;
-	}
-	close(done[1]);
-	waitpid(hog, NULL, 0);
-
-	ok = strncmp(line, "skip\t" CASE_SUITE "\t" CASE_NAME "\t",
-		     strlen("skip\t" CASE_SUITE "\t" CASE_NAME "\t")) == 0 &&
-	     strstr(line, "bytes of fixed buffers with ENOMEM") &&
-	     strstr(line, "RLIMIT_MEMLOCK (262144 bytes)");
-	printf("%s: %s." CASE_NAME " with its %d-byte RLIMIT_MEMLOCK used up by another "
-	       "process and no CAP_IPC_LOCK: want it skipped for the limit; diofs-check's "
-	       "result: %s", ok ? "PASS" : "FAIL", CASE_SUITE, LIMIT,
-	       line[0] ? line : "(none)\n");
-	return ok ? 0 : 1;
+		SKIP("cannot start the child that holds locked memory");
+	hog_done = done[1];
+	test_defer(stop_hog, NULL);
+	if (err)
+		SKIP("registering %d bytes of fixed buffers without CAP_IPC_LOCK: %s "
+		     "(io_uring off, or RLIMIT_MEMLOCK too small already)", HOGGED,
+		     strerror(-err));
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		SKIP("cannot set RLIMIT_MEMLOCK");
+	REQUIRE(run_case(line, sizeof(line)) == 0, "could not run diofs-check");
+	CHECK(strncmp(line, "skip\t" CASE_SUITE "\t" CASE_NAME "\t",
+		      strlen("skip\t" CASE_SUITE "\t" CASE_NAME "\t")) == 0 &&
+	      strstr(line, "bytes of fixed buffers with ENOMEM") &&
+	      strstr(line, "RLIMIT_MEMLOCK (262144 bytes)"),
+	      CASE_SUITE "." CASE_NAME " with its %d-byte RLIMIT_MEMLOCK used up by another "
+	      "process and no CAP_IPC_LOCK: want it skipped for the limit; diofs-check's "
+	      "result: %s", LIMIT, line[0] ? line : "(none)");
 }
+
+TEST_MAIN("test_memlock_skip")

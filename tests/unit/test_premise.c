@@ -5,8 +5,8 @@
 #include <config.h>
 
 #include "check/premise.h"
+#include "harness/runner.h"
 
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <liburing.h>
 #include <linux/capability.h>
@@ -39,7 +39,7 @@ static const char *file_with(const char *name, const char *text)
 
 	snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
 	f = fopen(p, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	REQUIRE(f != NULL, "f is not NULL");
 	fputs(text, f);
 	fclose(f);
 	return p;
@@ -52,45 +52,46 @@ static bool pfns_visible(void)
 
 /* ---- zero page: the classification ---------------------------------- */
 
-static void test_classify_zero(void)
+TEST(zero_page_frames_classified)
 {
 	uint64_t pm[N], flags[N];
 
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT | 0x1234, flags[i] = ZERO;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_HOLDS);
+	CHECK_EQ(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_HOLDS);
 
 	/* pvm_no_zero_page: a fresh frame per page, none the zero page */
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT | (0x5000 + (uint64_t)i), flags[i] = 0;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
-	CU_ASSERT_STRING_EQUAL(why, "this kernel maps no shared zero page for read faults "
-			       "(pvm_no_zero_page?): 16 distinct PFNs for 16 pages, none "
-			       "KPF_ZERO_PAGE");
+	CHECK_EQ(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
+	CHECK_STR(why, "this kernel maps no shared zero page for read faults "
+		  "(pvm_no_zero_page?): 16 distinct PFNs for 16 pages, none "
+		  "KPF_ZERO_PAGE");
 	/* distinct frames are never the one zero page, kpageflags or not */
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, NULL, N, why, sizeof(why)), PREMISE_FALSE);
+	CHECK_EQ(premise_classify_zero(pm, NULL, N, why, sizeof(why)), PREMISE_FALSE);
 
 	/* one frame, but kpageflags unreadable: cannot tell */
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT | 0x1234;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, NULL, N, why, sizeof(why)), PREMISE_UNKNOWN);
+	CHECK_EQ(premise_classify_zero(pm, NULL, N, why, sizeof(why)), PREMISE_UNKNOWN);
 
 	/* the huge zero page is not the small one */
 	for (int i = 0; i < N; i++)
 		flags[i] = ZERO | THP;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
+	CHECK_EQ(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
 
 	/* PFNs hidden (no CAP_SYS_ADMIN) */
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT, flags[i] = ZERO;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_UNKNOWN);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "CAP_SYS_ADMIN"));
+	CHECK_EQ(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_UNKNOWN);
+	CHECK(strstr(why, "CAP_SYS_ADMIN") != NULL,
+	      "strstr(why, \"CAP_SYS_ADMIN\") is not NULL");
 
 	/* a page not present */
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT | 0x1234;
 	pm[3] = 0;
-	CU_ASSERT_EQUAL(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
+	CHECK_EQ(premise_classify_zero(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
 }
 
 /* ---- zero page: real buffers --------------------------------------- */
@@ -108,37 +109,37 @@ static bool booted_without_zero_page(void)
 	return strstr(line, "no_zero_page") != NULL;
 }
 
-static void test_zero_page_real(void)
+TEST(read_faulted_pages_are_the_zero_page)
 {
 	size_t len = N * 4096;
 	char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	volatile char sink;
 	enum premise p;
 
-	CU_ASSERT_NOT_EQUAL_FATAL(buf, MAP_FAILED);
+	REQUIRE((buf) != (MAP_FAILED), "buf != MAP_FAILED");
 	if (!pfns_visible()) {
 		/* the case SKIPs saying so */
-		CU_ASSERT_EQUAL(premise_zero_page(buf, len, why, sizeof(why)), PREMISE_UNKNOWN);
-		printf("\n  (no CAP_SYS_ADMIN or /proc/kpageflags: %s) ", why);
+		CHECK_EQ(premise_zero_page(buf, len, why, sizeof(why)), PREMISE_UNKNOWN);
 		munmap(buf, len);
-		return;
+		SKIP("no CAP_SYS_ADMIN or /proc/kpageflags: %s", why);
 	}
 	for (size_t i = 0; i < len; i += 4096)
 		sink = buf[i];
 	(void)sink;
 	p = premise_zero_page(buf, len, why, sizeof(why));
-	CU_ASSERT_EQUAL(p, booted_without_zero_page() ? PREMISE_FALSE : PREMISE_HOLDS);
+	CHECK_EQ(p, booted_without_zero_page() ? PREMISE_FALSE : PREMISE_HOLDS);
 
 	/* written: every page its own, never the zero page (the SKIP path) */
 	memset(buf, 1, len);
-	CU_ASSERT_EQUAL(premise_zero_page(buf, len, why, sizeof(why)), PREMISE_FALSE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "16 distinct PFNs for 16 pages, none KPF_ZERO_PAGE"));
+	CHECK_EQ(premise_zero_page(buf, len, why, sizeof(why)), PREMISE_FALSE);
+	CHECK(strstr(why, "16 distinct PFNs for 16 pages, none KPF_ZERO_PAGE") != NULL,
+	      "strstr(why, \"16 distinct PFNs for 16 pages, none KPF_ZERO_PAGE\") is not NULL");
 	munmap(buf, len);
 }
 
 /* ---- page size ------------------------------------------------------ */
 
-static void test_small_pages(void)
+TEST(small_pages_told_from_huge_ones)
 {
 	size_t huge = 2u << 20;
 	char *m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -147,63 +148,63 @@ static void test_small_pages(void)
 
 	for (int i = 0; i < N; i++)
 		pm[i] = PRESENT | (0x5000 + (uint64_t)i), flags[i] = i == 5 ? THP : 0;
-	CU_ASSERT_EQUAL(premise_classify_small(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
+	CHECK_EQ(premise_classify_small(pm, flags, N, why, sizeof(why)), PREMISE_FALSE);
 	flags[5] = 0;
-	CU_ASSERT_EQUAL(premise_classify_small(pm, flags, N, why, sizeof(why)), PREMISE_HOLDS);
+	CHECK_EQ(premise_classify_small(pm, flags, N, why, sizeof(why)), PREMISE_HOLDS);
 
-	CU_ASSERT_NOT_EQUAL_FATAL(m, MAP_FAILED);
+	REQUIRE((m) != (MAP_FAILED), "m != MAP_FAILED");
 	aligned = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
 	if (!pfns_visible()) {
 		munmap(m, 2 * huge);
 		return;
 	}
 	/* MADV_NOHUGEPAGE, written: small pages */
-	CU_ASSERT_EQUAL(madvise(aligned, huge, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madvise(aligned, huge, MADV_NOHUGEPAGE), 0);
 	memset(aligned, 1, N * 4096);
-	CU_ASSERT_EQUAL(premise_small_pages(aligned, N * 4096, why, sizeof(why)), PREMISE_HOLDS);
+	CHECK_EQ(premise_small_pages(aligned, N * 4096, why, sizeof(why)), PREMISE_HOLDS);
 	munmap(m, 2 * huge);
 
 	/* MADV_HUGEPAGE, written, where THP can be had: a huge page */
 	m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CU_ASSERT_NOT_EQUAL_FATAL(m, MAP_FAILED);
+	REQUIRE((m) != (MAP_FAILED), "m != MAP_FAILED");
 	aligned = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
 	if (premise_thp(NULL, why, sizeof(why)) == PREMISE_HOLDS &&
 	    madvise(aligned, huge, MADV_HUGEPAGE) == 0) {
 		memset(aligned, 1, huge);
 		if (premise_anon_huge_kb(aligned) >= 2048)
-			CU_ASSERT_EQUAL(premise_small_pages(aligned, N * 4096, why, sizeof(why)),
-					PREMISE_FALSE);
+			CHECK_EQ(premise_small_pages(aligned, N * 4096, why, sizeof(why)),
+				 PREMISE_FALSE);
 	}
 	munmap(m, 2 * huge);
 }
 
-static void test_thp_setting(void)
+TEST(thp_setting_read)
 {
-	CU_ASSERT_EQUAL(premise_thp(file_with("thp1", "always madvise [never]\n"), why, sizeof(why)),
-			PREMISE_FALSE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "[never]"));
-	CU_ASSERT_EQUAL(premise_thp(file_with("thp2", "always [madvise] never\n"), why, sizeof(why)),
-			PREMISE_HOLDS);
-	CU_ASSERT_EQUAL(premise_thp("/nonexistent/enabled", why, sizeof(why)), PREMISE_FALSE);
+	CHECK_EQ(premise_thp(file_with("thp1", "always madvise [never]\n"), why, sizeof(why)),
+		 PREMISE_FALSE);
+	CHECK(strstr(why, "[never]") != NULL, "strstr(why, \"[never]\") is not NULL");
+	CHECK_EQ(premise_thp(file_with("thp2", "always [madvise] never\n"), why, sizeof(why)),
+		 PREMISE_HOLDS);
+	CHECK_EQ(premise_thp("/nonexistent/enabled", why, sizeof(why)), PREMISE_FALSE);
 }
 
 /* ---- io_uring -------------------------------------------------------- */
 
-static void test_io_uring_sysctl(void)
+TEST(io_uring_disabled_sysctl_read)
 {
 	const char *grp = file_with("group", "-1\n");
 
-	CU_ASSERT_EQUAL(premise_io_uring(file_with("dis2", "2\n"), grp, why, sizeof(why)),
-			PREMISE_FALSE);
-	CU_ASSERT_STRING_EQUAL(why, "io_uring is disabled (kernel.io_uring_disabled=2)");
-	CU_ASSERT_EQUAL(premise_io_uring(file_with("dis0", "0\n"), grp, why, sizeof(why)),
-			PREMISE_HOLDS);
+	CHECK_EQ(premise_io_uring(file_with("dis2", "2\n"), grp, why, sizeof(why)),
+		 PREMISE_FALSE);
+	CHECK_STR(why, "io_uring is disabled (kernel.io_uring_disabled=2)");
+	CHECK_EQ(premise_io_uring(file_with("dis0", "0\n"), grp, why, sizeof(why)),
+		 PREMISE_HOLDS);
 	/* absent before 6.6 */
-	CU_ASSERT_EQUAL(premise_io_uring("/nonexistent/io_uring_disabled", grp, why, sizeof(why)),
-			PREMISE_HOLDS);
+	CHECK_EQ(premise_io_uring("/nonexistent/io_uring_disabled", grp, why, sizeof(why)),
+		 PREMISE_HOLDS);
 	/* 1: CAP_SYS_ADMIN or the group only */
-	CU_ASSERT_EQUAL(premise_io_uring(file_with("dis1", "1\n"), grp, why, sizeof(why)),
-			premise_capable(CAP_SYS_ADMIN) ? PREMISE_HOLDS : PREMISE_FALSE);
+	CHECK_EQ(premise_io_uring(file_with("dis1", "1\n"), grp, why, sizeof(why)),
+		 premise_capable(CAP_SYS_ADMIN) ? PREMISE_HOLDS : PREMISE_FALSE);
 	/* the real sysctl, and a real ring, agree with io_uring itself */
 	{
 		struct io_uring ring;
@@ -211,8 +212,8 @@ static void test_io_uring_sysctl(void)
 
 		if (!err)
 			io_uring_queue_exit(&ring);
-		CU_ASSERT_EQUAL(premise_io_uring(NULL, NULL, why, sizeof(why)),
-				err ? PREMISE_FALSE : PREMISE_HOLDS);
+		CHECK_EQ(premise_io_uring(NULL, NULL, why, sizeof(why)),
+			 err ? PREMISE_FALSE : PREMISE_HOLDS);
 	}
 }
 
@@ -262,69 +263,58 @@ static int memlock_child(void)
 	return 0;
 }
 
-static void test_memlock(void)
+TEST(memlock_limit_and_cap_ipc_lock_checked)
 {
 	int status;
 	pid_t pid;
 
 	/* other errors, or with the capability: not the limit */
-	CU_ASSERT_EQUAL(premise_memlock_refused(-EFAULT, "a buffer", why, sizeof(why)), PREMISE_HOLDS);
+	CHECK_EQ(premise_memlock_refused(-EFAULT, "a buffer", why, sizeof(why)), PREMISE_HOLDS);
 	if (premise_capable(CAP_IPC_LOCK))
-		CU_ASSERT_EQUAL(premise_memlock_refused(-ENOMEM, "a buffer", why, sizeof(why)),
-				PREMISE_HOLDS);
+		CHECK_EQ(premise_memlock_refused(-ENOMEM, "a buffer", why, sizeof(why)),
+			 PREMISE_HOLDS);
 	if (!premise_capable(CAP_IPC_LOCK) ||
 	    premise_io_uring(NULL, NULL, why, sizeof(why)) != PREMISE_HOLDS)
 		return;         /* needs a capability to drop, and io_uring */
 	pid = fork();
-	CU_ASSERT_NOT_EQUAL_FATAL(pid, -1);
+	REQUIRE((pid) != (-1), "pid != -1");
 	if (!pid)
 		_exit(memlock_child());
-	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
-	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	REQUIRE_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "WIFEXITED(status) && WEXITSTATUS(status) == 0");
 }
 
 /* ---- FUSE ------------------------------------------------------------- */
 
-static void test_max_pages(void)
+TEST(fuse_max_pages_limit_checked)
 {
-	CU_ASSERT_EQUAL(premise_max_pages(file_with("mp8", "8\n"), 65536, why, sizeof(why)),
-			PREMISE_FALSE);
-	CU_ASSERT_STRING_EQUAL(why, "a 65536-byte direct I/O does not fit one FUSE request: "
-			       "fs.fuse.max_pages_limit=8 < 16 pages");
-	CU_ASSERT_EQUAL(premise_max_pages(file_with("mp256", "256\n"), 65536, why, sizeof(why)),
-			PREMISE_HOLDS);
-	CU_ASSERT_EQUAL(premise_max_pages("/nonexistent/max_pages_limit", 65536, why, sizeof(why)),
-			PREMISE_HOLDS);
+	CHECK_EQ(premise_max_pages(file_with("mp8", "8\n"), 65536, why, sizeof(why)),
+		 PREMISE_FALSE);
+	CHECK_STR(why, "a 65536-byte direct I/O does not fit one FUSE request: "
+		  "fs.fuse.max_pages_limit=8 < 16 pages");
+	CHECK_EQ(premise_max_pages(file_with("mp256", "256\n"), 65536, why, sizeof(why)),
+		 PREMISE_HOLDS);
+	CHECK_EQ(premise_max_pages("/nonexistent/max_pages_limit", 65536, why, sizeof(why)),
+		 PREMISE_HOLDS);
 }
 
-int main(void)
+/* The sysctl files the cases make go to a directory made here, removed
+ * with them at the end. */
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int failures;
-	char path[256];
+	char file[256];
+	int ret;
 
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 99;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	s = CU_add_suite("premise", NULL, NULL);
-	CU_add_test(s, "classify_zero", test_classify_zero);
-	CU_add_test(s, "zero_page_real", test_zero_page_real);
-	CU_add_test(s, "small_pages", test_small_pages);
-	CU_add_test(s, "thp_setting", test_thp_setting);
-	CU_add_test(s, "io_uring_sysctl", test_io_uring_sysctl);
-	CU_add_test(s, "memlock", test_memlock);
-	CU_add_test(s, "max_pages", test_max_pages);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	ret = test_main(argc, argv, "test_premise", test_registered(), test_registered_count());
 	for (size_t i = 0; i < sizeof(made) / sizeof(*made); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, made[i]);
-		unlink(path);
+		snprintf(file, sizeof(file), "%s/%s", dir, made[i]);
+		unlink(file);
 	}
 	rmdir(dir);
-	return failures ? 1 : 0;
+	return ret;
 }

@@ -3,8 +3,8 @@
 
 #include "daemon/call_life.h"
 #include "daemon/rules.h"
+#include "harness/runner.h"
 
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -31,21 +31,7 @@ static void parse_ok(const char *text, struct rule *r)
 {
 	int ret = rule_parse(text, r, err, sizeof(err));
 
-	if (ret)
-		fprintf(stderr, "\n  unexpected error for \"%s\": %s\n", text, err);
-	CU_ASSERT_EQUAL_FATAL(ret, 0);
-}
-
-static bool rule_equal(const struct rule *a, const struct rule *b)
-{
-	if (!!a->path != !!b->path || (a->path && strcmp(a->path, b->path)))
-		return false;
-	return a->action == b->action && a->arg == b->arg && a->ops == b->ops &&
-	       a->off_min == b->off_min && a->off_max == b->off_max &&
-	       a->size_min == b->size_min && a->size_max == b->size_max &&
-	       a->pid == b->pid && a->nth == b->nth && a->count == b->count &&
-	       a->prob == b->prob && a->seed == b->seed && a->prng == b->prng &&
-	       a->proto_arg == b->proto_arg;
+	REQUIRE(ret == 0, "unexpected error for \"%s\": %s", text, err);
 }
 
 static struct diofs_call make_call(enum diofs_op op, const char *path,
@@ -64,165 +50,173 @@ static struct diofs_call make_call(enum diofs_op op, const char *path,
 
 /* ---- parsing ---- */
 
-static void test_parse_actions(void)
+/* The defaults of the matches a rule leaves out, for the wanted rules
+ * below (each names those it does not set itself). */
+#define ANY_OFF .off_max = UINT64_MAX
+#define ANY_SIZE .size_max = UINT64_MAX
+#define ALWAYS .prob = 1.0
+#define SEED_1 .seed = 1, .prng = 1
+#define DEFAULTS ANY_OFF, ANY_SIZE, ALWAYS, SEED_1
+#define HOLD .action = ACT_HOLD
+
+/* Rules, what they parse into (every field compared: rule_equal), and
+ * the text they then format as. */
+static const struct {
+	const char *text;
+	struct rule want;
+	const char *formatted;
+} parsed_rules[] = {
+	/* actions */
+	{ "delay=250", { .action = ACT_DELAY, .arg = 250, DEFAULTS }, "delay=250" },
+	{ "delay=0", { .action = ACT_DELAY, .arg = 0, DEFAULTS }, "delay=0" },
+	{ "hold", { .action = ACT_HOLD, DEFAULTS }, "hold" },
+	{ "fail=ENOSPC", { .action = ACT_FAIL, .arg = ENOSPC, DEFAULTS },
+	  "fail=ENOSPC" },
+	{ "fail=eio", { .action = ACT_FAIL, .arg = EIO, DEFAULTS }, "fail=EIO" },
+	{ "fail=5", { .action = ACT_FAIL, .arg = 5, DEFAULTS }, "fail=EIO" },
+	{ "fail=enospc", { .action = ACT_FAIL, .arg = ENOSPC, DEFAULTS }, "fail=ENOSPC" },
+	{ "fail=EWOULDBLOCK", { .action = ACT_FAIL, .arg = EAGAIN, DEFAULTS }, "fail=EAGAIN" },
+	{ "fail=500", { .action = ACT_FAIL, .arg = 500, DEFAULTS }, "fail=500" },
+	{ "delay=1k", { .action = ACT_DELAY, .arg = 1024, DEFAULTS }, "delay=1024" },
+	{ "short=4k", { .action = ACT_SHORT, .arg = 4096, .ops = BIT(READ) | BIT(WRITE),
+			DEFAULTS }, "short=4096 op=read,write" },
+	{ "short=100", { .action = ACT_SHORT, .arg = 100, .ops = BIT(READ) | BIT(WRITE),
+			 DEFAULTS }, "short=100 op=read,write" },
+	{ "short=0 op=write", { .action = ACT_SHORT, .arg = 0, .ops = BIT(WRITE), DEFAULTS },
+	  "short=0 op=write" },
+	{ "overlong", { .action = ACT_OVERLONG, .arg = 4096, .ops = BIT(READ) | BIT(WRITE),
+			DEFAULTS }, "overlong=4096 op=read,write" },
+	{ "overlong=1 op=read", { .action = ACT_OVERLONG, .arg = 1, .ops = BIT(READ),
+				  DEFAULTS }, "overlong=1 op=read" },
+	{ "abort", { .action = ACT_ABORT, DEFAULTS }, "abort" },
+	{ "crash", { .action = ACT_CRASH, DEFAULTS }, "crash" },
+	{ "  \thold\t \n", { .action = ACT_HOLD, DEFAULTS }, "hold" },
+
+	/* protocol faults */
+	{ "proto=badlen:+8", { .action = ACT_PROTO, .arg = PROTO_FAULT_BADLEN, .proto_arg = 8,
+			       DEFAULTS }, "proto=badlen:+8" },
+	{ "proto=badlen:-4k op=read", { .action = ACT_PROTO, .arg = PROTO_FAULT_BADLEN,
+					.proto_arg = -4096, .ops = BIT(READ), DEFAULTS },
+	  "proto=badlen:-4096 op=read" },
+	{ "proto=badlen:+1k", { .action = ACT_PROTO, .arg = PROTO_FAULT_BADLEN,
+				.proto_arg = 1024, DEFAULTS }, "proto=badlen:+1024" },
+	{ "proto=short-header", { .action = ACT_PROTO, .arg = PROTO_FAULT_SHORT_HEADER,
+				  .proto_arg = 8, DEFAULTS }, "proto=short-header:8" },
+	{ "proto=short-header:15", { .action = ACT_PROTO, .arg = PROTO_FAULT_SHORT_HEADER,
+				     .proto_arg = 15, DEFAULTS },
+	  "proto=short-header:15" },
+	{ "proto=errno:-1000", { .action = ACT_PROTO, .arg = PROTO_FAULT_ERRNO,
+				 .proto_arg = -1000, DEFAULTS }, "proto=errno:-1000" },
+	{ "proto=errno:-512", { .action = ACT_PROTO, .arg = PROTO_FAULT_ERRNO,
+				.proto_arg = -512, DEFAULTS }, "proto=errno:-512" },
+	{ "proto=errno:5", { .action = ACT_PROTO, .arg = PROTO_FAULT_ERRNO, .proto_arg = 5,
+			     DEFAULTS }, "proto=errno:5" },
+	{ "proto=errno:0x200", { .action = ACT_PROTO, .arg = PROTO_FAULT_ERRNO,
+				 .proto_arg = 512, DEFAULTS }, "proto=errno:512" },
+	{ "proto=double op=lookup", { .action = ACT_PROTO, .arg = PROTO_FAULT_DOUBLE,
+				      .ops = BIT(LOOKUP), DEFAULTS },
+	  "proto=double op=lookup" },
+	{ "proto=unknown-unique", { .action = ACT_PROTO, .arg = PROTO_FAULT_UNKNOWN_UNIQUE,
+				    DEFAULTS }, "proto=unknown-unique" },
+	{ "proto=late", { .action = ACT_PROTO, .arg = PROTO_FAULT_LATE, DEFAULTS },
+	  "proto=late" },
+
+	/* matches */
+	{ "hold op=read,write,lookup,copy_file_range",
+	  { HOLD, .ops = BIT(READ) | BIT(WRITE) | BIT(LOOKUP) | BIT(COPY_FILE_RANGE),
+	    DEFAULTS }, "hold op=lookup,read,write,copy_file_range" },
+	{ "hold op=read,read", { HOLD, .ops = BIT(READ), DEFAULTS }, "hold op=read" },
+	{ "hold op=write,read", { HOLD, .ops = BIT(READ) | BIT(WRITE), DEFAULTS },
+	  "hold op=read,write" },
+	{ "hold path=/d/*.dat", { HOLD, .path = "/d/*.dat", DEFAULTS },
+	  "hold path=/d/*.dat" },
+	{ "hold offset=4096", { HOLD, .off_min = 4096, .off_max = 4096, ANY_SIZE, ALWAYS,
+				SEED_1 }, "hold offset=4096" },
+	{ "hold offset=4k-8k", { HOLD, .off_min = 4096, .off_max = 8192, ANY_SIZE, ALWAYS,
+				 SEED_1 }, "hold offset=4096-8192" },
+	{ "hold offset=1m-", { HOLD, .off_min = 1 << 20, DEFAULTS },
+	  "hold offset=1048576-" },
+	{ "hold offset=4k-", { HOLD, .off_min = 4096, DEFAULTS }, "hold offset=4096-" },
+	{ "hold offset=0-0x10", { HOLD, .off_max = 16, ANY_SIZE, ALWAYS, SEED_1 },
+	  "hold offset=0-16" },
+	{ "hold size=0x10-0X1fK", { HOLD, .size_min = 16, .size_max = 31 * 1024, ANY_OFF, ALWAYS,
+				    SEED_1 }, "hold size=16-31744" },
+	{ "hold size=2G", { HOLD, .size_min = UINT64_C(2) << 30, .size_max = UINT64_C(2) << 30,
+			    ANY_OFF, ALWAYS, SEED_1 }, "hold size=2147483648" },
+	{ "hold size=18446744073709551615", { HOLD, .size_min = UINT64_MAX, DEFAULTS },
+	  "hold size=18446744073709551615" },
+	{ "hold size=17179869183g", { HOLD, .size_min = UINT64_C(17179869183) << 30,
+				      .size_max = UINT64_C(17179869183) << 30,
+				      ANY_OFF, ALWAYS, SEED_1 },
+	  "hold size=18446744072635809792" },
+	{ "hold size=7-7", { HOLD, .size_min = 7, .size_max = 7, ANY_OFF, ALWAYS, SEED_1 },
+	  "hold size=7" },
+	{ "hold size=0-", { HOLD, DEFAULTS }, "hold" },
+	{ "hold pid=42", { HOLD, .pid = 42, DEFAULTS }, "hold pid=42" },
+	{ "hold nth=3", { HOLD, .nth = 3, DEFAULTS }, "hold nth=3" },
+	{ "hold count=2", { HOLD, .count = 2, DEFAULTS }, "hold count=2" },
+	{ "hold prob=0.25 seed=7", { HOLD, .prob = 0.25, .seed = 7, .prng = 7, ANY_OFF,
+				     ANY_SIZE }, "hold prob=0.25 seed=7" },
+	{ "hold prob=0", { HOLD, .prob = 0.0, ANY_OFF, ANY_SIZE, SEED_1 },
+	  "hold prob=0" },
+	{ "hold prob=1", { HOLD, DEFAULTS }, "hold" },
+	{ "hold prob=0.10", { HOLD, .prob = 0.1, ANY_OFF, ANY_SIZE, SEED_1 }, "hold prob=0.1" },
+	{ "hold prob=1.0", { HOLD, DEFAULTS }, "hold" },
+	{ "hold seed=1", { HOLD, DEFAULTS }, "hold" },
+	{ "hold prob=.5 seed=2", { HOLD, .prob = 0.5, .seed = 2, .prng = 2, ANY_OFF, ANY_SIZE },
+	  "hold prob=0.5 seed=2" },
+	{ "hold seed=0x10", { HOLD, .seed = 16, .prng = 16, ANY_OFF, ANY_SIZE, ALWAYS },
+	  "hold seed=16" },
+
+	/* every match at once, in another order than format's */
+	{ "fail=EROFS seed=3 prob=0.5 count=4 pid=9 size=1-2 offset=3- path=a/b op=write",
+	  { .action = ACT_FAIL, .arg = EROFS, .ops = BIT(WRITE), .path = "a/b", .off_min = 3,
+	    .off_max = UINT64_MAX, .size_min = 1, .size_max = 2, .pid = 9, .count = 4,
+	    .prob = 0.5, .seed = 3, .prng = 3 },
+	  "fail=EROFS op=write path=a/b offset=3- size=1-2 pid=9 count=4 prob=0.5 seed=3" },
+	{ "hold seed=2 nth=1 pid=3 path=p size=1 offset=2 op=read",
+	  { HOLD, .ops = BIT(READ), .path = "p", .off_min = 2, .off_max = 2, .size_min = 1,
+	    .size_max = 1, .pid = 3, .nth = 1, ALWAYS, .seed = 2, .prng = 2 },
+	  "hold op=read path=p offset=2 size=1 pid=3 nth=1 seed=2" },
+};
+
+TEST(parse_and_format_actions_proto_faults_and_matches)
+{
+	for (size_t i = 0; i < sizeof(parsed_rules) / sizeof(parsed_rules[0]); i++) {
+		struct rule r;
+
+		char text[256];
+
+		parse_ok(parsed_rules[i].text, &r);
+		CHECK(rule_equal(&r, &parsed_rules[i].want), "\"%s\": not the rule wanted",
+		      parsed_rules[i].text);
+		rule_format(&r, text, sizeof(text));
+		CHECK(strcmp(text, parsed_rules[i].formatted) == 0,
+		      "\"%s\" formats as \"%s\", want \"%s\"", parsed_rules[i].text, text,
+		      parsed_rules[i].formatted);
+		rule_free(&r);
+		CHECK(r.path == NULL, "r.path is NULL");
+	}
+}
+
+TEST(parse_defaults)
 {
 	struct rule r;
 
-	parse_ok("delay=250", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_DELAY);
-	CU_ASSERT_EQUAL(r.arg, 250);
-	parse_ok("delay=0", &r);
-	CU_ASSERT_EQUAL(r.arg, 0);
 	parse_ok("hold", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_HOLD);
-	CU_ASSERT_EQUAL(r.ops, 0);
-	parse_ok("fail=ENOSPC", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_FAIL);
-	CU_ASSERT_EQUAL(r.arg, ENOSPC);
-	parse_ok("fail=eio", &r);
-	CU_ASSERT_EQUAL(r.arg, EIO);
-	parse_ok("fail=5", &r);
-	CU_ASSERT_EQUAL(r.arg, 5);
-	parse_ok("short=100", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_SHORT);
-	CU_ASSERT_EQUAL(r.arg, 100);
-	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE));
-	parse_ok("short=0 op=write", &r);
-	CU_ASSERT_EQUAL(r.arg, 0);
-	CU_ASSERT_EQUAL(r.ops, BIT(WRITE));
-	parse_ok("overlong", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_OVERLONG);
-	CU_ASSERT_EQUAL(r.arg, 4096);
-	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE));
-	parse_ok("overlong=1 op=read", &r);
-	CU_ASSERT_EQUAL(r.arg, 1);
-	CU_ASSERT_EQUAL(r.ops, BIT(READ));
-	parse_ok("abort", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_ABORT);
-	parse_ok("crash", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_CRASH);
-	parse_ok("  \thold\t \n", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_HOLD);
-}
-
-static void test_parse_proto(void)
-{
-	struct rule r;
-
-	parse_ok("proto=badlen:+8", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_PROTO);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_BADLEN);
-	CU_ASSERT_EQUAL(r.proto_arg, 8);
-	CU_ASSERT_EQUAL(r.ops, 0);
-	parse_ok("proto=badlen:-4k op=read", &r);
-	CU_ASSERT_EQUAL(r.proto_arg, -4096);
-	parse_ok("proto=short-header", &r);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_SHORT_HEADER);
-	CU_ASSERT_EQUAL(r.proto_arg, 8);
-	parse_ok("proto=short-header:15", &r);
-	CU_ASSERT_EQUAL(r.proto_arg, 15);
-	parse_ok("proto=errno:-1000", &r);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_ERRNO);
-	CU_ASSERT_EQUAL(r.proto_arg, -1000);
-	parse_ok("proto=errno:-512", &r);
-	CU_ASSERT_EQUAL(r.proto_arg, -512);
-	parse_ok("proto=errno:5", &r);
-	CU_ASSERT_EQUAL(r.proto_arg, 5);
-	parse_ok("proto=double op=lookup", &r);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_DOUBLE);
-	parse_ok("proto=unknown-unique", &r);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_UNKNOWN_UNIQUE);
-	parse_ok("proto=late", &r);
-	CU_ASSERT_EQUAL(r.arg, PROTO_FAULT_LATE);
-}
-
-static void test_parse_defaults(void)
-{
-	struct rule r;
-
-	parse_ok("hold", &r);
-	CU_ASSERT_EQUAL(r.id, 0);
-	CU_ASSERT_PTR_NULL(r.path);
-	CU_ASSERT_EQUAL(r.off_min, 0);
-	CU_ASSERT_EQUAL(r.off_max, UINT64_MAX);
-	CU_ASSERT_EQUAL(r.size_min, 0);
-	CU_ASSERT_EQUAL(r.size_max, UINT64_MAX);
-	CU_ASSERT_EQUAL(r.pid, 0);
-	CU_ASSERT_EQUAL(r.nth, 0);
-	CU_ASSERT_EQUAL(r.count, 0);
-	CU_ASSERT_EQUAL(r.prob, 1.0);
-	CU_ASSERT_EQUAL(r.seed, 1);
-	CU_ASSERT_EQUAL(r.matched, 0);
-	CU_ASSERT_EQUAL(r.acted, 0);
-}
-
-static void test_parse_matches(void)
-{
-	struct rule r;
-
-	parse_ok("hold op=read,write,lookup,copy_file_range", &r);
-	CU_ASSERT_EQUAL(r.ops, BIT(READ) | BIT(WRITE) | BIT(LOOKUP) | BIT(COPY_FILE_RANGE));
-	parse_ok("hold op=read,read", &r);
-	CU_ASSERT_EQUAL(r.ops, BIT(READ));
-
-	parse_ok("hold path=/d/*.dat", &r);
-	CU_ASSERT_STRING_EQUAL(r.path, "/d/*.dat");
-	rule_free(&r);
-	CU_ASSERT_PTR_NULL(r.path);
-
-	parse_ok("hold offset=4096", &r);
-	CU_ASSERT_EQUAL(r.off_min, 4096);
-	CU_ASSERT_EQUAL(r.off_max, 4096);
-	parse_ok("hold offset=4k-8k", &r);
-	CU_ASSERT_EQUAL(r.off_min, 4096);
-	CU_ASSERT_EQUAL(r.off_max, 8192);
-	parse_ok("hold offset=1m-", &r);
-	CU_ASSERT_EQUAL(r.off_min, 1 << 20);
-	CU_ASSERT_EQUAL(r.off_max, UINT64_MAX);
-	parse_ok("hold size=0x10-0X1fK", &r);
-	CU_ASSERT_EQUAL(r.size_min, 16);
-	CU_ASSERT_EQUAL(r.size_max, 31 * 1024);
-	parse_ok("hold size=2G", &r);
-	CU_ASSERT_EQUAL(r.size_min, UINT64_C(2) << 30);
-	parse_ok("hold size=18446744073709551615", &r);
-	CU_ASSERT_EQUAL(r.size_min, UINT64_MAX);
-	parse_ok("hold size=17179869183g", &r);
-	CU_ASSERT_EQUAL(r.size_min, UINT64_C(17179869183) << 30);
-	parse_ok("hold size=7-7", &r);
-	CU_ASSERT_EQUAL(r.size_min, 7);
-	CU_ASSERT_EQUAL(r.size_max, 7);
-
-	parse_ok("hold pid=42", &r);
-	CU_ASSERT_EQUAL(r.pid, 42);
-	parse_ok("hold nth=3", &r);
-	CU_ASSERT_EQUAL(r.nth, 3);
-	parse_ok("hold count=2", &r);
-	CU_ASSERT_EQUAL(r.count, 2);
-	parse_ok("hold prob=0.25 seed=7", &r);
-	CU_ASSERT_EQUAL(r.prob, 0.25);
-	CU_ASSERT_EQUAL(r.seed, 7);
-	CU_ASSERT_EQUAL(r.prng, 7);
-	parse_ok("hold prob=0", &r);
-	CU_ASSERT_EQUAL(r.prob, 0.0);
-	parse_ok("hold prob=1", &r);
-	CU_ASSERT_EQUAL(r.prob, 1.0);
-	parse_ok("hold seed=0x10", &r);
-	CU_ASSERT_EQUAL(r.seed, 16);
-
-	/* Every match at once, in another order than format's. */
-	parse_ok("fail=EROFS seed=3 prob=0.5 count=4 pid=9 size=1-2 offset=3- "
-		 "path=a/b op=write", &r);
-	CU_ASSERT_EQUAL(r.action, ACT_FAIL);
-	CU_ASSERT_EQUAL(r.arg, EROFS);
-	CU_ASSERT_EQUAL(r.ops, BIT(WRITE));
-	CU_ASSERT_STRING_EQUAL(r.path, "a/b");
-	CU_ASSERT_EQUAL(r.off_min, 3);
-	CU_ASSERT_EQUAL(r.size_max, 2);
-	CU_ASSERT_EQUAL(r.pid, 9);
-	CU_ASSERT_EQUAL(r.count, 4);
-	CU_ASSERT_EQUAL(r.prob, 0.5);
-	CU_ASSERT_EQUAL(r.seed, 3);
-	rule_free(&r);
+	CHECK_EQ(r.id, 0);
+	CHECK(r.path == NULL, "r.path is NULL");
+	CHECK_EQ(r.off_min, 0);
+	CHECK_EQ(r.off_max, UINT64_MAX);
+	CHECK_EQ(r.size_min, 0);
+	CHECK_EQ(r.size_max, UINT64_MAX);
+	CHECK_EQ(r.pid, 0);
+	CHECK_EQ(r.nth, 0);
+	CHECK_EQ(r.count, 0);
+	CHECK(r.prob == 1.0, "prob %g, want 1", r.prob);
+	CHECK_EQ(r.seed, 1);
+	CHECK_EQ(r.matched, 0);
+	CHECK_EQ(r.acted, 0);
 }
 
 static const struct {
@@ -330,7 +324,7 @@ static const struct {
 	  "unknown match \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"" },
 };
 
-static void test_parse_errors(void)
+TEST(parse_errors_name_the_fault)
 {
 	for (size_t i = 0; i < sizeof(bad_rules) / sizeof(bad_rules[0]); i++) {
 		struct rule r;
@@ -338,25 +332,23 @@ static void test_parse_errors(void)
 
 		strcpy(err, "untouched");
 		ret = rule_parse(bad_rules[i].text, &r, err, sizeof(err));
-		CU_ASSERT_EQUAL(ret, -1);
-		CU_ASSERT_PTR_NULL(r.path); /* nothing for the caller to free */
-		if (ret != -1 || strcmp(err, bad_rules[i].message) != 0) {
-			fprintf(stderr, "\n  \"%s\": got ret %d \"%s\", want \"%s\"",
-				bad_rules[i].text, ret, err, bad_rules[i].message);
-			CU_FAIL("wrong message");
-		}
+		CHECK(r.path == NULL,
+		      "r.path is NULL"); /* nothing for the caller to free */
+		CHECK(ret == -1 && strcmp(err, bad_rules[i].message) == 0,
+		      "\"%s\": got ret %d \"%s\", want -1 \"%s\"", bad_rules[i].text, ret, err,
+		      bad_rules[i].message);
 	}
 }
 
-static void test_parse_small_err_buffer(void)
+TEST(parse_with_a_small_error_buffer)
 {
 	struct rule r;
 	char tiny[8];
 
-	CU_ASSERT_EQUAL(rule_parse("hodl", &r, tiny, sizeof(tiny)), -1);
-	CU_ASSERT_STRING_EQUAL(tiny, "unknown");
-	CU_ASSERT_EQUAL(rule_parse("hodl", &r, NULL, 0), -1);
-	CU_ASSERT_EQUAL(rule_parse(NULL, &r, err, sizeof(err)), -1);
+	CHECK_EQ(rule_parse("hodl", &r, tiny, sizeof(tiny)), -1);
+	CHECK_STR(tiny, "unknown");
+	CHECK_EQ(rule_parse("hodl", &r, NULL, 0), -1);
+	CHECK_EQ(rule_parse(NULL, &r, err, sizeof(err)), -1);
 }
 
 /* ---- format ---- */
@@ -408,7 +400,7 @@ static const char *const round_trip_rules[] = {
 	"delay=10 op=read,write path=x offset=1-2 size=3- pid=4 nth=5 prob=0.75 seed=6",
 };
 
-static void test_round_trip(void)
+TEST(format_parse_round_trip)
 {
 	for (size_t i = 0; i < sizeof(round_trip_rules) / sizeof(round_trip_rules[0]); i++) {
 		struct rule a, b;
@@ -417,67 +409,20 @@ static void test_round_trip(void)
 
 		parse_ok(round_trip_rules[i], &a);
 		n = rule_format(&a, text, sizeof(text));
-		CU_ASSERT_EQUAL(n, (int)strlen(text));
-		CU_ASSERT_EQUAL(rule_format(&a, NULL, 0), n);
+		CHECK_EQ(n, (int)strlen(text));
+		CHECK_EQ(rule_format(&a, NULL, 0), n);
 		parse_ok(text, &b);
-		if (!rule_equal(&a, &b)) {
-			fprintf(stderr, "\n  \"%s\" formats as \"%s\", which differs",
-				round_trip_rules[i], text);
-			CU_FAIL("round trip");
-		}
+		CHECK(rule_equal(&a, &b), "\"%s\" formats as \"%s\", which parses otherwise",
+		      round_trip_rules[i], text);
 		/* Formatting is a fixed point after one round. */
 		rule_format(&b, again, sizeof(again));
-		CU_ASSERT_STRING_EQUAL(text, again);
+		CHECK_STR(text, again);
 		rule_free(&a);
 		rule_free(&b);
 	}
 }
 
-static void test_format_text(void)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-		{ "hold", "hold" },
-		{ "fail=5", "fail=EIO" },
-		{ "fail=enospc", "fail=ENOSPC" },
-		{ "fail=EWOULDBLOCK", "fail=EAGAIN" },
-		{ "fail=500", "fail=500" },
-		{ "overlong", "overlong=4096 op=read,write" },
-		{ "proto=short-header", "proto=short-header:8" },
-		{ "proto=badlen:+1k", "proto=badlen:+1024" },
-		{ "proto=errno:0x200", "proto=errno:512" },
-		{ "short=4k", "short=4096 op=read,write" },
-		{ "delay=1k", "delay=1024" },
-		{ "hold op=write,read", "hold op=read,write" },
-		{ "hold offset=4k-", "hold offset=4096-" },
-		{ "hold offset=0-0x10", "hold offset=0-16" },
-		{ "hold size=5-5", "hold size=5" },
-		{ "hold size=0-", "hold" },
-		{ "hold prob=0.10", "hold prob=0.1" },
-		{ "hold prob=1.0", "hold" },
-		{ "hold seed=1", "hold" },
-		{ "hold prob=.5 seed=2", "hold prob=0.5 seed=2" },
-		{ "hold seed=2 nth=1 pid=3 path=p size=1 offset=2 op=read",
-		  "hold op=read path=p offset=2 size=1 pid=3 nth=1 seed=2" },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rule r;
-		char text[256];
-
-		parse_ok(cases[i].in, &r);
-		rule_format(&r, text, sizeof(text));
-		if (strcmp(text, cases[i].out) != 0) {
-			fprintf(stderr, "\n  \"%s\" formats as \"%s\", want \"%s\"",
-				cases[i].in, text, cases[i].out);
-			CU_FAIL("format");
-		}
-		rule_free(&r);
-	}
-}
-
-static void test_format_truncates(void)
+TEST(format_truncates_like_snprintf)
 {
 	struct rule r;
 	char buf[8];
@@ -486,137 +431,131 @@ static void test_format_truncates(void)
 	parse_ok("hold op=read path=/long/enough", &r);
 	memset(buf, 'x', sizeof(buf));
 	n = rule_format(&r, buf, sizeof(buf));
-	CU_ASSERT_EQUAL(n, (int)strlen("hold op=read path=/long/enough"));
-	CU_ASSERT_STRING_EQUAL(buf, "hold op");
+	CHECK_EQ(n, (int)strlen("hold op=read path=/long/enough"));
+	CHECK_STR(buf, "hold op");
 	rule_free(&r);
 }
 
 /* ---- matcher ---- */
 
-static void test_match_op(void)
+TEST(match_by_operation)
 {
 	struct rule r;
 	struct diofs_call c;
 
 	parse_ok("hold", &r);
 	c = make_call(DIOFS_OP_STATFS, NULL, 0, 0, 1);
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 
 	parse_ok("hold op=read,fsync", &r);
 	c = make_call(DIOFS_OP_READ, NULL, 0, 0, 1);
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.op = DIOFS_OP_FSYNC;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.op = DIOFS_OP_WRITE;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 	c.op = DIOFS_OP_FLOCK;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 }
 
-static void test_match_path(void)
+TEST(match_path_glob)
 {
-	struct rule r;
-	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 0, 1);
+	static const struct {
+		const char *rule, *path;
+		bool matches;
+	} cases[] = {
+		{ "hold path=/d/*", "d/file", true },
+		{ "hold path=/d/*", "/d/file", true }, /* either form of call_path() */
+		{ "hold path=/d/*", "d/sub/file", false }, /* FNM_PATHNAME: '*' stays
+							    * within a name */
+		{ "hold path=/d/*", "e/file", false },
+		{ "hold path=/d/*", "d", false },
+		{ "hold path=/d/*", NULL, false }, /* no path known: cannot match */
+		{ "hold path=d/*/f?.[ch]", "d/x/f1.c", true },
+		{ "hold path=d/*/f?.[ch]", "/d/y/fz.h", true },
+		{ "hold path=d/*/f?.[ch]", "d/x/f12.c", false },
+		{ "hold path=exact.bin", "exact.bin", true },
+		{ "hold path=exact.bin", "exact.bin2", false },
+		{ "hold path=exact.bin", "d/exact.bin", false },
+	};
 
-	parse_ok("hold path=/d/*", &r);
-	c.path = "d/file";
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	c.path = "/d/file"; /* either form of call_path() */
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	c.path = "d/sub/file"; /* FNM_PATHNAME: '*' stays within a name */
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	c.path = "e/file";
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	c.path = "d";
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	c.path = NULL; /* no path known: a path rule cannot match */
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	rule_free(&r);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diofs_call c = make_call(DIOFS_OP_READ, cases[i].path, 0, 0, 1);
+		struct rule r;
 
-	parse_ok("hold path=d/*/f?.[ch]", &r);
-	c.path = "d/x/f1.c";
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	c.path = "/d/y/fz.h";
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	c.path = "d/x/f12.c";
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	rule_free(&r);
-
-	parse_ok("hold path=exact.bin", &r);
-	c.path = "exact.bin";
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	c.path = "exact.bin2";
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	c.path = "d/exact.bin";
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	rule_free(&r);
+		parse_ok(cases[i].rule, &r);
+		CHECK(rule_matches(&r, &c) == cases[i].matches, "\"%s\" on %s: %s",
+		      cases[i].rule, cases[i].path ? cases[i].path : "(no path)",
+		      cases[i].matches ? "no match" : "a match");
+		rule_free(&r);
+	}
 }
 
-static void test_match_path_lazy(void)
+TEST(match_path_only_when_needed)
 {
 	struct rule r;
 	struct diofs_call c = make_call(DIOFS_OP_READ, "f", 0, 0, 1);
 
 	call_path_calls = 0;
 	parse_ok("hold op=read", &r);
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	CU_ASSERT_EQUAL(call_path_calls, 0);
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
+	CHECK_EQ(call_path_calls, 0);
 	/* The path is needed last: a cheaper mismatch avoids it. */
 	parse_ok("hold op=write path=f", &r);
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
-	CU_ASSERT_EQUAL(call_path_calls, 0);
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
+	CHECK_EQ(call_path_calls, 0);
 	rule_free(&r);
 	parse_ok("hold op=read path=f", &r);
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
-	CU_ASSERT_EQUAL(call_path_calls, 1);
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
+	CHECK_EQ(call_path_calls, 1);
 	rule_free(&r);
 }
 
-static void test_match_ranges_pid(void)
+TEST(match_offset_size_pid)
 {
 	struct rule r;
 	struct diofs_call c = make_call(DIOFS_OP_WRITE, NULL, 0, 0, 7);
 
 	parse_ok("hold offset=4k-8k", &r);
 	c.off = 4095;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 	c.off = 4096;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.off = 8192;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.off = 8193;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 
 	parse_ok("hold offset=1g-", &r);
 	c.off = (off_t)1 << 40;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.off = ((off_t)1 << 30) - 1;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 
 	parse_ok("hold size=512", &r);
 	c.off = 0;
 	c.size = 512;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.size = 513;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 
 	parse_ok("hold size=1-", &r);
 	c.size = 0;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 	c.size = SIZE_MAX;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 
 	parse_ok("hold pid=7", &r);
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.pid = 8;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 
 	parse_ok("hold op=write offset=100 size=10 pid=8", &r);
 	c.off = 100;
 	c.size = 10;
-	CU_ASSERT_TRUE(rule_matches(&r, &c));
+	CHECK(rule_matches(&r, &c), "rule_matches(&r, &c)");
 	c.op = DIOFS_OP_READ;
-	CU_ASSERT_FALSE(rule_matches(&r, &c));
+	CHECK(!(rule_matches(&r, &c)), "not rule_matches(&r, &c)");
 }
 
 /* ---- the list ---- */
@@ -641,9 +580,9 @@ static int add_rule(const char *text)
 
 	parse_ok(text, &r);
 	id = rules_add(&r);
-	CU_ASSERT(id > 0);
-	CU_ASSERT_EQUAL(r.id, id);
-	CU_ASSERT_PTR_NULL(r.path); /* taken by the list */
+	CHECK(id > 0, "id > 0");
+	CHECK_EQ(r.id, id);
+	CHECK(r.path == NULL, "r.path is NULL"); /* taken by the list */
 	return id;
 }
 
@@ -662,7 +601,7 @@ static void collect(void *ctx, const char *line)
 	l->n++;
 }
 
-static void test_empty_fast_path(void)
+TEST(empty_list_fast_path)
 {
 	struct diofs_call c = make_call(DIOFS_OP_READ, "f", 0, 4096, 1);
 	struct rule hit;
@@ -671,20 +610,20 @@ static void test_empty_fast_path(void)
 	rules_clear();
 	call_path_calls = 0;
 	memset(&hit, 0x5a, sizeof(hit));
-	CU_ASSERT_FALSE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(call_path_calls, 0);
-	CU_ASSERT_EQUAL(((unsigned char *)&hit)[0], 0x5a); /* untouched */
+	CHECK(!(rules_decide(&c, &hit)), "not rules_decide(&c, &hit)");
+	CHECK_EQ(call_path_calls, 0);
+	CHECK_EQ(((unsigned char *)&hit)[0], 0x5a); /* untouched */
 	rules_list(collect, &l);
 	rules_stats(collect, &l);
-	CU_ASSERT_EQUAL(l.n, 0);
+	CHECK_EQ(l.n, 0);
 
 	/* A path rule, once deleted, costs no path resolution either. */
 	rules_del(add_rule("hold path=f"));
-	CU_ASSERT_FALSE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(call_path_calls, 0);
+	CHECK(!(rules_decide(&c, &hit)), "not rules_decide(&c, &hit)");
+	CHECK_EQ(call_path_calls, 0);
 }
 
-static void test_ids_and_del(void)
+TEST(ids_and_delete)
 {
 	int a, b, c;
 	struct lines l = { 0 };
@@ -693,21 +632,21 @@ static void test_ids_and_del(void)
 	a = add_rule("hold");
 	b = add_rule("delay=1");
 	c = add_rule("abort");
-	CU_ASSERT_EQUAL(b, a + 1);
-	CU_ASSERT_EQUAL(c, b + 1);
-	CU_ASSERT_EQUAL(rules_del(b), 0);
-	CU_ASSERT_EQUAL(rules_del(b), -ENOENT);
-	CU_ASSERT_EQUAL(rules_del(0), -ENOENT);
-	CU_ASSERT_EQUAL(rules_del(-1), -ENOENT);
+	CHECK_EQ(b, a + 1);
+	CHECK_EQ(c, b + 1);
+	CHECK_EQ(rules_del(b), 0);
+	CHECK_EQ(rules_del(b), -ENOENT);
+	CHECK_EQ(rules_del(0), -ENOENT);
+	CHECK_EQ(rules_del(-1), -ENOENT);
 	rules_list(collect, &l);
-	CU_ASSERT_EQUAL(l.n, 2);
+	CHECK_EQ(l.n, 2);
 	rules_clear();
 	/* Ids are never reused, so a stale "rule del" cannot hit a new rule. */
-	CU_ASSERT_EQUAL(add_rule("hold"), c + 1);
+	CHECK_EQ(add_rule("hold"), c + 1);
 	rules_clear();
 }
 
-static void test_decide_order(void)
+TEST(decide_order)
 {
 	struct diofs_call c = make_call(DIOFS_OP_READ, "x/data", 0, 4096, 1);
 	struct rule hit;
@@ -717,13 +656,13 @@ static void test_decide_order(void)
 	rules_clear();
 	a = add_rule("fail=EIO op=read");
 	b = add_rule("hold op=read");
-	CU_ASSERT_TRUE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(hit.id, a);
-	CU_ASSERT_EQUAL(hit.action, ACT_FAIL);
-	CU_ASSERT_EQUAL(hit.arg, EIO);
+	CHECK(rules_decide(&c, &hit), "rules_decide(&c, &hit)");
+	CHECK_EQ(hit.id, a);
+	CHECK_EQ(hit.action, ACT_FAIL);
+	CHECK_EQ(hit.arg, EIO);
 	/* A rule that does not match lets the call through to the next. */
 	c.op = DIOFS_OP_WRITE;
-	CU_ASSERT_FALSE(rules_decide(&c, &hit));
+	CHECK(!(rules_decide(&c, &hit)), "not rules_decide(&c, &hit)");
 	rules_clear();
 
 	/* An earlier rule whose gate refuses does not hide the later ones. */
@@ -732,22 +671,22 @@ static void test_decide_order(void)
 	z = add_rule("abort");
 	c.op = DIOFS_OP_READ;
 	memset(&hit, 0, sizeof(hit));
-	CU_ASSERT_TRUE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(hit.id, b);
-	CU_ASSERT_PTR_NULL(hit.path); /* the list keeps the glob */
-	CU_ASSERT_TRUE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(hit.id, a);
-	CU_ASSERT_TRUE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(hit.id, b);
+	CHECK(rules_decide(&c, &hit), "rules_decide(&c, &hit)");
+	CHECK_EQ(hit.id, b);
+	CHECK(hit.path == NULL, "hit.path is NULL"); /* the list keeps the glob */
+	CHECK(rules_decide(&c, &hit), "rules_decide(&c, &hit)");
+	CHECK_EQ(hit.id, a);
+	CHECK(rules_decide(&c, &hit), "rules_decide(&c, &hit)");
+	CHECK_EQ(hit.id, b);
 	c.path = "y/data";
-	CU_ASSERT_TRUE(rules_decide(&c, &hit));
-	CU_ASSERT_EQUAL(hit.id, z);
-	CU_ASSERT_EQUAL(hit.action, ACT_ABORT);
+	CHECK(rules_decide(&c, &hit), "rules_decide(&c, &hit)");
+	CHECK_EQ(hit.id, z);
+	CHECK_EQ(hit.action, ACT_ABORT);
 
 	/* a matched 4 and acted once; b saw 3 calls (not the one a took), one
 	 * of which did not match; z saw 1. */
 	rules_stats(collect, &l);
-	CU_ASSERT_EQUAL_FATAL(l.n, 3);
+	REQUIRE_EQ(l.n, 3);
 	{
 		char want[3][64];
 
@@ -755,12 +694,12 @@ static void test_decide_order(void)
 		snprintf(want[1], sizeof(want[1]), "rule %d matched=2 acted=2", b);
 		snprintf(want[2], sizeof(want[2]), "rule %d matched=1 acted=1", z);
 		for (int i = 0; i < 3; i++)
-			CU_ASSERT_STRING_EQUAL(l.text[i], want[i]);
+			CHECK_STR(l.text[i], want[i]);
 	}
 	rules_clear();
 }
 
-static void test_list_lines(void)
+TEST(list_lines)
 {
 	struct diofs_call c = make_call(DIOFS_OP_WRITE, "f", 8192, 100, 1);
 	struct rule hit;
@@ -774,15 +713,15 @@ static void test_list_lines(void)
 	rules_decide(&c, &hit);
 	rules_decide(&c, &hit);
 	rules_list(collect, &l);
-	CU_ASSERT_EQUAL_FATAL(l.n, 2);
+	REQUIRE_EQ(l.n, 2);
 	snprintf(want[0], sizeof(want[0]), "%d matched=2 acted=1 short=10 op=write count=1", a);
 	snprintf(want[1], sizeof(want[1]), "%d matched=1 acted=1 delay=5 path=/f offset=4096-", b);
-	CU_ASSERT_STRING_EQUAL(l.text[0], want[0]);
-	CU_ASSERT_STRING_EQUAL(l.text[1], want[1]);
+	CHECK_STR(l.text[0], want[0]);
+	CHECK_STR(l.text[1], want[1]);
 	rules_clear();
 }
 
-static void test_nth(void)
+TEST(nth_acts_on_the_nth_match_only)
 {
 	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 1, 1);
 	bool acted[6];
@@ -791,11 +730,11 @@ static void test_nth(void)
 	add_rule("hold nth=3");
 	decide_run(&c, 6, acted, NULL);
 	for (int i = 0; i < 6; i++)
-		CU_ASSERT_EQUAL(acted[i], i == 2);
+		CHECK_EQ(acted[i], i == 2);
 	rules_clear();
 }
 
-static void test_count(void)
+TEST(count_acts_on_the_first_matches_only)
 {
 	struct diofs_call c = make_call(DIOFS_OP_READ, NULL, 0, 1, 1);
 	struct lines l = { 0 };
@@ -805,11 +744,12 @@ static void test_count(void)
 	add_rule("fail=EIO count=2");
 	decide_run(&c, 5, acted, NULL);
 	for (int i = 0; i < 5; i++)
-		CU_ASSERT_EQUAL(acted[i], i < 2);
+		CHECK_EQ(acted[i], i < 2);
 	/* Exhausted, but still listed and still counting. */
 	rules_stats(collect, &l);
-	CU_ASSERT_EQUAL_FATAL(l.n, 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[0], " matched=5 acted=2"));
+	REQUIRE_EQ(l.n, 1);
+	CHECK(strstr(l.text[0], " matched=5 acted=2") != NULL,
+	      "strstr(l.text[0], \" matched=5 acted=2\") is not NULL");
 	rules_clear();
 }
 
@@ -834,46 +774,49 @@ static int count_true(const bool *b, int n)
 
 enum { PROB_RUNS = 4000 };
 
-static void test_prob(void)
+TEST(prob_is_deterministic)
 {
 	static bool first[PROB_RUNS], second[PROB_RUNS], other[PROB_RUNS];
 	int k;
 
 	run_prob("hold prob=0.3 seed=42", PROB_RUNS, first);
 	run_prob("hold prob=0.3 seed=42", PROB_RUNS, second);
-	CU_ASSERT_EQUAL(memcmp(first, second, sizeof(first)), 0);
+	CHECK_EQ(memcmp(first, second, sizeof(first)), 0);
 	k = count_true(first, PROB_RUNS);
-	CU_ASSERT(k > PROB_RUNS * 0.25 && k < PROB_RUNS * 0.35);
+	CHECK(k > PROB_RUNS * 0.25 && k < PROB_RUNS * 0.35,
+	      "k > PROB_RUNS * 0.25 && k < PROB_RUNS * 0.35");
 
 	run_prob("hold prob=0.3 seed=43", PROB_RUNS, other);
-	CU_ASSERT_NOT_EQUAL(memcmp(first, other, sizeof(first)), 0);
+	CHECK((memcmp(first, other, sizeof(first))) != (0),
+	      "memcmp(first, other, sizeof(first)) != 0");
 
 	/* The default seed is 1, and it is deterministic too. */
 	run_prob("hold prob=0.3", PROB_RUNS, first);
 	run_prob("hold prob=0.3 seed=1", PROB_RUNS, second);
-	CU_ASSERT_EQUAL(memcmp(first, second, sizeof(first)), 0);
+	CHECK_EQ(memcmp(first, second, sizeof(first)), 0);
 
 	run_prob("hold prob=0", PROB_RUNS, first);
-	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), 0);
+	CHECK_EQ(count_true(first, PROB_RUNS), 0);
 	run_prob("hold prob=1", PROB_RUNS, first);
-	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), PROB_RUNS);
+	CHECK_EQ(count_true(first, PROB_RUNS), PROB_RUNS);
 	run_prob("hold prob=4.9406564584124654e-324", PROB_RUNS, first);
-	CU_ASSERT_EQUAL(count_true(first, PROB_RUNS), 0);
+	CHECK_EQ(count_true(first, PROB_RUNS), 0);
 	run_prob("hold prob=0x1.fffffffffffffp-1", PROB_RUNS, first);
-	CU_ASSERT(count_true(first, PROB_RUNS) >= PROB_RUNS - 1);
+	CHECK(count_true(first, PROB_RUNS) >= PROB_RUNS - 1,
+	      "count_true(first, PROB_RUNS) >= PROB_RUNS - 1");
 }
 
 /* With count, prob decides which matches act, up to count of them. */
-static void test_prob_count(void)
+TEST(prob_with_count)
 {
 	static bool with_count[PROB_RUNS], without[PROB_RUNS];
 	int seen = 0;
 
 	run_prob("hold prob=0.5 seed=9 count=10", PROB_RUNS, with_count);
 	run_prob("hold prob=0.5 seed=9", PROB_RUNS, without);
-	CU_ASSERT_EQUAL(count_true(with_count, PROB_RUNS), 10);
+	CHECK_EQ(count_true(with_count, PROB_RUNS), 10);
 	for (int i = 0; i < PROB_RUNS && seen < 10; i++) {
-		CU_ASSERT_EQUAL(with_count[i], without[i]);
+		CHECK_EQ(with_count[i], without[i]);
 		seen += with_count[i];
 	}
 }
@@ -895,7 +838,7 @@ static void *decide_thread(void *arg)
 	return NULL;
 }
 
-static void test_decide_threads(void)
+TEST(decide_from_many_threads)
 {
 	pthread_t t[THREADS];
 	long acted[THREADS], total = 0;
@@ -911,11 +854,11 @@ static void test_decide_threads(void)
 		pthread_join(t[i], NULL);
 		total += acted[i];
 	}
-	CU_ASSERT_EQUAL(total, 1000);
+	CHECK_EQ(total, 1000);
 	rules_stats(collect, &l);
 	snprintf(want, sizeof(want), "rule %d matched=%d acted=1000", id,
 		 THREADS * CALLS_PER_THREAD);
-	CU_ASSERT_STRING_EQUAL(l.text[0], want);
+	CHECK_STR(l.text[0], want);
 	rules_clear();
 }
 
@@ -926,13 +869,14 @@ static char *write_temp(const char *content)
 	char *path = strdup("/tmp/diofs-test-rules-XXXXXX");
 	int fd = mkstemp(path);
 
-	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT_FATAL(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
+	REQUIRE(fd >= 0, "fd >= 0");
+	REQUIRE(write(fd, content, strlen(content)) == (ssize_t)strlen(content),
+	        "write(fd, content, strlen(content)) == (ssize_t)strlen(content)");
 	close(fd);
 	return path;
 }
 
-static void test_load_file(void)
+TEST(load_file)
 {
 	char *path = write_temp("# diofs rules\n"
 				"\n"
@@ -944,18 +888,21 @@ static void test_load_file(void)
 	struct lines l = { 0 };
 
 	rules_clear();
-	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), 0);
+	CHECK_EQ(rules_load_file(path, err, sizeof(err)), 0);
 	rules_list(collect, &l);
-	CU_ASSERT_EQUAL_FATAL(l.n, 3);
-	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[0], " matched=0 acted=0 fail=EIO op=read nth=2"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[1], " hold path=/d/*"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l.text[2], " delay=5"));
+	REQUIRE_EQ(l.n, 3);
+	CHECK(strstr(l.text[0], " matched=0 acted=0 fail=EIO op=read nth=2") != NULL,
+	      "strstr(l.text[0], \" matched=0 acted=0 fail=EIO op=read nth=2\") is not NULL");
+	CHECK(strstr(l.text[1], " hold path=/d/*") != NULL,
+	      "strstr(l.text[1], \" hold path=/d/*\") is not NULL");
+	CHECK(strstr(l.text[2], " delay=5") != NULL,
+	      "strstr(l.text[2], \" delay=5\") is not NULL");
 	rules_clear();
 	unlink(path);
 	free(path);
 }
 
-static void test_load_file_bad_line(void)
+TEST(load_file_with_a_bad_line)
 {
 	char *path = write_temp("hold op=read\n"
 				"# comment\n"
@@ -966,12 +913,12 @@ static void test_load_file_bad_line(void)
 
 	rules_clear();
 	add_rule("delay=1");
-	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	CHECK_EQ(rules_load_file(path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:3: unknown action \"hodl\"", path);
-	CU_ASSERT_STRING_EQUAL(err, want);
+	CHECK_STR(err, want);
 	/* Nothing of a bad file is added. */
 	rules_list(collect, &l);
-	CU_ASSERT_EQUAL(l.n, 1);
+	CHECK_EQ(l.n, 1);
 	unlink(path);
 	free(path);
 
@@ -983,27 +930,27 @@ static void test_load_file_bad_line(void)
 		fwrite("hold\nhold\0op=read\n", 1, 18, f);
 		fclose(f);
 	}
-	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	CHECK_EQ(rules_load_file(path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:2: NUL byte in the line", path);
-	CU_ASSERT_STRING_EQUAL(err, want);
+	CHECK_STR(err, want);
 	unlink(path);
 
-	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), -1);
+	CHECK_EQ(rules_load_file(path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
-	CU_ASSERT_STRING_EQUAL(err, want);
+	CHECK_STR(err, want);
 	free(path);
 	rules_clear();
 }
 
-static void test_load_empty_file(void)
+TEST(load_empty_file)
 {
 	char *path = write_temp("# nothing\n\n");
 	struct lines l = { 0 };
 
 	rules_clear();
-	CU_ASSERT_EQUAL(rules_load_file(path, err, sizeof(err)), 0);
+	CHECK_EQ(rules_load_file(path, err, sizeof(err)), 0);
 	rules_list(collect, &l);
-	CU_ASSERT_EQUAL(l.n, 0);
+	CHECK_EQ(l.n, 0);
 	unlink(path);
 	free(path);
 }
@@ -1027,21 +974,22 @@ static void check_any(const char *text)
 
 	msg[0] = '\0';
 	ret = rule_parse(text, &a, msg, sizeof(msg));
-	CU_ASSERT(ret == 0 || ret == -1);
+	CHECK(ret == 0 || ret == -1, "ret == 0 || ret == -1");
 	if (ret) {
-		CU_ASSERT(msg[0] != '\0');
-		CU_ASSERT_PTR_NULL(strchr(msg, '\n'));
-		CU_ASSERT_PTR_NULL(a.path);
+		CHECK(msg[0] != '\0', "msg[0] != '\\0'");
+		CHECK(strchr(msg, '\n') == NULL, "strchr(msg, '\\n') is NULL");
+		CHECK(a.path == NULL, "a.path is NULL");
 		return;
 	}
-	CU_ASSERT((size_t)rule_format(&a, out, sizeof(out)) < sizeof(out));
-	CU_ASSERT_EQUAL(rule_parse(out, &b, msg, sizeof(msg)), 0);
-	CU_ASSERT_TRUE(rule_equal(&a, &b));
+	CHECK((size_t)rule_format(&a, out, sizeof(out)) < sizeof(out),
+	      "(size_t)rule_format(&a, out, sizeof(out)) < sizeof(out)");
+	CHECK_EQ(rule_parse(out, &b, msg, sizeof(msg)), 0);
+	CHECK(rule_equal(&a, &b), "rule_equal(&a, &b)");
 	rule_free(&a);
 	rule_free(&b);
 }
 
-static void test_random_bytes(void)
+TEST(random_bytes)
 {
 	uint64_t seed = 0x243f6a8885a308d3ULL;
 	char text[130];
@@ -1057,7 +1005,7 @@ static void test_random_bytes(void)
 }
 
 /* Random sentences of the language's own words find deeper paths. */
-static void test_random_words(void)
+TEST(random_words)
 {
 	static const char *const words[] = {
 		"hold", "delay=", "fail=", "short=", "overlong", "overlong=", "abort",
@@ -1089,10 +1037,10 @@ static void test_random_words(void)
 			rule_free(&r);
 		}
 	}
-	CU_ASSERT(parsed > 0); /* the generator does reach valid rules */
+	CHECK(parsed > 0, "parsed > 0"); /* the generator does reach valid rules */
 }
 
-static void test_prefixes(void)
+TEST(every_prefix_of_valid_rules)
 {
 	for (size_t i = 0; i < sizeof(round_trip_rules) / sizeof(round_trip_rules[0]); i++) {
 		const char *full = round_trip_rules[i];
@@ -1108,56 +1056,4 @@ static void test_prefixes(void)
 	}
 }
 
-int main(void)
-{
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "parse actions", test_parse_actions },
-		{ "parse proto faults", test_parse_proto },
-		{ "parse defaults", test_parse_defaults },
-		{ "parse matches", test_parse_matches },
-		{ "parse errors name the fault", test_parse_errors },
-		{ "parse with a small error buffer", test_parse_small_err_buffer },
-		{ "format/parse round trip", test_round_trip },
-		{ "format text", test_format_text },
-		{ "format truncates like snprintf", test_format_truncates },
-		{ "match op", test_match_op },
-		{ "match path glob", test_match_path },
-		{ "match path only when needed", test_match_path_lazy },
-		{ "match offset, size, pid", test_match_ranges_pid },
-		{ "empty list fast path", test_empty_fast_path },
-		{ "ids and del", test_ids_and_del },
-		{ "decide order", test_decide_order },
-		{ "list lines", test_list_lines },
-		{ "nth", test_nth },
-		{ "count", test_count },
-		{ "prob is deterministic", test_prob },
-		{ "prob with count", test_prob_count },
-		{ "decide from many threads", test_decide_threads },
-		{ "load file", test_load_file },
-		{ "load file with a bad line", test_load_file_bad_line },
-		{ "load empty file", test_load_empty_file },
-		{ "random bytes", test_random_bytes },
-		{ "random words", test_random_words },
-		{ "every prefix of valid rules", test_prefixes },
-	};
-	CU_pSuite suite;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	suite = CU_add_suite("rules", NULL, NULL);
-	if (!suite)
-		return 99;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			return 99;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+TEST_MAIN("test_rules")
