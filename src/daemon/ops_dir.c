@@ -44,6 +44,13 @@ static void free_dir(struct diofs_dir *d)
 	free(d);
 }
 
+/* The kernel refused the opendir reply: it never had d. */
+static void drop_dir(void *d, uint64_t nodeid)
+{
+	(void)nodeid;
+	free_dir(d);
+}
+
 void ops_dirs_close_all(void)
 {
 	while (open_dirs.next != &open_dirs)
@@ -80,8 +87,7 @@ void op_opendir(struct diofs_call *c)
 	}
 	c->fi.fh = (uintptr_t)d;
 	link_dir(d);
-	if (reply_open(c, &c->fi))
-		free_dir(d);
+	reply_open(c, &c->fi, drop_dir, d);
 	return;
 fail:
 	err = errno;

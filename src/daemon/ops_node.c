@@ -95,8 +95,8 @@ void op_lookup(struct diofs_call *c)
 
 	if (err)
 		reply_err(c, err);
-	else if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	else
+		reply_entry(c, &e);
 }
 
 void op_getattr(struct diofs_call *c)
@@ -257,8 +257,8 @@ static void make_node(struct diofs_call *c)
 		err = do_lookup(c->ino, c->name, &e);
 	if (err)
 		reply_err(c, err);
-	else if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	else
+		reply_entry(c, &e);
 }
 
 void op_mknod(struct diofs_call *c)
@@ -336,8 +336,7 @@ void op_link(struct diofs_call *c)
 		return;
 	}
 	inode_ref(in);
-	if (reply_entry(c, &e))
-		inode_unref(e.ino, 1);
+	reply_entry(c, &e);
 }
 
 void op_statfs(struct diofs_call *c)

@@ -37,6 +37,22 @@
  * unique the kernel never sent) goes to /dev/fuse, where the kernel
  * refuses it, instead of into an entry that serves another request now.
  *
+ * A refused reply.  The kernel says whether it took a commit only when it
+ * cannot find the request (fuse_uring_commit_fetch: ENOENT for a commit_id
+ * it does not have in flight, ENOTCONN or ECONNABORTED once the connection
+ * is gone): then the commit completes at once with that error.  A commit
+ * it takes completes only when the entry carries the next request (or at
+ * teardown, with an error of its own), and a reply whose header or payload
+ * it rejects ends the request with that error and says nothing to us.  So
+ * a reply that hands the kernel a reference (send_undo) keeps its undo in
+ * the entry, with the round of the queue loop that prepared the commit: an
+ * error completion for a commit submitted by this round's submit or the
+ * one before is its refusal and runs the undo; one for an older commit is
+ * the teardown of an entry whose commit was taken.  After proto=errno:N
+ * (send_bad_error, committed in the entry: the kernel ends the
+ * request) the real reply, with nowhere to go, is committed bare under the
+ * request's commit_id, for the kernel to refuse (a "stale" commit).
+ *
  * The entry budget.  An entry that waits for its reply serves nobody else,
  * and a queue whose entries all wait makes every further request from its
  * CPU wait in the kernel, whoever sends it.  No unprivileged caller may
@@ -84,6 +100,16 @@
 
 struct uring_queue;
 
+/* A bare commit of a request the kernel has ended already (see above);
+ * its user_data is its address with STALE_TAG set. */
+struct uring_stale {
+	uint64_t unique;
+	struct uring_queue *q;
+	struct send_undo undo;
+	struct uring_stale *next;         /* on q->stales, or on retired */
+};
+#define STALE_TAG ((uintptr_t)1)
+
 struct wait_user {
 	uid_t uid;
 	unsigned int n;                   /* 0: slot free */
@@ -95,6 +121,8 @@ struct uring_ent {
 	struct uring_queue *q;
 	char *payload;                    /* iov[1], FRONT_ROOM after its buffer */
 	uint64_t commit_id;               /* the request it serves */
+	struct send_undo undo;          /* if its commit is refused (fn NULL: none) */
+	uint64_t commit_round;            /* the loop round that prepared the commit */
 	size_t touched;                   /* payload bytes used since the last trim */
 	uint64_t large_ns, prev_large_ns; /* its last two large payloads (now_ns) */
 	struct uring_ent *hash_next;      /* in by_unique while awaiting its reply */
@@ -112,6 +140,8 @@ struct uring_queue {
 	uint64_t efd_buf;
 	pthread_mutex_t mu;
 	struct uring_ent *commits;        /* filled by other threads, under mu */
+	struct uring_stale *stales;       /* bare commits to send, under mu */
+	uint64_t round;                   /* queue loop rounds (the thread's own) */
 	struct uring_ent *ents;
 	pthread_mutex_t wait_mu;
 	unsigned int waits;               /* entries kept by caller-made waits */
@@ -123,6 +153,7 @@ struct uring_queue {
 
 static struct uring_queue *queues;
 static unsigned int nqueues, depth;
+static atomic_uint registered;    /* queues whose entries were submitted */
 static size_t payload_size;
 static int fuse_fd = -1;
 static uring_request_fn handle_request; /* the engine's */
@@ -130,6 +161,9 @@ static __thread struct uring_queue *this_queue;
 
 static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct uring_ent *by_unique[HASH_BUCKETS];
+/* Requests ended by a faulty commit, awaiting their real reply (under
+ * hash_mu; one a proto=errno rule's call, so few). */
+static struct uring_stale *retired;
 
 int uring_available(char *why, size_t len)
 {
@@ -327,8 +361,23 @@ static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
 		sqe->len = 2;
 	} else {
 		req->commit_id = e->commit_id;
+		e->commit_round = q->round;
 	}
 	io_uring_sqe_set_data(sqe, e);
+}
+
+static void prep_stale(struct uring_queue *q, struct uring_stale *st)
+{
+	struct io_uring_sqe *sqe = get_sqe(q);
+	struct fuse_uring_cmd_req *req = (struct fuse_uring_cmd_req *)sqe->cmd;
+
+	memset(sqe, 0, 128); /* SQE128 */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fuse_fd;
+	sqe->cmd_op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+	req->qid = (uint16_t)q->qid;
+	req->commit_id = st->unique;
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)st | STALE_TAG));
 }
 
 static void prep_wakeup_read(struct uring_queue *q)
@@ -339,11 +388,20 @@ static void prep_wakeup_read(struct uring_queue *q)
 	io_uring_sqe_set_data(sqe, q);
 }
 
+/* Wake the queue thread: commits from other threads. */
+static void wake(struct uring_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (write(q->efd, &one, sizeof(one)) < 0) {
+		/* an eventfd counter cannot overflow at one a reply */
+	}
+}
+
 /* The entry's reply is in its buffers: commit it (and fetch the next). */
 static void commit(struct uring_ent *e)
 {
 	struct uring_queue *q = e->q;
-	static const uint64_t one = 1;
 
 	if (this_queue == q) {
 		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
@@ -353,24 +411,59 @@ static void commit(struct uring_ent *e)
 	e->commit_next = q->commits;
 	q->commits = e;
 	pthread_mutex_unlock(&q->mu);
-	if (write(q->efd, &one, sizeof(one)) < 0) {
-		/* an eventfd counter cannot overflow at one a reply */
+	wake(q);
+}
+
+/* A reply to unique, which a faulty commit ended: commit it bare, for the
+ * kernel to refuse.  1 if unique is no such request. */
+static int commit_stale(uint64_t unique, const struct send_undo *undo)
+{
+	struct uring_stale *st, **pp;
+	struct uring_queue *q;
+
+	pthread_mutex_lock(&hash_mu);
+	for (pp = &retired; (st = *pp) && st->unique != unique; pp = &st->next)
+		;
+	if (st)
+		*pp = st->next;
+	pthread_mutex_unlock(&hash_mu);
+	if (!st)
+		return 1;
+	q = st->q;
+	st->undo = undo ? *undo : (struct send_undo){ 0 };
+	if (this_queue == q) {
+		prep_stale(q, st);
+		return 0;
 	}
+	pthread_mutex_lock(&q->mu);
+	st->next = q->stales;
+	q->stales = st;
+	pthread_mutex_unlock(&q->mu);
+	wake(q);
+	return 0;
 }
 
 static void prep_pending_commits(struct uring_queue *q)
 {
+	struct uring_stale *st, *next;
 	struct uring_ent *e;
 
 	pthread_mutex_lock(&q->mu);
 	e = q->commits;
 	q->commits = NULL;
+	st = q->stales;
+	q->stales = NULL;
 	pthread_mutex_unlock(&q->mu);
 	for (; e; e = e->commit_next)
 		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+	for (; st; st = next) {
+		next = st->next;
+		prep_stale(q, st);
+	}
 }
 
-int uring_reply(uint64_t unique, const struct iovec *iov, int n)
+int uring_reply(uint64_t unique, const struct iovec *iov, int n,
+		const struct send_undo *undo)
 {
 	struct fuse_out_header *oh;
 	struct uring_ent *e;
@@ -380,7 +473,8 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 		return 1;
 	e = hash_take(unique);
 	if (!e)
-		return 1;
+		return commit_stale(unique, undo);
+	e->undo = undo ? *undo : (struct send_undo){ 0 };
 	oh = (struct fuse_out_header *)e->hdr.in_out;
 	memcpy(oh, iov[0].iov_base, sizeof(*oh));
 	for (int i = 1; i < n; i++) {
@@ -399,6 +493,30 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
 	payload_used(e, len);
 	trim_payload(e, len);
+	commit(e);
+	return 0;
+}
+
+int uring_commit_error(uint64_t unique, int32_t error)
+{
+	struct uring_stale *st = calloc(1, sizeof(*st));
+	struct fuse_out_header *oh;
+	struct uring_ent *e;
+
+	if (!queues || !st || !(e = hash_take(unique))) {
+		free(st);
+		return 1;
+	}
+	oh = (struct fuse_out_header *)e->hdr.in_out;
+	*oh = (struct fuse_out_header){ .len = sizeof(*oh), .error = error, .unique = unique };
+	e->hdr.ring_ent_in_out.payload_sz = 0;
+	e->undo = (struct send_undo){ 0 };
+	st->unique = unique;
+	st->q = e->q;
+	pthread_mutex_lock(&hash_mu);
+	st->next = retired;
+	retired = st;
+	pthread_mutex_unlock(&hash_mu);
 	commit(e);
 	return 0;
 }
@@ -437,6 +555,16 @@ static void serve(struct uring_ent *e)
 	handle_request(start, h.len, now_ns());
 }
 
+/* A refused commit: drop what its reply handed the kernel. */
+static void undo(struct send_undo *u)
+{
+	struct send_undo run = *u;
+
+	*u = (struct send_undo){ 0 };
+	if (run.fn)
+		run.fn(run.arg, run.nodeid);
+}
+
 static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 {
 	void *data = io_uring_cqe_get_data(cqe);
@@ -447,15 +575,41 @@ static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 			prep_wakeup_read(q);
 		return;
 	}
+	if ((uintptr_t)data & STALE_TAG) { /* refused, always: see commit_stale */
+		struct uring_stale *st = (void *)((uintptr_t)data & ~STALE_TAG);
+
+		undo(&st->undo);
+		free(st);
+		return;
+	}
 	if (cqe->res == 0) {
+		e->undo = (struct send_undo){ 0 }; /* its commit was taken */
 		serve(e);
 		return;
 	}
+	if (e->commit_round + 1 >= q->round)
+		undo(&e->undo);
 	/* The entry is gone: the connection was aborted or unmounted
 	 * (ENOTCONN, ECONNABORTED), the ring is closing (ECANCELED), or the
 	 * kernel refused it (registering: EOPNOTSUPP, enable_uring off). */
 	if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && cqe->res != -ECANCELED)
 		fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-cqe->res));
+}
+
+/* The completions left when the queue stops: the refusals only. */
+static void drain_refusals(struct uring_queue *q)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		void *data = io_uring_cqe_get_data(cqe);
+
+		if (data != q && (cqe->res < 0 || ((uintptr_t)data & STALE_TAG)))
+			complete(q, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&q->ring, seen);
 }
 
 /* Onto the queue's CPU, whatever affinity diofs was started with (a
@@ -501,6 +655,11 @@ static void *queue_main(void *arg)
 	for (unsigned int i = 0; i < depth; i++)
 		prep_cmd(q, &q->ents[i], FUSE_IO_URING_CMD_REGISTER);
 	prep_wakeup_read(q);
+	/* The kernel registers each entry as it is submitted (or refuses it,
+	 * its completion says why): once every queue is through here, the
+	 * ring serves the requests. */
+	if (io_uring_submit(&q->ring) >= 0)
+		atomic_fetch_add(&registered, 1);
 	while (!atomic_load(&q->stop)) {
 		struct io_uring_cqe *cqe;
 		unsigned int head, seen = 0;
@@ -511,6 +670,10 @@ static void *queue_main(void *arg)
 			fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-err));
 			break;
 		}
+		/* The commits submitted now complete now if refused: commits
+		 * prepared from here on belong to the next round. */
+		if (err >= 0)
+			q->round++;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			complete(q, cqe);
 			seen++;
@@ -518,9 +681,12 @@ static void *queue_main(void *arg)
 		io_uring_cq_advance(&q->ring, seen);
 	}
 	/* Replies given before the stop (the daemon answering its parked
-	 * calls as it stops) still go out. */
+	 * calls as it stops) still go out; what the kernel refuses of them
+	 * is dropped, no request is served any more. */
 	prep_pending_commits(q);
-	io_uring_submit(&q->ring);
+	if (io_uring_submit(&q->ring) >= 0)
+		q->round++;
+	drain_refusals(q);
 	return NULL;
 }
 
@@ -615,6 +781,12 @@ void uring_stop(void)
 			close(q->efd);
 		if (q->mem)
 			munmap(q->mem, q->mem_len);
+		while (q->stales) { /* a queue whose ring never started */
+			struct uring_stale *st = q->stales;
+
+			q->stales = st->next;
+			free(st);
+		}
 		free(q->ents);
 		free(q->wait_users);
 		pthread_mutex_destroy(&q->mu);
@@ -622,10 +794,18 @@ void uring_stop(void)
 	}
 	free(queues);
 	queues = NULL;
+	atomic_store(&registered, 0);
 	memset(by_unique, 0, sizeof(by_unique));
+	while (retired) {
+		struct uring_stale *st = retired;
+
+		retired = st->next;
+		free(st);
+	}
 }
 
 void uring_describe(char *buf, size_t len)
 {
-	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu", nqueues, depth, payload_size);
+	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu registered=%u", nqueues, depth,
+		 payload_size, atomic_load(&registered));
 }
