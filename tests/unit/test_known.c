@@ -149,7 +149,7 @@ static void test_errors(void)
 	CU_ASSERT_STRING_EQUAL(load_error("a.b io=read io=write : x\n"), ":1: io stated twice");
 	CU_ASSERT_STRING_EQUAL(load_error("a.b 6.1* : x\n"),
 			       ":1: '6.1*': not a condition (kernel>=A.B, kernel<A.B, route=, io=, "
-			       "o_direct=, fopen_direct_io=, async_dio=)");
+			       "o_direct=, fopen_direct_io=, async_dio=, transport=)");
 }
 
 static void test_facts_check(void)
