@@ -3,9 +3,11 @@
  *
  * The kernel keeps one ring queue per possible CPU and puts each request
  * on the queue of the CPU that submitted it; the ring is used only once
- * every queue has an entry registered, until then requests keep coming
- * over /dev/fuse.  So: one thread per queue, pinned to its CPU, with its
- * own io_uring (SQE128: the command does not fit a 64-byte SQE).
+ * every queue has an entry registered, and until then every new request
+ * waits in the kernel (fs/fuse/dev.c, fuse_block_alloc), killably, and is
+ * failed if the connection ends.  So: one thread per queue, pinned to its
+ * CPU, with its own io_uring (SQE128: the command does not fit a 64-byte
+ * SQE).
  *
  * An entry is a header (struct fuse_uring_req_header) and a payload
  * buffer of at least max_write bytes.  The kernel writes the request's
@@ -154,6 +156,14 @@ struct uring_queue {
 static struct uring_queue *queues;
 static unsigned int nqueues, depth;
 static atomic_uint registered;    /* queues whose entries were submitted */
+
+/* -o io_uring_hold_register: the last queue waits here, before it
+ * registers anything, until "register" or the stop: the ring exists (the
+ * other queues' entries) but serves nothing yet, so that teardown can be
+ * tested at that point (diofs-check's lifetime suite). */
+static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t register_cv = PTHREAD_COND_INITIALIZER;
+static bool register_waiting, register_go, stopping;
 static size_t payload_size;
 static int fuse_fd = -1;
 static uring_request_fn handle_request; /* the engine's */
@@ -637,6 +647,35 @@ static int ring_init(struct uring_queue *q)
 	return io_uring_queue_init_params(size, &q->ring, &p);
 }
 
+/* The hold above; false if the queues stop meanwhile. */
+static bool register_wait(void)
+{
+	bool go;
+
+	pthread_mutex_lock(&register_mu);
+	register_waiting = true;
+	while (!register_go && !stopping)
+		pthread_cond_wait(&register_cv, &register_mu);
+	register_waiting = false;
+	go = register_go;
+	pthread_mutex_unlock(&register_mu);
+	return go;
+}
+
+bool uring_register_release(void)
+{
+	bool was;
+
+	pthread_mutex_lock(&register_mu);
+	was = register_waiting;
+	if (was) {
+		register_go = true;
+		pthread_cond_broadcast(&register_cv);
+	}
+	pthread_mutex_unlock(&register_mu);
+	return was;
+}
+
 static void *queue_main(void *arg)
 {
 	struct uring_queue *q = arg;
@@ -652,6 +691,8 @@ static void *queue_main(void *arg)
 		return NULL;
 	}
 	q->ring_ok = true;
+	if (diofs_cfg.io_uring_hold_register && q->qid == nqueues - 1 && !register_wait())
+		return NULL;
 	for (unsigned int i = 0; i < depth; i++)
 		prep_cmd(q, &q->ents[i], FUSE_IO_URING_CMD_REGISTER);
 	prep_wakeup_read(q);
@@ -761,6 +802,10 @@ void uring_stop(void)
 
 	if (!queues)
 		return;
+	pthread_mutex_lock(&register_mu);
+	stopping = true;
+	pthread_cond_broadcast(&register_cv);
+	pthread_mutex_unlock(&register_mu);
 	for (unsigned int i = 0; i < nqueues; i++) {
 		struct uring_queue *q = &queues[i];
 
@@ -806,6 +851,11 @@ void uring_stop(void)
 
 void uring_describe(char *buf, size_t len)
 {
-	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu registered=%u", nqueues, depth,
-		 payload_size, atomic_load(&registered));
+	bool held;
+
+	pthread_mutex_lock(&register_mu);
+	held = register_waiting;
+	pthread_mutex_unlock(&register_mu);
+	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu registered=%u%s", nqueues, depth,
+		 payload_size, atomic_load(&registered), held ? " register=held" : "");
 }

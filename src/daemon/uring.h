@@ -58,6 +58,10 @@ int uring_commit_error(uint64_t unique, int32_t error);
 int uring_wait_begin(uint64_t unique, uid_t uid);
 void uring_wait_end(int qid, uid_t uid);
 
+/* -o io_uring_hold_register: let the held queue register; false if no
+ * queue waits for it (yet, or any more). */
+bool uring_register_release(void);
+
 /* Stop the queue threads and close their rings (idempotent). */
 void uring_stop(void);
 
@@ -101,6 +105,10 @@ static inline int uring_wait_begin(uint64_t unique, uid_t uid)
 static inline void uring_wait_end(int qid, uid_t uid)
 {
 	(void)qid, (void)uid;
+}
+static inline bool uring_register_release(void)
+{
+	return false;
 }
 static inline void uring_stop(void) {}
 static inline void uring_describe(char *buf, size_t len)
