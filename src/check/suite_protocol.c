@@ -391,21 +391,24 @@ static void late_reply(void)
 #define REFUSED_N 16
 #define SETTLE_ROUNDS 2000
 
+static int not_dot(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/* The daemon's open fds (entries of /proc/PID/fd), -1 if unreadable. */
 static int daemon_fds(pid_t pid)
 {
+	struct dirent **fds;
 	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
+	int n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
+	n = scandir(path, &fds, not_dot, NULL);
+	for (int i = 0; i < n; i++)
+		free(fds[i]);
+	if (n >= 0)
+		free(fds);
 	return n;
 }
 

@@ -718,6 +718,28 @@ static int child_hold_lease(const void *arg)
 	return fcntl(fd, F_SETLEASE, F_UNLCK) < 0 ? errno : 0;
 }
 
+/* A child holding a write lease on BACKING file bpath (child_hold_lease);
+ * let go by writing to lease_go[1].  0 with it in *holder, else the
+ * holder's error (it died, reaped), ENOLINK if it said nothing. */
+static int start_lease_holder(const char *bpath, pid_t *holder)
+{
+	char b;
+	int n;
+
+	if (pipe2(lease_ready, O_CLOEXEC) || pipe2(lease_go, O_CLOEXEC))
+		return errno;
+	*holder = spawn(child_hold_lease, bpath);
+	close(lease_ready[1]);
+	close(lease_go[0]);
+	n = (int)read(lease_ready[0], &b, 1);
+	close(lease_ready[0]);
+	if (n == 1)
+		return 0;
+	close(lease_go[1]);
+	n = kid_result(*holder, NULL);
+	return n > 0 ? n : ENOLINK;
+}
+
 static int child_create(const void *arg)
 {
 	int fd = open((const char *)arg, O_CREAT | O_WRONLY, 0644);
@@ -735,7 +757,7 @@ static void test_create_meets_lease(void)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofs_held h[2];
-	char path[400], bpath[400], text[32] = "", b;
+	char path[400], bpath[400], text[32] = "";
 	struct diofsctl *c;
 	pid_t creator, holder;
 	uint64_t t0, took_ms;
@@ -757,17 +779,9 @@ static void test_create_meets_lease(void)
 
 	/* Meanwhile the name comes to exist in BACKING, leased. */
 	REQUIRE(itest_make_file(m, "c", 4, 1), "no file");
-	REQUIRE(pipe2(lease_ready, O_CLOEXEC) == 0 && pipe2(lease_go, O_CLOEXEC) == 0,
-		"pipe: %s", strerror(errno));
-	holder = spawn(child_hold_lease, bpath);
-	close(lease_ready[1]);
-	close(lease_go[0]);
-	n = (int)read(lease_ready[0], &b, 1);
-	close(lease_ready[0]);
-	if (n != 1) {
-		close(lease_go[1]);
-		n = kid_result(holder, NULL);
-		itest_skip(n > 0 ? itest_errname(n) : "no write lease: the holder died");
+	n = start_lease_holder(bpath, &holder);
+	if (n) {
+		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
 		return;
 	}
 
@@ -805,7 +819,7 @@ static int child_open_cpu0(const void *arg)
  * those waits end it waits for the lease and completes when the lease goes. */
 static void test_uring_lease_wait_share(void)
 {
-	char enable[8] = "", path[400], bpath[400], b;
+	char enable[8] = "", path[400], bpath[400];
 	struct diofs_mount *m;
 	pid_t w[URING_USER_SHARE], opener, holder;
 	int lock_holder, fds[URING_USER_SHARE], res, n;
@@ -841,20 +855,12 @@ static void test_uring_lease_wait_share(void)
 		REQUIRE(!has_exited(w[i]), "flock waiter %d was answered: the premise (root's "
 			"part of the share in use) does not hold", i);
 
-	REQUIRE(pipe2(lease_ready, O_CLOEXEC) == 0 && pipe2(lease_go, O_CLOEXEC) == 0,
-		"pipe: %s", strerror(errno));
-	holder = spawn(child_hold_lease, bpath);
-	close(lease_ready[1]);
-	close(lease_go[0]);
-	n = (int)read(lease_ready[0], &b, 1);
-	close(lease_ready[0]);
-	if (n != 1) {
-		close(lease_go[1]);
-		n = kid_result(holder, NULL);
+	n = start_lease_holder(bpath, &holder);
+	if (n) {
 		CHECK(kid_result(spawn(child_unlock, &lock_holder), NULL) == 0, "unlock");
 		for (int i = 0; i < URING_USER_SHARE; i++)
 			kid_result(w[i], NULL);
-		itest_skip(n > 0 ? itest_errname(n) : "no write lease: the holder died");
+		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
 		return;
 	}
 
