@@ -142,8 +142,9 @@ static bool readers_returned(struct held_io **h)
 	}
 }
 
-/* Pins in flight since before, once other I/O on the machine (which moves
- * the machine-wide counters now and then) leaves them still: a leak stays. */
+/* Pins left in flight since before: a leak stays, while other I/O on the
+ * machine moves the machine-wide counters either way now and then (taken
+ * again a few times; fewer than before is always such I/O). */
 static int64_t pins_left(const struct pin_counts *before)
 {
 	struct pin_counts now;
@@ -154,8 +155,8 @@ static int64_t pins_left(const struct pin_counts *before)
 		if (pw_sample(&now, why, sizeof(why)) < 0)
 			return 0;
 		delta = pw_inflight_delta(before, &now);
-		if (!delta)
-			break;
+		if (delta <= 0)
+			return 0;
 		usleep(10000);
 	}
 	return delta;
