@@ -356,7 +356,10 @@ static struct io_uring_sqe *get_sqe(struct uring_queue *q)
 	return sqe;
 }
 
-static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
+/* A FUSE_IO_URING_CMD_* for q's queue: REGISTER (addr: the entry's iovecs)
+ * or COMMIT_AND_FETCH (of commit_id), completing with data. */
+static void prep_fuse_cmd(struct uring_queue *q, uint32_t op, const struct iovec *iov,
+			  uint64_t commit_id, void *data)
 {
 	struct io_uring_sqe *sqe = get_sqe(q);
 	struct fuse_uring_cmd_req *req = (struct fuse_uring_cmd_req *)sqe->cmd;
@@ -366,28 +369,28 @@ static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
 	sqe->fd = fuse_fd;
 	sqe->cmd_op = op;
 	req->qid = (uint16_t)q->qid;
-	if (op == FUSE_IO_URING_CMD_REGISTER) {
-		sqe->addr = (uint64_t)(uintptr_t)e->iov;
+	if (iov) {
+		sqe->addr = (uint64_t)(uintptr_t)iov;
 		sqe->len = 2;
-	} else {
-		req->commit_id = e->commit_id;
-		e->commit_round = q->round;
 	}
-	io_uring_sqe_set_data(sqe, e);
+	req->commit_id = commit_id;
+	io_uring_sqe_set_data(sqe, data);
+}
+
+static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
+{
+	if (op == FUSE_IO_URING_CMD_REGISTER) {
+		prep_fuse_cmd(q, op, e->iov, 0, e);
+		return;
+	}
+	e->commit_round = q->round;
+	prep_fuse_cmd(q, op, NULL, e->commit_id, e);
 }
 
 static void prep_stale(struct uring_queue *q, struct uring_stale *st)
 {
-	struct io_uring_sqe *sqe = get_sqe(q);
-	struct fuse_uring_cmd_req *req = (struct fuse_uring_cmd_req *)sqe->cmd;
-
-	memset(sqe, 0, 128); /* SQE128 */
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fuse_fd;
-	sqe->cmd_op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
-	req->qid = (uint16_t)q->qid;
-	req->commit_id = st->unique;
-	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)st | STALE_TAG));
+	prep_fuse_cmd(q, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, NULL, st->unique,
+		      (void *)((uintptr_t)st | STALE_TAG));
 }
 
 static void prep_wakeup_read(struct uring_queue *q)

@@ -276,6 +276,26 @@ static int child_statfs_cpu0(const void *arg)
 	return err ? err : child_statfs(arg);
 }
 
+/* FUSE-over-io_uring on, and CPU 0 ours to pin callers to (one queue);
+ * else the test is skipped, saying why. */
+static bool uring_cpu0_premises(void)
+{
+	char enable[8] = "";
+	cpu_set_t mine;
+
+	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
+			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
+		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
+			   "/sys/module/fuse/parameters/enable_uring)");
+		return false;
+	}
+	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
+		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
+		return false;
+	}
+	return true;
+}
+
 static bool has_exited(pid_t pid)
 {
 	siginfo_t si = { 0 };
@@ -313,24 +333,15 @@ static bool exited_or_in_flock(pid_t pid)
  * answered (before, the waiters took every entry and it hung). */
 static void test_uring_flock_storm_leaves_entries(void)
 {
-	char enable[8] = "", mnt[300];
+	char mnt[300];
 	struct diofs_mount *m;
 	pid_t w[URING_WAITERS], r[URING_USER_SHARE];
 	int holder, fds[URING_WAITERS], rfds[URING_USER_SHARE], res, got = 0, enolck = 0;
-	cpu_set_t mine;
 
-	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
-			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
-		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
-			   "/sys/module/fuse/parameters/enable_uring)");
+	if (!uring_cpu0_premises())
 		return;
-	}
 	if (geteuid() != 0) {
 		itest_skip("a second user needs root");
-		return;
-	}
-	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
-		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
 		return;
 	}
 	m = waits_mount("allow_other,io_uring,io_uring_q_depth=16");
@@ -819,22 +830,13 @@ static int child_open_cpu0(const void *arg)
  * those waits end it waits for the lease and completes when the lease goes. */
 static void test_uring_lease_wait_share(void)
 {
-	char enable[8] = "", path[400], bpath[400];
+	char path[400], bpath[400];
 	struct diofs_mount *m;
 	pid_t w[URING_USER_SHARE], opener, holder;
 	int lock_holder, fds[URING_USER_SHARE], res, n;
-	cpu_set_t mine;
 
-	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
-			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
-		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
-			   "/sys/module/fuse/parameters/enable_uring)");
+	if (!uring_cpu0_premises())
 		return;
-	}
-	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
-		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
-		return;
-	}
 	m = waits_mount("io_uring,io_uring_q_depth=16");
 	REQUIRE(m, "no mount");
 	REQUIRE(itest_make_file(m, "f", 4096, 1) && itest_make_file(m, "g", 4, 1), "no files");
