@@ -13,7 +13,7 @@
 #include <sys/utsname.h>
 
 /* The facts a condition can name, and the words of their values. */
-enum fact { F_ROUTE, F_IO, F_ODIRECT, F_FDIO, F_ASYNC_DIO, NFACTS };
+enum fact { F_ROUTE, F_IO, F_ODIRECT, F_FDIO, F_ASYNC_DIO, F_TRANSPORT, NFACTS };
 
 static const struct {
 	const char *key;
@@ -24,6 +24,7 @@ static const struct {
 	[F_ODIRECT] = { "o_direct", { "yes", "no", NULL } },
 	[F_FDIO] = { "fopen_direct_io", { "yes", "no", NULL } },
 	[F_ASYNC_DIO] = { "async_dio", { "on", "off", NULL } },
+	[F_TRANSPORT] = { "transport", { "io_uring", "dev_fuse", NULL } },
 };
 #define YES 0   /* index of "yes" and "on" */
 #define NO 1
@@ -105,7 +106,7 @@ static int parse_fact(const char *word, struct facts *f, char *err, size_t errle
 		return -1;
 	}
 	snprintf(err, errlen, "'%s': not a condition (kernel>=A.B, kernel<A.B, route=, io=, "
-		 "o_direct=, fopen_direct_io=, async_dio=)", word);
+		 "o_direct=, fopen_direct_io=, async_dio=, transport=)", word);
 	return -1;
 }
 
@@ -261,13 +262,15 @@ static bool kernel_in_range(const struct entry *e)
 	       (!e->has_below || version_cmp(&v, &e->below) < 0);
 }
 
-/* What diofs -o options say: dio=all|none, async_dio=1|0; dio=odirect
- * gives FOPEN_DIRECT_IO to O_DIRECT opens only. */
+/* What diofs -o options say: dio=all|none, async_dio=1|0, io_uring[=on]
+ * (else the transport is /dev/fuse); dio=odirect gives FOPEN_DIRECT_IO to
+ * O_DIRECT opens only. */
 static void facts_of_mount(const char *opts, struct facts *f)
 {
 	char word[128];
 	int used;
 
+	f->v[F_TRANSPORT] = NO;
 	for (const char *s = opts ? opts : ""; *s; s += used + (s[used] == ',')) {
 		used = (int)strcspn(s, ",");
 		snprintf(word, sizeof(word), "%.*s", used, s);
@@ -281,6 +284,8 @@ static void facts_of_mount(const char *opts, struct facts *f)
 			f->v[F_ASYNC_DIO] = YES;
 		else if (!strcmp(word, "async_dio=0"))
 			f->v[F_ASYNC_DIO] = NO;
+		else if (!strcmp(word, "io_uring") || !strcmp(word, "io_uring=on"))
+			f->v[F_TRANSPORT] = YES;
 	}
 }
 

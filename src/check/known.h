@@ -14,11 +14,12 @@
  *   o_direct=yes|no                     the file is opened with O_DIRECT
  *   fopen_direct_io=yes|no              diofs opens it with FOPEN_DIRECT_IO
  *   async_dio=on|off                    the kernel's async DIO (fc->async_dio)
+ *   transport=io_uring|dev_fuse         how diofs takes requests (--transport)
  * An entry applies to a case when its name matches, the kernel is in range,
  * and the case states each other condition's fact with that value.  A case
  * states facts in its .facts (the same KEY=VALUE words) and through its
  * mount options: dio=all|none gives fopen_direct_io, async_dio=1|0
- * async_dio. */
+ * async_dio, io_uring (--transport uring adds it) transport. */
 #ifndef DIOFS_CHECK_KNOWN_H
 #define DIOFS_CHECK_KNOWN_H
 

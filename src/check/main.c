@@ -300,6 +300,18 @@ static const char *mount_opts_of(const struct check_suite *s, const struct check
 	return c->mount_opts ? c->mount_opts : s->mount_opts;
 }
 
+/* The options the case's diofs runs with, for the known-bug conditions. */
+static const char *known_opts_of(const struct check_suite *s, const struct check_case *c)
+{
+	static char opts[512];
+	const char *own = mount_opts_of(s, c);
+
+	if (!opt.uring)
+		return own;
+	snprintf(opts, sizeof(opts), "%s%sio_uring", own ? own : "", own && *own ? "," : "");
+	return opts;
+}
+
 /* In the harness's signal handler, before it unmounts: name the case that
  * hung (SIGALRM) or was running when the run was ended. */
 static void on_signal(int sig)
@@ -340,7 +352,7 @@ static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
 	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
 	if (running_suite && running_case)
 		r.known = known_bug(r.suite, r.name, running_case->facts,
-				    mount_opts_of(running_suite, running_case));
+				    known_opts_of(running_suite, running_case));
 	if (r.result == RESULT_FAIL && r.known)
 		r.result = RESULT_KNOWN;
 	else if (r.result == RESULT_PASS && r.known)

@@ -448,6 +448,21 @@ static const struct check_case cases[] = {
 		  "then they are released: each completes in full, diofs exits once the file "
 		  "is closed, nothing hangs, pins balance [premises: " LT_PREMISES
 		  "; AIO available" LT_PREMISE_URING "]" },
+#define LT_REG_DESC(what) "over io_uring, a diofs whose last CPU queue holds its registration " \
+	"(-o io_uring_hold_register), two opens waiting in the kernel for the ring: " what \
+	"; nothing hangs, pins balance [premises: " LT_PREMISES "; --transport uring]"
+	{ .name = "kill_registering", .fn = lt_kill_registering,
+	  .desc = LT_REG_DESC("diofs is killed: each fails ENOTCONN or ECONNABORTED") },
+	{ .name = "abort_registering", .fn = lt_abort_registering,
+	  .desc = LT_REG_DESC("the connection is aborted (fusectl): each fails ENOTCONN or "
+			      "ECONNABORTED, diofs exits") },
+	{ .name = "unmount_registering", .fn = lt_unmount_registering,
+	  .desc = LT_REG_DESC("the mount is detached (umount -l), then registration let go: "
+			      "each opens and reads in full, diofs exits once the file is "
+			      "closed") },
+	{ .name = "umount_idle_registering", .fn = lt_umount_idle_registering,
+	  .desc = LT_REG_DESC("none started: umount(2) succeeds and diofs exits, its queue "
+			      "never registering") },
 #define LT_MAP_PREMISES "[premises: " LT_PREMISES "; INIT took DIRECT_IO_ALLOW_MMAP (6.6+)]"
 	{ .name = "map_dest_munmap", .fn = lt_map_dest_munmap, .mount_opts = "dio=all",
 	  .desc = "a held O_DIRECT read into a MAP_SHARED mapping of another diofs file, "

@@ -68,6 +68,11 @@ LT_FORK_CASES(LT_DECLARE_FORK)
 void lt_child_exit_libaio(void);
 void lt_child_exit_uring(void);
 void lt_abort_held(void);
+/* suite_lifetime_register.c: teardown while the ring registers */
+void lt_kill_registering(void);
+void lt_abort_registering(void);
+void lt_unmount_registering(void);
+void lt_umount_idle_registering(void);
 void lt_crash_held(void);
 void lt_unmount_held(void);
 /* Cases living in suite_lifetime_map.c */

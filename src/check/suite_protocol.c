@@ -6,7 +6,12 @@
  * unique it does not have in flight (never sent, or answered already)
  * fails it with ENOENT.  diofs then sends the real reply, so the caller
  * must get its whole answer.  A reply after FUSE_INTERRUPT is still the
- * reply: the caller gets its data.  Each case also checks that the I/O's
+ * reply: the caller gets its data.  Over FUSE-over-io_uring (--transport
+ * uring) diofs commits errno:N in the request's ring entry, and there the
+ * kernel (fs/fuse/dev_uring.c, fuse_uring_out_header_has_err) ends the
+ * request with EINVAL instead: the caller gets EINVAL, and the real reply's
+ * commit is refused, so what it hands the kernel (an open file, a lookup)
+ * must be dropped by diofs (refused_reply_drops).  Each case also checks that the I/O's
  * pins balance (an I/O is repeated while other I/O on the machine disturbs
  * the counters; a leak shows every time) and that the kernel log gained no
  * WARNING, BUG or Oops. */
@@ -17,12 +22,17 @@
 #include "check/pinwatch.h"
 #include "check/route.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +85,40 @@ static struct outcomes wait_outcomes(const char *kind, uint64_t count)
 	return o;
 }
 
+/* ---- the transport --------------------------------------------------------- */
+
+/* Does the ring serve this mount's requests?  Over io_uring, wait (bounded)
+ * until every queue has registered its entries: until then requests still
+ * come over /dev/fuse. */
+static bool over_ring(void)
+{
+	uint64_t deadline = ms_now() + STATS_WAIT_MS;
+	unsigned int queues = 0, registered = 0;
+	bool uring = false;
+	struct stat st;
+
+	REQUIRE_SYS(stat(check_mnt(), &st)); /* INIT answered */
+	do {
+		char **lines = NULL;
+
+		if (CHECK_CTL(diofsctl_cmd(check_ctl(), &lines, "stats")) < 0)
+			return false;
+		for (char **l = lines; l && *l; l++)
+			if (!strncmp(*l, "transport io_uring ", 19)) {
+				uring = true;
+				sscanf(*l, "transport io_uring queues=%u q_depth=%*u payload=%*u "
+				       "registered=%u", &queues, &registered);
+			}
+		diofsctl_free_lines(lines);
+		if (!uring || (queues && registered == queues))
+			return uring;
+		usleep(1000);
+	} while (ms_now() < deadline);
+	CHECK_FAILF("over io_uring, %u of %u queues registered after %d ms", registered, queues,
+		    STATS_WAIT_MS);
+	return true;
+}
+
 /* ---- the kernel log ------------------------------------------------------ */
 
 /* /dev/kmsg from now on; -1 with why if it cannot be read. */
@@ -124,6 +168,7 @@ struct fault {
 	const char *rule;  /* the proto= value */
 	const char *kind;  /* its name in stats */
 	int want;          /* write(2) of the faulty message: 0 or the errno */
+	bool ring_ends;    /* over the ring: committed, the request ended EINVAL */
 };
 
 static atomic_int signals;
@@ -157,6 +202,9 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 {
 	const char *op = dir == IO_READ ? "read" : "write";
 	bool late = strcmp(f->kind, "late") == 0;
+	bool ended = f->ring_ends && over_ring();
+	int want = ended ? 0 : f->want;
+	ssize_t want_res = ended ? -EINVAL : (ssize_t)LEN;
 	struct sigaction sa = { .sa_handler = on_signal }, old;
 	struct pin_counts pins_before;
 	bool pins = !pins_unavailable();
@@ -210,10 +258,12 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 		CHECK_FAILF("%s: no answer %d ms after the faulty reply (the caller hangs)", ctx,
 			    ROUTE_WAIT_MS);
 		pins = false;
-	} else if (res != (ssize_t)LEN) {
-		CHECK_FAILF("%s: returned %zd (%s), want %zu: diofs sent the real reply after "
-			    "the faulty one", ctx, res, res < 0 ? strerror((int)-res) : "short", LEN);
-	} else if (dir == IO_READ) {
+	} else if (res != want_res) {
+		CHECK_FAILF("%s: returned %zd (%s), want %zd: %s", ctx, res,
+			    res < 0 ? strerror((int)-res) : "short", want_res, ended ?
+			    "the ring's commit of the faulty header ends the request with EINVAL" :
+			    "diofs sent the real reply after the faulty one");
+	} else if (dir == IO_READ && !ended) {
 		CHECK_PATTERN(buf, LEN, 0, SEED_FILE);
 	}
 	route_free(io);
@@ -227,12 +277,13 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	if (after.count != before.count + 1)
 		CHECK_FAILF("%s: diofs counted %" PRIu64 " faulty writes, want 1", ctx,
 			    after.count - before.count);
-	else if (outcome_of(&after, f->want) != outcome_of(&before, f->want) + 1)
-		CHECK_FAILF("%s: write(2) to /dev/fuse: accepted +%" PRIu64 ", EINVAL +%" PRIu64
+	else if (outcome_of(&after, want) != outcome_of(&before, want) + 1)
+		CHECK_FAILF("%s: %s: accepted +%" PRIu64 ", EINVAL +%" PRIu64
 			    ", ENOENT +%" PRIu64 ", other +%" PRIu64 "; want %s", ctx,
+			    ended ? "the ring's commit" : "write(2) to /dev/fuse",
 			    after.accepted - before.accepted, after.einval - before.einval,
 			    after.enoent - before.enoent, after.other - before.other,
-			    outcome_name(f->want));
+			    outcome_name(want));
 	if (late) {
 		if (atomic_load(&signals) != 1)
 			CHECK_FAILF("%s: the signal handler ran %d times, want once", ctx,
@@ -287,52 +338,190 @@ static void fault_all(const struct fault *f)
 
 static void badlen_longer(void)
 {
-	fault_all(&(struct fault){ "badlen:+8", "badlen", EINVAL });
+	fault_all(&(struct fault){ "badlen:+8", "badlen", EINVAL, false });
 }
 
 static void badlen_shorter(void)
 {
-	fault_all(&(struct fault){ "badlen:-8", "badlen", EINVAL });
+	fault_all(&(struct fault){ "badlen:-8", "badlen", EINVAL, false });
 }
 
 static void short_header(void)
 {
-	fault_all(&(struct fault){ "short-header:8", "short-header", EINVAL });
+	fault_all(&(struct fault){ "short-header:8", "short-header", EINVAL, false });
 }
 
 static void short_header_15(void)
 {
-	fault_all(&(struct fault){ "short-header:15", "short-header", EINVAL });
+	fault_all(&(struct fault){ "short-header:15", "short-header", EINVAL, false });
 }
 
 static void errno_erestartsys(void)
 {
-	fault_all(&(struct fault){ "errno:-512", "errno", EINVAL });
+	fault_all(&(struct fault){ "errno:-512", "errno", EINVAL, true });
 }
 
 static void errno_below(void)
 {
-	fault_all(&(struct fault){ "errno:-1000", "errno", EINVAL });
+	fault_all(&(struct fault){ "errno:-1000", "errno", EINVAL, true });
 }
 
 static void errno_positive(void)
 {
-	fault_all(&(struct fault){ "errno:5", "errno", EINVAL });
+	fault_all(&(struct fault){ "errno:5", "errno", EINVAL, true });
 }
 
 static void double_reply(void)
 {
-	fault_all(&(struct fault){ "double", "double", ENOENT });
+	fault_all(&(struct fault){ "double", "double", ENOENT, false });
 }
 
 static void unknown_unique(void)
 {
-	fault_all(&(struct fault){ "unknown-unique", "unknown-unique", ENOENT });
+	fault_all(&(struct fault){ "unknown-unique", "unknown-unique", ENOENT, false });
 }
 
 static void late_reply(void)
 {
-	fault_all(&(struct fault){ "late", "late", 0 });
+	fault_all(&(struct fault){ "late", "late", 0, false });
+}
+
+/* ---- a refused reply that hands the kernel something ---------------------- */
+
+#define REFUSED_N 16
+#define SETTLE_ROUNDS 2000
+
+static int not_dot(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/* The daemon's open fds (entries of /proc/PID/fd), -1 if unreadable. */
+static int daemon_fds(pid_t pid)
+{
+	struct dirent **fds;
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	n = scandir(path, &fds, not_dot, NULL);
+	for (int i = 0; i < n; i++)
+		free(fds[i]);
+	if (n >= 0)
+		free(fds);
+	return n;
+}
+
+/* From "ping": "diofs VERSION pid N". */
+static pid_t daemon_pid(void)
+{
+	char **lines = NULL;
+	int pid = 0;
+
+	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "ping"));
+	if (lines && lines[0] && strstr(lines[0], " pid "))
+		pid = atoi(strstr(lines[0], " pid ") + 5);
+	diofsctl_free_lines(lines);
+	if (pid <= 0)
+		CHECK_FATALF("diofsctl ping names no pid");
+	return pid;
+}
+
+/* The daemon's fds once they come down to want, bounded: a release, and
+ * over the ring the refused commit's completion, are handled after the
+ * caller returned; each statfs round trip lets them by. */
+static int fds_settled(pid_t pid, int want)
+{
+	int now = daemon_fds(pid);
+
+	for (int i = 0; i < SETTLE_ROUNDS && now > want; i++) {
+		struct statvfs sv;
+
+		statvfs(check_mnt(), &sv);
+		sched_yield();
+		now = daemon_fds(pid);
+	}
+	return now;
+}
+
+/* errno:-1000 on REFUSED_N opens and REFUSED_N lookups.  Over /dev/fuse
+ * the faulty header is refused and the real reply taken: the opens and
+ * lookups succeed.  Over the ring the kernel ends each request with EINVAL
+ * and refuses the real reply's commit: the backing file diofs opened, and
+ * the inode (an O_PATH fd) it looked up, must be dropped, so the daemon's
+ * fds come back to what they were. */
+static void refused_reply_drops(void)
+{
+	bool ring = over_ring();
+	int base, now, ok = 0, einval = 0;
+	char name[32];
+	pid_t pid;
+	struct stat st;
+
+	if (!check_backing_path("opened"))
+		SKIP("needs diofs-check's own mount (names made behind the mount, not looked up)");
+	pid = daemon_pid();
+	check_file_create("opened", 4096, SEED_FILE);
+	REQUIRE_SYS(stat(check_path("opened"), &st)); /* its inode's fd from now on */
+	for (int i = 0; i < REFUSED_N; i++) {
+		snprintf(name, sizeof(name), "named%d", i);
+		check_file_create(name, 1, SEED_FILE);
+	}
+	base = daemon_fds(pid);
+	if (base <= 0)
+		CHECK_FATALF("cannot count diofs's fds (/proc/%d/fd)", (int)pid);
+
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "proto=errno:-1000 op=open path=%s count=%d",
+				      check_fuse_path("opened"), REFUSED_N));
+	for (int i = 0; i < REFUSED_N; i++) {
+		int fd = open(check_path("opened"), O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			ok++;
+			close(fd);
+		} else if (errno == EINVAL) {
+			einval++;
+		} else {
+			CHECK_FAILF("open with proto=errno:-1000: %s", strerror(errno));
+		}
+	}
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+	if (ring)
+		CHECK_EQ(einval, REFUSED_N);
+	else
+		CHECK_EQ(ok, REFUSED_N);
+	now = fds_settled(pid, base);
+	if (now != base)
+		CHECK_FAILF("after %d opens %s, diofs has %d fds, %d before: %s", REFUSED_N,
+			    ring ? "whose reply's commit the kernel refused" : "and closes", now,
+			    base, ring ? "it kept the files the kernel never took" :
+			    "the releases did not free them");
+
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "proto=errno:-1000 op=lookup path=%s count=%d",
+				      check_fuse_path("named*"), REFUSED_N));
+	ok = einval = 0;
+	for (int i = 0; i < REFUSED_N; i++) {
+		snprintf(name, sizeof(name), "named%d", i);
+		if (stat(check_path(name), &st) == 0)
+			ok++;
+		else if (errno == EINVAL)
+			einval++;
+		else
+			CHECK_FAILF("stat %s with proto=errno:-1000: %s", name, strerror(errno));
+	}
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+	if (ring) {
+		CHECK_EQ(einval, REFUSED_N);
+		now = fds_settled(pid, base);
+		if (now != base)
+			CHECK_FAILF("after %d lookups whose reply's commit the kernel refused, diofs "
+				    "has %d fds, %d before: it kept inodes the kernel never counted",
+				    REFUSED_N, now, base);
+	} else {
+		/* the kernel holds each entry now: one O_PATH fd each */
+		CHECK_EQ(ok, REFUSED_N);
+		CHECK_EQ(daemon_fds(pid), base + REFUSED_N);
+	}
 }
 
 static const struct check_case cases[] = {
@@ -356,6 +545,10 @@ static const struct check_case cases[] = {
 		   "the same reply written twice: the first answers, the second ENOENT"),
 	CHECK_CASE(unknown_unique,
 		   "a reply to a unique the kernel never sent: ENOENT, then answered"),
+	CHECK_CASE(refused_reply_drops,
+		   "errno:-1000 on opens and lookups: over /dev/fuse refused, the real reply "
+		   "answers; over io_uring the request ends EINVAL and the real reply's "
+		   "commit is refused: diofs drops the file or inode (its fds come back)"),
 	CHECK_CASE(late_reply,
 		   "a reply after FUSE_INTERRUPT (signal while held): accepted, the caller "
 		   "gets its data, its handler runs once"),

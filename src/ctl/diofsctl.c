@@ -37,6 +37,8 @@ static const char usage_text[] =
 	"                                  FILE: a new file (mode 0600); overwrite:\n"
 	"                                  it may exist as a regular file, emptied\n"
 	"  " CTL_USAGE_PING "                            says who answers: pid, version\n"
+	"  " CTL_USAGE_REGISTER "                        -o io_uring_hold_register: let the held\n"
+	"                                  queue register its ring entries\n"
 	"  --json       held, rule list, stats and info as a JSON array of objects\n"
 	"  -v, --verbose  say which socket was tried\n"
 	"  -V, --version\n"
@@ -448,6 +450,15 @@ static void run_info(int argc, char **argv)
 	print_lines("info", stats_shape);
 }
 
+static void run_register(int argc, char **argv)
+{
+	struct diofsctl *ctl = ctl_open();
+
+	if (diofsctl_cmd(ctl, NULL, "register") < 0)
+		fail(ctl);
+	diofsctl_close(ctl);
+}
+
 /* "diofs at MNT answers: pid N, version V" from the daemon's
  * "diofs VERSION pid N". */
 static void run_ping(int argc, char **argv)
@@ -492,6 +503,7 @@ static const struct command {
 	{ "stats", run_stats, 0, true },
 	{ "info", run_info, 0, true },
 	{ "ping", run_ping, 0, false },
+	{ "register", run_register, 0, false },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

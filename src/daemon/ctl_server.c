@@ -30,6 +30,7 @@
 #include "proto_fault.h"
 #include "rules.h"
 #include "trace.h"
+#include "uring.h"
 #include "proto/ctl.h"
 #include "proto/ctldir.h"
 #include "proto/number.h"
@@ -341,6 +342,15 @@ static bool cmd_stats(int fd, int argc, char **argv)
 	return reply_ok(fd, &l);
 }
 
+/* "register": the queue -o io_uring_hold_register holds registers. */
+static bool cmd_register(int fd, int argc, char **argv)
+{
+	if (!uring_register_release())
+		return reply_err(fd, "register: no io_uring queue waits to register "
+				 "(-o io_uring,io_uring_hold_register)");
+	return reply_ok_empty(fd);
+}
+
 /* "trace on FILE [overwrite]".  The file is opened by this thread as the
  * daemon: peer_allowed let in only the daemon's own uid, so that is the
  * asker's own right to create it. */
@@ -411,6 +421,7 @@ static const struct command {
 	{ "stats", CTL_USAGE_STATS, 0, cmd_stats, NULL },
 	{ "info", CTL_USAGE_INFO, 0, cmd_info, NULL },
 	{ "trace", CTL_USAGE_TRACE, -1, cmd_trace, NULL },
+	{ "register", CTL_USAGE_REGISTER, 0, cmd_register, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

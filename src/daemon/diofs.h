@@ -34,6 +34,7 @@ struct diofs_config {
 	unsigned int threads;  /* worker threads */
 	enum diofs_uring_mode io_uring;
 	unsigned int io_uring_q_depth; /* ring entries per CPU queue */
+	bool io_uring_hold_register; /* the last queue waits for "register" */
 	bool foreground;
 	bool debug;
 	bool single_thread;

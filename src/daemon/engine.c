@@ -162,7 +162,7 @@ static void handle_init(const struct proto_in *in)
 	}
 	atomic_store(&over_uring, (r.flags & FUSE_OVER_IO_URING) != 0);
 	if (over_uring)
-		send_set_ring(uring_reply);
+		send_set_ring(uring_reply, uring_commit_error);
 	negotiated = r;
 	atomic_store(&initialized, true);
 	init_json(&r, json, sizeof(json));

@@ -30,6 +30,13 @@ static void free_dir(struct diofs_dir *d)
 	free(d);
 }
 
+/* The kernel refused the opendir reply: it never had d. */
+static void drop_dir(void *d, uint64_t nodeid)
+{
+	(void)nodeid;
+	free_dir(d);
+}
+
 void ops_dirs_close_all(void)
 {
 	open_list_close_all(&open_dirs, struct diofs_dir, free_dir);
@@ -65,8 +72,7 @@ void op_opendir(struct diofs_call *c)
 	}
 	c->fi.fh = (uintptr_t)d;
 	open_list_add(&open_dirs, &d->link);
-	if (reply_open(c, &c->fi))
-		free_dir(d);
+	reply_open(c, &c->fi, drop_dir, d);
 	return;
 fail:
 	err = errno;

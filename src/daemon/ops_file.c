@@ -106,6 +106,20 @@ int ops_lease_clear(int fd, int flags)
 	return err;
 }
 
+/* The kernel refused the open or create reply: it never had f (nor, for
+ * create, counted the entry's lookup). */
+static void drop_file(void *f, uint64_t nodeid)
+{
+	(void)nodeid;
+	free_file(f);
+}
+
+static void drop_created(void *f, uint64_t nodeid)
+{
+	free_file(f);
+	inode_unref(nodeid, 1);
+}
+
 void op_open(struct diofs_call *c)
 {
 	uint64_t generation = holds_lock_generation();
@@ -129,8 +143,7 @@ void op_open(struct diofs_call *c)
 		reply_err(c, ENOMEM);
 		return;
 	}
-	if (reply_open(c, &c->fi))
-		free_file(f);
+	reply_open(c, &c->fi, drop_file, f);
 }
 
 void op_create(struct diofs_call *c)
@@ -184,10 +197,7 @@ void op_create(struct diofs_call *c)
 		err = ENOMEM;
 		goto fail_fd;
 	}
-	if (reply_create(c, &e, &c->fi)) {
-		free_file(f);
-		inode_unref(e.ino, 1);
-	}
+	reply_create(c, &e, &c->fi, drop_created, f);
 	return;
 
 fail_fd:

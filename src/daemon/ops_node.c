@@ -88,14 +88,14 @@ int do_lookup(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 	return 0;
 }
 
-/* e for c, or err if not 0.  The lookup counted for e is given back if the
- * kernel did not get it (the caller was interrupted). */
+/* e for c, or err if not 0.  reply_entry gives the lookup counted for e
+ * back if the kernel does not take the reply. */
 static void reply_lookup(struct diofs_call *c, int err, const struct fuse_entry_param *e)
 {
 	if (err)
 		reply_err(c, err);
-	else if (reply_entry(c, e))
-		inode_unref(e->ino, 1);
+	else
+		reply_entry(c, e);
 }
 
 void op_lookup(struct diofs_call *c)

@@ -40,6 +40,7 @@ static const struct fuse_opt diofs_opts[] = {
 	FUSE_OPT_KEY("io_uring", KEY_VALUE),
 	FUSE_OPT_KEY("io_uring=", KEY_VALUE),
 	FUSE_OPT_KEY("io_uring_q_depth=", KEY_VALUE),
+	FUSE_OPT_KEY("io_uring_hold_register", KEY_VALUE),
 	/* fuse_parse_cmdline's, for libfuse's own loop, which diofs does
 	 * not run: refused rather than accepted and ignored. */
 	FUSE_OPT_KEY("max_threads=", KEY_REFUSED),
@@ -139,6 +140,10 @@ static int parse_value(const char *arg)
 	const char *val = strchr(arg, '=');
 	long v;
 
+	if (!strcmp(arg, "io_uring_hold_register")) {
+		diofs_cfg.io_uring_hold_register = true;
+		return 0;
+	}
 	if (!val) { /* -o io_uring: on */
 		diofs_cfg.io_uring = URING_REQUIRE;
 		return 0;
@@ -208,6 +213,8 @@ static void usage(const char *prog)
 	       "                             with a warning where it is not available\n"
 	       "    -o io_uring_q_depth=N    ring entries per CPU (default 512; each held\n"
 	       "                             request keeps one: see diofs(8))\n"
+	       "    -o io_uring_hold_register  the last CPU queue registers its entries\n"
+	       "                             only on diofsctl register (tests)\n"
 	       "    -o init_off=FLAG[:FLAG]  do not ask INIT for these flags, of:\n",
 	       prog);
 	/* the names, comma-separated, wrapped under the description */

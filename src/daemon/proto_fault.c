@@ -7,7 +7,10 @@
  * the faulty message still goes to /dev/fuse, which checks it the same
  * way; the request itself waits in a ring entry, which /dev/fuse does not
  * search, so a well-formed faulty reply (double, unknown-unique) is ENOENT
- * there for that reason too. */
+ * there for that reason too.  Except errno:N, which the ring carries: it
+ * is committed in the request's entry, where the kernel does not leave the
+ * request waiting but ends it with EINVAL; the real reply's commit is then
+ * refused, and what it handed the kernel dropped (send_reply_undo). */
 #include <config.h>
 #include "proto_fault.h"
 
@@ -54,11 +57,7 @@ static int write_faulty(const struct diofs_call *c, struct proto_out *o)
 		total = iov[0].iov_len;
 		break;
 	case PROTO_FAULT_ERRNO:
-		h.error = (int32_t)c->proto_arg;
-		h.len = sizeof(h);
-		n = 1;
-		total = sizeof(h);
-		break;
+		return send_bad_error(h.unique, (int32_t)c->proto_arg);
 	case PROTO_FAULT_UNKNOWN_UNIQUE:
 		h.unique ^= FOREIGN_UNIQUE_BIT;
 		break;
@@ -71,17 +70,18 @@ static int write_faulty(const struct diofs_call *c, struct proto_out *o)
 	return (size_t)res == total ? 0 : -EIO;
 }
 
-int proto_fault_reply(struct diofs_call *c, struct proto_out *o)
+int proto_fault_reply(struct diofs_call *c, struct proto_out *o,
+		      const struct send_undo *undo)
 {
 	int res;
 
 	switch (c->proto_fault) {
 	case PROTO_FAULT_DOUBLE:
-		res = send_reply(o);
+		res = send_reply_undo(o, undo);
 		c->proto_write = write_faulty(c, o);
 		break;
 	case PROTO_FAULT_LATE:
-		res = send_reply(o);
+		res = send_reply_undo(o, undo);
 		c->proto_write = res;
 		break;
 	default:
@@ -92,7 +92,7 @@ int proto_fault_reply(struct diofs_call *c, struct proto_out *o)
 	count(c->proto_fault, c->proto_write);
 	call_record(c);
 	if (res == 1)
-		res = send_reply(o);
+		res = send_reply_undo(o, undo);
 	return res;
 }
 

@@ -9,9 +9,11 @@
 #include "call.h"
 #include "fuse_proto.h"
 
-/* Record c (call_record) and send o with c's fault; send_reply's result
- * for the real reply. */
-int proto_fault_reply(struct diofs_call *c, struct proto_out *o);
+/* Record c (call_record) and send o with c's fault; send_reply_undo's
+ * result for the real reply (undo: as there). */
+struct send_undo;
+int proto_fault_reply(struct diofs_call *c, struct proto_out *o,
+		      const struct send_undo *undo);
 
 /* One line per fault used: "proto NAME count=N accepted=N einval=N
  * enoent=N other=N", what write(2) said to the faulty messages (late: to

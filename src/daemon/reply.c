@@ -9,6 +9,7 @@
 #include "diofs.h"
 #include "fuse_proto.h"
 #include "identity.h"
+#include "inode.h"
 #include "interrupt.h"
 #include "proto_fault.h"
 #include "send.h"
@@ -16,20 +17,30 @@
 /* Back to the daemon's identity (the op ran as the caller), record c,
  * send o (with its protocol fault, if a rule gave it one), free c; the
  * send's result. */
-static int reply(struct diofs_call *c, struct proto_out *o)
+static void reply_undo(struct diofs_call *c, struct proto_out *o,
+		       const struct send_undo *undo)
 {
-	int res;
-
 	identity_restore();
 	interrupt_done(c);
 	if (c->proto_fault) {
-		res = proto_fault_reply(c, o);
+		proto_fault_reply(c, o, undo);
 	} else {
 		call_record(c);
-		res = send_reply(o);
+		send_reply_undo(o, undo);
 	}
 	call_free(c);
-	return res;
+}
+
+static void reply(struct diofs_call *c, struct proto_out *o)
+{
+	reply_undo(c, o, NULL);
+}
+
+/* A refused entry: the kernel did not count the lookup. */
+static void drop_lookup(void *arg, uint64_t nodeid)
+{
+	(void)arg;
+	inode_unref(nodeid, 1);
 }
 
 void reply_err(struct diofs_call *c, int err)
@@ -41,25 +52,27 @@ void reply_err(struct diofs_call *c, int err)
 	reply(c, &o);
 }
 
-int reply_entry(struct diofs_call *c, const struct fuse_entry_param *e)
+void reply_entry(struct diofs_call *c, const struct fuse_entry_param *e)
 {
+	struct send_undo undo = { drop_lookup, NULL, e->ino };
 	struct proto_out o;
 
 	proto_out_init(&o, c->unique, 0);
 	proto_put_entry(&o, e);
-	return reply(c, &o);
+	reply_undo(c, &o, &undo);
 }
 
-int reply_create(struct diofs_call *c, const struct fuse_entry_param *e,
-		 const struct fuse_file_info *fi)
+void reply_create(struct diofs_call *c, const struct fuse_entry_param *e,
+		  const struct fuse_file_info *fi, reply_undo_fn *undo_fn, void *arg)
 {
+	struct send_undo undo = { undo_fn, arg, e->ino };
 	struct proto_out o;
 
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
 	proto_out_init(&o, c->unique, 0);
 	proto_put_create(&o, e, fi->fh, proto_open_flags(fi, !diofs_cfg.no_parallel_direct_writes));
-	return reply(c, &o);
+	reply_undo(c, &o, &undo);
 }
 
 void reply_attr(struct diofs_call *c, const struct stat *st, double timeout)
@@ -80,15 +93,17 @@ void reply_readlink(struct diofs_call *c, const char *target)
 	reply(c, &o);
 }
 
-int reply_open(struct diofs_call *c, const struct fuse_file_info *fi)
+void reply_open(struct diofs_call *c, const struct fuse_file_info *fi, reply_undo_fn *undo_fn,
+		void *arg)
 {
+	struct send_undo undo = { undo_fn, arg, 0 };
 	struct proto_out o;
 
 	c->fopen_direct = fi->direct_io;
 	c->fi.fh = fi->fh;
 	proto_out_init(&o, c->unique, 0);
 	proto_put_open(&o, fi->fh, proto_open_flags(fi, !diofs_cfg.no_parallel_direct_writes));
-	return reply(c, &o);
+	reply_undo(c, &o, &undo);
 }
 
 /* A reply that is a byte count (put with put): a write's, an xattr's size. */

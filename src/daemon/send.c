@@ -13,15 +13,17 @@
 
 static int dev_fd = -1;
 static _Atomic(send_ring_fn) ring_reply; /* NULL: /dev/fuse only */
+static _Atomic(send_ring_error_fn) ring_error;
 
 void send_set_fd(int fd)
 {
 	dev_fd = fd;
 }
 
-void send_set_ring(send_ring_fn ring)
+void send_set_ring(send_ring_fn reply, send_ring_error_fn error)
 {
-	atomic_store(&ring_reply, ring);
+	atomic_store(&ring_error, error);
+	atomic_store(&ring_reply, reply);
 }
 
 static void debug_reply(const struct proto_out *o)
@@ -30,7 +32,7 @@ static void debug_reply(const struct proto_out *o)
 		(uint64_t)o->h.unique, o->h.error, o->h.len);
 }
 
-int send_reply(struct proto_out *o)
+int send_reply_undo(struct proto_out *o, const struct send_undo *undo)
 {
 	send_ring_fn ring = atomic_load(&ring_reply);
 	struct iovec iov[3];
@@ -39,21 +41,43 @@ int send_reply(struct proto_out *o)
 
 	if (diofs_cfg.debug)
 		debug_reply(o);
-	/* The reply goes where its request came from: a ring entry (its
-	 * result, the commit's, is the ring's to see), else /dev/fuse. */
-	if (ring && ring(o->h.unique, iov, n) == 0)
+	/* The reply goes where its request came from: a ring entry (the
+	 * commit's completion refuses it or not, later: uring.c runs undo),
+	 * else /dev/fuse. */
+	if (ring && ring(o->h.unique, iov, n, undo) == 0)
 		return 0;
 	res = writev(dev_fd, iov, n);
 	if (res == (ssize_t)o->h.len)
 		return 0;
-	if (res >= 0)
-		return -EIO;
+	res = res >= 0 ? -EIO : -errno;
 	/* ENOENT: the caller was interrupted and the kernel answered it;
 	 * ENODEV: unmounted or aborted.  Both are the kernel's to decide. */
-	if (errno != ENOENT && errno != ENODEV)
+	if (res != -ENOENT && res != -ENODEV)
 		fprintf(stderr, "diofs: reply to request %" PRIu64 ": %s\n",
-			(uint64_t)o->h.unique, strerror(errno));
-	return -errno;
+			(uint64_t)o->h.unique, strerror((int)-res));
+	if (undo && undo->fn)
+		undo->fn(undo->arg, undo->nodeid);
+	return (int)res;
+}
+
+int send_reply(struct proto_out *o)
+{
+	return send_reply_undo(o, NULL);
+}
+
+int send_bad_error(uint64_t unique, int32_t error)
+{
+	send_ring_error_fn ring = atomic_load(&ring_error);
+	struct fuse_out_header h = { .len = sizeof(h), .error = error, .unique = unique };
+	struct iovec iov = { &h, sizeof(h) };
+	ssize_t res;
+
+	if (ring && ring(unique, error) == 0)
+		return 0;
+	res = writev(dev_fd, &iov, 1);
+	if (res < 0)
+		return -errno;
+	return res == (ssize_t)sizeof(h) ? 0 : -EIO;
 }
 
 ssize_t send_raw(const struct iovec *iov, int n)

@@ -3,9 +3,11 @@
  *
  * The kernel keeps one ring queue per possible CPU and puts each request
  * on the queue of the CPU that submitted it; the ring is used only once
- * every queue has an entry registered, until then requests keep coming
- * over /dev/fuse.  So: one thread per queue, pinned to its CPU, with its
- * own io_uring (SQE128: the command does not fit a 64-byte SQE).
+ * every queue has an entry registered, and until then every new request
+ * waits in the kernel (fs/fuse/dev.c, fuse_block_alloc), killably, and is
+ * failed if the connection ends.  So: one thread per queue, pinned to its
+ * CPU, with its own io_uring (SQE128: the command does not fit a 64-byte
+ * SQE).
  *
  * An entry is a header (struct fuse_uring_req_header) and a payload
  * buffer of at least max_write bytes.  The kernel writes the request's
@@ -36,6 +38,22 @@
  * and a reply to a unique no entry waits for (a second reply, one to a
  * unique the kernel never sent) goes to /dev/fuse, where the kernel
  * refuses it, instead of into an entry that serves another request now.
+ *
+ * A refused reply.  The kernel says whether it took a commit only when it
+ * cannot find the request (fuse_uring_commit_fetch: ENOENT for a commit_id
+ * it does not have in flight, ENOTCONN or ECONNABORTED once the connection
+ * is gone): then the commit completes at once with that error.  A commit
+ * it takes completes only when the entry carries the next request (or at
+ * teardown, with an error of its own), and a reply whose header or payload
+ * it rejects ends the request with that error and says nothing to us.  So
+ * a reply that hands the kernel a reference (send_undo) keeps its undo in
+ * the entry, with the round of the queue loop that prepared the commit: an
+ * error completion for a commit submitted by this round's submit or the
+ * one before is its refusal and runs the undo; one for an older commit is
+ * the teardown of an entry whose commit was taken.  After proto=errno:N
+ * (send_bad_error, committed in the entry: the kernel ends the
+ * request) the real reply, with nowhere to go, is committed bare under the
+ * request's commit_id, for the kernel to refuse (a "stale" commit).
  *
  * The entry budget.  An entry that waits for its reply serves nobody else,
  * and a queue whose entries all wait makes every further request from its
@@ -84,6 +102,16 @@
 
 struct uring_queue;
 
+/* A bare commit of a request the kernel has ended already (see above);
+ * its user_data is its address with STALE_TAG set. */
+struct uring_stale {
+	uint64_t unique;
+	struct uring_queue *q;
+	struct send_undo undo;
+	struct uring_stale *next;         /* on q->stales, or on retired */
+};
+#define STALE_TAG ((uintptr_t)1)
+
 struct wait_user {
 	uid_t uid;
 	unsigned int n;                   /* 0: slot free */
@@ -95,6 +123,8 @@ struct uring_ent {
 	struct uring_queue *q;
 	char *payload;                    /* iov[1], FRONT_ROOM after its buffer */
 	uint64_t commit_id;               /* the request it serves */
+	struct send_undo undo;          /* if its commit is refused (fn NULL: none) */
+	uint64_t commit_round;            /* the loop round that prepared the commit */
 	size_t touched;                   /* payload bytes used since the last trim */
 	uint64_t large_ns, prev_large_ns; /* its last two large payloads (now_ns) */
 	struct uring_ent *hash_next;      /* in by_unique while awaiting its reply */
@@ -112,6 +142,8 @@ struct uring_queue {
 	uint64_t efd_buf;
 	pthread_mutex_t mu;
 	struct uring_ent *commits;        /* filled by other threads, under mu */
+	struct uring_stale *stales;       /* bare commits to send, under mu */
+	uint64_t round;                   /* queue loop rounds (the thread's own) */
 	struct uring_ent *ents;
 	pthread_mutex_t wait_mu;
 	unsigned int waits;               /* entries kept by caller-made waits */
@@ -123,6 +155,15 @@ struct uring_queue {
 
 static struct uring_queue *queues;
 static unsigned int nqueues, depth;
+static atomic_uint registered;    /* queues whose entries were submitted */
+
+/* -o io_uring_hold_register: the last queue waits here, before it
+ * registers anything, until "register" or the stop: the ring exists (the
+ * other queues' entries) but serves nothing yet, so that teardown can be
+ * tested at that point (diofs-check's lifetime suite). */
+static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t register_cv = PTHREAD_COND_INITIALIZER;
+static bool register_waiting, register_go, stopping;
 static size_t payload_size;
 static int fuse_fd = -1;
 static uring_request_fn handle_request; /* the engine's */
@@ -130,6 +171,9 @@ static __thread struct uring_queue *this_queue;
 
 static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct uring_ent *by_unique[HASH_BUCKETS];
+/* Requests ended by a faulty commit, awaiting their real reply (under
+ * hash_mu; one a proto=errno rule's call, so few). */
+static struct uring_stale *retired;
 
 int uring_available(char *why, size_t len)
 {
@@ -312,7 +356,10 @@ static struct io_uring_sqe *get_sqe(struct uring_queue *q)
 	return sqe;
 }
 
-static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
+/* A FUSE_IO_URING_CMD_* for q's queue: REGISTER (addr: the entry's iovecs)
+ * or COMMIT_AND_FETCH (of commit_id), completing with data. */
+static void prep_fuse_cmd(struct uring_queue *q, uint32_t op, const struct iovec *iov,
+			  uint64_t commit_id, void *data)
 {
 	struct io_uring_sqe *sqe = get_sqe(q);
 	struct fuse_uring_cmd_req *req = (struct fuse_uring_cmd_req *)sqe->cmd;
@@ -322,13 +369,28 @@ static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
 	sqe->fd = fuse_fd;
 	sqe->cmd_op = op;
 	req->qid = (uint16_t)q->qid;
-	if (op == FUSE_IO_URING_CMD_REGISTER) {
-		sqe->addr = (uint64_t)(uintptr_t)e->iov;
+	if (iov) {
+		sqe->addr = (uint64_t)(uintptr_t)iov;
 		sqe->len = 2;
-	} else {
-		req->commit_id = e->commit_id;
 	}
-	io_uring_sqe_set_data(sqe, e);
+	req->commit_id = commit_id;
+	io_uring_sqe_set_data(sqe, data);
+}
+
+static void prep_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t op)
+{
+	if (op == FUSE_IO_URING_CMD_REGISTER) {
+		prep_fuse_cmd(q, op, e->iov, 0, e);
+		return;
+	}
+	e->commit_round = q->round;
+	prep_fuse_cmd(q, op, NULL, e->commit_id, e);
+}
+
+static void prep_stale(struct uring_queue *q, struct uring_stale *st)
+{
+	prep_fuse_cmd(q, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, NULL, st->unique,
+		      (void *)((uintptr_t)st | STALE_TAG));
 }
 
 static void prep_wakeup_read(struct uring_queue *q)
@@ -339,11 +401,20 @@ static void prep_wakeup_read(struct uring_queue *q)
 	io_uring_sqe_set_data(sqe, q);
 }
 
+/* Wake the queue thread: commits from other threads. */
+static void wake(struct uring_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (write(q->efd, &one, sizeof(one)) < 0) {
+		/* an eventfd counter cannot overflow at one a reply */
+	}
+}
+
 /* The entry's reply is in its buffers: commit it (and fetch the next). */
 static void commit(struct uring_ent *e)
 {
 	struct uring_queue *q = e->q;
-	static const uint64_t one = 1;
 
 	if (this_queue == q) {
 		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
@@ -353,24 +424,59 @@ static void commit(struct uring_ent *e)
 	e->commit_next = q->commits;
 	q->commits = e;
 	pthread_mutex_unlock(&q->mu);
-	if (write(q->efd, &one, sizeof(one)) < 0) {
-		/* an eventfd counter cannot overflow at one a reply */
+	wake(q);
+}
+
+/* A reply to unique, which a faulty commit ended: commit it bare, for the
+ * kernel to refuse.  1 if unique is no such request. */
+static int commit_stale(uint64_t unique, const struct send_undo *undo)
+{
+	struct uring_stale *st, **pp;
+	struct uring_queue *q;
+
+	pthread_mutex_lock(&hash_mu);
+	for (pp = &retired; (st = *pp) && st->unique != unique; pp = &st->next)
+		;
+	if (st)
+		*pp = st->next;
+	pthread_mutex_unlock(&hash_mu);
+	if (!st)
+		return 1;
+	q = st->q;
+	st->undo = undo ? *undo : (struct send_undo){ 0 };
+	if (this_queue == q) {
+		prep_stale(q, st);
+		return 0;
 	}
+	pthread_mutex_lock(&q->mu);
+	st->next = q->stales;
+	q->stales = st;
+	pthread_mutex_unlock(&q->mu);
+	wake(q);
+	return 0;
 }
 
 static void prep_pending_commits(struct uring_queue *q)
 {
+	struct uring_stale *st, *next;
 	struct uring_ent *e;
 
 	pthread_mutex_lock(&q->mu);
 	e = q->commits;
 	q->commits = NULL;
+	st = q->stales;
+	q->stales = NULL;
 	pthread_mutex_unlock(&q->mu);
 	for (; e; e = e->commit_next)
 		prep_cmd(q, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+	for (; st; st = next) {
+		next = st->next;
+		prep_stale(q, st);
+	}
 }
 
-int uring_reply(uint64_t unique, const struct iovec *iov, int n)
+int uring_reply(uint64_t unique, const struct iovec *iov, int n,
+		const struct send_undo *undo)
 {
 	struct fuse_out_header *oh;
 	struct uring_ent *e;
@@ -380,7 +486,8 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 		return 1;
 	e = hash_take(unique);
 	if (!e)
-		return 1;
+		return commit_stale(unique, undo);
+	e->undo = undo ? *undo : (struct send_undo){ 0 };
 	oh = (struct fuse_out_header *)e->hdr.in_out;
 	memcpy(oh, iov[0].iov_base, sizeof(*oh));
 	for (int i = 1; i < n; i++) {
@@ -399,6 +506,30 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n)
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
 	payload_used(e, len);
 	trim_payload(e, len);
+	commit(e);
+	return 0;
+}
+
+int uring_commit_error(uint64_t unique, int32_t error)
+{
+	struct uring_stale *st = calloc(1, sizeof(*st));
+	struct fuse_out_header *oh;
+	struct uring_ent *e;
+
+	if (!queues || !st || !(e = hash_take(unique))) {
+		free(st);
+		return 1;
+	}
+	oh = (struct fuse_out_header *)e->hdr.in_out;
+	*oh = (struct fuse_out_header){ .len = sizeof(*oh), .error = error, .unique = unique };
+	e->hdr.ring_ent_in_out.payload_sz = 0;
+	e->undo = (struct send_undo){ 0 };
+	st->unique = unique;
+	st->q = e->q;
+	pthread_mutex_lock(&hash_mu);
+	st->next = retired;
+	retired = st;
+	pthread_mutex_unlock(&hash_mu);
 	commit(e);
 	return 0;
 }
@@ -437,6 +568,16 @@ static void serve(struct uring_ent *e)
 	handle_request(start, h.len, now_ns());
 }
 
+/* A refused commit: drop what its reply handed the kernel. */
+static void undo(struct send_undo *u)
+{
+	struct send_undo run = *u;
+
+	*u = (struct send_undo){ 0 };
+	if (run.fn)
+		run.fn(run.arg, run.nodeid);
+}
+
 static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 {
 	void *data = io_uring_cqe_get_data(cqe);
@@ -447,15 +588,41 @@ static void complete(struct uring_queue *q, struct io_uring_cqe *cqe)
 			prep_wakeup_read(q);
 		return;
 	}
+	if ((uintptr_t)data & STALE_TAG) { /* refused, always: see commit_stale */
+		struct uring_stale *st = (void *)((uintptr_t)data & ~STALE_TAG);
+
+		undo(&st->undo);
+		free(st);
+		return;
+	}
 	if (cqe->res == 0) {
+		e->undo = (struct send_undo){ 0 }; /* its commit was taken */
 		serve(e);
 		return;
 	}
+	if (e->commit_round + 1 >= q->round)
+		undo(&e->undo);
 	/* The entry is gone: the connection was aborted or unmounted
 	 * (ENOTCONN, ECONNABORTED), the ring is closing (ECANCELED), or the
 	 * kernel refused it (registering: EOPNOTSUPP, enable_uring off). */
 	if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && cqe->res != -ECANCELED)
 		fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-cqe->res));
+}
+
+/* The completions left when the queue stops: the refusals only. */
+static void drain_refusals(struct uring_queue *q)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		void *data = io_uring_cqe_get_data(cqe);
+
+		if (data != q && (cqe->res < 0 || ((uintptr_t)data & STALE_TAG)))
+			complete(q, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&q->ring, seen);
 }
 
 /* Onto the queue's CPU, whatever affinity diofs was started with (a
@@ -483,6 +650,35 @@ static int ring_init(struct uring_queue *q)
 	return io_uring_queue_init_params(size, &q->ring, &p);
 }
 
+/* The hold above; false if the queues stop meanwhile. */
+static bool register_wait(void)
+{
+	bool go;
+
+	pthread_mutex_lock(&register_mu);
+	register_waiting = true;
+	while (!register_go && !stopping)
+		pthread_cond_wait(&register_cv, &register_mu);
+	register_waiting = false;
+	go = register_go;
+	pthread_mutex_unlock(&register_mu);
+	return go;
+}
+
+bool uring_register_release(void)
+{
+	bool was;
+
+	pthread_mutex_lock(&register_mu);
+	was = register_waiting;
+	if (was) {
+		register_go = true;
+		pthread_cond_broadcast(&register_cv);
+	}
+	pthread_mutex_unlock(&register_mu);
+	return was;
+}
+
 static void *queue_main(void *arg)
 {
 	struct uring_queue *q = arg;
@@ -498,9 +694,16 @@ static void *queue_main(void *arg)
 		return NULL;
 	}
 	q->ring_ok = true;
+	if (diofs_cfg.io_uring_hold_register && q->qid == nqueues - 1 && !register_wait())
+		return NULL;
 	for (unsigned int i = 0; i < depth; i++)
 		prep_cmd(q, &q->ents[i], FUSE_IO_URING_CMD_REGISTER);
 	prep_wakeup_read(q);
+	/* The kernel registers each entry as it is submitted (or refuses it,
+	 * its completion says why): once every queue is through here, the
+	 * ring serves the requests. */
+	if (io_uring_submit(&q->ring) >= 0)
+		atomic_fetch_add(&registered, 1);
 	while (!atomic_load(&q->stop)) {
 		struct io_uring_cqe *cqe;
 		unsigned int head, seen = 0;
@@ -511,6 +714,10 @@ static void *queue_main(void *arg)
 			fprintf(stderr, "diofs: io_uring: queue %u: %s\n", q->qid, strerror(-err));
 			break;
 		}
+		/* The commits submitted now complete now if refused: commits
+		 * prepared from here on belong to the next round. */
+		if (err >= 0)
+			q->round++;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			complete(q, cqe);
 			seen++;
@@ -518,9 +725,12 @@ static void *queue_main(void *arg)
 		io_uring_cq_advance(&q->ring, seen);
 	}
 	/* Replies given before the stop (the daemon answering its parked
-	 * calls as it stops) still go out. */
+	 * calls as it stops) still go out; what the kernel refuses of them
+	 * is dropped, no request is served any more. */
 	prep_pending_commits(q);
-	io_uring_submit(&q->ring);
+	if (io_uring_submit(&q->ring) >= 0)
+		q->round++;
+	drain_refusals(q);
 	return NULL;
 }
 
@@ -595,6 +805,10 @@ void uring_stop(void)
 
 	if (!queues)
 		return;
+	pthread_mutex_lock(&register_mu);
+	stopping = true;
+	pthread_cond_broadcast(&register_cv);
+	pthread_mutex_unlock(&register_mu);
 	for (unsigned int i = 0; i < nqueues; i++) {
 		struct uring_queue *q = &queues[i];
 
@@ -615,6 +829,12 @@ void uring_stop(void)
 			close(q->efd);
 		if (q->mem)
 			munmap(q->mem, q->mem_len);
+		while (q->stales) { /* a queue whose ring never started */
+			struct uring_stale *st = q->stales;
+
+			q->stales = st->next;
+			free(st);
+		}
 		free(q->ents);
 		free(q->wait_users);
 		pthread_mutex_destroy(&q->mu);
@@ -622,10 +842,23 @@ void uring_stop(void)
 	}
 	free(queues);
 	queues = NULL;
+	atomic_store(&registered, 0);
 	memset(by_unique, 0, sizeof(by_unique));
+	while (retired) {
+		struct uring_stale *st = retired;
+
+		retired = st->next;
+		free(st);
+	}
 }
 
 void uring_describe(char *buf, size_t len)
 {
-	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu", nqueues, depth, payload_size);
+	bool held;
+
+	pthread_mutex_lock(&register_mu);
+	held = register_waiting;
+	pthread_mutex_unlock(&register_mu);
+	snprintf(buf, len, "queues=%u q_depth=%u payload=%zu registered=%u%s", nqueues, depth,
+		 payload_size, atomic_load(&registered), held ? " register=held" : "");
 }

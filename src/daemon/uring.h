@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+struct send_undo; /* send.h */
+
 /* uring_wait_begin's answer for a request that came over /dev/fuse. */
 #define URING_NO_QUEUE (-1)
 
@@ -36,8 +38,16 @@ int uring_start(int dev_fd, unsigned int q_depth, size_t payload, uring_request_
 
 /* Is unique a request that came through a ring entry and awaits its
  * reply?  If so, commit the reply (iov as proto_out_iov made it) to its
- * entry and return 0; 1 if it is not (the reply goes to /dev/fuse). */
-int uring_reply(uint64_t unique, const struct iovec *iov, int n);
+ * entry and return 0; undo (may be NULL) runs if the kernel refuses the
+ * commit.  1 if it is not (the reply goes to /dev/fuse). */
+int uring_reply(uint64_t unique, const struct iovec *iov, int n,
+		const struct send_undo *undo);
+
+/* proto=errno:N: commit a header with that error in unique's entry (the
+ * kernel ends the request with EINVAL; the reply that follows is committed
+ * bare, to be refused).  0, or 1 if unique did not come through a ring
+ * entry. */
+int uring_commit_error(uint64_t unique, int32_t error);
 
 /* Parked waits that a caller can cause (lock waits) keep their ring
  * entry, so each queue lends them only a quarter of its entries, a user
@@ -48,10 +58,16 @@ int uring_reply(uint64_t unique, const struct iovec *iov, int n);
 int uring_wait_begin(uint64_t unique, uid_t uid);
 void uring_wait_end(int qid, uid_t uid);
 
+/* -o io_uring_hold_register: let the held queue register; false if no
+ * queue waits for it (yet, or any more). */
+bool uring_register_release(void);
+
 /* Stop the queue threads and close their rings (idempotent). */
 void uring_stop(void);
 
-/* "queues=N q_depth=N payload=N" for info and stats. */
+/* "queues=N q_depth=N payload=N registered=N" for info and stats
+ * (registered: the queues whose entries went to the kernel; the ring
+ * serves requests once that is every queue). */
 void uring_describe(char *buf, size_t len);
 #else
 /* Built without liburing (configure --disable-tests without it): no
@@ -70,9 +86,15 @@ static inline int uring_start(int dev_fd, unsigned int q_depth, size_t payload,
 	(void)dev_fd, (void)q_depth, (void)payload, (void)handle;
 	return -ENOSYS;
 }
-static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n)
+static inline int uring_reply(uint64_t unique, const struct iovec *iov, int n,
+			      const struct send_undo *undo)
 {
-	(void)unique, (void)iov, (void)n;
+	(void)unique, (void)iov, (void)n, (void)undo;
+	return 1;
+}
+static inline int uring_commit_error(uint64_t unique, int32_t error)
+{
+	(void)unique, (void)error;
 	return 1;
 }
 static inline int uring_wait_begin(uint64_t unique, uid_t uid)
@@ -83,6 +105,10 @@ static inline int uring_wait_begin(uint64_t unique, uid_t uid)
 static inline void uring_wait_end(int qid, uid_t uid)
 {
 	(void)qid, (void)uid;
+}
+static inline bool uring_register_release(void)
+{
+	return false;
 }
 static inline void uring_stop(void) {}
 static inline void uring_describe(char *buf, size_t len)

@@ -53,6 +53,7 @@
 #define CTL_USAGE_RELEASE "release ID|all [" CTL_RELEASE_MODES "]"
 #define CTL_USAGE_STATS "stats"
 #define CTL_USAGE_INFO "info"
+#define CTL_USAGE_REGISTER "register"
 #define CTL_USAGE_TRACE "trace on [FILE [overwrite]] | trace off | trace flush"
 
 /* The default socket path for mountpoint mnt into buf; 0 or -errno. */

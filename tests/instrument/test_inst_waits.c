@@ -276,6 +276,26 @@ static int child_statfs_cpu0(const void *arg)
 	return err ? err : child_statfs(arg);
 }
 
+/* FUSE-over-io_uring on, and CPU 0 ours to pin callers to (one queue);
+ * else the test is skipped, saying why. */
+static bool uring_cpu0_premises(void)
+{
+	char enable[8] = "";
+	cpu_set_t mine;
+
+	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
+			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
+		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
+			   "/sys/module/fuse/parameters/enable_uring)");
+		return false;
+	}
+	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
+		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
+		return false;
+	}
+	return true;
+}
+
 static bool has_exited(pid_t pid)
 {
 	siginfo_t si = { 0 };
@@ -313,24 +333,15 @@ static bool exited_or_in_flock(pid_t pid)
  * answered (before, the waiters took every entry and it hung). */
 static void test_uring_flock_storm_leaves_entries(void)
 {
-	char enable[8] = "", mnt[300];
+	char mnt[300];
 	struct diofs_mount *m;
 	pid_t w[URING_WAITERS], r[URING_USER_SHARE];
 	int holder, fds[URING_WAITERS], rfds[URING_USER_SHARE], res, got = 0, enolck = 0;
-	cpu_set_t mine;
 
-	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
-			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
-		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
-			   "/sys/module/fuse/parameters/enable_uring)");
+	if (!uring_cpu0_premises())
 		return;
-	}
 	if (geteuid() != 0) {
 		itest_skip("a second user needs root");
-		return;
-	}
-	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
-		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
 		return;
 	}
 	m = waits_mount("allow_other,io_uring,io_uring_q_depth=16");
@@ -718,6 +729,28 @@ static int child_hold_lease(const void *arg)
 	return fcntl(fd, F_SETLEASE, F_UNLCK) < 0 ? errno : 0;
 }
 
+/* A child holding a write lease on BACKING file bpath (child_hold_lease);
+ * let go by writing to lease_go[1].  0 with it in *holder, else the
+ * holder's error (it died, reaped), ENOLINK if it said nothing. */
+static int start_lease_holder(const char *bpath, pid_t *holder)
+{
+	char b;
+	int n;
+
+	if (pipe2(lease_ready, O_CLOEXEC) || pipe2(lease_go, O_CLOEXEC))
+		return errno;
+	*holder = spawn(child_hold_lease, bpath);
+	close(lease_ready[1]);
+	close(lease_go[0]);
+	n = (int)read(lease_ready[0], &b, 1);
+	close(lease_ready[0]);
+	if (n == 1)
+		return 0;
+	close(lease_go[1]);
+	n = kid_result(*holder, NULL);
+	return n > 0 ? n : ENOLINK;
+}
+
 static int child_create(const void *arg)
 {
 	int fd = open((const char *)arg, O_CREAT | O_WRONLY, 0644);
@@ -735,7 +768,7 @@ static void test_create_meets_lease(void)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofs_held h[2];
-	char path[400], bpath[400], text[32] = "", b;
+	char path[400], bpath[400], text[32] = "";
 	struct diofsctl *c;
 	pid_t creator, holder;
 	uint64_t t0, took_ms;
@@ -757,17 +790,9 @@ static void test_create_meets_lease(void)
 
 	/* Meanwhile the name comes to exist in BACKING, leased. */
 	REQUIRE(itest_make_file(m, "c", 4, 1), "no file");
-	REQUIRE(pipe2(lease_ready, O_CLOEXEC) == 0 && pipe2(lease_go, O_CLOEXEC) == 0,
-		"pipe: %s", strerror(errno));
-	holder = spawn(child_hold_lease, bpath);
-	close(lease_ready[1]);
-	close(lease_go[0]);
-	n = (int)read(lease_ready[0], &b, 1);
-	close(lease_ready[0]);
-	if (n != 1) {
-		close(lease_go[1]);
-		n = kid_result(holder, NULL);
-		itest_skip(n > 0 ? itest_errname(n) : "no write lease: the holder died");
+	n = start_lease_holder(bpath, &holder);
+	if (n) {
+		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
 		return;
 	}
 
@@ -788,6 +813,83 @@ static void test_create_meets_lease(void)
 	      itest_errname(n > 0 ? n : 0));
 }
 
+static int child_open_cpu0(const void *arg)
+{
+	int err = pin_cpu0(), fd;
+
+	if (err)
+		return err;
+	fd = open((const char *)arg, O_RDONLY);
+	return fd < 0 ? errno : 0;
+}
+
+/* Over io_uring an open that meets a lease on the backing file waits like
+ * a lock (parked, keeping its ring entry) and takes the same share as lock
+ * waits (diofs(8), -o io_uring_q_depth): with its user's part of the share
+ * taken by flock waiters on the same CPU queue, it is answered ENOLCK; once
+ * those waits end it waits for the lease and completes when the lease goes. */
+static void test_uring_lease_wait_share(void)
+{
+	char path[400], bpath[400];
+	struct diofs_mount *m;
+	pid_t w[URING_USER_SHARE], opener, holder;
+	int lock_holder, fds[URING_USER_SHARE], res, n;
+
+	if (!uring_cpu0_premises())
+		return;
+	m = waits_mount("io_uring,io_uring_q_depth=16");
+	REQUIRE(m, "no mount");
+	REQUIRE(itest_make_file(m, "f", 4096, 1) && itest_make_file(m, "g", 4, 1), "no files");
+	snprintf(path, sizeof(path), "%s/g", m->mnt);
+	snprintf(bpath, sizeof(bpath), "%s/g", m->backing);
+	lock_holder = itest_open(m, "f", O_RDWR);
+	REQUIRE(lock_holder >= 0, "open f: %s", strerror(errno));
+	for (int i = 0; i < URING_USER_SHARE; i++)
+		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
+	REQUIRE(flock(lock_holder, LOCK_EX | LOCK_NB) == 0, "flock: %s", strerror(errno));
+	for (int i = 0; i < URING_USER_SHARE; i++) {
+		w[i] = spawn(child_flock_cpu0, &fds[i]);
+		REQUIRE(w[i] > 0 && exited_or_in_flock(w[i]), "flock waiter %d", i);
+	}
+	REQUIRE(kid_result(spawn(child_statfs_cpu0, m->mnt), NULL) == 0, "statfs from CPU 0 "
+		"with %d flock waiters was not answered", URING_USER_SHARE);
+	for (int i = 0; i < URING_USER_SHARE; i++)
+		REQUIRE(!has_exited(w[i]), "flock waiter %d was answered: the premise (root's "
+			"part of the share in use) does not hold", i);
+
+	n = start_lease_holder(bpath, &holder);
+	if (n) {
+		CHECK(kid_result(spawn(child_unlock, &lock_holder), NULL) == 0, "unlock");
+		for (int i = 0; i < URING_USER_SHARE; i++)
+			kid_result(w[i], NULL);
+		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
+		return;
+	}
+
+	res = kid_result(spawn(child_open_cpu0, path), NULL);
+	CHECK(res == ENOLCK, "an open meeting a lease, with root's share of queue 0's lock "
+	      "waits taken by %d flock waiters: saw %d (%s), wanted ENOLCK", URING_USER_SHARE,
+	      res, res > 0 ? itest_errname(res) : "no exit");
+
+	res = kid_result(spawn(child_unlock, &lock_holder), NULL);
+	CHECK(res == 0, "holder's unlock: saw %d (%s)", res, res > 0 ? itest_errname(res) : "");
+	for (int i = 0; i < URING_USER_SHARE; i++) {
+		res = kid_result(w[i], NULL);
+		CHECK(res == 0, "flock waiter %d after the unlock: saw %d (%s), wanted 0", i, res,
+		      res > 0 ? itest_errname(res) : "no exit");
+	}
+	opener = spawn(child_open_cpu0, path);
+	REQUIRE(opener > 0, "no opener");
+	CHECK(blocked_in(opener, SYS_openat), "with the share free the open did not wait for "
+	      "the lease");
+	CHECK(write(lease_go[1], "u", 1) == 1, "write: %s", strerror(errno));
+	close(lease_go[1]);
+	CHECK(kid_result(holder, NULL) == 0, "the lease holder's unlock failed");
+	res = kid_result(opener, NULL);
+	CHECK(res == 0, "the open after the lease went: saw %d (%s), wanted 0", res,
+	      res > 0 ? itest_errname(res) : "no exit");
+}
+
 #define WAITS_CASE(fn) static void case_##fn(void) { fn(); kids_end(); }
 WAITS_CASE(test_flock_storm)
 WAITS_CASE(test_flock_waiters_sigterm)
@@ -799,6 +901,7 @@ WAITS_CASE(test_fail_on_release_frees)
 WAITS_CASE(test_reply_errno_values)
 WAITS_CASE(test_trace_through_bind_mount)
 WAITS_CASE(test_create_meets_lease)
+WAITS_CASE(test_uring_lease_wait_share)
 
 int main(void)
 {
@@ -821,6 +924,8 @@ int main(void)
 		  case_test_trace_through_bind_mount },
 		{ "a create that finds a leased file parks: release answered, served",
 		  case_test_create_meets_lease },
+		{ "io_uring: an open meeting a lease shares the lock waits' share (ENOLCK past it)",
+		  case_test_uring_lease_wait_share },
 	};
 
 	return itest_main("instrument waits", cases, sizeof(cases) / sizeof(cases[0]));

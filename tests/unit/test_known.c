@@ -163,7 +163,7 @@ TEST(bad_entries_refused_with_file_and_line)
 	CHECK_STR(load_error("a.b io=read io=write : x\n"), ":1: io stated twice");
 	CHECK_STR(load_error("a.b 6.1* : x\n"),
 		  ":1: '6.1*': not a condition (kernel>=A.B, kernel<A.B, route=, io=, "
-		  "o_direct=, fopen_direct_io=, async_dio=)");
+		  "o_direct=, fopen_direct_io=, async_dio=, transport=)");
 }
 
 TEST(facts_checked_against_the_conditions)
