@@ -28,7 +28,7 @@
 #include "file.h"
 #include "proto/ctldir.h"
 #include "proto/errnames.h"
-#include "proto/escape.h"
+#include "proto/trace.h"
 
 #define FLUSH_AT (64 * 1024)
 #define FLUSH_EVERY_MS 100
@@ -155,149 +155,49 @@ static bool tbuf_reserve(struct tbuf *tb, size_t more)
 	return true;
 }
 
-/* A JSON string body for s; needs at most 6 * strlen(s) bytes.  Bytes that
- * are not UTF-8 (names are bytes) come out as \u00XX, as do the C0 control
- * characters and DEL (ESC included: no raw escape sequence in the file).
- * Valid UTF-8 stays, C1 characters too: \u0080..\u009f already stand for
- * the lone bytes. */
-static size_t json_escape(char *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char *o = out;
-
-	while (*p) {
-		size_t n = utf8_seq_len(p);
-
-		if (*p == '"' || *p == '\\') {
-			*o++ = '\\';
-			*o++ = *p++;
-		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
-			o += sprintf(o, "\\u%04x", *p++);
-		} else {
-			memcpy(o, p, n);
-			o += n;
-			p += n;
-		}
-	}
-	return o - out;
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-	if (v < 0) {
-		*p++ = '-';
-		return put_u64(p, -(uint64_t)v);
-	}
-	return put_u64(p, (uint64_t)v);
-}
-
-static char *put_str(char *p, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define PUT(p, lit) (memcpy((p), lit, sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
 void trace_call(struct diofs_call *c, const char *path, uint64_t end_ns)
 {
-	const char *ename;
+	struct trace_rec r;
 	struct tbuf *tb;
-	size_t plen;
-	char *p;
 
 	if (!atomic_load_explicit(&tracing, memory_order_relaxed))
 		return;
 	tb = tbuf_get();
 	if (!tb)
 		return;
-	if (!path)
-		path = "";
-	plen = strlen(path);
-	ename = c->result_errno ? errno_name(c->result_errno) : "";
-
-	pthread_mutex_lock(&tb->mu);
-	if (!tbuf_reserve(tb, 640 + 6 * plen + strlen(ename))) {
-		pthread_mutex_unlock(&tb->mu);
-		return;
-	}
-	p = tb->data + tb->len;
-	p = PUT(p, "{\"start\":");
-	p = put_u64(p, c->start_ns);
-	p = PUT(p, ",\"end\":");
-	p = put_u64(p, end_ns);
-	p = PUT(p, ",\"unique\":");
-	p = put_u64(p, c->unique);
-	p = PUT(p, ",\"op\":\"");
-	p = put_str(p, diofs_op_name(c->op));
-	p = PUT(p, "\",\"nodeid\":");
-	p = put_u64(p, (uint64_t)c->ino);
-	p = PUT(p, ",\"path\":\"");
-	p += json_escape(p, path);
-	if (c->has_fi) {
-		p = PUT(p, "\",\"fh\":");
-		p = put_u64(p, (uint64_t)c->fi.fh);
-	} else {
-		p = PUT(p, "\"");
-	}
-	p = PUT(p, ",\"off\":");
-	p = put_i64(p, (int64_t)c->off);
-	p = PUT(p, ",\"size\":");
-	p = put_u64(p, c->size);
-	p = PUT(p, ",\"replied\":");
-	p = put_u64(p, c->replied);
-	p = PUT(p, ",\"errno\":");
-	p = put_i64(p, c->result_errno);
-	p = PUT(p, ",\"err\":\"");
-	p = put_str(p, ename);
-	p = PUT(p, "\"");
+	r = (struct trace_rec){
+		.start = c->start_ns, .end = end_ns, .unique = c->unique,
+		.op = diofs_op_name(c->op), .nodeid = (uint64_t)c->ino, .path = path ? path : "",
+		.has_fh = c->has_fi, .fh = (uint64_t)c->fi.fh,
+		.off = (int64_t)c->off, .size = c->size, .replied = c->replied,
+		.err_no = c->result_errno,
+		.err = c->result_errno ? errno_name(c->result_errno) : "",
+		.pid = (int)c->pid, .uid = (unsigned int)c->uid, .rule = c->rule_id,
+	};
 	if (c->op == DIOFS_OP_OPEN || c->op == DIOFS_OP_CREATE ||
 	    c->op == DIOFS_OP_READ || c->op == DIOFS_OP_WRITE) {
-		bool odirect = false, fdio = false;
-
+		r.has_dio = true;
 		if (c->op == DIOFS_OP_OPEN || c->op == DIOFS_OP_CREATE) {
-			odirect = c->fi.flags & O_DIRECT;
-			fdio = c->fopen_direct;
+			r.o_direct = c->fi.flags & O_DIRECT;
+			r.fopen_direct_io = c->fopen_direct;
 		} else if (c->has_fi && c->fi.fh) {
 			const struct diofs_file *f = diofs_file_of(&c->fi);
 
-			odirect = f->open_flags & O_DIRECT;
-			fdio = f->fopen_direct;
+			r.o_direct = f->open_flags & O_DIRECT;
+			r.fopen_direct_io = f->fopen_direct;
 		}
-		p = odirect ? PUT(p, ",\"o_direct\":true") : PUT(p, ",\"o_direct\":false");
-		p = fdio ? PUT(p, ",\"fopen_direct_io\":true") : PUT(p, ",\"fopen_direct_io\":false");
 	}
-	p = PUT(p, ",\"pid\":");
-	p = put_i64(p, (int)c->pid);
-	p = PUT(p, ",\"uid\":");
-	p = put_u64(p, (unsigned int)c->uid);
-	p = PUT(p, ",\"rule\":");
-	p = put_i64(p, c->rule_id);
 	if (c->proto_fault) {
-		p = PUT(p, ",\"proto\":\"");
-		p = put_str(p, diofs_proto_fault_name(c->proto_fault));
-		p = PUT(p, "\",\"proto_write\":\"");
-		p = put_str(p, c->proto_write ? errno_name(-c->proto_write) : "ok");
-		p = PUT(p, "\"");
+		r.proto = diofs_proto_fault_name(c->proto_fault);
+		r.proto_write = c->proto_write ? errno_name(-c->proto_write) : "ok";
 	}
-	p = PUT(p, "}\n");
-	tb->len = (size_t)(p - tb->data);
+
+	pthread_mutex_lock(&tb->mu);
+	if (!tbuf_reserve(tb, trace_rec_size(&r))) {
+		pthread_mutex_unlock(&tb->mu);
+		return;
+	}
+	tb->len = (size_t)(trace_rec_format(tb->data + tb->len, &r) - tb->data);
 	if (tb->len >= FLUSH_AT)
 		tbuf_write(tb);
 	pthread_mutex_unlock(&tb->mu);

@@ -10,6 +10,7 @@
 #include "proto/held.h"
 #include "proto/number.h"
 #include "proto/release.h"
+#include "proto/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -610,6 +611,171 @@ TEST(release_modes_reply_errno_and_short)
 	CHECK(strstr(why, "bad reply: bogus") != NULL,
 	      "strstr(why, \"bad reply: bogus\") is not NULL");
 	CHECK_EQ(ctl_release_parse("Reply", &r, NULL, 0), CTL_RELEASE_NO_MODE);
+}
+
+/* ---- the trace's record ---- */
+
+/* r formatted, then parsed back from a copy: every field as it was. */
+static void trace_round_trip(const struct trace_rec *r)
+{
+	size_t max = trace_rec_size(r);
+	char *line = malloc(max + 1), *end, why[128] = "";
+	struct trace_rec back;
+
+	REQUIRE(line != NULL, "out of memory");
+	end = trace_rec_format(line, r);
+	REQUIRE((size_t)(end - line) <= max, "wrote %zu bytes, trace_rec_size said %zu", (size_t)(end - line), max);
+	REQUIRE_EQ(end[-1], '\n');
+	end[-1] = '\0';
+	/* one line, no raw control byte */
+	for (const char *p = line; *p; p++)
+		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f, "raw byte %#x in %s", (unsigned char)*p, line);
+	REQUIRE(trace_rec_parse(line, &back, why, sizeof(why)), "trace_rec_parse: %s", why);
+	CHECK(back.start == r->start && back.end == r->end && back.unique == r->unique &&
+		  back.nodeid == r->nodeid && back.off == r->off && back.size == r->size &&
+		  back.replied == r->replied && back.err_no == r->err_no && back.pid == r->pid &&
+		  back.uid == r->uid && back.rule == r->rule, "numbers differ after a round trip: %s", line);
+	CHECK_STR(back.op, r->op);
+	CHECK_MEM(back.path, r->path, strlen(r->path) + 1, "path after a round trip: %s", line);
+	CHECK_STR(back.err, r->err);
+	CHECK_EQ(back.has_fh, r->has_fh);
+	CHECK(!r->has_fh || back.fh == r->fh, "fh %ju, wanted %ju", (uintmax_t)back.fh, (uintmax_t)r->fh);
+	CHECK_EQ(back.has_dio, r->has_dio);
+	CHECK(!r->has_dio || (back.o_direct == r->o_direct &&
+			      back.fopen_direct_io == r->fopen_direct_io), "o_direct/fopen_direct_io differ: %s", line);
+	CHECK_EQ(!back.proto, !r->proto);
+	if (r->proto && back.proto) {
+		CHECK_STR(back.proto, r->proto);
+		CHECK_STR(back.proto_write, r->proto_write);
+	}
+	free(line);
+}
+
+TEST(trace_records_format_and_parse_back)
+{
+	static const char *paths[] = {
+		"/f", "", "/a \"quoted\" \\ name", "/ctl\x01\x1b[31m\x7f", "/\xff\xfe lone bytes",
+		"/caf\xc3\xa9 \xe2\x82\xac", "/\xc2\x85 C1",
+	};
+	struct trace_rec r = {
+		.start = UINT64_MAX, .end = 1, .unique = UINT64_C(1) << 63, .op = "read",
+		.nodeid = 1, .off = INT64_MIN, .size = 0, .replied = 4096, .err_no = 0,
+		.err = "", .pid = INT32_MAX, .uid = UINT32_MAX, .rule = -1,
+	};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		r.path = paths[i];
+		r.has_fh = i & 1;
+		r.fh = UINT64_MAX - i;
+		r.has_dio = i & 2;
+		r.o_direct = i & 4;
+		r.fopen_direct_io = !(i & 4);
+		r.proto = i & 4 ? "unknown-unique" : NULL;
+		r.proto_write = i & 4 ? "ENOENT" : NULL;
+		r.err_no = i & 1 ? EIO : 0;
+		r.err = i & 1 ? "EIO" : "";
+		trace_round_trip(&r);
+	}
+	for (int i = 0; i < 1000; i++) {
+		char path[64];
+
+		for (size_t k = 0; k + 1 < sizeof(path); k++)
+			path[k] = (char)(1 + rand() % 255);
+		path[rand() % sizeof(path)] = '\0';
+		path[sizeof(path) - 1] = '\0';
+		r.path = path;
+		r.off = (int64_t)rand() - RAND_MAX / 2;
+		trace_round_trip(&r);
+	}
+}
+
+/* The line as readers outside C (jq, the soak's and the demo's readers)
+ * see it: keys in this order, no spaces. */
+TEST(trace_record_text_keys_in_order_no_spaces)
+{
+	struct trace_rec r = {
+		.start = 10, .end = 20, .unique = 3, .op = "read", .nodeid = 1, .path = "/d/f\"",
+		.has_fh = true, .fh = 7, .off = 0, .size = 4096, .replied = 4096, .err_no = 0,
+		.err = "", .has_dio = true, .o_direct = true, .pid = 42, .uid = 0, .rule = 2,
+	};
+	char line[1024], *end = trace_rec_format(line, &r);
+
+	*end = '\0';
+	CHECK_STR(line, "{\"start\":10,\"end\":20,\"unique\":3,\"op\":\"read\","
+			       "\"nodeid\":1,\"path\":\"/d/f\\\"\",\"fh\":7,\"off\":0,\"size\":4096,"
+			       "\"replied\":4096,\"errno\":0,\"err\":\"\",\"o_direct\":true,"
+			       "\"fopen_direct_io\":false,\"pid\":42,\"uid\":0,\"rule\":2}\n");
+	r.has_fh = r.has_dio = false;
+	r.off = -1;
+	r.err_no = ENOENT;
+	r.err = "ENOENT";
+	r.proto = "errno";
+	r.proto_write = "EINVAL";
+	r.path = "\x1b";
+	*trace_rec_format(line, &r) = '\0';
+	CHECK_STR(line, "{\"start\":10,\"end\":20,\"unique\":3,\"op\":\"read\","
+			       "\"nodeid\":1,\"path\":\"\\u001b\",\"off\":-1,\"size\":4096,"
+			       "\"replied\":4096,\"errno\":2,\"err\":\"ENOENT\",\"pid\":42,\"uid\":0,"
+			       "\"rule\":2,\"proto\":\"errno\",\"proto_write\":\"EINVAL\"}\n");
+}
+
+TEST(trace_records_refused_malformed_missing_wrong_type)
+{
+#define BASE "\"start\":1,\"end\":2,\"unique\":3,\"op\":\"read\",\"nodeid\":1,\"path\":\"/f\"," \
+	     "\"off\":0,\"size\":1,\"replied\":1,\"errno\":0,\"err\":\"\",\"pid\":1,\"uid\":0," \
+	     "\"rule\":0"
+	static const struct {
+		const char *line, *why;
+	} bad[] = {
+		{ "", "does not start with {" },
+		{ "[" BASE "]", "does not start with {" },
+		{ "{" BASE "} ", "junk after the object" },
+		{ "{" BASE ",\"start\":1}", "start twice" },
+		{ "{" BASE ",\"o_direct\":true}", "fopen_direct_io missing from its group" },
+		{ "{" BASE ",\"proto_write\":\"ok\"}", "proto missing from its group" },
+		{ "{" BASE ",\"fh\":\"7\"}", "bad value for fh" },
+		{ "{" BASE ",\"fh\":-7}", "bad value for fh" },
+		{ "{" BASE ",\"o_direct\":1,\"fopen_direct_io\":true}", "bad value for o_direct" },
+		{ "{" BASE ",\"fh\":18446744073709551616}", "bad value for fh" },
+		{ "{" BASE ",\"x\":\"\\u0100\"}", "bad value for x" },
+		{ "{" BASE ",\"x\":\"\\q\"}", "bad value for x" },
+		{ "{" BASE ",\"x\":\"\x01\"}", "bad value for x" },
+		{ "{" BASE ",\"x\":nul}", "bad value for x" },
+		{ "{" BASE ",x:1}", "no key at offset" },
+		{ "{\"end\":2}", "no start" },
+	};
+	struct trace_rec r;
+	char line[512], why[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%s", bad[i].line);
+		why[0] = '\0';
+		CHECK(!trace_rec_parse(line, &r, why, sizeof(why)), "%s: parsed", bad[i].line);
+		/* the reason, up to the offset it may name */
+		CHECK(strncmp(why, bad[i].why, strlen(bad[i].why)) == 0, "%s: \"%s\", wanted \"%s\"",
+		      bad[i].line, why, bad[i].why);
+	}
+	/* A field added later is passed over; a pid that does not fit an int
+	 * is refused; strings come back unescaped. */
+	snprintf(line, sizeof(line), "{" BASE ",\"later\":\"\\u00ff\\n\",\"more\":-1,\"b\":false}");
+	CHECK(trace_rec_parse(line, &r, why, sizeof(why)), "a field added later: %s", why);
+	CHECK(!r.has_fh && !r.has_dio && !r.proto, "optional groups seen where there were none");
+	snprintf(line, sizeof(line), "{" BASE ",\"path\":\"/\\u00ff\\\"\\/\\t\"}");
+	CHECK(!trace_rec_parse(line, &r, why, sizeof(why)), "path twice: parsed");
+	snprintf(line, sizeof(line), "%s",
+		 "{\"start\":1,\"end\":2,\"unique\":3,\"op\":\"read\",\"nodeid\":1,"
+		 "\"path\":\"/\\u00ff\\\"\\/\\t\",\"off\":0,\"size\":1,\"replied\":1,\"errno\":0,"
+		 "\"err\":\"\",\"pid\":2147483648,\"uid\":0,\"rule\":0}");
+	CHECK(!trace_rec_parse(line, &r, why, sizeof(why)), "pid 2147483648: parsed");
+	CHECK_STR(why, "bad value for pid");
+	snprintf(line, sizeof(line), "%s",
+		 "{\"start\":1,\"end\":2,\"unique\":3,\"op\":\"read\",\"nodeid\":1,"
+		 "\"path\":\"/\\u00ff\\\"\\/\\t\",\"off\":0,\"size\":1,\"replied\":1,\"errno\":0,"
+		 "\"err\":\"\",\"pid\":-2147483648,\"uid\":0,\"rule\":0}");
+	REQUIRE(trace_rec_parse(line, &r, why, sizeof(why)), "pid -2147483648: %s", why);
+	CHECK_EQ(r.pid, INT32_MIN);
+	CHECK_STR(r.path, "/\xff\"/\t");
+#undef BASE
 }
 
 TEST_MAIN("test_ctl_proto")
