@@ -536,16 +536,20 @@ static int make_dirs(struct diofs_mount *m, char *err, size_t errlen)
 	return 0;
 }
 
-static pid_t spawn_daemon(struct diofs_mount *m, const char *options)
+pid_t diofs_daemon_spawn(const char *backing, const char *mnt, const char *options,
+			 const char *log)
 {
 	const char *bin = diofs_binary();
-	char *const argv[] = {
-		(char *)bin, "-f", "-o", (char *)options, m->backing, m->mnt, NULL,
-	};
-	char log[PATH_MAX];
+	char *argv[] = { (char *)bin, "-f", "-o", (char *)options, NULL, NULL, NULL };
 	pid_t parent = getpid();
 
-	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
+	if (options) {
+		argv[4] = (char *)backing;
+		argv[5] = (char *)mnt;
+	} else {
+		argv[2] = (char *)backing;
+		argv[3] = (char *)mnt;
+	}
 	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (logfd < 0)
 		return -1;
@@ -629,7 +633,7 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen)
 {
 	const char *why = diofs_mount_unavailable();
-	char options[2048];
+	char options[2048], log[PATH_MAX];
 	int mountinfo = -1, inotify = -1, ret = -1;
 
 	memset(m, 0, sizeof(*m));
@@ -658,7 +662,8 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		snprintf(err, errlen, "watching for the mount: %s", strerror(errno));
 		goto out;
 	}
-	m->pid = spawn_daemon(m, options);
+	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
+	m->pid = diofs_daemon_spawn(m->backing, m->mnt, options, log);
 	if (m->pid < 0) {
 		m->pid = 0;
 		snprintf(err, errlen, "starting %s: %s", diofs_binary(), strerror(errno));

@@ -44,6 +44,13 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
  * mounts. */
 void diofs_mount_set_extra_opts(const char *opts);
 
+/* Start diofs -f [-o options] backing mnt in the foreground as a child,
+ * stdout and stderr to the file log (made anew), stdin /dev/null; it gets
+ * SIGTERM if this process dies.  For a daemon the test watches itself
+ * (diofs_mount_start is the usual way).  The pid, -1 with errno. */
+pid_t diofs_daemon_spawn(const char *backing, const char *mnt, const char *options,
+			 const char *log);
+
 /* Reap child pid within timeout_ms (its wait status in *status if not
  * NULL); false if it is still running.  Async-signal-safe. */
 bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status);

@@ -7,22 +7,29 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-int64_t diofs_now_ms(void)
+uint64_t diofs_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t diofs_now_ms(void)
+{
+	return (int64_t)(diofs_now_ns() / 1000000u);
 }
 
 static void drain(int fd, char *buf, size_t cap, size_t *len)
@@ -144,4 +151,30 @@ int diofs_count_fds(pid_t pid)
 			n++;
 	closedir(d);
 	return n;
+}
+
+int diofs_become(const struct diofs_identity *id)
+{
+	umask(id->umask);
+	if (setgroups(id->ngroups, id->groups) < 0 || setresgid(id->gid, id->gid, id->gid) < 0 ||
+	    setresuid(id->uid, id->uid, id->uid) < 0)
+		return errno;
+	return 0;
+}
+
+pid_t diofs_spawn(const struct diofs_identity *id, int (*fn)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int err = id ? diofs_become(id) : 0;
+
+		if (err) {
+			dprintf(STDERR_FILENO, "cannot become uid %u gid %u: %s\n",
+				(unsigned int)id->uid, (unsigned int)id->gid, strerror(err));
+			_exit(DIOFS_CHILD_NO_IDENTITY);
+		}
+		_exit(fn(arg) & 0xff);
+	}
+	return pid;
 }

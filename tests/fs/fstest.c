@@ -81,25 +81,29 @@ const char *fs_tempdir(void)
 	return NULL;
 }
 
-int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path)
+struct trace_rec *fs_trace_records(const struct diofs_mount *m, int *n)
 {
-	char err[256], want_op[64], want_path[PATH_MAX + 16];
+	char err[256];
 	struct diofsctl *ctl = diofsctl_connect(m->ctl, err, sizeof(err));
-	char *text, *line, *save = NULL;
-	size_t len;
-	int n = 0;
+	struct trace_rec *recs;
 
 	REQUIRE(m->trace[0], "the mount has no trace (mount it with \"trace\")");
 	REQUIRE(ctl != NULL, "connecting to %s: %s", m->ctl, err);
 	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
 	diofsctl_close(ctl);
-	text = fs_slurp(m->trace, &len);
-	REQUIRE(text != NULL, "reading %s: %s", m->trace, expect_errname(errno));
-	snprintf(want_op, sizeof(want_op), "\"op\":\"%s\"", op);
-	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path ? path : "");
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, want_op) && (!path || strstr(line, want_path)))
-			n++;
+	*n = diofs_trace_load(m->trace, &recs, err, sizeof(err));
+	REQUIRE(*n >= 0, "the trace %s: %s", m->trace, err);
+	return recs;
+}
+
+int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path)
+{
+	int nrec, n = 0;
+	struct trace_rec *recs = fs_trace_records(m, &nrec);
+
+	for (int i = 0; i < nrec; i++)
+		n += !strcmp(recs[i].op, op) && (!path || !strcmp(recs[i].path, path));
+	free(recs);
 	return n;
 }
 
@@ -322,30 +326,22 @@ int fs_do_open_w(void *path)
 	return fd < 0 ? errno : fs_rc(close(fd));
 }
 
-/* Fork a child that becomes uid, gid, groups with umask mask and exits
- * with what fn returned (255: it could not change identity). */
+/* A child that becomes uid, gid, groups with umask mask and exits with
+ * what fn returned (DIOFS_CHILD_NO_IDENTITY: it could not). */
 static pid_t spawn_as(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups, mode_t mask,
 		      int (*fn)(void *), void *arg)
 {
-	pid_t pid = fork();
+	const struct diofs_identity id = {
+		.uid = uid, .gid = gid, .ngroups = ngroups, .groups = groups, .umask = mask,
+	};
 
-	if (pid == 0) {
-		umask(mask);
-		if (setgroups(ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0) {
-			dprintf(STDERR_FILENO, "fs_as_user(%u, %u): %s\n", (unsigned)uid,
-				(unsigned)gid, strerror(errno));
-			_exit(255);
-		}
-		_exit(fn(arg) & 0xff);
-	}
-	return pid;
+	return diofs_spawn(&id, fn, arg);
 }
 
 /* What the child's wait status says: fn's result, or -1. */
 static int child_result(int status)
 {
-	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255) {
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == DIOFS_CHILD_NO_IDENTITY) {
 		fprintf(stderr, "fs_as_user: the child ended with status %#x\n", status);
 		return -1;
 	}
@@ -379,7 +375,7 @@ int fs_wait_child(pid_t pid, int timeout_ms, int *status)
 		return -ETIMEDOUT;
 	if (status)
 		*status = st;
-	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) != DIOFS_CHILD_NO_IDENTITY ? WEXITSTATUS(st) : -1;
 }
 
 /* ---- the end of the case ---- */

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "harness/mount.h"
+#include "harness/trace.h"
 #include "harness/pattern.h"
 #include "harness/proc.h"
 #include "harness/runner.h"
@@ -52,9 +53,12 @@ int fs_mounted_at(const char *path, char *fstype, char *source);
  * The path stays valid until then. */
 const char *fs_tempdir(void);
 
-/* Flush m's trace (m mounted with "trace") through its control socket
- * and count its records of op (e.g. "readdirplus") whose path is path
- * (NULL: any).  Fails the case if the trace cannot be read. */
+/* Flush m's trace (m mounted with "trace") through its control socket and
+ * read its records (proto/trace.h), *n of them; the case fails if the
+ * trace cannot be read.  free() the result. */
+struct trace_rec *fs_trace_records(const struct diofs_mount *m, int *n);
+/* Of those records, how many are of op (e.g. "readdirplus") with path
+ * path (NULL: any). */
 int fs_trace_count(const struct diofs_mount *m, const char *op, const char *path);
 
 /* Did m's INIT ("init flags=" / "init offered=" of diofsctl info) take

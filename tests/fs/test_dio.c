@@ -341,31 +341,20 @@ static int rec_cmp(const void *a, const void *b)
  * "o_direct=X fopen_direct_io=Y", into out. */
 static int trace_opens(const char *path, char out[][64], int max)
 {
-	char err[256];
-	struct diofsctl *ctl = diofsctl_connect(M->ctl, err, sizeof(err));
 	struct open_rec recs[64];
-	size_t len;
-	char *text, *line, *save = NULL, want_path[300];
-	int n = 0;
+	int nrec, n = 0;
+	struct trace_rec *t = fs_trace_records(M, &nrec);
 
-	REQUIRE(ctl != NULL, "connecting to %s: %s", M->ctl, err);
-	REQUIRE(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
-	diofsctl_close(ctl);
-	text = fs_slurp(M->trace, &len);
-	REQUIRE(text != NULL, "reading %s: %s", M->trace, expect_errname(errno));
-	snprintf(want_path, sizeof(want_path), "\"path\":\"%s\"", path);
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *start = strstr(line, "\"start\":");
-
-		if ((!strstr(line, "\"op\":\"open\"") && !strstr(line, "\"op\":\"create\"")) ||
-		    !strstr(line, want_path) || !start || n >= 64)
+	for (int i = 0; i < nrec && n < 64; i++) {
+		if ((strcmp(t[i].op, "open") && strcmp(t[i].op, "create")) ||
+		    strcmp(t[i].path, path))
 			continue;
-		recs[n].start = strtoull(start + 8, NULL, 10);
+		recs[n].start = t[i].start;
 		snprintf(recs[n].what, sizeof(recs[n].what), "o_direct=%s fopen_direct_io=%s",
-			 strstr(line, "\"o_direct\":true") ? "true" : "false",
-			 strstr(line, "\"fopen_direct_io\":true") ? "true" : "false");
+			 t[i].o_direct ? "true" : "false", t[i].fopen_direct_io ? "true" : "false");
 		n++;
 	}
+	free(t);
 	qsort(recs, (size_t)n, sizeof(*recs), rec_cmp);
 	for (int i = 0; i < n && i < max; i++)
 		snprintf(out[i], 64, "%s", recs[i].what);
