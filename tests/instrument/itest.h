@@ -1,9 +1,10 @@
-/* What the instrument's mount tests share: a CUnit runner with a per-case
- * time limit and cleanup, assertions that say what they saw and wanted,
- * mounts, I/O on threads of their own, the control channel (through the
- * library and raw), the trace parsed back, and a daemon started by hand for
- * the cases the harness does not cover (default control socket, a bad
- * rules file).
+/* What the instrument's mount tests share, on the harness's runner
+ * (harness/runner.h: each case a forked child under a time limit, the
+ * CHECK/REQUIRE/SKIP of harness/expect.h, the data of harness/pattern.h):
+ * mounts and what a case opened, taken down when it ends; I/O on threads
+ * of their own; the control channel (through the library and raw); the
+ * trace read back (proto/trace.h); a daemon started by hand for the cases
+ * the harness does not cover (default control socket, a bad rules file).
  *
  * Ordering is never by sleeping: a test waits for a request to be held
  * ("held min=N", which waits in the daemon), for a thread to end, or for a
@@ -19,48 +20,51 @@
 #include <sys/types.h>
 
 #include "check/ioengine.h"
+#include "harness/proc.h"
 #include "harness/mount.h"
+#include "harness/pattern.h"
+#include "harness/runner.h"
 #include "lib/diofsctl.h"
+#include "harness/trace.h"
 
-/* A case that runs longer hangs: it is cleaned up and the program dies of
- * SIGALRM.  $ITEST_CASE_TIMEOUT (seconds) overrides it. */
-#define ITEST_CASE_TIMEOUT_S 60
 #define ITEST_WAIT_MS 10000      /* failsafe on waits for what must come */
 
-/* ---- running ---- */
+/* A case of the instrument: runner.h's TEST that needs a mount and first
+ * defers the cleanup of what the case sets up (mounts, connections, fds,
+ * I/O threads, a daemon started by hand):
+ *     ITEST(trace_off_on_and_on_file)
+ *     {
+ *             ...CHECK, REQUIRE, SKIP...
+ *     }
+ * The name says the behaviour; it is the case's name in KTAP and for
+ * --case. */
+#define ITEST(name)                                                             \
+	static void itest_##name(void);                                         \
+	TEST(name, .needs = TEST_NEEDS_MOUNT)                                   \
+	{                                                                       \
+		itest_case_start();                                             \
+		itest_##name();                                                 \
+	}                                                                       \
+	static void itest_##name(void)
+void itest_case_start(void);
 
-struct itest_case {
-	const char *name;
-	void (*fn)(void);
-};
-
-/* Run the cases in one CUnit suite; exit status for automake (0 pass, 1
- * fail, 77 skip: cannot mount here). */
-int itest_main(const char *suite, const struct itest_case *cases, size_t n);
-
-/* Record a failure unless ok; fmt says what was seen and what was wanted.
- * Returns ok. */
-bool itest_check(bool ok, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-#define CHECK(cond, ...) itest_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-/* In a void case: stop the case on failure (cleanup runs after it). */
-#define REQUIRE(cond, ...) do { if (!CHECK(cond, __VA_ARGS__)) return; } while (0)
-/* The case cannot run here (not root...): say why, pass. */
-void itest_skip(const char *why);
-
-uint64_t itest_now_ns(void); /* CLOCK_MONOTONIC */
 pid_t itest_gettid(void);
-const char *itest_errname(int err); /* "EIO", or "0" */
 
 /* ---- mounts (stopped after the case, whatever happened) ---- */
 
 /* Mount diofs with extra options (see diofs_mount_start); NULL on failure,
  * already reported. */
 struct diofs_mount *itest_mount(const char *opts);
+/* The usual start of a case: diofs mounted with opts, a file name of size
+ * bytes of seed's pattern, a control connection in *c and name open for
+ * reading in *fd.  NULL if any of it failed (reported). */
+struct diofs_mount *itest_mount_file(const char *opts, const char *name, size_t size,
+				     unsigned int seed, struct diofsctl **c, int *fd);
 /* Stop it now (idempotent; the case's cleanup does it anyway). */
 void itest_unmount(struct diofs_mount *m);
-/* A mount the case made itself (a tmpfs): detached after the case and by
- * the signal handlers, before the harness removes its directories. */
+/* A mount the case made itself (a tmpfs): detached after the case (or by
+ * the runner if the case hangs), before the harness removes its
+ * directories. */
 void itest_cleanup_mount(const char *path);
 /* A connection to m's control socket, closed after the case; NULL on
  * failure, reported. */
@@ -70,16 +74,9 @@ struct diofsctl *itest_ctl_path(const char *sock);
 
 /* ---- files ---- */
 
-/* The byte at offset off of a file made with seed. */
-static inline unsigned char itest_byte(uint64_t off, unsigned int seed)
-{
-	return (unsigned char)((off * 131 + (off >> 9) * 7 + seed * 29 + 1) & 0xff);
-}
-void itest_fill(void *buf, size_t len, uint64_t off, unsigned int seed);
-/* First offset where buf differs from the pattern, or -1. */
-long itest_mismatch(const void *buf, size_t len, uint64_t off, unsigned int seed);
 /* Create name (and its missing directories) in m's backing directory,
- * size bytes of the seed's pattern.  false on failure, reported. */
+ * size bytes of the seed's pattern (harness/pattern.h).  false on
+ * failure, reported. */
 bool itest_make_file(const struct diofs_mount *m, const char *name, size_t size,
 		     unsigned int seed);
 /* open(2) of name in the mount; the fd is closed after the case if it is
@@ -141,6 +138,10 @@ bool itest_op_stats(struct diofsctl *c, const char *op, uint64_t *count, uint64_
 bool itest_rule_counts(struct diofsctl *c, int id, uint64_t *matched, uint64_t *acted,
 		       char *text, size_t textlen);
 
+/* Wait (failsafe limit) until rule id has acted want times: false if it
+ * did not, or more often (reported). */
+bool itest_rule_acted(struct diofsctl *c, int id, uint64_t want);
+
 /* A raw connection to a control socket: -1 with errno on failure.  Reads
  * time out after ITEST_WAIT_MS. */
 int raw_connect(const char *path);
@@ -148,36 +149,17 @@ int raw_connect(const char *path);
  * with ctl_send_all, proto/ctl.h.) */
 bool raw_line(int fd, char *out, size_t len);
 
-/* ---- the trace ---- */
+/* ---- the trace (records: proto/trace.h) ---- */
 
-struct trace_rec {
-	uint64_t start, end, unique, nodeid, fh;
-	char op[32];
-	char path[512];
-	int64_t off;
-	uint64_t size, replied;
-	int err_no;
-	char err[32];
-	bool has_fh, has_dio;
-	bool o_direct, fopen_direct_io;
-	int pid;
-	unsigned int uid;
-	int rule;
-	char line[1024];  /* the line as read (cut), for messages */
-};
-
-/* Parse one trace line; false (with a reason in why) if it is not a JSON
- * object with every field the trace promises. */
-bool trace_parse_line(const char *line, struct trace_rec *r, char *why, size_t whylen);
-/* Every line of file path; the count, or -1 (reported: a line that does not
- * parse is a failure).  *out is freed after the case. */
+/* Every record of trace file path (diofs_trace_load); the count, or -1
+ * (reported: a first line that is not the INIT record, a line that does
+ * not parse is a failure).  *out is freed after the case. */
 int trace_load(const char *path, struct trace_rec **out);
+/* r as its trace line (cut), for messages; valid for the next call. */
+const char *trace_text(const struct trace_rec *r);
 
 /* ---- processes ---- */
 
-/* Wait for pid to exit (at most timeout_ms) and reap it; true with its
- * status if it did. */
-bool itest_wait_pid(pid_t pid, int timeout_ms, int *status);
 /* m's daemon exits (waited for at most ITEST_WAIT_MS, a failsafe): true
  * with its wait status in *status, reaped through the harness. */
 bool itest_daemon_exited(struct diofs_mount *m, int *status);
@@ -189,7 +171,7 @@ const char *itest_diofsctl(void);
 
 /* A diofs started by hand in the foreground: BACKING and MNT in a fresh
  * directory, stdout and stderr to ROOT/daemon.log.  Stopped after the case
- * and by the signal handlers. */
+ * (by the runner if the case hangs or dies). */
 struct own_daemon {
 	char root[256], backing[300], mnt[300], log[300];
 	char sock[108];  /* its default control socket, if asked for */

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -55,7 +54,7 @@ static bool ping_ok(int fd, const char *after)
 		     "same connection", after, ans, who, PACKAGE_VERSION);
 }
 
-static void test_malformed(void)
+ITEST(malformed_command_gets_err_line)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	static const struct {
@@ -183,7 +182,7 @@ static void test_malformed(void)
 		ssize_t r = pread(rfd, buf, sizeof(buf), 0);
 
 		CHECK(r == -1 && errno == EIO, "read under the rule: saw %zd (%s), wanted -1 (EIO)",
-		      r, itest_errname(r < 0 ? errno : 0));
+		      r, expect_errname(r < 0 ? errno : 0));
 	}
 	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "the other connection: ping saw %s",
 	      diofsctl_error(c));
@@ -191,13 +190,27 @@ static void test_malformed(void)
 
 /* Each connection has its own thread: one waiting in "held" blocks nobody
  * else; a client that leaves while waiting is forgotten. */
-static void test_connections(void)
+/* A 100-byte read of /f on a thread of its own, held by a new rule; NULL
+ * if it could not start (reported). */
+static struct io *held_read(const struct diofs_mount *m, struct diofsctl *c)
+{
+	int fd;
+
+	if (!CHECK(itest_rule(c, "hold op=read path=/f") > 0, "no rule"))
+		return NULL;
+	fd = itest_open(m, "f", O_RDONLY);
+	if (!CHECK(fd >= 0, "open: %s", strerror(errno)))
+		return NULL;
+	return io_pread(fd, 100, 0);
+}
+
+ITEST(connections_are_independent)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	struct diofs_held h;
 	struct diofsctl *c;
 	char ans[256];
-	int a, gone, fd;
+	int a, gone;
 	struct io *io;
 
 	REQUIRE(m, "no mount");
@@ -213,10 +226,7 @@ static void test_connections(void)
 	REQUIRE(ctl_send_all(a, "held min=1\n", 11), "send: %s", strerror(errno));
 	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "ping while another connection waits in held: "
 	      "%s", diofsctl_error(c));
-	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
-	fd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
-	io = io_pread(fd, 100, 0);
+	io = held_read(m, c);
 	/* a's answer comes once the read is held. */
 	CHECK(raw_line(a, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "held min=1 on a raw "
 	      "connection: saw \"%s\", wanted ok 1", ans);
@@ -228,7 +238,7 @@ static void test_connections(void)
 	CHECK(diofsctl_release(c, 0, NULL) == 1, "release all: %s", diofsctl_error(c));
 	if (io && io_join(io))
 		CHECK(io->ret == 100, "released read: saw %zd (%s), wanted 100", io->ret,
-		      itest_errname(io->err));
+		      expect_errname(io->err));
 	ping_ok(a, "held");
 }
 
@@ -268,7 +278,8 @@ static void become_nobody(bool keep_dac_override, struct peer_result *res)
 		res->stage = 1;
 		return;
 	}
-	if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) {
+	if (diofs_become(&(const struct diofs_identity){ .uid = NOBODY, .gid = NOBODY,
+							 .umask = 022 })) {
 		res->stage = 2;
 		return;
 	}
@@ -337,14 +348,14 @@ static bool run_peer(const char *sock, bool keep_dac_override, struct peer_resul
 	     CHECK(res->stage == 0, "the child could not become uid %d (stage %d)", NOBODY,
 		   res->stage);
 	close(pfd[0]);
-	if (pid > 0 && !itest_wait_pid(pid, ITEST_WAIT_MS, NULL)) {
+	if (pid > 0 && !diofs_wait_exit(pid, ITEST_WAIT_MS, NULL)) {
 		kill(pid, SIGKILL);
-		itest_wait_pid(pid, ITEST_WAIT_MS, NULL);
+		diofs_wait_exit(pid, ITEST_WAIT_MS, NULL);
 	}
 	return ok;
 }
 
-static void test_socket_permissions(void)
+ITEST(socket_refuses_other_uid)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	struct peer_result res;
@@ -353,19 +364,18 @@ static void test_socket_permissions(void)
 	REQUIRE(m, "no mount");
 	check_socket_mode(m->ctl, false);
 	if (geteuid() != 0) {
-		itest_skip("changing uid needs root");
-		return;
+		SKIP("changing uid needs root");
 	}
 	snprintf(peer_trace, sizeof(peer_trace), "%s/peer-trace.jsonl", m->root);
 	/* Plain: the file permissions already stop it. */
 	if (run_peer(m->ctl, false, &res))
 		CHECK(res.connect_errno == EACCES, "uid %d connecting to the 0600 socket: saw %s, "
-		      "wanted EACCES", NOBODY, itest_errname(res.connect_errno));
+		      "wanted EACCES", NOBODY, expect_errname(res.connect_errno));
 	/* Past the file permissions: the daemon refuses it by its credentials,
 	 * with an err line, and closes. */
 	if (run_peer(m->ctl, true, &res)) {
 		CHECK(res.connect_errno == 0, "uid %d with CAP_DAC_OVERRIDE: connect saw %s, wanted "
-		      "success", NOBODY, itest_errname(res.connect_errno));
+		      "success", NOBODY, expect_errname(res.connect_errno));
 		CHECK(strncmp(res.line, "err ", 4) == 0 && strstr(res.line, "permission denied") &&
 		      strstr(res.line, "65534"), "uid %d: first line saw \"%s\", wanted \"err "
 		      "permission denied: uid 65534 ...\"", NOBODY, res.line);
@@ -396,7 +406,7 @@ static bool cli_ok(int status, const char *what, const char *err)
 		     "diofsctl %s: saw status %#x (stderr: %s), wanted exit 0", what, status, err);
 }
 
-static void test_default_socket_cli(void)
+ITEST(default_socket_found_by_cli)
 {
 	char out[1024], err[1024], sock[108], want[512];
 	struct own_daemon *d;
@@ -449,7 +459,7 @@ static void test_default_socket_cli(void)
 		snprintf(bpath, sizeof(bpath), "%s/f", d->backing);
 		bfd = open(bpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		REQUIRE(bfd >= 0, "creating %s: %s", bpath, strerror(errno));
-		itest_fill(buf, sizeof(buf), 0, 1);
+		pattern_fill(buf, sizeof(buf), 0, 1);
 		CHECK(write(bfd, buf, sizeof(buf)) == (ssize_t)sizeof(buf), "write: %s",
 		      strerror(errno));
 		close(bfd);
@@ -482,8 +492,8 @@ static void test_default_socket_cli(void)
 	if (cli_ok(st_, "release all", err))
 		CHECK(strcmp(out, "1\n") == 0, "diofsctl release all: printed \"%s\", wanted 1", out);
 	if (io && io_join(io))
-		CHECK(io->ret == 100 && itest_mismatch(io->buf, 100, 7, 1) < 0, "released read: saw "
-		      "%zd (%s), wanted 100 bytes of the file", io->ret, itest_errname(io->err));
+		CHECK(io->ret == 100 && pattern_mismatch(io->buf, 100, 7, 1) < 0, "released read: saw "
+		      "%zd (%s), wanted 100 bytes of the file", io->ret, expect_errname(io->err));
 	close(fd);
 	st_ = ctl_cli(d->mnt, out, sizeof(out), err, sizeof(err), "rule", "list", NULL, NULL,
 		      NULL);
@@ -550,15 +560,14 @@ static void test_default_socket_cli(void)
 /* A socket directory whose parent another user owns (what /tmp/diofs-UID
  * is when someone else makes it first): that user could move it away and
  * serve a socket of their own.  The daemon refuses it, naming it. */
-static void test_planted_socket_dir(void)
+ITEST(movable_socket_dir_refused)
 {
 	char base[] = "/tmp/diofs-test-planted-XXXXXX", planted[64], opts[128], log[2048];
 	struct own_daemon *d;
 	int status;
 
 	if (geteuid() != 0) {
-		itest_skip("planting a directory of another uid needs root");
-		return;
+		SKIP("planting a directory of another uid needs root");
 	}
 	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
 	snprintf(planted, sizeof(planted), "%s/other", base);
@@ -602,7 +611,7 @@ static bool reaches_eof(int fd)
 /* A client that sends its command and shuts down its writing half (as
  * `nc -N` does) is still answered: every command, a last line without its
  * newline, and a "held" that waits for a hold to come. */
-static void test_half_close(void)
+ITEST(half_closed_client_is_answered)
 {
 	static const char *const cmds[] = {
 		"ping\n", "stats\n", "rule list\n", "held\n", "held min=0 timeout=10\n",
@@ -616,7 +625,7 @@ static void test_half_close(void)
 	struct diofsctl *c;
 	char ans[256];
 	struct io *io;
-	int fd, rfd;
+	int fd;
 
 	REQUIRE(m, "no mount");
 	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
@@ -640,10 +649,7 @@ static void test_half_close(void)
 	REQUIRE(fd >= 0, "connect: %s", strerror(errno));
 	REQUIRE(ctl_send_all(fd, "held min=1\n", 11) && shutdown(fd, SHUT_WR) == 0, "send: %s",
 		strerror(errno));
-	REQUIRE(itest_rule(c, "hold op=read path=/f") > 0, "no rule");
-	rfd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(rfd >= 0, "open: %s", strerror(errno));
-	io = io_pread(rfd, 100, 0);
+	io = held_read(m, c);
 	CHECK(raw_line(fd, ans, sizeof(ans)) && strcmp(ans, "ok 1") == 0, "held min=1 then "
 	      "SHUT_WR, a read held: saw \"%s\", wanted ok 1", ans);
 	CHECK(diofsctl_release(c, 0, NULL) == 1, "release all: %s", diofsctl_error(c));
@@ -679,10 +685,10 @@ static int ctl_threads(pid_t pid)
 /* Wait (ITEST_WAIT_MS at most, a failsafe) until pid has want of them. */
 static bool ctl_threads_become(pid_t pid, int want)
 {
-	uint64_t deadline = itest_now_ns() + ITEST_WAIT_MS * 1000000ull;
+	uint64_t deadline = diofs_now_ns() + ITEST_WAIT_MS * 1000000ull;
 	int n;
 
-	while ((n = ctl_threads(pid)) != want && itest_now_ns() < deadline) {
+	while ((n = ctl_threads(pid)) != want && diofs_now_ns() < deadline) {
 		struct pollfd none;
 
 		poll(&none, 0, 10); /* a thread's end gives no event to wait on */
@@ -692,7 +698,7 @@ static bool ctl_threads_become(pid_t pid, int want)
 
 /* A client that leaves entirely while its "held" waits: the thread serving
  * it ends, the daemon keeps serving. */
-static void test_leave_while_waiting(void)
+ITEST(client_leaving_held_wait_frees_thread)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	struct diofsctl *c;
@@ -718,7 +724,7 @@ static void test_leave_while_waiting(void)
 /* diofsctl prints names escaped: a file named with an escape sequence
  * reaches the terminal as \x1b..., in held and in rule list; the daemon's
  * messages too. */
-static void test_escaped_names(void)
+ITEST(cli_prints_names_escaped)
 {
 	static const char name[] = "e\x1b]0;pwned\x07\x1b[31mred\\";
 	static const char shown[] = "/e\\x1b]0;pwned\\x07\\x1b[31mred\\\\";
@@ -778,24 +784,26 @@ static void test_escaped_names(void)
  * puts its socket under /tmp/diofs-UID; another user made that first
  * (world-writable, so the victim's mkdir inside works).  diofs must refuse
  * it, naming it, before it mounts anything. */
-static void test_nonroot_default_dir(void)
+ITEST(planted_tmp_socket_dir_refused)
 {
 	char base[] = "/tmp/diofs-test-victim-XXXXXX", backing[64], mnt[64], planted[64];
 	char out[512], err[2048];
+	const char *skip = NULL;
 	int pfd[2], status = -1;
 	struct stat st;
 	pid_t pid;
 
 	if (geteuid() != 0) {
-		itest_skip("running diofs as another uid needs root");
-		return;
+		SKIP("running diofs as another uid needs root");
 	}
 	snprintf(planted, sizeof(planted), "/tmp/diofs-%d", VICTIM);
 	if (lstat(planted, &st) == 0) {
-		itest_skip("/tmp/diofs-4271 exists already (not ours to remove)");
-		return;
+		SKIP("/tmp/diofs-4271 exists already (not ours to remove)");
 	}
 	REQUIRE(mkdtemp(base), "mkdtemp: %s", strerror(errno));
+	/* removed by the runner should the case hang or die */
+	test_track_dir(base);
+	test_track_dir(planted);
 	snprintf(backing, sizeof(backing), "%s/backing", base);
 	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
 	if (!CHECK(chmod(base, 0755) == 0 && mkdir(backing, 0755) == 0 &&
@@ -811,7 +819,8 @@ static void test_nonroot_default_dir(void)
 
 		dup2(pfd[1], STDERR_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
-		if (setgroups(0, NULL) == 0 && setgid(VICTIM) == 0 && setuid(VICTIM) == 0) {
+		if (diofs_become(&(const struct diofs_identity){ .uid = VICTIM, .gid = VICTIM,
+								 .umask = 022 }) == 0) {
 			if (access(argv[0], X_OK) != 0)
 				_exit(NOT_EXECUTABLE);
 			execve(argv[0], argv, envp);
@@ -819,6 +828,8 @@ static void test_nonroot_default_dir(void)
 		_exit(126);
 	}
 	close(pfd[1]);
+	if (pid > 0)
+		test_track_mount(mnt, pid, NULL); /* should it mount and hang */
 	if (CHECK(pid > 0, "fork: %s", strerror(errno))) {
 		size_t n = 0;
 		ssize_t r;
@@ -829,17 +840,17 @@ static void test_nonroot_default_dir(void)
 		       (r = read(pfd[0], err + n, sizeof(err) - 1 - n)) > 0)
 			n += (size_t)r;
 		err[n] = '\0';
-		if (!itest_wait_pid(pid, ITEST_WAIT_MS, &status)) {
+		if (!diofs_wait_exit(pid, ITEST_WAIT_MS, &status)) {
 			/* It mounted: the defect.  Take it down. */
 			umount2(mnt, MNT_DETACH);
 			kill(pid, SIGKILL);
-			itest_wait_pid(pid, ITEST_WAIT_MS, &status);
+			diofs_wait_exit(pid, ITEST_WAIT_MS, &status);
 			status = -1;
 		}
 		if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == NOT_EXECUTABLE) {
 			/* A premise, not the defect: e.g. a build under a 0700 directory. */
-			itest_skip("diofs is not executable by another uid here (a directory "
-				   "on its path is private)");
+			skip = "diofs is not executable by another uid here (a directory on its "
+			       "path is private)";
 			goto reaped;
 		}
 		snprintf(out, sizeof(out), "%s is owned by uid %d, not by root or uid %d", planted,
@@ -854,8 +865,13 @@ reaped:
 out:
 	if (diofs_fuse_mounted_at(mnt))
 		umount2(mnt, MNT_DETACH);
+	test_untrack_mount(mnt);
 	diofs_remove_tree(planted);
 	diofs_remove_tree(base);
+	test_untrack_dir(planted);
+	test_untrack_dir(base);
+	if (skip)
+		SKIP("%s", skip);
 }
 
 /* stats' lookup line: count, errors, negative; false if there is none. */
@@ -877,7 +893,7 @@ static bool lookup_stats(struct diofsctl *c, unsigned long long *count,
 
 /* A lookup answered ENOENT is a negative lookup (what every shell's PATH
  * search does), not an error: stats counts it as negative=. */
-static void test_stats_negative_lookups(void)
+ITEST(enoent_lookups_count_as_negative)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	unsigned long long count0 = 0, err0 = 0, neg0 = 0, count = 0, err = 0, neg = 0;
@@ -895,7 +911,7 @@ static void test_stats_negative_lookups(void)
 	for (int i = 0; i < 5; i++) {
 		snprintf(path, sizeof(path), "%s/missing-%d", m->mnt, i);
 		CHECK(stat(path, &st) < 0 && errno == ENOENT, "stat %s: saw %s, wanted ENOENT", path,
-		      itest_errname(errno));
+		      expect_errname(errno));
 	}
 	if (lookup_stats(c, &count, &err, &neg))
 		CHECK(count - count0 == 5 && neg - neg0 == 5 && err == err0, "5 lookups of missing "
@@ -903,21 +919,4 @@ static void test_stats_negative_lookups(void)
 		      count - count0, neg - neg0, err - err0);
 }
 
-int main(void)
-{
-	static const struct itest_case cases[] = {
-		{ "malformed commands: err naming the fault, still serving", test_malformed },
-		{ "connections are independent; a waiting client may leave", test_connections },
-		{ "socket 0600; another uid refused with an err line", test_socket_permissions },
-		{ "default socket: 0700 dir, diofsctl --mount MNT", test_default_socket_cli },
-		{ "a socket directory another uid could move: refused", test_planted_socket_dir },
-		{ "non-root, no XDG_RUNTIME_DIR, /tmp/diofs-UID planted: refused",
-		  test_nonroot_default_dir },
-		{ "a half-closed client is answered, held --wait too", test_half_close },
-		{ "a client leaving while held waits ends its thread", test_leave_while_waiting },
-		{ "diofsctl prints names escaped for the terminal", test_escaped_names },
-		{ "stats: ENOENT lookups are negative=, not errors", test_stats_negative_lookups },
-	};
-
-	return itest_main("instrument ctl", cases, sizeof(cases) / sizeof(cases[0]));
-}
+TEST_MAIN("test_inst_ctl")

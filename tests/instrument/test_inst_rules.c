@@ -27,7 +27,7 @@ static int read_err(int fd, size_t len, off_t off, unsigned int seed)
 
 	if (r < 0)
 		return errno;
-	if ((size_t)r != len || itest_mismatch(buf, len, (uint64_t)off, seed) >= 0)
+	if ((size_t)r != len || pattern_mismatch(buf, len, (uint64_t)off, seed) >= 0)
 		return -1; /* wrong data: no errno says that */
 	return 0;
 }
@@ -38,7 +38,7 @@ static void expect_read(int fd, size_t len, off_t off, unsigned int seed, int wa
 	int err = read_err(fd, len, off, seed);
 
 	CHECK(err == want, "%s: read of %zu at %jd saw %s, wanted %s", what, len, (intmax_t)off,
-	      err == -1 ? "wrong data or length" : itest_errname(err), itest_errname(want));
+	      err == -1 ? "wrong data or length" : expect_errname(err), expect_errname(want));
 }
 
 static void expect_counts(struct diofsctl *c, int id, uint64_t matched, uint64_t acted)
@@ -64,7 +64,7 @@ static struct diofs_mount *mount_with(const char *const *files, struct diofsctl 
 	return *c ? m : NULL;
 }
 
-static void test_op_sets(void)
+ITEST(op_set_matches_only_its_ops)
 {
 	static const char *const files[] = { "f", NULL };
 	struct diofsctl *c;
@@ -79,16 +79,16 @@ static void test_op_sets(void)
 	REQUIRE((id = itest_rule(c, "fail=EIO op=read,write")) > 0 &&
 		itest_rule(c, "fail=EPERM op=mkdir,unlink") > 0, "no rules");
 	expect_read(fd, 100, 0, 1, EIO, "op=read,write");
-	itest_fill(buf, sizeof(buf), 0, 1);
+	pattern_fill(buf, sizeof(buf), 0, 1);
 	r = pwrite(fd, buf, sizeof(buf), 0);
 	CHECK(r == -1 && errno == EIO, "op=read,write: write saw %zd (%s), wanted -1 (EIO)", r,
-	      itest_errname(r < 0 ? errno : 0));
+	      expect_errname(r < 0 ? errno : 0));
 	r = mkdir(diofs_mnt_path(m, "d"), 0755);
 	CHECK(r == -1 && errno == EPERM, "op=mkdir,unlink: mkdir saw %zd (%s), wanted -1 (EPERM)",
-	      r, itest_errname(r < 0 ? errno : 0));
+	      r, expect_errname(r < 0 ? errno : 0));
 	r = unlink(diofs_mnt_path(m, "f"));
 	CHECK(r == -1 && errno == EPERM, "op=mkdir,unlink: unlink saw %zd (%s), wanted -1 "
-	      "(EPERM)", r, itest_errname(r < 0 ? errno : 0));
+	      "(EPERM)", r, expect_errname(r < 0 ? errno : 0));
 	/* Ops no rule names: open, create, rename, statfs. */
 	r = itest_open(m, "f", O_RDONLY);
 	CHECK(r >= 0, "open (no rule): saw %s, wanted an fd", strerror(errno));
@@ -99,7 +99,7 @@ static void test_op_sets(void)
 	expect_counts(c, id, 2, 2);
 }
 
-static void test_path_glob(void)
+ITEST(path_glob_stops_at_slash)
 {
 	static const char *const files[] = {
 		"d/f1", "d/fa", "d/g1", "d/gg1", "d/fx/f2", "f1", "e/f1", NULL,
@@ -130,7 +130,7 @@ static void test_path_glob(void)
 	}
 }
 
-static void test_offset_size_ranges(void)
+ITEST(offset_and_size_ranges_inclusive)
 {
 	static const char *const files[] = { "f", "g", "w", NULL };
 	struct diofsctl *c;
@@ -164,16 +164,16 @@ static void test_offset_size_ranges(void)
 	/* An offset the first rule takes is not seen by the size rule. */
 	expect_read(fd, 150, 9000, 1, EIO, "offset and size both match");
 
-	itest_fill(buf, sizeof(buf), 0, 1);
+	pattern_fill(buf, sizeof(buf), 0, 1);
 	r = pwrite(wfd, buf, 1024, 0);
 	CHECK(r == -1 && errno == EFBIG, "size=1k: write of 1024 saw %zd (%s), wanted -1 (EFBIG)",
-	      r, itest_errname(r < 0 ? errno : 0));
+	      r, expect_errname(r < 0 ? errno : 0));
 	r = pwrite(wfd, buf, 1023, 0);
 	CHECK(r == 1023, "size=1k: write of 1023 saw %zd (%s), wanted 1023", r,
-	      itest_errname(r < 0 ? errno : 0));
+	      expect_errname(r < 0 ? errno : 0));
 	r = pwrite(wfd, buf, 1025, 0);
 	CHECK(r == 1025, "size=1k: write of 1025 saw %zd (%s), wanted 1025", r,
-	      itest_errname(r < 0 ? errno : 0));
+	      expect_errname(r < 0 ? errno : 0));
 }
 
 /* A forked child that reads fd once per byte on its command pipe and
@@ -225,18 +225,18 @@ static void child_stop(struct child *ch)
 {
 	close(ch->cmd);
 	close(ch->res);
-	if (!itest_wait_pid(ch->pid, ITEST_WAIT_MS, NULL)) {
+	if (!diofs_wait_exit(ch->pid, ITEST_WAIT_MS, NULL)) {
 		kill(ch->pid, SIGKILL);
-		itest_wait_pid(ch->pid, ITEST_WAIT_MS, NULL);
+		diofs_wait_exit(ch->pid, ITEST_WAIT_MS, NULL);
 	}
 }
 
-static void test_pid(void)
+ITEST(pid_matches_only_that_process)
 {
 	static const char *const files[] = { "f", NULL };
 	struct diofsctl *c;
 	struct diofs_mount *m = mount_with(files, &c);
-	struct child ch;
+	struct child ch = { .pid = -1, .cmd = -1, .res = -1 };
 	int fd, id, err;
 
 	REQUIRE(m, "no mount");
@@ -249,11 +249,11 @@ static void test_pid(void)
 	if (id > 0) {
 		err = child_read(&ch);
 		CHECK(err == EIO, "pid=child: the child's read saw %s, wanted EIO",
-		      itest_errname(err));
+		      expect_errname(err));
 		expect_read(fd, 100, 0, 1, 0, "pid=child, the parent");
 		err = child_read(&ch);
 		CHECK(err == EIO, "pid=child: the child's second read saw %s, wanted EIO",
-		      itest_errname(err));
+		      expect_errname(err));
 		expect_counts(c, id, 2, 2);
 		CHECK(diofsctl_rule_del(c, id) == 0, "rule del %d: %s", id, diofsctl_error(c));
 	}
@@ -264,13 +264,13 @@ static void test_pid(void)
 		expect_read(fd, 100, 0, 1, ENXIO, "pid=parent, the parent");
 		err = child_read(&ch);
 		CHECK(err == 0, "pid=parent: the child's read saw %s, wanted success",
-		      itest_errname(err));
+		      expect_errname(err));
 		expect_counts(c, id, 1, 1);
 	}
 	child_stop(&ch);
 }
 
-static void test_nth_count(void)
+ITEST(nth_and_count_pick_calls)
 {
 	static const char *const files[] = { "f", "g", NULL };
 	struct diofsctl *c;
@@ -337,7 +337,7 @@ static bool observe(struct diofsctl *c, int fd, const char *rule, bool out[DRAWS
 		int err = read_err(fd, 10, i, 1);
 
 		ok &= CHECK(err == 0 || err == EIO, "%s: read %d saw %s, wanted 0 or EIO", rule, i,
-			    itest_errname(err));
+			    expect_errname(err));
 		out[i] = err == EIO;
 	}
 	CHECK(diofsctl_rule_del(c, id) == 0, "rule del %d: %s", id, diofsctl_error(c));
@@ -365,7 +365,7 @@ static void expect_sequence(struct diofsctl *c, int fd, const char *rule, double
 	CHECK(strcmp(s, w) == 0, "%s: failed reads (x) saw %s, wanted %s", rule, s, w);
 }
 
-static void test_prob_seed(void)
+ITEST(prob_seed_is_reproducible)
 {
 	static const char *const files[] = { "p", NULL };
 	struct diofsctl *c;
@@ -397,7 +397,7 @@ static void test_prob_seed(void)
 	expect_sequence(c, fd, "fail=EIO op=read prob=1", 1.0, 1, 0);
 }
 
-static void test_first_match(void)
+ITEST(first_acting_rule_takes_call)
 {
 	static const char *const files[] = { "f", NULL };
 	struct diofsctl *c;
@@ -416,14 +416,14 @@ static void test_first_match(void)
 	expect_counts(c, b, 2, 2);
 }
 
-static void test_list_del_clear(void)
+ITEST(rule_ids_never_reused)
 {
 	static const char *const files[] = { "f", NULL };
 	struct diofsctl *c;
 	struct diofs_mount *m = mount_with(files, &c);
 	uint64_t mt, ac;
 	char text[256], **lines;
-	int fd, id[3], n, later;
+	int fd, id[3] = { 0 }, n, later;
 
 	REQUIRE(m, "no mount");
 	fd = itest_open(m, "f", O_RDONLY);
@@ -481,7 +481,7 @@ static void test_list_del_clear(void)
 	expect_read(fd, 10, 0, 1, EIO, "rule after clear");
 }
 
-static void test_stats(void)
+ITEST(stats_count_ops_and_rules)
 {
 	static const char *const files[] = { "f", NULL };
 	struct diofsctl *c;
@@ -499,7 +499,7 @@ static void test_stats(void)
 		itest_op_stats(c, "open", &o0, &oe0), "no stats");
 	for (int i = 0; i < 5; i++)
 		expect_read(fd, 10, 0, 1, i < 2 ? EIO : 0, "count=2");
-	itest_fill(buf, sizeof(buf), 0, 1);
+	pattern_fill(buf, sizeof(buf), 0, 1);
 	for (int i = 0; i < 3; i++)
 		CHECK(pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "write: %s",
 		      strerror(errno));
@@ -555,7 +555,7 @@ static bool write_text(const char *path, const char *text)
 	return CHECK(ok, "writing %s: %s", path, strerror(errno));
 }
 
-static void test_rules_file(void)
+ITEST(rules_file_loaded_at_start)
 {
 	char dir[256], path[320], opts[400], text[256];
 	struct diofs_held h[2];
@@ -626,7 +626,7 @@ static void expect_bad_rules(const char *path, const char *want1, const char *wa
 	own_stop(d);
 }
 
-static void test_bad_rules_file(void)
+ITEST(bad_rules_file_mounts_nothing)
 {
 	char dir[256], bad[320], bad2[320], missing[320], where[340];
 
@@ -648,21 +648,4 @@ static void test_bad_rules_file(void)
 	rmdir(dir);
 }
 
-int main(void)
-{
-	static const struct itest_case cases[] = {
-		{ "op=NAME,NAME: only those ops", test_op_sets },
-		{ "path=GLOB: * and ? stop at /, leading / optional", test_path_glob },
-		{ "offset=A-B, offset=A-, size=A-B: inclusive ranges", test_offset_size_ranges },
-		{ "pid=N: a forked child against its parent", test_pid },
-		{ "nth=N and count=N", test_nth_count },
-		{ "prob=P seed=N: the documented, reproducible sequence", test_prob_seed },
-		{ "the first rule that acts takes the call", test_first_match },
-		{ "rule list, del, clear; ids never reused", test_list_del_clear },
-		{ "stats: op and rule counters", test_stats },
-		{ "-o rules=FILE loaded at start", test_rules_file },
-		{ "-o rules=FILE bad: one clear error, nothing mounted", test_bad_rules_file },
-	};
-
-	return itest_main("instrument rules", cases, sizeof(cases) / sizeof(cases[0]));
-}
+TEST_MAIN("test_inst_rules")

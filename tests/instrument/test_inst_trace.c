@@ -75,9 +75,9 @@ static void check_expect(const struct trace_rec *recs, int n, struct expect *e)
 	      (uintmax_t)r->end, (uintmax_t)e->t0, (uintmax_t)e->t1);
 	CHECK(e->replied < 0 || r->replied == (uint64_t)e->replied, "%s: replied saw %ju, wanted "
 	      "%jd", e->what, (uintmax_t)r->replied, (intmax_t)e->replied);
-	CHECK(r->err_no == e->err_no && strcmp(r->err, e->err_no ? itest_errname(e->err_no) : "")
+	CHECK(r->err_no == e->err_no && strcmp(r->err, e->err_no ? expect_errname(e->err_no) : "")
 	      == 0, "%s: errno saw %d \"%s\", wanted %d \"%s\"", e->what, r->err_no, r->err,
-	      e->err_no, e->err_no ? itest_errname(e->err_no) : "");
+	      e->err_no, e->err_no ? expect_errname(e->err_no) : "");
 	if (e->dio < 0)
 		CHECK(!r->has_dio, "%s: o_direct/fopen_direct_io present on op %s", e->what, r->op);
 	else
@@ -103,7 +103,7 @@ static bool flush(struct diofsctl *c)
 
 #define NEXP 16
 
-static void test_fields(void)
+ITEST(trace_fields_match_client_calls)
 {
 	struct diofs_mount *m = itest_mount("trace");
 	struct expect e[NEXP];
@@ -126,89 +126,89 @@ static void test_fields(void)
 		e[n++] = (struct expect){ __VA_ARGS__ }; \
 } while (0)
 
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	fd = itest_open(m, "f", O_RDONLY | O_DIRECT);
 	REQUIRE(fd >= 0, "open f O_DIRECT: %s", strerror(errno));
 	EXPECT(.what = "open O_DIRECT", .op = "open", .path = "/f", .off = -1, .size = -1,
-	       .replied = -1, .dio = 1, .fdio = true, .pid = me, .t0 = t0, .t1 = itest_now_ns());
-	t0 = itest_now_ns();
+	       .replied = -1, .dio = 1, .fdio = true, .pid = me, .t0 = t0, .t1 = diofs_now_ns());
+	t0 = diofs_now_ns();
 	fd2 = itest_open(m, "f", O_RDWR);
 	REQUIRE(fd2 >= 0, "open f: %s", strerror(errno));
 	EXPECT(.what = "open", .op = "open", .path = "/f", .off = -1, .size = -1, .replied = -1,
-	       .dio = 0, .fdio = true, .pid = me, .t0 = t0, .t1 = itest_now_ns());
+	       .dio = 0, .fdio = true, .pid = me, .t0 = t0, .t1 = diofs_now_ns());
 
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	r = pread(fd, buf, 4096, 8192);
-	CHECK(r == 4096, "read: %zd (%s)", r, itest_errname(r < 0 ? errno : 0));
+	CHECK(r == 4096, "read: %zd (%s)", r, expect_errname(r < 0 ? errno : 0));
 	EXPECT(.what = "read O_DIRECT", .op = "read", .path = "/f", .off = 8192, .size = 4096,
 	       .replied = 4096, .dio = 1, .fdio = true, .pid = me, .t0 = t0,
-	       .t1 = itest_now_ns());
-	t0 = itest_now_ns();
+	       .t1 = diofs_now_ns());
+	t0 = diofs_now_ns();
 	r = pread(fd2, buf, 5000, FSIZE - 1000); /* 1000 left: replied 1000 */
-	CHECK(r == 1000, "read at the end: %zd (%s)", r, itest_errname(r < 0 ? errno : 0));
+	CHECK(r == 1000, "read at the end: %zd (%s)", r, expect_errname(r < 0 ? errno : 0));
 	EXPECT(.what = "read at the end", .op = "read", .path = "/f", .off = FSIZE - 1000,
 	       .size = 5000, .replied = 1000, .dio = 0, .fdio = true, .pid = me, .t0 = t0,
-	       .t1 = itest_now_ns());
-	itest_fill(buf, 1000, 100, 1);
-	t0 = itest_now_ns();
+	       .t1 = diofs_now_ns());
+	pattern_fill(buf, 1000, 100, 1);
+	t0 = diofs_now_ns();
 	r = pwrite(fd2, buf, 1000, 100);
-	CHECK(r == 1000, "write: %zd (%s)", r, itest_errname(r < 0 ? errno : 0));
+	CHECK(r == 1000, "write: %zd (%s)", r, expect_errname(r < 0 ? errno : 0));
 	EXPECT(.what = "write", .op = "write", .path = "/f", .off = 100, .size = 1000,
-	       .replied = 1000, .dio = 0, .fdio = true, .pid = me, .t0 = t0, .t1 = itest_now_ns());
+	       .replied = 1000, .dio = 0, .fdio = true, .pid = me, .t0 = t0, .t1 = diofs_now_ns());
 
 	/* Rules: the id of the one that acted. */
 	REQUIRE((rid = itest_rule(c, "fail=EIO op=read path=/f count=1")) > 0, "no rule");
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	r = pread(fd, buf, 10, 0);
-	CHECK(r == -1 && errno == EIO, "failed read: %zd (%s)", r, itest_errname(r < 0 ? errno : 0));
+	CHECK(r == -1 && errno == EIO, "failed read: %zd (%s)", r, expect_errname(r < 0 ? errno : 0));
 	EXPECT(.what = "read failed by a rule", .op = "read", .path = "/f", .off = 0, .size = 10,
 	       .replied = 0, .err_no = EIO, .dio = 1, .fdio = true, .pid = me, .rule = rid,
-	       .t0 = t0, .t1 = itest_now_ns());
+	       .t0 = t0, .t1 = diofs_now_ns());
 	REQUIRE((sid = itest_rule(c, "short=7 op=read path=/f count=1")) > 0, "no rule");
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	r = pread(fd2, buf, 100, 50);
-	CHECK(r == 7, "short read: %zd (%s)", r, itest_errname(r < 0 ? errno : 0));
+	CHECK(r == 7, "short read: %zd (%s)", r, expect_errname(r < 0 ? errno : 0));
 	EXPECT(.what = "read shortened by a rule", .op = "read", .path = "/f", .off = 50,
 	       .size = 100, .replied = 7, .dio = 0, .fdio = true, .pid = me, .rule = sid,
-	       .t0 = t0, .t1 = itest_now_ns());
+	       .t0 = t0, .t1 = diofs_now_ns());
 
 	/* create and mkdir: no direct-I/O fields on mkdir. */
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	nfd = itest_open(m, "new", O_CREAT | O_WRONLY | O_DIRECT);
 	CHECK(nfd >= 0, "create: %s", strerror(errno));
 	EXPECT(.what = "create O_DIRECT", .op = "create", .path = "/new", .off = -1, .size = -1,
-	       .replied = -1, .dio = 1, .fdio = true, .pid = me, .t0 = t0, .t1 = itest_now_ns());
-	t0 = itest_now_ns();
+	       .replied = -1, .dio = 1, .fdio = true, .pid = me, .t0 = t0, .t1 = diofs_now_ns());
+	t0 = diofs_now_ns();
 	CHECK(mkdir(diofs_mnt_path(m, "d"), 0755) == 0, "mkdir: %s", strerror(errno));
 	EXPECT(.what = "mkdir", .op = "mkdir", .path = "/d", .off = -1, .size = -1, .replied = -1,
-	       .dio = -1, .pid = me, .t0 = t0, .t1 = itest_now_ns());
+	       .dio = -1, .pid = me, .t0 = t0, .t1 = diofs_now_ns());
 
 	/* A held read from another thread: the trace's unique is the held
 	 * listing's, its pid the thread's, its rule the hold. */
 	REQUIRE((hid = itest_rule(c, "hold op=read path=/f count=1")) > 0, "no rule");
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	io = io_pread(fd2, 300, 30000);
 	REQUIRE(io && itest_held(c, 1, h, 2) == 1, "the read was not held");
 	CHECK(diofsctl_release(c, h[0].id, NULL) == 1, "release: %s", diofsctl_error(c));
 	if (io_join(io))
-		CHECK(io->ret == 300, "held read: %zd (%s)", io->ret, itest_errname(io->err));
+		CHECK(io->ret == 300, "held read: %zd (%s)", io->ret, expect_errname(io->err));
 	EXPECT(.what = "held read", .op = "read", .path = "/f", .off = 30000, .size = 300,
 	       .replied = 300, .dio = 0, .fdio = true, .pid = (int)atomic_load(&io->tid),
-	       .rule = hid, .t0 = t0, .t1 = itest_now_ns(), .unique = h[0].unique);
+	       .rule = hid, .t0 = t0, .t1 = diofs_now_ns(), .unique = h[0].unique);
 
 	/* A forked child's read: its pid. */
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	pid_t child = fork();
 
 	if (child == 0)
 		_exit(pread(fd2, buf, 64, 4444) == 64 ? 0 : 1);
 	int st = -1;
 
-	CHECK(child > 0 && itest_wait_pid(child, ITEST_WAIT_MS, &st) && WIFEXITED(st) &&
+	CHECK(child > 0 && diofs_wait_exit(child, ITEST_WAIT_MS, &st) && WIFEXITED(st) &&
 	      WEXITSTATUS(st) == 0, "the child's read failed (status %#x)", st);
 	EXPECT(.what = "a child's read", .op = "read", .path = "/f", .off = 4444, .size = 64,
 	       .replied = 64, .dio = 0, .fdio = true, .pid = (int)child, .t0 = t0,
-	       .t1 = itest_now_ns());
+	       .t1 = diofs_now_ns());
 
 	REQUIRE(flush(c), "no flush");
 	nrec = trace_load(m->trace, &recs);
@@ -229,12 +229,12 @@ static void test_fields(void)
 	/* Every record: start <= end, unique ids distinct. */
 	for (int i = 0; i < nrec; i++) {
 		if (!CHECK(recs[i].start <= recs[i].end, "trace record %d: start %ju after end %ju: %s",
-			   i, (uintmax_t)recs[i].start, (uintmax_t)recs[i].end, recs[i].line))
+			   i, (uintmax_t)recs[i].start, (uintmax_t)recs[i].end, trace_text(&recs[i])))
 			break;
 		for (int j = 0; j < i; j++)
 			if (!CHECK(recs[j].unique != recs[i].unique, "trace records %d and %d share "
 				   "unique %ju: %s / %s", j, i, (uintmax_t)recs[i].unique,
-				   recs[j].line, recs[i].line))
+				   trace_text(&recs[j]), trace_text(&recs[i])))
 				goto done;
 	}
 done:;
@@ -252,18 +252,15 @@ static int reads_at(const char *path, int64_t off)
 	return n < 0 ? -1 : count;
 }
 
-static void test_on_off(void)
+ITEST(trace_off_on_and_on_file)
 {
-	struct diofs_mount *m = itest_mount("trace");
+	struct diofs_mount *m;
 	char other[400], buf[16];
 	struct diofsctl *c;
 	int fd, k;
 
-	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
-	REQUIRE((c = itest_ctl(m)), "no control connection");
-	fd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	m = itest_mount_file("trace", "f", FSIZE, 1, &c, &fd);
+	REQUIRE(m, "no traced file");
 	snprintf(other, sizeof(other), "%s/other.jsonl", m->root);
 
 	CHECK(pread(fd, buf, 1, 776) == 1, "read: %s", strerror(errno));
@@ -292,42 +289,42 @@ static void test_on_off(void)
 	CHECK(k == 0, "the new file holds %d records from before it, wanted 0", k);
 }
 
-/* The read at off, traced once: does its line carry the text want (NULL:
- * no "proto" key at all)? */
-static void check_proto_line(const char *path, int64_t off, const char *want)
+/* The read at off, traced once: does it carry the fault want and what
+ * write(2) said to it, want_write (want NULL: no "proto" field at all)? */
+static void check_proto_fields(const char *path, int64_t off, const char *want,
+			       const char *want_write)
 {
 	struct trace_rec *recs;
 	int n = trace_load(path, &recs), found = 0;
 
 	for (int i = 0; i < n; i++) {
-		const char *line = recs[i].line;
+		const struct trace_rec *r = &recs[i];
 
-		if (strcmp(recs[i].op, "read") || recs[i].off != off)
+		if (strcmp(r->op, "read") || r->off != off)
 			continue;
 		found++;
 		if (want)
-			CHECK(strstr(line, want) != NULL, "read at %jd: %s not in %s",
-			      (intmax_t)off, want, line);
+			CHECK(r->proto && !strcmp(r->proto, want) && !strcmp(r->proto_write, want_write),
+			      "read at %jd: saw proto \"%s\" proto_write \"%s\", wanted \"%s\" and "
+			      "\"%s\": %s", (intmax_t)off, r->proto ? r->proto : "(none)",
+			      r->proto ? r->proto_write : "(none)", want, want_write, trace_text(r));
 		else
-			CHECK(strstr(line, "\"proto\"") == NULL, "read at %jd without a proto= "
-			      "rule: %s", (intmax_t)off, line);
+			CHECK(!r->proto, "read at %jd without a proto= rule: %s", (intmax_t)off,
+			      trace_text(r));
 	}
 	CHECK(found == 1, "read at %jd: %d records, wanted 1", (intmax_t)off, found);
 }
 
 /* proto= rules: the fault and what write(2) said to it, in the call's line. */
-static void test_proto_fields(void)
+ITEST(trace_names_proto_fault)
 {
-	struct diofs_mount *m = itest_mount("trace");
+	struct diofs_mount *m;
 	struct diofsctl *c;
 	char buf[16];
 	int fd;
 
-	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
-	REQUIRE((c = itest_ctl(m)), "no control connection");
-	fd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	m = itest_mount_file("trace", "f", FSIZE, 1, &c, &fd);
+	REQUIRE(m, "no traced file");
 	REQUIRE(diofsctl_rule_add(c, "proto=errno:-1000 op=read offset=790") > 0,
 		"rule add: %s", diofsctl_error(c));
 	REQUIRE(diofsctl_rule_add(c, "proto=unknown-unique op=read offset=792") > 0,
@@ -336,35 +333,32 @@ static void test_proto_fields(void)
 	CHECK(pread(fd, buf, 1, 791) == 1, "read at 791: %s", strerror(errno));
 	CHECK(pread(fd, buf, 1, 792) == 1, "read at 792 (unknown-unique): %s", strerror(errno));
 	REQUIRE(flush(c), "no flush");
-	check_proto_line(m->trace, 790, "\"proto\":\"errno\",\"proto_write\":\"EINVAL\"");
-	check_proto_line(m->trace, 791, NULL);
-	check_proto_line(m->trace, 792, "\"proto\":\"unknown-unique\",\"proto_write\":\"ENOENT\"");
+	check_proto_fields(m->trace, 790, "errno", "EINVAL");
+	check_proto_fields(m->trace, 791, NULL, NULL);
+	check_proto_fields(m->trace, 792, "unknown-unique", "ENOENT");
 	close(fd);
 }
 
 /* Many threads at once: every call traced once, with its thread's pid;
  * every line whole. */
-static void test_concurrent(void)
+ITEST(concurrent_reads_traced_once_each)
 {
 	enum { THREADS = 16 };
-	struct diofs_mount *m = itest_mount("trace");
+	struct diofs_mount *m;
 	struct io *ios[THREADS * 8];
 	struct trace_rec *recs;
 	struct diofsctl *c;
 	int fd, nrec, total = THREADS * 8;
 	bool ok = true;
 
-	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
-	REQUIRE((c = itest_ctl(m)), "no control connection");
-	fd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	m = itest_mount_file("trace", "f", FSIZE, 1, &c, &fd);
+	REQUIRE(m, "no traced file");
 	for (int i = 0; i < total; i++)
 		ios[i] = io_pread(fd, 64, 64 * i);
 	for (int i = 0; i < total; i++)
 		if (ios[i] && io_join(ios[i]))
 			CHECK(ios[i]->ret == 64, "read %d: %zd (%s)", i, ios[i]->ret,
-			      itest_errname(ios[i]->err));
+			      expect_errname(ios[i]->err));
 	REQUIRE(flush(c), "no flush");
 	nrec = trace_load(m->trace, &recs);
 	REQUIRE(nrec > 0, "no trace records");
@@ -454,18 +448,15 @@ static void after_failure(struct diofs_mount *m, struct diofsctl *c, int fd, con
 	CHECK(diofsctl_cmd(c, NULL, "ping") == 1, "%s: ping: %s", why, diofsctl_error(c));
 }
 
-static void test_trace_removed(void)
+ITEST(removed_trace_stops_tracing_only)
 {
-	struct diofs_mount *m = itest_mount("trace");
+	struct diofs_mount *m;
 	struct diofsctl *c;
 	char buf[100];
 	int fd;
 
-	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", FSIZE, 1), "no file");
-	REQUIRE((c = itest_ctl(m)), "no control connection");
-	fd = itest_open(m, "f", O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	m = itest_mount_file("trace", "f", FSIZE, 1, &c, &fd);
+	REQUIRE(m, "no traced file");
 	REQUIRE(flush(c), "no flush");
 	REQUIRE(unlink(m->trace) == 0, "unlink %s: %s", m->trace, strerror(errno));
 	CHECK(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "read: %s", strerror(errno));
@@ -475,7 +466,7 @@ static void test_trace_removed(void)
 	after_failure(m, c, fd, "trace removed");
 }
 
-static void test_trace_full(void)
+ITEST(full_trace_fs_stops_tracing_only)
 {
 	struct diofs_mount *m;
 	struct diofsctl *c;
@@ -483,8 +474,7 @@ static void test_trace_full(void)
 	int fd;
 
 	if (geteuid() != 0) {
-		itest_skip("mounting a tmpfs needs root");
-		return;
+		SKIP("mounting a tmpfs needs root");
 	}
 	m = itest_mount(NULL);
 	REQUIRE(m, "no mount");
@@ -554,7 +544,7 @@ static bool trace_refused(struct diofsctl *c, const char *file, const char *over
  * link planted where it goes or on the way there, never in a directory
  * others may write in, never over a file that exists unless told
  * (then only a regular file), and a FIFO does not make the daemon wait. */
-static void test_trace_file_safety(void)
+ITEST(trace_file_new_private_no_link)
 {
 	struct diofs_mount *m = itest_mount(NULL);
 	char secret[400], link[400], fresh[400], old[400], fifo[400], text[64];
@@ -663,7 +653,7 @@ static void option_refused(const char *opts, const char *want)
 }
 
 /* -o trace=FILE: the same rules, said before anything is mounted. */
-static void test_trace_option_file(void)
+ITEST(trace_option_follows_no_link)
 {
 	char base[] = "/tmp/diofs-test-traceopt-XXXXXX", secret[64], link[64], opts[128];
 	char text[64];
@@ -692,7 +682,7 @@ static void test_trace_option_file(void)
  * relative (made absolute without resolving the link); the file the link
  * leads to keeps its bytes and no file is made there.  The same directory
  * named without the link is accepted: the link is what was refused. */
-static void test_trace_option_dirlink(void)
+ITEST(trace_option_refuses_linked_dir)
 {
 	char base[] = "/tmp/diofs-test-tracedir-XXXXXX", dir[64], dirlink[64], inside[96];
 	char fresh[96], opts[200], text[64];
@@ -737,20 +727,17 @@ out:
 /* A name holding an escape sequence and a byte that is not UTF-8: the
  * trace file has no raw control byte, and the path parses back to the
  * name. */
-static void test_trace_control_names(void)
+ITEST(control_bytes_escaped_in_trace)
 {
 	static const char name[] = "t\x1b[2J\x07\xff";
-	struct diofs_mount *m = itest_mount("trace");
+	struct diofs_mount *m;
 	struct trace_rec *recs;
 	char buf[100], raw[65536];
 	struct diofsctl *c;
 	int fd, n, found = 0;
 
-	REQUIRE(m, "no mount");
-	REQUIRE((c = itest_ctl(m)), "no control connection");
-	REQUIRE(itest_make_file(m, name, FSIZE, 1), "no file");
-	fd = itest_open(m, name, O_RDONLY);
-	REQUIRE(fd >= 0, "open: %s", strerror(errno));
+	m = itest_mount_file("trace", name, FSIZE, 1, &c, &fd);
+	REQUIRE(m, "no traced file");
 	CHECK(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "read: %s", strerror(errno));
 	REQUIRE(flush(c), "no flush");
 	if (CHECK(itest_read_text(m->trace, raw, sizeof(raw)), "reading %s", m->trace))
@@ -762,24 +749,4 @@ static void test_trace_control_names(void)
 	CHECK(found == 1, "reads of the name parsed back from the trace: %d, wanted 1", found);
 }
 
-int main(void)
-{
-	static const struct itest_case cases[] = {
-		{ "trace fields against the client's calls", test_fields },
-		{ "trace off, on, on FILE", test_on_off },
-		{ "proto= rules: the fault and write(2)'s answer in the line", test_proto_fields },
-		{ "128 concurrent reads: each traced once, its own pid", test_concurrent },
-		{ "trace file removed: one message, keeps serving", test_trace_removed },
-		{ "trace file system full: one message, keeps serving", test_trace_full },
-		{ "trace file: new, 0600, no link followed, overwrite on request",
-		  test_trace_file_safety },
-		{ "-o trace=: no link followed, no file overwritten unasked",
-		  test_trace_option_file },
-		{ "-o trace= through a linked directory: refused before mounting",
-		  test_trace_option_dirlink },
-		{ "names with control bytes: escaped in the file, parsed back",
-		  test_trace_control_names },
-	};
-
-	return itest_main("instrument trace", cases, sizeof(cases) / sizeof(cases[0]));
-}
+TEST_MAIN("test_inst_trace")

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 
 static pid_t kids[MAX_KIDS];
 static int nkids;
+static bool kids_deferred;
 static struct diofs_mount *case_mount;
 
 static struct diofs_mount *waits_mount(const char *opts)
@@ -44,35 +44,44 @@ static struct diofs_mount *waits_mount(const char *opts)
 	return case_mount;
 }
 
-/* After each case: kill what is left, stop the mount (which ends any call
- * still waiting in it), reap. */
-static void kids_end(void)
+/* When the case ends: kill what is left, stop the mount (which ends any
+ * call still waiting in it), reap. */
+static void kids_end(void *arg)
 {
+	(void)arg;
 	for (int i = 0; i < nkids; i++)
 		kill(kids[i], SIGKILL);
 	if (case_mount)
 		itest_unmount(case_mount);
 	case_mount = NULL;
 	for (int i = 0; i < nkids; i++)
-		CHECK(itest_wait_pid(kids[i], ITEST_WAIT_MS, NULL),
+		CHECK(diofs_wait_exit(kids[i], ITEST_WAIT_MS, NULL),
 		      "child %d still runs after its mount stopped", (int)kids[i]);
 	nkids = 0;
 }
 
-/* Run fn(arg) in a child process; its exit status is fn's result. */
-static pid_t spawn(int (*fn)(const void *arg), const void *arg)
+/* Run fn(arg) in a child process as id (NULL: as the test); its exit
+ * status is fn's result. */
+static pid_t spawn_as(const struct diofs_identity *id, int (*fn)(void *arg), void *arg)
 {
 	pid_t pid;
 
 	if (!CHECK(nkids < MAX_KIDS, "more than %d children", MAX_KIDS))
 		return -1;
-	pid = fork();
-	if (pid == 0)
-		_exit(fn(arg) & 0xff);
+	/* deferred after the mount's cleanup: it runs first */
+	if (!kids_deferred)
+		test_defer(kids_end, NULL);
+	kids_deferred = true;
+	pid = diofs_spawn(id, fn, arg);
 	if (!CHECK(pid > 0, "fork: %s", strerror(errno)))
 		return -1;
 	kids[nkids++] = pid;
 	return pid;
+}
+
+static pid_t spawn(int (*fn)(void *arg), void *arg)
+{
+	return spawn_as(NULL, fn, arg);
 }
 
 /* Wait for child pid's exit status (failsafe limit): its fn's result, or
@@ -83,7 +92,7 @@ static int kid_result(pid_t pid, int *sig)
 
 	if (sig)
 		*sig = 0;
-	if (pid <= 0 || !itest_wait_pid(pid, ITEST_WAIT_MS, &status))
+	if (pid <= 0 || !diofs_wait_exit(pid, ITEST_WAIT_MS, &status))
 		return -1;
 	for (i = 0; i < nkids && kids[i] != pid; i++)
 		;
@@ -99,10 +108,10 @@ static int kid_result(pid_t pid, int *sig)
 static bool blocked_in(pid_t pid, long nr)
 {
 	char path[64], text[256] = "";
-	uint64_t t0 = itest_now_ns();
+	uint64_t t0 = diofs_now_ns();
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	while (itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
+	while (diofs_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
 		struct timespec ts = { 0, 1000000 };
 
 		if (itest_read_text(path, text, sizeof(text)) && atol(text) == nr &&
@@ -116,7 +125,7 @@ static bool blocked_in(pid_t pid, long nr)
 
 /* Lock and unlock the parent's open file *arg (its own open file
  * description: the lock is not the holder's). */
-static int child_flock_ex(const void *arg)
+static int child_flock_ex(void *arg)
 {
 	int fd = *(const int *)arg;
 
@@ -125,19 +134,19 @@ static int child_flock_ex(const void *arg)
 	return flock(fd, LOCK_UN) ? errno : 0;
 }
 
-static int child_unlock(const void *arg)
+static int child_unlock(void *arg)
 {
 	return flock(*(const int *)arg, LOCK_UN) ? errno : 0;
 }
 
-static int child_statfs(const void *arg)
+static int child_statfs(void *arg)
 {
 	struct statfs st;
 
 	return statfs((const char *)arg, &st) ? errno : 0;
 }
 
-static int child_pread(const void *arg)
+static int child_pread(void *arg)
 {
 	char buf[4096];
 	int fd = open((const char *)arg, O_RDONLY);
@@ -154,7 +163,7 @@ static void on_usr1(int sig)
 
 /* child_flock_ex / child_pread with a SIGUSR1 handler that does not restart
  * calls: a signal makes the call return EINTR if the daemon answers so. */
-static int child_flock_intr(const void *arg)
+static int child_flock_intr(void *arg)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 
@@ -162,7 +171,7 @@ static int child_flock_intr(const void *arg)
 	return child_flock_ex(arg);
 }
 
-static int child_pread_intr(const void *arg)
+static int child_pread_intr(void *arg)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 
@@ -188,48 +197,60 @@ static bool waiter_open(struct diofs_mount *m, const char *name, int *fd)
 }
 
 /* Start a child that waits for the lock on *fd; true once it waits. */
-static bool start_waiter(const int *fd, pid_t *pid)
+static bool start_waiter(int *fd, pid_t *pid)
 {
 	*pid = spawn(child_flock_ex, fd);
 	return CHECK(*pid > 0 && blocked_in(*pid, SYS_flock),
 		     "flock waiter %d is not blocked in flock", (int)*pid);
 }
 
+/* On a mount with 2 workers: f's lock held through *holder and three
+ * waiters for it (w), the first known to wait in the daemon (a later
+ * request came back) before the others start. */
+static bool holder_and_three_waiters(struct diofs_mount *m, int *holder, pid_t w[3])
+{
+	int fds[3];
+
+	if (!itest_make_file(m, "f", 4096, 1))
+		return false;
+	*holder = itest_open(m, "f", O_RDWR);
+	if (!CHECK(*holder >= 0, "open f: %s", strerror(errno)))
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (!waiter_open(m, "f", &fds[i]))
+			return false;
+	return CHECK(flock(*holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s",
+		     strerror(errno)) &&
+	       start_waiter(&fds[0], &w[0]) &&
+	       CHECK(round_trip(m), "statfs with one flock waiter was not answered") &&
+	       start_waiter(&fds[1], &w[1]) && start_waiter(&fds[2], &w[2]);
+}
+
 /* One holder and workers + 1 waiters: other requests are still answered, a
  * SIGKILLed waiter goes, the others get the lock in turn. */
-static void test_flock_storm(void)
+ITEST(flock_waiters_leave_workers_free)
 {
 	struct diofs_mount *m = waits_mount("threads=2");
-	pid_t a, w[2];
-	int holder, fds[3], res, sig;
+	int holder, res, sig;
+	pid_t w[3];
 
 	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
-	holder = itest_open(m, "f", O_RDWR);
-	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
-	for (int i = 0; i < 3; i++)
-		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
-	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
-
-	/* The first waiter's request is in the daemon once a later one came back. */
-	REQUIRE(start_waiter(&fds[0], &a), "no waiter");
-	REQUIRE(round_trip(m), "statfs with one flock waiter was not answered");
-	REQUIRE(start_waiter(&fds[1], &w[0]) && start_waiter(&fds[2], &w[1]), "no waiters");
+	REQUIRE(holder_and_three_waiters(m, &holder, w), "no waiters");
 	CHECK(round_trip(m), "statfs with 3 flock waiters on 2 workers was not answered in "
 	      "%d ms: a waiting lock occupies a worker", ITEST_WAIT_MS);
 
-	CHECK(kill(a, SIGKILL) == 0, "kill: %s", strerror(errno));
-	res = kid_result(a, &sig);
+	CHECK(kill(w[0], SIGKILL) == 0, "kill: %s", strerror(errno));
+	res = kid_result(w[0], &sig);
 	CHECK(sig == SIGKILL, "SIGKILLed flock waiter: saw result %d signal %d, wanted to be "
 	      "gone (signal 9) within %d ms", res, sig, ITEST_WAIT_MS);
 
 	res = kid_result(spawn(child_unlock, &holder), NULL);
 	CHECK(res == 0, "holder's unlock: saw %d (%s), wanted 0", res,
-	      res > 0 ? itest_errname(res) : "no exit");
-	for (int i = 0; i < 2; i++) {
+	      res > 0 ? expect_errname(res) : "no exit");
+	for (int i = 1; i < 3; i++) {
 		res = kid_result(w[i], NULL);
 		CHECK(res == 0, "waiter %d after the unlock: saw %d (%s), wanted the lock (0)", i,
-		      res, res > 0 ? itest_errname(res) : "no exit");
+		      res, res > 0 ? expect_errname(res) : "no exit");
 	}
 	CHECK(round_trip(m), "the mount no longer answers");
 }
@@ -253,23 +274,14 @@ static int pin_cpu0(void)
 	return sched_setaffinity(0, sizeof(set), &set) ? errno : 0;
 }
 
-static int child_flock_cpu0(const void *arg)
+static int child_flock_cpu0(void *arg)
 {
 	int err = pin_cpu0();
 
 	return err ? err : child_flock_ex(arg);
 }
 
-/* The same as an unprivileged user (the fd was opened by the test). */
-static int child_flock_cpu0_nobody(const void *arg)
-{
-	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-	    setresuid(NOBODY, NOBODY, NOBODY))
-		return errno;
-	return child_flock_cpu0(arg);
-}
-
-static int child_statfs_cpu0(const void *arg)
+static int child_statfs_cpu0(void *arg)
 {
 	int err = pin_cpu0();
 
@@ -278,22 +290,17 @@ static int child_statfs_cpu0(const void *arg)
 
 /* FUSE-over-io_uring on, and CPU 0 ours to pin callers to (one queue);
  * else the test is skipped, saying why. */
-static bool uring_cpu0_premises(void)
+static void skip_without_uring_cpu0(void)
 {
 	char enable[8] = "";
 	cpu_set_t mine;
 
 	if (!itest_read_text("/sys/module/fuse/parameters/enable_uring", enable,
-			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1')) {
-		itest_skip("FUSE-over-io_uring is off or absent (echo Y > "
-			   "/sys/module/fuse/parameters/enable_uring)");
-		return false;
-	}
-	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine)) {
-		itest_skip("CPU 0 is not in this test's affinity: cannot pin callers to it");
-		return false;
-	}
-	return true;
+			     sizeof(enable)) || (enable[0] != 'Y' && enable[0] != '1'))
+		SKIP("FUSE-over-io_uring is off or absent (echo Y > "
+		     "/sys/module/fuse/parameters/enable_uring)");
+	if (sched_getaffinity(0, sizeof(mine), &mine) || !CPU_ISSET(0, &mine))
+		SKIP("CPU 0 is not in this test's affinity: cannot pin callers to it");
 }
 
 static bool has_exited(pid_t pid)
@@ -309,10 +316,10 @@ static bool has_exited(pid_t pid)
 static bool exited_or_in_flock(pid_t pid)
 {
 	char path[64], text[256] = "";
-	uint64_t t0 = itest_now_ns();
+	uint64_t t0 = diofs_now_ns();
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	while (itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
+	while (diofs_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u) {
 		struct timespec ts = { 0, 1000000 };
 
 		if (has_exited(pid))
@@ -331,18 +338,17 @@ static bool exited_or_in_flock(pid_t pid)
  * a user's part of the share waits, the rest are answered ENOLCK; root's
  * flock waits still park there, and another request from that CPU is still
  * answered (before, the waiters took every entry and it hung). */
-static void test_uring_flock_storm_leaves_entries(void)
+ITEST(uring_flock_waiters_past_share_get_enolck)
 {
 	char mnt[300];
 	struct diofs_mount *m;
+	const struct diofs_identity nobody = { .uid = NOBODY, .gid = NOBODY, .umask = 022 };
 	pid_t w[URING_WAITERS], r[URING_USER_SHARE];
 	int holder, fds[URING_WAITERS], rfds[URING_USER_SHARE], res, got = 0, enolck = 0;
 
-	if (!uring_cpu0_premises())
-		return;
+	skip_without_uring_cpu0();
 	if (geteuid() != 0) {
-		itest_skip("a second user needs root");
-		return;
+		SKIP("a second user needs root");
 	}
 	m = waits_mount("allow_other,io_uring,io_uring_q_depth=16");
 	REQUIRE(m, "no mount");
@@ -357,7 +363,8 @@ static void test_uring_flock_storm_leaves_entries(void)
 	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
 
 	for (int i = 0; i < URING_WAITERS; i++) {
-		w[i] = spawn(child_flock_cpu0_nobody, &fds[i]);
+		/* an unprivileged user (the fd was opened by the test) */
+		w[i] = spawn_as(&nobody, child_flock_cpu0, &fds[i]);
 		REQUIRE(w[i] > 0 && exited_or_in_flock(w[i]), "flock waiter %d", i);
 	}
 	for (int i = 0; i < URING_USER_SHARE; i++) {
@@ -376,18 +383,18 @@ static void test_uring_flock_storm_leaves_entries(void)
 
 	res = kid_result(spawn(child_unlock, &holder), NULL);
 	CHECK(res == 0, "holder's unlock: saw %d (%s), wanted 0", res,
-	      res > 0 ? itest_errname(res) : "no exit");
+	      res > 0 ? expect_errname(res) : "no exit");
 	for (int i = 0; i < URING_USER_SHARE; i++) {
 		res = kid_result(r[i], NULL);
 		CHECK(res == 0, "root's waiter %d: saw %d (%s), wanted the lock (0)", i, res,
-		      res > 0 ? itest_errname(res) : "no exit");
+		      res > 0 ? expect_errname(res) : "no exit");
 	}
 	for (int i = 0; i < URING_WAITERS; i++) {
 		res = kid_result(w[i], NULL);
 		got += res == 0;
 		enolck += res == ENOLCK;
 		CHECK(res == 0 || res == ENOLCK, "waiter %d: saw %d (%s), wanted the lock (0) or "
-		      "ENOLCK", i, res, res > 0 ? itest_errname(res) : "no exit");
+		      "ENOLCK", i, res, res > 0 ? expect_errname(res) : "no exit");
 	}
 	CHECK(got == URING_USER_SHARE && enolck == URING_WAITERS - URING_USER_SHARE,
 	      "user %d's waiters that got the lock: %d, answered ENOLCK: %d; wanted %d and %d "
@@ -396,22 +403,14 @@ static void test_uring_flock_storm_leaves_entries(void)
 }
 
 /* SIGTERM stops the daemon while lock waiters are parked in it. */
-static void test_flock_waiters_sigterm(void)
+ITEST(sigterm_stops_daemon_with_flock_waiters)
 {
 	struct diofs_mount *m = waits_mount("threads=2");
+	int holder, status = -1, res;
 	pid_t w[3];
-	int holder, fds[3], status = -1, res;
 
 	REQUIRE(m, "no mount");
-	REQUIRE(itest_make_file(m, "f", 4096, 1), "no file");
-	holder = itest_open(m, "f", O_RDWR);
-	REQUIRE(holder >= 0, "open f: %s", strerror(errno));
-	for (int i = 0; i < 3; i++)
-		REQUIRE(waiter_open(m, "f", &fds[i]), "no fd");
-	REQUIRE(flock(holder, LOCK_EX | LOCK_NB) == 0, "holder's flock: %s", strerror(errno));
-	REQUIRE(start_waiter(&fds[0], &w[0]), "no waiter");
-	REQUIRE(round_trip(m), "statfs with one flock waiter was not answered");
-	REQUIRE(start_waiter(&fds[1], &w[1]) && start_waiter(&fds[2], &w[2]), "no waiters");
+	REQUIRE(holder_and_three_waiters(m, &holder, w), "no waiters");
 	CHECK(round_trip(m), "statfs with 3 flock waiters on 2 workers was not answered");
 
 	/* SIGTERM alone, the mount still in place and in use. */
@@ -422,17 +421,16 @@ static void test_flock_waiters_sigterm(void)
 	for (int i = 0; i < 3; i++) {
 		res = kid_result(w[i], NULL);
 		CHECK(res == EIO, "flock waiter %d after the daemon stopped: saw %d (%s), wanted "
-		      "EIO", i, res, res > 0 ? itest_errname(res) : "no exit");
+		      "EIO", i, res, res > 0 ? expect_errname(res) : "no exit");
 	}
 }
 
 /* With flock delayed, a waiter's delayed flock must not keep the holder's
  * delayed unlock from running (one timer thread blocked in flock did). */
-static void test_delayed_flock_and_unlock(void)
+ITEST(delayed_flock_leaves_unlock_free)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofsctl *c;
-	uint64_t matched = 0, acted = 0;
 	pid_t w, u;
 	int holder, fd, id, res;
 
@@ -447,28 +445,23 @@ static void test_delayed_flock_and_unlock(void)
 
 	REQUIRE(start_waiter(&fd, &w), "no waiter");
 	/* The waiter's flock is delayed once the rule acted on it too. */
-	for (uint64_t t0 = itest_now_ns(); acted < 2 &&
-	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
-		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
-			break;
-	REQUIRE(acted == 2, "the delay rule acted %ju times, wanted 2", (uintmax_t)acted);
+	REQUIRE(itest_rule_acted(c, id, 2), "the delay rule did not act");
 	u = spawn(child_unlock, &holder); /* the holder's unlock, delayed after it */
 
 	res = kid_result(u, NULL);
 	CHECK(res == 0, "delayed unlock: saw %d (%s), wanted 0 within %d ms", res,
-	      res > 0 ? itest_errname(res) : "no exit", ITEST_WAIT_MS);
+	      res > 0 ? expect_errname(res) : "no exit", ITEST_WAIT_MS);
 	res = kid_result(w, NULL);
 	CHECK(res == 0, "delayed flock waiter: saw %d (%s), wanted the lock (0) within %d ms",
-	      res, res > 0 ? itest_errname(res) : "no exit", ITEST_WAIT_MS);
+	      res, res > 0 ? expect_errname(res) : "no exit", ITEST_WAIT_MS);
 }
 
 /* A caller SIGKILLed during a 10-minute delay goes at once (the kernel sends
  * FUSE_INTERRUPT; the delay is answered EINTR), the mount still serves. */
-static void test_kill_during_delay(void)
+ITEST(caller_killed_in_delay_goes_at_once)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofsctl *c;
-	uint64_t matched = 0, acted = 0;
 	char path[300];
 	int id, res, sig;
 	pid_t r;
@@ -480,11 +473,7 @@ static void test_kill_during_delay(void)
 	REQUIRE((id = itest_rule(c, "delay=600000 op=read path=/f")) > 0, "no rule");
 	r = spawn(child_pread, path);
 	REQUIRE(r > 0, "no child");
-	for (uint64_t t0 = itest_now_ns(); acted < 1 &&
-	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
-		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
-			break;
-	REQUIRE(acted == 1, "the delay rule acted %ju times, wanted 1", (uintmax_t)acted);
+	REQUIRE(itest_rule_acted(c, id, 1), "the delay rule did not act");
 
 	CHECK(kill(r, SIGKILL) == 0, "kill: %s", strerror(errno));
 	res = kid_result(r, &sig);
@@ -494,11 +483,10 @@ static void test_kill_during_delay(void)
 }
 
 /* A signal (not fatal) ends a lock wait and a delay with EINTR. */
-static void test_signal_ends_waits(void)
+ITEST(signal_ends_lock_wait_and_delay)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofsctl *c;
-	uint64_t matched = 0, acted = 0;
 	char path[300];
 	pid_t w, r;
 	int holder, fd, id, res;
@@ -517,39 +505,17 @@ static void test_signal_ends_waits(void)
 	CHECK(kill(w, SIGUSR1) == 0, "kill: %s", strerror(errno));
 	res = kid_result(w, NULL);
 	CHECK(res == EINTR, "flock wait after SIGUSR1: saw %d (%s), wanted EINTR", res,
-	      res > 0 ? itest_errname(res) : "no exit");
+	      res > 0 ? expect_errname(res) : "no exit");
 
 	REQUIRE((id = itest_rule(c, "delay=600000 op=read path=/g")) > 0, "no rule");
 	snprintf(path, sizeof(path), "%s", diofs_mnt_path(m, "g"));
 	r = spawn(child_pread_intr, path);
 	REQUIRE(r > 0, "no child");
-	for (uint64_t t0 = itest_now_ns(); acted < 1 &&
-	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
-		if (!itest_rule_counts(c, id, &matched, &acted, NULL, 0))
-			break;
-	REQUIRE(acted == 1, "the delay rule acted %ju times, wanted 1", (uintmax_t)acted);
+	REQUIRE(itest_rule_acted(c, id, 1), "the delay rule did not act");
 	CHECK(kill(r, SIGUSR1) == 0, "kill: %s", strerror(errno));
 	res = kid_result(r, NULL);
 	CHECK(res == EINTR, "delayed read after SIGUSR1: saw %d (%s), wanted EINTR", res,
-	      res > 0 ? itest_errname(res) : "no exit");
-}
-
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	      res > 0 ? expect_errname(res) : "no exit");
 }
 
 /* Wait until the daemon has answered want calls of op in all. */
@@ -557,8 +523,8 @@ static bool op_count_reaches(struct diofsctl *c, const char *op, uint64_t want)
 {
 	uint64_t count = 0, errors;
 
-	for (uint64_t t0 = itest_now_ns(); count < want &&
-	     itest_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
+	for (uint64_t t0 = diofs_now_ns(); count < want &&
+	     diofs_now_ns() - t0 < (uint64_t)ITEST_WAIT_MS * 1000000u;)
 		if (!itest_op_stats(c, op, &count, &errors))
 			break;
 	return CHECK(count >= want, "%s calls answered: %ju, wanted %ju", op,
@@ -567,7 +533,7 @@ static bool op_count_reaches(struct diofsctl *c, const char *op, uint64_t want)
 
 /* fail on release and releasedir: the kernel hears the error, the daemon
  * still closes the file (fds stable, flock locks gone). */
-static void test_fail_on_release_frees(void)
+ITEST(failed_release_still_closes_file)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofsctl *c;
@@ -599,12 +565,12 @@ static void test_fail_on_release_frees(void)
 			continue;
 		REQUIRE(op_count_reaches(c, "release", ++rel0) &&
 			op_count_reaches(c, "releasedir", ++reldir0), "releases not answered");
-		n0 = count_fds(m->pid);
+		n0 = diofs_count_fds(m->pid);
 		REQUIRE(n0 > 0, "cannot count the daemon's fds: %s", strerror(errno));
 	}
 	REQUIRE(op_count_reaches(c, "release", rel0 + 100) &&
 		op_count_reaches(c, "releasedir", reldir0 + 100), "releases not answered");
-	n1 = count_fds(m->pid);
+	n1 = diofs_count_fds(m->pid);
 	CHECK(n1 == n0, "daemon fds after 100 opens and opendirs with fail on release: %d, "
 	      "wanted %d as before", n1, n0);
 
@@ -631,7 +597,7 @@ static void expect_refused(struct diofsctl *c, const char *rule, const char *wan
 
 /* Errors the kernel refuses (512 and up), ENOSYS for open and opendir: no
  * rule and no release can carry them; the daemon keeps serving. */
-static void test_reply_errno_values(void)
+ITEST(reply_errno_out_of_range_refused)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofs_held h[2];
@@ -673,13 +639,13 @@ static void test_reply_errno_values(void)
 	      ret < 0 ? diofsctl_error(c) : "");
 	if (io_join(io))
 		CHECK(io->ret == -1 && io->err == EACCES, "held open released with EACCES: saw "
-		      "%zd (%s)", io->ret, itest_errname(io->err));
+		      "%zd (%s)", io->ret, expect_errname(io->err));
 	CHECK(round_trip(m), "the mount no longer answers");
 }
 
 /* A trace file on the mount, reached through a bind mount of the mount
  * point (no path check sees it), is refused by its device. */
-static void test_trace_through_bind_mount(void)
+ITEST(trace_through_bind_mount_refused)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofsctl *c;
@@ -688,8 +654,7 @@ static void test_trace_through_bind_mount(void)
 
 	REQUIRE(m, "no mount");
 	if (geteuid() != 0) {
-		itest_skip("a bind mount needs root");
-		return;
+		SKIP("a bind mount needs root");
 	}
 	REQUIRE((c = itest_ctl(m)), "no control connection");
 	snprintf(bind, sizeof(bind), "%s/bind", m->root);
@@ -713,7 +678,7 @@ static int lease_ready[2] = { -1, -1 }, lease_go[2] = { -1, -1 };
 /* Hold a write lease on BACKING file arg until lease_go is written to or
  * closed; one byte on lease_ready once it is taken.  SIGIO (the break)
  * ignored: the lease goes when told. */
-static int child_hold_lease(const void *arg)
+static int child_hold_lease(void *arg)
 {
 	char b;
 	int fd;
@@ -732,7 +697,7 @@ static int child_hold_lease(const void *arg)
 /* A child holding a write lease on BACKING file bpath (child_hold_lease);
  * let go by writing to lease_go[1].  0 with it in *holder, else the
  * holder's error (it died, reaped), ENOLINK if it said nothing. */
-static int start_lease_holder(const char *bpath, pid_t *holder)
+static int start_lease_holder(char *bpath, pid_t *holder)
 {
 	char b;
 	int n;
@@ -751,7 +716,7 @@ static int start_lease_holder(const char *bpath, pid_t *holder)
 	return n > 0 ? n : ENOLINK;
 }
 
-static int child_create(const void *arg)
+static int child_create(void *arg)
 {
 	int fd = open((const char *)arg, O_CREAT | O_WRONLY, 0644);
 
@@ -764,7 +729,7 @@ static int child_create(const void *arg)
  * that releases the held create.  It parks instead: the release is
  * answered at once, the mount serves, and the create completes once the
  * lease is let go. */
-static void test_create_meets_lease(void)
+ITEST(create_meeting_lease_parks)
 {
 	struct diofs_mount *m = waits_mount(NULL);
 	struct diofs_held h[2];
@@ -777,8 +742,7 @@ static void test_create_meets_lease(void)
 	REQUIRE(m, "no mount");
 	if (!itest_read_text("/proc/sys/fs/lease-break-time", text, sizeof(text)) ||
 	    atoi(text) < 10) {
-		itest_skip("lease-break-time is under 10 s: a blocked open would not show");
-		return;
+		SKIP("lease-break-time is under 10 s: a blocked open would not show");
 	}
 	text[strcspn(text, "\n")] = '\0';
 	REQUIRE((c = itest_ctl(m)), "no control connection");
@@ -792,13 +756,12 @@ static void test_create_meets_lease(void)
 	REQUIRE(itest_make_file(m, "c", 4, 1), "no file");
 	n = start_lease_holder(bpath, &holder);
 	if (n) {
-		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
-		return;
+		SKIP("no write lease: %s", n == ENOLINK ? "the holder died" : expect_errname(n));
 	}
 
-	t0 = itest_now_ns();
+	t0 = diofs_now_ns();
 	n = diofsctl_release(c, h[0].id, NULL);
-	took_ms = (itest_now_ns() - t0) / 1000000u;
+	took_ms = (diofs_now_ns() - t0) / 1000000u;
 	CHECK(n == 1 && took_ms < 5000, "release of the create: saw %d (%s) after %ju ms, "
 	      "wanted 1 at once (lease-break-time %s s)", n, n < 0 ? diofsctl_error(c) : "",
 	      (uintmax_t)took_ms, text);
@@ -810,10 +773,10 @@ static void test_create_meets_lease(void)
 	CHECK(kid_result(holder, NULL) == 0, "the lease holder's unlock failed");
 	n = kid_result(creator, NULL);
 	CHECK(n == 0, "the create after the lease went: saw %d (%s), wanted 0", n,
-	      itest_errname(n > 0 ? n : 0));
+	      expect_errname(n > 0 ? n : 0));
 }
 
-static int child_open_cpu0(const void *arg)
+static int child_open_cpu0(void *arg)
 {
 	int err = pin_cpu0(), fd;
 
@@ -828,15 +791,14 @@ static int child_open_cpu0(const void *arg)
  * waits (diofs(8), -o io_uring_q_depth): with its user's part of the share
  * taken by flock waiters on the same CPU queue, it is answered ENOLCK; once
  * those waits end it waits for the lease and completes when the lease goes. */
-static void test_uring_lease_wait_share(void)
+ITEST(uring_lease_wait_takes_lock_share)
 {
 	char path[400], bpath[400];
 	struct diofs_mount *m;
 	pid_t w[URING_USER_SHARE], opener, holder;
 	int lock_holder, fds[URING_USER_SHARE], res, n;
 
-	if (!uring_cpu0_premises())
-		return;
+	skip_without_uring_cpu0();
 	m = waits_mount("io_uring,io_uring_q_depth=16");
 	REQUIRE(m, "no mount");
 	REQUIRE(itest_make_file(m, "f", 4096, 1) && itest_make_file(m, "g", 4, 1), "no files");
@@ -862,21 +824,20 @@ static void test_uring_lease_wait_share(void)
 		CHECK(kid_result(spawn(child_unlock, &lock_holder), NULL) == 0, "unlock");
 		for (int i = 0; i < URING_USER_SHARE; i++)
 			kid_result(w[i], NULL);
-		itest_skip(n == ENOLINK ? "no write lease: the holder died" : itest_errname(n));
-		return;
+		SKIP("no write lease: %s", n == ENOLINK ? "the holder died" : expect_errname(n));
 	}
 
 	res = kid_result(spawn(child_open_cpu0, path), NULL);
 	CHECK(res == ENOLCK, "an open meeting a lease, with root's share of queue 0's lock "
 	      "waits taken by %d flock waiters: saw %d (%s), wanted ENOLCK", URING_USER_SHARE,
-	      res, res > 0 ? itest_errname(res) : "no exit");
+	      res, res > 0 ? expect_errname(res) : "no exit");
 
 	res = kid_result(spawn(child_unlock, &lock_holder), NULL);
-	CHECK(res == 0, "holder's unlock: saw %d (%s)", res, res > 0 ? itest_errname(res) : "");
+	CHECK(res == 0, "holder's unlock: saw %d (%s)", res, res > 0 ? expect_errname(res) : "");
 	for (int i = 0; i < URING_USER_SHARE; i++) {
 		res = kid_result(w[i], NULL);
 		CHECK(res == 0, "flock waiter %d after the unlock: saw %d (%s), wanted 0", i, res,
-		      res > 0 ? itest_errname(res) : "no exit");
+		      res > 0 ? expect_errname(res) : "no exit");
 	}
 	opener = spawn(child_open_cpu0, path);
 	REQUIRE(opener > 0, "no opener");
@@ -887,46 +848,7 @@ static void test_uring_lease_wait_share(void)
 	CHECK(kid_result(holder, NULL) == 0, "the lease holder's unlock failed");
 	res = kid_result(opener, NULL);
 	CHECK(res == 0, "the open after the lease went: saw %d (%s), wanted 0", res,
-	      res > 0 ? itest_errname(res) : "no exit");
+	      res > 0 ? expect_errname(res) : "no exit");
 }
 
-#define WAITS_CASE(fn) static void case_##fn(void) { fn(); kids_end(); }
-WAITS_CASE(test_flock_storm)
-WAITS_CASE(test_flock_waiters_sigterm)
-WAITS_CASE(test_uring_flock_storm_leaves_entries)
-WAITS_CASE(test_delayed_flock_and_unlock)
-WAITS_CASE(test_kill_during_delay)
-WAITS_CASE(test_signal_ends_waits)
-WAITS_CASE(test_fail_on_release_frees)
-WAITS_CASE(test_reply_errno_values)
-WAITS_CASE(test_trace_through_bind_mount)
-WAITS_CASE(test_create_meets_lease)
-WAITS_CASE(test_uring_lease_wait_share)
-
-int main(void)
-{
-	static const struct itest_case cases[] = {
-		{ "flock: holder and workers+1 waiters, others served, SIGKILL, unlock",
-		  case_test_flock_storm },
-		{ "flock: SIGTERM stops the daemon with waiters parked", case_test_flock_waiters_sigterm },
-		{ "io_uring: a user's flock waiters past its share get ENOLCK, others served",
-		  case_test_uring_flock_storm_leaves_entries },
-		{ "delay: a delayed flock does not block the delayed unlock",
-		  case_test_delayed_flock_and_unlock },
-		{ "delay: a caller SIGKILLed during a long delay goes at once",
-		  case_test_kill_during_delay },
-		{ "a signal ends a lock wait and a delay (EINTR)", case_test_signal_ends_waits },
-		{ "fail on release/releasedir still closes (fds, flock)",
-		  case_test_fail_on_release_frees },
-		{ "errno values: 512+ and ENOSYS on open refused, daemon serves",
-		  case_test_reply_errno_values },
-		{ "trace file through a bind mount of the mount point refused",
-		  case_test_trace_through_bind_mount },
-		{ "a create that finds a leased file parks: release answered, served",
-		  case_test_create_meets_lease },
-		{ "io_uring: an open meeting a lease shares the lock waits' share (ENOLCK past it)",
-		  case_test_uring_lease_wait_share },
-	};
-
-	return itest_main("instrument waits", cases, sizeof(cases) / sizeof(cases[0]));
-}
+TEST_MAIN("test_inst_waits")
