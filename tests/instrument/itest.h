@@ -3,7 +3,7 @@
  * CHECK/REQUIRE/SKIP of harness/expect.h, the data of harness/pattern.h):
  * mounts and what a case opened, taken down when it ends; I/O on threads
  * of their own; the control channel (through the library and raw); the
- * trace read back (proto/trace.h); a daemon started by hand for the cases
+ * trace read back (harness/trace.h); a daemon started by hand for the cases
  * the harness does not cover (default control socket, a bad rules file).
  *
  * Ordering is never by sleeping: a test waits for a request to be held
@@ -20,12 +20,12 @@
 #include <sys/types.h>
 
 #include "check/ioengine.h"
-#include "harness/proc.h"
 #include "harness/mount.h"
 #include "harness/pattern.h"
+#include "harness/proc.h"
 #include "harness/runner.h"
-#include "lib/diofsctl.h"
 #include "harness/trace.h"
+#include "lib/diofsctl.h"
 
 #define ITEST_WAIT_MS 10000      /* failsafe on waits for what must come */
 
