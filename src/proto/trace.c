@@ -17,9 +17,13 @@ enum field_type { T_U64, T_I64, T_INT, T_UINT, T_STR, T_BOOL };
 /* Which fields come together: always, or only in some records. */
 enum field_group { G_ALWAYS, G_FH, G_DIO, G_PROTO, G_COUNT };
 
+/* Room for the longest key, ,"fopen_direct_io": (19 bytes); the writer
+ * copies all of it, a fixed size, and moves on by the key's length. */
+#define JSON_ROOM 24
+
 struct field {
 	const char *name;
-	const char *json;      /* ,"name": */
+	char json[JSON_ROOM];  /* ,"name": */
 	unsigned char jsonlen;
 	unsigned char type, group;
 	size_t offset;         /* in struct trace_rec */
@@ -78,8 +82,13 @@ size_t trace_json_escape(char *out, const char *s)
 	char *o = out;
 
 	while (*p) {
-		size_t n = utf8_seq_len(p);
+		size_t n;
 
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			*o++ = (char)*p++; /* printable ASCII, the usual case */
+			continue;
+		}
+		n = utf8_seq_len(p);
 		if (*p == '"' || *p == '\\') {
 			*o++ = '\\';
 			*o++ = (char)*p++;
@@ -123,19 +132,15 @@ static char *put_i64(char *p, int64_t v)
 
 size_t trace_rec_size(const struct trace_rec *r)
 {
-	size_t n = 2; /* "}\n" */
+	/* every key (copied whole), each value a sign and 20 digits or two
+	 * quotes, "}\n"; and the strings escaped */
+	size_t n = NFIELDS * (JSON_ROOM + 21) + 2;
 
 	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
-		const char *s;
+		const char *s = fields[i].type == T_STR ? *AT_CONST(r, &fields[i], const char *)
+							  : NULL;
 
-		n += f->jsonlen;
-		if (f->type != T_STR) {
-			n += 21; /* a sign and 20 digits, or false */
-			continue;
-		}
-		s = *AT_CONST(r, f, const char *);
-		n += 2 + 6 * (s ? strlen(s) : 0);
+		n += s ? 6 * strlen(s) : 0;
 	}
 	return n;
 }
@@ -150,7 +155,7 @@ char *trace_rec_format(char *out, const struct trace_rec *r)
 
 		if (!group_present(r, f->group))
 			continue;
-		memcpy(p, f->json, f->jsonlen);
+		memcpy(p, f->json, JSON_ROOM);
 		p += f->jsonlen;
 		switch (f->type) {
 		case T_U64: p = put_u64(p, *AT_CONST(r, f, uint64_t)); break;
