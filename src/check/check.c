@@ -6,6 +6,7 @@
 #include "check/runner.h"
 #include "check/ioengine.h"
 #include "harness/mount.h"
+#include "harness/proc.h"
 #include "proto/errnames.h"
 
 #include <fcntl.h>
@@ -434,7 +435,7 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 {
 	struct diofsctl *ctl = check_ctl_at(file, line);
 	struct diofs_held list[64];
-	int64_t deadline = dio_now_ms() + HELD_TIMEOUT_MS;
+	int64_t deadline = diofs_now_ms() + HELD_TIMEOUT_MS;
 	unsigned int want = 1;
 	ssize_t ret;
 	int err;
@@ -442,7 +443,7 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 	/* Wait for one more held call each round until one is our thread's;
 	 * in slices, to stop early if the call returns instead. */
 	for (;;) {
-		int64_t left = deadline - dio_now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		int n = -1;
 		if (left > 0 && !held_io_returned(h))
 			n = diofsctl_held(ctl, want, left < HELD_SLICE_MS ? (int)left : HELD_SLICE_MS,

@@ -6,6 +6,7 @@
 #include <config.h>
 #endif
 #include "check/ioengine_ops.h"
+#include "harness/proc.h"
 #include "proto/errnames.h"
 
 #include <errno.h>
@@ -107,21 +108,6 @@ bool dio_full(int fd, void *buf, size_t len, enum io_dir dir)
 	return true;
 }
 
-/* ---- time ------------------------------------------------------------- */
-
-uint64_t dio_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t dio_now_ms(void)
-{
-	return (int64_t)(dio_now_ns() / 1000000u);
-}
-
 /* Wait on cond until done(arg) (checked under lock), for timeout_ms or
  * without end (DIO_FOREVER); done(arg). */
 static bool cond_wait_until(pthread_mutex_t *lock, pthread_cond_t *cond, bool (*done)(void *arg),
@@ -178,7 +164,7 @@ static void end_call(pthread_mutex_t *lock, pthread_cond_t *cond, struct dio_cal
 		     ssize_t r, int err, bool *flag)
 {
 	pthread_mutex_lock(lock);
-	end->t = dio_now_ns();
+	end->t = diofs_now_ns();
 	end->ret = r;
 	end->err = err;
 	raise_flag(lock, cond, flag);
@@ -336,7 +322,7 @@ ssize_t dio_run(void *arg)
 	pthread_mutex_lock(&s->lock);
 	s->thread = pthread_self();
 	s->tid = gettid();
-	s->t_call = dio_now_ns();
+	s->t_call = diofs_now_ns();
 	raise_flag(&s->lock, &s->cond, &s->running);
 	r = s->e->call(io, s);
 	err = r < 0 ? errno : 0;
@@ -439,7 +425,7 @@ static void complete(struct dio *io, ssize_t res)
 bool dio_wait(struct dio *io, int timeout_ms, ssize_t *res)
 {
 	struct dio_state *s = io->s;
-	int64_t deadline = dio_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = diofs_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	ssize_t r;
 
 	if (s->completed)
@@ -470,7 +456,7 @@ bool dio_wait(struct dio *io, int timeout_ms, ssize_t *res)
 		goto done;
 	}
 	if (timeout_ms > 0) {
-		int64_t left = deadline - dio_now_ms();
+		int64_t left = deadline - diofs_now_ms();
 
 		timeout_ms = left > 0 ? (int)left : 0;
 	}

@@ -224,10 +224,4 @@ bool dio_thread_join(struct dio_thread *t, int timeout_ms, ssize_t *ret, int *er
  * Async-signal-safe (a forked child of a threaded process may use it). */
 bool dio_full(int fd, void *buf, size_t len, enum io_dir dir);
 
-/* ---- time ------------------------------------------------------------- */
-
-/* CLOCK_MONOTONIC in ms and in ns. */
-int64_t dio_now_ms(void);
-uint64_t dio_now_ns(void);
-
 #endif

@@ -8,6 +8,7 @@
 #include "check/pinwatch.h"
 #include "check/check.h"        /* check_pattern_byte only */
 #include "check/premise.h"
+#include "harness/proc.h"
 #include "proto/errnames.h"
 
 #include <errno.h>
@@ -136,7 +137,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 {
 	struct diofs_held list[128];
 	uint64_t sizes[128];
-	int64_t deadline = dio_now_ms() + timeout_ms;
+	int64_t deadline = diofs_now_ms() + timeout_ms;
 	unsigned int want = 1, seen = 0;
 
 	if (n > 128) {
@@ -145,7 +146,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 	}
 
 	for (;;) {
-		int64_t left = deadline - dio_now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		unsigned int found = 0;
 		int got = left > 0 ? diofsctl_held(ctl, want, (int)(left > 500 ? 500 : left),
 						   list, 128) : -1;
@@ -159,7 +160,7 @@ int pw_wait_held(struct diofsctl *ctl, const char *path, unsigned int n, uint64_
 				return -1;
 			}
 		if (got < 0) {
-			if (dio_now_ms() < deadline)
+			if (diofs_now_ms() < deadline)
 				continue;       /* a slice of the wait ended */
 			snprintf(why, len, "diofs held %u of %u calls on %s within %d ms (%s)",
 				 seen, n, path, timeout_ms, diofsctl_error(ctl));

@@ -6,6 +6,7 @@
 #include "check/route.h"
 #include "check/check.h"
 #include "check/premise.h"
+#include "harness/proc.h"
 #include "proto/errnames.h"
 
 #include <errno.h>
@@ -204,11 +205,11 @@ char task_state(pid_t tid)
 
 bool task_wait_state(pid_t tid, char state, int timeout_ms, bool (*done)(void *arg), void *arg)
 {
-	int64_t deadline = dio_now_ms() + timeout_ms;
+	int64_t deadline = diofs_now_ms() + timeout_ms;
 
 	/* The thread is on its way into the kernel wait: look until it is
 	 * there.  Not a sleep for a race: only how long the look lasts. */
-	while (dio_now_ms() < deadline) {
+	while (diofs_now_ms() < deadline) {
 		if (task_state(tid) == state)
 			return true;
 		if (done && done(arg))
@@ -266,11 +267,11 @@ int route_held_wait_at(const char *fuse_path, const char *op, unsigned int n,
 {
 	static struct diofs_held list[HELD_MAX];
 	struct diofsctl *ctl = check_ctl_at(file, line);
-	int64_t deadline = dio_now_ms() + timeout_ms;
+	int64_t deadline = diofs_now_ms() + timeout_ms;
 	unsigned int want = n;
 
 	for (;;) {
-		int64_t left = deadline - dio_now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		int got = left > 0 ? diofsctl_held(ctl, want, (int)left, list, HELD_MAX) : -1;
 		int m;
 

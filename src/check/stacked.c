@@ -5,6 +5,7 @@
 #include "check/stacked.h"
 #include "check/check.h"        /* check_pattern_byte, check_pattern_fill */
 #include "harness/pins.h"
+#include "harness/proc.h"
 #include "harness/stack.h"
 #include "proto/errnames.h"
 
@@ -113,14 +114,6 @@ static void say(char *why, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Write a file on the upper filesystem (the device itself at off) with
@@ -500,8 +493,8 @@ static int abort_held(struct probe *p, char *why, size_t len)
 		close(tfd);
 	}
 	/* a bounded wait for the held read to come back with its error */
-	deadline = now_ms() + RETURN_TIMEOUT_MS;
-	while (!dio_poll(&io, NULL) && now_ms() < deadline) {
+	deadline = diofs_now_ms() + RETURN_TIMEOUT_MS;
+	while (!dio_poll(&io, NULL) && diofs_now_ms() < deadline) {
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 	}
@@ -524,7 +517,7 @@ out:
 
 static double seconds_since(int64_t start)
 {
-	return (double)(now_ms() - start) / 1000.0;
+	return (double)(diofs_now_ms() - start) / 1000.0;
 }
 
 static void unavailable(struct stk_report *r, const char *fmt, ...)
@@ -549,7 +542,7 @@ void stk_probe(const struct stk_target *t, bool loop_dio, struct stk_report *r)
 		.populate = t->from_dir ? populate : NULL,
 	};
 	struct probe p = { .fd = -1, .wfd = -1, .r = r };
-	int64_t start = now_ms();
+	int64_t start = diofs_now_ms();
 	char tool[PATH_MAX], why[512];
 	int rule;
 	const char *no = stk_unavailable();

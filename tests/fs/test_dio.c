@@ -382,14 +382,6 @@ static void read_expect(int fd, uint64_t seed, const char *what)
 	CHECK_MEM(got, want, SZ, "%s (want the data of seed %ju)", what, (uintmax_t)seed);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* fd is a plain open of BACKING/f, which holds seed 1: read it (into the
  * page cache), rewrite the backing file with seed 2 behind the kernel's
  * back, read again through fd: the cached seed 1 must come back.  The
@@ -402,12 +394,12 @@ static void expect_cached(int fd, const char *what)
 
 	pattern_fill(want, SZ, 0, 1);
 	for (int attempt = 0; attempt < 5; attempt++) {
-		int64_t t0 = now_ms();
+		int64_t t0 = diofs_now_ms();
 
 		read_expect(fd, 1, "the read that fills the cache");
 		backing_rewrite("f", 2);
 		CHECK_EQ(pread(fd, got, SZ, 0), SZ);
-		if (now_ms() - t0 < 500 || attempt == 4) {
+		if (diofs_now_ms() - t0 < 500 || attempt == 4) {
 			CHECK_MEM(got, want, SZ, "%s: a read after the backing file changed "
 				  "(want the cached old data)", what);
 			return;
