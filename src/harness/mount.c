@@ -37,6 +37,7 @@
 #endif
 
 #define START_TIMEOUT_MS 10000
+#define RESTART_TIMEOUT_MS 15000
 #define EXIT_TIMEOUT_MS 5000
 #define MAX_LIVE 16
 
@@ -578,10 +579,10 @@ pid_t diofs_daemon_spawn(const char *backing, const char *mnt, const char *optio
 /* Wait, without a fixed sleep, for the daemon to mount MNT and create its
  * control socket: the mount table, the root directory and the child's exit
  * each wake us when they change. */
-static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
+static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify, int timeout_ms,
 		      char *err, size_t errlen)
 {
-	int64_t deadline = diofs_now_ms() + START_TIMEOUT_MS;
+	int64_t deadline = diofs_now_ms() + timeout_ms;
 	int pidfd = -1;
 	char why[256], tail[600];
 	int status;
@@ -608,7 +609,7 @@ static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
 		if (left <= 0) {
 			log_tail(m, tail, sizeof(tail));
 			snprintf(err, errlen, "%s did not %s within %d s: %s", diofs_binary(),
-				 mounted ? "create its control socket" : "mount", START_TIMEOUT_MS / 1000,
+				 mounted ? "create its control socket" : "mount", timeout_ms / 1000,
 				 tail);
 			break;
 		}
@@ -629,12 +630,44 @@ static int wait_ready(struct diofs_mount *m, int mountinfo, int inotify,
 	return -1;
 }
 
+/* Start the daemon on m's directories with options (its log ROOT/daemon.log
+ * started afresh) and wait until it serves; the watches are opened before
+ * the fork so that no change can be missed. */
+static int spawn_and_wait(struct diofs_mount *m, const char *options, int timeout_ms,
+			  char *err, size_t errlen)
+{
+	char log[PATH_MAX];
+	int mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	int inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	int ret = -1;
+
+	if (mountinfo < 0 || inotify < 0 ||
+	    inotify_add_watch(inotify, m->root, IN_CREATE | IN_MOVED_TO) < 0) {
+		snprintf(err, errlen, "watching for the mount: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
+	m->pid = diofs_daemon_spawn(m->backing, m->mnt, options, log);
+	if (m->pid < 0) {
+		m->pid = 0;
+		snprintf(err, errlen, "starting %s: %s", diofs_binary(), strerror(errno));
+		goto out;
+	}
+	ret = wait_ready(m, mountinfo, inotify, timeout_ms, err, errlen);
+out:
+	if (mountinfo >= 0)
+		close(mountinfo);
+	if (inotify >= 0)
+		close(inotify);
+	return ret;
+}
+
 int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		      char *err, size_t errlen)
 {
 	const char *why = diofs_mount_unavailable();
-	char options[2048], log[PATH_MAX];
-	int mountinfo = -1, inotify = -1, ret = -1;
+	char options[2048];
+	int ret = -1;
 
 	memset(m, 0, sizeof(*m));
 	if (why) {
@@ -654,33 +687,29 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 		snprintf(err, errlen, "mount options too long: %s", opts);
 		goto out;
 	}
-	/* Opened before the fork so that no change can be missed. */
-	mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (mountinfo < 0 || inotify < 0 ||
-	    inotify_add_watch(inotify, m->root, IN_CREATE | IN_MOVED_TO) < 0) {
-		snprintf(err, errlen, "watching for the mount: %s", strerror(errno));
-		goto out;
-	}
-	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
-	m->pid = diofs_daemon_spawn(m->backing, m->mnt, options, log);
-	if (m->pid < 0) {
-		m->pid = 0;
-		snprintf(err, errlen, "starting %s: %s", diofs_binary(), strerror(errno));
-		goto out;
-	}
-	ret = wait_ready(m, mountinfo, inotify, err, errlen);
+	ret = spawn_and_wait(m, options, START_TIMEOUT_MS, err, errlen);
 	/* the runner's safety net, should the case hang or die */
 	if (ret == 0)
 		test_track_mount(m->mnt, m->pid, m->root);
 out:
-	if (mountinfo >= 0)
-		close(mountinfo);
-	if (inotify >= 0)
-		close(inotify);
 	if (ret < 0)
 		diofs_mount_stop(m);
 	return ret;
+}
+
+int diofs_mount_restart(struct diofs_mount *m, const char *opts, char *err, size_t errlen)
+{
+	char options[2048];
+
+	/* A restarted daemon starts its trace afresh. */
+	if (snprintf(options, sizeof(options), "ctl=%s%s%s%s%s%s", m->ctl,
+		     m->trace[0] ? ",trace=" : "", m->trace, m->trace[0] ? ",trace_overwrite" : "",
+		     opts && *opts ? "," : "", opts ? opts : "") >= (int)sizeof(options)) {
+		snprintf(err, errlen, "options too long");
+		return -1;
+	}
+	unlink(m->ctl); /* the dead daemon's: "exists" must mean the new one's */
+	return spawn_and_wait(m, options, RESTART_TIMEOUT_MS, err, errlen);
 }
 
 void diofs_mount_stop(struct diofs_mount *m)

@@ -330,6 +330,47 @@ static void check_dir_names(const char *dir)
 	closedir(d);
 }
 
+/* A lookup under the mount that must stay inside it: a read (the content
+ * it may find, "" for a file it must not reach), a stat, or a listing. */
+struct probe {
+	enum { PROBE_READ, PROBE_STAT, PROBE_LIST } kind;
+	const char *path;       /* after MNT */
+	const char *want;
+};
+
+/* through the directory that leaves and comes back */
+static const struct probe mover_probes[] = {
+	{ PROBE_READ, "/mover/f", "INSIDE-mover\n" },
+	{ PROBE_READ, "/mover/../secret", "" },
+	{ PROBE_READ, "/mover/../../outside/secret", "" },
+	{ PROBE_LIST, "/mover", NULL },
+	{ .path = NULL },
+};
+
+/* ".." everywhere */
+static const struct probe dotdot_probes[] = {
+	{ PROBE_STAT, "/..", NULL },
+	{ PROBE_READ, "/in/../../outside/secret", "" },
+	{ PROBE_READ, "/../outside/secretdir/f", "" },
+	{ PROBE_LIST, "/in/..", NULL },
+	{ PROBE_LIST, "", NULL },
+	{ .path = NULL },
+};
+
+static void probe_all(const char *mnt, const struct probe *probes)
+{
+	char path[1200];
+
+	for (const struct probe *pr = probes; pr->path; pr++) {
+		snprintf(path, sizeof(path), "%s%s", mnt, pr->path);
+		switch (pr->kind) {
+		case PROBE_READ: check_read(path, 0, pr->want, NULL); break;
+		case PROBE_STAT: check_stat(path, 0); break;
+		case PROBE_LIST: check_dir_names(path); break;
+		}
+	}
+}
+
 struct cthread {
 	int kind;
 	unsigned long n;
@@ -378,14 +419,7 @@ static void *client_thread(void *arg)
 			}
 			break;
 		case 2: /* through the directory that leaves and comes back */
-			snprintf(p, sizeof(p), "%s/mover/f", mnt);
-			check_read(p, 0, "INSIDE-mover\n", NULL);
-			snprintf(p, sizeof(p), "%s/mover/../secret", mnt);
-			check_read(p, 0, "", NULL);
-			snprintf(p, sizeof(p), "%s/mover/../../outside/secret", mnt);
-			check_read(p, 0, "", NULL);
-			snprintf(p, sizeof(p), "%s/mover", mnt);
-			check_dir_names(p);
+			probe_all(mnt, mover_probes);
 			break;
 		case 3: /* attributes of the symlink, never of its target */
 			snprintf(p, sizeof(p), "%s/sw", mnt);
@@ -443,15 +477,7 @@ static void *client_thread(void *arg)
 			break;
 		}
 		case 6: /* ".." everywhere */
-			snprintf(p, sizeof(p), "%s/..", mnt);
-			check_stat(p, 0);
-			snprintf(p, sizeof(p), "%s/in/../../outside/secret", mnt);
-			check_read(p, 0, "", NULL);
-			snprintf(p, sizeof(p), "%s/../outside/secretdir/f", mnt);
-			check_read(p, 0, "", NULL);
-			snprintf(p, sizeof(p), "%s/in/..", mnt);
-			check_dir_names(p);
-			check_dir_names(mnt);
+			probe_all(mnt, dotdot_probes);
 			break;
 		}
 	}

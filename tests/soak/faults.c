@@ -188,86 +188,56 @@ static void verify_read(struct client *c, const unsigned char *got, uint64_t off
 	}
 }
 
-/* Write len at off as an application would: continue after a short count,
- * retry after an error. */
-static void app_write(struct client *c, uint64_t off, size_t len, uint64_t seed)
+/* Read or write (dir 'r' or 'w') len at off as an application would:
+ * continue after a short count, retry after an error.  A write writes
+ * pattern seed and updates the model; a read is checked against it. */
+static void app_io(struct client *c, char dir, uint64_t off, size_t len, uint64_t seed)
 {
+	const char *what = dir == 'w' ? "write" : "read";
 	unsigned char *data = c->buf;
 	int tries = 0;
 
-	soak_fill(data, len, off, seed);
+	if (dir == 'w')
+		soak_fill(data, len, off, seed);
 	while (len) {
 		enum route r = (enum route)soak_below(&c->rng, R_COUNT);
-		int64_t res = io(c, r, 'w', data, len, (off_t)off);
-		log_io(c, 'w', r, off, len, res);
+		if (dir == 'r')
+			memset(data, 0xa5, len);
+		int64_t res = io(c, r, dir, data, len, (off_t)off);
+		log_io(c, dir, r, off, len, res);
 		atomic_fetch_add(&f_ops, 1);
-		atomic_fetch_add(&f_writes, 1);
+		atomic_fetch_add(dir == 'w' ? &f_writes : &f_reads, 1);
 		atomic_fetch_add(&f_route[r], 1);
 		if (res < 0) {
 			atomic_fetch_add(&f_client_errors, 1);
-			/* part of it may have landed (an async short write
-			 * fails as a whole): unknown until rewritten */
-			memset(c->unknown + off, 1, len);
-			if (res != -EIO && res != -ENOSPC)
-				soak_fail("client %d: write at %" PRIu64 "+%zu: %s, which no rule "
-					  "injects", c->idx, off, len, strerror((int)-res));
+			/* part of a write may have landed (an async short
+			 * write fails as a whole): unknown until rewritten */
+			if (dir == 'w')
+				memset(c->unknown + off, 1, len);
+			if (res != -EIO && !(dir == 'w' && res == -ENOSPC))
+				soak_fail("client %d: %s at %" PRIu64 "+%zu: %s, which no rule "
+					  "injects", c->idx, what, off, len, strerror((int)-res));
 			if (++tries > MAX_TRIES) {
-				soak_fail("client %d: write at %" PRIu64 " failed %d times", c->idx,
-					  off, tries);
+				soak_fail("client %d: %s at %" PRIu64 " failed %d times", c->idx,
+					  what, off, tries);
 				return;
 			}
 			atomic_fetch_add(&f_retries, 1);
 			continue;
 		}
 		if (res == 0 || (size_t)res > len) {
-			soak_fail("client %d: write at %" PRIu64 "+%zu returned %" PRId64, c->idx,
-				  off, len, res);
+			soak_fail("client %d: %s at %" PRIu64 "+%zu returned %" PRId64, c->idx,
+				  what, off, len, res);
 			return;
 		}
 		if ((size_t)res < len)
 			atomic_fetch_add(&f_short_counts, 1);
-		memcpy(c->model + off, data, (size_t)res);
-		memset(c->unknown + off, 0, (size_t)res);
-		off += (uint64_t)res;
-		data += res;
-		len -= (size_t)res;
-	}
-}
-
-static void app_read(struct client *c, uint64_t off, size_t len)
-{
-	unsigned char *data = c->buf;
-	int tries = 0;
-
-	while (len) {
-		enum route r = (enum route)soak_below(&c->rng, R_COUNT);
-		memset(data, 0xa5, len);
-		int64_t res = io(c, r, 'r', data, len, (off_t)off);
-		log_io(c, 'r', r, off, len, res);
-		atomic_fetch_add(&f_ops, 1);
-		atomic_fetch_add(&f_reads, 1);
-		atomic_fetch_add(&f_route[r], 1);
-		if (res < 0) {
-			atomic_fetch_add(&f_client_errors, 1);
-			if (res != -EIO)
-				soak_fail("client %d: read at %" PRIu64 "+%zu: %s, which no rule "
-					  "injects", c->idx, off, len, strerror((int)-res));
-			if (++tries > MAX_TRIES) {
-				soak_fail("client %d: read at %" PRIu64 " failed %d times", c->idx,
-					  off, tries);
-				return;
-			}
-			atomic_fetch_add(&f_retries, 1);
-			continue;
+		if (dir == 'w') {
+			memcpy(c->model + off, data, (size_t)res);
+			memset(c->unknown + off, 0, (size_t)res);
+		} else {
+			verify_read(c, data, off, (size_t)res, "read");
 		}
-		if (res == 0 || (size_t)res > len) {
-			soak_fail("client %d: read at %" PRIu64 "+%zu returned %" PRId64, c->idx,
-				  off, len, res);
-			return;
-		}
-		if ((size_t)res < len)
-			atomic_fetch_add(&f_short_counts, 1);
-		verify_read(c, data, off, (size_t)res, "read");
 		off += (uint64_t)res;
 		data += res;
 		len -= (size_t)res;
@@ -302,9 +272,9 @@ static void *load_main(void *arg)
 		uint64_t off = soak_below(&c->rng, FILE_SIZE - len + 1);
 		unsigned int what = (unsigned int)soak_below(&c->rng, 20);
 		if (what < 9)
-			app_read(c, off, len);
+			app_io(c, 'r', off, len, 0);
 		else if (what < 19)
-			app_write(c, off, len, soak_next(&c->rng));
+			app_io(c, 'w', off, len, soak_next(&c->rng));
 		else
 			app_fsync(c);
 	}
@@ -628,18 +598,7 @@ static void setup_client(struct diofs_mount *m, struct client *c, unsigned int i
 	}
 	soak_fill(c->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, i));
 	memcpy(c->durable, c->model, FILE_SIZE);
-	int fd = open(diofs_mnt_path(m, c->path + 1), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || soak_pwrite_all(fd, c->model, FILE_SIZE, 0) < 0 || fsync(fd) < 0) {
-		soak_fail("creating %s: %s", c->path, strerror(errno));
-		exit(1);
-	}
-	close(fd);
-	c->fd = open(diofs_mnt_path(m, c->path + 1), O_RDWR | O_DIRECT | O_CLOEXEC);
-	c->bfd = open(diofs_backing_path(m, c->path + 1), O_RDONLY | O_CLOEXEC);
-	if (c->fd < 0 || c->bfd < 0) {
-		soak_fail("opening %s: %s", c->path, strerror(errno));
-		exit(1);
-	}
+	soak_file_create(m, c->path + 1, c->model, FILE_SIZE, &c->fd, &c->bfd);
 	int r = io_setup(4, &c->aio);
 	if (r < 0 || io_uring_queue_init(4, &c->ring, 0) < 0) {
 		soak_fail("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));
@@ -996,7 +955,7 @@ static void part_sigkill(void)
 
 	/* a new daemon on the same backing directory sees every acknowledged
 	 * write, fsynced ones included */
-	if (soak_daemon_start(&m, NULL, err, sizeof(err)) < 0) {
+	if (diofs_mount_restart(&m, NULL, err, sizeof(err)) < 0) {
 		soak_fail("remounting the same backing directory: %s", err);
 		for (unsigned int i = 0; i < nclients; i++)
 			teardown_client(&clients[i]);

@@ -391,7 +391,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		return;
 	}
 	soak_extra_mount_add(m->backing);
-	if (soak_daemon_start(m, NULL, err, sizeof(err)) < 0) {
+	if (diofs_mount_restart(m, NULL, err, sizeof(err)) < 0) {
 		soak_fail("enospc: the daemon on a tmpfs: %s", err);
 		goto out;
 	}

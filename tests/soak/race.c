@@ -934,19 +934,7 @@ static void setup_worker(struct worker *w, unsigned int t, uint64_t seed)
 		exit(1);
 	}
 	soak_fill(w->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, t));
-	/* created through the mount, so the kernel knows its size */
-	int cfd = open(diofs_mnt_path(&mnt, w->path + 1), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (cfd < 0 || soak_pwrite_all(cfd, w->model, FILE_SIZE, 0) < 0 || fsync(cfd) < 0) {
-		soak_fail("creating %s: %s", w->path, strerror(errno));
-		exit(1);
-	}
-	close(cfd);
-	w->fd = open(diofs_mnt_path(&mnt, w->path + 1), O_RDWR | O_DIRECT | O_CLOEXEC);
-	w->bfd = open(diofs_backing_path(&mnt, w->path + 1), O_RDONLY | O_CLOEXEC);
-	if (w->fd < 0 || w->bfd < 0) {
-		soak_fail("opening %s: %s", w->path, strerror(errno));
-		exit(1);
-	}
+	soak_file_create(&mnt, w->path + 1, w->model, FILE_SIZE, &w->fd, &w->bfd);
 	int r = io_setup(4, &w->aio);
 	if (r < 0 || io_uring_queue_init(4, &w->ring, 0) < 0) {
 		soak_fail("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));

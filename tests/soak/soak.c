@@ -417,101 +417,6 @@ int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
 	return 0;
 }
 
-int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t errlen)
-{
-	char options[2048], log[PATH_MAX];
-	const char *bin = diofs_binary();
-	struct stat st;
-	pid_t parent = getpid();
-	int n;
-
-	/* A restarted daemon starts its trace afresh. */
-	n = snprintf(options, sizeof(options), "ctl=%s%s%s%s%s%s", m->ctl,
-		     m->trace[0] ? ",trace=" : "", m->trace,
-		     m->trace[0] ? ",trace_overwrite" : "", opts && *opts ? "," : "",
-		     opts ? opts : "");
-	if (n >= (int)sizeof(options)) {
-		snprintf(err, errlen, "options too long");
-		return -1;
-	}
-	unlink(m->ctl); /* the dead daemon's: "exists" must mean the new one's */
-	snprintf(log, sizeof(log), "%s/daemon.log", m->root);
-	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (logfd < 0 || mountinfo < 0 || ino < 0 ||
-	    inotify_add_watch(ino, m->root, IN_CREATE | IN_MOVED_TO) < 0) {
-		snprintf(err, errlen, "preparing the restart: %s", strerror(errno));
-		goto fail;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		char *const argv[] = { (char *)bin, "-f", "-o", options, m->backing, m->mnt, NULL };
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, STDIN_FILENO);
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		execvp(bin, argv);
-		_exit(127);
-	}
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		goto fail;
-	}
-	m->pid = pid; /* from here the harness stops it, whatever happens */
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	int64_t deadline = soak_now_ms() + 15000;
-	for (;;) {
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			m->pid = 0;
-			snprintf(err, errlen, "the restarted daemon exited (status %#x); see %s",
-				 status, log);
-			break;
-		}
-		if (diofs_fuse_mounted_at(m->mnt) && stat(m->ctl, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			if (pidfd >= 0)
-				close(pidfd);
-			close(logfd);
-			close(mountinfo);
-			close(ino);
-			return 0;
-		}
-		int64_t left = deadline - soak_now_ms();
-		if (left <= 0) {
-			snprintf(err, errlen, "the restarted daemon did not serve within 15 s");
-			break;
-		}
-		struct pollfd p[3] = {
-			{ .fd = mountinfo, .events = POLLPRI },
-			{ .fd = ino, .events = POLLIN },
-			{ .fd = pidfd, .events = POLLIN },
-		};
-		if (poll(p, 3, pidfd >= 0 ? (int)left : 20) > 0 && (p[1].revents & POLLIN)) {
-			char drain[4096];
-			while (read(ino, drain, sizeof(drain)) > 0)
-				;
-		}
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-fail:
-	if (logfd >= 0)
-		close(logfd);
-	if (mountinfo >= 0)
-		close(mountinfo);
-	if (ino >= 0)
-		close(ino);
-	return -1;
-}
-
 /* ---- data ---------------------------------------------------------------- */
 
 void soak_fill(void *buf, size_t len, uint64_t off, uint64_t seed)
@@ -541,17 +446,17 @@ void *soak_map(size_t len)
 	return p;
 }
 
-int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+/* All of len at off, again after EINTR and short transfers. */
+static int rw_all(bool write, int fd, void *buf, size_t len, off_t off)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	for (size_t done = 0; done < len;) {
+		char *at = (char *)buf + done;
+		ssize_t n = write ? pwrite(fd, at, len - done, off + (off_t)done)
+				  : pread(fd, at, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return -errno;
-		}
 		if (n == 0)
 			return -EIO;
 		done += (size_t)n;
@@ -559,22 +464,35 @@ int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return rw_all(true, fd, (void *)buf, len, off);
+}
+
 int soak_pread_all(int fd, void *buf, size_t len, off_t off)
 {
-	size_t done = 0;
+	return rw_all(false, fd, buf, len, off);
+}
 
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
+void soak_file_create(const struct diofs_mount *m, const char *name, const void *data,
+		      size_t size, int *fd, int *bfd)
+{
+	int cfd = open(diofs_mnt_path(m, name), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int r = cfd < 0 ? -errno : soak_pwrite_all(cfd, data, size, 0);
+
+	if (!r && fsync(cfd) < 0)
+		r = -errno;
+	if (r) {
+		soak_fail("creating /%s: %s", name, strerror(-r));
+		exit(1);
 	}
-	return 0;
+	close(cfd);
+	*fd = open(diofs_mnt_path(m, name), O_RDWR | O_DIRECT | O_CLOEXEC);
+	*bfd = open(diofs_backing_path(m, name), O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || *bfd < 0) {
+		soak_fail("opening /%s: %s", name, strerror(errno));
+		exit(1);
+	}
 }
 
 size_t soak_diff(const void *a, const void *b, size_t len)

@@ -1,8 +1,9 @@
 /* What the soak, fault, limit and bad-input programs share: a seeded PRNG
  * (the seed is always printed, so a run can be repeated), figures printed
- * at the end of a run, failure counting, a watchdog, and restarting the
- * daemon of a harness mount on the same backing directory (after SIGKILL,
- * or to put a small filesystem under it).
+ * at the end of a run, failure counting, a watchdog, and stopping the
+ * daemon of a harness mount (as a crash, or to put a small filesystem
+ * under it) for diofs_mount_restart to start anew on the same backing
+ * directory.
  *
  * Every program ends with its figures, one per line,
  *     figure: NAME VALUE
@@ -104,13 +105,8 @@ void soak_mount(struct diofs_mount *m, const char *opts);
 
 /* Stop m's daemon with sig (SIGKILL: as a crash; SIGTERM: cleanly), wait
  * for it, and unmount MNT (detached: works on a dead connection).  The
- * backing directory stays. */
+ * backing directory stays; diofs_mount_restart starts the next daemon. */
 int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen);
-
-/* Start a new daemon on m's backing directory and mount point (with m's
- * control socket and trace file, and opts), wait until it serves, and give
- * it to m (the harness stops it like the first).  0, or -1 with err. */
-int soak_daemon_start(struct diofs_mount *m, const char *opts, char *err, size_t errlen);
 
 /* ---- data --------------------------------------------------------------- */
 /* Fill buf with bytes derived from (seed, file offset): any 8 bytes name
@@ -124,6 +120,13 @@ void *soak_map(size_t len);
 int soak_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* Read all of len at off; 0, -errno, or -EIO on a short file. */
 int soak_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* Create name (relative to the mount) through the mount, so that the
+ * kernel knows its size, with size bytes of data, synced; then open it
+ * O_DIRECT read-write through the mount (*fd) and read-only in the
+ * backing directory (*bfd).  exit(1) with the reason on failure. */
+void soak_file_create(const struct diofs_mount *m, const char *name, const void *data,
+		      size_t size, int *fd, int *bfd);
 
 /* Number of differing bytes between a and b (len). */
 size_t soak_diff(const void *a, const void *b, size_t len);
