@@ -110,6 +110,11 @@ void test_record_skip(const char *reason)
 	pthread_mutex_unlock(&shared->mu);
 }
 
+unsigned int test_failures(void)
+{
+	return in_case ? shared->result.failures : 0;
+}
+
 void test_defer(void (*fn)(void *arg), void *arg)
 {
 	if (ndeferred == MAX_DEFERRED) {
@@ -145,6 +150,7 @@ void test_end_case(void)
 		ndeferred--;
 		deferred[ndeferred].fn(deferred[ndeferred].arg);
 	}
+	shared->result.ended = true;
 	fflush(NULL);
 	/* _exit: the parent's atexit handlers (reports) are not the child's */
 	_exit(0);

@@ -104,6 +104,9 @@ struct test_result {
 	char log[16384];
 	bool log_full;
 	double seconds;
+	/* The child ended the case itself (returned, REQUIRE, SKIP) and its
+	 * deferred cleanups ran: false after a hang or a crash. */
+	bool ended;
 };
 
 struct test_run_opts {
@@ -150,5 +153,8 @@ void test_record_failure(const char *text);
 void test_record_note(const char *text);
 void test_record_skip(const char *reason);
 void test_end_case(void) __attribute__((noreturn));
+/* How many failures the running case has recorded so far (0 outside a
+ * case): did a step of it add one? */
+unsigned int test_failures(void);
 
 #endif
