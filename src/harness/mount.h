@@ -58,7 +58,9 @@ pid_t diofs_daemon_spawn(const char *backing, const char *mnt, const char *optio
 			 const char *log);
 
 /* Reap child pid within timeout_ms (its wait status in *status if not
- * NULL); false if it is still running.  Async-signal-safe. */
+ * NULL); false if it is still running.  pid may be another process's
+ * child (a test case's parent's daemon): then wait for it to exit, *status
+ * untouched.  Async-signal-safe. */
 bool diofs_wait_exit(pid_t pid, int timeout_ms, int *status);
 
 /* The mounts at exactly path (/proc/self/mountinfo): how many are stacked
