@@ -3,7 +3,7 @@
 #include <config.h>
 #endif
 #include "check/buffers.h"
-#include "check/check.h"        /* check_pattern_byte only */
+#include "harness/pattern.h"
 #include "check/premise.h"
 
 #include <errno.h>
@@ -47,7 +47,7 @@ static void fill(void *p, size_t len, uint64_t off, unsigned int seed)
 	uint8_t *b = p;
 
 	for (size_t i = 0; i < len; i++)
-		b[i] = check_pattern_byte(off + i, seed);
+		b[i] = pattern_byte(off + i, seed);
 }
 
 const char *buf_tmpfs_dir(void)

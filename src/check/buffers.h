@@ -1,6 +1,6 @@
 /* The kinds of user memory a direct I/O can land in, for the lifetime
  * cases: each made, faulted in, and changed under a held request (unmapped,
- * remapped, madvised, moved, protected).  No CUnit here. */
+ * remapped, madvised, moved, protected).  No assertions here. */
 #ifndef DIOFS_CHECK_BUFFERS_H
 #define DIOFS_CHECK_BUFFERS_H
 
@@ -49,7 +49,7 @@ struct buf {
 	long thp_kb;            /* BUF_THP: AnonHugePages of the region, kB */
 };
 
-/* Initial content is check_pattern of seed at this offset: never the
+/* Initial content is the data pattern (harness/pattern.h) of seed at this offset: never the
  * file's data at offset 0. */
 #define BUF_FILL_OFF 0x40000000ull
 #define BUF_THP_SIZE (2u << 20)

@@ -1,9 +1,12 @@
-/* The case context and the helpers of check.h. */
+/* The case context and the helpers of check.h: diofs-check's fixture
+ * (fixture.h).  The parent keeps the mount; each case runs in the runner's
+ * child (harness/runner.h), which inherits the context, records through
+ * expect.h, and tidies up after itself (case_teardown). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "check/check.h"
-#include "check/runner.h"
+#include "check/fixture.h"
 #include "check/ioengine.h"
 #include "harness/mount.h"
 #include "harness/proc.h"
@@ -12,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +27,12 @@
 #define HELD_SLICE_MS 200
 
 static struct {
-	const struct runner_config *cfg;
+	const struct fixture_config *cfg;
 	bool own;                       /* we mount diofs ourselves */
-	struct diofs_mount mount;
+	struct diofs_mount mount;       /* in a case's child: the parent's, until
+					 * check_remount makes one of the child's */
 	bool mounted;
+	bool remounted;                 /* in a case's child: mount is its own */
 	char opts[512];                 /* what it was mounted with */
 	char failed_opts[512], failed_why[1024]; /* this suite's last failed mount */
 	bool failed;
@@ -37,80 +41,17 @@ static struct {
 	char ctl_err[256];
 	char run_rel[64];               /* --mount: "/diofs-check.PID"; else "" */
 	char case_rel[PATH_MAX];        /* the case's directory, from the root */
+	const struct check_suite *suite;
 	const struct check_case *kase;
 	struct held_io *held;           /* threads not yet joined */
-	jmp_buf skip_jmp;
-	pthread_t thread;               /* the one that runs cases */
 } ctx;
-
-static _Thread_local char skip_reason[512];
-static char case_note[2048]; /* check_note, for the report of a passing case */
 
 /* ---- results ---------------------------------------------------------- */
 
-void check_failf(const char *file, unsigned int line, bool fatal, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* CUnit copies the message; a fatal failure longjmps out of the case */
-	CU_assertImplementation(CU_FALSE, line, msg, file, "", fatal ? CU_TRUE : CU_FALSE);
-}
-
-void check_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!pthread_equal(pthread_self(), ctx.thread)) {
-		fprintf(stderr, "diofs-check: SKIP called off the case's thread\n");
-		abort();
-	}
-	va_start(ap, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
-	va_end(ap);
-	longjmp(ctx.skip_jmp, 1);
-}
-
-bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
-	      const char *file, unsigned int line, bool fatal)
-{
-	if (actual == expected) {
-		CU_assertImplementation(CU_TRUE, line, expr, file, "", CU_FALSE);
-		return true;
-	}
-	check_failf(file, line, fatal, "%s: got %jd, want %jd", expr, actual, expected);
-	return false;
-}
-
-void check_sys_failed(const char *expr, int err, const char *file,
-		      unsigned int line, bool fatal)
-{
-	check_failf(file, line, fatal, "%s: %s (%s)", expr, errno_name(err), strerror(err));
-}
-
 void check_ctl_failed(const char *expr, const char *file, unsigned int line, bool fatal)
 {
-	check_failf(file, line, fatal, "%s: %s", expr,
-		    ctx.ctl ? diofsctl_error(ctx.ctl) : ctx.ctl_err);
-}
-
-bool check_errno(long ret, int got, int want, const char *expr,
-		 const char *file, unsigned int line)
-{
-	if (ret == -1 && got == want) {
-		CU_assertImplementation(CU_TRUE, line, expr, file, "", CU_FALSE);
-		return true;
-	}
-	if (ret >= 0)
-		check_failf(file, line, false, "%s: returned %ld, want -1 %s",
-			    expr, ret, errno_name(want));
-	else
-		check_failf(file, line, false, "%s: failed with %s, want %s",
-			    expr, errno_name(got), errno_name(want));
-	return false;
+	expect_failf(file, line, fatal, "%s: %s", expr,
+		     ctx.ctl ? diofsctl_error(ctx.ctl) : ctx.ctl_err);
 }
 
 /* ---- the mount under test --------------------------------------------- */
@@ -157,7 +98,7 @@ struct diofsctl *check_ctl_at(const char *file, unsigned int line)
 {
 	connect_ctl();
 	if (!ctx.ctl)
-		check_failf(file, line, true, "no control connection to diofs: %s", ctx.ctl_err);
+		expect_failf(file, line, true, "no control connection to diofs: %s", ctx.ctl_err);
 	return ctx.ctl;
 }
 
@@ -207,7 +148,7 @@ bool check_init_flag(const char *flag)
 	bool took;
 
 	/* INIT is answered after mount(2) returned; a request waits for it */
-	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_OK(stat(check_mnt(), &st));
 	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
 	flags = check_init_value(lines, "flags");
 	took = flags && check_flag_in(flags, flag);
@@ -222,6 +163,8 @@ bool check_verbose(void)
 	return ctx.cfg->verbose;
 }
 
+/* In a case's child the daemon may be the parent's: diofs_wait_exit waits
+ * for it all the same (its pidfd), the parent reaps it. */
 bool check_daemon_exited(int timeout_ms)
 {
 	if (!ctx.own || !ctx.mounted || ctx.mount.pid <= 0)
@@ -266,45 +209,15 @@ void check_remount_at(const char *opts, const char *file, unsigned int line)
 	char why[1024];
 
 	if (!ctx.own)
-		check_skip("needs its own diofs mount (-o %s)", opts);
+		SKIP("needs its own diofs mount (-o %s)", opts);
+	/* the mount made here is the case's child's, stopped when it ends;
+	 * the parent finds its own gone and mounts anew for the next case */
+	ctx.remounted = true;
 	if (remount(opts ? opts : "", why, sizeof(why)) < 0 || make_case_dir(why, sizeof(why)) < 0)
-		check_failf(file, line, true, "remount -o %s: %s", opts, why);
+		expect_failf(file, line, true, "remount -o %s: %s", opts, why);
 }
 
 /* ---- data ------------------------------------------------------------- */
-
-void check_pattern_fill(void *buf, size_t len, uint64_t off, unsigned int seed)
-{
-	uint8_t *b = buf;
-
-	for (size_t i = 0; i < len; i++)
-		b[i] = check_pattern_byte(off + i, seed);
-}
-
-bool check_pattern(const void *buf, size_t len, uint64_t off, unsigned int seed,
-		   const char *what, const char *file, unsigned int line)
-{
-	const uint8_t *b = buf;
-	size_t first = 0, bad = 0, zeros = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (b[i] == check_pattern_byte(off + i, seed))
-			continue;
-		if (!bad++)
-			first = i;
-		zeros += b[i] == 0;
-	}
-	if (!bad) {
-		CU_assertImplementation(CU_TRUE, line, what, file, "", CU_FALSE);
-		return true;
-	}
-	check_failf(file, line, false,
-		    "%s: %zu of %zu bytes differ from pattern %u of [%ju, %ju)%s; first at "
-		    "file offset %ju: got 0x%02x, want 0x%02x", what, bad, len, seed,
-		    (uintmax_t)off, (uintmax_t)(off + len), zeros == bad ? " (all zero)" : "",
-		    (uintmax_t)(off + first), b[first], check_pattern_byte(off + first, seed));
-	return false;
-}
 
 void check_file_create_at(const char *name, size_t size, unsigned int seed,
 			  const char *file, unsigned int line)
@@ -314,15 +227,15 @@ void check_file_create_at(const char *name, size_t size, unsigned int seed,
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0)
-		check_failf(file, line, true, "create %s: %s", path, errno_name(errno));
+		expect_failf(file, line, true, "create %s: %s", path, errno_name(errno));
 	for (size_t done = 0; done < size;) {
 		size_t n = size - done < sizeof(chunk) ? size - done : sizeof(chunk);
-		check_pattern_fill(chunk, n, done, seed);
+		pattern_fill(chunk, n, done, seed);
 		ssize_t w = pwrite(fd, chunk, n, (off_t)done);
 		if (w <= 0) {
 			int err = w < 0 ? errno : EIO;
 			close(fd);
-			check_failf(file, line, true, "write %s at %zu: %s", path, done,
+			expect_failf(file, line, true, "write %s at %zu: %s", path, done,
 				    errno_name(err));
 		}
 		done += (size_t)w;
@@ -340,9 +253,9 @@ void *check_buf_alloc(size_t len, size_t misalign)
 	void *base = NULL;
 
 	if (misalign >= page_size())
-		check_failf(__FILE__, __LINE__, true, "check_buf_alloc: misalign %zu >= page", misalign);
+		expect_failf(__FILE__, __LINE__, true, "check_buf_alloc: misalign %zu >= page", misalign);
 	if (posix_memalign(&base, page_size(), misalign + len + 1))
-		check_failf(__FILE__, __LINE__, true, "check_buf_alloc: out of memory");
+		expect_failf(__FILE__, __LINE__, true, "check_buf_alloc: out of memory");
 	memset(base, 0xa5, misalign + len + 1);
 	return (char *)base + misalign;
 }
@@ -374,7 +287,7 @@ static struct held_io *held_start(struct held_io *h, ssize_t (*fn)(void *arg), v
 	if (!h->t) {
 		dio_cleanup(&h->io);
 		free(h);
-		check_failf(__FILE__, __LINE__, true, "held_io: %s", why);
+		expect_failf(__FILE__, __LINE__, true, "held_io: %s", why);
 	}
 	h->next = ctx.held;
 	ctx.held = h;
@@ -386,7 +299,7 @@ static struct held_io *held_new(void)
 	struct held_io *h = calloc(1, sizeof(*h));
 
 	if (!h)
-		check_failf(__FILE__, __LINE__, true, "held_io: out of memory");
+		expect_failf(__FILE__, __LINE__, true, "held_io: out of memory");
 	return h;
 }
 
@@ -400,7 +313,7 @@ static struct held_io *held_rw(enum io_dir dir, int fd, void *buf, size_t len, o
 	if (dio_prepare(&h->io, why, sizeof(why)) < 0) {
 		dio_cleanup(&h->io);
 		free(h);
-		check_failf(__FILE__, __LINE__, true, "held_io: %s", why);
+		expect_failf(__FILE__, __LINE__, true, "held_io: %s", why);
 	}
 	return held_start(h, dio_run, &h->io);
 }
@@ -453,10 +366,10 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 			continue;       /* only this slice timed out */
 		if (n < 0) {
 			if (dio_thread_wait(h->t, 0, &ret, &err))
-				check_failf(file, line, false, "the call returned %zd (%s) instead of "
+				expect_failf(file, line, false, "the call returned %zd (%s) instead of "
 					    "being held", ret, ret < 0 ? errno_name(err) : "ok");
 			else
-				check_failf(file, line, false, "diofs held no call of thread %d within "
+				expect_failf(file, line, false, "diofs held no call of thread %d within "
 					    "%d ms: %s", dio_thread_tid(h->t), HELD_TIMEOUT_MS,
 					    diofsctl_error(ctl));
 			return false;
@@ -468,11 +381,10 @@ bool held_io_wait_at(struct held_io *h, struct diofs_held *held,
 			if (held)
 				*held = list[i];
 			if (dio_thread_wait(h->t, 0, &ret, NULL)) {
-				check_failf(file, line, false, "the call returned %zd while diofs "
+				expect_failf(file, line, false, "the call returned %zd while diofs "
 					    "held it (id %ju)", ret, (uintmax_t)h->held_id);
 				return false;
 			}
-			CU_assertImplementation(CU_TRUE, line, "held_io_wait", file, "", CU_FALSE);
 			return true;
 		}
 		want = (unsigned int)n + 1;
@@ -486,12 +398,12 @@ bool held_io_release_at(struct held_io *h, const char *how,
 	int n;
 
 	if (!h->held_id) {
-		check_failf(file, line, false, "held_io_release: the call was not held");
+		expect_failf(file, line, false, "held_io_release: the call was not held");
 		return false;
 	}
 	n = diofsctl_release(ctl, h->held_id, how);
 	if (n != 1) {
-		check_failf(file, line, false, "release %ju %s: %s", (uintmax_t)h->held_id,
+		expect_failf(file, line, false, "release %ju %s: %s", (uintmax_t)h->held_id,
 			    how ? how : "reply", n < 0 ? diofsctl_error(ctl) : "released none");
 		return false;
 	}
@@ -517,13 +429,12 @@ ssize_t held_io_join(struct held_io *h, int *err)
 	return ret;
 }
 
-/* ---- the runner's side ------------------------------------------------ */
+/* ---- the fixture (fixture.h) ------------------------------------------ */
 
-int runner_begin(const struct runner_config *cfg, char *err, size_t errlen)
+int fixture_begin(const struct fixture_config *cfg, char *err, size_t errlen)
 {
 	ctx.cfg = cfg;
 	ctx.own = !cfg->mount;
-	ctx.thread = pthread_self();
 	if (ctx.own)
 		return 0;
 	if (!realpath(cfg->mount, ctx.mnt)) {
@@ -540,21 +451,27 @@ int runner_begin(const struct runner_config *cfg, char *err, size_t errlen)
 	return make_case_dir(err, errlen);
 }
 
-int runner_case_setup(const struct check_suite *s, const struct check_case *c,
-		      char *why, size_t len)
+/* Is our mount still there to serve the next case?  A case may have
+ * stopped it (a crash or abort rule, umount -l, check_remount). */
+static bool mount_usable(void)
+{
+	return ctx.mounted && diofs_mount_alive(&ctx.mount) && diofs_fuse_mounted_at(ctx.mnt);
+}
+
+int fixture_case_setup(const struct check_suite *s, const struct check_case *c,
+		       char *why, size_t len)
 {
 	const char *want = c->mount_opts ? c->mount_opts : s->mount_opts ? s->mount_opts : "";
 
+	ctx.suite = s;
 	ctx.kase = c;
-	skip_reason[0] = '\0';
-	case_note[0] = '\0';
 	snprintf(ctx.case_rel, sizeof(ctx.case_rel), "%s/%s.%s", ctx.run_rel, s->name, c->name);
 	if (!ctx.own) {
 		if (*want) {
 			snprintf(why, len, "needs its own diofs mount (-o %s)", want);
 			return 1;
 		}
-	} else if (!ctx.mounted || strcmp(want, ctx.opts) || !diofs_mount_alive(&ctx.mount)) {
+	} else if (strcmp(want, ctx.opts) || !mount_usable()) {
 		/* a mount that failed once for this suite fails its other cases at once */
 		if (ctx.failed && !strcmp(want, ctx.failed_opts)) {
 			snprintf(why, len, "%s", ctx.failed_why);
@@ -570,61 +487,79 @@ int runner_case_setup(const struct check_suite *s, const struct check_case *c,
 	return make_case_dir(why, len);
 }
 
-void runner_case_run(void)
-{
-	if (setjmp(ctx.skip_jmp) == 0)
-		ctx.kase->fn();
-}
-
 void check_note(const char *fmt, ...)
 {
-	CU_pTest t = CU_get_current_test();
-	CU_pSuite s = CU_get_current_suite();
-	size_t at = strlen(case_note);
+	char note[2048];
 	va_list ap;
 
-	if (at && at + 2 < sizeof(case_note)) {
-		strcpy(case_note + at, "; ");
-		at += 2;
-	}
 	va_start(ap, fmt);
-	vsnprintf(case_note + at, sizeof(case_note) - at, fmt, ap);
+	vsnprintf(note, sizeof(note), fmt, ap);
 	va_end(ap);
-	printf("%sNOTE %s.%s: %s\n", ctx.cfg->ktap ? "# " : "", s ? s->pName : "?",
-	       t ? t->pName : "?", case_note + at);
+	/* one line in the report */
+	for (char *p = note; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	printf("%sNOTE %s.%s: %s\n", ctx.cfg->ktap ? "# " : "", ctx.suite->name, ctx.kase->name,
+	       note);
 	fflush(stdout);
+	test_record_note(note);
 }
 
-const char *runner_note(void)
+/* In the child, whichever way the case ends: rules first, so that nothing
+ * released is held again; then the threads left behind; the mount the
+ * case made itself is stopped, the parent's no longer needs aborting. */
+static void case_teardown(void *unused)
 {
-	return case_note;
-}
-
-const char *runner_skip_reason(void)
-{
-	return skip_reason;
-}
-
-void runner_case_teardown(void)
-{
-	/* Rules first, so that nothing released is held again. */
+	(void)unused;
 	if (ctx.ctl && (diofsctl_rule_clear(ctx.ctl) < 0 ||
 			diofsctl_release(ctx.ctl, 0, "errno=EIO") < 0)) {
 		if (ctx.cfg->verbose)   /* expected after a crash or abort rule */
 			printf("# resetting diofs after %s: %s\n", ctx.kase->name,
 			       diofsctl_error(ctx.ctl));
 		disconnect_ctl();
-		if (ctx.own && ctx.mounted) {   /* start afresh for the next case */
+		if (ctx.own && ctx.mounted) {   /* the next case starts afresh */
 			diofs_mount_stop(&ctx.mount);
 			ctx.mounted = false;
 		}
 	}
 	while (ctx.held)
 		held_io_join(ctx.held, NULL);
-	ctx.kase = NULL;
+	if (ctx.remounted && ctx.mounted)
+		diofs_mount_stop(&ctx.mount);
+	else if (ctx.own && ctx.mounted)
+		test_untrack_mount(ctx.mnt);
 }
 
-void runner_suite_end(void)
+void fixture_case_body(void)
+{
+	/* Should the case hang or die, the runner aborts the connection of
+	 * our mount (the parent stops the daemon and mounts anew). */
+	if (ctx.own && ctx.mounted)
+		test_track_mount(ctx.mnt, 0, NULL);
+	test_defer(case_teardown, NULL);
+	ctx.kase->fn();
+}
+
+void fixture_case_after(const struct test_result *r)
+{
+	if (r->ended)
+		return;
+	/* The case hung or died, maybe in the middle of a command: nothing
+	 * of its connection or (aborted) mount is used again. */
+	disconnect_ctl();
+	if (ctx.own) {
+		if (ctx.mounted)
+			diofs_mount_stop(&ctx.mount);
+		ctx.mounted = false;
+		return;
+	}
+	connect_ctl();
+	if (ctx.ctl && (diofsctl_rule_clear(ctx.ctl) < 0 ||
+			diofsctl_release(ctx.ctl, 0, "errno=EIO") < 0))
+		disconnect_ctl();
+}
+
+void fixture_suite_end(void)
 {
 	disconnect_ctl();
 	if (ctx.mounted)
@@ -633,9 +568,9 @@ void runner_suite_end(void)
 	ctx.failed = false;
 }
 
-void runner_end(void)
+void fixture_end(void)
 {
-	runner_suite_end();
+	fixture_suite_end();
 	if (!ctx.own && ctx.run_rel[0])
 		diofs_remove_tree(ring_printf("%s%s", ctx.mnt, ctx.run_rel));
 }

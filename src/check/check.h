@@ -1,27 +1,32 @@
-/* What a diofs-check suite includes: registration, SKIP, failure helpers
- * that say what was seen, the current mount and control connection, the
- * data pattern, buffers, and the hold pattern every suite builds on.
+/* What a diofs-check suite includes: registration, the assertions (the
+ * harness's expect.h, plus CHECK_CTL for the control connection), notes,
+ * the current mount and control connection, the data pattern (the
+ * harness's pattern.h), buffers, and the hold pattern every suite builds
+ * on.
  *
  * Adding a suite: a file suite_NAME.c defining
  *     const struct check_suite check_suite_NAME = { ... };
  * one line CHECK_SUITE(NAME) in suites.h, and the file in Makefile.inc.
  *
- * Every case runs in a directory of its own (check_path), under an alarm
- * (--timeout, 60 s): a case that hangs ends the run with "the case hung"
- * after unmounting.  After each case the runner clears the rules, releases
- * every held call with EIO and joins the held_io threads left behind.
- * CUnit is not thread-safe: assert, fail and SKIP from the case's thread
- * only. */
+ * Every case runs in a child process of its own (the harness's runner:
+ * fork, timeout --timeout, 60 s), in a directory of its own (check_path),
+ * on the mount the parent made for it.  When it ends the child clears the
+ * rules, releases every held call with EIO and joins the held_io threads
+ * left behind; a case that hangs has its FUSE connection aborted and is
+ * killed, fails, and the run goes on with a fresh mount.  Assert, fail and
+ * SKIP from the case's thread only. */
 #ifndef DIOFS_CHECK_H
 #define DIOFS_CHECK_H
 
-#include <CUnit/CUnit.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "harness/expect.h"
+#include "harness/pattern.h"
+#include "harness/runner.h"         /* test_failures */
 #include "lib/diofsctl.h"
 
 struct check_case {
@@ -45,59 +50,19 @@ struct check_case {
 struct check_suite {
 	const char *name;
 	/* diofs -o options beyond the daemon's defaults (NULL: none).  With
-	 * --mount the runner cannot choose them: such cases SKIP. */
+	 * --mount the fixture cannot choose them: such cases SKIP. */
 	const char *mount_opts;
 	const struct check_case *cases; /* ends with { NULL } */
 };
 
-/* ---- results ---------------------------------------------------------- */
-
-/* End the case as skipped (printf-style reason); from the case or any
- * helper it calls.  A case that failed before skipping still fails. */
-#define SKIP(...) check_skip(__VA_ARGS__)
-void check_skip(const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 1, 2)));
+/* ---- results ---------------------------------------------------------- *
+ * CHECK_EQ, REQUIRE_EQ, CHECK_OK, REQUIRE_OK, CHECK_ERR, CHECK_PATTERN,
+ * CHECK_FAILF, CHECK_FATALF and SKIP: see harness/expect.h. */
 
 /* A figure worth reporting whatever the result (pages lost, pins seen):
  * printed as "NOTE suite.case: ..." and kept as the case's detail in the
  * TSV and XML. */
 void check_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Record a failure with a formatted message; the _FATAL form ends the case. */
-#define CHECK_FAILF(...) check_failf(__FILE__, __LINE__, false, __VA_ARGS__)
-#define CHECK_FATALF(...) check_failf(__FILE__, __LINE__, true, __VA_ARGS__)
-void check_failf(const char *file, unsigned int line, bool fatal, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* actual == expected, as integers; on failure "EXPR: got A, want E".
- * Evaluates to the comparison.  REQUIRE_EQ ends the case on failure. */
-#define CHECK_EQ(actual, expected) \
-	check_eq((intmax_t)(actual), (intmax_t)(expected), #actual, __FILE__, __LINE__, false)
-#define REQUIRE_EQ(actual, expected) \
-	check_eq((intmax_t)(actual), (intmax_t)(expected), #actual, __FILE__, __LINE__, true)
-bool check_eq(intmax_t actual, intmax_t expected, const char *expr,
-	      const char *file, unsigned int line, bool fatal);
-
-/* A call returning -1/errno on failure: evaluates to its result; a negative
- * one is recorded as "EXPR: ENAME (message)".  REQUIRE_SYS ends the case. */
-#define CHECK_SYS(expr) CHECK_SYS_(expr, #expr, false)
-#define REQUIRE_SYS(expr) CHECK_SYS_(expr, #expr, true)
-#define CHECK_SYS_(expr, text, fatal) ({                                      \
-	__typeof__(expr) check_r_ = (expr);                                   \
-	if (check_r_ < 0)                                                     \
-		check_sys_failed(text, errno, __FILE__, __LINE__, fatal);     \
-	check_r_; })
-void check_sys_failed(const char *expr, int err, const char *file,
-		      unsigned int line, bool fatal);
-
-/* The call must fail with errno err ("EXPR: returned 4096, want -1 EIO");
- * evaluates to whether it did. */
-#define CHECK_ERRNO(expr, err) ({                                             \
-	errno = 0;                                                            \
-	long check_r_ = (long)(expr);                                         \
-	check_errno(check_r_, errno, err, #expr, __FILE__, __LINE__); })
-bool check_errno(long ret, int got, int want, const char *expr,
-		 const char *file, unsigned int line);
 
 /* A diofsctl call (-1 on failure): evaluates to its result; a negative one
  * is recorded with diofsctl_error().  REQUIRE_CTL ends the case. */
@@ -141,26 +106,11 @@ bool check_init_flag(const char *flag);
 
 /* ---- data ------------------------------------------------------------- */
 
-/* The byte at file offset off of pattern seed: every offset differs, so
- * data read from the wrong place, zeros and stale bytes are all caught. */
-static inline uint8_t check_pattern_byte(uint64_t off, unsigned int seed)
-{
-	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed * 0xbf58476d1ce4e5b9ull + 1;
-
-	x ^= x >> 31;
-	x *= 0x94d049bb133111ebull;
-	return (uint8_t)(x >> 29);
-}
-void check_pattern_fill(void *buf, size_t len, uint64_t off, unsigned int seed);
-/* Does buf hold the pattern of [off, off+len)?  If not, record where it
- * first differs, what was there and how many bytes differ. */
-#define CHECK_PATTERN(buf, len, off, seed) \
-	check_pattern((buf), (len), (off), (seed), #buf, __FILE__, __LINE__)
-bool check_pattern(const void *buf, size_t len, uint64_t off, unsigned int seed,
-		   const char *what, const char *file, unsigned int line);
+/* The data pattern is the harness's: pattern_byte, pattern_fill and
+ * CHECK_PATTERN (a buffer holds it, else where it first differs). */
 
 /* Create name (size bytes of pattern seed): in the backing directory when
- * the runner owns the mount (no FUSE traffic), else through the mount.
+ * the fixture owns the mount (no FUSE traffic), else through the mount.
  * Ends the case on failure. */
 #define check_file_create(name, size, seed) \
 	check_file_create_at((name), (size), (seed), __FILE__, __LINE__)
@@ -204,7 +154,7 @@ bool held_io_returned(const struct held_io *h);
 bool held_io_release_at(struct held_io *h, const char *how,
 			const char *file, unsigned int line);
 /* Wait for the call to return: its result, its errno in *err (may be
- * NULL) and in errno, so CHECK_ERRNO(held_io_join(h, NULL), EIO) works.
+ * NULL) and in errno, so CHECK_ERR(held_io_join(h, NULL), EIO) works.
  * Frees h. */
 ssize_t held_io_join(struct held_io *h, int *err);
 

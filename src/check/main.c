@@ -1,18 +1,20 @@
-/* diofs-check: run the CUnit suites that drive I/O through a diofs mount
- * and check what the kernel did. */
+/* diofs-check: run the suites that drive I/O through a diofs mount and
+ * check what the kernel did, each case in a child of its own (the
+ * harness's runner) inside diofs-check's fixture (fixture.h). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "check/check.h"
+#include "check/fixture.h"
 #include "check/known.h"
 #include "check/report.h"
-#include "check/runner.h"
 #include "check/stacked.h"
 #include "check/verdict.h"
 #include "harness/mount.h"
 
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,7 @@ static struct {
 	int stacked_loop;       /* --stacked=dio: 1, =nodio: 0, both: -1 */
 	const char *xml, *tsv;
 	unsigned int timeout;   /* seconds per case */
-	struct runner_config run;
+	struct fixture_config run;
 } opt = { .timeout = 60, .stacked_loop = -1 };
 
 /* What runs now, for the signal hook. */
@@ -62,7 +64,7 @@ static void usage(FILE *f)
 		"  -l, --list            list the selected cases with what they check\n"
 		"  -m, --mount MNT       use the diofs mounted at MNT\n"
 		"      --socket PATH     ... and its control socket at PATH\n"
-		"      --xml FILE        write CUnit's XML report (CUnit-Run.dtd)\n"
+		"      --xml FILE        write an XML report as CUnit's (CUnit-Run.dtd)\n"
 		"      --tsv FILE        write RESULT<TAB>SUITE<TAB>CASE<TAB>DETAIL lines\n"
 		"      --ktap, --tap     write KTAP (kselftest's TAP) on stdout: a plan, then\n"
 		"                        ok / not ok N SUITE.CASE per case\n"
@@ -73,8 +75,8 @@ static void usage(FILE *f)
 		"      --transport T     dev (default): diofs takes requests over /dev/fuse;\n"
 		"                        uring: over FUSE-over-io_uring (-o io_uring on every\n"
 		"                        mount; all skipped where the kernel cannot)\n"
-		"  -t, --timeout SEC     end the run if a case takes longer (default 60,\n"
-		"                        0: none)\n"
+		"  -t, --timeout SEC     fail a case that takes longer (default 60, 0: none):\n"
+		"                        its FUSE connection is aborted, the run goes on\n"
 		"      --verdict         say whether this kernel pins FUSE direct I/O, route by\n"
 		"                        route, with the figures (--tsv: KEY VALUE DETAIL);\n"
 		"                        exit 0 converted, 1 not (or a leak, or lost data),\n"
@@ -313,61 +315,73 @@ static const char *known_opts_of(const struct check_suite *s, const struct check
 }
 
 /* In the harness's signal handler, before it unmounts: name the case that
- * hung (SIGALRM) or was running when the run was ended. */
+ * was running when the run was ended. */
 static void on_signal(int sig)
 {
 	const struct check_suite *s = running_suite;
 	const struct check_case *c = running_case;
 
 	if (s && c)
-		report_abort(s->name, c->name, sig, opt.timeout);
+		report_abort(s->name, c->name, sig);
 }
 
-static void on_case_complete(const CU_pTest test, const CU_pSuite suite,
-			     const CU_pFailureRecord failures)
+/* The runner's log holds a line per failure, "FILE:LINE: what", and per
+ * note, "NOTE: what"; a line of neither form continues the one before. */
+static size_t parse_log(char *log, struct check_failure *list, size_t max, char *notes,
+			size_t notes_len)
+{
+	size_t n = 0, at = 0;
+
+	notes[0] = '\0';
+	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+		char *colon = strchr(line, ':'), *end = NULL;
+		unsigned long no = colon ? strtoul(colon + 1, &end, 10) : 0;
+
+		if (!strncmp(line, "NOTE: ", 6)) {
+			at += (size_t)snprintf(notes + at, at < notes_len ? notes_len - at : 0, "%s%s",
+					       at ? "; " : "", line + 6);
+		} else if (end && end > colon + 1 && !strncmp(end, ": ", 2) && n < max) {
+			*colon = '\0';
+			list[n++] = (struct check_failure){ .file = line, .line = (unsigned int)no,
+							    .msg = end + 2 };
+		} else if (n < max) {
+			list[n++] = (struct check_failure){ .msg = line };
+		}
+	}
+	return n;
+}
+
+static void report_result(const struct check_suite *s, const struct check_case *c,
+			  struct test_result *r)
 {
 	struct check_failure list[32];
-	struct case_report r = {
-		.suite = suite->pName,
-		.name = test->pName,
-		.failures = list,
-		.asserts = CU_get_number_of_asserts(),
-	};
-	size_t more = 0;
+	char notes[sizeof(r->log)];
+	struct case_report rep = { .suite = s->name, .name = c->name, .failures = list };
 
-	for (CU_pFailureRecord f = failures; f && f->pTest == test; f = f->pNext) {
-		if (r.nfailures == sizeof(list) / sizeof(*list)) {
-			more++;
-			continue;
-		}
-		list[r.nfailures++] = (struct check_failure){
-			.file = f->strFileName, .line = f->uiLineNumber, .msg = f->strCondition,
-		};
-	}
-	if (more)
-		fprintf(stderr, "diofs-check: %s.%s: %zu more failures not shown\n",
-			suite->pName, test->pName, more);
-	r.skip = runner_skip_reason();
-	r.note = runner_note();
-	r.result = r.nfailures ? RESULT_FAIL : r.skip[0] ? RESULT_SKIP : RESULT_PASS;
-	if (running_suite && running_case)
-		r.known = known_bug(r.suite, r.name, running_case->facts,
-				    known_opts_of(running_suite, running_case));
-	if (r.result == RESULT_FAIL && r.known)
-		r.result = RESULT_KNOWN;
-	else if (r.result == RESULT_PASS && r.known)
-		r.result = RESULT_KNOWN_FIXED;
-	report_case(&r);
+	rep.nfailures = parse_log(r->log, list, sizeof(list) / sizeof(*list) - 1, notes,
+				  sizeof(notes));
+	/* what the parent saw: a hang, a crash */
+	if (r->status == TEST_FAIL && (!r->failures || !r->ended))
+		list[rep.nfailures++] = (struct check_failure){ .msg = r->reason };
+	rep.note = notes;
+	rep.skip = r->status == TEST_SKIP ? r->reason : "";
+	rep.result = r->status == TEST_FAIL ? RESULT_FAIL :
+		     r->status == TEST_SKIP ? RESULT_SKIP : RESULT_PASS;
+	rep.known = known_bug(s->name, c->name, c->facts, known_opts_of(s, c));
+	if (rep.result == RESULT_FAIL && rep.known)
+		rep.result = RESULT_KNOWN;
+	else if (rep.result == RESULT_PASS && rep.known)
+		rep.result = RESULT_KNOWN_FIXED;
+	report_case(&rep);
 }
 
-/* A case that could not start: the report CUnit never saw. */
+/* A case that could not start. */
 static void report_unrun(const struct check_suite *s, const struct check_case *c,
 			 int setup, const char *why)
 {
 	char msg[1200];
 	struct check_failure f = { .msg = msg };
-	/* one failed assertion, so that the XML's counts add up */
-	struct case_report r = { .suite = s->name, .name = c->name, .asserts = 1 };
+	struct case_report r = { .suite = s->name, .name = c->name };
 
 	if (setup > 0) {
 		r.result = RESULT_SKIP;
@@ -381,44 +395,39 @@ static void report_unrun(const struct check_suite *s, const struct check_case *c
 	report_case(&r);
 }
 
+static void run_case(const struct check_suite *s, const struct check_case *c)
+{
+	char why[1024], name[256];
+	/* --timeout 0: none (as good as) */
+	struct test_run_opts run = { .timeout_s = opt.timeout ? opt.timeout : UINT_MAX / 2 };
+	struct test_case tc = { .name = name, .fn = fixture_case_body };
+	struct test_result r;
+	int setup;
+
+	if (opt.run.verbose) {
+		printf("# %s.%s: %s\n", s->name, c->name, c->desc);
+		fflush(stdout);
+	}
+	snprintf(name, sizeof(name), "%s.%s", s->name, c->name);
+	running_suite = s;
+	running_case = c;
+	setup = fixture_case_setup(s, c, why, sizeof(why));
+	if (setup == 0) {
+		test_run_case(&tc, &run, &r);
+		fixture_case_after(&r);
+		report_result(s, c, &r);
+	} else {
+		report_unrun(s, c, setup, why);
+	}
+	running_case = NULL;
+}
+
 static void run_suite(const struct check_suite *s)
 {
-	CU_pSuite cs = CU_add_suite(s->name, NULL, NULL);
-
-	if (!cs) {
-		fprintf(stderr, "diofs-check: CUnit: %s\n", CU_get_error_msg());
-		exit(1);
-	}
-	for (const struct check_case *c = s->cases; c->name; c++) {
-		char why[1024];
-		CU_pTest test;
-		int setup;
-
-		if (!case_selected(s, c))
-			continue;
-		test = CU_add_test(cs, c->name, runner_case_run);
-		if (!test) {
-			fprintf(stderr, "diofs-check: CUnit: %s.%s: %s\n", s->name, c->name,
-				CU_get_error_msg());
-			exit(1);
-		}
-		if (opt.run.verbose) {
-			printf("# %s.%s: %s\n", s->name, c->name, c->desc);
-			fflush(stdout);
-		}
-		running_suite = s;
-		running_case = c;
-		alarm(opt.timeout);
-		setup = runner_case_setup(s, c, why, sizeof(why));
-		if (setup == 0)
-			CU_run_test(cs, test);
-		else
-			report_unrun(s, c, setup, why);
-		runner_case_teardown();
-		alarm(0);
-		running_case = NULL;
-	}
-	runner_suite_end();
+	for (const struct check_case *c = s->cases; c->name; c++)
+		if (case_selected(s, c))
+			run_case(s, c);
+	fixture_suite_end();
 }
 
 int main(int argc, char **argv)
@@ -462,22 +471,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	diofs_mount_install_handlers(on_signal);
 	if (report_open(opt.tsv, opt.xml, opt.ktap, count_selected(), err, sizeof(err)) < 0 ||
-	    runner_begin(&opt.run, err, sizeof(err)) < 0) {
+	    fixture_begin(&opt.run, err, sizeof(err)) < 0) {
 		fprintf(stderr, "diofs-check: %s\n", err);
 		return 1;
 	}
 	if (opt.run.verbose)
 		printf("# diofs: %s\n", opt.run.mount ? opt.run.mount : diofs_binary());
-	if (CU_initialize_registry() != CUE_SUCCESS) {
-		fprintf(stderr, "diofs-check: CUnit: %s\n", CU_get_error_msg());
-		return 1;
-	}
-	CU_set_test_complete_handler(on_case_complete);
 	for (size_t s = 0; s < NSUITES; s++)
 		if (suite_selected(all_suites[s]))
 			run_suite(all_suites[s]);
-	runner_end();
-	CU_cleanup_registry();
+	fixture_end();
 	ret = report_close();
 	known_free();
 	return ret;

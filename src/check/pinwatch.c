@@ -1,12 +1,12 @@
 /* Measuring FOLL_PIN accounting around a request that diofs holds: the
  * wait for a held request by path, the attempts, the fork experiment; the
- * I/O itself is the engine's (ioengine.h).  No CUnit here (see
+ * I/O itself is the engine's (ioengine.h).  No assertions here (see
  * pinwatch.h). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "check/pinwatch.h"
-#include "check/check.h"        /* check_pattern_byte only */
+#include "harness/pattern.h"
 #include "check/premise.h"
 #include "harness/proc.h"
 #include "proto/errnames.h"
@@ -392,7 +392,7 @@ size_t pw_pages_matching(const void *buf, size_t len, uint64_t off, unsigned int
 		if (end > len)
 			end = len;
 		for (size_t j = i; j < end && ok; j++)
-			ok = b[j] == check_pattern_byte(off + j, seed);
+			ok = b[j] == pattern_byte(off + j, seed);
 		good += ok;
 		i = end;
 	}

@@ -1,6 +1,6 @@
 /* Measuring FOLL_PIN accounting around a request that diofs holds.
  *
- * Nothing here uses CUnit: the lifetime and pins suites wrap it in
+ * No assertions here: the lifetime and pins suites wrap it in
  * assertions, diofs-check --verdict uses it bare.  Every function that can
  * fail returns -1 and says why in a caller's buffer, or DIO_PREMISE_FALSE
  * when a premise the caller does not control did not hold: io_uring refused

@@ -7,7 +7,7 @@
  * The checks read /proc and /sys; the ones a test must drive into their
  * other answer take the file's path (NULL: the real one), so the unit test
  * (tests/unit/test_premise.c) can hand them "2" for io_uring_disabled or
- * "[never]" for THP without touching the machine.  No CUnit here. */
+ * "[never]" for THP without touching the machine.  No assertions here. */
 #ifndef DIOFS_CHECK_PREMISE_H
 #define DIOFS_CHECK_PREMISE_H
 

@@ -1,5 +1,6 @@
 /* diofs-check's results: one line per case on stdout (or KTAP), the
- * summary, the TSV the kernel matrix reads, and CUnit's XML report. */
+ * summary, the TSV the kernel matrix reads, and an XML report as CUnit
+ * writes it. */
 #ifndef DIOFS_CHECK_REPORT_H
 #define DIOFS_CHECK_REPORT_H
 
@@ -31,11 +32,10 @@ struct case_report {
 	const struct known_bug *known; /* the entry that applies here, or NULL */
 	const struct check_failure *failures;
 	size_t nfailures;
-	unsigned int asserts;
 };
 
 /* tsv and xml may be NULL.  The TSV is written as cases complete, so a run
- * killed by its timeout still leaves every finished case in it.  ktap:
+ * ended by a signal still leaves every finished case in it.  ktap:
  * stdout is KTAP (the kselftest format) for planned cases. */
 int report_open(const char *tsv, const char *xml, bool ktap, unsigned int planned,
 		char *err, size_t errlen);
@@ -43,10 +43,10 @@ int report_open(const char *tsv, const char *xml, bool ktap, unsigned int planne
 void report_skip_all(bool ktap, const char *why);
 /* Print, append to the TSV, keep (copied) for the XML. */
 void report_case(const struct case_report *r);
-/* From a signal handler, while suite.name runs: its FAIL line (hung: the
- * alarm; else the signal), in the TSV too, then the summary line (KTAP:
+/* From a signal handler, while suite.name runs: its FAIL line (the run was
+ * ended by the signal), in the TSV too, then the summary line (KTAP:
  * "Bail out!"). */
-void report_abort(const char *suite, const char *name, int sig, unsigned int timeout);
+void report_abort(const char *suite, const char *name, int sig);
 /* The summary, the XML; the process's exit status: 0, 1 if a case failed,
  * 77 if every case skipped (KTAP: 4, kselftest's skip). */
 int report_close(void);

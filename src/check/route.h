@@ -21,7 +21,7 @@
  * from the submission (io_submit, io_uring_submit, buffer registration) or
  * from the completion; route_submit_err() says which.
  *
- * Call everything from the case's thread (CUnit is not thread-safe), except
+ * Call everything from the case's thread (SKIP and REQUIRE end it), except
  * route_ctx_destroy, which a case may run in a held_call because
  * io_destroy waits for the I/O in flight. */
 #ifndef DIOFS_CHECK_ROUTE_H

@@ -3,7 +3,7 @@
 #include <config.h>
 #endif
 #include "check/stacked.h"
-#include "check/check.h"        /* check_pattern_byte, check_pattern_fill */
+#include "harness/pattern.h"
 #include "harness/pins.h"
 #include "harness/proc.h"
 #include "harness/stack.h"
@@ -126,7 +126,7 @@ static int make_file(const char *path, off_t off, unsigned int seed, char *why, 
 
 	if (!data)
 		return say(why, len, "out of memory"), -1;
-	check_pattern_fill(data, STK_LEN, 0, seed);
+	pattern_fill(data, STK_LEN, 0, seed);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0 || pwrite(fd, data, STK_LEN, off) != STK_LEN || fsync(fd) < 0 || syncfs(fd) < 0) {
 		say(why, len, "writing %s: %s", path, strerror(errno));
@@ -157,7 +157,7 @@ static int find_phys(struct probe *p, unsigned int seed, uint64_t *phys, char *w
 {
 	uint8_t first[SECTOR];
 
-	check_pattern_fill(first, SECTOR, 0, seed);
+	pattern_fill(first, SECTOR, 0, seed);
 	if (diofs_stack_locate(&p->s, first, SECTOR, phys, why, len) < 0)
 		return -1;
 	return 0;
@@ -175,7 +175,7 @@ static bool held_is_ours(struct probe *p, uint64_t off, unsigned int seed)
 		return false;
 	if (pread(fd, got, SECTOR, (off_t)off) == SECTOR)
 		for (uint64_t k = 0; k < STK_LEN && !ours; k += SECTOR) {
-			check_pattern_fill(want, SECTOR, k, seed);
+			pattern_fill(want, SECTOR, k, seed);
 			ours = !memcmp(got, want, SECTOR);
 		}
 	close(fd);
@@ -263,7 +263,7 @@ static enum attempt_outcome attempt_once(struct probe *p, bool write, int64_t of
 	int rule;
 
 	if (write)
-		check_pattern_fill(p->buf, STK_LEN, 0, WRITE_SEED);
+		pattern_fill(p->buf, STK_LEN, 0, WRITE_SEED);
 	else
 		memset(p->buf, 0x5a, STK_LEN);
 	rule = hold_rule(p, write, off);
@@ -431,7 +431,7 @@ static int munmap_held(struct probe *p, char *why, size_t len)
 	nm = mmap(buf, STK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 		  -1, 0);
 	if (nm != MAP_FAILED)
-		check_pattern_fill(nm, STK_LEN, 0, NEW_SEED);
+		pattern_fill(nm, STK_LEN, 0, NEW_SEED);
 	pw_sample(&mid, why, len);
 	unhold(p, rule, NULL);
 	rule = -1;

@@ -14,7 +14,7 @@
  * flight counted; the same read across fork and across munmap; a write
  * held likewise; a read held while diofs aborts its connection.  Each held
  * request is identified after completion by the image's content at its
- * offset.  No CUnit here: suite_stacked.c asserts on the report,
+ * offset.  No assertions here: suite_stacked.c asserts on the report,
  * --verdict --stacked prints it. */
 #ifndef DIOFS_CHECK_STACKED_H
 #define DIOFS_CHECK_STACKED_H

@@ -95,7 +95,7 @@ const char *uring_short_retry_case(const struct mode *m, enum io_dir dir);
 
 /* Open name in the case's directory through the mount with m's flags. */
 int open_mode(const struct mode *m, const char *name, int flags);
-/* name in the backing directory, opened (the runner owns the mount). */
+/* name in the backing directory, opened (the fixture owns the mount). */
 int open_backing(const char *name, int flags);
 
 /* Data of pattern seed at file offsets [off, off+len), from a cached

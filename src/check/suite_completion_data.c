@@ -193,7 +193,7 @@ static off_t cached_size(const char *name)
 {
 	struct statx stx;
 
-	REQUIRE_SYS(statx(AT_FDCWD, check_path(name), AT_STATX_DONT_SYNC, STATX_SIZE, &stx));
+	REQUIRE_OK(statx(AT_FDCWD, check_path(name), AT_STATX_DONT_SYNC, STATX_SIZE, &stx));
 	return (off_t)stx.stx_size;
 }
 
@@ -205,8 +205,8 @@ static void stale_grow(const char *name, size_t small, size_t big)
 	int fd = open_backing(name, O_RDWR);
 	char *buf = check_buf_alloc(big - small, 0);
 
-	REQUIRE_SYS(ftruncate(fd, (off_t)small));
-	REQUIRE_SYS(statx(AT_FDCWD, check_path(name), AT_STATX_FORCE_SYNC, STATX_SIZE, &stx));
+	REQUIRE_OK(ftruncate(fd, (off_t)small));
+	REQUIRE_OK(statx(AT_FDCWD, check_path(name), AT_STATX_FORCE_SYNC, STATX_SIZE, &stx));
 	data_fill(buf, big - small, small, SEED_READ);
 	REQUIRE_EQ(pwrite(fd, buf, big - small, (off_t)small), big - small);
 	close(fd);
@@ -296,7 +296,7 @@ static void stale_size(const struct cfg *c)
 			backing_create(name, STALE_BIG, SEED_READ);
 			fd = open_mode(&modes[mi], name, 0);
 			REQUIRE_EQ(cached_size(name), STALE_BIG);
-			REQUIRE_SYS(truncate(check_backing_path(name), 10000));
+			REQUIRE_OK(truncate(check_backing_path(name), 10000));
 			stale_read(rt, &modes[mi], fd, name, 0, 65536, 10000, (off_t)STALE_BIG, false,
 				   "file shrunk to 10000 behind the kernel", &e);
 			stale_read(rt, &modes[mi], fd, name, REQ_MAX, 4096, 0, (off_t)STALE_BIG, false,

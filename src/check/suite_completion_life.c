@@ -29,7 +29,7 @@ static off_t cached_size(const char *name)
 {
 	struct statx stx;
 
-	REQUIRE_SYS(statx(AT_FDCWD, check_path(name), AT_STATX_DONT_SYNC, STATX_SIZE, &stx));
+	REQUIRE_OK(statx(AT_FDCWD, check_path(name), AT_STATX_DONT_SYNC, STATX_SIZE, &stx));
 	return (off_t)stx.stx_size;
 }
 
@@ -188,8 +188,8 @@ static void fsync_after(const struct cfg *c)
 
 			data_fill(buf, len, (uint64_t)off, SEED_WRITE + (unsigned int)r);
 			EXPECT_RES(route_rw(rt, fd, IO_WRITE, buf, len, off), (ssize_t)len, "%s", ctx);
-			CHECK_SYS(fsync(fd));
-			CHECK_SYS(fdatasync(fd));
+			CHECK_OK(fsync(fd));
+			CHECK_OK(fdatasync(fd));
 			if (counter_get(cnt) - before != 2)
 				CHECK_FAILF("%s, then fsync and fdatasync: %ld FUSE_FSYNCs reached diofs, "
 					    "want 2", ctx, counter_get(cnt) - before);
@@ -199,8 +199,8 @@ static void fsync_after(const struct cfg *c)
 		/* the server's answer is fsync's */
 		REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "fail=EIO op=fsync path=%s count=1",
 					      check_fuse_path(name)));
-		CHECK_ERRNO(fsync(fd), EIO);
-		CHECK_SYS(fsync(fd));
+		CHECK_ERR(fsync(fd), EIO);
+		CHECK_OK(fsync(fd));
 		CHECK_CTL(diofsctl_rule_clear(check_ctl()));
 		close(fd);
 	}
@@ -478,7 +478,7 @@ void uring_exit_in_flight(void)
 		if (ret)
 			CHECK_FAILF("%s: io_uring_queue_exit with the write held: %s", ctx,
 				    res_str(ret));
-		CHECK_SYS(close(fd));
+		CHECK_OK(close(fd));
 		if (route_held_now(check_fuse_path(name), "write", &held, 1) != 1)
 			CHECK_FAILF("%s: the held write is gone after io_uring_queue_exit, want it "
 				    "in flight until released", ctx);
@@ -533,7 +533,7 @@ static void signal_one(const struct cfg *c, const struct mode *m, enum io_route 
 	backing_create(name, len, SEED_FILE);
 	fd = open_mode(m, name, 0);
 	sigemptyset(&sa.sa_mask);       /* no SA_RESTART */
-	REQUIRE_SYS(sigaction(SIGUSR1, &sa, &old));
+	REQUIRE_OK(sigaction(SIGUSR1, &sa, &old));
 	atomic_store(&signals, 0);
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path(name)));
 	io = route_submit(r, fd, IO_READ, buf, len, 0);

@@ -30,7 +30,7 @@ static char *map_file(const char *name, int *fd)
 		SKIP("INIT did not take DIRECT_IO_ALLOW_MMAP (a kernel before 6.6, or -o init_off): MAP_SHARED of "
 		     "an FOPEN_DIRECT_IO file fails with ENODEV");
 	backing_create(name, MAP_LEN, SEED_OLD);
-	*fd = REQUIRE_SYS(open(check_path(name), O_RDWR | O_CLOEXEC));
+	*fd = REQUIRE_OK(open(check_path(name), O_RDWR | O_CLOEXEC));
 	p = mmap(NULL, MAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	if (p == MAP_FAILED)
 		CHECK_FATALF("mmap(MAP_SHARED) of %s: %s", name, strerror(errno));
@@ -48,7 +48,7 @@ void map_write_dio_read(void)
 
 	CHECK_PATTERN(p, MAP_LEN, 0, SEED_OLD);
 	data_fill(p, MAP_LEN, 0, SEED_NEW);
-	dfd = REQUIRE_SYS(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
+	dfd = REQUIRE_OK(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
 	EXPECT_RES(pread(dfd, in, MAP_LEN, 0), (ssize_t)MAP_LEN, "O_DIRECT pread after stores "
 		   "through a shared mapping");
 	data_check(in, MAP_LEN, 0, SEED_NEW, "O_DIRECT pread after stores through the mapping, "
@@ -73,7 +73,7 @@ void dio_write_map_read(void)
 
 	CHECK_PATTERN(p, MAP_LEN, 0, SEED_OLD); /* faults the pages in */
 	data_fill(out, MAP_LEN, 0, SEED_NEW);
-	dfd = REQUIRE_SYS(open(check_path("f"), O_WRONLY | O_DIRECT | O_CLOEXEC));
+	dfd = REQUIRE_OK(open(check_path("f"), O_WRONLY | O_DIRECT | O_CLOEXEC));
 	EXPECT_RES(pwrite(dfd, out, MAP_LEN, 0), (ssize_t)MAP_LEN, "O_DIRECT pwrite under a "
 		   "shared mapping");
 	backing_check("f", MAP_LEN, 0, SEED_NEW, "the backing file after the direct write");

@@ -326,7 +326,7 @@ static void fpos_read(bool odirect)
 			fd = open_mode(&modes[mi], "f", 0);
 			/* from 4096, so that a position left at the start of the
 			 * read differs from one never set */
-			REQUIRE_SYS(lseek(fd, (off_t)len, SEEK_SET));
+			REQUIRE_OK(lseek(fd, (off_t)len, SEEK_SET));
 			res = route_rw(uring[r], fd, IO_READ, buf, len, -1);
 			pos = lseek(fd, 0, SEEK_CUR);
 			if (EXPECT_RES(res, (ssize_t)len, "%s, the file position at %zu, file of %zu",

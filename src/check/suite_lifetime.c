@@ -57,12 +57,12 @@ const char *lt_expect_why(void)
 
 unsigned int lt_failures(void)
 {
-	return CU_get_number_of_failures();
+	return test_failures();
 }
 
 int lt_open(const char *name, int flags)
 {
-	return REQUIRE_SYS(open(check_path(name), flags | O_CLOEXEC));
+	return REQUIRE_OK(open(check_path(name), flags | O_CLOEXEC));
 }
 
 void lt_check_file(const char *name, off_t off, size_t len, uint64_t foff, unsigned int seed)
@@ -85,7 +85,7 @@ void lt_check_file(const char *name, off_t off, size_t len, uint64_t foff, unsig
 	if (n != (ssize_t)len)
 		CHECK_FAILF("%s: read %zd of %zu bytes", what, n, len);
 	else
-		check_pattern(buf, len, foff, seed, what, __FILE__, __LINE__);
+		expect_pattern(buf, len, foff, seed, what, __FILE__, __LINE__);
 	check_buf_free(buf);
 }
 
@@ -211,7 +211,7 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 			snprintf(err, sizeof(err), "mmap: %s", strerror(errno));
 			rr = -1;
 		} else {
-			check_pattern_fill(nm, LT_LEN, 0, NEW_SEED);
+			pattern_fill(nm, LT_LEN, 0, NEW_SEED);
 		}
 		break;
 	case RACE_DONTNEED:
@@ -255,7 +255,7 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 	/* where the data went */
 	if (rr == 0 && (race == RACE_MUNMAP || race == RACE_MUNMAP_FIXED)) {
 		/* the new mapping keeps its own pattern byte for byte */
-		check_pattern(nm, LT_LEN, 0, NEW_SEED, race == RACE_MUNMAP_FIXED ?
+		expect_pattern(nm, LT_LEN, 0, NEW_SEED, race == RACE_MUNMAP_FIXED ?
 			      "the MAP_FIXED mapping at the old address" : "the new mapping",
 			      __FILE__, __LINE__);
 		if (race == RACE_MUNMAP_FIXED)
@@ -275,25 +275,25 @@ static int race_once(bool write, enum race race, enum buf_kind kind, struct race
 				lt_check_zeros(p->addr, p->len, "private anonymous memory after "
 					       "MADV_DONTNEED (the data went with the old page)");
 			else if (p->refault == REFAULT_DATA)
-				check_pattern(p->addr, p->len, off, FILE_SEED, "shared memory after "
+				expect_pattern(p->addr, p->len, off, FILE_SEED, "shared memory after "
 					      "MADV_DONTNEED (the page cache kept the data)",
 					      __FILE__, __LINE__);
 			else
-				check_pattern(p->addr, p->len, BUF_FILL_OFF + off, BUF_SEED,
+				expect_pattern(p->addr, p->len, BUF_FILL_OFF + off, BUF_SEED,
 					      "a private file mapping after MADV_DONTNEED (the "
 					      "file's own bytes again)", __FILE__, __LINE__);
 		}
 	} else if (race == RACE_MREMAP) {
-		check_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer at its new address",
+		expect_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer at its new address",
 			      __FILE__, __LINE__);
 	} else if (race == RACE_MPROTECT) {
 		if (buf_mprotect(&b, PROT_READ | PROT_WRITE, err, sizeof(err)) < 0)
 			CHECK_FAILF("%s", err);
 		else
-			check_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer, protected while "
+			expect_pattern(b.addr, LT_LEN, 0, FILE_SEED, "the buffer, protected while "
 				      "held", __FILE__, __LINE__);
 	} else if (race == RACE_MUNMAP_HALF) {
-		check_pattern(b.addr, LT_LEN / 2, 0, FILE_SEED, "the half left mapped",
+		expect_pattern(b.addr, LT_LEN / 2, 0, FILE_SEED, "the half left mapped",
 			      __FILE__, __LINE__);
 	}
 out:

@@ -44,7 +44,7 @@ static inline int64_t lt_user_pins(size_t pages)
 }
 /* A line under the case's result: what was measured, when the case
  * passes with figures worth seeing (e.g. "not converted: 0 pins"). */
-/* Number of failures recorded so far in the run (CUnit's count). */
+/* Number of failures the case has recorded so far (test_failures). */
 unsigned int lt_failures(void);
 
 /* The file name diofs holds, as its path in the mount / as diofs sees it. */

@@ -81,8 +81,8 @@ static bool map_dest_attempt(enum map_change change, int n, struct map_pins *m)
 	snprintf(dst, sizeof(dst), "dst%d", n);
 	check_file_create(src, LT_LEN, SEED_SRC);
 	check_file_create(dst, LT_LEN, SEED_DST);
-	sfd = REQUIRE_SYS(open(check_path(src), O_RDONLY | O_DIRECT | O_CLOEXEC));
-	dfd = REQUIRE_SYS(open(check_path(dst), O_RDWR | O_CLOEXEC));
+	sfd = REQUIRE_OK(open(check_path(src), O_RDONLY | O_DIRECT | O_CLOEXEC));
+	dfd = REQUIRE_OK(open(check_path(dst), O_RDWR | O_CLOEXEC));
 	p = mmap(NULL, LT_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
 	if (p == MAP_FAILED)
 		CHECK_FATALF("mmap(MAP_SHARED) of dst: %s", strerror(errno));
@@ -97,11 +97,11 @@ static bool map_dest_attempt(enum map_change change, int n, struct map_pins *m)
 		sample(&m->held);
 		switch (change) {
 		case CHANGE_MUNMAP:
-			REQUIRE_SYS(munmap(p, LT_LEN));
+			REQUIRE_OK(munmap(p, LT_LEN));
 			unmapped = true;
 			break;
 		case CHANGE_TRUNCATE:
-			REQUIRE_SYS(ftruncate(dfd, 0));
+			REQUIRE_OK(ftruncate(dfd, 0));
 			break;
 		case CHANGE_STORE:
 			memset(p, 0xee, LT_LEN);
@@ -121,13 +121,13 @@ static bool map_dest_attempt(enum map_change change, int n, struct map_pins *m)
 		/* through O_DIRECT: dirty pages are written back first */
 		in = check_buf_alloc(LT_LEN, 0);
 		close(dfd);
-		dfd = REQUIRE_SYS(open(check_path(dst), O_RDONLY | O_DIRECT | O_CLOEXEC));
+		dfd = REQUIRE_OK(open(check_path(dst), O_RDONLY | O_DIRECT | O_CLOEXEC));
 		ok &= CHECK_EQ(pread(dfd, in, LT_LEN, 0), LT_LEN);
 		ok &= CHECK_PATTERN(in, LT_LEN, 0, SEED_SRC);
 		check_buf_free(in);
 		break;
 	case CHANGE_TRUNCATE:
-		REQUIRE_SYS(fstat(dfd, &st));
+		REQUIRE_OK(fstat(dfd, &st));
 		ok &= CHECK_EQ(st.st_size, 0);
 		break;
 	case CHANGE_STORE:

@@ -255,10 +255,10 @@ static int child_exit_once(bool uring, struct proc_figures *fig, enum child_stat
 	char why[512];
 	pid_t pid;
 
-	REQUIRE_SYS(pipe2(out, O_CLOEXEC));
+	REQUIRE_OK(pipe2(out, O_CLOEXEC));
 	if (pw_sample(&before, why, sizeof(why)) < 0)
 		CHECK_FATALF("%s", why);
-	pid = REQUIRE_SYS(fork());
+	pid = REQUIRE_OK(fork());
 	if (pid == 0)
 		child_submit(uring, check_path("f"), out[1]);
 	close(out[1]);

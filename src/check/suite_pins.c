@@ -72,7 +72,7 @@ static int verify_write(struct dio *io, void *arg, char *why, size_t len)
 		}
 		/* the next attempt must write them again (in the backing
 		 * file: through the mount the write would be held) */
-		check_pattern_fill(got, io->len, io->off, FILE_SEED);
+		pattern_fill(got, io->len, io->off, FILE_SEED);
 		if (path && pwrite(fd, got, io->len, io->off) != (ssize_t)io->len && !ret) {
 			snprintf(why, len, "resetting the file: %s", strerror(errno));
 			ret = -1;
@@ -105,7 +105,7 @@ static const char *measure(enum io_route r, bool write, void *buf, size_t len, i
 	check_file_create("f", len, FILE_SEED);
 	proto.fd = lt_open("f", (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (write)
-		check_pattern_fill(buf, len, 0, WRITE_SEED);
+		pattern_fill(buf, len, 0, WRITE_SEED);
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", write ? "write" : "read",
 				      check_fuse_path("f")));
 	measured = pw_measure(check_ctl(), check_fuse_path("f"), &proto, accept, 1,

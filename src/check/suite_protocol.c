@@ -217,7 +217,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	int fd, kmsg;
 	char *buf;
 
-	unsigned int failures = CU_get_number_of_failures();
+	unsigned int failures = test_failures();
 
 	*delta = 0;
 	if (dio_route_unavailable(r)) {
@@ -230,8 +230,8 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	check_file_create(name, LEN, SEED_FILE);
 	buf = check_buf_alloc(LEN, 0);
 	if (dir == IO_WRITE)
-		check_pattern_fill(buf, LEN, 0, SEED_WRITE);
-	fd = REQUIRE_SYS(open(check_path(name), O_RDWR | O_DIRECT | O_CLOEXEC));
+		pattern_fill(buf, LEN, 0, SEED_WRITE);
+	fd = REQUIRE_OK(open(check_path(name), O_RDWR | O_DIRECT | O_CLOEXEC));
 	kmsg = kmsg_open(why, sizeof(why));
 	if (kmsg < 0 && n == 0)
 		check_note("kernel log not checked: %s", why);
@@ -240,7 +240,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	before = read_outcomes(f->kind);
 	if (late) {
 		sigemptyset(&sa.sa_mask); /* no SA_RESTART */
-		REQUIRE_SYS(sigaction(SIGUSR1, &sa, &old));
+		REQUIRE_OK(sigaction(SIGUSR1, &sa, &old));
 		atomic_store(&signals, 0);
 	}
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "proto=%s op=%s path=%s count=1", f->rule, op,
@@ -305,7 +305,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	close(fd);
 	check_buf_free(buf);
 	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
-	return *delta == 0 || CU_get_number_of_failures() != failures;
+	return *delta == 0 || test_failures() != failures;
 }
 
 /* fault_io until its pins balance, PIN_ATTEMPTS times at most. */

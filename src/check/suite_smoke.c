@@ -22,7 +22,7 @@ static int open_backing(const char *name, int flags)
 
 	if (!path)
 		SKIP("needs the backing directory (not with --mount)");
-	return REQUIRE_SYS(open(path, flags | O_CLOEXEC));
+	return REQUIRE_OK(open(path, flags | O_CLOEXEC));
 }
 
 static void stat_root(void)
@@ -30,9 +30,9 @@ static void stat_root(void)
 	struct stat st;
 	struct statfs sf;
 
-	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_OK(stat(check_mnt(), &st));
 	CHECK_EQ(S_ISDIR(st.st_mode), 1);
-	REQUIRE_SYS(statfs(check_mnt(), &sf));
+	REQUIRE_OK(statfs(check_mnt(), &sf));
 	CHECK_EQ(sf.f_type, FUSE_SUPER_MAGIC);
 }
 
@@ -40,16 +40,16 @@ static void odirect_roundtrip(void)
 {
 	const size_t len = 64 * 1024;
 	char *out = check_buf_alloc(len, 0), *in = check_buf_alloc(len, 0);
-	int fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644));
+	int fd = REQUIRE_OK(open(check_path("f"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644));
 
-	check_pattern_fill(out, len, 0, 1);
+	pattern_fill(out, len, 0, 1);
 	CHECK_EQ(pwrite(fd, out, len, 0), len);
 	CHECK_EQ(pread(fd, in, len, 0), len);
 	CHECK_PATTERN(in, len, 0, 1);
 	close(fd);
 
 	if (check_backing_path("f")) {
-		fd = REQUIRE_SYS(open(check_backing_path("f"), O_RDONLY | O_CLOEXEC));
+		fd = REQUIRE_OK(open(check_backing_path("f"), O_RDONLY | O_CLOEXEC));
 		memset(in, 0, len);
 		CHECK_EQ(pread(fd, in, len, 0), len);
 		CHECK_PATTERN(in, len, 0, 1);
@@ -64,9 +64,9 @@ static void odirect_unaligned(void)
 	const size_t len = 3001;
 	const off_t off = 1013;
 	char *out = check_buf_alloc(len, 7), *in = check_buf_alloc(len, 13);
-	int fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644));
+	int fd = REQUIRE_OK(open(check_path("f"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644));
 
-	check_pattern_fill(out, len, off, 2);
+	pattern_fill(out, len, off, 2);
 	CHECK_EQ(pwrite(fd, out, len, off), len);
 	CHECK_EQ(pread(fd, in, len, off), len);
 	CHECK_PATTERN(in, len, off, 2);
@@ -81,20 +81,20 @@ static void direct_io_no_page_cache(void)
 	int fd, backing;
 
 	check_file_create("f", 2 * sizeof(buf), 3);
-	fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CLOEXEC));
+	fd = REQUIRE_OK(open(check_path("f"), O_RDWR | O_CLOEXEC));
 	backing = open_backing("f", O_RDWR);
 
 	CHECK_EQ(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
 	CHECK_PATTERN(buf, sizeof(buf), 0, 3);
 	/* change the file underneath: a cached page would still show seed 3 */
-	check_pattern_fill(buf, sizeof(buf), 0, 4);
+	pattern_fill(buf, sizeof(buf), 0, 4);
 	REQUIRE_EQ(pwrite(backing, buf, sizeof(buf), 0), sizeof(buf));
 	memset(buf, 0, sizeof(buf));
 	CHECK_EQ(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
 	CHECK_PATTERN(buf, sizeof(buf), 0, 4);
 
 	/* and a write is in the backing file before close */
-	check_pattern_fill(buf, sizeof(buf), sizeof(buf), 5);
+	pattern_fill(buf, sizeof(buf), sizeof(buf), 5);
 	CHECK_EQ(pwrite(fd, buf, sizeof(buf), sizeof(buf)), sizeof(buf));
 	memset(buf, 0, sizeof(buf));
 	CHECK_EQ(pread(backing, buf, sizeof(buf), sizeof(buf)), sizeof(buf));
@@ -112,7 +112,7 @@ static void hold_pread(void)
 	int fd;
 
 	check_file_create("f", len, 6);
-	fd = REQUIRE_SYS(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
+	fd = REQUIRE_OK(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
 	h = held_pread(fd, buf, len, 0);
 	if (held_io_wait(h, &held)) {
@@ -138,12 +138,12 @@ static void hold_release_errno(void)
 	int fd;
 
 	check_file_create("f", len, 7);
-	fd = REQUIRE_SYS(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
+	fd = REQUIRE_OK(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
 	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=read path=%s", check_fuse_path("f")));
 	h = held_pread(fd, buf, len, 0);
 	if (held_io_wait(h, NULL))
 		held_io_release(h, "errno=EIO");
-	CHECK_ERRNO(held_io_join(h, NULL), EIO);
+	CHECK_ERR(held_io_join(h, NULL), EIO);
 	for (size_t i = 0; i < len; i++)
 		touched += (unsigned char)buf[i] != 0xa5;
 	CHECK_EQ(touched, 0);
@@ -161,7 +161,7 @@ static void init_negotiated(void)
 	struct stat st;
 
 	/* INIT is answered after mount(2) returned; a request waits for it */
-	REQUIRE_SYS(stat(check_mnt(), &st));
+	REQUIRE_OK(stat(check_mnt(), &st));
 	REQUIRE_CTL(diofsctl_cmd(check_ctl(), &lines, "info"));
 	kernel = check_init_value(lines, "kernel");
 	flags = check_init_value(lines, "flags");
@@ -199,16 +199,16 @@ static void mmap_shared_dio(void)
 	int fd, dfd;
 
 	check_file_create("f", len, 8);
-	fd = REQUIRE_SYS(open(check_path("f"), O_RDWR | O_CLOEXEC));
+	fd = REQUIRE_OK(open(check_path("f"), O_RDWR | O_CLOEXEC));
 	if (!allowed) {
-		CHECK_ERRNO(map_shared(fd, len, &p), ENODEV);
+		CHECK_ERR(map_shared(fd, len, &p), ENODEV);
 		check_note("no DIRECT_IO_ALLOW_MMAP: MAP_SHARED fails with ENODEV");
 	} else {
-		REQUIRE_SYS(map_shared(fd, len, &p));
+		REQUIRE_OK(map_shared(fd, len, &p));
 		CHECK_PATTERN(p, len, 0, 8);
-		check_pattern_fill(p, len, 0, 9);
-		REQUIRE_SYS(msync(p, len, MS_SYNC));
-		dfd = REQUIRE_SYS(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
+		pattern_fill(p, len, 0, 9);
+		REQUIRE_OK(msync(p, len, MS_SYNC));
+		dfd = REQUIRE_OK(open(check_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC));
 		CHECK_EQ(pread(dfd, in, len, 0), len);
 		CHECK_PATTERN(in, len, 0, 9);
 		close(dfd);

@@ -232,9 +232,9 @@ static void teardown_on_timeout(void)
 	if (!diofs_stack_fs_supported("ext4") ||
 	    !diofs_stack_find_tool(ext4_mkfs[0], tool, sizeof(tool)))
 		SKIP("stacks ext4: no ext4 in this kernel or no %s", ext4_mkfs[0]);
-	REQUIRE_SYS(pipe2(p, O_CLOEXEC));
+	REQUIRE_OK(pipe2(p, O_CLOEXEC));
 	pid = fork();
-	REQUIRE_SYS(pid);
+	REQUIRE_OK(pid);
 	if (pid == 0) {
 		close(p[0]);
 		doomed_child(p[1]);
@@ -242,7 +242,7 @@ static void teardown_on_timeout(void)
 	close(p[1]);
 	ssize_t n = read(p[0], &say, sizeof(say));
 	close(p[0]);
-	REQUIRE_SYS(waitpid(pid, &status, 0));
+	REQUIRE_OK(waitpid(pid, &status, 0));
 	if (n != (ssize_t)sizeof(say))
 		CHECK_FATALF("the child stacked nothing (exit status %d)",
 			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -1,10 +1,10 @@
-/* diofs-check --verdict (see verdict.h).  Runs outside CUnit: it uses the
+/* diofs-check --verdict (see verdict.h).  Runs outside the cases: it uses the
  * harness and pinwatch directly. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "check/verdict.h"
-#include "check/check.h"        /* check_pattern_byte */
+#include "harness/pattern.h"
 #include "check/pinwatch.h"
 #include "check/premise.h"
 #include "harness/mount.h"
@@ -120,7 +120,7 @@ static void on_signal(int sig)
 
 /* ---- the mount ---------------------------------------------------------- */
 
-static int setup(const struct runner_config *cfg, char *why, size_t len)
+static int setup(const struct fixture_config *cfg, char *why, size_t len)
 {
 	char err[256], path[PATH_MAX + 64];
 
@@ -210,7 +210,7 @@ static int make_file(const char *name, size_t len, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	check_pattern_fill(data, len, 0, SEED);
+	pattern_fill(data, len, 0, SEED);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	w = fd < 0 ? -1 : pwrite(fd, data, len, 0);
 	free(data);
@@ -398,7 +398,7 @@ static void route_line(const struct route_verdict *rv)
 	}
 }
 
-int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg,
+int verdict_run(FILE *out, const char *tsv_path, const struct fixture_config *cfg,
 		unsigned int timeout)
 {
 	struct route_verdict rv[NROUTES];

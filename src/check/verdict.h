@@ -15,9 +15,9 @@
 
 #include <stdio.h>
 
-#include "check/runner.h"
+#include "check/fixture.h"
 
-int verdict_run(FILE *out, const char *tsv_path, const struct runner_config *cfg,
+int verdict_run(FILE *out, const char *tsv_path, const struct fixture_config *cfg,
 		unsigned int timeout);
 
 #endif
