@@ -487,24 +487,6 @@ int fixture_case_setup(const struct check_suite *s, const struct check_case *c,
 	return make_case_dir(why, len);
 }
 
-void check_note(const char *fmt, ...)
-{
-	char note[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(note, sizeof(note), fmt, ap);
-	va_end(ap);
-	/* one line in the report */
-	for (char *p = note; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	printf("%sNOTE %s.%s: %s\n", ctx.cfg->ktap ? "# " : "", ctx.suite->name, ctx.kase->name,
-	       note);
-	fflush(stdout);
-	test_record_note(note);
-}
-
 /* In the child, whichever way the case ends: rules first, so that nothing
  * released is held again; then the threads left behind; the mount the
  * case made itself is stopped, the parent's no longer needs aborting. */

@@ -57,12 +57,10 @@ struct check_suite {
 
 /* ---- results ---------------------------------------------------------- *
  * CHECK_EQ, REQUIRE_EQ, CHECK_OK, REQUIRE_OK, CHECK_ERR, CHECK_PATTERN,
- * CHECK_FAILF, CHECK_FATALF and SKIP: see harness/expect.h. */
-
-/* A figure worth reporting whatever the result (pages lost, pins seen):
+ * CHECK_FAILF, CHECK_FATALF, SKIP and NOTE: see harness/expect.h.  A NOTE
+ * is a figure worth reporting whatever the result (pages lost, pins seen):
  * printed as "NOTE suite.case: ..." and kept as the case's detail in the
  * TSV and XML. */
-void check_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A diofsctl call (-1 on failure): evaluates to its result; a negative one
  * is recorded with diofsctl_error().  REQUIRE_CTL ends the case. */

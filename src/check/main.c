@@ -325,27 +325,50 @@ static void on_signal(int sig)
 		report_abort(s->name, c->name, sig);
 }
 
-/* The runner's log holds a line per failure, "FILE:LINE: what", and per
- * note, "NOTE: what"; a line of neither form continues the one before. */
-static size_t parse_log(char *log, struct check_failure *list, size_t max, char *notes,
-			size_t notes_len)
+/* Does line start an entry of the runner's log: "NOTE: what" or
+ * "FILE:LINE: what"?  If so, where the text of a failure starts in *what
+ * (NULL for a note). */
+static bool log_entry(const char *line, const char **what, unsigned long *no)
+{
+	const char *colon = strchr(line, ':');
+	char *end = NULL;
+
+	*what = NULL;
+	if (!strncmp(line, "NOTE: ", 6))
+		return true;
+	if (colon && colon[1] >= '0' && colon[1] <= '9')
+		*no = strtoul(colon + 1, &end, 10);
+	if (!end || strncmp(end, ": ", 2))
+		return false;
+	*what = end + 2;
+	return true;
+}
+
+/* The runner's log holds a line per failure and per NOTE; a line that
+ * starts neither (a message with a newline) continues the one before.
+ * The failures go to list, the notes are printed and joined in notes. */
+static size_t parse_log(const struct check_suite *s, const struct check_case *c, char *log,
+			struct check_failure *list, size_t max, char *notes, size_t notes_len)
 {
 	size_t n = 0, at = 0;
+	const char *what;
+	unsigned long no = 0;
 
+	for (char *nl = strchr(log, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n'))
+		if (!log_entry(nl + 1, &what, &no))
+			*nl = ' ';
 	notes[0] = '\0';
 	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
-		char *colon = strchr(line, ':'), *end = NULL;
-		unsigned long no = colon ? strtoul(colon + 1, &end, 10) : 0;
-
-		if (!strncmp(line, "NOTE: ", 6)) {
+		if (!log_entry(line, &what, &no))
+			continue;       /* the first line can only be an entry */
+		if (!what) {
+			report_note(s->name, c->name, line + 6);
 			at += (size_t)snprintf(notes + at, at < notes_len ? notes_len - at : 0, "%s%s",
 					       at ? "; " : "", line + 6);
-		} else if (end && end > colon + 1 && !strncmp(end, ": ", 2) && n < max) {
-			*colon = '\0';
-			list[n++] = (struct check_failure){ .file = line, .line = (unsigned int)no,
-							    .msg = end + 2 };
 		} else if (n < max) {
-			list[n++] = (struct check_failure){ .msg = line };
+			*strchr(line, ':') = '\0';
+			list[n++] = (struct check_failure){ .file = line, .line = (unsigned int)no,
+							    .msg = what };
 		}
 	}
 	return n;
@@ -358,7 +381,7 @@ static void report_result(const struct check_suite *s, const struct check_case *
 	char notes[sizeof(r->log)];
 	struct case_report rep = { .suite = s->name, .name = c->name, .failures = list };
 
-	rep.nfailures = parse_log(r->log, list, sizeof(list) / sizeof(*list) - 1, notes,
+	rep.nfailures = parse_log(s, c, r->log, list, sizeof(list) / sizeof(*list) - 1, notes,
 				  sizeof(notes));
 	/* what the parent saw: a hang, a crash */
 	if (r->status == TEST_FAIL && (!r->failures || !r->ended))

@@ -237,6 +237,15 @@ static void print_ktap_case(const struct case_report *r, unsigned int n)
 	}
 }
 
+void report_note(const char *suite, const char *name, const char *text)
+{
+	if (ktap)
+		ktap_diag(stdout, "NOTE %s.%s: %s", suite, name, text);
+	else
+		printf("NOTE %s.%s: %s\n", suite, name, text);
+	fflush(stdout);
+}
+
 void report_case(const struct case_report *r)
 {
 	char detail[4096] = "";

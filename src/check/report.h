@@ -28,7 +28,7 @@ struct case_report {
 	const char *name;
 	enum check_result result;
 	const char *skip;       /* the reason, for RESULT_SKIP */
-	const char *note;       /* check_note()s, or NULL */
+	const char *note;       /* its NOTEs, "; " between, or NULL */
 	const struct known_bug *known; /* the entry that applies here, or NULL */
 	const struct check_failure *failures;
 	size_t nfailures;
@@ -41,6 +41,9 @@ int report_open(const char *tsv, const char *xml, bool ktap, unsigned int planne
 		char *err, size_t errlen);
 /* With KTAP, a run that cannot start: the plan "1..0 # SKIP why". */
 void report_skip_all(bool ktap, const char *why);
+/* A case's NOTE, as it is reported: "NOTE suite.case: text" ("# " first
+ * with KTAP); report_case keeps the notes as the detail. */
+void report_note(const char *suite, const char *name, const char *text);
 /* Print, append to the TSV, keep (copied) for the XML. */
 void report_case(const struct case_report *r);
 /* From a signal handler, while suite.name runs: its FAIL line (the run was

@@ -331,7 +331,7 @@ void note_version_dependent(const struct cfg *c)
 	if (!c->fdio)
 		return;
 	expect_of(c, &plain, ROUTE_AIO, IO_READ, false, &e);
-	check_note("kernel %s: AIO and io_uring on FOPEN_DIRECT_IO opened without O_DIRECT "
+	NOTE("kernel %s: AIO and io_uring on FOPEN_DIRECT_IO opened without O_DIRECT "
 		   "expected to take %s: %s", kernel_release(), kpath_name(e.path),
 		   kernel_at_least(6, 13) ? "since 6.13 fuse_direct_read/write_iter() hand every "
 		   "async kiocb to fuse_direct_IO()" : "before 6.13 fuse_direct_read/write_iter() "

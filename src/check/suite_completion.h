@@ -128,7 +128,7 @@ const char *io_ctx(enum io_route r, enum io_dir dir, size_t len, off_t off, cons
 
 /* Say (with -v) which behaviour a case expects and why. */
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A NOTE (check_note): the path of c that depends on the kernel version,
+/* A NOTE: the path of c that depends on the kernel version,
  * and why. */
 void note_version_dependent(const struct cfg *c);
 

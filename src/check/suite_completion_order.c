@@ -258,7 +258,7 @@ void aio_buffered_open(void)
 	const struct mode m = { "FOPEN_DIRECT_IO", 0, true, false };
 	bool async = kernel_at_least(6, 13);
 
-	check_note("expecting %s: kernel %s %s 6.13", async ? "async AIO (io_submit returns at once)" :
+	NOTE("expecting %s: kernel %s %s 6.13", async ? "async AIO (io_submit returns at once)" :
 		   "synchronous AIO (io_submit waits for the reply)", kernel_release(),
 		   async ? ">=" : "<");
 	backing_create("f", ORDER_FILE, SEED_FILE);

@@ -343,7 +343,7 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 	}
 	format_figures(fig, n, figs, sizeof(figs));
 	if (!clean) {
-		check_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
+		NOTE("%s", figs);    /* all of them: the failure holds 1024 bytes */
 		CHECK_FAILF("pins in flight for a %zu-page %s into %s memory (%s while held): want "
 			    "%+" PRId64 " while held and after the change, +0 after completion (%s), "
 			    "each in one attempt at least; %s", pages, write ? "write" : "read", buf_kind_name(kind),
@@ -351,9 +351,9 @@ static void race_case(bool write, enum race race, enum buf_kind kind)
 		return;
 	}
 	if (!lt_converted())
-		check_note("not converted (%s): %s", lt_expect_why(), figs);
+		NOTE("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
-		check_note("%s", figs);
+		NOTE("%s", figs);
 }
 
 /* One function per direction, race and kind. */

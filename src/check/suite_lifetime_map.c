@@ -165,7 +165,7 @@ static void map_dest_case(enum map_change change)
 			    pw_inflight_delta(&m.before, &m.changed),
 			    pw_inflight_delta(&m.before, &m.after), want, want, lt_expect_why());
 	else
-		check_note("%s while held: %+" PRId64 " pins in flight held and after the change, "
+		NOTE("%s while held: %+" PRId64 " pins in flight held and after the change, "
 			   "+0 after completion (attempt %d)", change_name(change), want, n);
 }
 

@@ -117,12 +117,12 @@ static void fork_case(enum buf_kind kind)
 			    buf_kind_name(kind), last->parent_kept, pages, pages - last->parent_kept,
 			    last->child_got, want_parent, want_child,
 			    conv ? "converted" : "not converted", lt_expect_why());
-	else if (!clean && (check_note("%s", figs), true))
+	else if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight around fork (%s memory): want %+" PRId64 " while held "
 			    "and after fork, +0 after completion (%s); %s", buf_kind_name(kind),
 			    want_pins, lt_expect_why(), figs);
 	/* the figure the issue asks for, pass or fail */
-	check_note("the parent kept %zu of %zu pages (lost %zu), the child got the data in %zu%s%s",
+	NOTE("the parent kept %zu of %zu pages (lost %zu), the child got the data in %zu%s%s",
 		last->parent_kept, pages, pages - last->parent_kept, last->child_got,
 		conv ? "" : "; not converted: ", conv ? "" : lt_expect_why());
 	close(fd);
@@ -340,11 +340,11 @@ static void child_exit_case(bool uring)
 	}
 	format_proc(fig, n, "after the child exited and release", figs,
 		    sizeof(figs));
-	if (!clean && (check_note("%s", figs), true))
+	if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight with %d %s reads of %d pages held by a child that "
 			    "exits: want %+" PRId64 " while held (%s), +0 after; %s", CHILD_REQS,
 			    uring ? "io_uring" : "libaio", LT_LEN / 4096, want, lt_expect_why(), figs);
-	check_note("%s; %s%s%s",
+	NOTE("%s; %s%s%s",
 		st == CHILD_EXITED ? "the child had exited when its reads were released"
 				   : "the child was blocked in its exit until its reads were released",
 		figs, lt_converted() ? "" : "; not converted: ", lt_converted() ? "" : lt_expect_why());
@@ -491,11 +491,11 @@ static void conn_end_case(bool crash)
 		clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
 	}
 	format_proc(fig, n, crash ? "after diofs died" : "after diofs aborted", figs, sizeof(figs));
-	if (!clean && (check_note("%s", figs), true))
+	if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight with %d reads of %d pages held when diofs %s: want %+"
 			    PRId64 " while held (%s), +0 after; %s", CONN_N, LT_LEN / 4096,
 			    crash ? "died" : "aborted the connection", want, lt_expect_why(), figs);
-	check_note("pread %s, libaio %s, io_uring %s; %s", errno_name(errs[0]), errno_name(errs[1]),
+	NOTE("pread %s, libaio %s, io_uring %s; %s", errno_name(errs[0]), errno_name(errs[1]),
 		errno_name(errs[2]), figs);
 }
 
@@ -595,9 +595,9 @@ void lt_unmount_held(void)
 		clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
 	}
 	format_proc(fig, n, "after release", figs, sizeof(figs));
-	if (!clean && (check_note("%s", figs), true))
+	if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight with %d reads of %d pages held over umount -l: want %+"
 			    PRId64 " while held (%s), +0 after; %s", CONN_N, LT_LEN / 4096, want,
 			    lt_expect_why(), figs);
-	check_note("%s", figs);
+	NOTE("%s", figs);
 }

@@ -212,7 +212,7 @@ static void registering_case(enum reg_end end)
 			    "after %d ms (stats: %s)", REG_WAIT_MS, line);
 		goto out;
 	}
-	check_note("registration held: %s", line);
+	NOTE("registration held: %s", line);
 	conn = connection_of(m.mnt);
 	if (!conn || waiting(conn) < 0) {
 		CHECK_FAILF("no FUSE connection to watch for %s (%s)", m.mnt, FUSECTL);

@@ -124,7 +124,7 @@ static const char *measure(enum io_route r, bool write, void *buf, size_t len, i
 	close(proto.fd);
 	pw_format(&res, figs, sizeof(figs));
 	if (res.clean < 0) {
-		check_note("%s", figs);    /* all of them: the failure holds 1024 bytes */
+		NOTE("%s", figs);    /* all of them: the failure holds 1024 bytes */
 		CHECK_FAILF("pins in flight for a %zu-page %s %s held in diofs (%s): want %+" PRId64
 			    " while held (%s), +0 after completion, each in one attempt at least "
 			    "(held against before or after); %s", res.pages,
@@ -133,12 +133,12 @@ static const char *measure(enum io_route r, bool write, void *buf, size_t len, i
 		return NULL;
 	}
 	if (r == ROUTE_URING_FIXED)
-		check_note("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
+		NOTE("%s; pinned at registration: %+" PRId64 ", left after unregistering: %+"
 			PRId64, figs, res.reg_pins, res.unreg_left);
 	else if (!lt_converted() && dio_route_user_pages(r))
-		check_note("not converted (%s): %s", lt_expect_why(), figs);
+		NOTE("not converted (%s): %s", lt_expect_why(), figs);
 	else if (check_verbose())
-		check_note("%s", figs);
+		NOTE("%s", figs);
 	return NULL;
 }
 
@@ -228,11 +228,11 @@ static void pwrite_zero_page(void)
 		CHECK_FAILF("%s", why);
 	} else {
 		pw_format(&res, figs, sizeof(figs));
-		if (res.clean < 0 && (check_note("%s", figs), true))
+		if (res.clean < 0 && (NOTE("%s", figs), true))
 			CHECK_FAILF("a write from never-written memory (the shared zero page) held "
 				    "in diofs: want +0 pins in flight, +0 after; %s", figs);
 		else if (check_verbose())
-			check_note("%s", figs);
+			NOTE("%s", figs);
 	}
 	close(proto.fd);
 	munmap(buf, LT_LEN);
@@ -313,11 +313,11 @@ static void uring_register(void)
 			break;
 		at += (size_t)k;
 	}
-	if (n && !clean && (check_note("%s", figs), true))
+	if (n && !clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight for a %zu-page io_uring fixed buffer: want %+zd once "
 			    "registered, +0 once unregistered; %s", pages, (ssize_t)pages, figs);
 	else if (check_verbose())
-		check_note("%s", figs);
+		NOTE("%s", figs);
 }
 
 #define ROUTE_ENTRY1(nm, r) \

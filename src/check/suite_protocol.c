@@ -221,7 +221,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 
 	*delta = 0;
 	if (dio_route_unavailable(r)) {
-		check_note("%s: %s", dio_route_name(r), dio_route_unavailable(r));
+		NOTE("%s: %s", dio_route_name(r), dio_route_unavailable(r));
 		return true;
 	}
 	snprintf(ctx, sizeof(ctx), "%s of %zu bytes with proto=%s", dio_call_name(r, dir),
@@ -234,7 +234,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 	fd = REQUIRE_OK(open(check_path(name), O_RDWR | O_DIRECT | O_CLOEXEC));
 	kmsg = kmsg_open(why, sizeof(why));
 	if (kmsg < 0 && n == 0)
-		check_note("kernel log not checked: %s", why);
+		NOTE("kernel log not checked: %s", why);
 	if (pins && pw_sample(&pins_before, why, sizeof(why)) < 0)
 		pins = false;
 	before = read_outcomes(f->kind);
@@ -294,7 +294,7 @@ static bool fault_io(const struct fault *f, enum io_route r, enum io_dir dir, in
 		struct pin_counts now;
 
 		if (pw_sample(&now, why, sizeof(why)) < 0)
-			check_note("%s: pins not counted: %s", ctx, why);
+			NOTE("%s: pins not counted: %s", ctx, why);
 		else
 			*delta = pw_inflight_delta(&pins_before, &now);
 	}

@@ -170,7 +170,7 @@ static void init_negotiated(void)
 		diofsctl_free_lines(lines);
 		SKIP("this diofs does not report INIT (diofsctl info has no init lines)");
 	}
-	check_note("kernel %s; took %s", kernel, flags);
+	NOTE("kernel %s; took %s", kernel, flags);
 	if (check_backing_path("f")) { /* our own mount: default options */
 		CHECK_EQ(check_flag_in(flags, "direct_io_allow_mmap"),
 			 check_flag_in(offered, "direct_io_allow_mmap"));
@@ -202,7 +202,7 @@ static void mmap_shared_dio(void)
 	fd = REQUIRE_OK(open(check_path("f"), O_RDWR | O_CLOEXEC));
 	if (!allowed) {
 		CHECK_ERR(map_shared(fd, len, &p), ENODEV);
-		check_note("no DIRECT_IO_ALLOW_MMAP: MAP_SHARED fails with ENODEV");
+		NOTE("no DIRECT_IO_ALLOW_MMAP: MAP_SHARED fails with ENODEV");
 	} else {
 		REQUIRE_OK(map_shared(fd, len, &p));
 		CHECK_PATTERN(p, len, 0, 8);
@@ -212,7 +212,7 @@ static void mmap_shared_dio(void)
 		CHECK_EQ(pread(dfd, in, len, 0), len);
 		CHECK_PATTERN(in, len, 0, 9);
 		close(dfd);
-		check_note("DIRECT_IO_ALLOW_MMAP: MAP_SHARED works, msync reaches O_DIRECT reads");
+		NOTE("DIRECT_IO_ALLOW_MMAP: MAP_SHARED works, msync reaches O_DIRECT reads");
 	}
 	if (p != MAP_FAILED)
 		munmap(p, len);

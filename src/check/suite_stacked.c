@@ -70,7 +70,7 @@ static void stacked_case(const char *name, bool loop_dio)
 	if (r.loop_dio != loop_dio)
 		SKIP("the loop driver's direct I/O is %s, asked %s: %s", r.loop_dio ? "on" : "off",
 		     loop_dio ? "on" : "off", line);
-	check_note("%s", line);
+	NOTE("%s", line);
 	/* Pins balance after completion.  Where they do not, the same way in
 	 * every attempt, pins were taken that nr_foll_pin_acquired did not
 	 * count: fs/direct-io.c adds pins with folio_add_pin() (6.5 on), which
@@ -250,7 +250,7 @@ static void teardown_on_timeout(void)
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGALRM)
 		CHECK_FAILF("the child ended with status %#x, want killed by SIGALRM", status);
 	check_no_leftovers(say.root, say.loop_nr, say.daemon);
-	check_note("a child with ext4 on loop%d over %s/backing/img and a read held, killed "
+	NOTE("a child with ext4 on loop%d over %s/backing/img and a read held, killed "
 		   "by SIGALRM", say.loop_nr, say.root);
 }
 
