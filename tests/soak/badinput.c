@@ -127,13 +127,11 @@ static void write_file(const char *path, const char *content, int reps)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
-		soak_fail("creating %s: %s", path, strerror(errno));
-		exit(1);
+		CHECK_FATALF("creating %s: %s", path, strerror(errno));
 	}
 	for (int i = 0; i < reps; i++)
 		if (write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
-			soak_fail("writing %s: %s", path, strerror(errno));
-			exit(1);
+			CHECK_FATALF("writing %s: %s", path, strerror(errno));
 		}
 	close(fd);
 }
@@ -146,8 +144,7 @@ static void add_sentinel(const char *rel, bool dir)
 	snprintf(s->path, sizeof(s->path), "%s/%s", outside, rel);
 	if (dir) {
 		if (mkdir(s->path, 0755) < 0) {
-			soak_fail("mkdir %s: %s", s->path, strerror(errno));
-			exit(1);
+			CHECK_FATALF("mkdir %s: %s", s->path, strerror(errno));
 		}
 	} else {
 		snprintf(content, sizeof(content), "%s %s\n", marker, rel);
@@ -726,13 +723,13 @@ static void ctl_stream_fuzz(unsigned long nlines)
 	snprintf(trace_ok, sizeof(trace_ok), "%s/fuzz-trace.jsonl", m.root);
 	snprintf(trace_link, sizeof(trace_link), "%s/fuzz-trace-link.jsonl", m.root);
 	if (symlink(sentinels[0].path, trace_link) < 0)
-		soak_fail("symlink %s: %s", trace_link, strerror(errno));
+		CHECK_FAILF("symlink %s: %s", trace_link, strerror(errno));
 	memcpy(sa.sun_path, m.ctl, strlen(m.ctl) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { .tv_sec = 10 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!line || !ans || !rbuf || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		soak_fail("ctl fuzz: connect: %s", strerror(errno));
+		CHECK_FAILF("ctl fuzz: connect: %s", strerror(errno));
 		goto out;
 	}
 	for (unsigned long i = 0; i < nlines && bad < 5; i++) {
@@ -744,7 +741,7 @@ static void ctl_stream_fuzz(unsigned long nlines)
 			if (piece > len + 1 - off)
 				piece = len + 1 - off;
 			if (send(fd, line + off, piece, MSG_NOSIGNAL) != (ssize_t)piece) {
-				soak_fail("ctl fuzz: the daemon closed the connection after %lu lines "
+				CHECK_FAILF("ctl fuzz: the daemon closed the connection after %lu lines "
 					  "(%s)", sent, strerror(errno));
 				goto out;
 			}
@@ -754,7 +751,7 @@ static void ctl_stream_fuzz(unsigned long nlines)
 		if (len > 4096)
 			too_long++;
 		if (!read_answer_line(fd, rbuf, &rlen, ans, 8192)) {
-			soak_fail("ctl fuzz: no answer to line %lu (%zu bytes) within 10 s", i, len);
+			CHECK_FAILF("ctl fuzz: no answer to line %lu (%zu bytes) within 10 s", i, len);
 			goto out;
 		}
 		unsigned long n;
@@ -762,7 +759,7 @@ static void ctl_stream_fuzz(unsigned long nlines)
 			oks++;
 			for (unsigned long j = 0; j < n; j++) {
 				if (!read_answer_line(fd, rbuf, &rlen, ans, 8192)) {
-					soak_fail("ctl fuzz: line %lu: %lu of %lu data lines", i, j, n);
+					CHECK_FAILF("ctl fuzz: line %lu: %lu of %lu data lines", i, j, n);
 					goto out;
 				}
 				data_lines++;
@@ -771,7 +768,7 @@ static void ctl_stream_fuzz(unsigned long nlines)
 			errs++;
 		} else {
 			bad++;
-			soak_fail("ctl fuzz: line %lu: an answer that is neither ok nor err: %.80s", i, ans);
+			CHECK_FAILF("ctl fuzz: line %lu: an answer that is neither ok nor err: %.80s", i, ans);
 		}
 	}
 	/* clean up what the stream set, and the daemon must still serve */
@@ -779,18 +776,18 @@ static void ctl_stream_fuzz(unsigned long nlines)
 	for (size_t i = 0; i < sizeof(tail) / sizeof(*tail); i++) {
 		dprintf(fd, "%s\n", tail[i]);
 		if (!read_answer_line(fd, rbuf, &rlen, ans, 8192))
-			soak_fail("ctl fuzz: no answer to %s", tail[i]);
+			CHECK_FAILF("ctl fuzz: no answer to %s", tail[i]);
 		unsigned long n = 0;
 		if (sscanf(ans, "ok %lu", &n) == 1)
 			for (unsigned long j = 0; j < n; j++)
 				read_answer_line(fd, rbuf, &rlen, ans, 8192);
 		else if (strcmp(tail[i], "release all") && strcmp(tail[i], "trace off"))
-			soak_fail("ctl fuzz: %s: %s", tail[i], ans);
+			CHECK_FAILF("ctl fuzz: %s: %s", tail[i], ans);
 	}
 	struct stat st;
-	soak_check(stat(m.mnt, &st) == 0 && stat(diofs_mnt_path(&m, "in/f"), &st) == 0,
+	CHECK(stat(m.mnt, &st) == 0 && stat(diofs_mnt_path(&m, "in/f"), &st) == 0,
 		   "ctl fuzz: the mount after the stream: %s", strerror(errno));
-	soak_check(sent == oks + errs, "ctl fuzz: %lu lines, %lu answers", sent, oks + errs);
+	CHECK(sent == oks + errs, "ctl fuzz: %lu lines, %lu answers", sent, oks + errs);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -814,7 +811,7 @@ static int ctl_connect_raw(void)
 	memcpy(sa.sun_path, m.ctl, strlen(m.ctl) + 1);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		soak_fail("ctl: connect: %s", strerror(errno));
+		CHECK_FAILF("ctl: connect: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -859,10 +856,10 @@ static void ctl_half_close(unsigned long rounds)
 				ok = strncmp(ans, "err ", 4) == 0;
 			answered += ok;
 		}
-		soak_check(ok, "ctl half-close, round %lu: %u lines then SHUT_WR: not every one "
+		CHECK(ok, "ctl half-close, round %lu: %u lines then SHUT_WR: not every one "
 			   "answered (last seen: %.80s)", r, k, ans ? ans : "");
 		if (ok)
-			soak_check(rlen == 0 && recv(fd, rbuf, 1, 0) == 0, "ctl half-close, round "
+			CHECK(rlen == 0 && recv(fd, rbuf, 1, 0) == 0, "ctl half-close, round "
 				   "%lu: after the answers, no end of the connection", r);
 		if (fd >= 0)
 			close(fd);
@@ -930,11 +927,11 @@ static void ctl_escaped_names(unsigned long rounds)
 
 	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	if (!ctl) {
-		soak_fail("ctl: %s", err);
+		CHECK_FAILF("ctl: %s", err);
 		return;
 	}
 	/* Nothing the generated lines left may act on these reads. */
-	soak_check(diofsctl_rule_clear(ctl) == 0 && diofsctl_release(ctl, 0, NULL) >= 0 &&
+	CHECK(diofsctl_rule_clear(ctl) == 0 && diofsctl_release(ctl, 0, NULL) >= 0 &&
 		   diofsctl_rule_add(ctl, "hold op=read path=/esc-*") > 0, "rules: %s",
 		   diofsctl_error(ctl));
 	for (unsigned long r = 0; r < rounds; r++) {
@@ -957,7 +954,7 @@ static void ctl_escaped_names(unsigned long rounds)
 		snprintf(bpath, sizeof(bpath), "%s/%s", m.backing, name);
 		fd = open(bpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, marker, 16) != 16) {
-			soak_fail("creating %s: %s", bpath, strerror(errno));
+			CHECK_FAILF("creating %s: %s", bpath, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			break;
@@ -965,12 +962,12 @@ static void ctl_escaped_names(unsigned long rounds)
 		close(fd);
 		snprintf(h.path, sizeof(h.path), "%s/%s", m.mnt, name);
 		if (pthread_create(&th, NULL, held_read_main, &h) != 0) {
-			soak_fail("pthread_create");
+			CHECK_FAILF("pthread_create");
 			unlink(bpath);
 			break;
 		}
 		n = diofsctl_cmd(ctl, &lines, "held min=1 timeout=10000");
-		if (soak_check(n == 1, "held, a file named with random bytes: %d lines (%s)", n,
+		if (CHECK(n == 1, "held, a file named with random bytes: %d lines (%s)", n,
 			       n < 0 ? diofsctl_error(ctl) : "")) {
 			snprintf(want, sizeof(want), " path=/%s", name);
 			term_escape(esc, sizeof(esc), lines[0]);
@@ -978,7 +975,7 @@ static void ctl_escaped_names(unsigned long rounds)
 
 			for (const char *p = esc; *p; p++)
 				clean &= (unsigned char)*p >= 0x20 && *p != 0x7f;
-			soak_check(clean && unescape(esc, back, sizeof(back)) &&
+			CHECK(clean && unescape(esc, back, sizeof(back)) &&
 				   strcmp(back, lines[0]) == 0 &&
 				   strlen(back) >= strlen(want) &&
 				   strcmp(back + strlen(back) - strlen(want), want) == 0,
@@ -987,10 +984,10 @@ static void ctl_escaped_names(unsigned long rounds)
 			shown++;
 		}
 		diofsctl_free_lines(lines);
-		soak_check(diofsctl_release(ctl, 0, NULL) >= 0, "release all: %s",
+		CHECK(diofsctl_release(ctl, 0, NULL) >= 0, "release all: %s",
 			   diofsctl_error(ctl));
 		pthread_join(th, NULL);
-		soak_check(h.ret == 16, "the held read of a random name: %zd", h.ret);
+		CHECK(h.ret == 16, "the held read of a random name: %zd", h.ret);
 		unlink(bpath);
 	}
 	diofsctl_rule_clear(ctl);
@@ -998,31 +995,24 @@ static void ctl_escaped_names(unsigned long rounds)
 	soak_figure_set("ctl_escaped_names", shown);
 }
 
-int main(int argc, char **argv)
+static void badinput(void)
 {
 	char path[1200], before[16384] = "", after[16384] = "";
 	pthread_t racer;
 
-	soak_init("badinput", argc, argv, &opts, 60, 10);
-	soak_require_mount();
-	if (geteuid() != 0) {
-		printf("SKIP: badinput: needs root (a mount namespace, another user)\n");
-		return 77;
-	}
-	soak_watchdog(opts.seconds + 120, "badinput");
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
-		soak_fail("mmap: %s", strerror(errno));
-		return soak_finish();
+		CHECK_FAILF("mmap: %s", strerror(errno));
+		return;
 	}
 	memset(sh, 0, sizeof(*sh));
 	snprintf(marker, sizeof(marker), "SENTINEL-%016" PRIx64, soak_derive(opts.seed, 0x5e, 1));
 	soak_mount(&m, "trace");
 	snprintf(outside, sizeof(outside), "%s/outside", m.root);
 	if (mkdir(outside, 0755) < 0) {
-		soak_fail("mkdir %s: %s", outside, strerror(errno));
+		CHECK_FAILF("mkdir %s: %s", outside, strerror(errno));
 		diofs_mount_stop(&m);
-		return soak_finish();
+		return;
 	}
 	add_sentinel("secret", false);
 	add_sentinel("secretdir", true);
@@ -1046,7 +1036,7 @@ int main(int argc, char **argv)
 	char target[700];
 	snprintf(target, sizeof(target), "%s/secretdir", outside);
 	if (symlink(target, path) < 0)
-		soak_fail("symlink: %s", strerror(errno));
+		CHECK_FAILF("symlink: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/mover", m.backing);
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/mover/f", m.backing);
@@ -1069,11 +1059,10 @@ int main(int argc, char **argv)
 	if (client == 0)
 		_exit(client_main());
 	if (client < 0) {
-		soak_fail("fork: %s", strerror(errno));
+		CHECK_FAILF("fork: %s", strerror(errno));
 		diofs_mount_stop(&m);
-		return soak_finish();
+		return;
 	}
-	soak_child_add(client);
 	pthread_create(&racer, NULL, racer_main, NULL);
 	struct timespec ts = { .tv_sec = opts.seconds };
 	nanosleep(&ts, NULL); /* the length of the run, not a synchronisation */
@@ -1081,12 +1070,11 @@ int main(int argc, char **argv)
 	pthread_join(racer, NULL);
 	int status;
 	if (!diofs_wait_exit(client, 60000, &status)) {
-		soak_fail("hang: the attacking client did not stop within 60 s");
+		CHECK_FAILF("hang: the attacking client did not stop within 60 s");
 		kill(client, SIGKILL);
 		waitpid(client, &status, 0);
 	}
-	soak_child_del(client);
-	soak_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client ended with status %#x",
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client ended with status %#x",
 		   status);
 
 	/* the sentinels are as they were */
@@ -1095,7 +1083,7 @@ int main(int argc, char **argv)
 		struct sentinel *s = &sentinels[i];
 		struct stat st;
 		if (lstat(s->path, &st) < 0) {
-			soak_fail("sentinel %s is gone: %s", s->path, strerror(errno));
+			CHECK_FAILF("sentinel %s is gone: %s", s->path, strerror(errno));
 			changed++;
 			continue;
 		}
@@ -1114,7 +1102,7 @@ int main(int argc, char **argv)
 		}
 		if (!same) {
 			changed++;
-			soak_fail("sentinel %s changed: mode %o->%o uid %d->%d nlink %lu->%lu size "
+			CHECK_FAILF("sentinel %s changed: mode %o->%o uid %d->%d nlink %lu->%lu size "
 				  "%jd->%jd mtime %ld->%ld", s->path, s->st.st_mode, st.st_mode,
 				  (int)s->st.st_uid, (int)st.st_uid, (unsigned long)s->st.st_nlink,
 				  (unsigned long)st.st_nlink, (intmax_t)s->st.st_size,
@@ -1123,24 +1111,23 @@ int main(int argc, char **argv)
 		}
 	}
 	listing(outside, after, sizeof(after), 0);
-	soak_check(!strcmp(before, after), "entries appeared or went outside the backing "
+	CHECK(!strcmp(before, after), "entries appeared or went outside the backing "
 		   "directory:\nbefore:\n%safter:\n%s", before, after);
-	soak_check(sh->marker_hits == 0, "the client reached outside the backing directory %lu "
+	CHECK(sh->marker_hits == 0, "the client reached outside the backing directory %lu "
 		   "times; first: %s", (unsigned long)sh->marker_hits, sh->first_hit);
-	soak_check(sh->reads > 0 && f_swaps > 0, "the attack did not run (%lu reads, %lu swaps)",
+	CHECK(sh->reads > 0 && f_swaps > 0, "the attack did not run (%lu reads, %lu swaps)",
 		   (unsigned long)sh->reads, (unsigned long)f_swaps);
-	soak_check(sh->wrong_content == 0, "%lu reads returned bytes of no inside file",
+	CHECK(sh->wrong_content == 0, "%lu reads returned bytes of no inside file",
 		   (unsigned long)sh->wrong_content);
 
 	ctl_stream_fuzz(opts.is_short ? 20000 : 200000);
 	ctl_half_close(opts.is_short ? 300 : 3000);
 	ctl_escaped_names(opts.is_short ? 50 : 500);
 	/* the sentinel behind the planted trace link is as it was */
-	soak_check(file_sum(sentinels[0].path) == sentinels[0].sum,
+	CHECK(file_sum(sentinels[0].path) == sentinels[0].sum,
 		   "the trace link's target %s changed", sentinels[0].path);
-	soak_check(diofs_mount_alive(&m), "the daemon died");
+	CHECK(diofs_mount_alive(&m), "the daemon died");
 	diofs_mount_stop(&m);
-	alarm(0);
 
 	soak_figure_set("sentinels", (uint64_t)nsentinels);
 	soak_figure_set("sentinels_changed", changed);
@@ -1156,5 +1143,15 @@ int main(int argc, char **argv)
 	soak_figure_set("client_errors", sh->errors);
 	soak_figure_set("escapes", sh->marker_hits);
 	soak_figure_set("sentinel_inodes_seen", sh->ino_hits);
-	return soak_finish();
+}
+
+int main(int argc, char **argv)
+{
+	soak_init("badinput", argc, argv, &opts, 60, 10);
+	soak_require_mount();
+	if (geteuid() != 0) {
+		printf("SKIP: badinput: needs root (a mount namespace, another user)\n");
+		return 77;
+	}
+	return soak_run(badinput, opts.seconds + 120);
 }

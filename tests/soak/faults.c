@@ -108,10 +108,7 @@ static pid_t gettid_(void)
 
 static void hang(struct client *c, const char *what)
 {
-	soak_fail("hang: client %d: %s did not complete within %d s", c->idx, what, WAIT_S);
-	soak_children_kill();
-	soak_finish();
-	exit(1);
+	CHECK_FATALF("hang: client %d: %s did not complete within %d s", c->idx, what, WAIT_S);
 }
 
 /* bytes or -errno */
@@ -162,8 +159,7 @@ static void log_io(struct client *c, char op, enum route r, uint64_t off, uint64
 		c->caplog = c->caplog ? 2 * c->caplog : 1024;
 		c->log = realloc(c->log, c->caplog * sizeof(*c->log));
 		if (!c->log) {
-			soak_fail("out of memory");
-			exit(1);
+			CHECK_FATALF("out of memory");
 		}
 	}
 	c->log[c->nlog++] = (struct logent){ .op = op, .route = (unsigned char)r, .off = off,
@@ -183,7 +179,7 @@ static void verify_read(struct client *c, const unsigned char *got, uint64_t off
 	atomic_fetch_add(&f_bytes_verified, n);
 	if (bad) {
 		atomic_fetch_add(&f_corrupt, bad);
-		soak_fail("client %d: %s at %" PRIu64 "+%zu: %zu bytes differ from what was "
+		CHECK_FAILF("client %d: %s at %" PRIu64 "+%zu: %zu bytes differ from what was "
 			  "acknowledged", c->idx, what, off, n, bad);
 	}
 }
@@ -198,7 +194,7 @@ static void app_io(struct client *c, char dir, uint64_t off, size_t len, uint64_
 	int tries = 0;
 
 	if (dir == 'w')
-		soak_fill(data, len, off, seed);
+		pattern_fill(data, len, off, seed);
 	while (len) {
 		enum route r = (enum route)soak_below(&c->rng, R_COUNT);
 		if (dir == 'r')
@@ -215,10 +211,10 @@ static void app_io(struct client *c, char dir, uint64_t off, size_t len, uint64_
 			if (dir == 'w')
 				memset(c->unknown + off, 1, len);
 			if (res != -EIO && !(dir == 'w' && res == -ENOSPC))
-				soak_fail("client %d: %s at %" PRIu64 "+%zu: %s, which no rule "
+				CHECK_FAILF("client %d: %s at %" PRIu64 "+%zu: %s, which no rule "
 					  "injects", c->idx, what, off, len, strerror((int)-res));
 			if (++tries > MAX_TRIES) {
-				soak_fail("client %d: %s at %" PRIu64 " failed %d times", c->idx,
+				CHECK_FAILF("client %d: %s at %" PRIu64 " failed %d times", c->idx,
 					  what, off, tries);
 				return;
 			}
@@ -226,7 +222,7 @@ static void app_io(struct client *c, char dir, uint64_t off, size_t len, uint64_
 			continue;
 		}
 		if (res == 0 || (size_t)res > len) {
-			soak_fail("client %d: %s at %" PRIu64 "+%zu returned %" PRId64, c->idx,
+			CHECK_FAILF("client %d: %s at %" PRIu64 "+%zu returned %" PRId64, c->idx,
 				  what, off, len, res);
 			return;
 		}
@@ -254,12 +250,12 @@ static void app_fsync(struct client *c)
 			return;
 		atomic_fetch_add(&f_client_errors, 1);
 		if (res != -EIO) {
-			soak_fail("client %d: fsync: %s, which no rule injects", c->idx,
+			CHECK_FAILF("client %d: fsync: %s, which no rule injects", c->idx,
 				  strerror(-res));
 			return;
 		}
 	}
-	soak_fail("client %d: fsync failed %d times", c->idx, MAX_TRIES + 1);
+	CHECK_FAILF("client %d: fsync failed %d times", c->idx, MAX_TRIES + 1);
 }
 
 static void *load_main(void *arg)
@@ -412,7 +408,7 @@ static void check_trace(const char *trace_path)
 	size_t ntl[MAX_CLIENTS] = { 0 }, captl[MAX_CLIENTS] = { 0 };
 
 	if (!f) {
-		soak_fail("trace %s: %s", trace_path, strerror(errno));
+		CHECK_FAILF("trace %s: %s", trace_path, strerror(errno));
 		return;
 	}
 	while (getline(&line, &cap, f) > 0) {
@@ -443,7 +439,7 @@ static void check_trace(const char *trace_path)
 		if (!jnum(line, "start", &start) || !jnum(line, "off", &off) ||
 		    !jnum(line, "size", &size) || !jnum(line, "replied", &replied) ||
 		    !jnum(line, "errno", &err) || !jnum(line, "pid", &pid)) {
-			soak_fail("trace: a line is not understood: %s", line);
+			CHECK_FAILF("trace: a line is not understood: %s", line);
 			continue;
 		}
 		size_t i = (size_t)c->idx;
@@ -451,8 +447,7 @@ static void check_trace(const char *trace_path)
 			captl[i] = captl[i] ? 2 * captl[i] : 1024;
 			tl[i] = realloc(tl[i], captl[i] * sizeof(**tl));
 			if (!tl[i]) {
-				soak_fail("out of memory");
-				exit(1);
+				CHECK_FATALF("out of memory");
 			}
 		}
 		tl[i][ntl[i]++] = (struct tline){ .start = start, .op = o, .off = (uint64_t)off,
@@ -474,7 +469,7 @@ static void check_trace(const char *trace_path)
 
 			if (e->op != t->op || (e->op != 's' && (e->off != t->off || e->size != t->size))) {
 				if (reported++ < 5)
-					soak_fail("client %u: I/O #%zu (%c %" PRIu64 "+%" PRIu64 ") is not "
+					CHECK_FAILF("client %u: I/O #%zu (%c %" PRIu64 "+%" PRIu64 ") is not "
 						  "the call the daemon traced next (%c %" PRIu64 "+%" PRIu64
 						  ")", i, j, e->op, e->off, e->size, t->op, t->off, t->size);
 				/* an I/O that never reached the daemon: skip it */
@@ -487,14 +482,14 @@ static void check_trace(const char *trace_path)
 				f_faults_matched++;
 			if (!consistent(t, e, &why)) {
 				if (t->rule)
-					soak_fail("client %u: %c at %" PRIu64 "+%" PRIu64 " (%s): the "
+					CHECK_FAILF("client %u: %c at %" PRIu64 "+%" PRIu64 " (%s): the "
 						  "daemon answered rule %d (%s: replied %" PRId64 ", errno %"
 						  PRId64 "), the client saw %" PRId64 ": the fault did not "
 						  "reach the client that caused it", i, e->op, e->off,
 						  e->size, route_name[e->route], t->rule, why, t->replied,
 						  t->err, e->res);
 				else
-					soak_fail("client %u: %c at %" PRIu64 "+%" PRIu64 " (%s) gave %"
+					CHECK_FAILF("client %u: %c at %" PRIu64 "+%" PRIu64 " (%s) gave %"
 						  PRId64 ", the daemon replied %" PRId64 " errno %" PRId64
 						  " with no rule (%s)", i, e->op, e->off, e->size,
 						  route_name[e->route], e->res, t->replied, t->err, why);
@@ -505,19 +500,19 @@ static void check_trace(const char *trace_path)
 			if (e->route != R_URING) {
 				f_pid_checked++;
 				if (t->pid != c->tid)
-					soak_fail("client %u: %c at %" PRIu64 " was traced from pid %"
+					CHECK_FAILF("client %u: %c at %" PRIu64 " was traced from pid %"
 						  PRId64 ", the client is thread %d", i, e->op, e->off,
 						  t->pid, (int)c->tid);
 			}
 			j++;
 			k++;
 		}
-		soak_check(j == c->nlog && k == ntl[i], "client %u: %zu I/Os logged, %zu traced "
+		CHECK(j == c->nlog && k == ntl[i], "client %u: %zu I/Os logged, %zu traced "
 			   "calls, %zu and %zu paired", i, c->nlog, ntl[i], j, k);
 		free(tl[i]);
 	}
 	for (int i = 0; i < nrules; i++)
-		soak_check(rules[i].acted == rules[i].in_trace,
+		CHECK(rules[i].acted == rules[i].in_trace,
 			   "rule %d (%s): acted %" PRIu64 " times, the trace has %" PRIu64,
 			   rules[i].id, kind_name[rules[i].kind], rules[i].acted, rules[i].in_trace);
 }
@@ -529,7 +524,7 @@ static void read_acted(struct diofsctl *ctl)
 	int n = diofsctl_cmd(ctl, &lines, "rule list");
 
 	if (n < 0) {
-		soak_fail("rule list: %s", diofsctl_error(ctl));
+		CHECK_FAILF("rule list: %s", diofsctl_error(ctl));
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -593,16 +588,14 @@ static void setup_client(struct diofs_mount *m, struct client *c, unsigned int i
 	c->buf = soak_map(MAX_IO);
 	c->rng = soak_derive(seed, 0xc11e, i);
 	if (!c->model || !c->unknown || !c->durable || !c->buf) {
-		soak_fail("out of memory");
-		exit(1);
+		CHECK_FATALF("out of memory");
 	}
-	soak_fill(c->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, i));
+	pattern_fill(c->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, i));
 	memcpy(c->durable, c->model, FILE_SIZE);
 	soak_file_create(m, c->path + 1, c->model, FILE_SIZE, &c->fd, &c->bfd);
 	int r = io_setup(4, &c->aio);
 	if (r < 0 || io_uring_queue_init(4, &c->ring, 0) < 0) {
-		soak_fail("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));
-		exit(1);
+		CHECK_FATALF("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));
 	}
 }
 
@@ -630,7 +623,7 @@ static void verify_file(struct client *c, int fd, const char *where, uint64_t *u
 	int r;
 
 	if (!got || (r = soak_pread_all(fd, got, FILE_SIZE, 0)) < 0) {
-		soak_fail("client %d: reading %s back (%s): %s", c->idx, c->path, where,
+		CHECK_FAILF("client %d: reading %s back (%s): %s", c->idx, c->path, where,
 			  got ? strerror(-r) : "out of memory");
 		return;
 	}
@@ -645,7 +638,7 @@ static void verify_file(struct client *c, int fd, const char *where, uint64_t *u
 		*unknown_out += unknown;
 	if (bad) {
 		atomic_fetch_add(&f_corrupt, bad);
-		soak_fail("client %d: %s (%s): %zu acknowledged bytes lost or wrong", c->idx,
+		CHECK_FAILF("client %d: %s (%s): %zu acknowledged bytes lost or wrong", c->idx,
 			  c->path, where, bad);
 	}
 	munmap(got, FILE_SIZE);
@@ -669,13 +662,13 @@ static void part_injected(unsigned int seconds)
 	soak_note("part 1: injected faults, %u clients, %u s", nclients, seconds);
 	soak_mount(&m, "trace");
 	if (mkdir(diofs_mnt_path(&m, "faults"), 0755) < 0) {
-		soak_fail("mkdir: %s", strerror(errno));
+		CHECK_FAILF("mkdir: %s", strerror(errno));
 		diofs_mount_stop(&m);
 		return;
 	}
 	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	if (!ctl) {
-		soak_fail("control socket: %s", err);
+		CHECK_FAILF("control socket: %s", err);
 		diofs_mount_stop(&m);
 		return;
 	}
@@ -686,7 +679,7 @@ static void part_injected(unsigned int seconds)
 		int id = diofsctl_rule_add(ctl, "%s seed=%" PRIu64, plan[i].text,
 					   soak_derive(opts.seed, 0x5eed, i) % 1000000007);
 		if (id < 0) {
-			soak_fail("rule add %s: %s", plan[i].text, diofsctl_error(ctl));
+			CHECK_FAILF("rule add %s: %s", plan[i].text, diofsctl_error(ctl));
 			continue;
 		}
 		rules[nrules++] = (struct rule_info){ .id = id, .kind = plan[i].kind };
@@ -698,12 +691,11 @@ static void part_injected(unsigned int seconds)
 	load_start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	for (unsigned int i = 0; i < nclients; i++)
 		if (pthread_create(&clients[i].thread, NULL, load_main, &clients[i])) {
-			soak_fail("pthread_create");
-			exit(1);
+			CHECK_FATALF("pthread_create");
 		}
 	int64_t end = soak_now_ms() + (int64_t)seconds * 1000;
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
-	while (soak_now_ms() < end && soak_failures() < 20) {
+	while (soak_now_ms() < end && test_failures() < 20) {
 		/* the end of the run is a time, not an event: wake at it */
 		int64_t left = end - soak_now_ms();
 		ts.tv_sec = left / 1000;
@@ -716,7 +708,7 @@ static void part_injected(unsigned int seconds)
 
 	read_acted(ctl);
 	if (diofsctl_rule_clear(ctl) < 0 || diofsctl_trace(ctl, "flush") < 0)
-		soak_fail("rule clear / trace flush: %s", diofsctl_error(ctl));
+		CHECK_FAILF("rule clear / trace flush: %s", diofsctl_error(ctl));
 	check_trace(m.trace);
 	keep_evidence(m.trace);
 	/* no data acknowledged is lost: through the mount and underneath */
@@ -746,13 +738,13 @@ static void part_injected(unsigned int seconds)
 	soak_figure_set("part1_pids_checked", f_pid_checked);
 	soak_figure_set("part1_trace_lines", f_trace_lines);
 	soak_figure_set("part1_unknown_bytes_at_end", unknown);
-	soak_check(f_faults_traced == f_faults_matched, "%" PRIu64 " faults traced, %" PRIu64
+	CHECK(f_faults_traced == f_faults_matched, "%" PRIu64 " faults traced, %" PRIu64
 		   " reached their client", f_faults_traced, f_faults_matched);
-	soak_check(injected > 0, "no fault was injected");
+	CHECK(injected > 0, "no fault was injected");
 	diofsctl_close(ctl);
 	for (unsigned int i = 0; i < nclients; i++)
 		teardown_client(&clients[i]);
-	soak_check(diofs_mount_alive(&m), "the daemon died in part 1");
+	CHECK(diofs_mount_alive(&m), "the daemon died in part 1");
 	diofs_mount_stop(&m);
 }
 
@@ -784,14 +776,14 @@ static void *kill_load_main(void *arg)
 				break;
 			}
 			if ((size_t)res != len) {
-				soak_fail("client %d: read returned %" PRId64 " of %" PRIu64, c->idx,
+				CHECK_FAILF("client %d: read returned %" PRId64 " of %" PRIu64, c->idx,
 					  res, len);
 				break;
 			}
 			verify_read(c, c->buf, off, len, "read before the kill");
 			continue;
 		}
-		soak_fill(c->buf, len, off, soak_next(&c->rng));
+		pattern_fill(c->buf, len, off, soak_next(&c->rng));
 		c->pend_off = off;
 		c->pend_len = len;
 		c->pending = true;
@@ -803,7 +795,7 @@ static void *kill_load_main(void *arg)
 			break;
 		}
 		if ((size_t)res != len) {
-			soak_fail("client %d: write returned %" PRId64 " of %" PRIu64, c->idx, res, len);
+			CHECK_FAILF("client %d: write returned %" PRId64 " of %" PRIu64, c->idx, res, len);
 			break;
 		}
 		memcpy(c->model + off, c->buf, len);
@@ -861,13 +853,13 @@ static void part_sigkill(void)
 	soak_note("part 2: SIGKILL of the daemon in the middle of I/O, %u clients", nclients);
 	soak_mount(&m, NULL);
 	if (mkdir(diofs_mnt_path(&m, "kill"), 0755) < 0) {
-		soak_fail("mkdir: %s", strerror(errno));
+		CHECK_FAILF("mkdir: %s", strerror(errno));
 		diofs_mount_stop(&m);
 		return;
 	}
 	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	if (!ctl) {
-		soak_fail("control socket: %s", err);
+		CHECK_FAILF("control socket: %s", err);
 		diofs_mount_stop(&m);
 		return;
 	}
@@ -878,16 +870,15 @@ static void part_sigkill(void)
 	}
 	/* one read held in the daemon when it dies (client 2 reads) */
 	if (diofsctl_rule_add(ctl, "hold op=read path=%s nth=3", clients[2].path) < 0)
-		soak_fail("rule add: %s", diofsctl_error(ctl));
+		CHECK_FAILF("rule add: %s", diofsctl_error(ctl));
 	writers_ready = 0;
 	for (unsigned int i = 0; i < nclients; i++)
 		if (pthread_create(&clients[i].thread, NULL, kill_load_main, &clients[i])) {
-			soak_fail("pthread_create");
-			exit(1);
+			CHECK_FATALF("pthread_create");
 		}
 	struct diofs_held held;
 	if (diofsctl_held(ctl, 1, WAIT_S * 1000, &held, 1) != 1)
-		soak_fail("the read to hold was not held: %s", diofsctl_error(ctl));
+		CHECK_FAILF("the read to hold was not held: %s", diofsctl_error(ctl));
 	pthread_mutex_lock(&kmu);
 	while (writers_ready < nwriters) {
 		struct timespec ts;
@@ -895,10 +886,8 @@ static void part_sigkill(void)
 		ts.tv_sec += WAIT_S;
 		if (pthread_cond_timedwait(&kcv, &kmu, &ts) == ETIMEDOUT) {
 			pthread_mutex_unlock(&kmu);
-			soak_fail("hang: writers did not fsync %d times within %d s",
+			CHECK_FATALF("hang: writers did not fsync %d times within %d s",
 				  FSYNCS_BEFORE_KILL, WAIT_S);
-			soak_finish();
-			exit(1);
 		}
 	}
 	pthread_mutex_unlock(&kmu);
@@ -907,7 +896,7 @@ static void part_sigkill(void)
 	/* now: SIGKILL, with writers and readers in full flight */
 	pid_t victim = m.pid;
 	if (soak_daemon_stop(&m, SIGKILL, err, sizeof(err)) < 0)
-		soak_fail("killing the daemon: %s", err);
+		CHECK_FAILF("killing the daemon: %s", err);
 	soak_note("daemon %d killed with SIGKILL", (int)victim);
 
 	/* every client ends with an error, in bounded time */
@@ -921,10 +910,8 @@ static void part_sigkill(void)
 			pthread_cond_timedwait(&kcv, &kmu, &ts);
 			if (soak_now_ms() > deadline) {
 				pthread_mutex_unlock(&kmu);
-				soak_fail("hang: client %u still blocked %d s after the daemon died",
+				CHECK_FATALF("hang: client %u still blocked %d s after the daemon died",
 					  i, WAIT_S);
-				soak_finish();
-				exit(1);
 			}
 		}
 	pthread_mutex_unlock(&kmu);
@@ -942,7 +929,7 @@ static void part_sigkill(void)
 		/* the kernel ends what the dead connection had with
 		 * ECONNABORTED, and refuses new requests with ENOTCONN; an
 		 * async request can come back as EIO */
-		soak_check(c->last_err == ENOTCONN || c->last_err == ECONNABORTED ||
+		CHECK(c->last_err == ENOTCONN || c->last_err == ECONNABORTED ||
 			   c->last_err == EIO,
 			   "client %u ended with %s (%s), want ENOTCONN, ECONNABORTED or EIO", i,
 			   c->last_err ? strerror(c->last_err) : "no error", c->last_what);
@@ -951,12 +938,12 @@ static void part_sigkill(void)
 		close(c->fd);
 		c->fd = -1;
 	}
-	soak_check(!mounted_at(m.mnt), "%s is still mounted after the daemon died", m.mnt);
+	CHECK(!mounted_at(m.mnt), "%s is still mounted after the daemon died", m.mnt);
 
 	/* a new daemon on the same backing directory sees every acknowledged
 	 * write, fsynced ones included */
 	if (diofs_mount_restart(&m, NULL, err, sizeof(err)) < 0) {
-		soak_fail("remounting the same backing directory: %s", err);
+		CHECK_FAILF("remounting the same backing directory: %s", err);
 		for (unsigned int i = 0; i < nclients; i++)
 			teardown_client(&clients[i]);
 		diofs_mount_stop(&m);
@@ -979,7 +966,7 @@ static void part_sigkill(void)
 		}
 		c->fd = open(diofs_mnt_path(&m, c->path + 1), O_RDWR | O_DIRECT | O_CLOEXEC);
 		if (c->fd < 0) {
-			soak_fail("client %u: reopening %s on the new mount: %s", i, c->path,
+			CHECK_FAILF("client %u: reopening %s on the new mount: %s", i, c->path,
 				  strerror(errno));
 			continue;
 		}
@@ -989,16 +976,16 @@ static void part_sigkill(void)
 	/* and the new mount serves */
 	struct client *c0 = &clients[0];
 	if (c0->fd >= 0) {
-		soak_fill(c0->buf, 4096, 0, 77);
+		pattern_fill(c0->buf, 4096, 0, 77);
 		memcpy(c0->model, c0->buf, 4096);
 		memset(c0->unknown, 0, 4096);
-		soak_check(io(c0, R_PSYNC, 'w', c0->buf, 4096, 0) == 4096 && fsync(c0->fd) == 0,
+		CHECK(io(c0, R_PSYNC, 'w', c0->buf, 4096, 0) == 4096 && fsync(c0->fd) == 0,
 			   "writing through the new mount: %s", strerror(errno));
 		verify_file(c0, c0->fd, "new mount, after a new write", NULL);
 	}
 	for (unsigned int i = 0; i < nclients; i++)
 		teardown_client(&clients[i]);
-	soak_check(diofs_mount_alive(&m), "the new daemon died");
+	CHECK(diofs_mount_alive(&m), "the new daemon died");
 	diofs_mount_stop(&m);
 
 	soak_figure_set("part2_clients", nclients);
@@ -1011,20 +998,10 @@ static void part_sigkill(void)
 	soak_figure_set("part2_in_flight_bytes_unknown", inflight_bytes);
 }
 
-int main(int argc, char **argv)
+static void faults(void)
 {
-	soak_init("faults", argc, argv, &opts, 120, 20);
-	soak_require_mount();
-	nclients = opts.threads ? opts.threads : opts.is_short ? 6 : 12;
-	if (nclients > MAX_CLIENTS)
-		nclients = MAX_CLIENTS;
-	if (nclients < 3)
-		nclients = 3;
-	soak_watchdog(opts.seconds + 180, "faults");
-
 	part_injected(opts.seconds);
 	part_sigkill();
-	alarm(0);
 
 	soak_figure_set("ops", f_ops);
 	soak_figure_set("reads", f_reads);
@@ -1037,5 +1014,16 @@ int main(int argc, char **argv)
 	}
 	soak_figure_set("bytes_verified", f_bytes_verified);
 	soak_figure_set("corrupted_or_lost_bytes", f_corrupt);
-	return soak_finish();
+}
+
+int main(int argc, char **argv)
+{
+	soak_init("faults", argc, argv, &opts, 120, 20);
+	soak_require_mount();
+	nclients = opts.threads ? opts.threads : opts.is_short ? 6 : 12;
+	if (nclients > MAX_CLIENTS)
+		nclients = MAX_CLIENTS;
+	if (nclients < 3)
+		nclients = 3;
+	return soak_run(faults, opts.seconds + 180);
 }

@@ -60,25 +60,25 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 	int64_t t0 = soak_now_ms();
 
 	if (!ffd || !dfd || !buf || !got) {
-		soak_fail("out of memory");
+		CHECK_FAILF("out of memory");
 		return;
 	}
 	if (mkdir(diofs_mnt_path(m, "many"), 0755) < 0 ||
 	    (top = open(diofs_mnt_path(m, "many"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		soak_fail("many: mkdir: %s", strerror(errno));
+		CHECK_FAILF("many: mkdir: %s", strerror(errno));
 		return;
 	}
 	for (unsigned int i = 0; i < nfiles; i++) {
 		snprintf(name, sizeof(name), "f%05u", i);
 		ffd[i] = openat(top, name, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644);
 		if (ffd[i] < 0) {
-			soak_fail("many: opening file %u of %u: %s", i, nfiles, strerror(errno));
+			CHECK_FAILF("many: opening file %u of %u: %s", i, nfiles, strerror(errno));
 			break;
 		}
 		opened_files++;
-		soak_fill(buf, BLK, 0, 1000000 + i);
+		pattern_fill(buf, BLK, 0, 1000000 + i);
 		if (pwrite(ffd[i], buf, BLK, 0) != BLK) {
-			soak_fail("many: writing file %u: %s", i, strerror(errno));
+			CHECK_FAILF("many: writing file %u: %s", i, strerror(errno));
 			break;
 		}
 	}
@@ -86,7 +86,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 		snprintf(name, sizeof(name), "d%05u", i);
 		if (mkdirat(top, name, 0755) < 0 ||
 		    (dfd[i] = openat(top, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-			soak_fail("many: directory %u of %u: %s", i, ndirs, strerror(errno));
+			CHECK_FAILF("many: directory %u of %u: %s", i, ndirs, strerror(errno));
 			break;
 		}
 		opened_dirs++;
@@ -95,13 +95,13 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 		  opened_files, opened_dirs);
 	/* all open: every file still reads what was written to it */
 	for (unsigned int i = 0; i < opened_files; i++) {
-		soak_fill(buf, BLK, 0, 1000000 + i);
+		pattern_fill(buf, BLK, 0, 1000000 + i);
 		if (pread(ffd[i], got, BLK, 0) != BLK || memcmp(got, buf, BLK))
 			bad++;
 		else
 			f_bytes_verified += BLK;
 	}
-	soak_check(bad == 0, "many: %u of %u open files read back wrong", bad, opened_files);
+	CHECK(bad == 0, "many: %u of %u open files read back wrong", bad, opened_files);
 	/* and every open directory takes a new entry */
 	int first_err = 0;
 	for (unsigned int i = 0; i < opened_dirs; i++) {
@@ -114,7 +114,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 		if (fd >= 0)
 			close(fd);
 	}
-	soak_check(created == opened_dirs, "many: %u of %u open directories took a new file "
+	CHECK(created == opened_dirs, "many: %u of %u open directories took a new file "
 		   "(first error: %s)", created, opened_dirs, strerror(first_err));
 	/* the listing has every entry once */
 	DIR *d = opendir(diofs_mnt_path(m, "many"));
@@ -125,7 +125,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 			entries += e->d_name[0] != '.';
 		closedir(d);
 	}
-	soak_check(entries == opened_files + opened_dirs, "many: the listing has %u entries, "
+	CHECK(entries == opened_files + opened_dirs, "many: the listing has %u entries, "
 		   "want %u", entries, opened_files + opened_dirs);
 	for (unsigned int i = 0; i < opened_files; i++)
 		close(ffd[i]);
@@ -143,7 +143,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 		snprintf(name, sizeof(name), "d%05u", i);
 		removed += unlinkat(top, name, AT_REMOVEDIR) == 0;
 	}
-	soak_check(removed == opened_files + opened_dirs, "many: %u of %u entries removed",
+	CHECK(removed == opened_files + opened_dirs, "many: %u of %u entries removed",
 		   removed, opened_files + opened_dirs);
 	close(top);
 	soak_figure_set("files_open_at_once", opened_files);
@@ -170,26 +170,26 @@ static unsigned int deep_tree(struct diofs_mount *m, const char *top, const char
 	size_t path_len = strlen(m->mnt) + 1 + strlen(top);
 
 	if (!fds || !buf || !got) {
-		soak_fail("out of memory");
+		CHECK_FAILF("out of memory");
 		return 0;
 	}
 	if (mkdir(diofs_mnt_path(m, top), 0755) < 0 ||
 	    (fds[0] = open(diofs_mnt_path(m, top), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		soak_fail("deep %s: %s", top, strerror(errno));
+		CHECK_FAILF("deep %s: %s", top, strerror(errno));
 		return 0;
 	}
 	for (level = 0; level < depth; level++) {
 		if (mkdirat(fds[level], name, 0755) < 0 ||
 		    (fds[level + 1] = openat(fds[level], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-			soak_fail("deep %s: level %u: %s", top, level + 1, strerror(errno));
+			CHECK_FAILF("deep %s: level %u: %s", top, level + 1, strerror(errno));
 			break;
 		}
 		path_len += 1 + strlen(name);
 	}
 	int bottom = fds[level];
 	int fd = openat(bottom, "leaf", O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-	soak_fill(buf, 2 * BLK, 0, 4242 + depth);
-	soak_check(fd >= 0 && pwrite(fd, buf, 2 * BLK, 0) == 2 * BLK &&
+	pattern_fill(buf, 2 * BLK, 0, 4242 + depth);
+	CHECK(fd >= 0 && pwrite(fd, buf, 2 * BLK, 0) == 2 * BLK &&
 		   pread(fd, got, 2 * BLK, 0) == 2 * BLK && !memcmp(buf, got, 2 * BLK),
 		   "deep %s: the leaf at depth %u: %s", top, level, strerror(errno));
 	if (fd >= 0)
@@ -205,7 +205,7 @@ static unsigned int deep_tree(struct diofs_mount *m, const char *top, const char
 	}
 	int bl = b >= 0 ? openat(b, "leaf", O_RDONLY | O_CLOEXEC) : -1;
 	memset(got, 0, 2 * BLK);
-	soak_check(bl >= 0 && pread(bl, got, 2 * BLK, 0) == 2 * BLK && !memcmp(buf, got, 2 * BLK),
+	CHECK(bl >= 0 && pread(bl, got, 2 * BLK, 0) == 2 * BLK && !memcmp(buf, got, 2 * BLK),
 		   "deep %s: the leaf in the backing directory: %s", top, strerror(errno));
 	f_bytes_verified += 2 * BLK;
 	if (bl >= 0)
@@ -221,17 +221,17 @@ static unsigned int deep_tree(struct diofs_mount *m, const char *top, const char
 		for (unsigned int i = 0; i < level; i++)
 			w += sprintf(w, "/%s", name);
 		strcpy(w, "/leaf");
-		soak_check(stat(p, &st) == 0 && st.st_size == 2 * BLK,
+		CHECK(stat(p, &st) == 0 && st.st_size == 2 * BLK,
 			   "deep %s: stat by a %zu-byte path: %s", top, strlen(p), strerror(errno));
 		free(p);
 	}
 	/* the whole tree renamed at the top, the leaf still there */
 	char moved[300];
 	snprintf(moved, sizeof(moved), "%s.moved", top);
-	soak_check(rename(diofs_mnt_path(m, top), diofs_mnt_path(m, moved)) == 0,
+	CHECK(rename(diofs_mnt_path(m, top), diofs_mnt_path(m, moved)) == 0,
 		   "deep %s: rename: %s", top, strerror(errno));
 	struct stat st;
-	soak_check(fstatat(bottom, "leaf", &st, 0) == 0 && st.st_size == 2 * BLK,
+	CHECK(fstatat(bottom, "leaf", &st, 0) == 0 && st.st_size == 2 * BLK,
 		   "deep %s: the leaf after the rename: %s", top, strerror(errno));
 
 	/* removed bottom-up */
@@ -242,7 +242,7 @@ static unsigned int deep_tree(struct diofs_mount *m, const char *top, const char
 	}
 	close(fds[0]);
 	removed += rmdir(diofs_mnt_path(m, moved)) == 0;
-	soak_check(removed == level + 2, "deep %s: %u of %u removed", top, removed, level + 2);
+	CHECK(removed == level + 2, "deep %s: %u of %u removed", top, removed, level + 2);
 	soak_note("deep %s: %u levels of %zu-byte names, a path of %zu bytes", top, level,
 		  strlen(name), path_len + 5);
 	free(fds);
@@ -268,29 +268,29 @@ static void names(struct diofs_mount *m)
 	n256[256] = '\0';
 	if (mkdir(diofs_mnt_path(m, "names"), 0755) < 0 ||
 	    (dir = open(diofs_mnt_path(m, "names"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		soak_fail("names: mkdir: %s", strerror(errno));
+		CHECK_FAILF("names: mkdir: %s", strerror(errno));
 		return;
 	}
 	fd = openat(dir, n255, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	soak_check(fd >= 0 && write(fd, "x", 1) == 1, "a 255-byte name: %s", strerror(errno));
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1, "a 255-byte name: %s", strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	soak_check(renameat(dir, n255, dir, n255b) == 0, "rename to a 255-byte name: %s",
+	CHECK(renameat(dir, n255, dir, n255b) == 0, "rename to a 255-byte name: %s",
 		   strerror(errno));
-	soak_check(linkat(dir, n255b, dir, n255c, 0) == 0, "link to a 255-byte name: %s",
+	CHECK(linkat(dir, n255b, dir, n255c, 0) == 0, "link to a 255-byte name: %s",
 		   strerror(errno));
-	soak_check(mkdirat(dir, n255, 0755) == 0, "mkdir of a 255-byte name: %s", strerror(errno));
+	CHECK(mkdirat(dir, n255, 0755) == 0, "mkdir of a 255-byte name: %s", strerror(errno));
 	errno = 0;
-	soak_check(openat(dir, n256, O_RDWR | O_CREAT | O_CLOEXEC, 0644) < 0 && errno == ENAMETOOLONG,
+	CHECK(openat(dir, n256, O_RDWR | O_CREAT | O_CLOEXEC, 0644) < 0 && errno == ENAMETOOLONG,
 		   "create of a 256-byte name: %s, want ENAMETOOLONG", strerror(errno));
 	errno = 0;
-	soak_check(mkdirat(dir, n256, 0755) < 0 && errno == ENAMETOOLONG,
+	CHECK(mkdirat(dir, n256, 0755) < 0 && errno == ENAMETOOLONG,
 		   "mkdir of a 256-byte name: %s, want ENAMETOOLONG", strerror(errno));
 	errno = 0;
-	soak_check(renameat(dir, n255b, dir, n256) < 0 && errno == ENAMETOOLONG,
+	CHECK(renameat(dir, n255b, dir, n256) < 0 && errno == ENAMETOOLONG,
 		   "rename to a 256-byte name: %s, want ENAMETOOLONG", strerror(errno));
 	errno = 0;
-	soak_check(symlinkat(n256, dir, "sl") == 0, "a symlink to a 256-byte target: %s",
+	CHECK(symlinkat(n256, dir, "sl") == 0, "a symlink to a 256-byte target: %s",
 		   strerror(errno));
 
 	/* odd bytes, listed back byte for byte */
@@ -307,7 +307,7 @@ static void names(struct diofs_mount *m)
 			made++;
 			close(fd);
 		} else {
-			soak_fail("names: creating an odd name #%zu: %s", i, strerror(errno));
+			CHECK_FAILF("names: creating an odd name #%zu: %s", i, strerror(errno));
 		}
 	}
 	DIR *d = fdopendir(dup(dir));
@@ -320,7 +320,7 @@ static void names(struct diofs_mount *m)
 					listed++;
 		closedir(d);
 	}
-	soak_check(listed == nodd, "names: %u of %zu odd names listed back exactly", listed, nodd);
+	CHECK(listed == nodd, "names: %u of %zu odd names listed back exactly", listed, nodd);
 	for (size_t i = 0; i < nodd; i++)
 		unlinkat(dir, odd[i], 0);
 	unlinkat(dir, n255b, 0);
@@ -328,7 +328,7 @@ static void names(struct diofs_mount *m)
 	unlinkat(dir, n255, AT_REMOVEDIR);
 	unlinkat(dir, "sl", 0);
 	close(dir);
-	soak_check(rmdir(diofs_mnt_path(m, "names")) == 0, "names: rmdir: %s", strerror(errno));
+	CHECK(rmdir(diofs_mnt_path(m, "names")) == 0, "names: rmdir: %s", strerror(errno));
 	soak_figure_set("odd_names_listed", listed);
 	(void)made;
 }
@@ -382,7 +382,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 
 	/* the daemon restarted on a small tmpfs in place of the backing dir */
 	if (soak_daemon_stop(m, SIGTERM, err, sizeof(err)) < 0) {
-		soak_fail("enospc: stopping the daemon: %s", err);
+		CHECK_FAILF("enospc: stopping the daemon: %s", err);
 		return;
 	}
 	snprintf(opts_tmpfs, sizeof(opts_tmpfs), "size=%um,nr_inodes=%u,mode=0755", mib, 400);
@@ -390,9 +390,9 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		soak_note("enospc: cannot mount a tmpfs (%s): part skipped", strerror(errno));
 		return;
 	}
-	soak_extra_mount_add(m->backing);
+	test_track_mount(m->backing, 0, NULL);
 	if (diofs_mount_restart(m, NULL, err, sizeof(err)) < 0) {
-		soak_fail("enospc: the daemon on a tmpfs: %s", err);
+		CHECK_FAILF("enospc: the daemon on a tmpfs: %s", err);
 		goto out;
 	}
 
@@ -410,7 +410,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		}
 		nfiles++;
 		for (unsigned int k = 0; k < 16; k++) {
-			soak_fill(buf, chunk, f->size, f->seed);
+			pattern_fill(buf, chunk, f->size, f->seed);
 			ssize_t n = pwrite(fd, buf, chunk, (off_t)f->size);
 			if (n < 0) {
 				err_first = errno;
@@ -423,7 +423,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		}
 		close(fd);
 	}
-	soak_check(err_first == ENOSPC, "enospc: filling a %u MiB backing filesystem ended "
+	CHECK(err_first == ENOSPC, "enospc: filling a %u MiB backing filesystem ended "
 		   "with %s, want ENOSPC", mib, err_first ? strerror(err_first) : "no error");
 	enospc_seen += err_first == ENOSPC;
 
@@ -432,13 +432,13 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 	if (fd >= 0) {
 		off_t end = (off_t)files[0].size;
 		ssize_t n = pwrite(fd, buf, chunk, end + (off_t)chunk);
-		enospc_seen += soak_check(n < 0 && errno == ENOSPC, "enospc: psync write when full: "
+		enospc_seen += CHECK(n < 0 && errno == ENOSPC, "enospc: psync write when full: "
 					  "%zd (%s)", n, strerror(errno));
 		long r = aio_write1(fd, buf, chunk, end + (off_t)chunk);
-		enospc_seen += soak_check(r == -ENOSPC, "enospc: libaio write when full: %ld", r);
+		enospc_seen += CHECK(r == -ENOSPC, "enospc: libaio write when full: %ld", r);
 		errno = 0;
 		int fr = fallocate(fd, 0, end, 16 * (off_t)chunk);
-		enospc_seen += soak_check(fr < 0 && errno == ENOSPC, "enospc: fallocate when full: "
+		enospc_seen += CHECK(fr < 0 && errno == ENOSPC, "enospc: fallocate when full: "
 					  "%s", strerror(errno));
 		close(fd);
 	}
@@ -456,13 +456,13 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		close(f2);
 		made++;
 	}
-	enospc_seen += soak_check(ierr == ENOSPC, "enospc: creating files until no inode is left "
+	enospc_seen += CHECK(ierr == ENOSPC, "enospc: creating files until no inode is left "
 				  "ended with %s after %u, want ENOSPC", strerror(ierr), made);
 	errno = 0;
-	enospc_seen += soak_check(mkdir(diofs_mnt_path(m, "nodir"), 0755) < 0 && errno == ENOSPC,
+	enospc_seen += CHECK(mkdir(diofs_mnt_path(m, "nodir"), 0755) < 0 && errno == ENOSPC,
 				  "enospc: mkdir when full: %s", strerror(errno));
 	struct statvfs sv;
-	soak_check(statvfs(m->mnt, &sv) == 0 && sv.f_bavail * sv.f_frsize < chunk,
+	CHECK(statvfs(m->mnt, &sv) == 0 && sv.f_bavail * sv.f_frsize < chunk,
 		   "enospc: statfs through the mount says %llu bytes free",
 		   (unsigned long long)(sv.f_bavail * sv.f_frsize));
 
@@ -472,7 +472,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		int rfd = open(diofs_mnt_path(m, files[i].name), O_RDONLY | O_DIRECT | O_CLOEXEC);
 		for (uint64_t off = 0; rfd >= 0 && off < files[i].size; off += chunk) {
 			size_t len = files[i].size - off < chunk ? files[i].size - off : chunk;
-			soak_fill(buf, len, off, files[i].seed);
+			pattern_fill(buf, len, off, files[i].seed);
 			if (pread(rfd, got, len, (off_t)off) != (ssize_t)len)
 				bad += len;
 			else
@@ -483,7 +483,7 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 			close(rfd);
 	}
 	f_bytes_verified += verified;
-	soak_check(bad == 0 && verified == acked, "enospc: %" PRIu64 " of %" PRIu64
+	CHECK(bad == 0 && verified == acked, "enospc: %" PRIu64 " of %" PRIu64
 		   " acknowledged bytes wrong after ENOSPC (%" PRIu64 " read)", bad, acked, verified);
 
 	/* space freed: diofs serves again */
@@ -494,14 +494,14 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 		unlink(diofs_mnt_path(m, name));
 	}
 	fd = open(diofs_mnt_path(m, "after"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-	soak_fill(buf, chunk, 0, 99);
-	soak_check(fd >= 0 && pwrite(fd, buf, chunk, 0) == (ssize_t)chunk && fsync(fd) == 0 &&
+	pattern_fill(buf, chunk, 0, 99);
+	CHECK(fd >= 0 && pwrite(fd, buf, chunk, 0) == (ssize_t)chunk && fsync(fd) == 0 &&
 		   pread(fd, got, chunk, 0) == (ssize_t)chunk && !memcmp(buf, got, chunk),
 		   "enospc: after freeing space, a new file takes a write: %s", strerror(errno));
 	f_bytes_verified += chunk;
 	if (fd >= 0)
 		close(fd);
-	soak_check(mkdir(diofs_mnt_path(m, "dir-after"), 0755) == 0,
+	CHECK(mkdir(diofs_mnt_path(m, "dir-after"), 0755) == 0,
 		   "enospc: after freeing space, mkdir: %s", strerror(errno));
 
 	soak_figure_set("enospc_backing_mib", mib);
@@ -512,35 +512,30 @@ static void fill_up(struct diofs_mount *m, unsigned int mib)
 	soak_figure_set("enospc_files_until_no_inode", made);
 
 	/* the daemon off the tmpfs before it goes */
-	soak_check(diofs_mount_alive(m), "enospc: the daemon died");
+	CHECK(diofs_mount_alive(m), "enospc: the daemon died");
 	if (soak_daemon_stop(m, SIGTERM, err, sizeof(err)) < 0)
-		soak_fail("enospc: stopping the daemon: %s", err);
+		CHECK_FAILF("enospc: stopping the daemon: %s", err);
 out:
 	if (umount2(m->backing, 0) < 0 && umount2(m->backing, MNT_DETACH) < 0)
-		soak_fail("enospc: umount of the tmpfs: %s", strerror(errno));
-	soak_extra_mount_del(m->backing);
+		CHECK_FAILF("enospc: umount of the tmpfs: %s", strerror(errno));
+	test_untrack_mount(m->backing);
 	munmap(buf, chunk);
 	munmap(got, chunk);
 }
 
-int main(int argc, char **argv)
+/* how many of each, set from the form (--short or not) */
+static unsigned int n_files, n_dirs, tree_depth, tree_depth_long;
+
+static void limits(void)
 {
 	struct diofs_mount m;
 	struct rlimit rl;
 	char err[512];
 
-	soak_init("limits", argc, argv, &opts, 0, 0);
-	soak_require_mount();
-	unsigned int nfiles = opts.is_short ? 3000 : 10000;
-	unsigned int ndirs = opts.is_short ? 1000 : 4000;
-	unsigned int depth = opts.is_short ? 300 : 1000;
-	unsigned int depth_long = opts.is_short ? 24 : 60;
-	soak_watchdog(opts.is_short ? 300 : 900, "limits");
-
 	/* enough fds for the client and (inherited) the daemon, which keeps
 	 * an O_PATH fd per inode and an fd per open file and directory (and
 	 * the file made in each directory) */
-	rlim_t want = 2 * (rlim_t)nfiles + 3 * (rlim_t)ndirs + depth + 1024;
+	rlim_t want = 2 * (rlim_t)n_files + 3 * (rlim_t)n_dirs + tree_depth + 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
 		struct rlimit up = { .rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want };
 		if (setrlimit(RLIMIT_NOFILE, &up) < 0) {
@@ -548,13 +543,13 @@ int main(int argc, char **argv)
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
 			getrlimit(RLIMIT_NOFILE, &rl);
-			rlim_t total = rl.rlim_cur > depth + 2048 ? (rl.rlim_cur - depth - 1024) * 4 / 9 : 512;
+			rlim_t total = rl.rlim_cur > tree_depth + 2048 ? (rl.rlim_cur - tree_depth - 1024) * 4 / 9 : 512;
 			soak_note("cannot raise RLIMIT_NOFILE to %llu (%s): the hard limit %llu allows "
 				  "%llu files and directories", (unsigned long long)want, strerror(errno),
 				  (unsigned long long)rl.rlim_max, (unsigned long long)total);
-			if (total < nfiles + ndirs) {
-				nfiles = (unsigned int)(total * 3 / 4);
-				ndirs = (unsigned int)(total / 4);
+			if (total < n_files + n_dirs) {
+				n_files = (unsigned int)(total * 3 / 4);
+				n_dirs = (unsigned int)(total / 4);
 			}
 		}
 	}
@@ -563,26 +558,35 @@ int main(int argc, char **argv)
 	struct diofsctl *ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	/* a rule on every call makes the daemon build each call's path */
 	if (!ctl || diofsctl_rule_add(ctl, "fail=EPERM op=getxattr path=/no/such/*") < 0)
-		soak_fail("control: %s", ctl ? diofsctl_error(ctl) : err);
+		CHECK_FAILF("control: %s", ctl ? diofsctl_error(ctl) : err);
 
-	many_open(&m, nfiles, ndirs);
+	many_open(&m, n_files, n_dirs);
 	char lname[256];
 	memset(lname, 'L', 255);
 	lname[255] = '\0';
-	unsigned int d1 = deep_tree(&m, "deep", "d", depth, true);
-	unsigned int d2 = deep_tree(&m, "deeplong", lname, depth_long, false);
+	unsigned int d1 = deep_tree(&m, "deep", "d", tree_depth, true);
+	unsigned int d2 = deep_tree(&m, "deeplong", lname, tree_depth_long, false);
 	soak_figure_set("deep_levels", d1);
 	soak_figure_set("deep_levels_255_byte_names", d2);
 	soak_figure_set("deep_path_bytes_255_byte_names", (uint64_t)d2 * 256 + strlen(m.mnt) + 14);
 	names(&m);
 	if (ctl) {
-		soak_check(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
+		CHECK(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
 		diofsctl_close(ctl);
 	}
 	fill_up(&m, opts.is_short ? 16 : 64);
-	soak_check(diofs_mount_alive(&m) || m.pid == 0, "the daemon died");
+	CHECK(diofs_mount_alive(&m) || m.pid == 0, "the daemon died");
 	diofs_mount_stop(&m);
-	alarm(0);
 	soak_figure_set("bytes_verified", f_bytes_verified);
-	return soak_finish();
+}
+
+int main(int argc, char **argv)
+{
+	soak_init("limits", argc, argv, &opts, 0, 0);
+	soak_require_mount();
+	n_files = opts.is_short ? 3000 : 10000;
+	n_dirs = opts.is_short ? 1000 : 4000;
+	tree_depth = opts.is_short ? 300 : 1000;
+	tree_depth_long = opts.is_short ? 24 : 60;
+	return soak_run(limits, opts.is_short ? 300 : 900);
 }

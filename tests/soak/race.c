@@ -164,7 +164,7 @@ static void abort_run(void) __attribute__((noreturn));
 	while (!(cond))                                                       \
 		if (!timed_wait(dl_) && !(cond)) {                            \
 			pthread_mutex_unlock(&mu);                            \
-			soak_fail("hang: %s (round %u)", what, round_no);     \
+			CHECK_FAILF("hang: %s (round %u)", what, round_no);     \
 			abort_run();                                          \
 		}                                                             \
 } while (0)
@@ -235,7 +235,7 @@ static void issue(struct worker *w)
 			io_prep_pwrite(&cb, w->fd, abs[0].iov_base, abs[0].iov_len, p->off);
 		int r = io_submit(w->aio, 1, cbs);
 		if (r != 1) {
-			soak_fail("t%d: io_submit: %s", w->idx, strerror(-r));
+			CHECK_FAILF("t%d: io_submit: %s", w->idx, strerror(-r));
 			w->hres = r;
 			w->hstate = 2;
 			return;
@@ -248,7 +248,7 @@ static void issue(struct worker *w)
 			io_uring_prep_write(sqe, w->fd, abs[0].iov_base, abs[0].iov_len, p->off);
 		int r = io_uring_submit(&w->ring);
 		if (r != 1) {
-			soak_fail("t%d: io_uring_submit: %s", w->idx, strerror(-r));
+			CHECK_FAILF("t%d: io_uring_submit: %s", w->idx, strerror(-r));
 			w->hres = r;
 			w->hstate = 2;
 		}
@@ -273,7 +273,7 @@ static ssize_t complete(struct worker *w)
 		while (w->hstate != 2)
 			if (pthread_cond_timedwait(&w->hcv, &w->hmu, &ts) == ETIMEDOUT) {
 				pthread_mutex_unlock(&w->hmu);
-				soak_fail("hang: t%d %s %s did not return", w->idx,
+				CHECK_FAILF("hang: t%d %s %s did not return", w->idx,
 					  route_name[p->route], p->op == OP_READ ? "read" : "write");
 				abort_run();
 			}
@@ -287,7 +287,7 @@ static ssize_t complete(struct worker *w)
 		struct timespec ts = { .tv_sec = WAIT_MS / 1000 };
 		int r = io_getevents(w->aio, 1, 1, &ev, &ts);
 		if (r != 1) {
-			soak_fail("hang: t%d libaio: no event (%d)", w->idx, r);
+			CHECK_FAILF("hang: t%d libaio: no event (%d)", w->idx, r);
 			abort_run();
 		}
 		return (ssize_t)(long)ev.res;
@@ -296,7 +296,7 @@ static ssize_t complete(struct worker *w)
 	struct __kernel_timespec kts = { .tv_sec = WAIT_MS / 1000 };
 	int r = io_uring_wait_cqe_timeout(&w->ring, &cqe, &kts);
 	if (r < 0) {
-		soak_fail("hang: t%d io_uring: no completion (%s)", w->idx, strerror(-r));
+		CHECK_FAILF("hang: t%d io_uring: no completion (%s)", w->idx, strerror(-r));
 		abort_run();
 	}
 	res = cqe->res;
@@ -359,12 +359,12 @@ static void act(struct worker *w, struct acted *a)
 	case A_MREMAP: {
 		void *dst = mmap(NULL, w->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (dst == MAP_FAILED) {
-			soak_fail("t%d: reserving for mremap: %s", w->idx, strerror(errno));
+			CHECK_FAILF("t%d: reserving for mremap: %s", w->idx, strerror(errno));
 			break;
 		}
 		void *moved = mremap(w->map, w->map_len, w->map_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		if (moved == MAP_FAILED) {
-			soak_fail("t%d: mremap: %s", w->idx, strerror(errno));
+			CHECK_FAILF("t%d: mremap: %s", w->idx, strerror(errno));
 			munmap(dst, w->map_len);
 			break;
 		}
@@ -376,7 +376,7 @@ static void act(struct worker *w, struct acted *a)
 	case A_FORK_PARENT:
 	case A_FORK_CHILD:
 		if (pipe2(pfd, O_CLOEXEC) < 0) {
-			soak_fail("t%d: pipe: %s", w->idx, strerror(errno));
+			CHECK_FAILF("t%d: pipe: %s", w->idx, strerror(errno));
 			break;
 		}
 		w->child = fork();
@@ -397,12 +397,11 @@ static void act(struct worker *w, struct acted *a)
 		}
 		close(pfd[0]);
 		if (w->child < 0) {
-			soak_fail("t%d: fork: %s", w->idx, strerror(errno));
+			CHECK_FAILF("t%d: fork: %s", w->idx, strerror(errno));
 			close(pfd[1]);
 			break;
 		}
 		atomic_fetch_add(&f_forks, 1);
-		soak_child_add(w->child);
 		w->child_pipe = pfd[1];
 		if (p->action == A_FORK_PARENT)
 			touch_pages(w, p->op == OP_READ); /* a write's data went at issue */
@@ -421,8 +420,7 @@ static void end_child(struct worker *w)
 	close(w->child_pipe);
 	if (waitpid(w->child, &status, 0) != w->child || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
-		soak_fail("t%d: the fork child ended badly (status %#x)", w->idx, status);
-	soak_child_del(w->child);
+		CHECK_FAILF("t%d: the fork child ended badly (status %#x)", w->idx, status);
 	w->child = 0;
 }
 
@@ -459,7 +457,7 @@ static void check_region(struct worker *w, const char *what)
 	unsigned char *back = malloc(p->size);
 
 	if (!back || soak_pread_all(w->bfd, back, p->size, p->off) < 0) {
-		soak_fail("t%d: reading back %s: %s", w->idx, what, strerror(errno));
+		CHECK_FAILF("t%d: reading back %s: %s", w->idx, what, strerror(errno));
 		free(back);
 		return;
 	}
@@ -467,7 +465,7 @@ static void check_region(struct worker *w, const char *what)
 	atomic_fetch_add(&f_bytes_verified, p->size);
 	if (bad) {
 		atomic_fetch_add(&f_corrupt, bad);
-		soak_fail("t%d round %u: %zu bytes of the backing file at %jd+%zu differ from "
+		CHECK_FAILF("t%d round %u: %zu bytes of the backing file at %jd+%zu differ from "
 			  "the model after a %s %s (%s, how %d)", w->idx, w->round, bad,
 			  (intmax_t)p->off, p->size, route_name[p->route], what,
 			  action_name[p->action], p->how);
@@ -489,7 +487,7 @@ static void finish_io(struct worker *w, ssize_t res, struct acted *a)
 		atomic_fetch_add(&f_errors_seen, 1);
 	if (p->how == H_SHORT && p->hold)
 		atomic_fetch_add(&f_short_seen, 1);
-	soak_check(res == want, "t%d round %u: %s %s of %zu at %jd (%s%s, release %s): "
+	CHECK(res == want, "t%d round %u: %s %s of %zu at %jd (%s%s, release %s): "
 		   "returned %zd, want %zd", w->idx, w->round, route_name[p->route],
 		   p->op == OP_READ ? "read" : "write", p->size, (intmax_t)p->off,
 		   action_name[p->action], p->racing ? " racing" : "",
@@ -515,7 +513,7 @@ static void finish_io(struct worker *w, ssize_t res, struct acted *a)
 			while (w->map[first] == w->exp[first])
 				first++;
 			atomic_fetch_add(&f_corrupt, bad);
-			soak_fail("t%d round %u: %zu bytes of the read buffer are wrong (%s %s%s, "
+			CHECK_FAILF("t%d round %u: %zu bytes of the read buffer are wrong (%s %s%s, "
 				  "release %d, first at %zu: %#x, want %#x)", w->idx, w->round, bad,
 				  route_name[p->route], action_name[p->action],
 				  p->racing ? " racing" : "", p->how, first, w->map[first],
@@ -530,7 +528,7 @@ static void finish_io(struct worker *w, ssize_t res, struct acted *a)
 		atomic_fetch_add(&f_bytes_verified, w->map_len);
 		if (bad) {
 			atomic_fetch_add(&f_corrupt, bad);
-			soak_fail("t%d round %u: %zu bytes of the guard mapping put where the "
+			CHECK_FAILF("t%d round %u: %zu bytes of the guard mapping put where the "
 				  "buffer was (%s) changed: I/O reached memory it was not given",
 				  w->idx, w->round, bad, action_name[p->action]);
 		}
@@ -567,7 +565,7 @@ static bool prepare(struct worker *w)
 	w->map = xmap(w->map_len);
 	w->exp = malloc(w->map_len > p->size ? w->map_len : p->size);
 	if (!w->map || !w->exp) {
-		soak_fail("t%d: out of memory", w->idx);
+		CHECK_FAILF("t%d: out of memory", w->idx);
 		return false;
 	}
 	if (p->op == OP_READ) {
@@ -575,7 +573,7 @@ static bool prepare(struct worker *w)
 		memset(w->exp, POISON, w->map_len);
 	} else {
 		/* exp: the data in file order; map: the same, by segment */
-		soak_fill(w->exp, p->size, (uint64_t)p->off, p->data_seed);
+		pattern_fill(w->exp, p->size, (uint64_t)p->off, p->data_seed);
 		memset(w->map, POISON, w->map_len);
 		size_t done = 0;
 		for (int i = 0; i < w->iovcnt; i++) {
@@ -770,7 +768,7 @@ static void full_verify(const char *when)
 	unsigned char *back = malloc(FILE_SIZE);
 
 	if (!buf || !back) {
-		soak_fail("full verify: out of memory");
+		CHECK_FAILF("full verify: out of memory");
 		return;
 	}
 	for (unsigned int t = 0; t < nthreads; t++) {
@@ -778,7 +776,7 @@ static void full_verify(const char *when)
 		int r1 = soak_pread_all(w->fd, buf, FILE_SIZE, 0);
 		int r2 = soak_pread_all(w->bfd, back, FILE_SIZE, 0);
 		if (r1 < 0 || r2 < 0) {
-			soak_fail("full verify (%s): t%u: reading: %s", when, t,
+			CHECK_FAILF("full verify (%s): t%u: reading: %s", when, t,
 				  strerror(-(r1 < 0 ? r1 : r2)));
 			continue;
 		}
@@ -787,7 +785,7 @@ static void full_verify(const char *when)
 		atomic_fetch_add(&f_bytes_verified, 2 * FILE_SIZE);
 		if (bad1 || bad2) {
 			atomic_fetch_add(&f_corrupt, bad1 + bad2);
-			soak_fail("full verify (%s): t%u: %zu bytes differ through the mount, "
+			CHECK_FAILF("full verify (%s): t%u: %zu bytes differ through the mount, "
 				  "%zu in the backing file", when, t, bad1, bad2);
 		}
 	}
@@ -812,7 +810,7 @@ static void run_round(uint64_t seed)
 							 w->p.op == OP_READ ? "read" : "write",
 							 w->path);
 			if (w->p.rule_id < 0) {
-				soak_fail("rule add: %s", diofsctl_error(ctl));
+				CHECK_FAILF("rule add: %s", diofsctl_error(ctl));
 				abort_run();
 			}
 			nact_first++;
@@ -829,7 +827,7 @@ static void run_round(uint64_t seed)
 
 	int n = nheld ? diofsctl_held(ctl, nheld, WAIT_MS, held, MAX_THREADS) : 0;
 	if (n < 0 || (unsigned int)n != nheld) {
-		soak_fail("hang: round %u: %d of %u requests held (%s)", round_no, n, nheld,
+		CHECK_FAILF("hang: round %u: %d of %u requests held (%s)", round_no, n, nheld,
 			  n < 0 ? diofsctl_error(ctl) : "count");
 		abort_run();
 	}
@@ -841,12 +839,12 @@ static void run_round(uint64_t seed)
 			if (!strcmp(held[i].path, workers[t].path))
 				owner[i] = &workers[t];
 		if (!owner[i]) {
-			soak_fail("round %u: held request on %s is no thread's", round_no,
+			CHECK_FAILF("round %u: held request on %s is no thread's", round_no,
 				  held[i].path);
 			continue;
 		}
 		struct plan *p = &owner[i]->p;
-		soak_check(held[i].off == (uint64_t)p->off && held[i].size == p->size &&
+		CHECK(held[i].off == (uint64_t)p->off && held[i].size == p->size &&
 			   !strcmp(held[i].op, p->op == OP_READ ? "read" : "write"),
 			   "round %u: t%d held %s off=%" PRIu64 " size=%" PRIu64
 			   ", issued %s off=%jd size=%zu", round_no, owner[i]->idx, held[i].op,
@@ -898,7 +896,7 @@ static void run_round(uint64_t seed)
 		else if (p && p->how == H_SHORT)
 			snprintf(how, sizeof(how), "short=%zu", p->short_len);
 		if (diofsctl_release(ctl, held[i].id, how) != 1)
-			soak_fail("round %u: release %" PRIu64 " %s: %s", round_no, held[i].id,
+			CHECK_FAILF("round %u: release %" PRIu64 " %s: %s", round_no, held[i].id,
 				  how, diofsctl_error(ctl));
 	}
 
@@ -909,7 +907,7 @@ static void run_round(uint64_t seed)
 
 	for (unsigned int t = 0; t < nthreads; t++)
 		if (workers[t].p.hold && diofsctl_rule_del(ctl, workers[t].p.rule_id) < 0)
-			soak_fail("rule del %d: %s", workers[t].p.rule_id, diofsctl_error(ctl));
+			CHECK_FAILF("rule del %d: %s", workers[t].p.rule_id, diofsctl_error(ctl));
 
 	if (pins_ok) {
 		int64_t d = pins_idle("after a round", false) - base;
@@ -923,31 +921,23 @@ static void run_round(uint64_t seed)
 
 static void setup_worker(struct worker *w, unsigned int t, uint64_t seed)
 {
-	char err[256];
 	unsigned char *data = malloc(FILE_SIZE);
 
 	w->idx = (int)t;
 	snprintf(w->path, sizeof(w->path), "/race/t%u", t);
 	w->model = malloc(FILE_SIZE);
-	if (!data || !w->model) {
-		soak_fail("out of memory");
-		exit(1);
-	}
-	soak_fill(w->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, t));
+	if (!data || !w->model)
+		CHECK_FATALF("out of memory");
+	pattern_fill(w->model, FILE_SIZE, 0, soak_derive(seed, 0xf11e, t));
 	soak_file_create(&mnt, w->path + 1, w->model, FILE_SIZE, &w->fd, &w->bfd);
 	int r = io_setup(4, &w->aio);
-	if (r < 0 || io_uring_queue_init(4, &w->ring, 0) < 0) {
-		soak_fail("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));
-		exit(1);
-	}
+	if (r < 0 || io_uring_queue_init(4, &w->ring, 0) < 0)
+		CHECK_FATALF("libaio/io_uring setup: %s", strerror(r < 0 ? -r : errno));
 	pthread_mutex_init(&w->hmu, NULL);
 	pthread_cond_init(&w->hcv, NULL);
 	if (pthread_create(&w->helper, NULL, helper_main, w) ||
-	    pthread_create(&w->thread, NULL, worker_main, w)) {
-		snprintf(err, sizeof(err), "pthread_create");
-		soak_fail("%s", err);
-		exit(1);
-	}
+	    pthread_create(&w->thread, NULL, worker_main, w))
+		CHECK_FATALF("pthread_create");
 	free(data);
 }
 
@@ -983,8 +973,8 @@ static void report(void)
 	soak_figure_set("pins_leaked", f_pins_leaked);
 }
 
-/* A hang or a fatal error: end the fork children (ours, by PID), print what
- * was done, and exit (the harness unmounts). */
+/* A hang or a fatal error: print what was done and end the run (the
+ * runner takes down the fork children, the mount). */
 static void abort_run(void)
 {
 	static atomic_bool dumping;
@@ -1012,39 +1002,20 @@ static void abort_run(void)
 		if (mnt.pid > 0)
 			soak_dump_tasks(mnt.pid, "the daemon");
 	}
-	soak_children_kill();
 	report();
-	soak_finish();
-	exit(1);
+	test_end_case();
 }
 
-int main(int argc, char **argv)
+static void race(void)
 {
 	char err[512];
 
-	soak_init("race", argc, argv, &opts, 180, 30);
-	soak_require_mount();
-	nthreads = opts.threads ? opts.threads : opts.is_short ? 8 : 16;
-	if (nthreads > MAX_THREADS)
-		nthreads = MAX_THREADS;
-	kernel_pins = soak_kernel_pins();
-	const char *why = pins_unavailable();
-	pins_ok = !why;
-	soak_note("%u threads, kernel %s, pins %s%s", nthreads,
-		  kernel_pins ? "pins FUSE direct I/O (6.9+)" : "does not pin (before 6.9)",
-		  pins_ok ? "counted" : "not counted: ", pins_ok ? "" : why);
-	soak_watchdog(opts.seconds + 120, "race");
-
 	soak_mount(&mnt, NULL);
-	if (mkdir(diofs_mnt_path(&mnt, "race"), 0755) < 0) {
-		soak_fail("mkdir: %s", strerror(errno));
-		return soak_finish();
-	}
+	if (mkdir(diofs_mnt_path(&mnt, "race"), 0755) < 0)
+		CHECK_FATALF("mkdir: %s", strerror(errno));
 	ctl = diofsctl_connect(mnt.ctl, err, sizeof(err));
-	if (!ctl) {
-		soak_fail("control socket: %s", err);
-		return soak_finish();
-	}
+	if (!ctl)
+		CHECK_FATALF("control socket: %s", err);
 	for (unsigned int t = 0; t < nthreads; t++)
 		setup_worker(&workers[t], t, opts.seed);
 
@@ -1056,7 +1027,7 @@ int main(int argc, char **argv)
 
 	int64_t end = soak_now_ms() + (int64_t)opts.seconds * 1000;
 	unsigned int verify_every = 25;
-	while (soak_now_ms() < end && soak_failures() < 20) {
+	while (soak_now_ms() < end && test_failures() < 20) {
 		run_round(opts.seed);
 		if (round_no % verify_every == 0)
 			full_verify("periodic");
@@ -1079,7 +1050,7 @@ int main(int argc, char **argv)
 	/* the daemon's view: every held request accounted for */
 	char **lines = NULL;
 	if (diofsctl_cmd(ctl, &lines, "held") != 0)
-		soak_fail("requests still held at the end");
+		CHECK_FAILF("requests still held at the end");
 	diofsctl_free_lines(lines);
 	for (unsigned int t = 0; t < nthreads; t++) {
 		close(workers[t].fd);
@@ -1089,7 +1060,7 @@ int main(int argc, char **argv)
 		free(workers[t].model);
 	}
 	diofsctl_close(ctl);
-	soak_check(diofs_mount_alive(&mnt), "the daemon died during the run");
+	CHECK(diofs_mount_alive(&mnt), "the daemon died during the run");
 	diofs_mount_stop(&mnt);
 	if (pins_ok) {
 		int64_t d = pins_idle("after the run", false) - start_pins;
@@ -1120,12 +1091,28 @@ int main(int argc, char **argv)
 				  f_pin_mismatch, f_pin_checks,
 				  judge ? "judged anyway (SOAK_PINS_STRICT)" : "reported, not judged");
 		if (judge)
-			soak_check(f_pin_mismatch == 0, "%" PRIu64 " of %" PRIu64 " pin checks "
+			CHECK(f_pin_mismatch == 0, "%" PRIu64 " of %" PRIu64 " pin checks "
 				   "off on a quiet machine (see the pin mismatch lines)",
 				   f_pin_mismatch, f_pin_checks);
 		pins_judged = judge;
 	}
-	soak_check(f_corrupt == 0, "corrupted bytes: %lu", (unsigned long)f_corrupt);
+	CHECK(f_corrupt == 0, "corrupted bytes: %lu", (unsigned long)f_corrupt);
 	report();
-	return soak_finish();
+	diofs_mount_stop(&mnt);
+}
+
+int main(int argc, char **argv)
+{
+	soak_init("race", argc, argv, &opts, 180, 30);
+	soak_require_mount();
+	nthreads = opts.threads ? opts.threads : opts.is_short ? 8 : 16;
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	kernel_pins = soak_kernel_pins();
+	const char *why = pins_unavailable();
+	pins_ok = !why;
+	soak_note("%u threads, kernel %s, pins %s%s", nthreads,
+		  kernel_pins ? "pins FUSE direct I/O (6.9+)" : "does not pin (before 6.9)",
+		  pins_ok ? "counted" : "not counted: ", pins_ok ? "" : why);
+	return soak_run(race, opts.seconds + 120);
 }

@@ -34,24 +34,12 @@
 #include <unistd.h>
 
 static struct diofs_mount m;
+static struct soak_opts opts;
 static uint64_t n_ops;
 
-#define OK(expr) do {                                                     \
-	n_ops++;                                                          \
-	if ((expr) < 0)                                                   \
-		soak_fail("%s:%d: %s: %s", __FILE__, __LINE__, #expr,     \
-			  strerror(errno));                               \
-	else                                                              \
-		soak_pass();                                              \
-} while (0)
-
-#define FAILS_WITH(expr, err) do {                                        \
-	n_ops++;                                                          \
-	errno = 0;                                                        \
-	long r_ = (long)(expr);                                           \
-	soak_check(r_ < 0 && errno == (err), "%s:%d: %s: %ld (%s), want %s",\
-		   __FILE__, __LINE__, #expr, r_, strerror(errno), #err);  \
-} while (0)
+/* expect.h's, each call counted */
+#define OK(expr) do { n_ops++; CHECK_OK(expr); } while (0)
+#define FAILS_WITH(expr, err) do { n_ops++; CHECK_ERR(expr, err); } while (0)
 
 struct bg_read {
 	int fd;
@@ -80,18 +68,18 @@ static void held_read(struct diofsctl *ctl, int fd, const char *path, const char
 	b.buf = soak_map(b.len);
 	int id = diofsctl_rule_add(ctl, "hold op=read path=%s count=1", path);
 	if (id < 0) {
-		soak_fail("rule add: %s", diofsctl_error(ctl));
+		CHECK_FAILF("rule add: %s", diofsctl_error(ctl));
 		return;
 	}
 	pthread_create(&t, NULL, bg_read_main, &b);
 	if (diofsctl_held(ctl, 1, 30000, &h, 1) != 1)
-		soak_fail("held: %s", diofsctl_error(ctl));
+		CHECK_FAILF("held: %s", diofsctl_error(ctl));
 	else if (diofsctl_release(ctl, h.id, how) != 1)
-		soak_fail("release: %s", diofsctl_error(ctl));
+		CHECK_FAILF("release: %s", diofsctl_error(ctl));
 	pthread_join(t, NULL);
 	diofsctl_rule_del(ctl, id);
 	n_ops++;
-	soak_check(b.res == want && (want >= 0 || b.err == want_err),
+	CHECK(b.res == want && (want >= 0 || b.err == want_err),
 		   "held read released with %s: %zd (%s), want %zd", how ? how : "reply",
 		   b.res, strerror(b.err), want);
 	munmap(b.buf, b.len);
@@ -115,15 +103,15 @@ static void one_round(struct diofsctl *ctl, int round)
 	OK(mkdir(dir, 0755));
 	OK(mkdir(sub, 0700));
 	OK(fd = open(f, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644));
-	soak_fill(wbuf, len, 0, (uint64_t)round);
+	pattern_fill(wbuf, len, 0, (uint64_t)round);
 	n_ops++;
-	soak_check(pwrite(fd, wbuf, len, 0) == (ssize_t)len, "pwrite: %s", strerror(errno));
+	CHECK(pwrite(fd, wbuf, len, 0) == (ssize_t)len, "pwrite: %s", strerror(errno));
 	n_ops++;
-	soak_check(pwrite(fd, wbuf + 17, 3001, 1013) == 3001, "unaligned pwrite: %s",
+	CHECK(pwrite(fd, wbuf + 17, 3001, 1013) == 3001, "unaligned pwrite: %s",
 		   strerror(errno));
 	memmove(wbuf + 1013, wbuf + 17, 3001);
 	n_ops++;
-	soak_check(pread(fd, rbuf, len, 0) == (ssize_t)len && !memcmp(rbuf, wbuf, len),
+	CHECK(pread(fd, rbuf, len, 0) == (ssize_t)len && !memcmp(rbuf, wbuf, len),
 		   "pread back: %s", strerror(errno));
 	OK(fsync(fd));
 	OK(fdatasync(fd));
@@ -134,7 +122,7 @@ static void one_round(struct diofsctl *ctl, int round)
 	OK(flock(fd, LOCK_UN));
 	OK(fd2 = open(g, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
 	n_ops++;
-	soak_check(copy_file_range(fd, NULL, fd2, NULL, 8192, 0) >= 0, "copy_file_range: %s",
+	CHECK(copy_file_range(fd, NULL, fd2, NULL, 8192, 0) >= 0, "copy_file_range: %s",
 		   strerror(errno));
 	OK(close(fd2));
 	OK(fchmod(fd, 0640));
@@ -142,9 +130,9 @@ static void one_round(struct diofsctl *ctl, int round)
 	OK(fsetxattr(fd, "user.diofs", "value", 5, 0));
 	char xv[64], xl[256];
 	n_ops++;
-	soak_check(fgetxattr(fd, "user.diofs", xv, sizeof(xv)) == 5, "fgetxattr: %s", strerror(errno));
+	CHECK(fgetxattr(fd, "user.diofs", xv, sizeof(xv)) == 5, "fgetxattr: %s", strerror(errno));
 	n_ops++;
-	soak_check(flistxattr(fd, xl, sizeof(xl)) > 0, "flistxattr: %s", strerror(errno));
+	CHECK(flistxattr(fd, xl, sizeof(xl)) > 0, "flistxattr: %s", strerror(errno));
 	OK(fremovexattr(fd, "user.diofs"));
 	FAILS_WITH(fgetxattr(fd, "user.diofs", xv, sizeof(xv)), ENODATA);
 
@@ -156,14 +144,14 @@ static void one_round(struct diofsctl *ctl, int round)
 	held_read(ctl, fd, fpath, "short=1000", 1000, 0);
 	int id = diofsctl_rule_add(ctl, "delay=20 op=read path=%s count=1", fpath);
 	n_ops++;
-	soak_check(id > 0 && pread(fd, rbuf, 4096, 0) == 4096, "delayed read: %s", strerror(errno));
+	CHECK(id > 0 && pread(fd, rbuf, 4096, 0) == 4096, "delayed read: %s", strerror(errno));
 	diofsctl_rule_del(ctl, id);
 	id = diofsctl_rule_add(ctl, "fail=ENOSPC op=write path=%s count=1", fpath);
 	FAILS_WITH(pwrite(fd, wbuf, 4096, 0), ENOSPC);
 	diofsctl_rule_del(ctl, id);
 	id = diofsctl_rule_add(ctl, "short=100 op=read path=%s count=1", fpath);
 	n_ops++;
-	soak_check(pread(fd, rbuf, 4096, 0) == 100, "short read: %s", strerror(errno));
+	CHECK(pread(fd, rbuf, 4096, 0) == 100, "short read: %s", strerror(errno));
 	diofsctl_rule_del(ctl, id);
 	id = diofsctl_rule_add(ctl, "overlong=64 op=read path=%s count=1", fpath);
 	FAILS_WITH(pread(fd, rbuf, 4096, 0), EIO);
@@ -175,7 +163,7 @@ static void one_round(struct diofsctl *ctl, int round)
 	OK(symlink("f", s));
 	char target[16];
 	n_ops++;
-	soak_check(readlink(s, target, sizeof(target)) == 1, "readlink: %s", strerror(errno));
+	CHECK(readlink(s, target, sizeof(target)) == 1, "readlink: %s", strerror(errno));
 	OK(lstat(s, &st));
 	char g2[500];
 	snprintf(g2, sizeof(g2), "%s/g2", sub);
@@ -197,7 +185,7 @@ static void one_round(struct diofsctl *ctl, int round)
 		closedir(d);
 	}
 	n_ops++;
-	soak_check(entries == 7, "readdir of %s: %d entries, want 7", dir, entries);
+	CHECK(entries == 7, "readdir of %s: %d entries, want 7", dir, entries);
 	FAILS_WITH(rmdir(sub), ENOTEMPTY);
 	FAILS_WITH(open(dir, O_WRONLY), EISDIR);
 	FAILS_WITH(mkdir(sub, 0700), EEXIST);
@@ -212,41 +200,37 @@ static void one_round(struct diofsctl *ctl, int round)
 	munmap(rbuf, len);
 }
 
-int main(int argc, char **argv)
+static void session(void)
 {
-	struct soak_opts o;
 	char err[512], tracefile[512];
 	int status = 0;
 
-	soak_init("session", argc, argv, &o, 0, 0);
-	soak_require_mount();
-	soak_watchdog(600, "session");
 	soak_mount(&m, "trace");
 	struct diofsctl *ctl = diofsctl_connect(m.ctl, err, sizeof(err));
 	if (!ctl) {
-		soak_fail("control socket: %s", err);
+		CHECK_FAILF("control socket: %s", err);
 		diofs_mount_stop(&m);
-		return soak_finish();
+		return;
 	}
-	unsigned int rounds = o.threads ? o.threads : 3;
+	unsigned int rounds = opts.threads ? opts.threads : 3;
 	for (unsigned int r = 0; r < rounds; r++)
 		one_round(ctl, (int)r);
 
 	/* the control commands */
 	char **lines = NULL;
-	soak_check(diofsctl_cmd(ctl, &lines, "stats") > 0, "stats: %s", diofsctl_error(ctl));
+	CHECK(diofsctl_cmd(ctl, &lines, "stats") > 0, "stats: %s", diofsctl_error(ctl));
 	diofsctl_free_lines(lines);
-	soak_check(diofsctl_rule_add(ctl, "delay=1 op=getattr") > 0, "rule add");
-	soak_check(diofsctl_cmd(ctl, &lines, "rule list") == 1, "rule list");
+	CHECK(diofsctl_rule_add(ctl, "delay=1 op=getattr") > 0, "rule add");
+	CHECK(diofsctl_cmd(ctl, &lines, "rule list") == 1, "rule list");
 	diofsctl_free_lines(lines);
-	soak_check(diofsctl_rule_clear(ctl) == 0, "rule clear");
-	soak_check(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
-	soak_check(diofsctl_trace(ctl, "off") == 0, "trace off: %s", diofsctl_error(ctl));
+	CHECK(diofsctl_rule_clear(ctl) == 0, "rule clear");
+	CHECK(diofsctl_trace(ctl, "flush") == 0, "trace flush: %s", diofsctl_error(ctl));
+	CHECK(diofsctl_trace(ctl, "off") == 0, "trace off: %s", diofsctl_error(ctl));
 	snprintf(tracefile, sizeof(tracefile), "%s/trace2.jsonl", m.root);
-	soak_check(diofsctl_cmd(ctl, NULL, "trace on %s", tracefile) == 0, "trace on FILE: %s",
+	CHECK(diofsctl_cmd(ctl, NULL, "trace on %s", tracefile) == 0, "trace on FILE: %s",
 		   diofsctl_error(ctl));
-	soak_check(diofsctl_cmd(ctl, NULL, "bogus command") < 0, "a bad command is refused");
-	soak_check(diofsctl_cmd(ctl, NULL, "rule add hold op=nosuchop") < 0, "a bad rule is refused");
+	CHECK(diofsctl_cmd(ctl, NULL, "bogus command") < 0, "a bad command is refused");
+	CHECK(diofsctl_cmd(ctl, NULL, "rule add hold op=nosuchop") < 0, "a bad rule is refused");
 	/* a hold left in place when the mount goes: the daemon must answer
 	 * it and still exit cleanly */
 	diofsctl_rule_add(ctl, "hold op=getattr path=/last");
@@ -255,22 +239,27 @@ int main(int argc, char **argv)
 	/* a clean end: unmount, and the daemon exits by itself */
 	pid_t pid = m.pid;
 	if (umount2(m.mnt, MNT_DETACH) < 0)
-		soak_fail("umount %s: %s", m.mnt, strerror(errno));
+		CHECK_FAILF("umount %s: %s", m.mnt, strerror(errno));
 	if (!diofs_wait_exit(pid, 120000, &status)) {
 		soak_note("the daemon did not exit within 120 s of the unmount: SIGTERM");
 		kill(pid, SIGTERM);
 		if (!diofs_wait_exit(pid, 120000, &status))
-			soak_fail("the daemon did not exit after SIGTERM");
+			CHECK_FAILF("the daemon did not exit after SIGTERM");
 	}
 	m.pid = 0;
 	diofs_mount_stop(&m);
-	alarm(0);
-	soak_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		   "the daemon ended with %s %d (valgrind reports errors and leaks as exit 3)",
 		   WIFEXITED(status) ? "exit status" : "signal",
 		   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	soak_figure_set("operations", n_ops);
 	soak_figure_set("rounds", rounds);
 	soak_figure_set("daemon_exit_status", WIFEXITED(status) ? (uint64_t)WEXITSTATUS(status) : 128 + (uint64_t)WTERMSIG(status));
-	return soak_finish();
+}
+
+int main(int argc, char **argv)
+{
+	soak_init("session", argc, argv, &opts, 0, 0);
+	soak_require_mount();
+	return soak_run(session, 600);
 }

@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 #include <unistd.h>
 
 static const char *prog = "soak";
-static atomic_ulong failures, passes;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define MAX_FIGURES 96
@@ -65,45 +63,6 @@ static void vsay(const char *tag, const char *fmt, va_list ap)
 	printf("%s%s\n", tag, line);
 	fflush(stdout);
 	pthread_mutex_unlock(&out_mu);
-}
-
-void soak_fail(const char *fmt, ...)
-{
-	char tag[96];
-	va_list ap;
-
-	atomic_fetch_add(&failures, 1);
-	snprintf(tag, sizeof(tag), "FAIL: %s: ", prog);
-	va_start(ap, fmt);
-	vsay(tag, fmt, ap);
-	va_end(ap);
-}
-
-void soak_pass(void)
-{
-	atomic_fetch_add(&passes, 1);
-}
-
-bool soak_check(bool ok, const char *fmt, ...)
-{
-	char tag[96];
-	va_list ap;
-
-	if (ok) {
-		soak_pass();
-		return true;
-	}
-	atomic_fetch_add(&failures, 1);
-	snprintf(tag, sizeof(tag), "FAIL: %s: ", prog);
-	va_start(ap, fmt);
-	vsay(tag, fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-unsigned long soak_failures(void)
-{
-	return atomic_load(&failures);
 }
 
 void soak_note(const char *fmt, ...)
@@ -160,10 +119,10 @@ void soak_figure_str(const char *name, const char *fmt, ...)
 	pthread_mutex_unlock(&fig_mu);
 }
 
-int soak_finish(void)
+/* When the case ends, on every path. */
+static void print_figures(void *unused)
 {
-	unsigned long failed = atomic_load(&failures), passed = atomic_load(&passes);
-
+	(void)unused;
 	pthread_mutex_lock(&fig_mu);
 	pthread_mutex_lock(&out_mu);
 	printf("%s: figures\n", prog);
@@ -174,11 +133,10 @@ int soak_finish(void)
 			printf("figure: %s.%s %" PRIu64 "\n", prog, figures[i].name,
 			       figures[i].value);
 	}
-	printf("%s: %lu passed, %lu failed\n", prog, passed, failed);
+	printf("%s: %u failed\n", prog, test_failures());
 	fflush(stdout);
 	pthread_mutex_unlock(&out_mu);
 	pthread_mutex_unlock(&fig_mu);
-	return failed ? 1 : 0;
 }
 
 void soak_dump_tasks(pid_t pid, const char *label)
@@ -223,98 +181,7 @@ void soak_dump_tasks(pid_t pid, const char *label)
 	pthread_mutex_unlock(&out_mu);
 }
 
-/* ---- options, watchdog ---------------------------------------------------- */
-
-static const char *watch_phase = "";
-
-#define MAX_CHILDREN 256
-static _Atomic pid_t children[MAX_CHILDREN];
-
-void soak_child_add(pid_t pid)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		pid_t none = 0;
-		if (atomic_compare_exchange_strong(&children[i], &none, pid))
-			return;
-	}
-}
-
-void soak_child_del(pid_t pid)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		pid_t p = pid;
-		if (atomic_compare_exchange_strong(&children[i], &p, 0))
-			return;
-	}
-}
-
-void soak_children_kill(void)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		pid_t p = atomic_load(&children[i]);
-		if (p > 0)
-			kill(p, SIGKILL);
-	}
-}
-
-#define MAX_EXTRA 8
-static char extra_mounts[MAX_EXTRA][4096];
-static _Atomic int extra_used[MAX_EXTRA];
-
-static void extra_umount_all(void)
-{
-	for (int i = 0; i < MAX_EXTRA; i++)
-		if (atomic_load(&extra_used[i]))
-			umount2(extra_mounts[i], MNT_DETACH);
-}
-
-void soak_extra_mount_add(const char *path)
-{
-	static bool registered;
-
-	if (!registered) {
-		/* after the harness's: atexit runs it first */
-		atexit(extra_umount_all);
-		registered = true;
-	}
-	for (int i = 0; i < MAX_EXTRA; i++)
-		if (!atomic_load(&extra_used[i])) {
-			snprintf(extra_mounts[i], sizeof(extra_mounts[i]), "%s", path);
-			atomic_store(&extra_used[i], 1);
-			return;
-		}
-}
-
-void soak_extra_mount_del(const char *path)
-{
-	for (int i = 0; i < MAX_EXTRA; i++)
-		if (atomic_load(&extra_used[i]) && !strcmp(extra_mounts[i], path))
-			atomic_store(&extra_used[i], 0);
-}
-
-static void on_hang(int sig)
-{
-	soak_children_kill();
-	extra_umount_all();
-	if (sig == SIGALRM) {
-		const char *a = "FAIL: ", *b = ": hung (watchdog) in phase: ";
-		ssize_t r;
-
-		r = write(STDOUT_FILENO, a, strlen(a));
-		r = write(STDOUT_FILENO, prog, strlen(prog));
-		r = write(STDOUT_FILENO, b, strlen(b));
-		r = write(STDOUT_FILENO, watch_phase, strlen(watch_phase));
-		r = write(STDOUT_FILENO, "\n", 1);
-		(void)r;
-	}
-}
-
-void soak_watchdog(unsigned int seconds, const char *phase)
-{
-	watch_phase = phase ? phase : "";
-	diofs_mount_install_handlers(on_hang);
-	alarm(seconds);
-}
+/* ---- options, the run ---------------------------------------------------- */
 
 static uint64_t parse_u64(const char *what, const char *s)
 {
@@ -387,15 +254,43 @@ void soak_require_mount(void)
 	}
 }
 
+static void (*run_body)(void);
+
+static void run_case(void)
+{
+	test_defer(print_figures, NULL);
+	run_body();
+}
+
+int soak_run(void (*body)(void), unsigned int timeout_s)
+{
+	struct test_case c = { .name = prog, .fn = run_case };
+	/* failures printed as they happen, with what led to them */
+	struct test_run_opts o = { .timeout_s = timeout_s, .echo = true };
+	struct test_result r;
+
+	run_body = body;
+	test_run_case(&c, &o, &r);
+	switch (r.status) {
+	case TEST_PASS:
+		return 0;
+	case TEST_SKIP:
+		printf("SKIP: %s: %s\n", prog, r.reason);
+		return 77;
+	case TEST_FAIL:
+		break;
+	}
+	if (!r.ended)   /* what only the parent saw: a hang, a crash */
+		printf("FAIL: %s: %s\n", prog, r.reason);
+	return 1;
+}
+
 void soak_mount(struct diofs_mount *m, const char *opts)
 {
 	char err[1024];
 
-	if (diofs_mount_start(m, opts, err, sizeof(err)) < 0) {
-		soak_fail("mount: %s", err);
-		soak_finish();
-		exit(1);
-	}
+	if (diofs_mount_start(m, opts, err, sizeof(err)) < 0)
+		CHECK_FATALF("mount: %s", err);
 }
 
 /* ---- daemon restart --------------------------------------------------------- */
@@ -418,23 +313,6 @@ int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen)
 }
 
 /* ---- data ---------------------------------------------------------------- */
-
-void soak_fill(void *buf, size_t len, uint64_t off, uint64_t seed)
-{
-	unsigned char *p = buf;
-	uint64_t word_off = off & ~7ULL;
-
-	for (size_t i = 0; i < len;) {
-		uint64_t at = word_off;
-		uint64_t s = seed * 0x9e3779b97f4a7c15ULL ^ at;
-		uint64_t v = soak_next(&s);
-		unsigned int from = (unsigned int)(off + i - at);
-
-		for (unsigned int b = from; b < 8 && i < len; b++, i++)
-			p[i] = (unsigned char)(v >> (8 * b));
-		word_off += 8;
-	}
-}
 
 void *soak_map(size_t len)
 {
@@ -482,17 +360,13 @@ void soak_file_create(const struct diofs_mount *m, const char *name, const void 
 
 	if (!r && fsync(cfd) < 0)
 		r = -errno;
-	if (r) {
-		soak_fail("creating /%s: %s", name, strerror(-r));
-		exit(1);
-	}
+	if (r)
+		CHECK_FATALF("creating /%s: %s", name, strerror(-r));
 	close(cfd);
 	*fd = open(diofs_mnt_path(m, name), O_RDWR | O_DIRECT | O_CLOEXEC);
 	*bfd = open(diofs_backing_path(m, name), O_RDONLY | O_CLOEXEC);
-	if (*fd < 0 || *bfd < 0) {
-		soak_fail("opening /%s: %s", name, strerror(errno));
-		exit(1);
-	}
+	if (*fd < 0 || *bfd < 0)
+		CHECK_FATALF("opening /%s: %s", name, strerror(errno));
 }
 
 size_t soak_diff(const void *a, const void *b, size_t len)

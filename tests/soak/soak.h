@@ -1,14 +1,17 @@
 /* What the soak, fault, limit and bad-input programs share: a seeded PRNG
- * (the seed is always printed, so a run can be repeated), figures printed
- * at the end of a run, failure counting, a watchdog, and stopping the
- * daemon of a harness mount (as a crash, or to put a small filesystem
- * under it) for diofs_mount_restart to start anew on the same backing
- * directory.
+ * (the seed is always printed, so a run can be repeated), the run as the
+ * harness runner's one case (a child of its own under a time limit; if it
+ * hangs or dies its FUSE connections are aborted and all it made is taken
+ * down), figures printed at the end of a run, and stopping the daemon of
+ * a harness mount (as a crash, or to put a small filesystem under it) for
+ * diofs_mount_restart to start anew on the same backing directory.
+ * Failures are expect.h's (CHECK, CHECK_FAILF, CHECK_FATALF), printed as
+ * they happen; data is pattern.h's.
  *
  * Every program ends with its figures, one per line,
  *     figure: NAME VALUE
- * then one line "NAME: N passed, N failed" and exits 0 only if nothing
- * failed (77 if the machine cannot mount FUSE). */
+ * then one line "NAME: N failed" and exits 0 only if nothing failed (77 if
+ * the machine cannot mount FUSE). */
 #ifndef DIOFS_SOAK_H
 #define DIOFS_SOAK_H
 
@@ -18,7 +21,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "harness/expect.h"
 #include "harness/mount.h"
+#include "harness/pattern.h"
+#include "harness/runner.h"
 
 /* ---- PRNG: splitmix64, the same generator the rules use ---------------- */
 static inline uint64_t soak_next(uint64_t *s)
@@ -55,44 +61,22 @@ void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
  * mount FUSE. */
 void soak_require_mount(void);
 
+/* Run body as the runner's one case, within timeout_s: the figures are
+ * printed when it ends, however it ends; a hang or a crash fails it.  The
+ * process's exit status: 0, 1 (a failure, a hang, a crash), 77 (SKIP). */
+int soak_run(void (*body)(void), unsigned int timeout_s);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t soak_now_ms(void);
 
-/* Record a failure (printed at once, "FAIL: ..."); thread-safe. */
-void soak_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A passed check (counted, not printed). */
-void soak_pass(void);
-/* A named check: pass or fail with the message. */
-bool soak_check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-unsigned long soak_failures(void);
 /* Informational line, "NAME: ...". */
 void soak_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Figures, printed by soak_finish in the order first set. */
+/* Figures, printed when the run ends, in the order first set. */
 void soak_figure_set(const char *name, uint64_t value);
 void soak_figure_add(const char *name, uint64_t delta);
 void soak_figure_str(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Print the figures and the closing line; returns the exit status. */
-int soak_finish(void);
-
-/* Watchdog: after seconds, SIGALRM: the harness unmounts every live mount
- * (which fails the I/O still in flight) and the process dies of the
- * signal, after saying which phase hung.  0 disarms. */
-void soak_watchdog(unsigned int seconds, const char *phase);
-
-/* Processes this program started (fork children, commands): the watchdog
- * and the signal handlers end them by PID.  Thread-safe. */
-void soak_child_add(pid_t pid);
-void soak_child_del(pid_t pid);
-/* SIGKILL every registered child (async-signal-safe). */
-void soak_children_kill(void);
-
-/* A filesystem this program mounted (a tmpfs under a backing directory):
- * detached at exit and by the signal handlers, before the harness
- * unmounts diofs and removes its directories.  Up to 8. */
-void soak_extra_mount_add(const char *path);
-void soak_extra_mount_del(const char *path);
 
 /* For a hang report: each thread of process pid, its name and where it
  * waits in the kernel (/proc/PID/task/TID/stack, root only), a few frames
@@ -100,7 +84,8 @@ void soak_extra_mount_del(const char *path);
 void soak_dump_tasks(pid_t pid, const char *label);
 
 /* ---- mounts ------------------------------------------------------------- */
-/* diofs_mount_start or exit(1) with the reason. */
+/* diofs_mount_start, or end the run failed with the reason.  What a run
+ * that fails midway leaves mounted the runner takes down. */
 void soak_mount(struct diofs_mount *m, const char *opts);
 
 /* Stop m's daemon with sig (SIGKILL: as a crash; SIGTERM: cleanly), wait
@@ -109,10 +94,6 @@ void soak_mount(struct diofs_mount *m, const char *opts);
 int soak_daemon_stop(struct diofs_mount *m, int sig, char *err, size_t errlen);
 
 /* ---- data --------------------------------------------------------------- */
-/* Fill buf with bytes derived from (seed, file offset): any 8 bytes name
- * their seed and offset, so a misplaced block is told from a stale one. */
-void soak_fill(void *buf, size_t len, uint64_t off, uint64_t seed);
-
 /* mmap'd anonymous memory (page aligned, faulted in); NULL on failure. */
 void *soak_map(size_t len);
 
@@ -124,7 +105,7 @@ int soak_pread_all(int fd, void *buf, size_t len, off_t off);
 /* Create name (relative to the mount) through the mount, so that the
  * kernel knows its size, with size bytes of data, synced; then open it
  * O_DIRECT read-write through the mount (*fd) and read-only in the
- * backing directory (*bfd).  exit(1) with the reason on failure. */
+ * backing directory (*bfd).  Ends the run failed on failure. */
 void soak_file_create(const struct diofs_mount *m, const char *name, const void *data,
 		      size_t size, int *fd, int *bfd);
 
