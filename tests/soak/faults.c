@@ -55,7 +55,7 @@
 #define MAX_TRIES 50
 
 enum route { R_PSYNC, R_LIBAIO, R_URING, R_COUNT };
-static const char *route_name[] = { "psync", "libaio", "io_uring" };
+static const char *const route_name[] = { "psync", "libaio", "io_uring" };
 
 /* One I/O as the client saw it. */
 struct logent {
@@ -644,10 +644,25 @@ static void verify_file(struct client *c, int fd, const char *where, uint64_t *u
 	munmap(got, FILE_SIZE);
 }
 
+/* A part's mount (diofs -o mount_opts), its directory dir, a control
+ * connection; the run ends failed if any of it cannot be had. */
+static struct diofsctl *mount_part(struct diofs_mount *m, const char *mount_opts, const char *dir)
+{
+	char err[512];
+	struct diofsctl *ctl;
+
+	soak_mount(m, mount_opts);
+	if (mkdir(diofs_mnt_path(m, dir), 0755) < 0)
+		CHECK_FATALF("mkdir: %s", strerror(errno));
+	ctl = diofsctl_connect(m->ctl, err, sizeof(err));
+	if (!ctl)
+		CHECK_FATALF("control socket: %s", err);
+	return ctl;
+}
+
 static void part_injected(unsigned int seconds)
 {
 	struct diofs_mount m;
-	char err[512];
 	struct diofsctl *ctl;
 	uint64_t unknown = 0;
 	static const struct { enum kind kind; const char *text; } plan[] = {
@@ -660,18 +675,7 @@ static void part_injected(unsigned int seconds)
 	};
 
 	soak_note("part 1: injected faults, %u clients, %u s", nclients, seconds);
-	soak_mount(&m, "trace");
-	if (mkdir(diofs_mnt_path(&m, "faults"), 0755) < 0) {
-		CHECK_FAILF("mkdir: %s", strerror(errno));
-		diofs_mount_stop(&m);
-		return;
-	}
-	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
-	if (!ctl) {
-		CHECK_FAILF("control socket: %s", err);
-		diofs_mount_stop(&m);
-		return;
-	}
+	ctl = mount_part(&m, "trace", "faults");
 	for (unsigned int i = 0; i < nclients; i++)
 		setup_client(&m, &clients[i], i, opts.seed, "faults");
 	nrules = 0;
@@ -825,22 +829,6 @@ static void *kill_load_main(void *arg)
 	return NULL;
 }
 
-static bool mounted_at(const char *mnt)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, point[4096];
-	size_t cap = 0;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && getline(&line, &cap, f) > 0)
-		found = sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1 && !strcmp(point, mnt);
-	free(line);
-	fclose(f);
-	return found;
-}
-
 static void part_sigkill(void)
 {
 	struct diofs_mount m;
@@ -851,18 +839,7 @@ static void part_sigkill(void)
 	uint64_t errs_enotconn = 0, errs_econnaborted = 0, errs_eio = 0, errs_other = 0;
 
 	soak_note("part 2: SIGKILL of the daemon in the middle of I/O, %u clients", nclients);
-	soak_mount(&m, NULL);
-	if (mkdir(diofs_mnt_path(&m, "kill"), 0755) < 0) {
-		CHECK_FAILF("mkdir: %s", strerror(errno));
-		diofs_mount_stop(&m);
-		return;
-	}
-	ctl = diofsctl_connect(m.ctl, err, sizeof(err));
-	if (!ctl) {
-		CHECK_FAILF("control socket: %s", err);
-		diofs_mount_stop(&m);
-		return;
-	}
+	ctl = mount_part(&m, NULL, "kill");
 	for (unsigned int i = 0; i < nclients; i++) {
 		setup_client(&m, &clients[i], i, opts.seed ^ 0x4b11, "kill");
 		clients[i].reader = i % 3 == 2;
@@ -938,7 +915,7 @@ static void part_sigkill(void)
 		close(c->fd);
 		c->fd = -1;
 	}
-	CHECK(!mounted_at(m.mnt), "%s is still mounted after the daemon died", m.mnt);
+	CHECK(diofs_mountinfo_at(m.mnt, NULL) == 0, "%s is still mounted after the daemon died", m.mnt);
 
 	/* a new daemon on the same backing directory sees every acknowledged
 	 * write, fsynced ones included */
@@ -1007,11 +984,7 @@ static void faults(void)
 	soak_figure_set("reads", f_reads);
 	soak_figure_set("writes", f_writes);
 	soak_figure_set("fsyncs", f_fsyncs);
-	for (int r = 0; r < R_COUNT; r++) {
-		char name[32];
-		snprintf(name, sizeof(name), "ops_%s", route_name[r]);
-		soak_figure_set(name, f_route[r]);
-	}
+	soak_figure_each("ops", route_name, f_route, R_COUNT);
 	soak_figure_set("bytes_verified", f_bytes_verified);
 	soak_figure_set("corrupted_or_lost_bytes", f_corrupt);
 }

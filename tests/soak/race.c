@@ -58,8 +58,8 @@ enum route { R_PSYNC, R_VEC, R_LIBAIO, R_URING, R_COUNT };
 enum action { A_NONE, A_MUNMAP, A_MREMAP, A_FORK_PARENT, A_FORK_CHILD, A_COUNT };
 enum how { H_REPLY, H_EIO, H_SHORT };
 
-static const char *route_name[] = { "psync", "vec", "libaio", "io_uring" };
-static const char *action_name[] = { "none", "munmap", "mremap", "fork_parent_writes",
+static const char *const route_name[] = { "psync", "vec", "libaio", "io_uring" };
+static const char *const action_name[] = { "none", "munmap", "mremap", "fork_parent_writes",
 				     "fork_child_writes" };
 
 struct plan {
@@ -948,16 +948,8 @@ static void report(void)
 	soak_figure_set("ops", f_ops);
 	soak_figure_set("ops_held", f_held);
 	soak_figure_set("ops_unheld", f_unheld);
-	for (int r = 0; r < R_COUNT; r++) {
-		char name[48];
-		snprintf(name, sizeof(name), "ops_%s", route_name[r]);
-		soak_figure_set(name, f_route[r]);
-	}
-	for (int a = 0; a < A_COUNT; a++) {
-		char name[48];
-		snprintf(name, sizeof(name), "action_%s", action_name[a]);
-		soak_figure_set(name, f_action[a]);
-	}
+	soak_figure_each("ops", route_name, f_route, R_COUNT);
+	soak_figure_each("action", action_name, f_action, A_COUNT);
 	soak_figure_set("forks", f_forks);
 	soak_figure_set("guard_mappings_checked", f_guard_checked);
 	soak_figure_set("errors_injected", f_errors_expected);

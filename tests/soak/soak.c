@@ -119,6 +119,17 @@ void soak_figure_str(const char *name, const char *fmt, ...)
 	pthread_mutex_unlock(&fig_mu);
 }
 
+void soak_figure_each(const char *prefix, const char *const names[], const atomic_ulong counts[],
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s_%s", prefix, names[i]);
+		soak_figure_set(name, atomic_load(&counts[i]));
+	}
+}
+
 /* When the case ends, on every path. */
 static void print_figures(void *unused)
 {

@@ -16,6 +16,7 @@
 #define DIOFS_SOAK_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,9 @@ void soak_figure_set(const char *name, uint64_t value);
 void soak_figure_add(const char *name, uint64_t delta);
 void soak_figure_str(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One figure PREFIX_NAME per name, with its count: "ops_psync 12"... */
+void soak_figure_each(const char *prefix, const char *const names[], const atomic_ulong counts[],
+		      size_t n);
 
 /* For a hang report: each thread of process pid, its name and where it
  * waits in the kernel (/proc/PID/task/TID/stack, root only), a few frames
