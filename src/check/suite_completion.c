@@ -43,6 +43,21 @@ int cfg_modes(const struct cfg *c, struct mode out[2])
 	return 1;
 }
 
+void each_combo(const struct cfg *c, combo_fn *one)
+{
+	struct mode modes[2];
+	int nm = cfg_modes(c, modes);
+
+	for (int mi = 0; mi < nm; mi++)
+		for (int r = 0; r < ROUTE_COUNT; r++)
+			for (int d = 0; d < 2; d++) {
+				char name[32];
+
+				snprintf(name, sizeof(name), "f%d.%d.%d", mi, r, d);
+				one(c, &modes[mi], (enum io_route)r, (enum io_dir)d, name);
+			}
+}
+
 /* ---- the kernel path -------------------------------------------------- */
 
 const char *kpath_name(enum kpath p)

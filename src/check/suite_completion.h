@@ -132,6 +132,13 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * and why. */
 void note_version_dependent(const struct cfg *c);
 
+/* The cases that try every (mode of c, route, direction): one(...) for
+ * each, in that order, with a file name of the step's own in name
+ * ("fMODE.ROUTE.DIR"). */
+typedef void combo_fn(const struct cfg *c, const struct mode *m, enum io_route rt,
+		      enum io_dir dir, const char *name);
+void each_combo(const struct cfg *c, combo_fn *one);
+
 /* ---- the cases -------------------------------------------------------- */
 
 #define CFG_CASE_DECL(fn) \

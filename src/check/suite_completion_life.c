@@ -220,83 +220,76 @@ static ssize_t call_close(void *arg)
  * i_rwsem before FUSE_FLUSH (fs/fuse/file.c of 6.1.192, 6.12.117): there
  * close waits for that write, on 6.18 it does not.  For such a write the
  * case releases it before it waits for close, and asserts the rest. */
+static void close_in_flight_one(const struct cfg *c, const struct mode *m, enum io_route rt,
+				enum io_dir dir, const char *name)
+{
+	size_t len = 65536;
+	char *buf = check_buf_alloc(len, 0);
+	const char *ctx = io_ctx(rt, dir, len, 0, buf, m);
+	struct diofs_held held, rel;
+	struct held_io *cl;
+	struct route_io *io;
+	struct expect e;
+	ssize_t res, cret;
+	int fd, cerr = 0;
+	bool close_may_wait;
+
+	expect_of(c, m, rt, dir, false, &e);
+	close_may_wait = dir == IO_WRITE && e.path != KP_ASYNC;
+	backing_create(name, 4 * len, SEED_FILE);
+	fd = open_mode(m, name, 0);
+	data_fill(buf, len, 0, dir == IO_READ ? SEED_FILE : SEED_WRITE);
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s,release path=%s",
+				      dir_op(dir), check_fuse_path(name)));
+	io = route_submit(rt, fd, dir, buf, len, 0);
+	if (route_held_wait(check_fuse_path(name), dir_op(dir), 1, &held, 1) != 1) {
+		route_free(io);
+		check_buf_free(buf);
+		return;
+	}
+
+	/* close: FUSE_FLUSH, not a wait for the I/O; the file
+	 * stays open for the I/O, so no FUSE_RELEASE yet */
+	cl = held_call(call_close, &fd);
+	if (!close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
+		CHECK_FAILF("%s: close did not return within %d ms while the I/O "
+			    "is held", ctx, ROUTE_WAIT_MS);
+	else if (!close_may_wait && cret)
+		CHECK_FAILF("%s: close with the I/O held: %s", ctx,
+			    errno_name(cerr));
+	if (route_held_now(check_fuse_path(name), "release", &rel, 1))
+		CHECK_FAILF("%s: FUSE_RELEASE while the I/O is in flight", ctx);
+	if (route_poll(io, &res))
+		CHECK_FAILF("%s: completed (%s) at close, while diofs holds it",
+			    ctx, res_str(res));
+
+	CHECK_CTL(diofsctl_release(check_ctl(), held.id, NULL));
+	if (close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
+		CHECK_FAILF("%s: close did not return within %d ms of the write's "
+			    "release", ctx, ROUTE_WAIT_MS);
+	else if (close_may_wait && cret)
+		CHECK_FAILF("%s: close with the write in flight: %s", ctx,
+			    errno_name(cerr));
+	if (!route_wait(io, ROUTE_WAIT_MS, &res))
+		CHECK_FAILF("%s: no completion after the release", ctx);
+	else if (EXPECT_RES(res, (ssize_t)len, "%s, closed while in flight", ctx)) {
+		if (dir == IO_READ)
+			data_check(buf, len, 0, SEED_FILE, ctx);
+		else
+			backing_check(name, len, 0, SEED_WRITE, ctx);
+	}
+	/* the last reference was the I/O's: now the release */
+	if (route_held_wait(check_fuse_path(name), "release", 1, &rel, 1) == 1)
+		CHECK_CTL(diofsctl_release(check_ctl(), rel.id, NULL));
+	route_call_free(cl);
+	route_free(io);
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+	check_buf_free(buf);
+}
+
 static void close_in_flight(const struct cfg *c)
 {
-	struct mode modes[2];
-	int nm = cfg_modes(c, modes);
-
-	for (int mi = 0; mi < nm; mi++) {
-		for (int r = 0; r < ROUTE_COUNT; r++) {
-			for (int d = 0; d < 2; d++) {
-				enum io_route rt = (enum io_route)r;
-				enum io_dir dir = (enum io_dir)d;
-				size_t len = 65536;
-				char *buf = check_buf_alloc(len, 0);
-				const char *ctx = io_ctx(rt, dir, len, 0, buf, &modes[mi]);
-				struct diofs_held held, rel;
-				struct held_io *cl;
-				struct route_io *io;
-				struct expect e;
-				char name[32];
-				ssize_t res, cret;
-				int fd, cerr = 0;
-				bool close_may_wait;
-
-				expect_of(c, &modes[mi], rt, dir, false, &e);
-				close_may_wait = dir == IO_WRITE && e.path != KP_ASYNC;
-				snprintf(name, sizeof(name), "f%d.%d.%d", mi, r, d);
-				backing_create(name, 4 * len, SEED_FILE);
-				fd = open_mode(&modes[mi], name, 0);
-				data_fill(buf, len, 0, dir == IO_READ ? SEED_FILE : SEED_WRITE);
-				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s,release path=%s",
-							      dir_op(dir), check_fuse_path(name)));
-				io = route_submit(rt, fd, dir, buf, len, 0);
-				if (route_held_wait(check_fuse_path(name), dir_op(dir), 1, &held, 1) != 1) {
-					route_free(io);
-					check_buf_free(buf);
-					continue;
-				}
-
-				/* close: FUSE_FLUSH, not a wait for the I/O; the file
-				 * stays open for the I/O, so no FUSE_RELEASE yet */
-				cl = held_call(call_close, &fd);
-				if (!close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
-					CHECK_FAILF("%s: close did not return within %d ms while the I/O "
-						    "is held", ctx, ROUTE_WAIT_MS);
-				else if (!close_may_wait && cret)
-					CHECK_FAILF("%s: close with the I/O held: %s", ctx,
-						    errno_name(cerr));
-				if (route_held_now(check_fuse_path(name), "release", &rel, 1))
-					CHECK_FAILF("%s: FUSE_RELEASE while the I/O is in flight", ctx);
-				if (route_poll(io, &res))
-					CHECK_FAILF("%s: completed (%s) at close, while diofs holds it",
-						    ctx, res_str(res));
-
-				CHECK_CTL(diofsctl_release(check_ctl(), held.id, NULL));
-				if (close_may_wait && !route_call_wait(cl, ROUTE_WAIT_MS, &cret, &cerr))
-					CHECK_FAILF("%s: close did not return within %d ms of the write's "
-						    "release", ctx, ROUTE_WAIT_MS);
-				else if (close_may_wait && cret)
-					CHECK_FAILF("%s: close with the write in flight: %s", ctx,
-						    errno_name(cerr));
-				if (!route_wait(io, ROUTE_WAIT_MS, &res))
-					CHECK_FAILF("%s: no completion after the release", ctx);
-				else if (EXPECT_RES(res, (ssize_t)len, "%s, closed while in flight", ctx)) {
-					if (dir == IO_READ)
-						data_check(buf, len, 0, SEED_FILE, ctx);
-					else
-						backing_check(name, len, 0, SEED_WRITE, ctx);
-				}
-				/* the last reference was the I/O's: now the release */
-				if (route_held_wait(check_fuse_path(name), "release", 1, &rel, 1) == 1)
-					CHECK_CTL(diofsctl_release(check_ctl(), rel.id, NULL));
-				route_call_free(cl);
-				route_free(io);
-				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
-				check_buf_free(buf);
-			}
-		}
-	}
+	each_combo(c, close_in_flight_one);
 }
 CFG_CASE_DEFS(close_in_flight)
 

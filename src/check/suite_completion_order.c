@@ -63,74 +63,76 @@ static void completes(struct route_io *io, enum io_dir dir, const char *name, ch
 
 /* ---- one request, held -------------------------------------------------- */
 
+/* name made in the backing directory and opened in mode m (*fd), what to
+ * expect in *e, buf filled for a write, a hold on the file's requests;
+ * then the I/O submitted. */
+static struct route_io *submit_held(const struct cfg *c, const struct mode *m, enum io_route rt,
+				    enum io_dir dir, const char *name, char *buf, size_t len,
+				    struct expect *e, int *fd)
+{
+	backing_create(name, ORDER_FILE, SEED_FILE);
+	*fd = open_mode(m, name, 0);
+	expect_of(c, m, rt, dir, false, e);
+	data_fill(buf, len, 0, SEED_WRITE);
+	REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", dir_op(dir),
+				      check_fuse_path(name)));
+	return route_submit(rt, *fd, dir, buf, len, 0);
+}
+
+static void held_order_one(const struct cfg *c, const struct mode *m, enum io_route rt,
+			   enum io_dir dir, const char *name)
+{
+	size_t len = 65536;
+	char *buf = check_buf_alloc(len, 0);
+	const char *ctx = io_ctx(rt, dir, len, 0, buf, m);
+	struct diofs_held held[MAX_HELD];
+	struct route_io *io;
+	struct expect e;
+	ssize_t res;
+	int fd, n;
+
+	io = submit_held(c, m, rt, dir, name, buf, len, &e, &fd);
+	n = route_held_wait(check_fuse_path(name), dir_op(dir), 1, held, MAX_HELD);
+	if (n != 1 || held[0].size != len)
+		CHECK_FAILF("%s: diofs holds %d requests, the first of %ju bytes; "
+			    "want one of %zu", ctx, n, n ? (uintmax_t)held[0].size : 0,
+			    len);
+	no_completion(io, rt, ctx, "while diofs holds the request");
+	if (!dio_route_async(rt) && route_submit_returned(io))
+		CHECK_FAILF("%s: returned while diofs holds its request", ctx);
+	/* io_submit: the async path queues the request and
+	 * returns (-EIOCBQUEUED); every other path makes it wait
+	 * for the reply */
+	if (rt == ROUTE_AIO && e.path == KP_ASYNC) {
+		if (!route_submit_wait(io, ROUTE_WAIT_MS))
+			CHECK_FAILF("%s: io_submit did not return while the request "
+				    "is held, want it queued: %s: %s", ctx,
+				    kpath_name(e.path), e.why);
+		no_completion(io, rt, ctx, "while diofs holds the request");
+	} else if (rt == ROUTE_AIO && route_submit_returned(io)) {
+		CHECK_FAILF("%s: io_submit returned while the request is held, want "
+			    "it to wait for the reply: %s: %s", ctx,
+			    kpath_name(e.path), e.why);
+	}
+	if (n >= 1)
+		CHECK_CTL(diofsctl_release(check_ctl(), held[0].id, NULL));
+	/* a synchronous io_submit completed the iocb before
+	 * returning: the event is there when it returns */
+	if (rt == ROUTE_AIO && e.path != KP_ASYNC && route_submit_wait(io, ROUTE_WAIT_MS)
+	    && !route_poll(io, &res))
+		CHECK_FAILF("%s: no event right after io_submit returned, want the "
+			    "iocb completed inline: %s", ctx, kpath_name(e.path));
+	completes(io, dir, name, buf, len, ctx);
+	route_free(io);
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+	close(fd);
+	check_buf_free(buf);
+}
+
 static void held_order(const struct cfg *c)
 {
-	struct mode modes[2];
-	int nm = cfg_modes(c, modes);
-
 	note_version_dependent(c);
-	for (int mi = 0; mi < nm; mi++) {
-		for (int r = 0; r < ROUTE_COUNT; r++) {
-			for (int d = 0; d < 2; d++) {
-				enum io_route rt = (enum io_route)r;
-				enum io_dir dir = (enum io_dir)d;
-				size_t len = 65536;
-				char *buf = check_buf_alloc(len, 0);
-				const char *ctx = io_ctx(rt, dir, len, 0, buf, &modes[mi]);
-				struct diofs_held held[MAX_HELD];
-				struct route_io *io;
-				struct expect e;
-				char name[32];
-				ssize_t res;
-				int fd, n;
-
-				snprintf(name, sizeof(name), "f%d.%d.%d", mi, r, d);
-				backing_create(name, ORDER_FILE, SEED_FILE);
-				fd = open_mode(&modes[mi], name, 0);
-				expect_of(c, &modes[mi], rt, dir, false, &e);
-				data_fill(buf, len, 0, SEED_WRITE);
-				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", dir_op(dir),
-							      check_fuse_path(name)));
-
-				io = route_submit(rt, fd, dir, buf, len, 0);
-				n = route_held_wait(check_fuse_path(name), dir_op(dir), 1, held, MAX_HELD);
-				if (n != 1 || held[0].size != len)
-					CHECK_FAILF("%s: diofs holds %d requests, the first of %ju bytes; "
-						    "want one of %zu", ctx, n, n ? (uintmax_t)held[0].size : 0,
-						    len);
-				no_completion(io, rt, ctx, "while diofs holds the request");
-				if (!dio_route_async(rt) && route_submit_returned(io))
-					CHECK_FAILF("%s: returned while diofs holds its request", ctx);
-				/* io_submit: the async path queues the request and
-				 * returns (-EIOCBQUEUED); every other path makes it wait
-				 * for the reply */
-				if (rt == ROUTE_AIO && e.path == KP_ASYNC) {
-					if (!route_submit_wait(io, ROUTE_WAIT_MS))
-						CHECK_FAILF("%s: io_submit did not return while the request "
-							    "is held, want it queued: %s: %s", ctx,
-							    kpath_name(e.path), e.why);
-					no_completion(io, rt, ctx, "while diofs holds the request");
-				} else if (rt == ROUTE_AIO && route_submit_returned(io)) {
-					CHECK_FAILF("%s: io_submit returned while the request is held, want "
-						    "it to wait for the reply: %s: %s", ctx,
-						    kpath_name(e.path), e.why);
-				}
-				if (n >= 1)
-					CHECK_CTL(diofsctl_release(check_ctl(), held[0].id, NULL));
-				/* a synchronous io_submit completed the iocb before
-				 * returning: the event is there when it returns */
-				if (rt == ROUTE_AIO && e.path != KP_ASYNC && route_submit_wait(io, ROUTE_WAIT_MS)
-				    && !route_poll(io, &res))
-					CHECK_FAILF("%s: no event right after io_submit returned, want the "
-						    "iocb completed inline: %s", ctx, kpath_name(e.path));
-				completes(io, dir, name, buf, len, ctx);
-				route_free(io);
-				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
-				close(fd);
-				check_buf_free(buf);
-			}
-		}
-	}
+	each_combo(c, held_order_one);
 }
 CFG_CASE_DEFS(held_order)
 
@@ -171,80 +173,67 @@ static int held_covering(const char *name, enum io_dir dir, size_t len, struct d
 	return n;
 }
 
+static void split_order_one(const struct cfg *c, const struct mode *m, enum io_route rt,
+			    enum io_dir dir, const char *name)
+{
+	size_t len = 3 * REQ_MAX + 17;
+	char *buf = check_buf_alloc(len, 0);
+	const char *ctx = io_ctx(rt, dir, len, 0, buf, m);
+	struct diofs_held held[MAX_HELD];
+	struct route_io *io;
+	struct expect e;
+	int fd, n;
+
+	io = submit_held(c, m, rt, dir, name, buf, len, &e, &fd);
+
+	if (kp_async(e.path)) {
+		/* all at once; release the last first and the
+		 * second last: nothing completes before the last */
+		n = held_covering(name, dir, len, held, ctx);
+		for (int k = n - 1; k >= 0; k--) {
+			int i = k == 0 ? (n > 1 ? 1 : 0) : k == 1 ? 0 : k;
+
+			no_completion(io, rt, ctx, "before the last of its requests "
+				      "was released");
+			CHECK_CTL(diofsctl_release(check_ctl(), held[i].id, NULL));
+		}
+	} else {
+		/* one at a time: the next request is sent only
+		 * after the reply to the one before */
+		uint64_t at = 0;
+		int reqs = 0;
+
+		while (at < len && reqs < MAX_HELD) {
+			n = route_held_wait(check_fuse_path(name), dir_op(dir), 1,
+					    held, MAX_HELD);
+			if (n != 1 || held[0].off != at) {
+				CHECK_FAILF("%s: diofs holds %d requests, the first "
+					    "at %ju; want one at %ju (one request "
+					    "in flight at a time: %s)", ctx, n,
+					    n ? (uintmax_t)held[0].off : 0,
+					    (uintmax_t)at, kpath_name(e.path));
+				break;
+			}
+			no_completion(io, rt, ctx, "before its last request was "
+				      "released");
+			at += held[0].size;
+			reqs++;
+			CHECK_CTL(diofsctl_release(check_ctl(), held[0].id, NULL));
+		}
+		if (reqs < 2)
+			CHECK_FAILF("%s: %d FUSE requests, want the I/O split", ctx,
+				    reqs);
+	}
+	completes(io, dir, name, buf, len, ctx);
+	route_free(io);
+	CHECK_CTL(diofsctl_rule_clear(check_ctl()));
+	close(fd);
+	check_buf_free(buf);
+}
+
 static void split_order(const struct cfg *c)
 {
-	struct mode modes[2];
-	int nm = cfg_modes(c, modes);
-
-	for (int mi = 0; mi < nm; mi++) {
-		for (int r = 0; r < ROUTE_COUNT; r++) {
-			for (int d = 0; d < 2; d++) {
-				enum io_route rt = (enum io_route)r;
-				enum io_dir dir = (enum io_dir)d;
-				size_t len = 3 * REQ_MAX + 17;
-				char *buf = check_buf_alloc(len, 0);
-				const char *ctx = io_ctx(rt, dir, len, 0, buf, &modes[mi]);
-				struct diofs_held held[MAX_HELD];
-				struct route_io *io;
-				struct expect e;
-				char name[32];
-				int fd, n;
-
-				snprintf(name, sizeof(name), "f%d.%d.%d", mi, r, d);
-				backing_create(name, ORDER_FILE, SEED_FILE);
-				fd = open_mode(&modes[mi], name, 0);
-				expect_of(c, &modes[mi], rt, dir, false, &e);
-				data_fill(buf, len, 0, SEED_WRITE);
-				REQUIRE_CTL(diofsctl_rule_add(check_ctl(), "hold op=%s path=%s", dir_op(dir),
-							      check_fuse_path(name)));
-				io = route_submit(rt, fd, dir, buf, len, 0);
-
-				if (kp_async(e.path)) {
-					/* all at once; release the last first and the
-					 * second last: nothing completes before the last */
-					n = held_covering(name, dir, len, held, ctx);
-					for (int k = n - 1; k >= 0; k--) {
-						int i = k == 0 ? (n > 1 ? 1 : 0) : k == 1 ? 0 : k;
-
-						no_completion(io, rt, ctx, "before the last of its requests "
-							      "was released");
-						CHECK_CTL(diofsctl_release(check_ctl(), held[i].id, NULL));
-					}
-				} else {
-					/* one at a time: the next request is sent only
-					 * after the reply to the one before */
-					uint64_t at = 0;
-					int reqs = 0;
-
-					while (at < len && reqs < MAX_HELD) {
-						n = route_held_wait(check_fuse_path(name), dir_op(dir), 1,
-								    held, MAX_HELD);
-						if (n != 1 || held[0].off != at) {
-							CHECK_FAILF("%s: diofs holds %d requests, the first "
-								    "at %ju; want one at %ju (one request "
-								    "in flight at a time: %s)", ctx, n,
-								    n ? (uintmax_t)held[0].off : 0,
-								    (uintmax_t)at, kpath_name(e.path));
-							break;
-						}
-						no_completion(io, rt, ctx, "before its last request was "
-							      "released");
-						at += held[0].size;
-						reqs++;
-						CHECK_CTL(diofsctl_release(check_ctl(), held[0].id, NULL));
-					}
-					if (reqs < 2)
-						CHECK_FAILF("%s: %d FUSE requests, want the I/O split", ctx,
-							    reqs);
-				}
-				completes(io, dir, name, buf, len, ctx);
-				route_free(io);
-				CHECK_CTL(diofsctl_rule_clear(check_ctl()));
-				close(fd);
-				check_buf_free(buf);
-			}
-		}
-	}
+	each_combo(c, split_order_one);
 }
 CFG_CASE_DEFS(split_order)
 
