@@ -749,18 +749,11 @@ static int64_t pins_idle(const char *when, bool since_last)
 	return b;
 }
 
-static void pin_mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void pin_mismatch(const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (f_pin_mismatch++ < 10)
-		soak_note("pin mismatch: %s", msg);
-}
+/* A pin count that is off: counted, the first ten said (fmt a literal). */
+#define PIN_MISMATCH(fmt, ...) do {                                           \
+	if (f_pin_mismatch++ < 10)                                            \
+		soak_note("pin mismatch: " fmt, __VA_ARGS__);                 \
+} while (0)
 
 static void full_verify(const char *when)
 {
@@ -865,7 +858,7 @@ static void run_round(uint64_t seed)
 		f_pin_checks++;
 		f_held_pages += held_pages;
 		if (d != want)
-			pin_mismatch("round %u: %u held requests over %" PRIu64 " pages: %"
+			PIN_MISMATCH("round %u: %u held requests over %" PRIu64 " pages: %"
 				     PRId64 " pins in flight, want %" PRId64, round_no, nheld,
 				     held_pages, d, want);
 	}
@@ -913,7 +906,7 @@ static void run_round(uint64_t seed)
 		int64_t d = pins_idle("after a round", false) - base;
 		f_pin_checks++;
 		if (d != 0)
-			pin_mismatch("round %u: %" PRId64 " pins in flight after every request "
+			PIN_MISMATCH("round %u: %" PRId64 " pins in flight after every request "
 				     "completed, want 0", round_no, d);
 	}
 	f_rounds++;
@@ -1072,7 +1065,7 @@ static void race(void)
 			pins_idle("after the run", true);
 		f_pin_checks++;
 		if (d != 0)
-			pin_mismatch("%" PRId64 " pins in flight 10 s after the run, %" PRId64
+			PIN_MISMATCH("%" PRId64 " pins in flight 10 s after the run, %" PRId64
 				     " before", d + start_pins, start_pins);
 		f_pins_leaked = d > 0 ? (uint64_t)d : 0;
 		const char *env = getenv("SOAK_PINS_STRICT");
