@@ -993,9 +993,7 @@ int main(int argc, char **argv)
 {
 	soak_init("faults", argc, argv, &opts, 120, 20);
 	soak_require_mount();
-	nclients = opts.threads ? opts.threads : opts.is_short ? 6 : 12;
-	if (nclients > MAX_CLIENTS)
-		nclients = MAX_CLIENTS;
+	nclients = soak_threads(&opts, 6, 12, MAX_CLIENTS);
 	if (nclients < 3)
 		nclients = 3;
 	return soak_run(faults, opts.seconds + 180);

@@ -1090,9 +1090,7 @@ int main(int argc, char **argv)
 {
 	soak_init("race", argc, argv, &opts, 180, 30);
 	soak_require_mount();
-	nthreads = opts.threads ? opts.threads : opts.is_short ? 8 : 16;
-	if (nthreads > MAX_THREADS)
-		nthreads = MAX_THREADS;
+	nthreads = soak_threads(&opts, 8, 16, MAX_THREADS);
 	kernel_pins = soak_kernel_pins();
 	const char *why = pins_unavailable();
 	pins_ok = !why;

@@ -255,6 +255,14 @@ void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
 	soak_figure_set("seed", o->seed);
 }
 
+unsigned int soak_threads(const struct soak_opts *o, unsigned int short_n, unsigned int long_n,
+			  unsigned int max)
+{
+	unsigned int n = o->threads ? o->threads : o->is_short ? short_n : long_n;
+
+	return n < max ? n : max;
+}
+
 void soak_require_mount(void)
 {
 	const char *why = diofs_mount_unavailable();

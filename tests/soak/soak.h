@@ -57,6 +57,9 @@ struct soak_opts {
 };
 void soak_init(const char *name, int argc, char **argv, struct soak_opts *o,
 	       unsigned int default_seconds, unsigned int short_seconds);
+/* How many threads: --threads, else short_n or long_n by the form; at most max. */
+unsigned int soak_threads(const struct soak_opts *o, unsigned int short_n, unsigned int long_n,
+			  unsigned int max);
 
 /* Skip the whole program (exit 77) with a reason if the machine cannot
  * mount FUSE. */
