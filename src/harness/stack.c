@@ -5,6 +5,7 @@
 #include <config.h>
 #endif
 #include "harness/stack.h"
+#include "harness/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +77,7 @@ static void stack_teardown(void *arg)
 		if (umount2(s->upper, 0) < 0 && errno != EINVAL)
 			umount2(s->upper, MNT_DETACH);
 		s->upper_mounted = false;
+		test_untrack_mount(s->upper);
 	}
 	if (s->loop_fd >= 0) {
 		/* in use still (a detached upper): autoclear frees it at the
@@ -358,6 +360,9 @@ static int mount_upper(struct diofs_stack *s, const struct diofs_stack_opts *o,
 		return -1;
 	}
 	s->upper_mounted = true;
+	/* should a test case hang or die, the runner detaches it (and the
+	 * loop device, autoclear, goes with it) */
+	test_track_mount(s->upper, 0, NULL);
 	return 0;
 }
 
