@@ -15,6 +15,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,11 @@ int main(int argc, char **argv)
 			return opt.ktap ? EXIT_KTAP_SKIP : EXIT_ALL_SKIPPED;
 		}
 	}
+	/* Each case is a process of its own: without these, glibc would hand
+	 * the big buffers back to the kernel and every case's child fault
+	 * them in anew (costly in a VM), where one process kept them. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (opt.uring)
 		diofs_mount_set_extra_opts("io_uring");
 	/* a daemon dying mid-command must fail a case, not kill the run */

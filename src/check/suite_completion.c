@@ -149,24 +149,32 @@ int open_backing(const char *name, int flags)
 }
 
 /* The pattern of a seed over [0, REF_LEN), kept for a few seeds: the big
- * I/Os are filled and checked with memcpy and memcmp. */
+ * I/Os are filled and checked with memcpy and memcmp.  Filled only as far
+ * as asked: each case is a process of its own and starts without any. */
 #define REF_LEN (16u << 20)
 #define REF_SEEDS 4
 
-static const uint8_t *ref_get(unsigned int seed)
+static const uint8_t *ref_get(unsigned int seed, size_t need)
 {
-	static struct { unsigned int seed; uint8_t *buf; } refs[REF_SEEDS];
+	static struct { unsigned int seed; size_t filled; uint8_t *buf; } refs[REF_SEEDS];
 	static unsigned int next;
 	unsigned int i;
 
 	for (i = 0; i < REF_SEEDS; i++)
 		if (refs[i].buf && refs[i].seed == seed)
-			return refs[i].buf;
-	i = next++ % REF_SEEDS;
-	if (!refs[i].buf && !(refs[i].buf = malloc(REF_LEN)))
-		CHECK_FATALF("out of memory for the reference pattern");
-	refs[i].seed = seed;
-	pattern_fill(refs[i].buf, REF_LEN, 0, seed);
+			break;
+	if (i == REF_SEEDS) {
+		i = next++ % REF_SEEDS;
+		if (!refs[i].buf && !(refs[i].buf = malloc(REF_LEN)))
+			CHECK_FATALF("out of memory for the reference pattern");
+		refs[i].seed = seed;
+		refs[i].filled = 0;
+	}
+	if (refs[i].filled < need) {
+		pattern_fill(refs[i].buf + refs[i].filled, need - refs[i].filled, refs[i].filled,
+			     seed);
+		refs[i].filled = need;
+	}
 	return refs[i].buf;
 }
 
@@ -175,7 +183,7 @@ void data_fill(void *buf, size_t len, uint64_t off, unsigned int seed)
 	if (!seed)
 		memset(buf, 0, len);
 	else if (off + len <= REF_LEN)
-		memcpy(buf, ref_get(seed) + off, len);
+		memcpy(buf, ref_get(seed, off + len) + off, len);
 	else
 		pattern_fill(buf, len, off, seed);
 }
@@ -190,7 +198,7 @@ bool data_check(const void *buf, size_t len, uint64_t off, unsigned int seed, co
 	const uint8_t *b = buf;
 	size_t bad = 0, first = 0, zeros = 0;
 
-	if (seed && off + len <= REF_LEN && !memcmp(buf, ref_get(seed) + off, len))
+	if (seed && off + len <= REF_LEN && !memcmp(buf, ref_get(seed, off + len) + off, len))
 		return true;
 	for (size_t i = 0; i < len; i++) {
 		if (b[i] == want_byte(off + i, seed))
