@@ -97,7 +97,7 @@ static bool over_ring(void)
 	bool uring = false;
 	struct stat st;
 
-	REQUIRE_SYS(stat(check_mnt(), &st)); /* INIT answered */
+	REQUIRE_OK(stat(check_mnt(), &st)); /* INIT answered */
 	do {
 		char **lines = NULL;
 
@@ -462,7 +462,7 @@ static void refused_reply_drops(void)
 		SKIP("needs diofs-check's own mount (names made behind the mount, not looked up)");
 	pid = daemon_pid();
 	check_file_create("opened", 4096, SEED_FILE);
-	REQUIRE_SYS(stat(check_path("opened"), &st)); /* its inode's fd from now on */
+	REQUIRE_OK(stat(check_path("opened"), &st)); /* its inode's fd from now on */
 	for (int i = 0; i < REFUSED_N; i++) {
 		snprintf(name, sizeof(name), "named%d", i);
 		check_file_create(name, 1, SEED_FILE);
