@@ -40,7 +40,7 @@ int diofs_mount_start(struct diofs_mount *m, const char *opts,
 /* Start a new daemon on the mount point and backing directory of m, whose
  * daemon is gone and MNT unmounted (a crash, or stopped to change what is
  * under it): same control socket and trace file (started afresh), opts
- * (may be NULL), the log appended to.  Returns once it serves (15 s at
+ * (may be NULL), its log started afresh.  Returns once it serves (15 s at
  * most); the handlers stop it like the first.  0, or -1 with err. */
 int diofs_mount_restart(struct diofs_mount *m, const char *opts, char *err, size_t errlen);
 /* Options added to every mount this process starts from now on (e.g.
