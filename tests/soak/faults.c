@@ -697,11 +697,11 @@ static void part_injected(unsigned int seconds)
 		if (pthread_create(&clients[i].thread, NULL, load_main, &clients[i])) {
 			CHECK_FATALF("pthread_create");
 		}
-	int64_t end = soak_now_ms() + (int64_t)seconds * 1000;
+	int64_t end = diofs_now_ms() + (int64_t)seconds * 1000;
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
-	while (soak_now_ms() < end && test_failures() < 20) {
+	while (diofs_now_ms() < end && test_failures() < 20) {
 		/* the end of the run is a time, not an event: wake at it */
-		int64_t left = end - soak_now_ms();
+		int64_t left = end - diofs_now_ms();
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000;
 		nanosleep(&ts, NULL);
@@ -877,7 +877,7 @@ static void part_sigkill(void)
 	soak_note("daemon %d killed with SIGKILL", (int)victim);
 
 	/* every client ends with an error, in bounded time */
-	int64_t deadline = soak_now_ms() + WAIT_S * 1000;
+	int64_t deadline = diofs_now_ms() + WAIT_S * 1000;
 	pthread_mutex_lock(&kmu);
 	for (unsigned int i = 0; i < nclients; i++)
 		while (!clients[i].ended) {
@@ -885,7 +885,7 @@ static void part_sigkill(void)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&kcv, &kmu, &ts);
-			if (soak_now_ms() > deadline) {
+			if (diofs_now_ms() > deadline) {
 				pthread_mutex_unlock(&kmu);
 				CHECK_FATALF("hang: client %u still blocked %d s after the daemon died",
 					  i, WAIT_S);

@@ -57,7 +57,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 	char name[64];
 	int top;
 	unsigned int opened_files = 0, opened_dirs = 0, bad = 0, created = 0;
-	int64_t t0 = soak_now_ms();
+	int64_t t0 = diofs_now_ms();
 
 	if (!ffd || !dfd || !buf || !got) {
 		CHECK_FAILF("out of memory");
@@ -149,7 +149,7 @@ static void many_open(struct diofs_mount *m, unsigned int nfiles, unsigned int n
 	soak_figure_set("files_open_at_once", opened_files);
 	soak_figure_set("dirs_open_at_once", opened_dirs);
 	soak_figure_set("listing_entries", entries);
-	soak_figure_set("many_ms", (uint64_t)(soak_now_ms() - t0));
+	soak_figure_set("many_ms", (uint64_t)(diofs_now_ms() - t0));
 	free(ffd);
 	free(dfd);
 	munmap(buf, BLK);

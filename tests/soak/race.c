@@ -140,7 +140,7 @@ static void *xmap(size_t len)
 static bool timed_wait(int64_t deadline_ms)
 {
 	struct timespec ts;
-	int64_t left = deadline_ms - soak_now_ms();
+	int64_t left = deadline_ms - diofs_now_ms();
 
 	if (left <= 0)
 		return false;
@@ -151,7 +151,7 @@ static bool timed_wait(int64_t deadline_ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000;
 	}
-	return pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT || soak_now_ms() < deadline_ms;
+	return pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT || diofs_now_ms() < deadline_ms;
 }
 
 static void abort_run(void) __attribute__((noreturn));
@@ -160,7 +160,7 @@ static void abort_run(void) __attribute__((noreturn));
  * longer than the coordinator, which says more when it gives up. */
 #define WAIT_UNTIL(cond, what) WAIT_UNTIL_MS(cond, what, WAIT_MS)
 #define WAIT_UNTIL_MS(cond, what, ms) do {                                    \
-	int64_t dl_ = soak_now_ms() + (ms);                                   \
+	int64_t dl_ = diofs_now_ms() + (ms);                                   \
 	while (!(cond))                                                       \
 		if (!timed_wait(dl_) && !(cond)) {                            \
 			pthread_mutex_unlock(&mu);                            \
@@ -1010,9 +1010,9 @@ static void race(void)
 			pins_idle("before the run", true);
 	}
 
-	int64_t end = soak_now_ms() + (int64_t)opts.seconds * 1000;
+	int64_t end = diofs_now_ms() + (int64_t)opts.seconds * 1000;
 	unsigned int verify_every = 25;
-	while (soak_now_ms() < end && test_failures() < 20) {
+	while (diofs_now_ms() < end && test_failures() < 20) {
 		run_round(opts.seed);
 		if (round_no % verify_every == 0)
 			full_verify("periodic");

@@ -92,13 +92,13 @@ int main(int argc, char **argv)
 	setpgid(cmd_pid, cmd_pid);
 
 	int pidfd = (int)syscall(SYS_pidfd_open, cmd_pid, 0);
-	int64_t deadline = soak_now_ms() + (int64_t)timeout * 1000;
+	int64_t deadline = diofs_now_ms() + (int64_t)timeout * 1000;
 	bool timed_out = false;
 	for (;;) {
 		pid_t r = waitpid(cmd_pid, &status, WNOHANG);
 		if (r == cmd_pid)
 			break;
-		int64_t left = deadline - soak_now_ms();
+		int64_t left = deadline - diofs_now_ms();
 		if (left <= 0) {
 			timed_out = true;
 			fprintf(stderr, "%s: %s ran out of time (%u s): ending its process group %d\n",

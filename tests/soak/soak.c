@@ -46,14 +46,6 @@ uint64_t soak_derive(uint64_t seed, uint64_t a, uint64_t b)
 	return soak_next(&s);
 }
 
-int64_t soak_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void vsay(const char *tag, const char *fmt, va_list ap)
 {
 	char line[1024];

@@ -25,6 +25,7 @@
 #include "harness/expect.h"
 #include "harness/mount.h"
 #include "harness/pattern.h"
+#include "harness/proc.h"          /* diofs_now_ms */
 #include "harness/runner.h"
 
 /* ---- PRNG: splitmix64, the same generator the rules use ---------------- */
@@ -69,9 +70,6 @@ void soak_require_mount(void);
  * printed when it ends, however it ends; a hang or a crash fails it.  The
  * process's exit status: 0, 1 (a failure, a hang, a crash), 77 (SKIP). */
 int soak_run(void (*body)(void), unsigned int timeout_s);
-
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t soak_now_ms(void);
 
 /* Informational line, "NAME: ...". */
 void soak_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
