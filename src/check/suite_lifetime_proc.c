@@ -466,31 +466,54 @@ static int conn_end_once(bool crash, struct proc_figures *fig, int *errs)
 	return ret;
 }
 
-static void conn_end_case(bool crash)
+/* How the connection ends under the held reads. */
+enum conn_end { END_ABORT, END_CRASH, END_UNMOUNT };
+
+static int unmount_once(struct proc_figures *fig);     /* below */
+
+/* The premises, then up to pw_attempts() tries until the pins in flight are
+ * want while held and +0 after (*clean); the figures in figs.  false if a
+ * try could not run (it failed the case). */
+static bool conn_end_attempts(enum conn_end end, int64_t want, int errs[CONN_N], char *figs,
+			      size_t len, bool *clean)
 {
 	struct proc_figures fig[PW_MAX_ATTEMPTS] = { { 0, 0 } };
-	int64_t want = lt_user_pins((size_t)CONN_N * pw_pages(NULL, LT_LEN));
-	int attempts = pw_attempts(), n = 0, errs[CONN_N] = { 0 };
 	bool held_ok[PW_MAX_ATTEMPTS], after_ok[PW_MAX_ATTEMPTS];
-	char figs[4096];
-	bool clean = false;
+	int attempts = pw_attempts(), n = 0;
 
 	lt_require_premises();
 	for (int i = 0; i < CONN_N; i++)
 		if (dio_route_unavailable(conn_routes[i]))
 			SKIP("%s", dio_route_unavailable(conn_routes[i]));
 	if (!check_backing_path("f"))
-		SKIP("makes diofs %s: needs its own mount (not with --mount)",
-		     crash ? "crash" : "abort");
-	while (n < attempts && !clean) {
-		if (conn_end_once(crash, &fig[n], errs) < 0)
-			return;
+		SKIP("%s: needs its own mount (not with --mount)",
+		     end == END_UNMOUNT ? "unmounts diofs" : end == END_CRASH ?
+		     "makes diofs crash" : "makes diofs abort");
+	*clean = false;
+	while (n < attempts && !*clean) {
+		if ((end == END_UNMOUNT ? unmount_once(&fig[n]) :
+		     conn_end_once(end == END_CRASH, &fig[n], errs)) < 0)
+			return false;
 		held_ok[n] = fig[n].held == want || fig[n].held - fig[n].after == want;
 		after_ok[n] = fig[n].after == 0;
 		n++;
-		clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
+		*clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
 	}
-	format_proc(fig, n, crash ? "after diofs died" : "after diofs aborted", figs, sizeof(figs));
+	format_proc(fig, n, end == END_UNMOUNT ? "after release" : end == END_CRASH ?
+		    "after diofs died" : "after diofs aborted", figs, len);
+	return true;
+}
+
+static void conn_end_case(bool crash)
+{
+	int64_t want = lt_user_pins((size_t)CONN_N * pw_pages(NULL, LT_LEN));
+	int errs[CONN_N] = { 0 };
+	char figs[4096];
+	bool clean;
+
+	if (!conn_end_attempts(crash ? END_CRASH : END_ABORT, want, errs, figs, sizeof(figs),
+			       &clean))
+		return;
 	if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight with %d reads of %d pages held when diofs %s: want %+"
 			    PRId64 " while held (%s), +0 after; %s", CONN_N, LT_LEN / 4096,
@@ -573,28 +596,13 @@ static int unmount_once(struct proc_figures *fig)
 
 void lt_unmount_held(void)
 {
-	struct proc_figures fig[PW_MAX_ATTEMPTS] = { { 0, 0 } };
 	int64_t want = lt_user_pins((size_t)CONN_N * pw_pages(NULL, LT_LEN));
-	int attempts = pw_attempts(), n = 0;
-	bool held_ok[PW_MAX_ATTEMPTS], after_ok[PW_MAX_ATTEMPTS];
+	int errs[CONN_N] = { 0 };
 	char figs[4096];
-	bool clean = false;
+	bool clean;
 
-	lt_require_premises();
-	for (int i = 0; i < CONN_N; i++)
-		if (dio_route_unavailable(conn_routes[i]))
-			SKIP("%s", dio_route_unavailable(conn_routes[i]));
-	if (!check_backing_path("f"))
-		SKIP("unmounts diofs: needs its own mount (not with --mount)");
-	while (n < attempts && !clean) {
-		if (unmount_once(&fig[n]) < 0)
-			return;
-		held_ok[n] = fig[n].held == want || fig[n].held - fig[n].after == want;
-		after_ok[n] = fig[n].after == 0;
-		n++;
-		clean = pw_seen(held_ok, n) && pw_seen(after_ok, n);
-	}
-	format_proc(fig, n, "after release", figs, sizeof(figs));
+	if (!conn_end_attempts(END_UNMOUNT, want, errs, figs, sizeof(figs), &clean))
+		return;
 	if (!clean && (NOTE("%s", figs), true))
 		CHECK_FAILF("pins in flight with %d reads of %d pages held over umount -l: want %+"
 			    PRId64 " while held (%s), +0 after; %s", CONN_N, LT_LEN / 4096, want,
