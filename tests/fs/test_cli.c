@@ -191,27 +191,40 @@ TEST(other_programs_version_bad_option)
 
 /* ---- bad input ---- */
 
-TEST(missing_backing_refused)
+/* diofs given as its BACKING (backing) or its MOUNTPOINT a path under ROOT
+ * that is missing or (file) a regular file: refused, the path named,
+ * nothing mounted.  The run, for what else its stderr must say. */
+static const struct diofs_run *check_bad_dir(const char *what, bool backing, bool file)
 {
 	struct dirs d;
 	struct diofs_run *r = dirs_for_bad_input(&d);
-	char missing[PATH_MAX + 16];
+	char path[PATH_MAX + 16];
+	int status;
 
-	snprintf(missing, sizeof(missing), "%s/no-such-dir", d.root);
-	int status = run_diofs(r, "-f", missing, d.mnt, NULL);
-	check_rejected("BACKING missing", status, r, missing, d.mnt);
+	snprintf(path, sizeof(path), "%s/%s", d.root,
+		 file ? "a-file" : backing ? "no-such-dir" : "no-such-mnt");
+	if (file)
+		REQUIRE_OK(fs_put(path, "x", 1, 0644));
+	if (backing) {
+		status = run_diofs(r, "-f", path, d.mnt, NULL);
+		check_rejected(what, status, r, path, d.mnt);
+	} else {
+		fs_track_mount(path, 0);
+		status = run_diofs(r, "-f", d.backing, path, NULL);
+		check_rejected(what, status, r, path, path);
+	}
+	return r;
+}
+
+TEST(missing_backing_refused)
+{
+	check_bad_dir("BACKING missing", true, false);
 }
 
 TEST(backing_not_directory_refused)
 {
-	struct dirs d;
-	struct diofs_run *r = dirs_for_bad_input(&d);
-	char file[PATH_MAX + 16];
+	const struct diofs_run *r = check_bad_dir("BACKING not a directory", true, true);
 
-	snprintf(file, sizeof(file), "%s/a-file", d.root);
-	REQUIRE_OK(fs_put(file, "x", 1, 0644));
-	int status = run_diofs(r, "-f", file, d.mnt, NULL);
-	check_rejected("BACKING not a directory", status, r, file, d.mnt);
 	CHECK(strstr(r->err, "not a directory") != NULL, "stderr does not say why: \"%s\"", r->err);
 }
 
@@ -274,27 +287,12 @@ TEST(missing_rules_file_refused)
 
 TEST(missing_mountpoint_refused)
 {
-	struct dirs d;
-	struct diofs_run *r = dirs_for_bad_input(&d);
-	char missing[PATH_MAX + 16];
-
-	snprintf(missing, sizeof(missing), "%s/no-such-mnt", d.root);
-	fs_track_mount(missing, 0);
-	int status = run_diofs(r, "-f", d.backing, missing, NULL);
-	check_rejected("MOUNTPOINT missing", status, r, missing, missing);
+	check_bad_dir("MOUNTPOINT missing", false, false);
 }
 
 TEST(mountpoint_not_directory_refused)
 {
-	struct dirs d;
-	struct diofs_run *r = dirs_for_bad_input(&d);
-	char file[PATH_MAX + 16];
-
-	snprintf(file, sizeof(file), "%s/a-file", d.root);
-	REQUIRE_OK(fs_put(file, "x", 1, 0644));
-	fs_track_mount(file, 0);
-	int status = run_diofs(r, "-f", d.backing, file, NULL);
-	check_rejected("MOUNTPOINT not a directory", status, r, file, file);
+	check_bad_dir("MOUNTPOINT not a directory", false, true);
 }
 
 TEST(missing_arguments_refused)
