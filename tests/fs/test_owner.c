@@ -179,19 +179,26 @@ TEST(created_by_nobody, .needs = TEST_NEEDS_ROOT)
 /* The caller's umask is applied (by the kernel) once, the daemon's never. */
 TEST(umask_applied_once, .needs = TEST_NEEDS_ROOT)
 {
+	/* made with fn under umask mask: of type, with mode perm */
+	static const struct {
+		const char *name;
+		int (*fn)(void *);
+		mode_t mask, type, perm;
+	} under[] = {
+		{ "shared/d027", fs_do_mkdir, 027, S_IFDIR, 0750 },
+		{ "shared/f027", do_create, 027, S_IFREG, 0640 },
+		{ "shared/d000", fs_do_mkdir, 0, S_IFDIR, 0777 },
+		{ "shared/f000", do_create, 0, S_IFREG, 0666 },
+		{ "shared/p000", do_mkfifo, 0, S_IFIFO, 0666 },
+		{ "shared/s077", do_mknod_sock, 077, S_IFSOCK, 0600 },
+	};
+
 	M = fs_mount_shared();
-	CHECK_RC(fs_as_user(UID, GID, 027, fs_do_mkdir, (void *)MNT("shared/d027")), 0);
-	check_owner("shared/d027", UID, GID, S_IFDIR, 0750);
-	CHECK_RC(fs_as_user(UID, GID, 027, do_create, (void *)MNT("shared/f027")), 0);
-	check_owner("shared/f027", UID, GID, S_IFREG, 0640);
-	CHECK_RC(fs_as_user(UID, GID, 0, fs_do_mkdir, (void *)MNT("shared/d000")), 0);
-	check_owner("shared/d000", UID, GID, S_IFDIR, 0777);
-	CHECK_RC(fs_as_user(UID, GID, 0, do_create, (void *)MNT("shared/f000")), 0);
-	check_owner("shared/f000", UID, GID, S_IFREG, 0666);
-	CHECK_RC(fs_as_user(UID, GID, 0, do_mkfifo, (void *)MNT("shared/p000")), 0);
-	check_owner("shared/p000", UID, GID, S_IFIFO, 0666);
-	CHECK_RC(fs_as_user(UID, GID, 077, do_mknod_sock, (void *)MNT("shared/s077")), 0);
-	check_owner("shared/s077", UID, GID, S_IFSOCK, 0600);
+	for (size_t i = 0; i < sizeof(under) / sizeof(*under); i++) {
+		CHECK_RC(fs_as_user(UID, GID, under[i].mask, under[i].fn, (void *)MNT(under[i].name)),
+			 0);
+		check_owner(under[i].name, UID, GID, under[i].type, under[i].perm);
+	}
 }
 
 /* A setgid directory: new entries take its group, new directories its
@@ -304,35 +311,38 @@ static int do_append(void *p)
 	return fs_rc(close(fd));
 }
 
+/* shared/setid made 06777, then fn (what it does: "write", "truncate") by
+ * another user: the backing file is size bytes, its set-id bits cleared. */
+static void clears_setid(int (*fn)(void *), const char *what, off_t size)
+{
+	struct stat b;
+
+	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
+	REQUIRE_OK(stat(BAK("shared/setid"), &b));
+	REQUIRE((b.st_mode & 07777) == 06777, "mode %#o after chmod 06777", b.st_mode);
+	CHECK_RC(fs_as_user(UID, GID, 022, fn, (void *)MNT("shared/setid")), 0);
+	REQUIRE_OK(stat(BAK("shared/setid"), &b));
+	CHECK(b.st_size == size, "backing size %jd after the %s, want %jd", (intmax_t)b.st_size,
+	      what, (intmax_t)size);
+	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,
+	      "after another user's %s the backing mode is %#o, want set-id bits cleared", what,
+	      b.st_mode & 07777);
+}
+
 /* A write or truncate by someone else clears set-user-ID and set-group-ID
  * (group executable), as on a local filesystem. */
 TEST(write_clears_setid, .needs = TEST_NEEDS_ROOT)
 {
-	struct stat b;
+	struct stat m;
 
 	M = fs_mount_shared();
 	REQUIRE_OK(fs_put(MNT("shared/setid"), "x", 1, 0777));
-	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
-	REQUIRE_OK(stat(BAK("shared/setid"), &b));
-	REQUIRE((b.st_mode & 07777) == 06777, "mode %#o after chmod 06777", b.st_mode);
-	CHECK_RC(fs_as_user(UID, GID, 022, do_append, (void *)MNT("shared/setid")), 0);
-	REQUIRE_OK(stat(BAK("shared/setid"), &b));
-	CHECK(b.st_size == 2, "backing size %jd after the write, want 2", (intmax_t)b.st_size);
-	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,
-	      "after another user's write the backing mode is %#o, want set-id bits cleared",
-	      b.st_mode & 07777);
-	struct stat m;
+	clears_setid(do_append, "write", 2);
 	REQUIRE_OK(stat(MNT("shared/setid"), &m));
 	CHECK((m.st_mode & (S_ISUID | S_ISGID)) == 0,
 	      "after another user's write the mount shows mode %#o", m.st_mode & 07777);
 	/* and a truncate likewise */
-	REQUIRE_OK(chmod(MNT("shared/setid"), 06777));
-	CHECK_RC(fs_as_user(UID, GID, 022, fs_do_truncate, (void *)MNT("shared/setid")), 0);
-	REQUIRE_OK(stat(BAK("shared/setid"), &b));
-	CHECK(b.st_size == 0, "backing size %jd after the truncate, want 0", (intmax_t)b.st_size);
-	CHECK((b.st_mode & (S_ISUID | S_ISGID)) == 0,
-	      "after another user's truncate the backing mode is %#o, want set-id bits cleared",
-	      b.st_mode & 07777);
+	clears_setid(fs_do_truncate, "truncate", 0);
 }
 
 TEST_MAIN("test_owner")
