@@ -336,55 +336,23 @@ static void fault_all(const struct fault *f)
 	}
 }
 
-static void badlen_longer(void)
-{
-	fault_all(&(struct fault){ "badlen:+8", "badlen", EINVAL, false });
-}
+/* A case: fault_all with one fault, its fields in struct fault's order. */
+#define FAULT_CASE(name, ...)                                    \
+	static void name(void)                                   \
+	{                                                        \
+		fault_all(&(struct fault){ __VA_ARGS__ });       \
+	}
 
-static void badlen_shorter(void)
-{
-	fault_all(&(struct fault){ "badlen:-8", "badlen", EINVAL, false });
-}
-
-static void short_header(void)
-{
-	fault_all(&(struct fault){ "short-header:8", "short-header", EINVAL, false });
-}
-
-static void short_header_15(void)
-{
-	fault_all(&(struct fault){ "short-header:15", "short-header", EINVAL, false });
-}
-
-static void errno_erestartsys(void)
-{
-	fault_all(&(struct fault){ "errno:-512", "errno", EINVAL, true });
-}
-
-static void errno_below(void)
-{
-	fault_all(&(struct fault){ "errno:-1000", "errno", EINVAL, true });
-}
-
-static void errno_positive(void)
-{
-	fault_all(&(struct fault){ "errno:5", "errno", EINVAL, true });
-}
-
-static void double_reply(void)
-{
-	fault_all(&(struct fault){ "double", "double", ENOENT, false });
-}
-
-static void unknown_unique(void)
-{
-	fault_all(&(struct fault){ "unknown-unique", "unknown-unique", ENOENT, false });
-}
-
-static void late_reply(void)
-{
-	fault_all(&(struct fault){ "late", "late", 0, false });
-}
+FAULT_CASE(badlen_longer, "badlen:+8", "badlen", EINVAL, false)
+FAULT_CASE(badlen_shorter, "badlen:-8", "badlen", EINVAL, false)
+FAULT_CASE(short_header, "short-header:8", "short-header", EINVAL, false)
+FAULT_CASE(short_header_15, "short-header:15", "short-header", EINVAL, false)
+FAULT_CASE(errno_erestartsys, "errno:-512", "errno", EINVAL, true)
+FAULT_CASE(errno_below, "errno:-1000", "errno", EINVAL, true)
+FAULT_CASE(errno_positive, "errno:5", "errno", EINVAL, true)
+FAULT_CASE(double_reply, "double", "double", ENOENT, false)
+FAULT_CASE(unknown_unique, "unknown-unique", "unknown-unique", ENOENT, false)
+FAULT_CASE(late_reply, "late", "late", 0, false)
 
 /* ---- a refused reply that hands the kernel something ---------------------- */
 
