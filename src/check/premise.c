@@ -60,24 +60,44 @@ bool premise_capable(int cap)
 
 /* ---- page frames --------------------------------------------------------- */
 
-/* pagemap entries of the n pages from buf (page aligned down), and their
- * kpageflags (*have_flags false if /proc/kpageflags cannot be read or a
- * PFN is hidden).  0, or -1 with why (pagemap unreadable). */
-static int read_frames(const void *buf, size_t n, uint64_t *pm, uint64_t *flags,
-		       bool *have_flags, char *why, size_t whylen)
+static size_t npages(const void *buf, size_t len)
+{
+	uintptr_t a = (uintptr_t)buf;
+
+	return len ? (a + len - 1) / page_size() - a / page_size() + 1 : 0;
+}
+
+/* The page frames of a buffer: pagemap entries of its n pages, and their
+ * kpageflags if have_flags. */
+struct frames {
+	size_t n;
+	bool have_flags;
+	uint64_t pm[MAX_PAGES], flags[MAX_PAGES];
+};
+
+/* The frames of buf's len bytes (page aligned down, at most MAX_PAGES
+ * pages) into f (have_flags false if /proc/kpageflags cannot be read or a
+ * PFN is hidden).  0, or -1 with why (too many pages, pagemap unreadable). */
+static int read_frames(const void *buf, size_t len, struct frames *f, char *why, size_t whylen)
 {
 	uintptr_t first = (uintptr_t)buf / page_size();
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd;
 	ssize_t got;
 
-	*have_flags = false;
+	f->have_flags = false;
+	f->n = npages(buf, len);
+	if (f->n > MAX_PAGES) {
+		snprintf(why, whylen, "the buffer spans %zu pages, at most %d", f->n, MAX_PAGES);
+		return -1;
+	}
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, whylen, "cannot read /proc/self/pagemap: %s", strerror(errno));
 		return -1;
 	}
-	got = pread(fd, pm, n * sizeof(*pm), (off_t)(first * sizeof(*pm)));
+	got = pread(fd, f->pm, f->n * sizeof(*f->pm), (off_t)(first * sizeof(*f->pm)));
 	close(fd);
-	if (got != (ssize_t)(n * sizeof(*pm))) {
+	if (got != (ssize_t)(f->n * sizeof(*f->pm))) {
 		snprintf(why, whylen, "reading /proc/self/pagemap: %s",
 			 got < 0 ? strerror(errno) : "short read");
 		return -1;
@@ -85,22 +105,15 @@ static int read_frames(const void *buf, size_t n, uint64_t *pm, uint64_t *flags,
 	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	*have_flags = true;
-	for (size_t i = 0; i < n && *have_flags; i++) {
-		uint64_t pfn = PREMISE_PM_PFN(pm[i]);
+	f->have_flags = true;
+	for (size_t i = 0; i < f->n && f->have_flags; i++) {
+		uint64_t pfn = PREMISE_PM_PFN(f->pm[i]);
 
-		*have_flags = pfn && pread(fd, &flags[i], sizeof(*flags),
-					   (off_t)(pfn * sizeof(*flags))) == sizeof(*flags);
+		f->have_flags = pfn && pread(fd, &f->flags[i], sizeof(*f->flags),
+					     (off_t)(pfn * sizeof(*f->flags))) == sizeof(*f->flags);
 	}
 	close(fd);
 	return 0;
-}
-
-static size_t npages(const void *buf, size_t len)
-{
-	uintptr_t a = (uintptr_t)buf;
-
-	return len ? (a + len - 1) / page_size() - a / page_size() + 1 : 0;
 }
 
 static size_t distinct_pfns(const uint64_t *pm, size_t n)
@@ -170,17 +183,11 @@ enum premise premise_classify_zero(const uint64_t *pm, const uint64_t *flags, si
 
 enum premise premise_zero_page(const void *buf, size_t len, char *why, size_t whylen)
 {
-	uint64_t pm[MAX_PAGES], flags[MAX_PAGES];
-	size_t n = npages(buf, len);
-	bool have_flags;
+	struct frames f;
 
-	if (n > MAX_PAGES) {
-		snprintf(why, whylen, "premise_zero_page: %zu pages, at most %d", n, MAX_PAGES);
+	if (read_frames(buf, len, &f, why, whylen) < 0)
 		return PREMISE_UNKNOWN;
-	}
-	if (read_frames(buf, n, pm, flags, &have_flags, why, whylen) < 0)
-		return PREMISE_UNKNOWN;
-	return premise_classify_zero(pm, have_flags ? flags : NULL, n, why, whylen);
+	return premise_classify_zero(f.pm, f.have_flags ? f.flags : NULL, f.n, why, whylen);
 }
 
 /* ---- page size ------------------------------------------------------------ */
@@ -230,14 +237,11 @@ enum premise premise_classify_small(const uint64_t *pm, const uint64_t *flags, s
 
 enum premise premise_small_pages(const void *buf, size_t len, char *why, size_t whylen)
 {
-	uint64_t pm[MAX_PAGES], flags[MAX_PAGES];
-	size_t n = npages(buf, len);
-	bool have_flags = false;
+	struct frames f;
 	long kb;
 
-	if (n <= MAX_PAGES && read_frames(buf, n, pm, flags, &have_flags, why, whylen) == 0 &&
-	    have_flags)
-		return premise_classify_small(pm, flags, n, why, whylen);
+	if (read_frames(buf, len, &f, why, whylen) == 0 && f.have_flags)
+		return premise_classify_small(f.pm, f.flags, f.n, why, whylen);
 	/* no PFNs: PMD huge pages show in smaps, mTHP folios do not */
 	kb = premise_anon_huge_kb(buf);
 	if (kb > 0) {
