@@ -1,7 +1,9 @@
 /* The libaio engine: io_submit IOCB_CMD_PREAD/PWRITE in the I/O's
  * thread (the kernel completes it inline when it takes a synchronous
  * path), the event reaped by the caller with io_getevents.  One
- * io_context_t per I/O. */
+ * io_context_t per I/O at a time: a context whose one I/O was reaped is
+ * kept for the next, since io_destroy waits for an RCU grace period
+ * (measured: 78 ms a context here, 9 s for test_dio's 120-write matrix). */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -11,12 +13,53 @@
 #include <errno.h>
 #include <libaio.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct aio {
 	io_context_t ctx;
 	struct iocb iocb;
+	bool reaped;            /* its event came back through libaio_reap */
 };
+
+/* The context kept for the next I/O, with the process that made it: a
+ * forked child cannot use its parent's. */
+static struct {
+	pthread_mutex_t lock;
+	io_context_t ctx;
+	pid_t pid;
+} spare = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+
+static int context_get(io_context_t *ctx)
+{
+	pthread_mutex_lock(&spare.lock);
+	*ctx = spare.pid == getpid() ? spare.ctx : 0;
+	spare.ctx = 0;
+	pthread_mutex_unlock(&spare.lock);
+	return *ctx ? 0 : io_setup(4, ctx);
+}
+
+/* Keep ctx for the next I/O if nothing is left in it and no context is
+ * kept yet; else destroy it.  0 or io_destroy's -errno. */
+static int context_put(io_context_t ctx, bool idle)
+{
+	struct io_event ev;
+	struct timespec now = { 0, 0 };
+
+	if (idle && io_getevents(ctx, 0, 1, &ev, &now) == 0) {
+		pthread_mutex_lock(&spare.lock);
+		if (!spare.ctx || spare.pid != getpid()) {
+			spare.ctx = ctx;
+			spare.pid = getpid();
+			ctx = 0;
+		}
+		pthread_mutex_unlock(&spare.lock);
+		if (!ctx)
+			return 0;
+	}
+	return io_destroy(ctx);
+}
 
 static const char *libaio_unavailable(void)
 {
@@ -45,7 +88,7 @@ static int libaio_prepare(struct dio *io, struct dio_state *s, char *why, size_t
 	if (!a)
 		return dio_fail_errno(why, len, "libaio", ENOMEM);
 	s->ctx = a;
-	err = io_setup(4, &a->ctx);
+	err = context_get(&a->ctx);
 	if (err)
 		return dio_fail_errno(why, len, "io_setup", -err);
 	s->ctx_up = true;
@@ -92,6 +135,7 @@ static bool libaio_reap(struct dio_state *s, int timeout_ms, ssize_t *res)
 		dio_failf(s, "io_getevents: an event for iocb %p, want %p", (void *)ev.obj,
 			  (void *)&a->iocb);
 	*res = (ssize_t)(long)ev.res;
+	a->reaped = true;
 	return true;
 }
 
@@ -117,10 +161,14 @@ static int libaio_ctx_destroy(struct dio_state *s)
 
 static void libaio_cleanup(struct dio *io, struct dio_state *s)
 {
+	struct aio *a = s->ctx;
+
 	(void)io;
-	if (s->ctx)
-		libaio_ctx_destroy(s);
-	free(s->ctx);
+	if (a && s->ctx_up) {
+		s->ctx_up = false;
+		context_put(a->ctx, a->reaped);
+	}
+	free(a);
 }
 
 const struct dio_engine dio_engine_libaio = {
