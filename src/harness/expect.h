@@ -48,14 +48,21 @@ void expect_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "ENOENT" for ENOENT, "0" for 0, "errno 4242" for what has no name. */
 const char *expect_errname(int err);
 
+/* A fatal form that failed has ended the case (or exited): telling the
+ * compiler spares the caller initialisers for what follows only a pass. */
+#define EXPECT_FATAL_(ok) ((ok) ? true : (__builtin_unreachable(), false))
+
 #define CHECK(cond, ...) expect_true(!!(cond), false, __FILE__, __LINE__, __VA_ARGS__)
-#define REQUIRE(cond, ...) expect_true(!!(cond), true, __FILE__, __LINE__, __VA_ARGS__)
+#define REQUIRE(cond, ...) \
+	EXPECT_FATAL_(expect_true(!!(cond), true, __FILE__, __LINE__, __VA_ARGS__))
 
 /* A call that must succeed (result >= 0); evaluates to its result. */
 #define EXPECT_OK_(fatal, expr) ({                                            \
 	errno = 0;                                                            \
 	__typeof__(expr) expect_r_ = (expr);                                  \
-	expect_ok((long long)expect_r_, errno, #expr, __FILE__, __LINE__, fatal); \
+	if (!expect_ok((long long)expect_r_, errno, #expr, __FILE__, __LINE__, fatal) && \
+	    (fatal))                                                          \
+		__builtin_unreachable();                                      \
 	expect_r_; })
 #define CHECK_OK(expr) EXPECT_OK_(false, expr)
 #define REQUIRE_OK(expr) EXPECT_OK_(true, expr)
@@ -68,8 +75,8 @@ const char *expect_errname(int err);
 
 #define CHECK_EQ(actual, expected) expect_eq((intmax_t)(actual), (intmax_t)(expected), \
 	#actual, #expected, __FILE__, __LINE__, false)
-#define REQUIRE_EQ(actual, expected) expect_eq((intmax_t)(actual), (intmax_t)(expected), \
-	#actual, #expected, __FILE__, __LINE__, true)
+#define REQUIRE_EQ(actual, expected) EXPECT_FATAL_(expect_eq((intmax_t)(actual), \
+	(intmax_t)(expected), #actual, #expected, __FILE__, __LINE__, true))
 
 #define CHECK_STR(actual, expected) \
 	expect_str((actual), (expected), #actual, #expected, __FILE__, __LINE__)
@@ -83,7 +90,8 @@ const char *expect_errname(int err);
 	expect_pattern((buf), (len), (off), (seed), #buf, __FILE__, __LINE__)
 
 #define CHECK_FAILF(...) expect_failf(__FILE__, __LINE__, false, __VA_ARGS__)
-#define CHECK_FATALF(...) expect_failf(__FILE__, __LINE__, true, __VA_ARGS__)
+#define CHECK_FATALF(...) \
+	(expect_failf(__FILE__, __LINE__, true, __VA_ARGS__), __builtin_unreachable())
 
 #define SKIP(...) expect_skip(__VA_ARGS__)
 #define NOTE(...) expect_note(__VA_ARGS__)
